@@ -1,0 +1,25 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from '../common/errors.ts';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** node:util parseArgs, with its errors turned into one-line usage errors (exit 2). */
+export function parseFlags<O extends Options>(argv: string[], options: O, allowPositionals = true) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message.replace(/\. To specify.*$/s, '') : String(err));
+  }
+}
+
+export function numberFlag(name: string, value: string | undefined, opts: { int?: boolean; min?: number; max?: number } = {}): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  const kind = opts.int ? 'an integer' : 'a number';
+  if (value.trim() === '' || !Number.isFinite(n) || (opts.int && !Number.isInteger(n))) {
+    throw new UsageError(`--${name}: expected ${kind}, got "${value}"`);
+  }
+  if (opts.min !== undefined && n < opts.min) throw new UsageError(`--${name}: expected ${kind} ≥ ${opts.min}, got ${value}`);
+  if (opts.max !== undefined && n > opts.max) throw new UsageError(`--${name}: expected ${kind} ≤ ${opts.max}, got ${value}`);
+  return n;
+}
