@@ -1,0 +1,201 @@
+import type { ArchSpec, ResNet9Spec, WideResNetSpec } from './arch-spec.ts';
+
+/**
+ * The one intermediate form every consumer reads: the trainer's forward pass, the layer
+ * table and parameter count, and the export to a tfjs-layers model all walk these nodes.
+ */
+export type GraphNode =
+  | { op: 'input'; name: string }
+  | { op: 'conv'; name: string; input: string; filters: number; kernel: number; stride: number }
+  | { op: 'bn'; name: string; input: string }
+  | { op: 'relu'; name: string; input: string }
+  | { op: 'add'; name: string; inputs: [string, string] }
+  | { op: 'maxpool'; name: string; input: string; size: number }
+  | { op: 'global-avg-pool'; name: string; input: string }
+  | { op: 'global-max-pool'; name: string; input: string }
+  | { op: 'dropout'; name: string; input: string; rate: number }
+  | { op: 'dense'; name: string; input: string; units: number; useBias: boolean }
+  | { op: 'scale'; name: string; input: string; factor: number };
+
+/** Shape of one example: [H, W, C] for feature maps, [C] after pooling. */
+export type Shape = number[];
+
+export interface LayerInfo {
+  name: string;
+  op: GraphNode['op'];
+  outputShape: Shape;
+  /** Trainable parameters. */
+  params: number;
+  /** Non-trainable (BN running mean and variance). */
+  nonTrainable: number;
+  /** Multiply-adds count twice (one multiply, one add), per image. */
+  flops: number;
+}
+
+export interface Graph {
+  nodes: GraphNode[];
+  output: string;
+  inputShape: Shape;
+  numClasses: number;
+  layers: LayerInfo[];
+}
+
+class GraphBuilder {
+  readonly nodes: GraphNode[] = [{ op: 'input', name: 'input' }];
+  private counters = new Map<string, number>();
+
+  unique(base: string): string {
+    const n = (this.counters.get(base) ?? 0) + 1;
+    this.counters.set(base, n);
+    return n === 1 ? base : `${base}_${n}`;
+  }
+
+  add<T extends GraphNode>(node: T): string {
+    this.nodes.push(node);
+    return node.name;
+  }
+  conv(prefix: string, input: string, filters: number, kernel = 3, stride = 1): string {
+    return this.add({ op: 'conv', name: `${prefix}/conv`, input, filters, kernel, stride });
+  }
+  bn(prefix: string, input: string): string {
+    return this.add({ op: 'bn', name: `${prefix}/bn`, input });
+  }
+  relu(prefix: string, input: string): string {
+    return this.add({ op: 'relu', name: `${prefix}/relu`, input });
+  }
+}
+
+function buildWideResNet(spec: WideResNetSpec, numClasses: number, b: GraphBuilder): string {
+  let x = b.conv('stem', 'input', spec.stemChannels);
+  let channels = spec.stemChannels;
+  for (let g = 0; g < spec.groups; g++) {
+    const width = spec.stemChannels * spec.widthFactor * 2 ** g;
+    for (let i = 0; i < spec.blocksPerGroup; i++) {
+      const p = `group${g + 1}/block${i + 1}`;
+      const stride = g > 0 && i === 0 ? 2 : 1;
+      // Pre-activation block as in fast.ai's wrn: the shortcut, when there is one, reads the activated input.
+      const act = b.add({ op: 'relu', name: `${p}/relu1`, input: b.add({ op: 'bn', name: `${p}/bn1`, input: x }) });
+      const shortcut =
+        channels !== width || stride !== 1
+          ? b.add({ op: 'conv', name: `${p}/shortcut`, input: act, filters: width, kernel: 1, stride })
+          : x;
+      let h = b.add({ op: 'conv', name: `${p}/conv1`, input: act, filters: width, kernel: 3, stride });
+      if (spec.dropout > 0) h = b.add({ op: 'dropout', name: `${p}/dropout`, input: h, rate: spec.dropout });
+      h = b.add({ op: 'relu', name: `${p}/relu2`, input: b.add({ op: 'bn', name: `${p}/bn2`, input: h }) });
+      h = b.add({ op: 'conv', name: `${p}/conv2`, input: h, filters: width, kernel: 3, stride: 1 });
+      x = b.add({ op: 'add', name: `${p}/add`, inputs: [h, shortcut] });
+      channels = width;
+    }
+  }
+  x = b.relu('head', b.bn('head', x));
+  x = b.add({ op: 'global-avg-pool', name: 'head/pool', input: x });
+  return b.add({ op: 'dense', name: 'head/dense', input: x, units: numClasses, useBias: true });
+}
+
+function buildResNet9(spec: ResNet9Spec, numClasses: number, b: GraphBuilder): string {
+  const convBn = (prefix: string, input: string, filters: number) => b.relu(prefix, b.bn(prefix, b.conv(prefix, input, filters)));
+  const residual = (prefix: string, input: string, filters: number) => {
+    const h = convBn(`${prefix}/res2`, convBn(`${prefix}/res1`, input, filters), filters);
+    return b.add({ op: 'add', name: `${prefix}/add`, inputs: [input, h] });
+  };
+  const [w0, w1, w2, w3] = spec.widths;
+  let x = convBn('prep', 'input', w0);
+  x = b.add({ op: 'maxpool', name: 'layer1/pool', input: convBn('layer1', x, w1), size: 2 });
+  x = residual('layer1', x, w1);
+  x = b.add({ op: 'maxpool', name: 'layer2/pool', input: convBn('layer2', x, w2), size: 2 });
+  x = b.add({ op: 'maxpool', name: 'layer3/pool', input: convBn('layer3', x, w3), size: 2 });
+  x = residual('layer3', x, w3);
+  x = b.add({ op: 'global-max-pool', name: 'head/pool', input: x });
+  x = b.add({ op: 'dense', name: 'head/dense', input: x, units: numClasses, useBias: false });
+  return b.add({ op: 'scale', name: 'head/scale', input: x, factor: spec.outputScale });
+}
+
+function infer(node: GraphNode, shapes: Map<string, Shape>, inputShape: Shape): LayerInfo {
+  const inShape = (name: string): Shape => {
+    const s = shapes.get(name);
+    if (!s) throw new Error(`graph: node ${node.name} reads unknown node ${name}`);
+    return s;
+  };
+  const info = (outputShape: Shape, params = 0, flops = 0, nonTrainable = 0): LayerInfo => ({
+    name: node.name,
+    op: node.op,
+    outputShape,
+    params,
+    nonTrainable,
+    flops,
+  });
+  switch (node.op) {
+    case 'input':
+      return info(inputShape);
+    case 'conv': {
+      const [h, w, c] = inShape(node.input);
+      // "same" padding: output side is ceil(side / stride).
+      const oh = Math.ceil(h / node.stride);
+      const ow = Math.ceil(w / node.stride);
+      const params = node.kernel * node.kernel * c * node.filters;
+      return info([oh, ow, node.filters], params, 2 * params * oh * ow);
+    }
+    case 'bn': {
+      const s = inShape(node.input);
+      const c = s[s.length - 1];
+      return info(s, 2 * c, 4 * s.reduce((a, v) => a * v, 1), 2 * c);
+    }
+    case 'relu':
+    case 'dropout':
+    case 'scale':
+      return info(inShape(node.input), 0, inShape(node.input).reduce((a, v) => a * v, 1));
+    case 'add': {
+      const [a, b] = node.inputs.map(inShape);
+      if (a.join() !== b.join()) throw new Error(`graph: ${node.name} adds shapes [${a}] and [${b}]`);
+      return info(a, 0, a.reduce((x, v) => x * v, 1));
+    }
+    case 'maxpool': {
+      const [h, w, c] = inShape(node.input);
+      const oh = Math.floor(h / node.size);
+      const ow = Math.floor(w / node.size);
+      if (oh < 1 || ow < 1) throw new Error(`graph: ${node.name} pools a ${h}×${w} map by ${node.size}: the input images are too small`);
+      return info([oh, ow, c], 0, h * w * c);
+    }
+    case 'global-avg-pool':
+    case 'global-max-pool': {
+      const [h, w, c] = inShape(node.input);
+      return info([c], 0, h * w * c);
+    }
+    case 'dense': {
+      const [c] = inShape(node.input);
+      const params = c * node.units + (node.useBias ? node.units : 0);
+      return info([node.units], params, 2 * c * node.units);
+    }
+  }
+}
+
+/** Turn a spec into the graph for images of the given size and class count. */
+export function buildGraph(spec: ArchSpec, opts: { imageSize: number; numClasses: number }): Graph {
+  const b = new GraphBuilder();
+  const output = spec.kind === 'wide-resnet' ? buildWideResNet(spec, opts.numClasses, b) : buildResNet9(spec, opts.numClasses, b);
+  const inputShape = [opts.imageSize, opts.imageSize, 3];
+  const shapes = new Map<string, Shape>();
+  const layers = b.nodes.map((node) => {
+    const layer = infer(node, shapes, inputShape);
+    shapes.set(node.name, layer.outputShape);
+    return layer;
+  });
+  return { nodes: b.nodes, output, inputShape, numClasses: opts.numClasses, layers };
+}
+
+export interface ArchSummary {
+  trainableParams: number;
+  params: number;
+  flopsPerImage: number;
+  layers: { name: string; outputShape: Shape; params: number }[];
+}
+
+export function summarize(graph: Graph): ArchSummary {
+  const sum = (f: (l: LayerInfo) => number) => graph.layers.reduce((a, l) => a + f(l), 0);
+  return {
+    trainableParams: sum((l) => l.params),
+    params: sum((l) => l.params + l.nonTrainable),
+    flopsPerImage: sum((l) => l.flops),
+    layers: graph.layers.map((l) => ({ name: l.name, outputShape: l.outputShape, params: l.params + l.nonTrainable })),
+  };
+}

@@ -1,0 +1,90 @@
+import type { ArchSpec } from './arch-spec.ts';
+
+/** The optimiser settings a preset's source used to reach ~94% on CIFAR-10. */
+export interface Recipe {
+  epochs: number;
+  batchSize: number;
+  lrMax: number;
+  weightDecay: number;
+  warmupFraction: number;
+  startDiv: number;
+  finalDiv: number;
+  shape: 'linear' | 'cosine';
+  momentumMax: number;
+  momentumMin: number;
+  cutout: number;
+  labelSmoothing: number;
+  source: string;
+}
+
+export interface Preset {
+  id: string;
+  title: string;
+  spec: ArchSpec;
+  recipe: Recipe;
+}
+
+// David Page, "How to train your ResNet" parts 1–4 (2018): ResNet-9, 24 epochs at batch 512,
+// piecewise-linear LR 0 → 0.4 at epoch 5 → 0 at epoch 24 (per-example LR 0.4/512 on a summed loss,
+// i.e. 0.4 on a mean loss), Nesterov momentum 0.9, weight decay 5e-4, flip + crop + 8×8 cutout: 94.08%.
+const PAGE_RECIPE: Recipe = {
+  epochs: 24,
+  batchSize: 512,
+  lrMax: 0.4,
+  weightDecay: 5e-4,
+  warmupFraction: 5 / 24,
+  startDiv: 1e4,
+  finalDiv: 1e4,
+  shape: 'linear',
+  momentumMax: 0.9,
+  momentumMin: 0.9,
+  cutout: 8,
+  labelSmoothing: 0,
+  source: 'D. Page, How to train your ResNet (2018), 24-epoch ResNet-9 baseline',
+};
+
+// fast.ai's DAWNBench CIFAR-10 notebook (courses/dl2/cifar10-dawn, April 2018): wrn_22, batch 512,
+// learn.fit(1.5, 1, wds=1e-4, cycle_len=30, use_clr_beta=(20, 20, 0.95, 0.85)): LR rises from 1.5/20
+// to 1.5 over 40% of the steps, falls back over the next 40%, then anneals to 1.5/2000 over the last 20%;
+// momentum 0.95 → 0.85 → 0.95; flip + crop; 94% with TTA. Our one-cycle folds the last two phases into one ramp.
+const FASTAI_WRN_RECIPE: Recipe = {
+  epochs: 30,
+  batchSize: 512,
+  lrMax: 1.5,
+  weightDecay: 1e-4,
+  warmupFraction: 0.4,
+  startDiv: 20,
+  finalDiv: 2000,
+  shape: 'linear',
+  momentumMax: 0.95,
+  momentumMin: 0.85,
+  cutout: 0,
+  labelSmoothing: 0,
+  source: 'fast.ai DAWNBench CIFAR-10 entry (2018), wrn_22 with use_clr_beta',
+};
+
+export const PRESETS: readonly Preset[] = [
+  {
+    id: 'wrn-22',
+    title: 'WideResNet-22 (k=6), fast.ai DAWNBench',
+    spec: { kind: 'wide-resnet', name: 'wrn-22', groups: 3, blocksPerGroup: 3, widthFactor: 6, stemChannels: 16, dropout: 0 },
+    recipe: FASTAI_WRN_RECIPE,
+  },
+  {
+    id: 'resnet-9',
+    title: 'ResNet-9, David Page DAWNBench',
+    spec: { kind: 'resnet9', name: 'resnet-9', widths: [64, 128, 256, 512], outputScale: 0.125 },
+    recipe: PAGE_RECIPE,
+  },
+  {
+    // No published run of its own: Page's recipe carries over, and is a sane start on a CPU.
+    id: 'resnet-9-s',
+    title: 'ResNet-9 at quarter width, for CPUs',
+    spec: { kind: 'resnet9', name: 'resnet-9-s', widths: [16, 32, 64, 128], outputScale: 0.125 },
+    recipe: { ...PAGE_RECIPE, source: `${PAGE_RECIPE.source}, carried over to quarter width` },
+  },
+];
+
+export function findPreset(id: string): Preset | undefined {
+  return PRESETS.find((p) => p.id === id);
+}
