@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { formatZodError } from '../config/run-config.ts';
+import { formatZodError } from '../../common/zod-error.ts';
 
 /**
  * Architectures are data: a spec is plain JSON, validated here, turned into a graph by

@@ -1,4 +1,8 @@
 import { z } from 'zod';
+import { ArchSpecSchema } from '../arch/arch-spec.ts';
+import { formatZodError } from '../../common/zod-error.ts';
+
+export { formatZodError };
 
 /**
  * One config for a run, in the spirit of airbench's `hyp`: the UI edits it, IPC carries it,
@@ -26,8 +30,8 @@ export const AugConfigSchema = z.object({
 });
 
 export const NetConfigSchema = z.object({
-  /** A preset name (`wrn-22`, `resnet-9`, …) or an inline architecture spec is resolved into `spec` by the caller. */
-  arch: z.string().min(1),
+  /** A preset id (`wrn-22`, `resnet-9`, `resnet-9-s`) or an architecture spec. */
+  arch: z.union([z.string().min(1), ArchSpecSchema]),
 });
 
 export const ScheduleSchema = z.enum(['one-cycle', 'constant']);
@@ -120,8 +124,3 @@ export function parseRunConfig(value: unknown, what = 'run config'): RunConfig {
   return result.data;
 }
 
-export function formatZodError(error: z.ZodError, what: string): string {
-  const issue = error.issues[0]!;
-  const field = issue.path.join('.') || '(root)';
-  return `${what}: ${field}: ${issue.message}`;
-}
