@@ -1,0 +1,133 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
+
+/**
+ * Lock files owned by a process: `{pid, hostname, startedAt}`. A lock whose process is
+ * gone is stale and may be taken over; nothing here waits on the holder to clean up.
+ */
+export interface LockInfo {
+  pid: number;
+  hostname: string;
+  startedAt: string;
+}
+
+export interface LockReading {
+  /** null when the file is not a lock we can read (damaged by a power loss): treated as stale. */
+  info: LockInfo | null;
+  raw: string;
+}
+
+export type HolderState = 'alive' | 'dead' | 'unknown-host';
+
+function tmpName(file: string, tag: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${tag}-${crypto.randomBytes(6).toString('hex')}`);
+}
+
+/**
+ * Create the lock, or return null if it exists. The content is written to a temp file and
+ * hard-linked into place (link fails if the target exists, like O_EXCL), so a reader never
+ * sees a lock that exists but is still empty.
+ */
+export async function createLockFile(file: string): Promise<LockInfo | null> {
+  const info: LockInfo = { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString() };
+  const tmp = tmpName(file, 'new');
+  const handle = await fs.promises.open(tmp, 'wx');
+  try {
+    await handle.writeFile(JSON.stringify(info) + '\n');
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await fs.promises.link(tmp, file);
+    return info;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return null;
+    throw err;
+  } finally {
+    await fs.promises.rm(tmp, { force: true });
+  }
+}
+
+export async function readLockFile(file: string): Promise<LockReading | null> {
+  let raw: string;
+  try {
+    raw = await fs.promises.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  return { info: parseLockInfo(raw), raw };
+}
+
+function parseLockInfo(raw: string): LockInfo | null {
+  try {
+    const v = JSON.parse(raw) as Partial<LockInfo>;
+    if (Number.isInteger(v.pid) && (v.pid as number) > 0 && typeof v.hostname === 'string' && typeof v.startedAt === 'string') {
+      return { pid: v.pid as number, hostname: v.hostname, startedAt: v.startedAt };
+    }
+  } catch {
+    // fall through: unreadable means stale
+  }
+  return null;
+}
+
+/**
+ * Whether the lock's process still runs. A pid from another host cannot be checked, so it
+ * counts as held. A lock older than this boot is dead even if its pid has been reused since.
+ */
+export function holderState(info: LockInfo | null): HolderState {
+  if (!info) return 'dead';
+  if (info.hostname !== os.hostname()) return 'unknown-host';
+  const bootMs = Date.now() - os.uptime() * 1000;
+  const started = Date.parse(info.startedAt);
+  if (Number.isFinite(started) && started < bootMs - 60_000) return 'dead';
+  return pidAlive(info.pid) ? 'alive' : 'dead';
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    // EPERM: it exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A killed child that its parent has not reaped yet still answers signal 0; on Linux, ask /proc.
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state === 'Z' || state === 'X') return false;
+  } catch {
+    // no /proc (macOS, Windows) or the process just went: signal 0 said alive, keep that
+  }
+  return true;
+}
+
+/**
+ * Remove a lock judged stale, but only if it is still the one that was judged: move it aside,
+ * and if what was moved is a different (fresh) lock another process just created, put it back.
+ */
+export async function removeStaleLock(file: string, judgedRaw: string): Promise<void> {
+  const aside = tmpName(file, 'stale');
+  try {
+    await fs.promises.rename(file, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  const moved = await fs.promises.readFile(aside, 'utf8').catch(() => judgedRaw);
+  if (moved !== judgedRaw) {
+    await fs.promises.link(aside, file).catch(() => undefined);
+  }
+  await fs.promises.rm(aside, { force: true });
+}
+
+/** Remove the lock if it is still ours (a stale-lock takeover may have replaced it). */
+export async function releaseLockFile(file: string, mine: LockInfo): Promise<void> {
+  const current = await readLockFile(file);
+  if (!current?.info) return;
+  if (current.info.pid !== mine.pid || current.info.startedAt !== mine.startedAt || current.info.hostname !== mine.hostname) return;
+  await removeStaleLock(file, current.raw);
+}

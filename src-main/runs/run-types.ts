@@ -1,0 +1,123 @@
+import { z } from 'zod';
+import { RunConfigSchema } from '../engine/config/run-config.ts';
+
+/**
+ * What run.json and metrics.jsonl hold. run.json is read by the CLI, the app and the
+ * headless server, possibly written by a newer Kiln: objects are loose so a field this
+ * version does not know survives a read-modify-write instead of being stripped.
+ */
+
+export const RUN_FORMAT = 1;
+
+export const RunStatusSchema = z.enum(['queued', 'running', 'paused', 'stopped', 'finished', 'failed', 'interrupted']);
+export type RunStatus = z.infer<typeof RunStatusSchema>;
+
+/** Statuses after which no trainer will touch the run again without a resume. */
+export const SETTLED_STATUSES: readonly RunStatus[] = ['paused', 'stopped', 'finished', 'failed', 'interrupted'];
+
+const iso = z.iso.datetime({ offset: true });
+const count = z.number().int().min(0);
+const finite = z.number().refine(Number.isFinite, 'expected a finite number');
+const fraction = z.number().min(0).max(1);
+/** A loss is null when it was NaN or infinite (a diverged run): JSON has no NaN. */
+const loss = finite.nullable();
+
+export const ResolvedRecipeSchema = z.looseObject({
+  batchSize: count,
+  lrMax: finite,
+  weightDecay: finite,
+  epochs: count,
+  stepsPerEpoch: count,
+});
+export type ResolvedRecipe = z.infer<typeof ResolvedRecipeSchema>;
+
+export const RunDatasetSchema = z.looseObject({
+  id: z.string().min(1),
+  name: z.string(),
+  manifestHash: z.string(),
+  classes: z.array(z.string()),
+  /** Images in each split as trained (after limitTrain / limitVal). */
+  train: count,
+  val: count,
+});
+export type RunDataset = z.infer<typeof RunDatasetSchema>;
+
+export const RunRecordSchema = z.looseObject({
+  format: z.literal(RUN_FORMAT),
+  id: z.string().min(1),
+  name: z.string().min(1),
+  status: RunStatusSchema,
+  /** Set when status is `failed` (and kept as the last error otherwise). */
+  error: z.object({ name: z.string(), message: z.string() }).optional(),
+  config: RunConfigSchema,
+  /** The recipe values `auto` settings resolved to, known once the trainer has planned the run. */
+  resolved: ResolvedRecipeSchema.optional(),
+  /** The architecture spec as built; any JSON value. */
+  arch: z.json(),
+  dataset: RunDatasetSchema,
+  seed: z.number().int().min(0),
+  /** The backend and device that actually trained (config.backend may say `auto`). */
+  backend: z.looseObject({ name: z.string(), device: z.string() }).optional(),
+  versions: z.looseObject({ kiln: z.string(), tfjs: z.string(), node: z.string() }),
+  host: z.looseObject({
+    hostname: z.string(),
+    platform: z.string(),
+    arch: z.string(),
+    cpus: count,
+    memoryGiB: z.number().min(0),
+  }),
+  createdAt: iso,
+  /** First start of training; resumes keep it. */
+  startedAt: iso.optional(),
+  /** When the run reached stopped, finished or failed. */
+  endedAt: iso.optional(),
+  progress: z.looseObject({ epoch: count, step: count, totalSteps: count }),
+  best: z.looseObject({ valAcc: fraction, ttaAcc: fraction.nullable().optional(), epoch: count }).optional(),
+  final: z.looseObject({ valAcc: fraction, ttaAcc: fraction.nullable().optional(), valLoss: loss }).optional(),
+  /** Training time summed over all sessions (pauses and downtime excluded), in seconds. */
+  wallSeconds: z.number().min(0),
+});
+export type RunRecord = z.infer<typeof RunRecordSchema>;
+
+/** Fields of run.json that update() may not change: the id names the folder, the format is the store's. */
+export type RunPatch = Partial<Omit<RunRecord, 'id' | 'format'>>;
+
+/** One optimiser step (written at a stride chosen by the engine). `t`: wall seconds since run start, across resumes. */
+export const StepMetricSchema = z.looseObject({
+  type: z.literal('step'),
+  step: count,
+  epoch: count,
+  loss,
+  lr: finite,
+  momentum: finite,
+  t: z.number().min(0),
+});
+export type StepMetric = z.infer<typeof StepMetricSchema>;
+
+/** One finished epoch. Accuracies are fractions in 0..1; `seconds` is that epoch's training time. */
+export const EpochMetricSchema = z.looseObject({
+  type: z.literal('epoch'),
+  epoch: count,
+  step: count,
+  trainLoss: loss,
+  trainAcc: fraction,
+  valLoss: loss,
+  valAcc: fraction,
+  ttaAcc: fraction.optional(),
+  lr: finite,
+  imagesPerSec: z.number().min(0),
+  seconds: z.number().min(0),
+  t: z.number().min(0),
+});
+export type EpochMetric = z.infer<typeof EpochMetricSchema>;
+
+export type MetricLine = StepMetric | EpochMetric;
+
+export interface RunMetrics {
+  /** Sorted by step; a step logged twice (a session resumed from an earlier checkpoint) keeps the later line. */
+  steps: StepMetric[];
+  /** Sorted by epoch, deduplicated the same way. */
+  epochs: EpochMetric[];
+  /** True when the file ended in a partial line (a crash mid-append); that line is ignored. */
+  tornTail: boolean;
+}
