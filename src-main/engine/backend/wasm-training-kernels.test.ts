@@ -1,0 +1,121 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import '@tensorflow/tfjs-layers'; // registers the gradient functions
+import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './register-wasm-training-kernels.ts';
+
+// Deterministic pseudo-random values, so a failure reproduces.
+function randomValues(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 32 - 0.5;
+  }
+  return out;
+}
+
+async function onBackend<T>(name: string, f: () => T): Promise<T> {
+  await tf.setBackend(name);
+  return tf.tidy(f);
+}
+
+/** max |a−b| over max |b|: the relative error of a whole tensor against the reference. */
+function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  expect(scale).toBeGreaterThan(0);
+  return diff / scale;
+}
+
+beforeAll(async () => {
+  registerWasmTrainingKernels();
+  await tf.setBackend('wasm');
+});
+
+describe('registerWasmTrainingKernels', () => {
+  it('registers every kernel for wasm and is idempotent', () => {
+    registerWasmTrainingKernels();
+    registerWasmTrainingKernels();
+    for (const config of WASM_TRAINING_KERNELS) {
+      expect(tf.getKernel(config.kernelName, 'wasm')?.kernelFunc).toBe(config.kernelFunc);
+    }
+  });
+});
+
+type ConvCase = { x: [number, number, number, number]; k: number; f: number; s: number; pad: 'same' | 'valid' };
+const convCases: ConvCase[] = [
+  { x: [2, 5, 5, 3], k: 3, f: 4, s: 1, pad: 'same' },
+  { x: [2, 6, 6, 3], k: 3, f: 5, s: 2, pad: 'same' },
+  { x: [3, 7, 7, 4], k: 3, f: 6, s: 2, pad: 'same' },
+  { x: [2, 7, 7, 4], k: 1, f: 3, s: 2, pad: 'same' },
+  { x: [1, 9, 9, 2], k: 1, f: 3, s: 2, pad: 'same' },
+  { x: [3, 6, 6, 2], k: 1, f: 4, s: 1, pad: 'valid' },
+  { x: [2, 8, 8, 3], k: 3, f: 2, s: 1, pad: 'valid' },
+  { x: [2, 9, 9, 3], k: 3, f: 4, s: 2, pad: 'valid' },
+  { x: [1, 10, 10, 2], k: 3, f: 3, s: 2, pad: 'valid' },
+  { x: [2, 8, 8, 3], k: 5, f: 4, s: 1, pad: 'same' },
+  { x: [4, 8, 8, 16], k: 3, f: 24, s: 1, pad: 'same' },
+  { x: [2, 11, 9, 8], k: 3, f: 16, s: 2, pad: 'same' },
+];
+
+describe('Conv2D gradients on wasm match cpu', () => {
+  for (const [i, c] of convCases.entries()) {
+    it(`x=${c.x} ${c.k}x${c.k} stride ${c.s} ${c.pad}`, async () => {
+      const wShape = [c.k, c.k, c.x[3], c.f] as [number, number, number, number];
+      const xv = randomValues(tf.util.sizeFromShape(c.x), 11 + i);
+      const wv = randomValues(tf.util.sizeFromShape(wShape), 101 + i);
+      const run = () => {
+        const x = tf.tensor4d(xv, c.x);
+        const w = tf.tensor4d(wv, wShape);
+        const y = tf.conv2d(x, w, c.s, c.pad);
+        const r = tf.tensor(randomValues(y.size, 1001 + i), y.shape);
+        const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad), r)),
+        )([x, w]);
+        return { dx: dx.dataSync(), dw: dw.dataSync(), dxShape: dx.shape, dwShape: dw.shape };
+      };
+      const cpu = await onBackend('cpu', run);
+      const wasm = await onBackend('wasm', run);
+      expect(wasm.dxShape).toEqual(c.x);
+      expect(wasm.dwShape).toEqual(wShape);
+      expect(relativeError(wasm.dx, cpu.dx)).toBeLessThan(1e-4);
+      expect(relativeError(wasm.dw, cpu.dw)).toBeLessThan(1e-4);
+    });
+  }
+});
+
+type PoolCase = { x: [number, number, number, number]; k: number; s: number; pad: 'same' | 'valid'; relu: boolean };
+const poolCases: PoolCase[] = [
+  { x: [2, 6, 6, 4], k: 2, s: 2, pad: 'valid', relu: false },
+  { x: [2, 8, 8, 5], k: 2, s: 2, pad: 'valid', relu: true }, // ReLU zeros make ties: the first maximum must win
+  { x: [2, 7, 7, 3], k: 2, s: 2, pad: 'same', relu: false },
+  { x: [2, 7, 7, 3], k: 3, s: 1, pad: 'same', relu: true },
+  { x: [3, 9, 9, 2], k: 3, s: 2, pad: 'valid', relu: false },
+  { x: [1, 8, 8, 3], k: 3, s: 2, pad: 'same', relu: false },
+];
+
+describe('MaxPool gradient on wasm matches cpu', () => {
+  for (const [i, c] of poolCases.entries()) {
+    it(`x=${c.x} ${c.k}x${c.k} stride ${c.s} ${c.pad}${c.relu ? ' with ties' : ''}`, async () => {
+      const xv = randomValues(tf.util.sizeFromShape(c.x), 7 + i);
+      const run = () => {
+        const x = tf.tensor4d(xv, c.x);
+        const pool = (a: tf.Tensor) => tf.maxPool((c.relu ? tf.relu(a) : a) as tf.Tensor4D, c.k, c.s, c.pad);
+        const y = pool(x);
+        const r = tf.tensor(randomValues(y.size, 77 + i), y.shape);
+        const dx = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(pool(a), r)))(x);
+        return dx.dataSync();
+      };
+      const cpu = await onBackend('cpu', run);
+      const wasm = await onBackend('wasm', run);
+      expect(relativeError(wasm, cpu)).toBeLessThan(1e-4);
+    });
+  }
+});
