@@ -1,0 +1,190 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import zlib from 'node:zlib';
+import { Transform } from 'node:stream';
+import { DataError, UsageError } from '../common/errors.ts';
+import type { DatasetStore } from './dataset-store.ts';
+import { downloadWithResume } from './http-download.ts';
+import { tarEntries } from './tar-reader.ts';
+import {
+  CIFAR10_META_FILE,
+  CIFAR10_SIZE,
+  CIFAR10_TEST_FILE,
+  CIFAR10_TRAIN_FILES,
+  parseCifarBatches,
+  parseCifarMeta,
+} from './cifar10-parse.ts';
+import { throttle, type DownloadProgressEvent } from './progress.ts';
+
+export const CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
+export const CIFAR10_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530';
+
+export interface DownloadCifar10Options {
+  url?: string;
+  sha256?: string;
+  md5?: string;
+  /** Defaults to "cifar10". */
+  id?: string;
+  name?: string;
+  /** Attempts after a dropped connection (default 5). */
+  maxRetries?: number;
+  retryDelayMs?: number;
+}
+
+export interface DownloadCifar10Summary {
+  id: string;
+  name: string;
+  imageSize: number;
+  classes: { name: string; train: number; val: number }[];
+  train: number;
+  val: number;
+  bytes: number;
+  resumedFrom: number;
+  retries: number;
+  checksum: { algorithm: 'sha256' | 'md5'; value: string } | null;
+  seconds: number;
+  warnings: string[];
+}
+
+export async function downloadCifar10(
+  store: DatasetStore,
+  options: DownloadCifar10Options,
+  onProgress: (e: DownloadProgressEvent) => void = () => {},
+  signal?: AbortSignal,
+): Promise<DownloadCifar10Summary> {
+  const started = performance.now();
+  const url = options.url ?? CIFAR10_URL;
+  const id = options.id ?? 'cifar10';
+  const name = options.name ?? 'CIFAR-10';
+  const warnings: string[] = [];
+  const checksum = pickChecksum(options, url);
+  if (!checksum) warnings.push(`no --sha256 or --md5 given for ${url}: the download was not verified`);
+  if (await store.has(id)) throw new UsageError(`dataset "${id}" already exists; remove it first with \`kiln dataset rm ${id}\``);
+
+  // The partial file lives under the store (same disk as the final rename) and is named after the URL, so reruns resume it.
+  const downloads = path.join(store.root, '.downloads');
+  await fs.promises.mkdir(downloads, { recursive: true });
+  const part = path.join(downloads, `${crypto.createHash('sha256').update(url).digest('hex').slice(0, 16)}.part`);
+
+  const dl = await downloadWithResume({ url, file: part, signal, onProgress, maxRetries: options.maxRetries, retryDelayMs: options.retryDelayMs });
+
+  if (checksum) {
+    onProgress({ phase: 'verify', algorithm: checksum.algorithm });
+    const actual = await hashFile(part, checksum.algorithm, signal);
+    if (actual !== checksum.value) {
+      await discard(part);
+      throw new DataError(`checksum mismatch for ${url}: expected ${checksum.algorithm} ${checksum.value}, got ${actual}`);
+    }
+  } else {
+    onProgress({ phase: 'verify', algorithm: null });
+  }
+
+  let parsed: Awaited<ReturnType<typeof unpack>>;
+  try {
+    parsed = await unpack(part, dl.bytes, onProgress, signal);
+  } catch (err) {
+    if (!signal?.aborted && err instanceof DataError) await discard(part);
+    throw err;
+  }
+  onProgress({ phase: 'write', images: parsed.train.count + parsed.val.count });
+  const manifest = await store.create(
+    {
+      id,
+      name,
+      source: { kind: 'cifar10', url, checksum: checksum ? `${checksum.algorithm}:${checksum.value}` : null },
+      imageSize: CIFAR10_SIZE,
+      classes: parsed.classes,
+      train: parsed.train,
+      // The official test set is the validation split: CIFAR-10 has no other held-out data.
+      val: parsed.val,
+    },
+    signal,
+  );
+  await discard(part);
+  const seconds = (performance.now() - started) / 1000;
+  onProgress({ phase: 'done', id, seconds });
+  return {
+    id,
+    name: manifest.name,
+    imageSize: manifest.imageSize,
+    classes: manifest.classes.map((c, i) => ({ name: c, train: manifest.classCounts.train[i], val: manifest.classCounts.val[i] })),
+    train: manifest.counts.train,
+    val: manifest.counts.val,
+    bytes: dl.bytes,
+    resumedFrom: dl.resumedFrom,
+    retries: dl.retries,
+    checksum,
+    seconds,
+    warnings,
+  };
+}
+
+function pickChecksum(options: DownloadCifar10Options, url: string): { algorithm: 'sha256' | 'md5'; value: string } | null {
+  if (options.sha256 && options.md5) throw new UsageError('give either --sha256 or --md5, not both');
+  if (options.sha256) {
+    const v = options.sha256.toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(v)) throw new UsageError(`--sha256: expected 64 hex digits, got "${options.sha256}"`);
+    return { algorithm: 'sha256', value: v };
+  }
+  if (options.md5) {
+    const v = options.md5.toLowerCase();
+    if (!/^[0-9a-f]{32}$/.test(v)) throw new UsageError(`--md5: expected 32 hex digits, got "${options.md5}"`);
+    return { algorithm: 'md5', value: v };
+  }
+  return url === CIFAR10_URL ? { algorithm: 'md5', value: CIFAR10_MD5 } : null;
+}
+
+async function hashFile(file: string, algorithm: string, signal?: AbortSignal): Promise<string> {
+  const hash = crypto.createHash(algorithm);
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20, signal })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function unpack(file: string, totalBytes: number, onProgress: (e: DownloadProgressEvent) => void, signal?: AbortSignal) {
+  const wanted = new Set([...CIFAR10_TRAIN_FILES, CIFAR10_TEST_FILE, CIFAR10_META_FILE]);
+  const found = new Map<string, Buffer>();
+  let read = 0;
+  const emit = throttle(onProgress, 100);
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      read += chunk.length;
+      emit({ phase: 'unpack', bytes: read, totalBytes });
+      cb(null, chunk);
+    },
+  });
+  const source = fs.createReadStream(file, { highWaterMark: 1 << 20, signal });
+  const gunzip = zlib.createGunzip();
+  // Errors of the file or gunzip stages surface through the last stream, which the tar reader iterates.
+  source.on('error', (err) => gunzip.destroy(err));
+  counter.on('error', (err) => gunzip.destroy(err));
+  const stream = source.pipe(counter).pipe(gunzip);
+  try {
+    for await (const entry of tarEntries(stream, (n) => wanted.has(path.posix.basename(n)))) {
+      const base = path.posix.basename(entry.name);
+      if (entry.type === 'file' && wanted.has(base)) found.set(base, entry.data);
+    }
+  } catch (err) {
+    if (signal?.aborted) throw signal.reason;
+    if (err instanceof DataError) throw err;
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (code.startsWith('Z_') || code === 'ERR_STREAM_PREMATURE_CLOSE') throw new DataError(`corrupt archive: ${(err as Error).message}`);
+    throw err;
+  } finally {
+    stream.destroy();
+    source.destroy();
+  }
+  emit({ phase: 'unpack', bytes: totalBytes, totalBytes }, true);
+  const missing = [...wanted].filter((n) => !found.has(n));
+  if (missing.length > 0) throw new DataError(`corrupt archive: not a CIFAR-10 binary tarball, missing ${missing.join(', ')}`);
+  const classes = parseCifarMeta(found.get(CIFAR10_META_FILE)!.toString('utf8'));
+  const train = parseCifarBatches(CIFAR10_TRAIN_FILES.map((n) => ({ name: n, data: found.get(n)! })));
+  found.forEach((_v, k) => k.startsWith('data_batch') && found.delete(k));
+  const val = parseCifarBatches([{ name: CIFAR10_TEST_FILE, data: found.get(CIFAR10_TEST_FILE)! }]);
+  return { classes, train, val };
+}
+
+async function discard(part: string): Promise<void> {
+  await fs.promises.rm(part, { force: true });
+  await fs.promises.rm(`${part}.json`, { force: true });
+}

@@ -1,0 +1,173 @@
+import os from 'node:os';
+import path from 'node:path';
+import { DataError, UsageError } from '../common/errors.ts';
+import type { ImageSplit } from '../common/dataset-types.ts';
+import type { DatasetStore } from './dataset-store.ts';
+import { assertValidName, slugify } from './dataset-id.ts';
+import { decodeImage, SkipImageError, type FitMode } from './decode-image.ts';
+import { scanFolder, type Layout } from './scan-folder.ts';
+import { stratifiedSplit } from './seeded-split.ts';
+import { throttle, type ImportProgressEvent } from './progress.ts';
+
+export interface ImportFolderOptions {
+  folder: string;
+  /** Display name; defaults to the folder's name. The id is a slug of it. */
+  name?: string;
+  /** Side of the stored square images (default 32). */
+  size?: number;
+  /** Fraction of each class held out for validation when the layout has no validation folder (default 0.1). */
+  valSplit?: number;
+  seed?: number;
+  /** crop: centre-crop to square (default); pad: fit inside with black bars. */
+  fit?: FitMode;
+  /** Images decoded at once (default: number of cores, at least 4 to keep libuv's pool busy). */
+  concurrency?: number;
+}
+
+export interface ImportFolderSummary {
+  id: string;
+  name: string;
+  imageSize: number;
+  layout: Layout;
+  classes: { name: string; train: number; val: number }[];
+  train: number;
+  val: number;
+  skipped: { path: string; reason: string }[];
+  warnings: string[];
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+export async function importFolder(
+  store: DatasetStore,
+  options: ImportFolderOptions,
+  onProgress: (e: ImportProgressEvent) => void = () => {},
+  signal?: AbortSignal,
+): Promise<ImportFolderSummary> {
+  const started = performance.now();
+  const folder = path.resolve(options.folder);
+  const size = options.size ?? 32;
+  const valSplit = options.valSplit ?? 0.1;
+  const seed = options.seed ?? 0;
+  const fit = options.fit ?? 'crop';
+  if (!Number.isInteger(size) || size < 4 || size > 1024) throw new UsageError(`--size: expected an integer 4..1024, got ${size}`);
+  if (!(valSplit >= 0 && valSplit < 1)) throw new UsageError(`--val-split: expected a number ≥ 0 and < 1, got ${valSplit}`);
+  if (!Number.isInteger(seed)) throw new UsageError(`--seed: expected an integer, got ${seed}`);
+  const name = (options.name ?? path.basename(folder)).trim();
+  assertValidName(name);
+
+  const scan = await scanFolder(folder);
+  signal?.throwIfAborted();
+  onProgress({ phase: 'scan', files: scan.files.length });
+  const warnings = [...scan.warnings];
+  const skipped = [...scan.unreadable];
+  if (scan.classes.length > 256) throw new DataError(`${folder}: ${scan.classes.length} class folders, at most 256 are supported`);
+
+  // Decode with a bounded number in flight: sharp does the work on libuv's thread pool, one image per thread.
+  const S = size;
+  const concurrency = Math.max(1, options.concurrency ?? Math.max(4, os.availableParallelism()));
+  const pixels: (Uint8Array | null)[] = new Array(scan.files.length).fill(null);
+  let next = 0;
+  let done = 0;
+  let failed = 0;
+  const decodeStart = performance.now();
+  const emit = throttle(onProgress, 100);
+  const progress = (force = false) => {
+    const secs = (performance.now() - decodeStart) / 1000;
+    const rate = secs > 0 ? done / secs : 0;
+    emit({ phase: 'decode', done, total: scan.files.length, skipped: failed, imagesPerSecond: Math.round(rate * 10) / 10, etaSeconds: rate > 0 ? Math.round(((scan.files.length - done) / rate) * 10) / 10 : null }, force);
+  };
+  const skipReasons: (string | null)[] = new Array(scan.files.length).fill(null);
+  const workerLoop = async () => {
+    while (next < scan.files.length) {
+      signal?.throwIfAborted();
+      const i = next++;
+      try {
+        pixels[i] = await decodeImage(scan.files[i].abs, { size: S, fit });
+      } catch (err) {
+        if (!(err instanceof SkipImageError)) throw err;
+        skipReasons[i] = err.message;
+        failed++;
+      }
+      done++;
+      progress();
+    }
+  };
+  progress(true);
+  await Promise.all(Array.from({ length: Math.min(concurrency, scan.files.length) }, workerLoop));
+  signal?.throwIfAborted();
+  progress(true);
+  const decodeSeconds = (performance.now() - decodeStart) / 1000;
+  scan.files.forEach((f, i) => skipReasons[i] !== null && skipped.push({ path: f.rel, reason: skipReasons[i]! }));
+
+  // Split membership per file index: fixed by the layout, or drawn per class with the seed.
+  const okByClass: number[][] = scan.classes.map(() => []);
+  scan.files.forEach((f, i) => pixels[i] && okByClass[f.classIndex].push(i));
+  const isVal = new Set<number>();
+  if (scan.hasValFolder) {
+    scan.files.forEach((f, i) => f.split === 'val' && isVal.add(i));
+  } else {
+    for (const i of stratifiedSplit(okByClass, valSplit, seed).val) isVal.add(i);
+  }
+
+  // Classes without a single usable image are left out, so the model has no output it can never learn.
+  const keep = scan.classes.map((_c, k) => okByClass[k].length > 0);
+  scan.classes.forEach((c, k) => {
+    if (!keep[k]) warnings.push(`class "${c}" has no usable images and was left out`);
+    else if (okByClass[k].every((i) => isVal.has(i))) warnings.push(`class "${c}" has no training images`);
+    else if (okByClass[k].every((i) => !isVal.has(i)) && (scan.hasValFolder || valSplit > 0)) warnings.push(`class "${c}" has no validation images`);
+  });
+  const classes = scan.classes.filter((_c, k) => keep[k]);
+  if (classes.length < 2) {
+    throw new DataError(`${folder}: found ${classes.length} class folder(s) with usable images, need at least 2 (expected <folder>/<class>/… or <folder>/train/<class>/…)`);
+  }
+  const newLabel = new Map<number, number>();
+  scan.classes.forEach((_c, k) => keep[k] && newLabel.set(k, newLabel.size));
+
+  const build = (wantVal: boolean): ImageSplit => {
+    const members: number[] = [];
+    okByClass.forEach((list) => list.forEach((i) => isVal.has(i) === wantVal && members.push(i)));
+    const images = new Uint8Array(members.length * S * S * 3);
+    const labels = new Uint8Array(members.length);
+    members.forEach((i, n) => {
+      images.set(pixels[i]!, n * S * S * 3);
+      labels[n] = newLabel.get(scan.files[i].classIndex)!;
+    });
+    return { count: members.length, images, labels };
+  };
+  const train = build(false);
+  const val = build(true);
+  if (val.count === 0) warnings.push('the validation split is empty');
+  signal?.throwIfAborted();
+
+  onProgress({ phase: 'write', images: train.count + val.count });
+  const id = await store.uniqueId(slugify(name));
+  const manifest = await store.create(
+    {
+      id,
+      name,
+      source: { kind: 'folder', path: folder, layout: scan.layout, valSplit: scan.hasValFolder ? null : valSplit, seed: scan.hasValFolder ? null : seed, fit },
+      imageSize: S,
+      classes,
+      train,
+      val,
+    },
+    signal,
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const imagesPerSecond = decodeSeconds > 0 ? scan.files.length / decodeSeconds : 0;
+  onProgress({ phase: 'done', id, seconds, imagesPerSecond });
+  return {
+    id,
+    name: manifest.name,
+    imageSize: S,
+    layout: scan.layout,
+    classes: classes.map((c, k) => ({ name: c, train: manifest.classCounts.train[k], val: manifest.classCounts.val[k] })),
+    train: train.count,
+    val: val.count,
+    skipped,
+    warnings,
+    seconds,
+    imagesPerSecond,
+  };
+}

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+
+/** Bumped when the on-disk layout changes in a way old readers cannot handle. */
+export const FORMAT_VERSION = 1;
+
+/** File names inside a dataset folder. Images are raw uint8 RGB HWC records, labels one byte each. */
+export const DATASET_FILES = {
+  manifest: 'manifest.json',
+  trainImages: 'train-images.u8',
+  trainLabels: 'train-labels.u8',
+  valImages: 'val-images.u8',
+  valLabels: 'val-labels.u8',
+} as const;
+
+const channelTriple = z.tuple([z.number(), z.number(), z.number()]);
+
+export const datasetSourceSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('cifar10'), url: z.string(), checksum: z.string().nullable() }),
+  z.object({
+    kind: z.literal('folder'),
+    path: z.string(),
+    layout: z.enum(['class-folders', 'split-folders']),
+    valSplit: z.number().nullable(),
+    seed: z.number().nullable(),
+    fit: z.enum(['crop', 'pad']),
+  }),
+]);
+export type DatasetSource = z.infer<typeof datasetSourceSchema>;
+
+export const datasetManifestSchema = z.object({
+  formatVersion: z.literal(FORMAT_VERSION),
+  id: z.string(),
+  name: z.string(),
+  source: datasetSourceSchema,
+  imageSize: z.int().min(1),
+  channels: z.literal(3),
+  classes: z.array(z.string()).min(1).max(256),
+  counts: z.object({ train: z.int().min(0), val: z.int().min(0) }),
+  classCounts: z.object({ train: z.array(z.int().min(0)), val: z.array(z.int().min(0)) }),
+  /** Per-channel mean and std of the training split on the 0..1 scale. */
+  mean: channelTriple,
+  std: channelTriple,
+  createdAt: z.string(),
+});
+export type DatasetManifest = z.infer<typeof datasetManifestSchema>;
+
+export type SplitName = 'train' | 'val';

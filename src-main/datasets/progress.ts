@@ -1,0 +1,38 @@
+/**
+ * Progress events of the long dataset jobs. Plain JSON on purpose: the desktop
+ * app forwards them over IPC and the CLI draws them as a bar.
+ */
+export type DownloadProgressEvent =
+  | {
+      phase: 'download';
+      bytes: number;
+      /** Null when the server does not say how big the file is. */
+      totalBytes: number | null;
+      bytesPerSecond: number;
+      etaSeconds: number | null;
+      /** Bytes already on disk from an earlier, interrupted attempt. */
+      resumedFrom: number;
+    }
+  | { phase: 'retry'; attempt: number; resumeFrom: number; reason: string }
+  | { phase: 'verify'; algorithm: 'sha256' | 'md5' | null }
+  | { phase: 'unpack'; bytes: number; totalBytes: number }
+  | { phase: 'write'; images: number }
+  | { phase: 'done'; id: string; seconds: number };
+
+export type ImportProgressEvent =
+  | { phase: 'scan'; files: number }
+  | { phase: 'decode'; done: number; total: number; skipped: number; imagesPerSecond: number; etaSeconds: number | null }
+  | { phase: 'write'; images: number }
+  | { phase: 'done'; id: string; seconds: number; imagesPerSecond: number };
+
+/** Calls through at most every `ms` milliseconds, plus whenever `force` is set, so a fast loop cannot flood IPC. */
+export function throttle<E>(fn: (e: E) => void, ms = 100): (e: E, force?: boolean) => void {
+  let last = 0;
+  return (e, force = false) => {
+    const now = performance.now();
+    if (force || now - last >= ms) {
+      last = now;
+      fn(e);
+    }
+  };
+}

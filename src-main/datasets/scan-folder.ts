@@ -1,0 +1,150 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { UsageError } from '../common/errors.ts';
+
+export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.webp', '.gif', '.bmp', '.dib', '.tif', '.tiff']);
+const VAL_DIR_NAMES = ['val', 'valid', 'validation', 'test'];
+
+export type Layout = 'class-folders' | 'split-folders';
+
+export interface ScannedFile {
+  /** Relative to the imported folder, with "/" separators, for reports. */
+  rel: string;
+  abs: string;
+  classIndex: number;
+  /** Fixed by the folder layout, or null where the import draws the validation split. */
+  split: 'train' | 'val' | null;
+}
+
+export interface ScanResult {
+  layout: Layout;
+  /** Whether the layout supplies the validation split (else the import draws one). */
+  hasValFolder: boolean;
+  classes: string[];
+  files: ScannedFile[];
+  /** Files that were images by name but could not be reached (broken links, permission). */
+  unreadable: { path: string; reason: string }[];
+  warnings: string[];
+}
+
+const isHidden = (name: string) => name.startsWith('.');
+const isImageName = (name: string) => IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase());
+
+interface Entry {
+  name: string;
+  abs: string;
+  kind: 'dir' | 'file' | 'broken';
+  reason?: string;
+}
+
+/** Lists a folder, following symbolic links; a link that cannot be followed (dangling, a loop) is reported as broken. */
+async function listDir(dir: string): Promise<Entry[]> {
+  const dirents = await fs.promises.readdir(dir, { withFileTypes: true });
+  const out: Entry[] = [];
+  for (const d of dirents) {
+    if (isHidden(d.name)) continue;
+    const abs = path.join(dir, d.name);
+    let kind: Entry['kind'];
+    let reason: string | undefined;
+    if (d.isSymbolicLink()) {
+      try {
+        const st = await fs.promises.stat(abs);
+        kind = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'broken';
+        if (kind === 'broken') reason = 'not a regular file';
+      } catch (err) {
+        kind = 'broken';
+        const code = (err as NodeJS.ErrnoException).code;
+        reason = code === 'ELOOP' ? 'symbolic link loop' : code === 'ENOENT' ? 'broken symbolic link' : `unreadable: ${code}`;
+      }
+    } else if (d.isDirectory()) kind = 'dir';
+    else if (d.isFile()) kind = 'file';
+    else continue;
+    out.push({ name: d.name.normalize('NFC'), abs, kind, reason });
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Every image file under `dir` (recursively); a directory reached twice through links is walked once, so loops end. */
+async function collectImages(dir: string, rel: string, visited: Set<string>, out: { rel: string; abs: string }[], unreadable: ScanResult['unreadable']): Promise<void> {
+  let real: string;
+  try {
+    real = await fs.promises.realpath(dir);
+  } catch (err) {
+    unreadable.push({ path: rel, reason: `unreadable folder: ${(err as NodeJS.ErrnoException).code}` });
+    return;
+  }
+  if (visited.has(real)) return;
+  visited.add(real);
+  let entries: Entry[];
+  try {
+    entries = await listDir(dir);
+  } catch (err) {
+    unreadable.push({ path: rel, reason: `unreadable folder: ${(err as NodeJS.ErrnoException).code}` });
+    return;
+  }
+  for (const e of entries) {
+    const r = `${rel}/${e.name}`;
+    if (e.kind === 'dir') await collectImages(e.abs, r, visited, out, unreadable);
+    else if (!isImageName(e.name)) continue;
+    else if (e.kind === 'file') out.push({ rel: r, abs: e.abs });
+    else unreadable.push({ path: r, reason: e.reason ?? 'unreadable' });
+  }
+}
+
+export async function scanFolder(folder: string): Promise<ScanResult> {
+  let st: fs.Stats;
+  try {
+    st = await fs.promises.stat(folder);
+  } catch {
+    throw new UsageError(`folder "${folder}" does not exist`);
+  }
+  if (!st.isDirectory()) throw new UsageError(`"${folder}" is not a folder`);
+  const top = await listDir(folder);
+  const dirs = top.filter((e) => e.kind === 'dir');
+  const warnings: string[] = [];
+  const unreadable: ScanResult['unreadable'] = [];
+  const looseImages = top.filter((e) => e.kind !== 'dir' && isImageName(e.name)).length;
+
+  const lower = new Map(dirs.map((d) => [d.name.toLowerCase(), d]));
+  const trainDir = lower.get('train');
+  const allSplitNames = dirs.length > 0 && dirs.every((d) => d.name.toLowerCase() === 'train' || VAL_DIR_NAMES.includes(d.name.toLowerCase()));
+  const layout: Layout = trainDir && allSplitNames ? 'split-folders' : 'class-folders';
+
+  // Class name → files per split; a Map keeps first-seen order but classes are sorted at the end.
+  const byClass = new Map<string, { rel: string; abs: string; split: 'train' | 'val' | null }[]>();
+  const addClassDir = async (dir: Entry, relBase: string, split: 'train' | 'val' | null) => {
+    const found: { rel: string; abs: string }[] = [];
+    await collectImages(dir.abs, `${relBase}${dir.name}`, new Set(), found, unreadable);
+    const list = byClass.get(dir.name) ?? [];
+    for (const f of found) list.push({ ...f, split });
+    byClass.set(dir.name, list);
+  };
+
+  let hasValFolder = false;
+  if (layout === 'split-folders') {
+    const valName = VAL_DIR_NAMES.find((n) => lower.has(n));
+    const valDir = valName ? lower.get(valName) : undefined;
+    hasValFolder = valDir !== undefined;
+    for (const d of dirs) {
+      if (d !== trainDir && d !== valDir) warnings.push(`folder "${d.name}" was ignored: "${valDir!.name}" is the validation split`);
+    }
+    for (const [splitDir, split] of [[trainDir!, 'train'], [valDir, 'val']] as const) {
+      if (!splitDir) continue;
+      for (const c of await listDir(splitDir.abs)) {
+        if (c.kind === 'dir') await addClassDir(c, `${splitDir.name}/`, hasValFolder ? split : null);
+        else if (isImageName(c.name)) warnings.push(`"${splitDir.name}/${c.name}" is not inside a class folder and was ignored`);
+      }
+    }
+  } else {
+    for (const d of dirs) await addClassDir(d, '', null);
+  }
+  if (looseImages > 0) warnings.push(`${looseImages} image(s) directly in the folder are not inside a class folder and were ignored`);
+  for (const e of top) if (e.kind === 'broken' && isImageName(e.name)) unreadable.push({ path: e.name, reason: e.reason ?? 'unreadable' });
+
+  const classes = [...byClass.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const files: ScannedFile[] = [];
+  classes.forEach((c, classIndex) => {
+    for (const f of byClass.get(c)!) files.push({ rel: f.rel, abs: f.abs, classIndex, split: f.split });
+  });
+  return { layout, hasValFolder, classes, files, unreadable, warnings };
+}
