@@ -342,6 +342,13 @@ export class RunStore {
   }
 
   private async recoverOne(id: string): Promise<boolean> {
+    // Most runs need nothing; look before taking the update lock, so listing a read-only home works.
+    const names = await fs.promises.readdir(this.runDir(id));
+    const suspect =
+      names.includes(TRAINER_LOCK) ||
+      names.some((n) => ATOMIC_TEMP.test(n)) ||
+      (await this.get(id)).status === 'running';
+    if (!suspect) return false;
     return this.withUpdateLock(id, async () => {
       const dir = this.runDir(id);
       // Holding the update lock, no atomic write of this run is in flight: any temp file is a leftover.

@@ -1,0 +1,268 @@
+import { parseFlags } from '../args.ts';
+import { UsageError } from '../../common/errors.ts';
+import { resolveHome } from '../../common/home.ts';
+import { compareRuns, type RunComparison } from '../../runs/compare-runs.ts';
+import { archLabel, validateRunId } from '../../runs/run-id.ts';
+import { formatDate, formatDuration, formatNumber, formatPercent, formatTable, formatValue } from '../../runs/run-format.ts';
+import { RunStore } from '../../runs/run-store.ts';
+import type { RunMetrics, RunRecord } from '../../runs/run-types.ts';
+
+const COMMON = {
+  json: { type: 'boolean' },
+  home: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+interface Sub {
+  usage: string;
+  summary: string;
+  run(store: RunStore, positionals: string[], json: boolean): Promise<number>;
+}
+
+/** `kiln runs <sub>`; training-side subcommands (resume, stop, eval) join this table from the trainer's side. */
+const SUBCOMMANDS: Record<string, Sub> = {
+  list: { usage: 'list', summary: 'the runs, newest first', run: listRuns },
+  show: { usage: 'show <id>', summary: 'one run: record, config and per-epoch metrics', run: showRun },
+  rm: { usage: 'rm <id>', summary: 'delete a run and its files (not while it trains)', run: removeRun },
+  rename: { usage: 'rename <id> <name>', summary: 'change the display name of a run', run: renameRun },
+  compare: { usage: 'compare <id> <id>…', summary: 'metrics aligned by epoch and step, and config differences', run: compare },
+};
+
+export function usage(): string {
+  const width = Math.max(...Object.values(SUBCOMMANDS).map((s) => s.usage.length));
+  return [
+    'Usage: kiln runs <subcommand> [--json] [--home DIR]',
+    '',
+    ...Object.values(SUBCOMMANDS).map((s) => `  kiln runs ${s.usage.padEnd(width)}  ${s.summary}`),
+  ].join('\n');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, COMMON);
+  const [name, ...rest] = positionals;
+  if (values.help || name === 'help') {
+    console.log(usage());
+    return 0;
+  }
+  const sub = name ? SUBCOMMANDS[name] : undefined;
+  if (!sub) {
+    const known = Object.keys(SUBCOMMANDS).join(', ');
+    throw new UsageError(name ? `runs: unknown subcommand "${name}"; expected one of: ${known}` : `runs: expected a subcommand: ${known}`);
+  }
+  const store = new RunStore(resolveHome(values.home));
+  // A trainer that died leaves its run 'running'; say so before showing anything.
+  await store.recoverInterrupted().catch((err: Error) => console.error(`kiln: warning: crash recovery skipped: ${err.message}`));
+  return sub.run(store, rest, values.json ?? false);
+}
+
+function expectIds(positionals: string[], sub: string, exactly?: number): string[] {
+  const usageLine = `kiln runs ${SUBCOMMANDS[sub]!.usage}`;
+  if (exactly !== undefined && positionals.length !== exactly) {
+    throw new UsageError(`runs ${sub}: expected ${usageLine.slice('kiln runs '.length)}, got ${positionals.length} argument(s)`);
+  }
+  return positionals;
+}
+
+function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
+}
+
+async function listRuns(store: RunStore, positionals: string[], json: boolean): Promise<number> {
+  expectIds(positionals, 'list', 0);
+  const { runs, broken } = await store.list();
+  if (json) {
+    printJson({ runs, broken });
+    return 0;
+  }
+  for (const b of broken) console.error(`kiln: warning: skipped ${b.dir}: ${b.error}`);
+  if (runs.length === 0) {
+    console.log(`No runs in ${store.root}`);
+    return 0;
+  }
+  const rows = runs.map((r) => [
+    r.id,
+    r.name === r.id ? '-' : r.name,
+    r.status,
+    r.dataset.id,
+    archLabel(r.config.net.arch),
+    formatPercent(r.best?.valAcc),
+    formatPercent(r.best?.ttaAcc),
+    formatDuration(r.wallSeconds),
+    formatDate(r.createdAt),
+  ]);
+  console.log(
+    formatTable(
+      ['ID', 'NAME', 'STATUS', 'DATASET', 'ARCH', 'BEST VAL', 'BEST TTA', 'DURATION', 'CREATED'],
+      rows,
+      [false, false, false, false, false, true, true, true, false],
+    ),
+  );
+  return 0;
+}
+
+async function showRun(store: RunStore, positionals: string[], json: boolean): Promise<number> {
+  const [id] = expectIds(positionals, 'show', 1).map(validateRunId) as [string];
+  const record = await store.get(id);
+  const metrics = await store.readMetrics(id);
+  const lock = await store.lockHolder(id);
+  if (json) {
+    printJson({ record, metrics, trainer: lock, dir: store.runDir(id) });
+    return 0;
+  }
+  console.log(describeRun(record, metrics, lock, store.runDir(id)));
+  return 0;
+}
+
+function describeRun(r: RunRecord, m: RunMetrics, lock: Awaited<ReturnType<RunStore['lockHolder']>>, dir: string): string {
+  const o = r.config.opt;
+  const auto = (set: number, autoWhen: number, resolved: number | undefined) =>
+    set === autoWhen ? `auto${resolved === undefined ? '' : ` → ${formatNumber(resolved, 6)}`}` : formatNumber(set, 6);
+  const lines: [string, string][] = [
+    ['Run', r.id],
+    ['Name', r.name],
+    ['Status', r.status + (r.error ? ` (${r.error.name}: ${r.error.message})` : '')],
+    ['Folder', dir],
+    [
+      'Dataset',
+      `${r.dataset.id} (${r.dataset.name}; ${r.dataset.classes.length} classes; ${r.dataset.train} train / ${r.dataset.val} val; manifest ${r.dataset.manifestHash.slice(0, 12)})`,
+    ],
+    ['Arch', typeof r.config.net.arch === 'string' ? r.config.net.arch : JSON.stringify(r.config.net.arch)],
+    [
+      'Recipe',
+      `epochs ${auto(o.epochs, 0, r.resolved?.epochs)}, batch ${auto(o.batchSize, 0, r.resolved?.batchSize)}, ` +
+        `lr ${auto(o.lrMax, 0, r.resolved?.lrMax)} ${o.schedule}, wd ${auto(o.weightDecay, -1, r.resolved?.weightDecay)}, ` +
+        `label smoothing ${o.labelSmoothing}, seed ${r.seed}`,
+    ],
+    ['Backend', `${r.config.backend}${r.backend ? ` → ${r.backend.name} (${r.backend.device})` : ''}`],
+    ['Progress', `epoch ${r.progress.epoch}, step ${r.progress.step} of ${r.progress.totalSteps || '?'}`],
+    ['Best', r.best ? `val ${formatPercent(r.best.valAcc)}, tta ${formatPercent(r.best.ttaAcc)} at epoch ${r.best.epoch}` : '-'],
+    [
+      'Final',
+      r.final ? `val ${formatPercent(r.final.valAcc)}, tta ${formatPercent(r.final.ttaAcc)}, val loss ${formatNumber(r.final.valLoss)}` : '-',
+    ],
+    ['Training', `${formatDuration(r.wallSeconds)} (created ${formatDate(r.createdAt)}, started ${formatDate(r.startedAt)}, ended ${formatDate(r.endedAt)})`],
+    ['Trainer', lock ? `pid ${lock.pid} on ${lock.hostname}${lock.alive ? '' : ' (gone)'} since ${formatDate(lock.startedAt)}` : '-'],
+    [
+      'Host',
+      `${r.host.hostname} ${r.host.platform}/${r.host.arch}, ${r.host.cpus} CPUs, ${r.host.memoryGiB} GiB; ` +
+        `kiln ${r.versions.kiln}, tfjs ${r.versions.tfjs}, node ${r.versions.node}`,
+    ],
+  ];
+  const width = Math.max(...lines.map(([k]) => k.length));
+  const out = lines.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
+  if (m.epochs.length > 0) {
+    out.push('');
+    out.push(
+      formatTable(
+        ['EPOCH', 'TRAIN LOSS', 'TRAIN ACC', 'VAL LOSS', 'VAL ACC', 'TTA ACC', 'LR', 'IMG/S', 'TIME'],
+        m.epochs.map((e) => [
+          String(e.epoch),
+          formatNumber(e.trainLoss),
+          formatPercent(e.trainAcc),
+          formatNumber(e.valLoss),
+          formatPercent(e.valAcc),
+          formatPercent(e.ttaAcc),
+          formatNumber(e.lr),
+          formatNumber(Math.round(e.imagesPerSec)),
+          formatDuration(e.seconds),
+        ]),
+        [true, true, true, true, true, true, true, true, true],
+      ),
+    );
+  }
+  if (m.tornTail) out.push('', 'note: metrics.jsonl ends in a partial line (the trainer was killed mid-write); it is ignored');
+  return out.join('\n');
+}
+
+async function removeRun(store: RunStore, positionals: string[], json: boolean): Promise<number> {
+  const [id] = expectIds(positionals, 'rm', 1).map(validateRunId) as [string];
+  await store.remove(id);
+  if (json) printJson({ removed: id });
+  else console.log(`Removed run ${id}`);
+  return 0;
+}
+
+async function renameRun(store: RunStore, positionals: string[], json: boolean): Promise<number> {
+  const [rawId, name] = expectIds(positionals, 'rename', 2) as [string, string];
+  const id = validateRunId(rawId);
+  let record: RunRecord;
+  try {
+    record = await store.rename(id, name);
+  } catch (err) {
+    if (err instanceof RangeError) throw new UsageError(err.message);
+    throw err;
+  }
+  if (json) printJson(record);
+  else console.log(`Renamed run ${id} to "${record.name}"`);
+  return 0;
+}
+
+async function compare(store: RunStore, positionals: string[], json: boolean): Promise<number> {
+  const ids = positionals.map(validateRunId);
+  if (ids.length < 2) throw new UsageError(`runs compare: expected at least two run ids, got ${ids.length}`);
+  const dup = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (dup) throw new UsageError(`runs compare: run ${dup} is listed twice`);
+  const inputs = [];
+  for (const id of ids) inputs.push({ record: await store.get(id), metrics: await store.readMetrics(id) });
+  const result = compareRuns(inputs);
+  if (json) printJson(result);
+  else console.log(describeComparison(result));
+  return 0;
+}
+
+function describeComparison(c: RunComparison): string {
+  // Run ids are long; tables use A, B, C… with the legend in the first table.
+  const label = (i: number) => (i < 26 ? String.fromCharCode(65 + i) : `R${i + 1}`);
+  const ids = c.runs.map((r) => r.id);
+  const out: string[] = [];
+  out.push(
+    formatTable(
+      ['', 'ID', 'NAME', 'STATUS', 'EPOCHS', 'BEST VAL', 'FINAL VAL', 'FINAL TTA', 'WALL'],
+      c.runs.map((r, i) => [
+        label(i),
+        r.id,
+        r.name === r.id ? '-' : r.name,
+        r.status,
+        String(r.epochs),
+        formatPercent(r.best?.valAcc),
+        formatPercent(r.final?.valAcc),
+        formatPercent(r.final?.ttaAcc),
+        formatDuration(r.wallSeconds),
+      ]),
+      [false, false, false, false, true, true, true, true, true],
+    ),
+  );
+  out.push('');
+  if (c.configDiff.length === 0) out.push('Config: identical');
+  else {
+    out.push('Config differences:');
+    out.push(
+      formatTable(
+        ['SETTING', ...ids.map((_, i) => label(i))],
+        c.configDiff.map((d) => [d.path, ...ids.map((id) => formatValue(d.values[id]))]),
+      ),
+    );
+  }
+  if (c.byEpoch.length > 0) {
+    const hasTta = c.byEpoch.some((e) => Object.values(e.values).some((v) => v?.ttaAcc !== undefined));
+    out.push('');
+    out.push(`Validation accuracy by epoch${hasTta ? ' (val / tta)' : ''}:`);
+    out.push(
+      formatTable(
+        ['EPOCH', ...ids.map((_, i) => label(i))],
+        c.byEpoch.map((e) => [
+          String(e.epoch),
+          ...ids.map((id) => {
+            const v = e.values[id];
+            if (!v) return '-';
+            return hasTta ? `${formatPercent(v.valAcc)} / ${formatPercent(v.ttaAcc)}` : formatPercent(v.valAcc);
+          }),
+        ]),
+        [true, ...ids.map(() => true)],
+      ),
+    );
+  }
+  out.push('');
+  out.push(`Loss by step: ${c.byStep.length} aligned points (kiln runs compare … --json for the series)`);
+  return out.join('\n');
+}

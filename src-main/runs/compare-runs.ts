@@ -1,0 +1,128 @@
+import type { EpochMetric, RunMetrics, RunRecord, RunStatus, StepMetric } from './run-types.ts';
+
+export interface RunWithMetrics {
+  record: RunRecord;
+  metrics: RunMetrics;
+}
+
+export interface ComparedRun {
+  id: string;
+  name: string;
+  status: RunStatus;
+  final: RunRecord['final'] | null;
+  best: RunRecord['best'] | null;
+  wallSeconds: number;
+  /** Epochs and steps with metrics logged. */
+  epochs: number;
+  steps: number;
+}
+
+/** A run's step series at one aligned step: raw, or the mean loss of a decimation bucket ending there. */
+export interface StepPoint {
+  loss: number | null;
+  lr: number;
+  momentum: number;
+  epoch: number;
+  t: number;
+  /** How many logged steps this point stands for (1 when not decimated). */
+  n: number;
+}
+
+export interface RunComparison {
+  runs: ComparedRun[];
+  /** Every epoch any run logged, ascending; null where a run has no line for that epoch. */
+  byEpoch: { epoch: number; values: Record<string, EpochMetric | null> }[];
+  /** The union of the runs' (decimated) steps, ascending; null where a run has no point there. */
+  byStep: { step: number; values: Record<string, StepPoint | null> }[];
+  /** Only the settings that differ between the runs; a setting a run lacks shows as null. */
+  configDiff: { path: string; values: Record<string, unknown> }[];
+}
+
+export const MAX_STEP_POINTS = 500;
+
+export function compareRuns(inputs: readonly RunWithMetrics[], maxStepPoints = MAX_STEP_POINTS): RunComparison {
+  const ids = inputs.map((r) => r.record.id);
+  if (new Set(ids).size !== ids.length) throw new Error(`compareRuns: a run is listed twice (${ids.join(', ')})`);
+
+  const runs = inputs.map(({ record, metrics }) => ({
+    id: record.id,
+    name: record.name,
+    status: record.status,
+    final: record.final ?? null,
+    best: record.best ?? null,
+    wallSeconds: record.wallSeconds,
+    epochs: metrics.epochs.length,
+    steps: metrics.steps.length,
+  }));
+
+  const epochNumbers = [...new Set(inputs.flatMap((r) => r.metrics.epochs.map((e) => e.epoch)))].sort((a, b) => a - b);
+  const epochMaps = inputs.map((r) => new Map(r.metrics.epochs.map((e) => [e.epoch, e])));
+  const byEpoch = epochNumbers.map((epoch) => ({
+    epoch,
+    values: Object.fromEntries(ids.map((id, i) => [id, epochMaps[i]!.get(epoch) ?? null])),
+  }));
+
+  const stepMaps = inputs.map((r) => new Map(decimateSteps(r.metrics.steps, maxStepPoints).map((p) => [p.step, p.point])));
+  const stepNumbers = [...new Set(stepMaps.flatMap((m) => [...m.keys()]))].sort((a, b) => a - b);
+  const byStep = stepNumbers.map((step) => ({
+    step,
+    values: Object.fromEntries(ids.map((id, i) => [id, stepMaps[i]!.get(step) ?? null])),
+  }));
+
+  return { runs, byEpoch, byStep, configDiff: diffSettings(inputs.map((r) => r.record)) };
+}
+
+/**
+ * At most `max` points: consecutive logged steps are grouped in equal buckets (by index, so runs
+ * logged at the same stride bucket alike and stay aligned); a bucket is placed at its last step,
+ * with the mean loss and the last lr/momentum.
+ */
+export function decimateSteps(steps: readonly StepMetric[], max: number): { step: number; point: StepPoint }[] {
+  const size = Math.max(1, Math.ceil(steps.length / Math.max(1, max)));
+  const out: { step: number; point: StepPoint }[] = [];
+  for (let start = 0; start < steps.length; start += size) {
+    const bucket = steps.slice(start, start + size);
+    const last = bucket[bucket.length - 1]!;
+    const losses = bucket.map((s) => s.loss).filter((l): l is number => l !== null);
+    const loss = losses.length ? losses.reduce((a, b) => a + b, 0) / losses.length : null;
+    out.push({ step: last.step, point: { loss, lr: last.lr, momentum: last.momentum, epoch: last.epoch, t: last.t, n: bucket.length } });
+  }
+  return out;
+}
+
+/** The settings a comparison looks at, flattened to dotted paths. */
+export function runSettings(record: RunRecord): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  flatten(record.config, '', out);
+  if (record.resolved) flatten(record.resolved, 'resolved', out);
+  flatten(record.arch, 'arch', out);
+  out.set('dataset.id', record.dataset.id);
+  out.set('dataset.manifestHash', record.dataset.manifestHash);
+  if (record.backend) flatten(record.backend, 'trainedOn', out);
+  return out;
+}
+
+function flatten(value: unknown, prefix: string, out: Map<string, unknown>): void {
+  if (Array.isArray(value) && value.length > 0) {
+    value.forEach((v, i) => flatten(v, `${prefix}[${i}]`, out));
+  } else if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0) {
+    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  } else if (value !== undefined) {
+    out.set(prefix || '(root)', value);
+  }
+}
+
+function diffSettings(records: readonly RunRecord[]): RunComparison['configDiff'] {
+  const settings = records.map(runSettings);
+  const paths: string[] = [];
+  const seen = new Set<string>();
+  for (const s of settings) for (const p of s.keys()) if (!seen.has(p)) seen.add(p), paths.push(p);
+  const diff: RunComparison['configDiff'] = [];
+  for (const p of paths) {
+    const values = settings.map((s) => (s.has(p) ? s.get(p) : null));
+    const first = JSON.stringify(values[0]);
+    if (values.every((v) => JSON.stringify(v) === first)) continue;
+    diff.push({ path: p, values: Object.fromEntries(records.map((r, i) => [r.id, values[i]])) });
+  }
+  return diff;
+}
