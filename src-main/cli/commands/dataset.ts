@@ -1,0 +1,287 @@
+import { UsageError } from '../../common/errors.ts';
+import { resolveHome } from '../../common/home.ts';
+import { numberFlag, parseFlags } from '../args.ts';
+import { DatasetStore } from '../../datasets/dataset-store.ts';
+import { downloadCifar10 } from '../../datasets/download-cifar10.ts';
+import { importFolder } from '../../datasets/import-folder.ts';
+import type { DownloadProgressEvent, ImportProgressEvent } from '../../datasets/progress.ts';
+import { RESERVED_IDS } from '../../datasets/dataset-id.ts';
+
+const USAGE = `Usage:
+  kiln dataset download cifar10 [--url URL] [--sha256 HEX | --md5 HEX] [--json]
+  kiln dataset import <folder> [--name NAME] [--size 32] [--val-split 0.1] [--seed N] [--pad] [--json]
+  kiln dataset list [--json]
+  kiln dataset show <id> [--json]
+  kiln dataset rm <id> [--json]
+  kiln dataset rename <id> <name> [--json]
+
+Options:
+  --home DIR   where datasets live (default: $KILN_HOME or the app's user-data folder)
+  --pad        fit whole images inside the square with black bars instead of centre-cropping`;
+
+const common = { home: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+
+export async function run(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (!sub || sub === '--help' || sub === '-h' || sub === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  switch (sub) {
+    case 'download':
+      return download(rest);
+    case 'import':
+      return importCmd(rest);
+    case 'list':
+    case 'ls':
+      return list(rest);
+    case 'show':
+      return show(rest);
+    case 'rm':
+    case 'remove':
+      return remove(rest);
+    case 'rename':
+      return rename(rest);
+    default:
+      throw new UsageError(`unknown dataset command "${sub}"; expected one of: download, import, list, show, rm, rename`);
+  }
+}
+
+function positionals(got: string[], names: string[]): string[] {
+  if (got.length !== names.length) {
+    throw new UsageError(`expected ${names.map((n) => `<${n}>`).join(' ') || 'no arguments'}, got ${got.length === 0 ? 'none' : got.map((g) => `"${g}"`).join(' ')}`);
+  }
+  return got;
+}
+
+/** Ctrl-C cancels the job cleanly (temp files removed, partial download kept for resume) instead of killing it mid-write. */
+function cancelOnSigint(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onSig = () => controller.abort(new Error('cancelled'));
+  process.once('SIGINT', onSig);
+  return { signal: controller.signal, dispose: () => process.off('SIGINT', onSig) };
+}
+
+async function download(argv: string[]): Promise<number> {
+  const { values, positionals: pos } = parseFlags(argv, {
+    ...common,
+    url: { type: 'string' },
+    sha256: { type: 'string' },
+    md5: { type: 'string' },
+  });
+  if (values.help) return (console.log(USAGE), 0);
+  const [which] = positionals(pos, ['dataset']);
+  if (which.toLowerCase() !== 'cifar10' && which.toLowerCase() !== 'cifar-10') {
+    throw new UsageError(`cannot download "${which}": the only downloadable dataset is cifar10`);
+  }
+  const store = new DatasetStore(resolveHome(values.home));
+  const bar = new ProgressLine();
+  const { signal, dispose } = cancelOnSigint();
+  try {
+    const s = await downloadCifar10(store, { url: values.url, sha256: values.sha256, md5: values.md5 }, (e) => bar.download(e), signal);
+    bar.clear();
+    if (values.json) {
+      console.log(JSON.stringify({ id: s.id, name: s.name, imageSize: s.imageSize, classes: s.classes, train: s.train, val: s.val, bytes: s.bytes, resumedFrom: s.resumedFrom, retries: s.retries, checksum: s.checksum, warnings: s.warnings }));
+    } else {
+      for (const w of s.warnings) console.error(`warning: ${w}`);
+      const resumed = s.resumedFrom > 0 || s.retries > 0 ? `, resumed ${s.retries + (s.resumedFrom > 0 ? 1 : 0)} time(s)` : '';
+      console.log(`Downloaded ${s.name} as "${s.id}": ${s.classes.length} classes, ${fmtInt(s.train)} training and ${fmtInt(s.val)} validation (test) images at ${s.imageSize}×${s.imageSize}.`);
+      console.log(`${fmtBytes(s.bytes)} in ${s.seconds.toFixed(1)} s${resumed}; checksum ${s.checksum ? `${s.checksum.algorithm} ok` : 'not checked'}.`);
+    }
+    return 0;
+  } catch (err) {
+    if (!signal.aborted) throw err;
+    bar.clear();
+    console.error('kiln: cancelled');
+    return 130;
+  } finally {
+    bar.clear();
+    dispose();
+  }
+}
+
+async function importCmd(argv: string[]): Promise<number> {
+  const { values, positionals: pos } = parseFlags(argv, {
+    ...common,
+    name: { type: 'string' },
+    size: { type: 'string' },
+    'val-split': { type: 'string' },
+    seed: { type: 'string' },
+    pad: { type: 'boolean' },
+  });
+  if (values.help) return (console.log(USAGE), 0);
+  const [folder] = positionals(pos, ['folder']);
+  const store = new DatasetStore(resolveHome(values.home));
+  const bar = new ProgressLine();
+  const { signal, dispose } = cancelOnSigint();
+  try {
+    const s = await importFolder(
+      store,
+      {
+        folder,
+        name: values.name,
+        size: numberFlag('size', values.size, { int: true, min: 4, max: 1024 }),
+        valSplit: numberFlag('val-split', values['val-split'], { min: 0, max: 0.99 }),
+        seed: numberFlag('seed', values.seed, { int: true }),
+        fit: values.pad ? 'pad' : 'crop',
+      },
+      (e) => bar.import(e),
+      signal,
+    );
+    bar.clear();
+    if (values.json) {
+      console.log(JSON.stringify({ id: s.id, name: s.name, imageSize: s.imageSize, classes: s.classes, train: s.train, val: s.val, skipped: s.skipped, warnings: s.warnings }));
+      return 0;
+    }
+    for (const w of s.warnings) console.error(`warning: ${w}`);
+    if (s.skipped.length > 0) {
+      console.error(`skipped ${s.skipped.length} file(s):`);
+      for (const k of s.skipped.slice(0, 20)) console.error(`  ${k.path}: ${k.reason}`);
+      if (s.skipped.length > 20) console.error(`  … and ${s.skipped.length - 20} more (use --json for all)`);
+    }
+    console.log(`Imported "${s.name}" as "${s.id}": ${s.classes.length} classes, ${fmtInt(s.train)} training and ${fmtInt(s.val)} validation images at ${s.imageSize}×${s.imageSize} (${s.layout}).`);
+    const total = s.train + s.val + s.skipped.length;
+    console.log(`Decoded ${fmtInt(total)} files in ${s.seconds.toFixed(1)} s (${s.imagesPerSecond.toFixed(0)} images/s).`);
+    return 0;
+  } catch (err) {
+    if (!signal.aborted) throw err;
+    bar.clear();
+    console.error('kiln: cancelled');
+    return 130;
+  } finally {
+    bar.clear();
+    dispose();
+  }
+}
+
+async function list(argv: string[]): Promise<number> {
+  const { values, positionals: pos } = parseFlags(argv, common);
+  if (values.help) return (console.log(USAGE), 0);
+  positionals(pos, []);
+  const store = new DatasetStore(resolveHome(values.home));
+  const all = await store.list();
+  if (values.json) {
+    const builtIn = [...RESERVED_IDS].map((id) => ({ id, name: id, builtIn: true }));
+    console.log(JSON.stringify([...builtIn, ...all.map((m) => ({ ...m, builtIn: false }))]));
+    return 0;
+  }
+  const rows = [
+    ['ID', 'NAME', 'SIZE', 'CLASSES', 'TRAIN', 'VAL', 'CREATED'],
+    ...[...RESERVED_IDS].map((id) => [id, '(built-in, generated on the fly)', '', '', '', '', '']),
+    ...all.map((m) => [m.id, m.name, `${m.imageSize}×${m.imageSize}`, String(m.classes.length), fmtInt(m.counts.train), fmtInt(m.counts.val), m.createdAt.slice(0, 16).replace('T', ' ')]),
+  ];
+  console.log(table(rows));
+  if (all.length === 0) console.log(`\nNo datasets in ${store.root} yet: try \`kiln dataset download cifar10\` or \`kiln dataset import <folder>\`.`);
+  return 0;
+}
+
+async function show(argv: string[]): Promise<number> {
+  const { values, positionals: pos } = parseFlags(argv, common);
+  if (values.help) return (console.log(USAGE), 0);
+  const [id] = positionals(pos, ['id']);
+  const store = new DatasetStore(resolveHome(values.home));
+  const m = await store.get(id);
+  if (values.json) {
+    console.log(JSON.stringify(m));
+    return 0;
+  }
+  const src = m.source.kind === 'cifar10' ? `download ${m.source.url}` : `folder ${m.source.path} (${m.source.layout}${m.source.valSplit !== null ? `, val-split ${m.source.valSplit}, seed ${m.source.seed}` : ''}, ${m.source.fit})`;
+  console.log(`${m.name} (${m.id})`);
+  console.log(`  source:  ${src}`);
+  console.log(`  images:  ${fmtInt(m.counts.train)} train, ${fmtInt(m.counts.val)} val, ${m.imageSize}×${m.imageSize} RGB`);
+  console.log(`  mean:    ${m.mean.map((v) => v.toFixed(4)).join(', ')}`);
+  console.log(`  std:     ${m.std.map((v) => v.toFixed(4)).join(', ')}`);
+  console.log(`  created: ${m.createdAt}`);
+  console.log('');
+  console.log(table([['CLASS', 'TRAIN', 'VAL'], ...m.classes.map((c, i) => [c, fmtInt(m.classCounts.train[i]), fmtInt(m.classCounts.val[i])])]));
+  return 0;
+}
+
+async function remove(argv: string[]): Promise<number> {
+  const { values, positionals: pos } = parseFlags(argv, common);
+  if (values.help) return (console.log(USAGE), 0);
+  const [id] = positionals(pos, ['id']);
+  if (RESERVED_IDS.has(id)) throw new UsageError(`"${id}" is built in and cannot be removed`);
+  const store = new DatasetStore(resolveHome(values.home));
+  await store.remove(id);
+  console.log(values.json ? JSON.stringify({ removed: id }) : `Removed dataset "${id}".`);
+  return 0;
+}
+
+async function rename(argv: string[]): Promise<number> {
+  const { values, positionals: pos } = parseFlags(argv, common);
+  if (values.help) return (console.log(USAGE), 0);
+  const [id, name] = positionals(pos, ['id', 'name']);
+  if (RESERVED_IDS.has(id)) throw new UsageError(`"${id}" is built in and cannot be renamed`);
+  const store = new DatasetStore(resolveHome(values.home));
+  const m = await store.rename(id, name);
+  console.log(values.json ? JSON.stringify({ id: m.id, name: m.name }) : `Renamed dataset "${id}" to "${m.name}".`);
+  return 0;
+}
+
+/** One self-overwriting status line on stderr, drawn only on a terminal so logs and pipes stay clean. */
+class ProgressLine {
+  private readonly tty = Boolean(process.stderr.isTTY);
+  private shown = false;
+
+  download(e: DownloadProgressEvent): void {
+    if (e.phase === 'download') {
+      const frac = e.totalBytes ? e.bytes / e.totalBytes : null;
+      const eta = e.etaSeconds !== null ? ` ETA ${fmtDuration(e.etaSeconds)}` : '';
+      this.draw(`downloading ${bar(frac)} ${fmtBytes(e.bytes)}${e.totalBytes ? ` / ${fmtBytes(e.totalBytes)}` : ''} ${fmtBytes(e.bytesPerSecond)}/s${eta}`);
+    } else if (e.phase === 'retry') {
+      this.clear();
+      console.error(`connection lost (${e.reason}); resuming from ${fmtBytes(e.resumeFrom)} (attempt ${e.attempt + 1})`);
+    } else if (e.phase === 'verify') this.draw(e.algorithm ? `verifying ${e.algorithm}…` : 'no checksum to verify');
+    else if (e.phase === 'unpack') this.draw(`unpacking   ${bar(e.bytes / e.totalBytes)}`);
+    else if (e.phase === 'write') this.draw(`writing ${fmtInt(e.images)} images…`);
+  }
+
+  import(e: ImportProgressEvent): void {
+    if (e.phase === 'scan') this.draw(`found ${fmtInt(e.files)} image files`);
+    else if (e.phase === 'decode') {
+      const eta = e.etaSeconds !== null ? ` ETA ${fmtDuration(e.etaSeconds)}` : '';
+      this.draw(`decoding ${bar(e.total ? e.done / e.total : 1)} ${fmtInt(e.done)}/${fmtInt(e.total)} ${e.imagesPerSecond.toFixed(0)} img/s${eta}${e.skipped ? ` (${e.skipped} skipped)` : ''}`);
+    } else if (e.phase === 'write') this.draw(`writing ${fmtInt(e.images)} images…`);
+  }
+
+  clear(): void {
+    if (this.tty && this.shown) process.stderr.write('\r\x1b[2K');
+    this.shown = false;
+  }
+
+  private draw(text: string): void {
+    if (!this.tty) return;
+    const width = process.stderr.columns || 100;
+    process.stderr.write(`\r\x1b[2K${text.slice(0, width - 1)}`);
+    this.shown = true;
+  }
+}
+
+function bar(frac: number | null, width = 24): string {
+  if (frac === null) return `[${'?'.repeat(width)}]`;
+  const f = Math.max(0, Math.min(1, frac));
+  const full = Math.round(f * width);
+  return `[${'#'.repeat(full)}${'-'.repeat(width - full)}] ${(f * 100).toFixed(0).padStart(3)}%`;
+}
+
+function fmtInt(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+function fmtBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GB`;
+}
+
+function fmtDuration(s: number): string {
+  if (s < 60) return `${Math.ceil(s)}s`;
+  return `${Math.floor(s / 60)}m${String(Math.ceil(s % 60)).padStart(2, '0')}s`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_c, i) => Math.max(...rows.map((r) => [...(r[i] ?? '')].length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i] - [...c].length))).join('  ').trimEnd()).join('\n');
+}

@@ -1,0 +1,127 @@
+import fs from 'node:fs';
+import { parseFlags, numberFlag } from '../args.ts';
+import { UsageError } from '../../common/errors.ts';
+import { resolveHome } from '../../common/home.ts';
+import { parseArchSpec, type ArchSpec } from '../../engine/arch/arch-spec.ts';
+import { findPreset, PRESETS } from '../../engine/arch/presets.ts';
+import { BackendNameSchema, DEFAULT_RUN_CONFIG, mergeRunConfig, type RunConfig, type RunConfigPatch } from '../../engine/config/run-config.ts';
+import { createRun } from '../../engine/trainer/create-run.ts';
+import { RunStore } from '../../runs/run-store.ts';
+import { followTrainer } from '../follow-trainer.ts';
+
+const HELP = `Usage: kiln train --dataset <id|synthetic> --arch <preset|spec.json> [options]
+
+Options:
+  --dataset ID          dataset id from the store, or "synthetic" (built in)   [synthetic]
+  --arch A              ${PRESETS.map((p) => p.id).join(', ')}, or a spec .json file   [resnet-9-s]
+  --epochs N            passes over the training data            [the preset's recipe]
+  --batch-size B        images per step                           [auto: recipe's, smaller for short runs]
+  --lr-max X            peak learning rate                        [auto: recipe's, scaled with the batch]
+  --weight-decay W      L2 weight decay                           [the recipe's]
+  --label-smoothing S   label smoothing ε                         [${DEFAULT_RUN_CONFIG.opt.labelSmoothing}]
+  --schedule S          one-cycle | constant                      [one-cycle]
+  --cutout N            cutout square side in pixels, 0 = off     [0]
+  --no-tta              skip test-time augmentation
+  --seed N              seeds weights, order and augmentation     [0]
+  --backend B           auto | tensorflow | webgpu | wasm | cpu   [auto]
+  --limit-train N       use only the first N training images
+  --limit-val N         use only the first N validation images
+  --name NAME           a name for the run
+  --home DIR            Kiln home                                 [$KILN_HOME or the app's data folder]
+  --json                one JSON object a line
+
+Ctrl-C pauses the run (checkpoint); resume with: kiln runs resume <id>`;
+
+export function readArch(value: string): string | ArchSpec {
+  if (findPreset(value)) return value;
+  if (!value.endsWith('.json') && !fs.existsSync(value)) {
+    throw new UsageError(`--arch: unknown preset "${value}"; expected one of ${PRESETS.map((p) => p.id).join(', ')} or a spec .json file`);
+  }
+  let text: string;
+  try {
+    text = fs.readFileSync(value, 'utf8');
+  } catch {
+    throw new UsageError(`--arch: cannot read ${value}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`--arch: ${value} is not valid JSON (${(err as Error).message})`);
+  }
+  try {
+    return parseArchSpec(json, value);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** The run config a command line asks for. */
+export function configFromFlags(argv: string[]): { config: RunConfig; home: string; json: boolean; name?: string; help: boolean } {
+  const { values: v } = parseFlags(
+    argv,
+    {
+      dataset: { type: 'string' },
+      arch: { type: 'string' },
+      epochs: { type: 'string' },
+      'batch-size': { type: 'string' },
+      'lr-max': { type: 'string' },
+      'weight-decay': { type: 'string' },
+      'label-smoothing': { type: 'string' },
+      schedule: { type: 'string' },
+      cutout: { type: 'string' },
+      'no-tta': { type: 'boolean' },
+      seed: { type: 'string' },
+      backend: { type: 'string' },
+      'limit-train': { type: 'string' },
+      'limit-val': { type: 'string' },
+      name: { type: 'string' },
+      home: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    false,
+  );
+  const home = resolveHome(v.home);
+  if (v.help) return { config: DEFAULT_RUN_CONFIG, home, json: false, help: true };
+  if (v.backend !== undefined && !BackendNameSchema.safeParse(v.backend).success) {
+    throw new UsageError(`--backend: expected one of ${BackendNameSchema.options.join(', ')}, got "${v.backend}"`);
+  }
+  if (v.schedule !== undefined && v.schedule !== 'one-cycle' && v.schedule !== 'constant') {
+    throw new UsageError(`--schedule: expected one-cycle or constant, got "${v.schedule}"`);
+  }
+  const patch: RunConfigPatch = {
+    data: {
+      ...(v.dataset !== undefined ? { dataset: v.dataset } : {}),
+      ...(v['limit-train'] !== undefined ? { limitTrain: numberFlag('limit-train', v['limit-train'], { int: true, min: 1 }) } : {}),
+      ...(v['limit-val'] !== undefined ? { limitVal: numberFlag('limit-val', v['limit-val'], { int: true, min: 1 }) } : {}),
+    },
+    net: v.arch !== undefined ? { arch: readArch(v.arch) } : {},
+    aug: {
+      ...(v.cutout !== undefined ? { cutout: numberFlag('cutout', v.cutout, { int: true, min: 0, max: 64 }) } : {}),
+      ...(v['no-tta'] ? { tta: false } : {}),
+    },
+    opt: {
+      ...(v.epochs !== undefined ? { epochs: numberFlag('epochs', v.epochs, { int: true, min: 1, max: 10_000 }) } : {}),
+      ...(v['batch-size'] !== undefined ? { batchSize: numberFlag('batch-size', v['batch-size'], { int: true, min: 1, max: 8192 }) } : {}),
+      ...(v['lr-max'] !== undefined ? { lrMax: numberFlag('lr-max', v['lr-max'], { min: 1e-8, max: 100 }) } : {}),
+      ...(v['weight-decay'] !== undefined ? { weightDecay: numberFlag('weight-decay', v['weight-decay'], { min: 0, max: 1 }) } : {}),
+      ...(v['label-smoothing'] !== undefined ? { labelSmoothing: numberFlag('label-smoothing', v['label-smoothing'], { min: 0, max: 0.99 }) } : {}),
+      ...(v.schedule !== undefined ? { schedule: v.schedule as 'one-cycle' | 'constant' } : {}),
+    },
+    ...(v.seed !== undefined ? { seed: numberFlag('seed', v.seed, { int: true, min: 0, max: 2 ** 31 - 1 }) } : {}),
+    ...(v.backend !== undefined ? { backend: v.backend as RunConfig['backend'] } : {}),
+  };
+  return { config: mergeRunConfig(DEFAULT_RUN_CONFIG, patch), home, json: !!v.json, ...(v.name ? { name: v.name } : {}), help: false };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { config, home, json, name, help } = configFromFlags(argv);
+  if (help) {
+    console.log(HELP);
+    return 0;
+  }
+  await new RunStore(home).recoverInterrupted();
+  const record = await createRun(home, config, name);
+  return followTrainer(home, record.id, { json });
+}

@@ -1,0 +1,73 @@
+import { TrainerHandle } from '../engine/trainer/trainer-client.ts';
+import type { TrainerMessage } from '../engine/trainer/protocol.ts';
+import { bar, formatDuration, percent } from './format.ts';
+
+/**
+ * Run a trainer for a run and show its progress: a live bar on a terminal, one JSON object a line
+ * with --json. Ctrl-C pauses (checkpoint, exit 130). Shared by `kiln train` and `kiln runs resume`.
+ */
+export async function followTrainer(home: string, runId: string, opts: { json: boolean }): Promise<number> {
+  const out = process.stdout;
+  const live = out.isTTY && !opts.json;
+  const handle = new TrainerHandle(home, runId);
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) return;
+    interrupted = true;
+    if (live) out.write('\n');
+    if (!opts.json) console.error('kiln: pausing: writing a checkpoint…');
+    handle.pause();
+  };
+  process.on('SIGINT', onSigint);
+  const clearLine = () => live && out.write('\r\x1b[2K');
+  let backend: string | undefined;
+  handle.on('message', (m: TrainerMessage) => {
+    if (m.type === 'started') backend = m.backend.name;
+    if (opts.json) {
+      if (m.type === 'epoch') console.log(JSON.stringify({ type: 'epoch', ...m.metrics }));
+      else if (m.type === 'started') console.log(JSON.stringify(m));
+      return;
+    }
+    if (m.type === 'started') {
+      const resumed = m.resumedAtStep > 0 ? `, resuming at step ${m.resumedAtStep}` : '';
+      console.log(`run ${m.runId} on ${m.backend.name} (${m.backend.device})${resumed}`);
+    } else if (m.type === 'progress' && live) {
+      const p = m.progress;
+      clearLine();
+      out.write(
+        `epoch ${p.epoch}/${p.epochs} ${bar(p.stepInEpoch / p.stepsPerEpoch)} step ${p.step}/${p.totalSteps} ` +
+          `loss ${p.loss.toFixed(3)} ${p.imagesPerSec.toFixed(0)} img/s ETA ${formatDuration(p.etaSeconds)}`,
+      );
+    } else if (m.type === 'epoch') {
+      const e = m.metrics;
+      clearLine();
+      console.log(
+        `epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(3)} acc ${percent(e.trainAcc)} | val loss ${e.valLoss.toFixed(3)} ` +
+          `acc ${percent(e.valAcc)}${e.ttaAcc !== undefined ? ` tta ${percent(e.ttaAcc)}` : ''} | ${e.imagesPerSec.toFixed(0)} img/s, ${formatDuration(e.seconds)}`,
+      );
+    }
+  });
+  const result = await handle.done;
+  process.off('SIGINT', onSigint);
+  clearLine();
+  const m = result.message;
+  if (m?.type === 'done') {
+    if (opts.json) {
+      console.log(JSON.stringify({ type: 'done', runId, outcome: m.outcome, valAcc: m.valAcc, ttaAcc: m.ttaAcc, seconds: m.seconds, backend }));
+    } else if (m.outcome === 'finished') {
+      console.log(`done: run ${runId}, val acc ${percent(m.valAcc)}, tta ${percent(m.ttaAcc)}, ${formatDuration(m.seconds)}`);
+    } else if (m.outcome === 'paused') {
+      console.log(`paused run ${runId}. Resume with: kiln runs resume ${runId}`);
+    } else {
+      console.log(`stopped run ${runId}`);
+    }
+    return m.outcome === 'paused' || interrupted ? 130 : 0;
+  }
+  if (m?.type === 'error') {
+    if (opts.json) console.log(JSON.stringify({ type: 'error', runId, error: m.error }));
+    console.error(`kiln: run ${runId} failed: ${m.error.message}`);
+    return 1;
+  }
+  console.error(`kiln: the trainer for run ${runId} exited unexpectedly; resume it with: kiln runs resume ${runId}`);
+  return 1;
+}

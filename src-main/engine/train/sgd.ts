@@ -1,0 +1,45 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Param } from '../model/model.ts';
+
+export interface SgdOptions {
+  nesterov: boolean;
+  weightDecay: number;
+  wdExcludeBnBias: boolean;
+}
+
+/**
+ * SGD with momentum in PyTorch's form (g += wd·w; v = μv + g; d = nesterov ? g + μv : v; w −= lr·d),
+ * so the learning rates and weight decays of published PyTorch recipes carry over unchanged.
+ */
+export class Sgd {
+  readonly velocity = new Map<string, tf.Variable>();
+
+  constructor(
+    private readonly params: Param[],
+    private readonly opts: SgdOptions,
+  ) {
+    for (const p of params) this.velocity.set(p.name, tf.variable(tf.zerosLike(p.variable), false, `${p.variable.name}/velocity`));
+  }
+
+  step(grads: tf.NamedTensorMap, lr: number, momentum: number): void {
+    tf.tidy(() => {
+      const mu = tf.scalar(momentum);
+      const negLr = tf.scalar(-lr);
+      for (const p of this.params) {
+        const grad = grads[p.variable.name];
+        if (!grad) continue;
+        const wd = this.opts.wdExcludeBnBias && p.isBnOrBias ? 0 : this.opts.weightDecay;
+        const g = wd > 0 ? tf.add(grad, tf.mul(p.variable, wd)) : grad;
+        const v = this.velocity.get(p.name)!;
+        const vNext = tf.add(tf.mul(v, mu), g);
+        v.assign(vNext);
+        const d = this.opts.nesterov ? tf.add(g, tf.mul(vNext, mu)) : vNext;
+        p.variable.assign(tf.add(p.variable, tf.mul(d, negLr)));
+      }
+    });
+  }
+
+  dispose(): void {
+    for (const v of this.velocity.values()) v.dispose();
+  }
+}

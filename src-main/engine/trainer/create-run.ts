@@ -1,0 +1,32 @@
+import { RunStore } from '../../runs/run-store.ts';
+import type { RunRecord } from '../../runs/run-types.ts';
+import { resolveArch, resolveOpt } from '../config/resolve.ts';
+import type { RunConfig } from '../config/run-config.ts';
+import { loadDataset } from '../data/load-dataset.ts';
+import { buildGraph } from '../arch/graph.ts';
+
+/**
+ * Check a config against its dataset and architecture and record a queued run. Everything that
+ * can be wrong with the request fails here, in the caller's process, before a trainer starts.
+ */
+export async function createRun(home: string, config: RunConfig, name?: string): Promise<RunRecord> {
+  const dataset = await loadDataset(home, config.data.dataset);
+  const { spec, recipe } = resolveArch(config.net.arch);
+  buildGraph(spec, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
+  const resolved = resolveOpt(config, recipe, dataset.train.count, dataset.val.count);
+  return new RunStore(home).create({
+    config,
+    arch: spec,
+    ...(name ? { name } : {}),
+    dataset: {
+      id: dataset.id,
+      name: dataset.name,
+      manifestHash: dataset.manifestHash,
+      classes: dataset.classes,
+      train: resolved.trainCount,
+      val: resolved.valCount,
+    },
+    resolved: { ...resolved },
+    progress: { epoch: 0, step: 0, totalSteps: resolved.totalSteps },
+  });
+}

@@ -1,0 +1,29 @@
+import type { SerializedError } from '../../common/errors.ts';
+import type { EpochMetrics } from '../train/learner.ts';
+
+/** Messages between a parent (CLI, app, server) and the trainer process of one run. */
+export type ParentMessage = { type: 'pause' } | { type: 'stop' };
+
+export interface TrainerProgress {
+  runId: string;
+  epoch: number;
+  epochs: number;
+  step: number;
+  totalSteps: number;
+  stepInEpoch: number;
+  stepsPerEpoch: number;
+  loss: number;
+  lr: number;
+  momentum: number;
+  imagesPerSec: number;
+  /** Seconds left, from the throughput so far (training and evaluation); null until measurable. */
+  etaSeconds: number | null;
+}
+
+export type TrainerMessage =
+  | { type: 'started'; runId: string; backend: { name: string; device: string }; resumedAtStep: number; totalSteps: number }
+  | { type: 'progress'; progress: TrainerProgress }
+  | { type: 'epoch'; runId: string; metrics: EpochMetrics }
+  | { type: 'checkpoint'; runId: string; step: number }
+  | { type: 'done'; runId: string; outcome: 'finished' | 'paused' | 'stopped'; valAcc: number | null; ttaAcc: number | null; seconds: number }
+  | { type: 'error'; runId: string; error: SerializedError };

@@ -1,0 +1,157 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { serializeError } from '../../common/errors.ts';
+import { RunStore } from '../../runs/run-store.ts';
+import type { MetricLine } from '../../runs/run-types.ts';
+import { loadBackend } from '../backend/load-backend.ts';
+import { buildGraph } from '../arch/graph.ts';
+import { resolveArch, resolveOpt } from '../config/resolve.ts';
+import { loadDataset } from '../data/load-dataset.ts';
+import { Model } from '../model/model.ts';
+import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.ts';
+import { Learner, START_POSITION, type Callback, type EpochMetrics, type FitOutcome } from '../train/learner.ts';
+import { Sgd } from '../train/sgd.ts';
+import type { TrainerMessage } from './protocol.ts';
+
+export interface SessionOptions {
+  home: string;
+  runId: string;
+  emit: (message: TrainerMessage) => void;
+  /** Called once the learner exists, so the host can wire pause/stop requests to it. */
+  onLearner?: (learner: Learner) => void;
+}
+
+/** At most this many per-step lines per run in metrics.jsonl; plots decimate further. */
+const MAX_STEP_LINES = 2000;
+const PROGRESS_INTERVAL_MS = 250;
+
+/**
+ * Train one run to the end or until paused/stopped: what a trainer process does. It owns the run
+ * while it holds the lock: status, metrics, checkpoints. Resumes from `checkpoints/latest` when there is one.
+ */
+export async function runTrainingSession(opts: SessionOptions): Promise<FitOutcome> {
+  const { home, runId, emit } = opts;
+  const store = new RunStore(home);
+  const release = await store.acquireLock(runId);
+  const sessionStart = performance.now();
+  let record = await store.get(runId);
+  let learner: Learner | undefined;
+  try {
+    const backend = await loadBackend(record.config.backend);
+    const dataset = await loadDataset(home, record.config.data.dataset);
+    if (dataset.manifestHash !== record.dataset.manifestHash) {
+      throw new Error(`dataset ${dataset.id} changed since run ${runId} was created (manifest hash differs)`);
+    }
+    const { spec, recipe } = resolveArch(record.config.net.arch);
+    const resolved = resolveOpt(record.config, recipe, dataset.train.count, dataset.val.count);
+    const graph = buildGraph(spec, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
+    const model = new Model(graph, record.config.seed);
+    const sgd = new Sgd(model.params, { ...record.config.opt, weightDecay: resolved.weightDecay });
+    const latest = path.join(store.checkpointDir(runId), 'latest');
+    let position = START_POSITION;
+    if (fs.existsSync(latest)) {
+      position = (await loadCheckpoint(latest, model, sgd)).position;
+      // Lines written after the checkpoint (a crash) are replayed by this session.
+      await store.rewindMetrics(runId, position.step);
+    }
+    const stepStride = Math.max(1, Math.ceil(resolved.totalSteps / MAX_STEP_LINES));
+    const wallAtStart = record.wallSeconds;
+    const wall = () => wallAtStart + (performance.now() - sessionStart) / 1000;
+    let best = record.best;
+    let evalSeconds = 0;
+    let evalEpochs = 0;
+    let lastProgress = 0;
+
+    const logger: Callback = {
+      async onBatchEnd(l, m) {
+        if (m.step % stepStride === 0) {
+          const line: MetricLine = { type: 'step', step: m.step, epoch: m.epoch, loss: Number.isFinite(m.loss) ? m.loss : null, lr: m.lr, momentum: m.momentum, t: wall() };
+          await store.appendMetrics(runId, [line]);
+        }
+        const now = performance.now();
+        if (now - lastProgress < PROGRESS_INTERVAL_MS && m.step !== resolved.totalSteps) return;
+        lastProgress = now;
+        const p = l.position;
+        const stepSec = p.stepInEpoch > 0 ? p.trainSeconds / p.stepInEpoch : 0;
+        const stepsLeft = resolved.totalSteps - m.step;
+        const epochsLeft = resolved.epochs - p.epoch;
+        const evalPerEpoch = evalEpochs > 0 ? evalSeconds / evalEpochs : 0;
+        emit({
+          type: 'progress',
+          progress: {
+            runId,
+            epoch: p.epoch + 1,
+            epochs: resolved.epochs,
+            step: m.step,
+            totalSteps: resolved.totalSteps,
+            stepInEpoch: p.stepInEpoch,
+            stepsPerEpoch: resolved.stepsPerEpoch,
+            loss: m.loss,
+            lr: m.lr,
+            momentum: m.momentum,
+            imagesPerSec: p.trainSeconds > 0 ? p.seen / p.trainSeconds : 0,
+            etaSeconds: stepSec > 0 ? stepsLeft * stepSec + evalPerEpoch * epochsLeft : null,
+          },
+        });
+      },
+      async onEpochEnd(l, m) {
+        evalSeconds += m.evalSeconds;
+        evalEpochs++;
+        const line: MetricLine = { type: 'epoch', ...jsonSafe(m), t: wall() } as MetricLine;
+        await store.appendMetrics(runId, [line]);
+        await store.flushMetrics(runId);
+        const improved = !best || m.valAcc > best.valAcc;
+        if (improved) best = { valAcc: m.valAcc, ttaAcc: m.ttaAcc ?? null, epoch: m.epoch };
+        await saveCheckpoint(latest, model, sgd, l.position, { epoch: m.epoch });
+        if (improved) await saveCheckpoint(path.join(store.checkpointDir(runId), 'best'), model, sgd, l.position, { epoch: m.epoch, valAcc: m.valAcc });
+        record = await store.update(runId, {
+          progress: { epoch: m.epoch, step: m.step, totalSteps: resolved.totalSteps },
+          best,
+          final: { valAcc: m.valAcc, ttaAcc: m.ttaAcc ?? null, valLoss: Number.isFinite(m.valLoss) ? m.valLoss : null },
+          wallSeconds: wall(),
+        });
+        emit({ type: 'epoch', runId, metrics: m });
+        emit({ type: 'checkpoint', runId, step: m.step });
+      },
+    };
+    learner = new Learner(model, sgd, dataset, record.config, resolved, [logger], position);
+    opts.onLearner?.(learner);
+    record = await store.update(runId, {
+      status: 'running',
+      resolved: { ...resolved },
+      backend: { name: backend.name, device: backend.device },
+      startedAt: record.startedAt ?? new Date().toISOString(),
+      progress: { epoch: position.epoch, step: position.step, totalSteps: resolved.totalSteps },
+    });
+    emit({ type: 'started', runId, backend: { name: backend.name, device: backend.device }, resumedAtStep: position.step, totalSteps: resolved.totalSteps });
+
+    const outcome = await learner.fit();
+    if (outcome !== 'finished') await saveCheckpoint(latest, model, sgd, learner.position, { paused: true });
+    await store.flushMetrics(runId);
+    const status = outcome === 'finished' ? 'finished' : outcome === 'paused' ? 'paused' : 'stopped';
+    record = await store.update(runId, {
+      status,
+      progress: { epoch: learner.position.epoch, step: learner.position.step, totalSteps: resolved.totalSteps },
+      wallSeconds: wall(),
+      ...(status === 'paused' ? {} : { endedAt: new Date().toISOString() }),
+    });
+    emit({ type: 'done', runId, outcome, valAcc: record.final?.valAcc ?? null, ttaAcc: record.final?.ttaAcc ?? null, seconds: record.wallSeconds });
+    model.dispose();
+    sgd.dispose();
+    return outcome;
+  } catch (err) {
+    const error = serializeError(err);
+    await store.flushMetrics(runId).catch(() => undefined);
+    await store.update(runId, { status: 'failed', error, endedAt: new Date().toISOString(), wallSeconds: record.wallSeconds + (performance.now() - sessionStart) / 1000 }).catch(() => undefined);
+    emit({ type: 'error', runId, error });
+    throw err;
+  } finally {
+    await store.closeMetrics(runId).catch(() => undefined);
+    await release();
+  }
+}
+
+/** JSON has no NaN or Infinity; a diverged loss is stored as null. */
+function jsonSafe(m: EpochMetrics): Record<string, number | null> {
+  return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, typeof v === 'number' && !Number.isFinite(v) ? null : v]));
+}

@@ -1,0 +1,81 @@
+import { fork } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import type { ParentMessage, TrainerMessage } from './protocol.ts';
+
+/** How a host starts a trainer process: fork here, Electron's utilityProcess in the app. */
+export type TrainerSpawner = (args: string[]) => TrainerProcess;
+
+export interface TrainerProcess {
+  send(message: ParentMessage): void;
+  onMessage(listener: (message: TrainerMessage) => void): void;
+  onExit(listener: (code: number | null, signal: string | null) => void): void;
+  kill(): void;
+  pid?: number;
+}
+
+const ENTRY = fileURLToPath(new URL('./trainer-entry.ts', import.meta.url));
+
+/** child_process.fork of the TypeScript entry through tsx, as the CLI and server run it. */
+export const forkSpawner: TrainerSpawner = (args) => {
+  const child = fork(ENTRY, args, {
+    execArgv: ['--import', 'tsx', ...process.execArgv.filter((a) => a.startsWith('--max-old-space-size'))],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return {
+    pid: child.pid,
+    send: (m) => child.connected && child.send(m),
+    onMessage: (l) => child.on('message', (m) => l(m as TrainerMessage)),
+    onExit: (l) => child.on('exit', (code, signal) => l(code, signal)),
+    kill: () => child.kill('SIGKILL'),
+  };
+};
+
+export interface TrainerEvents {
+  message: [TrainerMessage];
+  exit: [{ code: number | null; signal: string | null }];
+}
+
+/** One running trainer, as its parent sees it. */
+export class TrainerHandle extends EventEmitter<TrainerEvents> {
+  readonly done: Promise<{ outcome: 'finished' | 'paused' | 'stopped' | 'failed' | 'crashed'; message?: TrainerMessage }>;
+  private readonly proc: TrainerProcess;
+
+  constructor(
+    readonly home: string,
+    readonly runId: string,
+    spawner: TrainerSpawner = forkSpawner,
+  ) {
+    super();
+    this.proc = spawner([home, runId]);
+    let last: TrainerMessage | undefined;
+    this.proc.onMessage((m) => {
+      if (m.type === 'done' || m.type === 'error') last = m;
+      this.emit('message', m);
+    });
+    this.done = new Promise((resolve) => {
+      this.proc.onExit((code, signal) => {
+        this.emit('exit', { code, signal });
+        if (last?.type === 'done') resolve({ outcome: last.outcome, message: last });
+        else if (last?.type === 'error') resolve({ outcome: 'failed', message: last });
+        else resolve({ outcome: 'crashed' });
+      });
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
+  pause(): void {
+    this.proc.send({ type: 'pause' });
+  }
+
+  stop(): void {
+    this.proc.send({ type: 'stop' });
+  }
+
+  kill(): void {
+    this.proc.kill();
+  }
+}
