@@ -65,7 +65,7 @@ async function listDir(dir: string): Promise<Entry[]> {
 }
 
 /** Every image file under `dir` (recursively); a directory reached twice through links is walked once, so loops end. */
-async function collectImages(dir: string, rel: string, visited: Set<string>, out: { rel: string; abs: string }[], unreadable: ScanResult['unreadable']): Promise<void> {
+async function collectImages(dir: string, rel: string, visited: Set<string>, out: { rel: string; abs: string }[], unreadable: ScanResult['unreadable'], warnings: string[]): Promise<void> {
   let real: string;
   try {
     real = await fs.promises.realpath(dir);
@@ -73,7 +73,10 @@ async function collectImages(dir: string, rel: string, visited: Set<string>, out
     unreadable.push({ path: rel, reason: `unreadable folder: ${(err as NodeJS.ErrnoException).code}` });
     return;
   }
-  if (visited.has(real)) return;
+  if (visited.has(real)) {
+    warnings.push(`folder "${rel}" was skipped: it leads (through a symbolic link) to a folder already included`);
+    return;
+  }
   visited.add(real);
   let entries: Entry[];
   try {
@@ -84,7 +87,7 @@ async function collectImages(dir: string, rel: string, visited: Set<string>, out
   }
   for (const e of entries) {
     const r = `${rel}/${e.name}`;
-    if (e.kind === 'dir') await collectImages(e.abs, r, visited, out, unreadable);
+    if (e.kind === 'dir') await collectImages(e.abs, r, visited, out, unreadable, warnings);
     else if (!isImageName(e.name)) continue;
     else if (e.kind === 'file') out.push({ rel: r, abs: e.abs });
     else unreadable.push({ path: r, reason: e.reason ?? 'unreadable' });
@@ -103,6 +106,8 @@ export async function scanFolder(folder: string): Promise<ScanResult> {
   const dirs = top.filter((e) => e.kind === 'dir');
   const warnings: string[] = [];
   const unreadable: ScanResult['unreadable'] = [];
+  // Shared by the whole walk: a folder reached twice (a link loop, or two links to one place) counts once.
+  const visited = new Set<string>([await fs.promises.realpath(folder)]);
   const looseImages = top.filter((e) => e.kind !== 'dir' && isImageName(e.name)).length;
 
   const lower = new Map(dirs.map((d) => [d.name.toLowerCase(), d]));
@@ -114,7 +119,7 @@ export async function scanFolder(folder: string): Promise<ScanResult> {
   const byClass = new Map<string, { rel: string; abs: string; split: 'train' | 'val' | null }[]>();
   const addClassDir = async (dir: Entry, relBase: string, split: 'train' | 'val' | null) => {
     const found: { rel: string; abs: string }[] = [];
-    await collectImages(dir.abs, `${relBase}${dir.name}`, new Set(), found, unreadable);
+    await collectImages(dir.abs, `${relBase}${dir.name}`, visited, found, unreadable, warnings);
     const list = byClass.get(dir.name) ?? [];
     for (const f of found) list.push({ ...f, split });
     byClass.set(dir.name, list);
@@ -130,6 +135,7 @@ export async function scanFolder(folder: string): Promise<ScanResult> {
     }
     for (const [splitDir, split] of [[trainDir!, 'train'], [valDir, 'val']] as const) {
       if (!splitDir) continue;
+      visited.add(await fs.promises.realpath(splitDir.abs));
       for (const c of await listDir(splitDir.abs)) {
         if (c.kind === 'dir') await addClassDir(c, `${splitDir.name}/`, hasValFolder ? split : null);
         else if (isImageName(c.name)) warnings.push(`"${splitDir.name}/${c.name}" is not inside a class folder and was ignored`);
