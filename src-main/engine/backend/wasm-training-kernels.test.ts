@@ -18,7 +18,12 @@ function randomValues(n: number, seed: number): Float32Array {
 
 async function onBackend<T>(name: string, f: () => T): Promise<T> {
   await tf.setBackend(name);
-  return tf.tidy(f);
+  tf.engine().startScope();
+  try {
+    return f();
+  } finally {
+    tf.engine().endScope();
+  }
 }
 
 /** max |a−b| over max |b|: the relative error of a whole tensor against the reference. */
