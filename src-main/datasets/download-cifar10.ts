@@ -154,7 +154,7 @@ async function unpack(file: string, totalBytes: number, onProgress: (e: Download
     },
   });
   const source = fs.createReadStream(file, { highWaterMark: 1 << 20, signal });
-  const gunzip = zlib.createGunzip();
+  const gunzip = zlib.createGunzip({ chunkSize: 1 << 20 }); // 16 KB chunks make gunzip of 180 MB twice as slow
   // Errors of the file or gunzip stages surface through the last stream, which the tar reader iterates.
   source.on('error', (err) => gunzip.destroy(err));
   counter.on('error', (err) => gunzip.destroy(err));
