@@ -1,5 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import os from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RunStore } from '../src-main/runs/run-store.ts';
 import { BrokenRunError, InvalidRunIdError, RunNotFoundError } from '../src-main/runs/run-errors.ts';
@@ -250,6 +252,31 @@ describe('metrics', () => {
   });
 });
 
+describe('recovery leftovers', () => {
+  it('sweeps temp files of killed writes, a dead updater\'s lock and a half-deleted run', async () => {
+    const r = await createRun(store);
+    const before = fs.readFileSync(store.runFile(r.id), 'utf8');
+    const dir = store.runDir(r.id);
+    const deadPid = spawnSync(process.execPath, ['-e', '']).pid;
+    fs.writeFileSync(path.join(dir, '.run.json.0123456789ab.tmp'), '{"half": ');
+    fs.writeFileSync(path.join(dir, '.update.lock'), JSON.stringify({ pid: deadPid, hostname: os.hostname(), startedAt: new Date().toISOString() }));
+    fs.mkdirSync(path.join(store.root, '.trash-old-run-1234'));
+    expect(await store.recoverInterrupted()).toEqual([]);
+    expect(fs.readdirSync(dir).sort()).toEqual(['checkpoints', 'eval', 'run.json']);
+    expect(fs.readdirSync(store.root)).toEqual([r.id]);
+    expect(fs.readFileSync(store.runFile(r.id), 'utf8')).toBe(before);
+  });
+
+  it('leaves a home it has nothing to fix untouched (works read-only)', async () => {
+    const r = await createRun(store);
+    const dir = store.runDir(r.id);
+    const mtime = fs.statSync(dir).mtimeMs;
+    await new Promise((res) => setTimeout(res, 20));
+    expect(await store.recoverInterrupted()).toEqual([]);
+    expect(fs.statSync(dir).mtimeMs).toBe(mtime);
+  });
+});
+
 describe('locks in one process', () => {
   it('refuses a second acquire, releases, and can be taken again', async () => {
     const r = await createRun(store);
@@ -277,7 +304,7 @@ describe('locks in one process', () => {
     const r = await createRun(store);
     fs.writeFileSync(
       store.lockFile(r.id),
-      JSON.stringify({ pid: process.pid, hostname: (await import('node:os')).hostname(), startedAt: '2000-01-01T00:00:00.000Z' }),
+      JSON.stringify({ pid: process.pid, hostname: os.hostname(), startedAt: '2000-01-01T00:00:00.000Z' }),
     );
     await store.update(r.id, { status: 'running' });
     expect(await store.recoverInterrupted()).toEqual([r.id]);
