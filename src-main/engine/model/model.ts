@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Graph, GraphNode } from '../arch/graph.ts';
+import '../register-gradients.ts';
 import { batchNormTrain } from '../ops/batch-norm.ts';
 import { Rng } from '../util/rng.ts';
 

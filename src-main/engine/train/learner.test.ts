@@ -1,0 +1,73 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { buildGraph } from '../arch/graph.ts';
+import type { ArchSpec } from '../arch/arch-spec.ts';
+import { resolveOpt } from '../config/resolve.ts';
+import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../config/run-config.ts';
+import { makeSyntheticDataset } from '../data/synthetic.ts';
+import { Model } from '../model/model.ts';
+import { findPreset } from '../arch/presets.ts';
+import { Learner, type EpochMetrics, type StepMetrics } from './learner.ts';
+import { Sgd } from './sgd.ts';
+
+const tiny: ArchSpec = { kind: 'resnet9', widths: [4, 8, 8, 8], outputScale: 0.125 };
+const dataset = makeSyntheticDataset({ train: 96, val: 32, imageSize: 16 });
+
+function makeLearner(opts: { epochs: number; seed?: number }) {
+  const config = mergeRunConfig(DEFAULT_RUN_CONFIG, { opt: { epochs: opts.epochs, batchSize: 16, lrMax: 0.2 }, seed: opts.seed ?? 0, backend: 'cpu' });
+  const resolved = resolveOpt(config, findPreset('resnet-9')!.recipe, dataset.train.count, dataset.val.count);
+  const model = new Model(buildGraph(tiny, { imageSize: 16, numClasses: 10 }), config.seed);
+  const sgd = new Sgd(model.params, { ...config.opt, weightDecay: resolved.weightDecay });
+  return { learner: new Learner(model, sgd, dataset, config, resolved), model, sgd };
+}
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+describe('Learner', () => {
+  it('keeps the number of live tensors flat across epochs', async () => {
+    const { learner, model, sgd } = makeLearner({ epochs: 3 });
+    const counts: number[] = [];
+    learner.callbacks.push({ onEpochEnd: () => void counts.push(tf.memory().numTensors) });
+    await learner.fit();
+    expect(counts).toHaveLength(3);
+    expect(counts[2]).toBe(counts[0]);
+    expect(counts[1]).toBe(counts[0]);
+    const before = tf.memory().numTensors;
+    model.dispose();
+    sgd.dispose();
+    expect(tf.memory().numTensors).toBeLessThan(before);
+  });
+
+  it('reports every step with the schedule and stops when asked', async () => {
+    const { learner } = makeLearner({ epochs: 2 });
+    const steps: StepMetrics[] = [];
+    learner.callbacks.push({
+      onBatchEnd: (l, m) => {
+        steps.push(m);
+        if (m.step === 7) l.requestStop('pause');
+      },
+    });
+    expect(await learner.fit()).toBe('paused');
+    expect(steps.map((s) => s.step)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(learner.position).toMatchObject({ epoch: 1, stepInEpoch: 1, step: 7 });
+    expect(steps[0]!.lr).toBeCloseTo(0.2 / 20, 10);
+  });
+
+  it('repeats itself exactly for the same seed, and differs for another', async () => {
+    const epochs = async (seed: number) => {
+      const { learner, model, sgd } = makeLearner({ epochs: 1, seed });
+      const out: EpochMetrics[] = [];
+      learner.callbacks.push({ onEpochEnd: (_l, m) => void out.push(m) });
+      await learner.fit();
+      model.dispose();
+      sgd.dispose();
+      return out.map(({ trainLoss, valLoss, valAcc }) => ({ trainLoss, valLoss, valAcc }));
+    };
+    const a = await epochs(3);
+    expect(await epochs(3)).toEqual(a);
+    expect((await epochs(4))[0]!.trainLoss).not.toBe(a[0]!.trainLoss);
+  });
+});
