@@ -107,9 +107,11 @@ export class Learner {
     return n === v.count ? v : { count: n, images: v.images.subarray(0, n * per), labels: v.labels.subarray(0, n) };
   }
 
-  schedule(step: number): ScheduleValue {
-    return scheduleAt({ ...this.config.opt, lrMax: this.resolved.lrMax }, step, this.resolved.totalSteps);
-  }
+  /** The learning rate and momentum at a step; replaceable, as the LR range test does. */
+  schedule = (step: number): ScheduleValue => scheduleAt({ ...this.config.opt, lrMax: this.resolved.lrMax }, step, this.resolved.totalSteps);
+
+  /** Evaluate on the validation split after each epoch (the LR range test turns this off). */
+  evaluateEachEpoch = true;
 
   async fit(): Promise<FitOutcome> {
     for (const cb of this.callbacks) await cb.onFitStart?.(this);
@@ -187,7 +189,7 @@ export class Learner {
   private async endEpoch(): Promise<void> {
     const p = this.position;
     const evalStart = performance.now();
-    const val = await this.evaluate(this.valSplit, this.config.aug.tta);
+    const val = this.evaluateEachEpoch ? await this.evaluate(this.valSplit, this.config.aug.tta) : { loss: NaN, acc: NaN };
     const evalSeconds = (performance.now() - evalStart) / 1000;
     const metrics: EpochMetrics = {
       epoch: p.epoch + 1,

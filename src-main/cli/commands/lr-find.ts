@@ -1,0 +1,54 @@
+import { numberFlag, parseFlags } from '../args.ts';
+import { loadBackend } from '../../engine/backend/load-backend.ts';
+import { loadDataset } from '../../engine/data/load-dataset.ts';
+import { DEFAULT_LR_FIND, lrFind } from '../../engine/train/lr-find.ts';
+import { configFromFlags } from './train.ts';
+
+const HELP = `Usage: kiln lr-find --dataset <id|synthetic> --arch <preset|spec.json> [train options]
+  [--start-lr 1e-5] [--end-lr 10] [--steps 100] [--json]
+
+Trains from fresh weights while the learning rate rises exponentially and prints the loss
+against the learning rate, with a suggested maximum learning rate.`;
+
+export async function run(argv: string[]): Promise<number> {
+  // Peel off this command's own flags; the rest are `kiln train`'s.
+  const own = { 'start-lr': { type: 'string' }, 'end-lr': { type: 'string' }, steps: { type: 'string' } } as const;
+  const mine: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i]!.replace(/^--/, '').split('=')[0]!;
+    if (name in own) {
+      mine.push(argv[i]!);
+      if (!argv[i]!.includes('=') && i + 1 < argv.length) mine.push(argv[++i]!);
+    } else rest.push(argv[i]!);
+  }
+  const { values: v } = parseFlags(mine, own, false);
+  const { config, home, json, help } = configFromFlags(rest);
+  if (help) {
+    console.log(HELP);
+    return 0;
+  }
+  const opts = {
+    ...DEFAULT_LR_FIND,
+    startLr: numberFlag('start-lr', v['start-lr'], { min: 1e-10, max: 100 }) ?? DEFAULT_LR_FIND.startLr,
+    endLr: numberFlag('end-lr', v['end-lr'], { min: 1e-9, max: 1000 }) ?? DEFAULT_LR_FIND.endLr,
+    steps: numberFlag('steps', v.steps, { int: true, min: 10, max: 100_000 }) ?? DEFAULT_LR_FIND.steps,
+  };
+  const dataset = await loadDataset(home, config.data.dataset);
+  const backend = await loadBackend(config.backend);
+  if (!json) console.error(`lr-find on ${backend.name} (${backend.device}): ${opts.steps} steps from ${opts.startLr} to ${opts.endLr}`);
+  const result = await lrFind(dataset, config, {
+    ...opts,
+    onPoint: (p) => !json && process.stderr.isTTY && process.stderr.write(`\rstep ${p.step}/${opts.steps} lr ${p.lr.toExponential(2)} loss ${p.smoothedLoss.toFixed(3)}   `),
+  });
+  if (json) {
+    console.log(JSON.stringify({ ...result, backend: backend.name }));
+    return 0;
+  }
+  if (process.stderr.isTTY) process.stderr.write('\n');
+  for (const p of result.points.filter((_, i) => i % Math.ceil(result.points.length / 25) === 0)) {
+    console.log(`lr ${p.lr.toExponential(2).padStart(9)}  loss ${p.smoothedLoss.toFixed(4)}`);
+  }
+  console.log(`suggested lr-max: ${result.suggestedLr?.toExponential(2) ?? 'none'} (steepest descent); min-loss/10: ${result.minLossLr?.toExponential(2) ?? 'none'}`);
+  return 0;
+}

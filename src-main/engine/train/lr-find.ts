@@ -1,0 +1,96 @@
+import type { LoadedDataset } from '../../common/dataset-types.ts';
+import { buildGraph } from '../arch/graph.ts';
+import { resolveArch, resolveOpt } from '../config/resolve.ts';
+import type { RunConfig } from '../config/run-config.ts';
+import { Model } from '../model/model.ts';
+import { Learner } from './learner.ts';
+import { Sgd } from './sgd.ts';
+
+export interface LrFindOptions {
+  startLr: number;
+  endLr: number;
+  steps: number;
+  /** Stop once the smoothed loss exceeds this multiple of its minimum. */
+  divergeFactor: number;
+  onPoint?: (point: LrFindPoint) => void;
+}
+
+export interface LrFindPoint {
+  step: number;
+  lr: number;
+  loss: number;
+  smoothedLoss: number;
+}
+
+export interface LrFindResult {
+  points: LrFindPoint[];
+  /** Where the smoothed loss falls fastest (per log-LR step): Smith's and fastai's rule of thumb. */
+  suggestedLr: number | null;
+  /** A tenth of the LR at the minimum loss, the other common rule. */
+  minLossLr: number | null;
+  stoppedEarly: boolean;
+}
+
+export const DEFAULT_LR_FIND: LrFindOptions = { startLr: 1e-5, endLr: 10, steps: 100, divergeFactor: 4 };
+
+/**
+ * The learning-rate range test (Smith, 2015): train from fresh weights while raising the LR
+ * exponentially each step, record the loss, stop when it blows up.
+ */
+export async function lrFind(dataset: LoadedDataset, config: RunConfig, opts: LrFindOptions): Promise<LrFindResult> {
+  const { spec, recipe } = resolveArch(config.net.arch);
+  const base = resolveOpt(config, recipe, dataset.train.count, dataset.val.count);
+  const epochs = Math.ceil(opts.steps / Math.max(base.stepsPerEpoch, 1));
+  const resolved = { ...base, epochs, totalSteps: epochs * base.stepsPerEpoch };
+  const model = new Model(buildGraph(spec, { imageSize: dataset.imageSize, numClasses: dataset.classes.length }), config.seed);
+  const sgd = new Sgd(model.params, { ...config.opt, weightDecay: resolved.weightDecay });
+  const learner = new Learner(model, sgd, dataset, config, resolved);
+  const ratio = opts.endLr / opts.startLr;
+  const momentum = config.opt.momentumMax;
+  learner.schedule = (step) => ({ lr: opts.startLr * ratio ** (step / Math.max(opts.steps - 1, 1)), momentum });
+  learner.evaluateEachEpoch = false;
+  const points: LrFindPoint[] = [];
+  let avg = 0;
+  let best = Infinity;
+  let stoppedEarly = false;
+  learner.callbacks.push({
+    onBatchEnd(l, m) {
+      // Bias-corrected exponential average, as fastai's recorder smooths it.
+      avg = 0.98 * avg + 0.02 * m.loss;
+      const smoothed = avg / (1 - 0.98 ** m.step);
+      points.push({ step: m.step, lr: m.lr, loss: m.loss, smoothedLoss: smoothed });
+      opts.onPoint?.(points.at(-1)!);
+      best = Math.min(best, smoothed);
+      if (!Number.isFinite(smoothed) || (m.step > 10 && smoothed > opts.divergeFactor * best)) {
+        stoppedEarly = true;
+        l.requestStop('stop');
+      } else if (m.step >= opts.steps) l.requestStop('stop');
+    },
+  });
+  try {
+    await learner.fit();
+  } finally {
+    model.dispose();
+    sgd.dispose();
+  }
+  return { points, ...suggest(points), stoppedEarly };
+}
+
+export function suggest(points: LrFindPoint[]): { suggestedLr: number | null; minLossLr: number | null } {
+  const usable = points.filter((p) => Number.isFinite(p.smoothedLoss));
+  if (usable.length < 5) return { suggestedLr: null, minLossLr: null };
+  // Skip the first few points, whose average is still settling.
+  const skip = Math.min(5, Math.floor(usable.length / 5));
+  let minIdx = skip;
+  for (let i = skip; i < usable.length; i++) if (usable[i]!.smoothedLoss < usable[minIdx]!.smoothedLoss) minIdx = i;
+  let steepest: number | null = null;
+  let slope = 0;
+  for (let i = skip + 1; i <= minIdx; i++) {
+    const d = (usable[i]!.smoothedLoss - usable[i - 1]!.smoothedLoss) / Math.log(usable[i]!.lr / usable[i - 1]!.lr);
+    if (d < slope) {
+      slope = d;
+      steepest = usable[i]!.lr;
+    }
+  }
+  return { suggestedLr: steepest, minLossLr: usable[minIdx]!.lr / 10 };
+}
