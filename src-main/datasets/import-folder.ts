@@ -20,7 +20,7 @@ export interface ImportFolderOptions {
   seed?: number;
   /** crop: centre-crop to square (default); pad: fit inside with black bars. */
   fit?: FitMode;
-  /** Images decoded at once (default: number of cores, at least 4 to keep libuv's pool busy). */
+  /** Images decoded at once (default: twice the cores, at least 8). */
   concurrency?: number;
 }
 
@@ -65,7 +65,8 @@ export async function importFolder(
 
   // Decode with a bounded number in flight: sharp does the work on libuv's thread pool, one image per thread.
   const S = size;
-  const concurrency = Math.max(1, options.concurrency ?? Math.max(4, os.availableParallelism()));
+  // More in flight than libuv has threads keeps every thread fed while files are read; measured faster than 4 (bench/dataset-import.ts).
+  const concurrency = Math.max(1, options.concurrency ?? Math.max(8, 2 * os.availableParallelism()));
   const pixels: (Uint8Array | null)[] = new Array(scan.files.length).fill(null);
   let next = 0;
   let done = 0;
