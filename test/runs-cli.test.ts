@@ -43,6 +43,7 @@ beforeAll(async () => {
   // A trainer that died: status running, no lock. The CLI recovers it before listing.
   await store.update(crashed.id, { status: 'running' });
   fs.mkdirSync(path.join(store.root, 'not-a-run'));
+  fs.writeFileSync(path.join(store.root, 'not-a-run', 'run.json'), '{"format": 1, "id": "not-a-run"');
 });
 afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
 

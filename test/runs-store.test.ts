@@ -126,7 +126,9 @@ describe('list', () => {
     const old = await createRun(store, {}, { createdAt: new Date('2026-01-01T00:00:00Z') });
     const mid = await createRun(store, {}, { createdAt: new Date('2026-06-01T00:00:00Z') });
     const newest = await createRun(store, {}, { createdAt: new Date('2026-12-01T00:00:00Z') });
+    fs.mkdirSync(path.join(store.root, 'being-created'));
     fs.mkdirSync(path.join(store.root, 'no-run-json'));
+    fs.utimesSync(path.join(store.root, 'no-run-json'), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
     fs.mkdirSync(path.join(store.root, 'bad-json'));
     fs.writeFileSync(path.join(store.root, 'bad-json', 'run.json'), '{"id": "bad-json", ');
     fs.mkdirSync(path.join(store.root, 'bad-field'));
@@ -261,8 +263,13 @@ describe('recovery leftovers', () => {
     fs.writeFileSync(path.join(dir, '.run.json.0123456789ab.tmp'), '{"half": ');
     fs.writeFileSync(path.join(dir, '.update.lock'), JSON.stringify({ pid: deadPid, hostname: os.hostname(), startedAt: new Date().toISOString() }));
     fs.mkdirSync(path.join(store.root, '.trash-old-run-1234'));
+    const lockTemp = path.join(dir, '.trainer.lock.new-0123456789ab');
+    fs.writeFileSync(lockTemp, '{}');
+    fs.utimesSync(lockTemp, new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
+    const freshLockTemp = path.join(dir, '.update.lock.new-ba9876543210'); // might be another process mid-acquire
+    fs.writeFileSync(freshLockTemp, '{}');
     expect(await store.recoverInterrupted()).toEqual([]);
-    expect(fs.readdirSync(dir).sort()).toEqual(['checkpoints', 'eval', 'run.json']);
+    expect(fs.readdirSync(dir).sort()).toEqual([path.basename(freshLockTemp), 'checkpoints', 'eval', 'run.json']);
     expect(fs.readdirSync(store.root)).toEqual([r.id]);
     expect(fs.readFileSync(store.runFile(r.id), 'utf8')).toBe(before);
   });

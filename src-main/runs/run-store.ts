@@ -64,7 +64,22 @@ const UPDATE_LOCK_WAIT_MS = 10_000;
 const ATOMIC_TEMP = /^\..+\.[0-9a-f]{12}\.tmp$/;
 const TRASH_PREFIX = '.trash-';
 
+/** Temp files of lock-file creation and takeover (lock-file.ts), left if killed half-way. */
+const LOCK_TEMP = /^\.(trainer|update)\.lock\.(new|stale)-[0-9a-f]{12}$/;
+/** Lock temp files are made outside the update lock; only ones this old are surely abandoned. */
+const LOCK_TEMP_MAX_AGE_MS = 60_000;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** create() makes the folder a moment before run.json: a fresh folder without one is not broken yet. */
+async function beingCreated(dir: string): Promise<boolean> {
+  if (fs.existsSync(path.join(dir, RUN_FILE))) return false;
+  try {
+    return Date.now() - (await fs.promises.stat(dir)).mtimeMs < 10_000;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The runs under a Kiln home, one folder each: `<home>/runs/<id>/` with run.json, metrics.jsonl,
@@ -76,6 +91,8 @@ export class RunStore {
   readonly home: string;
   readonly root: string;
   private readonly appenders = new Map<string, MetricsAppender>();
+  /** Per-run chain of this process's run.json writes, so they queue here instead of polling the file lock. */
+  private readonly queues = new Map<string, Promise<unknown>>();
 
   constructor(home: string) {
     this.home = path.resolve(home);
@@ -181,6 +198,7 @@ export class RunStore {
       try {
         runs.push(await this.get(entry.name));
       } catch (err) {
+        if (await beingCreated(dir)) continue;
         broken.push({ id: entry.name, dir, error: err instanceof Error ? err.message : String(err) });
       }
     }
@@ -346,14 +364,19 @@ export class RunStore {
     const names = await fs.promises.readdir(this.runDir(id));
     const suspect =
       names.includes(TRAINER_LOCK) ||
-      names.some((n) => ATOMIC_TEMP.test(n)) ||
+      names.some((n) => ATOMIC_TEMP.test(n) || LOCK_TEMP.test(n)) ||
       (await this.get(id)).status === 'running';
     if (!suspect) return false;
     return this.withUpdateLock(id, async () => {
       const dir = this.runDir(id);
       // Holding the update lock, no atomic write of this run is in flight: any temp file is a leftover.
       for (const name of await fs.promises.readdir(dir)) {
-        if (ATOMIC_TEMP.test(name)) await fs.promises.rm(path.join(dir, name), { force: true });
+        const file = path.join(dir, name);
+        if (ATOMIC_TEMP.test(name)) await fs.promises.rm(file, { force: true });
+        else if (LOCK_TEMP.test(name)) {
+          const age = Date.now() - (await fs.promises.stat(file).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
+          if (age > LOCK_TEMP_MAX_AGE_MS) await fs.promises.rm(file, { force: true });
+        }
       }
       const record = await this.get(id);
       const lock = await readLockFile(this.lockFile(id));
@@ -407,7 +430,19 @@ export class RunStore {
   }
 
   /** A short cross-process mutex around run.json read-modify-writes; a holder that died is taken over. */
-  private async withUpdateLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+  private withUpdateLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const key = validateRunId(id);
+    const prev = this.queues.get(key) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(() => this.withFileLock(id, fn));
+    const settled = next.catch(() => undefined);
+    this.queues.set(key, settled);
+    void settled.then(() => {
+      if (this.queues.get(key) === settled) this.queues.delete(key);
+    });
+    return next;
+  }
+
+  private async withFileLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const dir = this.runDir(id);
     if (!fs.existsSync(dir)) throw new RunNotFoundError(id, this.root);
     const file = path.join(dir, UPDATE_LOCK);

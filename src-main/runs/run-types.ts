@@ -9,6 +9,14 @@ import { RunConfigSchema } from '../engine/config/run-config.ts';
 
 export const RUN_FORMAT = 1;
 
+/**
+ * Parses like z.looseObject (unknown keys pass through, so they survive a rewrite) but types like
+ * z.object: code only sees the fields it knows, and patches of them stay type-checked.
+ */
+function loose<T extends z.ZodRawShape>(shape: T): z.ZodObject<T> {
+  return z.looseObject(shape) as unknown as z.ZodObject<T>;
+}
+
 export const RunStatusSchema = z.enum(['queued', 'running', 'paused', 'stopped', 'finished', 'failed', 'interrupted']);
 export type RunStatus = z.infer<typeof RunStatusSchema>;
 
@@ -22,7 +30,7 @@ const fraction = z.number().min(0).max(1);
 /** A loss is null when it was NaN or infinite (a diverged run): JSON has no NaN. */
 const loss = finite.nullable();
 
-export const ResolvedRecipeSchema = z.looseObject({
+export const ResolvedRecipeSchema = loose({
   batchSize: count,
   lrMax: finite,
   weightDecay: finite,
@@ -31,7 +39,7 @@ export const ResolvedRecipeSchema = z.looseObject({
 });
 export type ResolvedRecipe = z.infer<typeof ResolvedRecipeSchema>;
 
-export const RunDatasetSchema = z.looseObject({
+export const RunDatasetSchema = loose({
   id: z.string().min(1),
   name: z.string(),
   manifestHash: z.string(),
@@ -42,7 +50,7 @@ export const RunDatasetSchema = z.looseObject({
 });
 export type RunDataset = z.infer<typeof RunDatasetSchema>;
 
-export const RunRecordSchema = z.looseObject({
+export const RunRecordSchema = loose({
   format: z.literal(RUN_FORMAT),
   id: z.string().min(1),
   name: z.string().min(1),
@@ -57,9 +65,9 @@ export const RunRecordSchema = z.looseObject({
   dataset: RunDatasetSchema,
   seed: z.number().int().min(0),
   /** The backend and device that actually trained (config.backend may say `auto`). */
-  backend: z.looseObject({ name: z.string(), device: z.string() }).optional(),
-  versions: z.looseObject({ kiln: z.string(), tfjs: z.string(), node: z.string() }),
-  host: z.looseObject({
+  backend: loose({ name: z.string(), device: z.string() }).optional(),
+  versions: loose({ kiln: z.string(), tfjs: z.string(), node: z.string() }),
+  host: loose({
     hostname: z.string(),
     platform: z.string(),
     arch: z.string(),
@@ -71,9 +79,9 @@ export const RunRecordSchema = z.looseObject({
   startedAt: iso.optional(),
   /** When the run reached stopped, finished or failed. */
   endedAt: iso.optional(),
-  progress: z.looseObject({ epoch: count, step: count, totalSteps: count }),
-  best: z.looseObject({ valAcc: fraction, ttaAcc: fraction.nullable().optional(), epoch: count }).optional(),
-  final: z.looseObject({ valAcc: fraction, ttaAcc: fraction.nullable().optional(), valLoss: loss }).optional(),
+  progress: loose({ epoch: count, step: count, totalSteps: count }),
+  best: loose({ valAcc: fraction, ttaAcc: fraction.nullable().optional(), epoch: count }).optional(),
+  final: loose({ valAcc: fraction, ttaAcc: fraction.nullable().optional(), valLoss: loss }).optional(),
   /** Training time summed over all sessions (pauses and downtime excluded), in seconds. */
   wallSeconds: z.number().min(0),
 });
@@ -83,7 +91,7 @@ export type RunRecord = z.infer<typeof RunRecordSchema>;
 export type RunPatch = Partial<Omit<RunRecord, 'id' | 'format'>>;
 
 /** One optimiser step (written at a stride chosen by the engine). `t`: wall seconds since run start, across resumes. */
-export const StepMetricSchema = z.looseObject({
+export const StepMetricSchema = loose({
   type: z.literal('step'),
   step: count,
   epoch: count,
@@ -95,7 +103,7 @@ export const StepMetricSchema = z.looseObject({
 export type StepMetric = z.infer<typeof StepMetricSchema>;
 
 /** One finished epoch. Accuracies are fractions in 0..1; `seconds` is that epoch's training time. */
-export const EpochMetricSchema = z.looseObject({
+export const EpochMetricSchema = loose({
   type: z.literal('epoch'),
   epoch: count,
   step: count,
