@@ -35,8 +35,8 @@ export async function createLockFile(file: string): Promise<LockInfo | null> {
   const tmp = tmpName(file, 'new');
   const handle = await fs.promises.open(tmp, 'wx');
   try {
+    // No fsync: a lock means nothing after a reboot (holderState calls such locks dead).
     await handle.writeFile(JSON.stringify(info) + '\n');
-    await handle.sync();
   } finally {
     await handle.close();
   }

@@ -56,8 +56,13 @@ export class MetricsAppender {
     while (off < buf.length) off += fs.writeSync(this.fd, buf, off, buf.length - off);
   }
 
-  async flush(): Promise<void> {
-    await fsync(this.fd);
+  private flushed: Promise<void> = Promise.resolve();
+
+  /** fsync; flushes run one after another, so awaiting the last one awaits them all (close waits on it). */
+  flush(): Promise<void> {
+    const fd = this.fd;
+    this.flushed = this.flushed.catch(() => undefined).then(() => fsync(fd));
+    return this.flushed;
   }
 
   close(): void {
