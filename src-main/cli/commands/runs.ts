@@ -1,3 +1,4 @@
+import type { ParseArgsConfig } from 'node:util';
 import { parseFlags } from '../args.ts';
 import { UsageError } from '../../common/errors.ts';
 import { resolveHome } from '../../common/home.ts';
@@ -13,14 +14,27 @@ const COMMON = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-interface Sub {
-  usage: string;
-  summary: string;
-  run(store: RunStore, positionals: string[], json: boolean): Promise<number>;
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export interface RunsContext {
+  store: RunStore;
+  /** Positional arguments after the subcommand name. */
+  args: string[];
+  json: boolean;
+  /** All parsed flags, the subcommand's own included. */
+  flags: Record<string, string | boolean | (string | boolean)[] | undefined>;
 }
 
-/** `kiln runs <sub>`; training-side subcommands (resume, stop, eval) join this table from the trainer's side. */
-const SUBCOMMANDS: Record<string, Sub> = {
+export interface RunsSubcommand {
+  usage: string;
+  summary: string;
+  /** Flags beyond --json, --home and --help. */
+  options?: Options;
+  run(ctx: RunsContext): Promise<number>;
+}
+
+/** `kiln runs <sub>`: each subcommand is one entry, with its own flags; training-side ones (resume, stop, eval) are added here. */
+const SUBCOMMANDS: Record<string, RunsSubcommand> = {
   list: { usage: 'list', summary: 'the runs, newest first', run: listRuns },
   show: { usage: 'show <id>', summary: 'one run: record, config and per-epoch metrics', run: showRun },
   rm: { usage: 'rm <id>', summary: 'delete a run and its files (not while it trains)', run: removeRun },
@@ -37,22 +51,40 @@ export function usage(): string {
   ].join('\n');
 }
 
+/** Where the subcommand name is: the first argument that is neither a common flag nor --home's value. */
+function findSubcommand(argv: string[]): number {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--home') i++;
+    else if (a === '--') return i + 1 < argv.length ? i + 1 : -1;
+    else if (!a.startsWith('-')) return i;
+  }
+  return -1;
+}
+
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(argv, COMMON);
-  const [name, ...rest] = positionals;
-  if (values.help || name === 'help') {
+  const at = findSubcommand(argv);
+  const name = at >= 0 ? argv[at]! : undefined;
+  const rest = at >= 0 ? [...argv.slice(0, at), ...argv.slice(at + 1)] : argv;
+  if (name === 'help' || (!name && (argv.includes('--help') || argv.includes('-h')))) {
     console.log(usage());
     return 0;
   }
   const sub = name ? SUBCOMMANDS[name] : undefined;
   if (!sub) {
+    parseFlags(rest, COMMON); // a bad flag is reported as such
     const known = Object.keys(SUBCOMMANDS).join(', ');
     throw new UsageError(name ? `runs: unknown subcommand "${name}"; expected one of: ${known}` : `runs: expected a subcommand: ${known}`);
   }
-  const store = new RunStore(resolveHome(values.home));
+  const { values, positionals } = parseFlags(rest, { ...COMMON, ...sub.options });
+  if (values.help) {
+    console.log(`Usage: kiln runs ${sub.usage} [--json] [--home DIR]\n\n${sub.summary}`);
+    return 0;
+  }
+  const store = new RunStore(resolveHome(values.home as string | undefined));
   // A trainer that died leaves its run 'running'; say so before showing anything.
   await store.recoverInterrupted().catch((err: Error) => console.error(`kiln: warning: crash recovery skipped: ${err.message}`));
-  return sub.run(store, rest, values.json ?? false);
+  return sub.run({ store, args: positionals, json: values.json === true, flags: values });
 }
 
 function expectIds(positionals: string[], sub: string, exactly?: number): string[] {
@@ -67,7 +99,7 @@ function printJson(value: unknown): void {
   console.log(JSON.stringify(value, null, 2));
 }
 
-async function listRuns(store: RunStore, positionals: string[], json: boolean): Promise<number> {
+async function listRuns({ store, args: positionals, json }: RunsContext): Promise<number> {
   expectIds(positionals, 'list', 0);
   const { runs, broken } = await store.list();
   if (json) {
@@ -100,7 +132,7 @@ async function listRuns(store: RunStore, positionals: string[], json: boolean): 
   return 0;
 }
 
-async function showRun(store: RunStore, positionals: string[], json: boolean): Promise<number> {
+async function showRun({ store, args: positionals, json }: RunsContext): Promise<number> {
   const [id] = expectIds(positionals, 'show', 1).map(validateRunId) as [string];
   const record = await store.get(id);
   const metrics = await store.readMetrics(id);
@@ -174,7 +206,7 @@ function describeRun(r: RunRecord, m: RunMetrics, lock: Awaited<ReturnType<RunSt
   return out.join('\n');
 }
 
-async function removeRun(store: RunStore, positionals: string[], json: boolean): Promise<number> {
+async function removeRun({ store, args: positionals, json }: RunsContext): Promise<number> {
   const [id] = expectIds(positionals, 'rm', 1).map(validateRunId) as [string];
   await store.remove(id);
   if (json) printJson({ removed: id });
@@ -182,7 +214,7 @@ async function removeRun(store: RunStore, positionals: string[], json: boolean):
   return 0;
 }
 
-async function renameRun(store: RunStore, positionals: string[], json: boolean): Promise<number> {
+async function renameRun({ store, args: positionals, json }: RunsContext): Promise<number> {
   const [rawId, name] = expectIds(positionals, 'rename', 2) as [string, string];
   const id = validateRunId(rawId);
   let record: RunRecord;
@@ -197,7 +229,7 @@ async function renameRun(store: RunStore, positionals: string[], json: boolean):
   return 0;
 }
 
-async function compare(store: RunStore, positionals: string[], json: boolean): Promise<number> {
+async function compare({ store, args: positionals, json }: RunsContext): Promise<number> {
   const ids = positionals.map(validateRunId);
   if (ids.length < 2) throw new UsageError(`runs compare: expected at least two run ids, got ${ids.length}`);
   const dup = ids.find((id, i) => ids.indexOf(id) !== i);
