@@ -62,7 +62,13 @@ describe('create / get', () => {
 });
 
 describe('run ids', () => {
-  const bad = ['../escape', 'a/b', '/etc', '', '.hidden', 'a..b', '..', 'a\\b', 'x'.repeat(129), 'sp ace', 'ü'];
+  it('accepts generated ids and plain slugs', async () => {
+    for (const id of ['20261129-021500-resnet-9-s-synthetic-2', 'a', 'My_run.v2']) {
+      await expect(store.get(id)).rejects.toBeInstanceOf(RunNotFoundError);
+    }
+  });
+
+  const bad = ['../escape', 'a/b', '/etc', '', '.hidden', 'a..b', '..', 'a\\b', 'x'.repeat(129), 'sp ace', 'ü', 'trailing.', 'x\u0000'];
   it.each(bad)('refuses %j before touching the disk', async (id) => {
     for (const call of [() => store.get(id), () => store.update(id, { name: 'x' }), () => store.remove(id), () => store.readMetrics(id), () => store.acquireLock(id)]) {
       const err = await call().catch((e) => e);

@@ -1,7 +1,7 @@
 import { InvalidRunIdError } from './run-errors.ts';
 
-/** A run id names a folder under <home>/runs, so it must stay a plain slug. */
-const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** A run id names a folder under <home>/runs, so it must stay a plain slug (no trailing '.': Windows drops it). */
+const RUN_ID = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$/;
 
 export function isValidRunId(id: unknown): id is string {
   return typeof id === 'string' && RUN_ID.test(id) && !id.includes('..');
@@ -12,7 +12,7 @@ export function validateRunId(id: unknown): string {
   const shown = typeof id === 'string' ? JSON.stringify(id) : String(id);
   throw new InvalidRunIdError(
     `run id ${shown}: expected a run id like 20261129-021500-resnet-9-s-synthetic ` +
-      `(letters, digits, '.', '_', '-', at most 128; no '/' or '..')`,
+      `(letters, digits, '.', '_', '-', at most 128, starting and ending with a letter or digit; no '/' or '..')`,
   );
 }
 
