@@ -137,10 +137,11 @@ export class Learner {
     const labels = [new Int32Array(batchSize), new Int32Array(batchSize)];
     const fill = (i: number, slot: number) =>
       assembleTrainBatch(split, this.size, plan, i * batchSize, batchSize, this.config.aug, this.lut, buffers[slot]!, labels[slot]!);
-    if (this.position.stepInEpoch < stepsPerEpoch) fill(this.position.stepInEpoch, 0);
-    for (let i = this.position.stepInEpoch; i < stepsPerEpoch; i++) {
+    const first = this.position.stepInEpoch;
+    if (first < stepsPerEpoch) fill(first, 0);
+    for (let i = first; i < stepsPerEpoch; i++) {
       if (this.stopReason) return false;
-      const slot = i % 2 === this.position.stepInEpoch % 2 ? 0 : 1;
+      const slot = (i - first) % 2;
       const started = performance.now();
       const metrics = await this.runBatch(buffers[slot]!, labels[slot]!, () => {
         if (i + 1 < stepsPerEpoch) fill(i + 1, 1 - slot);
