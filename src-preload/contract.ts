@@ -1,0 +1,198 @@
+/**
+ * The one contract between the renderer and Kiln's services, as VS Code's ProxyChannel: every method
+ * and event is declared here once. The main process (Electron IPC) and `kiln serve` (WebSocket) validate
+ * each call's arguments with `METHOD_ARGS` before it reaches a service; the renderer imports only types.
+ * Errors cross the boundary as `{name, message}`.
+ */
+import { z } from 'zod';
+import { ArchSpecSchema, type ArchSpec } from '../src-main/engine/arch/arch-spec.ts';
+import { RunConfigSchema, type RunConfig } from '../src-main/engine/config/run-config.ts';
+import type { ArchSummary } from '../src-main/engine/arch/graph.ts';
+import type { Recipe } from '../src-main/engine/arch/presets.ts';
+import type { DatasetManifest } from '../src-main/datasets/manifest.ts';
+import type { DownloadProgressEvent, ImportProgressEvent } from '../src-main/datasets/progress.ts';
+import type { RunRecord, RunMetrics } from '../src-main/runs/run-types.ts';
+import type { RunComparison } from '../src-main/runs/compare-runs.ts';
+import type { TrainerProgress } from '../src-main/engine/trainer/protocol.ts';
+import type { EpochMetrics } from '../src-main/engine/train/learner.ts';
+import type { LrFindResult } from '../src-main/engine/train/lr-find.ts';
+
+const id = z.string().min(1).max(200);
+const split = z.enum(['train', 'val']);
+const count = z.number().int().min(0);
+
+/** Arguments of every method, as a tuple schema. Adding a method starts here. */
+export const METHOD_ARGS = {
+  'app.info': z.tuple([]),
+
+  'settings.get': z.tuple([]),
+  'settings.set': z.tuple([z.object({ theme: z.enum(['light', 'dark', 'system']).optional(), lastDataset: z.string().optional(), defaultRunConfig: RunConfigSchema.optional() })]),
+
+  'datasets.list': z.tuple([]),
+  'datasets.get': z.tuple([id]),
+  'datasets.remove': z.tuple([id]),
+  'datasets.rename': z.tuple([id, z.string().min(1).max(200)]),
+  /** A page of one class's images, as PNG data. */
+  'datasets.page': z.tuple([id, split, count.max(255), count, z.number().int().min(1).max(500)]),
+  'datasets.image': z.tuple([id, split, count]),
+  /** Starts a download; progress arrives as `datasetTask` events with the returned task id. */
+  'datasets.downloadCifar10': z.tuple([z.object({ url: z.url().optional(), sha256: z.string().regex(/^[0-9a-f]{64}$/i).optional(), md5: z.string().regex(/^[0-9a-f]{32}$/i).optional() })]),
+  /** Starts an import of a folder the person chose (picker or drop). */
+  'datasets.importFolder': z.tuple([z.object({ folder: z.string().min(1), name: z.string().max(200).optional(), size: z.number().int().min(8).max(256).optional(), valSplit: z.number().min(0).max(0.9).optional(), seed: count.optional(), fit: z.enum(['crop', 'pad']).optional() })]),
+  'datasets.cancelTask': z.tuple([id]),
+  /** Electron only: a native folder picker; null when cancelled or not available. */
+  'datasets.pickFolder': z.tuple([]),
+
+  'archs.presets': z.tuple([]),
+  /** Layer table, parameters and FLOPs for a spec at an input size and class count. */
+  'archs.summarize': z.tuple([ArchSpecSchema, z.number().int().min(8).max(1024), z.number().int().min(2).max(256)]),
+  'archs.listCustom': z.tuple([]),
+  'archs.saveCustom': z.tuple([z.string().min(1).max(80), ArchSpecSchema]),
+  'archs.removeCustom': z.tuple([z.string().min(1).max(80)]),
+
+  'runs.list': z.tuple([]),
+  'runs.get': z.tuple([id]),
+  'runs.metrics': z.tuple([id]),
+  'runs.start': z.tuple([RunConfigSchema, z.string().max(200).optional()]),
+  'runs.pause': z.tuple([id]),
+  'runs.resume': z.tuple([id]),
+  'runs.stop': z.tuple([id]),
+  'runs.remove': z.tuple([id]),
+  'runs.rename': z.tuple([id, z.string().min(1).max(200)]),
+  'runs.compare': z.tuple([z.array(id).min(2).max(12)]),
+  'runs.evaluate': z.tuple([id]),
+  'runs.evaluation': z.tuple([id]),
+  'runs.export': z.tuple([id, z.string().min(1)]),
+  /** Top-k classes for an image file's bytes (any format the importer reads). */
+  'runs.predict': z.tuple([id, z.string().min(1).max(30_000_000), z.number().int().min(1).max(20).optional()]),
+  'runs.lrFind': z.tuple([RunConfigSchema]),
+} as const;
+
+export type MethodName = keyof typeof METHOD_ARGS;
+export type MethodArgs<M extends MethodName> = z.infer<(typeof METHOD_ARGS)[M]>;
+
+export interface PresetInfo {
+  id: string;
+  title: string;
+  spec: ArchSpec;
+  recipe: Recipe;
+  summary: ArchSummary;
+}
+
+export interface DatasetInfo {
+  manifest: DatasetManifest | { id: string; name: string; builtIn: true; classes: string[]; counts: { train: number; val: number }; imageSize: number };
+  classCounts: { train: number[]; val: number[] };
+}
+
+export interface ImageItem {
+  index: number;
+  label: number;
+  /** PNG bytes, base64. */
+  png: string;
+}
+
+export interface Evaluation {
+  tta: boolean;
+  accuracy: number;
+  ttaAccuracy: number;
+  classes: string[];
+  /** confusion[true][predicted], counts. */
+  confusion: number[][];
+  ttaConfusion: number[][];
+  perClass: { name: string; accuracy: number; ttaAccuracy: number }[];
+  mistakes: { index: number; trueClass: number; predicted: number; confidence: number; tta: boolean }[];
+}
+
+export interface Prediction {
+  top: { className: string; probability: number }[];
+}
+
+export interface Settings {
+  theme: 'light' | 'dark' | 'system';
+  lastDataset?: string;
+  defaultRunConfig: RunConfig;
+}
+
+/** What each method resolves to. */
+export interface MethodResults {
+  'app.info': { version: string; home: string; electron: boolean; backends: { name: string; available: boolean; reason?: string }[] };
+  'settings.get': Settings;
+  'settings.set': Settings;
+  'datasets.list': DatasetInfo['manifest'][];
+  'datasets.get': DatasetInfo;
+  'datasets.remove': void;
+  'datasets.rename': DatasetInfo['manifest'];
+  'datasets.page': { total: number; items: ImageItem[] };
+  'datasets.image': ImageItem;
+  'datasets.downloadCifar10': { taskId: string };
+  'datasets.importFolder': { taskId: string };
+  'datasets.cancelTask': void;
+  'datasets.pickFolder': string | null;
+  'archs.presets': PresetInfo[];
+  'archs.summarize': ArchSummary;
+  'archs.listCustom': { name: string; spec: ArchSpec }[];
+  'archs.saveCustom': void;
+  'archs.removeCustom': void;
+  'runs.list': RunRecord[];
+  'runs.get': RunRecord;
+  'runs.metrics': RunMetrics;
+  'runs.start': RunRecord;
+  'runs.pause': void;
+  'runs.resume': RunRecord;
+  'runs.stop': void;
+  'runs.remove': void;
+  'runs.rename': RunRecord;
+  'runs.compare': RunComparison;
+  'runs.evaluate': Evaluation;
+  'runs.evaluation': Evaluation | null;
+  'runs.export': { dir: string };
+  'runs.predict': Prediction;
+  'runs.lrFind': LrFindResult;
+}
+
+/** Events pushed from the services to every connected renderer. */
+export interface KilnEvents {
+  datasetTask: { taskId: string; kind: 'download' | 'import'; event: DownloadProgressEvent | ImportProgressEvent | { phase: 'error'; error: SerializedError } };
+  runProgress: TrainerProgress;
+  runEpoch: { runId: string; metrics: EpochMetrics };
+  runStatus: { runId: string; status: RunRecord['status']; error?: SerializedError };
+}
+export type EventName = keyof KilnEvents;
+export const EVENT_NAMES: readonly EventName[] = ['datasetTask', 'runProgress', 'runEpoch', 'runStatus'];
+
+export interface SerializedError {
+  name: string;
+  message: string;
+}
+
+type Methods = { [M in MethodName]: (...args: MethodArgs<M>) => Promise<MethodResults[M]> };
+
+/** `window.kiln` in the app, and the WebSocket client in a browser: the renderer cannot tell which. */
+export interface KilnApi {
+  call<M extends MethodName>(method: M, ...args: MethodArgs<M>): Promise<MethodResults[M]>;
+  on<E extends EventName>(event: E, listener: (payload: KilnEvents[E]) => void): () => void;
+}
+
+/** Service implementations the hosts (Electron main, `kiln serve`) dispatch to. */
+export type KilnHandlers = Methods;
+
+/** Fixed IPC channel names. */
+export const IPC_INVOKE = 'kiln:invoke';
+export const IPC_EVENT = 'kiln:event';
+
+/** Validate a call's arguments; the error names the method and the argument. */
+export function parseArgs<M extends MethodName>(method: M, args: unknown): MethodArgs<M> {
+  const schema = METHOD_ARGS[method];
+  if (!schema) throw Object.assign(new Error(`unknown method "${String(method)}"`), { name: 'UnknownMethodError' });
+  const result = schema.safeParse(args);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const where = issue.path.length ? `argument ${issue.path.join('.')}` : 'arguments';
+    throw Object.assign(new Error(`${method}: ${where}: ${issue.message}`), { name: 'ValidationError' });
+  }
+  return result.data as MethodArgs<M>;
+}
+
+export function isMethodName(name: unknown): name is MethodName {
+  return typeof name === 'string' && Object.hasOwn(METHOD_ARGS, name);
+}
