@@ -9,6 +9,8 @@ const COMMANDS: Record<string, Command> = {
   arch: { summary: 'list and inspect architectures', load: () => import('./commands/arch.ts') },
   dataset: { summary: 'download, import, list and manage datasets', load: () => import('./commands/dataset.ts') },
   runs: { summary: 'list, compare, resume and manage runs', load: () => import('./commands/runs.ts') },
+  export: { summary: 'export a trained model (tfjs layers format + kiln.json)', load: () => import('./commands/export.ts') },
+  predict: { summary: 'classify image files with a trained model', load: () => import('./commands/predict.ts') },
   bench: { summary: 'measure training and inference throughput', load: () => import('./commands/bench.ts') },
   serve: { summary: 'serve the app and its API over HTTP/WebSocket', load: () => import('./commands/serve.ts') },
 };
