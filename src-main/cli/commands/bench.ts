@@ -1,0 +1,114 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { numberFlag, parseFlags } from '../args.ts';
+import { UsageError } from '../../common/errors.ts';
+import { BACKEND_NAMES, loadBackend, type BackendName } from '../../engine/backend/load-backend.ts';
+import { PRESETS } from '../../engine/arch/presets.ts';
+import { resolveArch } from '../../engine/config/resolve.ts';
+import { measureThroughput } from '../../engine/train/throughput.ts';
+import { readArch } from './train.ts';
+
+const HELP = `Usage:
+  kiln bench --arch <preset|spec.json> [--backend auto] [--batch 128] [--steps N] [--json]
+  kiln bench --all [--backends wasm,cpu] [--archs resnet-9-s,resnet-9,wrn-22] [--no-torch]
+
+--all measures every preset on every backend that loads here, each in its own process, beside the
+PyTorch reference (bench/torch/reference.py with /usr/bin/python3, when torch is installed).`;
+
+const BIN = fileURLToPath(new URL('../../../bin/kiln.js', import.meta.url));
+const TORCH_SCRIPT = fileURLToPath(new URL('../../../bench/torch/reference.py', import.meta.url));
+const PYTHON = '/usr/bin/python3';
+
+/** Steps per measurement: fewer for the heavy nets so a full bench stays within minutes on a CPU. */
+function defaultSteps(arch: string, backend: string): { steps: number; warmup: number; inferSteps: number } {
+  const heavy = arch === 'wrn-22' || arch === 'resnet-9';
+  if (backend === 'cpu') return { steps: 1, warmup: 0, inferSteps: 1 };
+  return heavy ? { steps: 3, warmup: 1, inferSteps: 2 } : { steps: 8, warmup: 2, inferSteps: 5 };
+}
+
+function runJson(cmd: string, args: string[]): Promise<{ ok: true; value: Record<string, unknown> } | { ok: false; error: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', (e) => resolve({ ok: false, error: e.message }));
+    child.on('close', (code) => {
+      const last = out.trim().split('\n').at(-1) ?? '';
+      try {
+        if (code === 0) return resolve({ ok: true, value: JSON.parse(last) });
+      } catch {
+        /* fall through */
+      }
+      resolve({ ok: false, error: (err.trim().split('\n').at(-1) || `exit ${code}`).replace(/^kiln: /, '') });
+    });
+  });
+}
+
+async function benchAll(opts: { backends: string[]; archs: string[]; torch: boolean; batch: number }): Promise<number> {
+  const torchAvailable = opts.torch && fs.existsSync(PYTHON) && (await runJson(PYTHON, ['-c', 'import torch, json; print(json.dumps({"v": torch.__version__}))'])).ok;
+  console.log(`kiln bench: batch ${opts.batch}, ${new Date().toISOString()}`);
+  if (!torchAvailable) console.log('PyTorch reference: unavailable (apt-get install python3-torch, run with /usr/bin/python3)');
+  const header = ['arch', 'backend', 'train img/s', 'infer img/s', 'torch train', 'torch infer', 'train ratio'];
+  console.log(header.map((h, i) => (i < 2 ? h.padEnd(11) : h.padStart(12))).join(''));
+  for (const arch of opts.archs) {
+    const torch = torchAvailable ? await runJson(PYTHON, [TORCH_SCRIPT, 'throughput', '--arch', arch, '--batch', String(opts.batch), '--threads', '2']) : null;
+    const tTrain = torch?.ok ? Number(torch.value.trainImagesPerSec) : NaN;
+    const tInfer = torch?.ok ? Number(torch.value.inferImagesPerSec) : NaN;
+    for (const backend of opts.backends) {
+      const r = await runJson(process.execPath, [BIN, 'bench', '--arch', arch, '--backend', backend, '--batch', String(opts.batch), '--json']);
+      const cells = r.ok
+        ? [Number(r.value.trainImagesPerSec), Number(r.value.inferImagesPerSec), tTrain, tInfer, Number(r.value.trainImagesPerSec) / tTrain]
+        : null;
+      const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '--').padStart(12);
+      const row = cells ? [fmt(cells[0]!), fmt(cells[1]!), fmt(tTrain), fmt(tInfer), fmt(cells[4]!, 3)].join('') : `  unavailable: ${r.ok ? '' : r.error}`;
+      console.log(`${arch.padEnd(11)}${(r.ok ? String(r.value.backend) : backend).padEnd(11)}${row}`);
+    }
+  }
+  return 0;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values: v } = parseFlags(
+    argv,
+    {
+      arch: { type: 'string' },
+      backend: { type: 'string' },
+      batch: { type: 'string' },
+      steps: { type: 'string' },
+      all: { type: 'boolean' },
+      backends: { type: 'string' },
+      archs: { type: 'string' },
+      'no-torch': { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    false,
+  );
+  if (v.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const batch = numberFlag('batch', v.batch, { int: true, min: 1, max: 4096 }) ?? 128;
+  if (v.all) {
+    const backends = v.backends?.split(',') ?? ['wasm', 'cpu'];
+    for (const b of backends) if (!BACKEND_NAMES.includes(b as BackendName)) throw new UsageError(`--backends: unknown backend "${b}"`);
+    const archs = v.archs?.split(',') ?? PRESETS.map((p) => p.id).reverse();
+    return benchAll({ backends, archs, torch: !v['no-torch'], batch });
+  }
+  if (!v.arch) throw new UsageError('bench: --arch is required (or --all)');
+  const backendName = (v.backend ?? 'auto') as BackendName;
+  if (!BACKEND_NAMES.includes(backendName)) throw new UsageError(`--backend: expected one of ${BACKEND_NAMES.join(', ')}, got "${v.backend}"`);
+  const archArg = readArch(v.arch);
+  const { spec } = resolveArch(archArg);
+  const backend = await loadBackend(backendName);
+  const defaults = defaultSteps(typeof archArg === 'string' ? archArg : 'custom', backend.name);
+  const steps = numberFlag('steps', v.steps, { int: true, min: 1, max: 1000 }) ?? defaults.steps;
+  const result = await measureThroughput(spec, { batch, ...defaults, steps });
+  const out = { trainImagesPerSec: result.trainImagesPerSec, inferImagesPerSec: result.inferImagesPerSec, backend: backend.name, device: backend.device, batch };
+  if (v.json) console.log(JSON.stringify(out));
+  else console.log(`${v.arch} on ${backend.name} (${backend.device}), batch ${batch}: train ${out.trainImagesPerSec.toFixed(1)} img/s, inference ${out.inferImagesPerSec.toFixed(1)} img/s`);
+  return 0;
+}
