@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { serializeError } from '../../common/errors.ts';
+import { evaluateRun } from '../../runs/evaluate-run.ts';
 import { RunStore } from '../../runs/run-store.ts';
 import type { MetricLine } from '../../runs/run-types.ts';
 import { loadBackend } from '../backend/load-backend.ts';
@@ -32,7 +33,11 @@ const PROGRESS_INTERVAL_MS = 250;
 export async function runTrainingSession(opts: SessionOptions): Promise<FitOutcome> {
   const { home, runId, emit } = opts;
   const store = new RunStore(home);
-  const release = await store.acquireLock(runId);
+  // A refusal (another trainer holds the run) reaches the parent as an error, not as a silent exit.
+  const release = await store.acquireLock(runId).catch((err) => {
+    emit({ type: 'error', runId, error: serializeError(err) });
+    throw err;
+  });
   const sessionStart = performance.now();
   let record = await store.get(runId);
   let learner: Learner | undefined;
@@ -61,9 +66,12 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     let evalSeconds = 0;
     let evalEpochs = 0;
     let lastProgress = 0;
+    // Test hook: pause after this step, as a pause request arriving then would (tests of exact resume).
+    const pauseAtStep = Number(process.env.KILN_PAUSE_AT_STEP ?? NaN);
 
     const logger: Callback = {
       async onBatchEnd(l, m) {
+        if (m.step === pauseAtStep) l.requestStop('pause');
         if (m.step % stepStride === 0) {
           const line: MetricLine = { type: 'step', step: m.step, epoch: m.epoch, loss: Number.isFinite(m.loss) ? m.loss : null, lr: m.lr, momentum: m.momentum, t: wall() };
           await store.appendMetrics(runId, [line]);
@@ -135,6 +143,10 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
       wallSeconds: wall(),
       ...(status === 'paused' ? {} : { endedAt: new Date().toISOString() }),
     });
+    if (outcome === 'finished') {
+      // The evaluation is a by-product: failing it leaves a finished run finished (`kiln runs eval` retries).
+      await evaluateRun(home, runId, { checkpoint: 'best', dataset }).catch((err) => console.error(`kiln: evaluation of run ${runId} failed: ${serializeError(err).message}`));
+    }
     emit({ type: 'done', runId, outcome, valAcc: record.final?.valAcc ?? null, ttaAcc: record.final?.ttaAcc ?? null, seconds: record.wallSeconds });
     model.dispose();
     sgd.dispose();
