@@ -3,6 +3,11 @@ import { parseFlags } from '../args.ts';
 import { UsageError } from '../../common/errors.ts';
 import { resolveHome } from '../../common/home.ts';
 import { compareRuns, type RunComparison } from '../../runs/compare-runs.ts';
+import { evaluateRun, type RunEvaluation } from '../../runs/evaluate-run.ts';
+import { parseCheckpointChoice } from '../../runs/run-model.ts';
+import { resumeRunCheck, stopRun as stopStoredRun } from '../../runs/run-lifecycle.ts';
+import { BackendNameSchema } from '../../engine/config/run-config.ts';
+import { numberFlag } from '../args.ts';
 import { archLabel, validateRunId } from '../../runs/run-id.ts';
 import { formatDate, formatDuration, formatNumber, formatPercent, formatTable, formatValue } from '../../runs/run-format.ts';
 import { RunStore } from '../../runs/run-store.ts';
@@ -40,6 +45,19 @@ const SUBCOMMANDS: Record<string, RunsSubcommand> = {
   rm: { usage: 'rm <id>', summary: 'delete a run and its files (not while it trains)', run: removeRun },
   rename: { usage: 'rename <id> <name>', summary: 'change the display name of a run', run: renameRun },
   compare: { usage: 'compare <id> <id>…', summary: 'metrics aligned by epoch and step, and config differences', run: compare },
+  resume: { usage: 'resume <id>', summary: 'continue a paused or interrupted run from its last checkpoint (Ctrl-C pauses again)', run: resumeRun },
+  stop: {
+    usage: 'stop <id>',
+    summary: 'end a paused or interrupted run for good; a run training here is paused first, then stopped',
+    options: { timeout: { type: 'string' } },
+    run: stopRun,
+  },
+  eval: {
+    usage: 'eval <id> [--checkpoint best|latest] [--backend B]',
+    summary: 'confusion matrix, per-class accuracy and most confident mistakes, with and without TTA',
+    options: { checkpoint: { type: 'string' }, backend: { type: 'string' } },
+    run: evalRun,
+  },
 };
 
 export function usage(): string {
@@ -296,5 +314,79 @@ function describeComparison(c: RunComparison): string {
   }
   out.push('');
   out.push(`Loss by step: ${c.byStep.length} aligned points (kiln runs compare … --json for the series)`);
+  return out.join('\n');
+}
+
+async function resumeRun({ store, args: positionals, json }: RunsContext): Promise<number> {
+  const [id] = expectIds(positionals, 'resume', 1).map(validateRunId) as [string];
+  await resumeRunCheck(store, id);
+  const { followTrainer } = await import('../follow-trainer.ts');
+  return followTrainer(store.home, id, { json });
+}
+
+async function stopRun({ store, args: positionals, json, flags }: RunsContext): Promise<number> {
+  const [id] = expectIds(positionals, 'stop', 1).map(validateRunId) as [string];
+  const timeout = numberFlag('timeout', flags.timeout as string | undefined, { min: 1 }) ?? 120;
+  const result = await stopStoredRun(store, id, {
+    timeoutMs: timeout * 1000,
+    onSignal: (pid) => !json && console.error(`kiln: run ${id} is training in pid ${pid}: pausing it (checkpoint) before stopping…`),
+  });
+  if (json) printJson(result);
+  else if (result.already) console.log(`Run ${id} was already ${result.record.status}`);
+  else console.log(`Stopped run ${id} at epoch ${result.record.progress.epoch}, step ${result.record.progress.step}`);
+  return 0;
+}
+
+async function evalRun({ store, args: positionals, json, flags }: RunsContext): Promise<number> {
+  const [id] = expectIds(positionals, 'eval', 1).map(validateRunId) as [string];
+  const checkpoint = parseCheckpointChoice(flags.checkpoint as string | undefined);
+  const record = await store.get(id);
+  const backendFlag = flags.backend as string | undefined;
+  if (backendFlag !== undefined && !BackendNameSchema.safeParse(backendFlag).success) {
+    throw new UsageError(`--backend: expected one of ${BackendNameSchema.options.join(', ')}, got "${backendFlag}"`);
+  }
+  // The run's own backend by default: the numbers then match what it reported while training.
+  const backend = (backendFlag ?? record.backend?.name ?? record.config.backend) as 'auto';
+  const result = await evaluateRun(store.home, id, { checkpoint, backend });
+  if (json) printJson(result);
+  else console.log(describeEvaluation(result));
+  return 0;
+}
+
+function describeEvaluation(e: RunEvaluation): string {
+  const out: string[] = [];
+  out.push(
+    `Run ${e.runId}, ${e.checkpoint} checkpoint (epoch ${e.epoch}, step ${e.step}), ${e.count} validation images on ${e.backend}: ` +
+      `accuracy ${formatPercent(e.accuracy)}${e.tta ? `, with TTA ${formatPercent(e.ttaAccuracy)}` : ''}`,
+  );
+  out.push('');
+  const short = (name: string) => (name.length > 8 ? name.slice(0, 7) + '…' : name);
+  out.push('Confusion matrix (rows: true class, columns: predicted):');
+  out.push(
+    formatTable(
+      ['TRUE \\ PRED', ...e.classes.map(short), 'ACC', ...(e.tta ? ['TTA ACC'] : [])],
+      e.confusion.map((row, c) => [
+        e.classes[c]!,
+        ...row.map(String),
+        formatPercent(e.perClass[c]!.accuracy),
+        ...(e.tta ? [formatPercent(e.perClass[c]!.ttaAccuracy)] : []),
+      ]),
+      [false, ...e.classes.map(() => true), true, true],
+    ),
+  );
+  const mistakes = e.mistakes.filter((m) => !m.tta);
+  if (mistakes.length > 0) {
+    out.push('');
+    out.push('Most confident mistakes (without TTA):');
+    out.push(
+      formatTable(
+        ['IMAGE', 'TRUE', 'PREDICTED', 'CONFIDENCE'],
+        mistakes.map((m) => [String(m.index), e.classes[m.trueClass]!, e.classes[m.predicted]!, formatPercent(m.confidence)]),
+        [true, false, false, true],
+      ),
+    );
+  }
+  out.push('');
+  out.push(`Saved; kiln runs eval ${e.runId} --json prints all of it, TTA mistakes included.`);
   return out.join('\n');
 }

@@ -1,0 +1,124 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type { Evaluation } from '../../src-preload/contract.ts';
+import type { LoadedDataset } from '../common/dataset-types.ts';
+import { writeJsonAtomic } from '../common/atomic-write.ts';
+import { loadBackend, type BackendName } from '../engine/backend/load-backend.ts';
+import { assembleEvalBatch, normalisationTable } from '../engine/data/batches.ts';
+import type { Model } from '../engine/model/model.ts';
+import { summarizePredictions } from './evaluation-summary.ts';
+import { loadRunModel, type CheckpointChoice } from './run-model.ts';
+import { RunStore } from './run-store.ts';
+
+/** The contract's Evaluation, plus what was evaluated. */
+export interface RunEvaluation extends Evaluation {
+  runId: string;
+  checkpoint: CheckpointChoice;
+  /** Epochs finished when the evaluated checkpoint was written. */
+  epoch: number;
+  step: number;
+  /** Validation images evaluated (the run's limitVal applies). */
+  count: number;
+  backend: string;
+  evaluatedAt: string;
+}
+
+export interface EvaluateOptions {
+  checkpoint?: CheckpointChoice;
+  /** Load this backend first; without it, tfjs's current backend is used (the trainer's). */
+  backend?: BackendName;
+  /** The run's dataset when the caller has it loaded already. */
+  dataset?: LoadedDataset;
+}
+
+export const EVALUATION_FILE = 'evaluation.json';
+const BATCH = 250;
+
+export function evaluationFile(home: string, runId: string): string {
+  return path.join(new RunStore(home).evalDir(runId), EVALUATION_FILE);
+}
+
+/**
+ * Evaluate a run's checkpoint on its validation split: confusion matrices [true][predicted], per-class
+ * accuracy and the most confident mistakes, with and without TTA (image + horizontal flip, as the
+ * trainer's ttaAcc). Saved atomically as `<run>/eval/evaluation.json`.
+ */
+export async function evaluateRun(home: string, runId: string, opts: EvaluateOptions = {}): Promise<RunEvaluation> {
+  if (opts.backend) await loadBackend(opts.backend);
+  const checkpoint = opts.checkpoint ?? 'best';
+  const loaded = await loadRunModel(home, runId, { checkpoint, ...(opts.dataset ? { dataset: opts.dataset } : {}) });
+  try {
+    const { record, dataset, model } = loaded;
+    const count = Math.min(record.dataset.val, dataset.val.count);
+    const k = dataset.classes.length;
+    const table = await predictSplit(model, dataset, count);
+    const summary = summarizePredictions({ classes: dataset.classes, labels: dataset.val.labels.subarray(0, count), ...table });
+    const result: RunEvaluation = {
+      ...summary,
+      runId,
+      checkpoint,
+      epoch: loaded.epoch,
+      step: loaded.meta.position.step,
+      count,
+      backend: tf.getBackend(),
+      evaluatedAt: new Date().toISOString(),
+    };
+    if (result.classes.length !== k) throw new Error('evaluation: class count mismatch');
+    const file = evaluationFile(home, runId);
+    await fs.promises.mkdir(path.dirname(file), { recursive: true });
+    await writeJsonAtomic(file, result);
+    return result;
+  } finally {
+    loaded.dispose();
+  }
+}
+
+/** The saved evaluation of a run, or null when it has none. */
+export async function readEvaluation(home: string, runId: string): Promise<RunEvaluation | null> {
+  const file = evaluationFile(home, runId);
+  let text: string;
+  try {
+    text = await fs.promises.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  try {
+    return JSON.parse(text) as RunEvaluation;
+  } catch (err) {
+    throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+}
+
+/** Logits, softmax and TTA probabilities of the first `count` validation images, in BN inference mode. */
+async function predictSplit(model: Model, dataset: LoadedDataset, count: number) {
+  const size = dataset.imageSize;
+  const per = size * size * 3;
+  const k = dataset.classes.length;
+  const lut = normalisationTable(dataset.mean, dataset.std);
+  const scores = new Float32Array(count * k);
+  const probs = new Float32Array(count * k);
+  const ttaProbs = new Float32Array(count * k);
+  for (let start = 0; start < count; start += BATCH) {
+    const n = Math.min(BATCH, count - start);
+    const images = new Float32Array(n * per);
+    const labels = new Int32Array(n);
+    assembleEvalBatch(dataset.val, size, start, n, lut, images, labels);
+    const out = tf.tidy(() => {
+      const x = tf.tensor4d(images, [n, size, size, 3]);
+      const logits = model.forward(x, false);
+      const p = tf.softmax(logits);
+      // Same arithmetic as the trainer's TTA accuracy (sum of the two softmaxes), halved into a probability.
+      const flipped = tf.softmax(model.forward(tf.reverse(x, 2), false));
+      return [logits, p, tf.div(tf.add(p, flipped), 2)];
+    });
+    const [l, p, t] = await Promise.all(out.map((o) => o.data() as Promise<Float32Array>));
+    tf.dispose(out);
+    scores.set(l!, start * k);
+    probs.set(p!, start * k);
+    ttaProbs.set(t!, start * k);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return { scores, probs, ttaProbs };
+}
