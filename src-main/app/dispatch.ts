@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { formatZodError } from '../common/zod-error.ts';
+import { isMethodName, parseArgs, type KilnHandlers, type MethodName, type SerializedError } from '../../src-preload/contract.ts';
+import type { DailyLog } from './daily-log.ts';
+
+export type Reply = { result: unknown } | { error: SerializedError };
+
+/** Names of mistakes in the request itself: worth a warning in the log, not a stack. */
+const REQUEST_ERRORS = new Set(['UnknownMethodError', 'ValidationError', 'UsageError', 'InvalidRunIdError', 'RunNotFoundError', 'PathNotAllowedError', 'RunStateError', 'NotAvailableError', 'TaskNotFoundError']);
+
+export function toSerializedError(err: unknown, method?: string): SerializedError {
+  if (err instanceof z.ZodError) return { name: 'ValidationError', message: formatZodError(err, method ?? 'value') };
+  if (err instanceof Error) return { name: err.name || 'Error', message: err.message || String(err) };
+  if (err && typeof err === 'object' && typeof (err as SerializedError).message === 'string') {
+    const e = err as SerializedError;
+    return { name: typeof e.name === 'string' ? e.name : 'Error', message: e.message };
+  }
+  return { name: 'Error', message: String(err) };
+}
+
+/**
+ * One call from a renderer, whatever the transport: the method must exist, the arguments must
+ * pass its schema, and any failure comes back as {name, message} instead of escaping.
+ */
+export async function dispatch(handlers: KilnHandlers, method: unknown, args: unknown, log?: DailyLog): Promise<Reply> {
+  let name: MethodName | undefined;
+  try {
+    if (!isMethodName(method)) {
+      const shown = typeof method === 'string' ? JSON.stringify(method.slice(0, 100)) : typeof method;
+      throw Object.assign(new Error(`unknown method ${shown}`), { name: 'UnknownMethodError' });
+    }
+    name = method;
+    const parsed = parseArgs(name, args ?? []);
+    const fn = handlers[name] as (...a: unknown[]) => Promise<unknown>;
+    const result = await fn(...(parsed as unknown[]));
+    return { result: result === undefined ? null : result };
+  } catch (err) {
+    const error = toSerializedError(err, name);
+    if (REQUEST_ERRORS.has(error.name)) log?.warn(`${name ?? 'call'}: ${error.name}: ${error.message}`);
+    else log?.error(`${name ?? 'call'} failed: ${error.message}`, err);
+    return { error };
+  }
+}

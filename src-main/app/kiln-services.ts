@@ -1,0 +1,226 @@
+import path from 'node:path';
+import sharp from 'sharp';
+import { UsageError } from '../common/errors.ts';
+import { KILN_VERSION } from '../common/version.ts';
+import type { LoadedDataset } from '../common/dataset-types.ts';
+import { DatasetStore } from '../datasets/dataset-store.ts';
+import { downloadCifar10 } from '../datasets/download-cifar10.ts';
+import { importFolder } from '../datasets/import-folder.ts';
+import { buildGraph, summarize } from '../engine/arch/graph.ts';
+import { PRESETS } from '../engine/arch/presets.ts';
+import { makeSyntheticDataset, SYNTHETIC_CLASSES, SYNTHETIC_ID } from '../engine/data/synthetic.ts';
+import type { TrainerSpawner } from '../engine/trainer/trainer-client.ts';
+import { compareRuns } from '../runs/compare-runs.ts';
+import type { DatasetInfo, ImageItem, KilnEvents, KilnHandlers } from '../../src-preload/contract.ts';
+import { probeBackends } from './backend-probe.ts';
+import { CustomArchStore } from './custom-archs.ts';
+import { DailyLog } from './daily-log.ts';
+import { createLrFindRunner, type LrFindRunner } from './lr-find-runner.ts';
+import { RunManager } from './run-manager.ts';
+import { checkImportFolder } from './safe-paths.ts';
+import { JsonSettingsStore, type SettingsStore } from './settings-store.ts';
+import { TaskManager } from './task-manager.ts';
+
+export type EmitEvent = <E extends keyof KilnEvents>(event: E, payload: KilnEvents[E]) => void;
+
+export interface KilnServicesOptions {
+  home: string;
+  /** Pushes an event to every connected renderer. */
+  emit: EmitEvent;
+  /** How trainers start: child_process.fork by default, Electron's utilityProcess in the app. */
+  spawner?: TrainerSpawner;
+  /** How the LR range test runs out of process; a fork of lr-find-entry.ts by default. */
+  lrFind?: LrFindRunner;
+  /** settings.json under the home by default; electron-store in the app. */
+  settings?: SettingsStore;
+  /** The app's native folder picker; without one datasets.pickFolder answers null. */
+  pickFolder?: () => Promise<string | null>;
+  electron?: boolean;
+}
+
+export interface KilnServices {
+  handlers: KilnHandlers;
+  log: DailyLog;
+  runs: RunManager;
+  /** Runs that crash recovery marked interrupted at start-up. */
+  recovered: string[];
+  /** Pause running runs (checkpoint), cancel dataset tasks; for Ctrl-C and quitting the app. */
+  shutdown(): Promise<{ paused: string[] }>;
+}
+
+/** A contract method whose service has not landed in this build; the message says which. */
+export class NotAvailableError extends Error {
+  override name = 'NotAvailableError';
+}
+
+// The built-in dataset's fixed shape (engine/data/synthetic.ts defaults); listing it must not draw 6,000 images.
+const SYNTHETIC_INFO = { id: SYNTHETIC_ID, name: 'Synthetic shapes', builtIn: true as const, classes: SYNTHETIC_CLASSES, counts: { train: 5000, val: 1000 }, imageSize: 32 };
+
+function notBuiltIn(id: string, what: string): void {
+  if (id === SYNTHETIC_ID) throw new UsageError(`the "${SYNTHETIC_ID}" dataset is built in and cannot be ${what}`);
+}
+
+/**
+ * Every contract method, served from the dataset store, the run store and the engine. The Electron
+ * main process and `kiln serve` both host one of these and only add transport.
+ */
+export async function createKilnServices(opts: KilnServicesOptions): Promise<KilnServices> {
+  const home = path.resolve(opts.home);
+  const log = new DailyLog(home);
+  const datasets = new DatasetStore(home);
+  const archs = new CustomArchStore(home);
+  const settings = opts.settings ?? new JsonSettingsStore(home);
+  const runs = new RunManager(home, opts.emit, log, opts.spawner);
+  const tasks = new TaskManager(opts.emit, log);
+  const lrFind = opts.lrFind ?? createLrFindRunner();
+
+  // Runs left 'running' by a host or trainer that died become 'interrupted' (resumable).
+  const recovered = await runs.store.recoverInterrupted().catch((err: unknown) => {
+    log.error('crash recovery failed', err);
+    return [] as string[];
+  });
+  if (recovered.length) log.info(`marked interrupted: ${recovered.join(', ')}`);
+
+  let synthetic: Promise<LoadedDataset> | undefined;
+  const syntheticData = () => (synthetic ??= Promise.resolve().then(() => makeSyntheticDataset()));
+
+  const toItem = async (d: LoadedDataset, split: 'train' | 'val', index: number): Promise<ImageItem> => {
+    const S = d.imageSize;
+    const per = S * S * 3;
+    const raw = d[split].images.subarray(index * per, (index + 1) * per);
+    const png = await sharp(Buffer.from(raw.buffer, raw.byteOffset, raw.length), { raw: { width: S, height: S, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
+    return { index, label: d[split].labels[index]!, png: png.toString('base64') };
+  };
+
+  const notAvailable = (method: string, what: string) => async (): Promise<never> => {
+    throw new NotAvailableError(`${method} is not available in this build yet (${what} has not landed)`);
+  };
+
+  const handlers: KilnHandlers = {
+    'app.info': async () => ({ version: KILN_VERSION, home, electron: !!opts.electron, backends: probeBackends() }),
+
+    'settings.get': async () => settings.get(),
+    'settings.set': async (patch) => settings.set(patch),
+
+    'datasets.list': async () => [SYNTHETIC_INFO, ...(await datasets.list())],
+    'datasets.get': async (id) => {
+      if (id === SYNTHETIC_ID) {
+        const d = await syntheticData();
+        const count = (labels: Uint8Array) => {
+          const c = new Array<number>(d.classes.length).fill(0);
+          for (const l of labels) c[l]!++;
+          return c;
+        };
+        return { manifest: SYNTHETIC_INFO, classCounts: { train: count(d.train.labels), val: count(d.val.labels) } } satisfies DatasetInfo;
+      }
+      const manifest = await datasets.get(id);
+      return { manifest, classCounts: manifest.classCounts };
+    },
+    'datasets.remove': async (id) => {
+      notBuiltIn(id, 'removed');
+      await datasets.remove(id);
+      log.info(`dataset ${id}: removed`);
+    },
+    'datasets.rename': async (id, name) => {
+      notBuiltIn(id, 'renamed');
+      return datasets.rename(id, name);
+    },
+    'datasets.page': async (id, split, classIndex, offset, limit) => {
+      if (id === SYNTHETIC_ID) {
+        const d = await syntheticData();
+        if (classIndex >= d.classes.length) throw new UsageError(`class index ${classIndex} is out of range: dataset "${id}" has ${d.classes.length} classes`);
+        const members: number[] = [];
+        d[split].labels.forEach((l, i) => l === classIndex && members.push(i));
+        const chosen = members.slice(offset, offset + limit);
+        return { total: members.length, items: await Promise.all(chosen.map((i) => toItem(d, split, i))) };
+      }
+      const page = await datasets.pageOfClass(id, split, classIndex, offset, limit);
+      return { total: page.total, items: page.items.map((it) => ({ index: it.index, label: it.label, png: Buffer.from(it.png).toString('base64') })) };
+    },
+    'datasets.image': async (id, split, index) => {
+      if (id === SYNTHETIC_ID) {
+        const d = await syntheticData();
+        if (index >= d[split].count) throw new UsageError(`image index ${index} is out of range: the ${split} split of "${id}" has ${d[split].count} images`);
+        return toItem(d, split, index);
+      }
+      const { png, label } = await datasets.image(id, split, index);
+      return { index, label, png: Buffer.from(png).toString('base64') };
+    },
+    'datasets.downloadCifar10': async (o) => {
+      if (o.url && !/^https?:$/.test(new URL(o.url).protocol)) throw new UsageError(`url ${o.url}: expected an http or https address`);
+      return tasks.start('download', (onProgress, signal) =>
+        downloadCifar10(datasets, { ...(o.url ? { url: o.url } : {}), ...(o.sha256 ? { sha256: o.sha256.toLowerCase() } : {}), ...(o.md5 ? { md5: o.md5.toLowerCase() } : {}) }, onProgress, signal),
+      );
+    },
+    'datasets.importFolder': async (o) => {
+      const folder = checkImportFolder(o.folder, home);
+      return tasks.start('import', (onProgress, signal) =>
+        importFolder(
+          datasets,
+          {
+            folder,
+            ...(o.name !== undefined ? { name: o.name } : {}),
+            ...(o.size !== undefined ? { size: o.size } : {}),
+            ...(o.valSplit !== undefined ? { valSplit: o.valSplit } : {}),
+            ...(o.seed !== undefined ? { seed: o.seed } : {}),
+            ...(o.fit !== undefined ? { fit: o.fit } : {}),
+          },
+          onProgress,
+          signal,
+        ),
+      );
+    },
+    'datasets.cancelTask': async (taskId) => tasks.cancel(taskId),
+    'datasets.pickFolder': async () => (opts.pickFolder ? opts.pickFolder() : null),
+
+    'archs.presets': async () =>
+      PRESETS.map((p) => ({ id: p.id, title: p.title, spec: p.spec, recipe: p.recipe, summary: summarize(buildGraph(p.spec, { imageSize: 32, numClasses: 10 })) })),
+    'archs.summarize': async (spec, imageSize, numClasses) => summarize(buildGraph(spec, { imageSize, numClasses })),
+    'archs.listCustom': async () => archs.list(),
+    'archs.saveCustom': async (name, spec) => {
+      // A spec that cannot be built is refused here, not at the start of a run.
+      buildGraph(spec, { imageSize: 32, numClasses: 10 });
+      await archs.save(name, spec);
+    },
+    'archs.removeCustom': async (name) => archs.remove(name),
+
+    'runs.list': async () => {
+      const { runs: list, broken } = await runs.store.list();
+      for (const b of broken) log.warn(`runs.list: skipped ${b.dir}: ${b.error}`);
+      return list;
+    },
+    'runs.get': async (id) => runs.store.get(id),
+    'runs.metrics': async (id) => runs.store.readMetrics(id),
+    'runs.start': async (config, name) => runs.start(config, name),
+    'runs.pause': async (id) => runs.pause(id),
+    'runs.resume': async (id) => runs.resume(id),
+    'runs.stop': async (id) => runs.stop(id),
+    'runs.remove': async (id) => {
+      await runs.remove(id);
+      log.info(`run ${id}: removed`);
+    },
+    'runs.rename': async (id, name) => runs.store.rename(id, name),
+    'runs.compare': async (ids) => {
+      const inputs = await Promise.all(ids.map(async (id) => ({ record: await runs.store.get(id), metrics: await runs.store.readMetrics(id) })));
+      return compareRuns(inputs);
+    },
+    'runs.evaluate': notAvailable('runs.evaluate', 'src-main/runs/evaluate-run.ts'),
+    'runs.evaluation': notAvailable('runs.evaluation', 'src-main/runs/evaluate-run.ts'),
+    'runs.export': notAvailable('runs.export', 'src-main/runs/export-run.ts'),
+    'runs.predict': notAvailable('runs.predict', 'src-main/runs/predict.ts'),
+    'runs.lrFind': async (config) => lrFind(home, config),
+  };
+
+  return {
+    handlers,
+    log,
+    runs,
+    recovered,
+    async shutdown() {
+      const paused = await runs.pauseAll();
+      await tasks.closeAll();
+      log.info(`shutdown: paused ${paused.length} run(s)`);
+      return { paused };
+    },
+  };
+}

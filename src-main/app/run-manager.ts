@@ -1,0 +1,160 @@
+import type { RunConfig } from '../engine/config/run-config.ts';
+import { createRun } from '../engine/trainer/create-run.ts';
+import { forkSpawner, TrainerHandle, type TrainerSpawner } from '../engine/trainer/trainer-client.ts';
+import type { TrainerMessage } from '../engine/trainer/protocol.ts';
+import { RunStore } from '../runs/run-store.ts';
+import type { RunRecord } from '../runs/run-types.ts';
+import type { KilnEvents } from '../../src-preload/contract.ts';
+import type { DailyLog } from './daily-log.ts';
+
+type Emit = <E extends keyof KilnEvents>(event: E, payload: KilnEvents[E]) => void;
+
+/** A run that is not in a state the request needs (pause a run that is not training, resume a finished one). */
+export class RunStateError extends Error {
+  override name = 'RunStateError';
+}
+
+/** As `kiln runs resume`: a stopped or finished run is over. */
+const RESUMABLE: readonly RunRecord['status'][] = ['queued', 'paused', 'interrupted', 'failed'];
+
+/**
+ * The trainers this host started: one process per training run, so a crash or an out-of-memory
+ * there marks that run failed and the host carries on. Trainer messages become contract events.
+ */
+export class RunManager {
+  private readonly live = new Map<string, TrainerHandle>();
+  readonly store: RunStore;
+
+  constructor(
+    readonly home: string,
+    private readonly emit: Emit,
+    private readonly log: DailyLog,
+    private readonly spawner: TrainerSpawner = forkSpawner,
+  ) {
+    this.store = new RunStore(home);
+  }
+
+  isLive(id: string): boolean {
+    return this.live.has(id);
+  }
+
+  liveIds(): string[] {
+    return [...this.live.keys()];
+  }
+
+  async start(config: RunConfig, name?: string): Promise<RunRecord> {
+    const record = await createRun(this.home, config, name);
+    this.launch(record.id);
+    this.log.info(`run ${record.id}: started`);
+    return record;
+  }
+
+  async resume(id: string): Promise<RunRecord> {
+    if (this.live.has(id)) throw new RunStateError(`run ${id} is already training`);
+    const record = await this.store.get(id);
+    if (!RESUMABLE.includes(record.status)) {
+      throw new RunStateError(`run ${id} is ${record.status}; only a paused, interrupted, queued or failed run can be resumed`);
+    }
+    const holder = await this.store.lockHolder(id);
+    if (holder?.alive) throw new RunStateError(`run ${id} is being trained by another process (pid ${holder.pid} on ${holder.hostname})`);
+    this.launch(id);
+    this.log.info(`run ${id}: resumed`);
+    return record;
+  }
+
+  /** Ask the run's trainer to checkpoint and pause; resolves once it has. */
+  async pause(id: string): Promise<void> {
+    const handle = await this.liveHandle(id, 'pause');
+    handle.pause();
+    await handle.done;
+  }
+
+  /** End a run for good. A paused or interrupted run (no trainer) is marked stopped directly. */
+  async stop(id: string): Promise<void> {
+    const handle = this.live.get(id);
+    if (handle) {
+      handle.stop();
+      await handle.done;
+      return;
+    }
+    const record = await this.store.get(id);
+    if (record.status === 'stopped' || record.status === 'finished') return;
+    if (!['paused', 'interrupted', 'queued', 'failed'].includes(record.status)) {
+      throw new RunStateError(`run ${id} is ${record.status} and not training in this Kiln; nothing to stop`);
+    }
+    const holder = await this.store.lockHolder(id);
+    if (holder?.alive) throw new RunStateError(`run ${id} is being trained by another process (pid ${holder.pid}); stop it there`);
+    await this.store.update(id, { status: 'stopped', endedAt: new Date().toISOString() });
+    this.emit('runStatus', { runId: id, status: 'stopped' });
+  }
+
+  async remove(id: string): Promise<void> {
+    if (this.live.has(id)) throw new RunStateError(`run ${id} is training; stop it before removing it`);
+    await this.store.remove(id);
+  }
+
+  /** Pause every live run and wait for their checkpoints (Ctrl-C on `kiln serve`, quitting the app). */
+  async pauseAll(timeoutMs = 60_000): Promise<string[]> {
+    const ids = this.liveIds();
+    const handles = ids.map((id) => this.live.get(id)!);
+    for (const h of handles) h.pause();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+    const all = Promise.all(handles.map((h) => h.done)).then(() => 'done' as const);
+    const result = await Promise.race([all, timeout]);
+    clearTimeout(timer);
+    if (result === 'timeout') {
+      // Killed trainers leave 'running' runs; the next start's recovery marks them interrupted.
+      for (const h of handles) h.kill();
+      this.log.warn(`pauseAll: trainers did not pause within ${timeoutMs} ms; killed them`);
+    }
+    return ids;
+  }
+
+  private async liveHandle(id: string, what: string): Promise<TrainerHandle> {
+    const handle = this.live.get(id);
+    if (handle) return handle;
+    const record = await this.store.get(id);
+    throw new RunStateError(`cannot ${what} run ${id}: it is ${record.status}, not training in this Kiln`);
+  }
+
+  private launch(id: string): void {
+    const handle = new TrainerHandle(this.home, id, this.spawner);
+    this.live.set(id, handle);
+    let exit: { code: number | null; signal: string | null } | undefined;
+    handle.on('exit', (e) => (exit = e));
+    handle.on('message', (m: TrainerMessage) => this.forward(m));
+    // The final status goes out once the process has exited, so a client that reacts to it
+    // (resume a paused run) finds the run no longer live.
+    void handle.done.then(async (result) => {
+      this.live.delete(id);
+      const m = result.message;
+      if (m?.type === 'done') {
+        this.log.info(`run ${id}: ${m.outcome}`);
+        this.emit('runStatus', { runId: id, status: m.outcome });
+        return;
+      }
+      if (m?.type === 'error') {
+        this.log.error(`run ${id}: failed: ${m.error.name}: ${m.error.message}`);
+        this.emit('runStatus', { runId: id, status: 'failed', error: { name: m.error.name, message: m.error.message } });
+        return;
+      }
+      // No 'done' or 'error' came: the process died (killed, out of memory, a native crash).
+      const how = exit?.signal ? `killed by ${exit.signal}` : `exit code ${exit?.code ?? 'unknown'}`;
+      const error = { name: 'TrainerCrashedError', message: `the trainer of run ${id} exited unexpectedly (${how}); resume the run to continue from its last checkpoint` };
+      this.log.error(`run ${id}: ${error.message}`);
+      try {
+        await this.store.update(id, { status: 'failed', error, endedAt: new Date().toISOString() });
+      } catch (err) {
+        this.log.error(`run ${id}: could not record the crash`, err);
+      }
+      this.emit('runStatus', { runId: id, status: 'failed', error });
+    });
+  }
+
+  private forward(m: TrainerMessage): void {
+    if (m.type === 'started') this.emit('runStatus', { runId: m.runId, status: 'running' });
+    else if (m.type === 'progress') this.emit('runProgress', m.progress);
+    else if (m.type === 'epoch') this.emit('runEpoch', { runId: m.runId, metrics: m.metrics });
+  }
+}

@@ -1,0 +1,62 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** A path the person gave that Kiln will not use; the message says which and why. */
+export class PathNotAllowedError extends Error {
+  override name = 'PathNotAllowedError';
+}
+
+function isInside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/** Resolve symlinks as far as the path exists, so a link cannot smuggle a path into the home. */
+function realish(p: string): string {
+  let head = path.resolve(p);
+  const tail: string[] = [];
+  for (;;) {
+    try {
+      return path.join(fs.realpathSync(head), ...tail.reverse());
+    } catch {
+      const parent = path.dirname(head);
+      if (parent === head) return path.resolve(p);
+      tail.push(path.basename(head));
+      head = parent;
+    }
+  }
+}
+
+/**
+ * A folder the person chose to import from: absolute, an existing directory, and not inside the
+ * Kiln home (which holds Kiln's own data, never a source of images).
+ */
+export function checkImportFolder(folder: string, home: string): string {
+  if (!path.isAbsolute(folder)) throw new PathNotAllowedError(`folder "${folder}": expected an absolute path`);
+  const resolved = path.resolve(folder);
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(resolved);
+  } catch {
+    throw new PathNotAllowedError(`folder "${folder}": does not exist`);
+  }
+  if (!stat.isDirectory()) throw new PathNotAllowedError(`folder "${folder}": is not a folder`);
+  if (isInside(realish(resolved), realish(home))) throw new PathNotAllowedError(`folder "${folder}": is inside the Kiln home ${home}; choose a folder of your own images`);
+  return resolved;
+}
+
+/**
+ * A folder the person chose to export into: absolute, and not inside the Kiln home except
+ * under `<home>/exports/`, so an export can never overwrite runs, datasets or settings.
+ */
+export function checkExportDir(dir: string, home: string): string {
+  if (!path.isAbsolute(dir)) throw new PathNotAllowedError(`export folder "${dir}": expected an absolute path`);
+  const resolved = path.resolve(dir);
+  const real = realish(resolved);
+  const realHome = realish(home);
+  if (isInside(real, realHome) && !isInside(real, path.join(realHome, 'exports'))) {
+    throw new PathNotAllowedError(`export folder "${dir}": is inside the Kiln home ${home}; choose a folder outside it (or under ${path.join(home, 'exports')})`);
+  }
+  if (fs.existsSync(resolved) && !fs.statSync(resolved).isDirectory()) throw new PathNotAllowedError(`export folder "${dir}": exists and is not a folder`);
+  return resolved;
+}

@@ -1,0 +1,96 @@
+import { spawn } from 'node:child_process';
+import { parseFlags, numberFlag } from '../args.ts';
+import { resolveHome } from '../../common/home.ts';
+import { isLoopbackHost } from '../../server/host-check.ts';
+import { startKilnServer } from '../../server/kiln-server.ts';
+
+const HELP = `Usage: kiln serve [options]
+
+Serves the Kiln app and its API (a WebSocket at /api) so a browser can use a headless machine.
+
+Options:
+  --host H          address to listen on                      [127.0.0.1]
+  --port N          port, 0 = any free one                    [0]
+  --token T         the access token (16+ URL-safe chars)     [a fresh random one]
+  --open            open the app in the default browser
+  --allow-remote    allow a non-loopback --host (anyone who reaches it with the token controls Kiln)
+  --home DIR        Kiln home                                 [$KILN_HOME or the app's data folder]
+
+Ctrl-C pauses running runs (checkpoint) and stops the server.`;
+
+function openBrowser(url: string): void {
+  const [cmd, args] =
+    process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '', url]] : ['xdg-open', [url]];
+  try {
+    const child = spawn(cmd as string, args as string[], { detached: true, stdio: 'ignore' });
+    child.on('error', () => console.error(`kiln: could not open a browser; open ${url} yourself`));
+    child.unref();
+  } catch {
+    console.error(`kiln: could not open a browser; open ${url} yourself`);
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values: v } = parseFlags(
+    argv,
+    {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      token: { type: 'string' },
+      open: { type: 'boolean' },
+      'allow-remote': { type: 'boolean' },
+      home: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    false,
+  );
+  if (v.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const host = v.host ?? '127.0.0.1';
+  const port = numberFlag('port', v.port, { int: true, min: 0, max: 65535 }) ?? 0;
+  const server = await startKilnServer({
+    home: resolveHome(v.home),
+    host,
+    port,
+    ...(v.token !== undefined ? { token: v.token } : {}),
+    allowRemote: !!v['allow-remote'],
+  });
+  if (!isLoopbackHost(host)) {
+    console.error(
+      `kiln: WARNING: listening on ${host}, not just this machine. Anyone who can reach it and has the token can train, ` +
+        'read and delete your datasets and runs, and the traffic is not encrypted: use it on a trusted network or behind an SSH tunnel.',
+    );
+  }
+  if (server.services.recovered.length) console.error(`kiln: marked interrupted (resume them in the app): ${server.services.recovered.join(', ')}`);
+  console.log(`Kiln is serving at ${server.url}`);
+  console.log(`Home: ${server.services.runs.home}. Press Ctrl-C to stop.`);
+  if (v.open) openBrowser(server.url);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        console.error('kiln: still pausing runs; press Ctrl-C again in a moment to force');
+        process.removeAllListeners(signal);
+        return;
+      }
+      stopping = true;
+      const live = server.services.runs.liveIds().length;
+      console.error(live ? `kiln: pausing ${live} running run(s): writing checkpoints…` : 'kiln: stopping');
+      server.close().then(
+        ({ paused }) => {
+          if (paused.length) console.error(`kiln: paused ${paused.join(', ')}; resume them in the app or with \`kiln runs resume <id>\``);
+          resolve(0);
+        },
+        (err: Error) => {
+          console.error(`kiln: error while stopping: ${err.message}`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+}

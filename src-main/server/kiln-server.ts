@@ -1,0 +1,230 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { UsageError } from '../common/errors.ts';
+import type { TrainerSpawner } from '../engine/trainer/trainer-client.ts';
+import { dispatch } from '../app/dispatch.ts';
+import { createKilnServices, type EmitEvent, type KilnServices } from '../app/kiln-services.ts';
+import { allowedLoopbackHosts, hostPort, isLoopbackHost } from './host-check.ts';
+import { resolveStatic, sendFile } from './static-files.ts';
+
+export const DEFAULT_RENDERER_DIR = fileURLToPath(new URL('../../out/renderer/', import.meta.url));
+/** A request message may carry an image for runs.predict (30 MB of base64) and little else is large. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
+/** Close code for a refused WebSocket (RFC 6455 §7.4.1: policy violation). */
+export const WS_POLICY_VIOLATION = 1008;
+/** Progress events to a client that has this much unsent are dropped rather than queued. */
+const MAX_BUFFERED_EVENT_BYTES = 8 * 1024 * 1024;
+
+export interface KilnServerOptions {
+  home: string;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Default: a fresh random token. */
+  token?: string;
+  /** Needed to bind anything but a loopback address. */
+  allowRemote?: boolean;
+  rendererDir?: string;
+  maxMessageBytes?: number;
+  spawner?: TrainerSpawner;
+}
+
+export interface KilnServer {
+  /** The address to open, with the token. */
+  url: string;
+  origin: string;
+  host: string;
+  port: number;
+  token: string;
+  services: KilnServices;
+  /** Pause running runs, close every connection and the server. */
+  close(): Promise<{ paused: string[] }>;
+}
+
+export function newToken(): string {
+  return crypto.randomBytes(24).toString('base64url');
+}
+
+export function checkToken(token: string): string {
+  if (!/^[A-Za-z0-9._~-]{16,200}$/.test(token)) throw new UsageError('--token: expected 16–200 URL-safe characters (letters, digits, . _ ~ -)');
+  return token;
+}
+
+function sameToken(given: string | null | undefined, token: string): boolean {
+  if (!given) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && crypto.timingSafeEqual(a, b);
+}
+
+function cookieValue(header: string | undefined, name: string): string | null {
+  for (const part of (header ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === name) return v.join('=');
+  }
+  return null;
+}
+
+/** The id of an oversized or broken message, if its start shows one, so the error can name the call. */
+function peekId(text: string): number | string | null {
+  const m = /^\s*\{\s*"id"\s*:\s*(-?\d{1,15}|"[^"\\]{0,100}")/.exec(text.slice(0, 200));
+  if (!m) return null;
+  return m[1]!.startsWith('"') ? m[1]!.slice(1, -1) : Number(m[1]);
+}
+
+/**
+ * `kiln serve`: the built renderer over HTTP and the KilnApi contract over a WebSocket at /api, both
+ * behind a token (query `?token=` once, then an HttpOnly cookie). The WebSocket only accepts pages
+ * of this server's own origin. Wire protocol: client → {id, method, args}; server → {id, result} |
+ * {id, error: {name, message}} | {event, payload}.
+ */
+export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const loopback = isLoopbackHost(host);
+  if (!loopback && !opts.allowRemote) {
+    throw new UsageError(`--host ${host} is not a loopback address; anyone who can reach it could train, read and delete your data: pass --allow-remote to do it anyway`);
+  }
+  const token = opts.token ? checkToken(opts.token) : newToken();
+  const rendererDir = path.resolve(opts.rendererDir ?? DEFAULT_RENDERER_DIR);
+  const maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const clients = new Set<WebSocket>();
+
+  const emit: EmitEvent = (event, payload) => {
+    const text = JSON.stringify({ event, payload });
+    for (const ws of clients) {
+      if (ws.readyState !== ws.OPEN) continue;
+      if (event === 'runProgress' && ws.bufferedAmount > MAX_BUFFERED_EVENT_BYTES) continue;
+      ws.send(text);
+    }
+  };
+  const services = await createKilnServices({ home: opts.home, emit, ...(opts.spawner ? { spawner: opts.spawner } : {}) });
+  const { log } = services;
+
+  let port = 0;
+  const cookieName = () => `kiln_token_${port}`;
+  const hostAllowed = (hostHeader: string | undefined) => !loopback || (hostHeader !== undefined && allowedLoopbackHosts(port).has(hostHeader.toLowerCase()));
+  const authorized = (req: http.IncomingMessage, url: URL) =>
+    sameToken(url.searchParams.get('token'), token) || sameToken(cookieValue(req.headers.cookie, cookieName()), token);
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const base = { 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'Cache-Control': 'no-store' };
+    const fail = (status: number, text: string) => {
+      res.writeHead(status, { ...base, 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end(text + '\n');
+    };
+    if (!hostAllowed(req.headers.host)) return fail(421, 'Kiln: unexpected Host header');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return fail(405, 'Kiln: method not allowed');
+    if (!authorized(req, url)) return fail(401, 'Kiln: this page needs the token printed by `kiln serve` (open the URL it printed)');
+    const headers: Record<string, string> = {
+      ...base,
+      'Set-Cookie': `${cookieName()}=${token}; HttpOnly; SameSite=Strict; Path=/`,
+      'X-Frame-Options': 'DENY',
+      'Content-Security-Policy':
+        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self'; " +
+        `connect-src 'self' ws://${req.headers.host ?? hostPort(host, port)}; base-uri 'none'; form-action 'none'; object-src 'none'; frame-ancestors 'none'`,
+    };
+    if (url.pathname === '/api') return fail(426, 'Kiln: /api is a WebSocket');
+    const head = req.method === 'HEAD';
+    const file = resolveStatic(rendererDir, url.pathname);
+    if (file) return sendFile(res, file, headers, head);
+    // Client-side routes get the app; a missing asset gets a 404.
+    const index = path.join(rendererDir, 'index.html');
+    if (!path.extname(url.pathname) && fs.existsSync(index)) return sendFile(res, index, headers, head);
+    if (!fs.existsSync(index)) return fail(503, `Kiln: the app is not built (no ${index}); run \`npm run build:web\`. The API at /api works without it.`);
+    return fail(404, 'Kiln: not found');
+  });
+
+  // A hard cap well above the soft limit: bigger frames are dropped by ws itself (close 1009).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes * 2 + 1024 });
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const refuse = (status: number, text: string) => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\nKiln: ${text}\n`);
+    };
+    if (url.pathname !== '/api') return refuse(404, 'Not Found');
+    if (!hostAllowed(req.headers.host)) return refuse(421, 'Misdirected Request');
+    // Accept, then close with a reason the page can show; nothing is read before the checks pass.
+    const reason = !authorized(req, url)
+      ? 'missing or wrong token'
+      : req.headers.origin !== `http://${req.headers.host}`
+        ? `origin ${req.headers.origin ?? '(none)'} is not allowed`
+        : null;
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (reason) {
+        log.warn(`refused a WebSocket from ${req.socket.remoteAddress}: ${reason}`);
+        ws.close(WS_POLICY_VIOLATION, reason);
+        return;
+      }
+      clients.add(ws);
+      ws.on('close', () => clients.delete(ws));
+      ws.on('error', (err) => log.warn(`WebSocket error: ${err.message}`));
+      ws.on('message', (data, isBinary) => void onMessage(ws, data as Buffer, isBinary));
+    });
+  });
+
+  const send = (ws: WebSocket, message: unknown) => {
+    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
+  };
+
+  async function onMessage(ws: WebSocket, data: Buffer | Buffer[] | ArrayBuffer, isBinary: boolean): Promise<void> {
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    if (buf.length > maxMessageBytes) {
+      return send(ws, { id: peekId(buf.subarray(0, 200).toString('utf8')), error: { name: 'MessageTooLargeError', message: `message of ${buf.length} bytes is over the limit of ${maxMessageBytes} bytes` } });
+    }
+    if (isBinary) return send(ws, { id: null, error: { name: 'ProtocolError', message: 'expected a text message with JSON' } });
+    const text = buf.toString('utf8');
+    let msg: unknown;
+    try {
+      msg = JSON.parse(text);
+    } catch (err) {
+      return send(ws, { id: peekId(text), error: { name: 'ProtocolError', message: `malformed JSON: ${(err as Error).message}` } });
+    }
+    if (!msg || typeof msg !== 'object' || Array.isArray(msg)) return send(ws, { id: null, error: { name: 'ProtocolError', message: 'expected an object {id, method, args}' } });
+    const { id, method, args } = msg as { id?: unknown; method?: unknown; args?: unknown };
+    if (!(typeof id === 'number' && Number.isFinite(id)) && !(typeof id === 'string' && id.length <= 100)) {
+      return send(ws, { id: null, error: { name: 'ProtocolError', message: 'id: expected a number or a string of at most 100 characters' } });
+    }
+    if (args !== undefined && !Array.isArray(args)) return send(ws, { id, error: { name: 'ProtocolError', message: 'args: expected an array' } });
+    const reply = await dispatch(services.handlers, method, args ?? [], log);
+    send(ws, { id, ...reply });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new UsageError(`--port ${opts.port}: already in use`) : err.code === 'EADDRNOTAVAIL' ? new UsageError(`--host ${host}: not an address of this machine`) : err),
+    );
+    server.listen(opts.port ?? 0, host, () => resolve());
+  });
+  port = (server.address() as AddressInfo).port;
+  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const origin = `http://${hostPort(shownHost, port)}`;
+  log.info(`serving at ${hostPort(host, port)} (renderer ${rendererDir})`);
+
+  let closing: Promise<{ paused: string[] }> | undefined;
+  return {
+    url: `${origin}/?token=${token}`,
+    origin,
+    host,
+    port,
+    token,
+    services,
+    close: () =>
+      (closing ??= (async () => {
+        const result = await services.shutdown();
+        for (const ws of clients) ws.close(1001, 'Kiln is shutting down');
+        wss.close();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        log.info('server closed');
+        return result;
+      })()),
+  };
+}
