@@ -43,14 +43,14 @@ function drawSplit(count: number, size: number, rng: Rng): ImageSplit {
     const label = i % SHAPES.length;
     labels[i] = label;
     const inside = SHAPES[label]!.inside;
-    const radius = size * (0.18 + 0.2 * rng.float());
+    const radius = size * (0.25 + 0.17 * rng.float());
     const cx = radius + rng.float() * (size - 2 * radius);
     const cy = radius + rng.float() * (size - 2 * radius);
     let fg = colour();
     const bg = colour();
     // Keep the shape visible: push the foreground away from a too-similar background.
     if (Math.abs(fg[0]! - bg[0]!) + Math.abs(fg[1]! - bg[1]!) + Math.abs(fg[2]! - bg[2]!) < 120) fg = bg.map((v) => 255 - v);
-    const noise = 10 + rng.float() * 30;
+    const noise = 5 + rng.float() * 20;
     const base = i * size * size * 3;
     for (let y = 0; y < size; y++) {
       for (let x = 0; x < size; x++) {

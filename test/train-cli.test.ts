@@ -1,0 +1,85 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../src-main/cli/main.ts';
+
+const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-train-'));
+const tinySpec = path.join(home, 'tiny.json');
+fs.writeFileSync(tinySpec, JSON.stringify({ kind: 'resnet9', widths: [8, 16, 32, 32], outputScale: 0.125 }));
+afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
+
+async function runMain(argv: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
+  const err = vi.spyOn(console, 'error').mockImplementation(() => {});
+  const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+  try {
+    const code = await main(argv);
+    return { code, stderr: err.mock.calls.map((c) => c.join(' ')).join('\n'), stdout: log.mock.calls.map((c) => c.join(' ')).join('\n') };
+  } finally {
+    err.mockRestore();
+    log.mockRestore();
+  }
+}
+
+describe('kiln train', () => {
+  it('trains a tiny net on synthetic shapes: the loss falls and accuracy rises above chance', () => {
+    const r = spawnSync(
+      process.execPath,
+      ['bin/kiln.js', 'train', '--dataset', 'synthetic', '--arch', tinySpec, '--epochs', '2', '--limit-train', '1024', '--limit-val', '256',
+        '--batch-size', '32', '--lr-max', '0.4', '--label-smoothing', '0', '--backend', 'wasm', '--home', home, '--json'],
+      { encoding: 'utf8', timeout: 240_000 },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const epochs = lines.filter((l) => l.type === 'epoch');
+    expect(epochs.map((e) => e.epoch)).toEqual([1, 2]);
+    for (const key of ['trainLoss', 'trainAcc', 'valLoss', 'valAcc', 'ttaAcc', 'lr', 'imagesPerSec', 'seconds']) {
+      expect(typeof epochs[0][key], key).toBe('number');
+    }
+    expect(epochs[1].trainLoss).toBeLessThan(epochs[0].trainLoss);
+    expect(epochs[1].valLoss).toBeLessThan(epochs[0].valLoss);
+    expect(epochs[1].valAcc).toBeGreaterThan(0.15);
+    const done = lines.at(-1);
+    expect(done).toMatchObject({ type: 'done', outcome: 'finished', backend: 'wasm' });
+    expect(done.valAcc).toBe(epochs[1].valAcc);
+    // The run record holds what the comparison views read.
+    const record = JSON.parse(fs.readFileSync(path.join(home, 'runs', done.runId, 'run.json'), 'utf8'));
+    expect(record).toMatchObject({ status: 'finished', backend: { name: 'wasm' }, resolved: { batchSize: 32, lrMax: 0.4, epochs: 2 } });
+    expect(fs.existsSync(path.join(home, 'runs', done.runId, 'checkpoints', 'latest', 'tensors.bin'))).toBe(true);
+  });
+
+  it('rejects bad flags with one line naming the flag, exit 2', async () => {
+    const cases: [string[], RegExp][] = [
+      [['train', '--epochs', 'two'], /--epochs: expected an integer, got "two"/],
+      [['train', '--batch-size', '0'], /--batch-size: expected an integer ≥ 1/],
+      [['train', '--arch', 'resnet-1000'], /--arch: unknown preset "resnet-1000"/],
+      [['train', '--backend', 'tpu'], /--backend: expected one of auto, tensorflow, webgpu, wasm, cpu/],
+      [['train', '--frobnicate'], /frobnicate/],
+      [['train', '--dataset', 'nope', '--home', home], /no dataset "nope"/],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await runMain(argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.split('\n')).toHaveLength(1);
+    }
+  });
+
+  it('explains a bad architecture file by field', async () => {
+    const bad = path.join(home, 'bad.json');
+    fs.writeFileSync(bad, JSON.stringify({ kind: 'wide-resnet', groups: 3, blocksPerGroup: 'three', widthFactor: 6, stemChannels: 16, dropout: 0 }));
+    const r = await runMain(['arch', 'show', bad]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bad\.json: blocksPerGroup/);
+  });
+
+  it('prints the architecture table as JSON', async () => {
+    const r = await runMain(['arch', 'show', 'resnet-9', '--json']);
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.trainableParams).toBe(6_573_120);
+    expect(summary.layers[0]).toMatchObject({ name: 'input', outputShape: [32, 32, 3], params: 0 });
+    expect(summary.flopsPerImage).toBeGreaterThan(0);
+  });
+});
