@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
+import { loadBackend } from '../backend/load-backend.ts';
 import { buildGraph } from '../arch/graph.ts';
 import type { ArchSpec } from '../arch/arch-spec.ts';
 import { resolveOpt } from '../config/resolve.ts';
@@ -23,7 +23,7 @@ function makeLearner(opts: { epochs: number; seed?: number }) {
 }
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await loadBackend('wasm');
 });
 
 describe('Learner', () => {

@@ -1,0 +1,94 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadBackend } from '../backend/load-backend.ts';
+import { buildGraph } from '../arch/graph.ts';
+import { findPreset } from '../arch/presets.ts';
+import { resolveOpt } from '../config/resolve.ts';
+import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../config/run-config.ts';
+import { makeSyntheticDataset } from '../data/synthetic.ts';
+import { Model } from '../model/model.ts';
+import { loadCheckpoint, readCheckpointMeta, saveCheckpoint } from './checkpoint.ts';
+import { Learner, type EpochMetrics, type Position } from './learner.ts';
+import { Sgd } from './sgd.ts';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-ckpt-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+beforeAll(async () => {
+  await loadBackend('wasm');
+});
+
+const dataset = makeSyntheticDataset({ train: 96, val: 40, imageSize: 16 });
+const config = mergeRunConfig(DEFAULT_RUN_CONFIG, {
+  opt: { epochs: 2, batchSize: 16, lrMax: 0.3 },
+  aug: { cutout: 4 },
+  net: { arch: { kind: 'wide-resnet', groups: 2, blocksPerGroup: 1, widthFactor: 1, stemChannels: 4, dropout: 0 } },
+  seed: 11,
+});
+const resolved = resolveOpt(config, findPreset('resnet-9')!.recipe, dataset.train.count, dataset.val.count);
+
+function learner(position?: Position) {
+  const spec = config.net.arch as Exclude<typeof config.net.arch, string>;
+  const model = new Model(buildGraph(spec, { imageSize: 16, numClasses: 10 }), config.seed);
+  const sgd = new Sgd(model.params, { ...config.opt, weightDecay: resolved.weightDecay });
+  return new Learner(model, sgd, dataset, config, resolved, [], position);
+}
+
+const metricsOf = (l: Learner) => {
+  const out: EpochMetrics[] = [];
+  l.callbacks.push({ onEpochEnd: (_l, m) => void out.push(m) });
+  return out;
+};
+const comparable = (ms: EpochMetrics[]) => ms.map(({ epoch, step, trainLoss, trainAcc, valLoss, valAcc, ttaAcc }) => ({ epoch, step, trainLoss, trainAcc, valLoss, valAcc, ttaAcc }));
+
+describe('checkpoints', () => {
+  it('pausing mid-epoch and resuming from the checkpoint reproduces an uninterrupted run', async () => {
+    const straight = learner();
+    const expected = metricsOf(straight);
+    expect(await straight.fit()).toBe('finished');
+
+    const first = learner();
+    const before = metricsOf(first);
+    first.callbacks.push({ onBatchEnd: (l, m) => (m.step === 9 ? l.requestStop('pause') : undefined) });
+    expect(await first.fit()).toBe('paused');
+    const ckpt = path.join(dir, 'latest');
+    await saveCheckpoint(ckpt, first.model, first.sgd, first.position);
+    first.model.dispose();
+    first.sgd.dispose();
+
+    const meta = await readCheckpointMeta(ckpt);
+    expect(meta.position).toMatchObject({ epoch: 1, stepInEpoch: 3, step: 9 });
+    const resumed = learner(meta.position);
+    await loadCheckpoint(ckpt, resumed.model, resumed.sgd);
+    const after = metricsOf(resumed);
+    expect(await resumed.fit()).toBe('finished');
+
+    const got = comparable([...before, ...after]);
+    const want = comparable(expected);
+    expect(got.map((m) => m.epoch)).toEqual([1, 2]);
+    for (let i = 0; i < want.length; i++) {
+      for (const [k, v] of Object.entries(want[i]!)) {
+        const g = (got[i] as Record<string, number>)[k]!;
+        expect(Math.abs(g - (v as number)), `epoch ${i + 1} ${k}`).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(v as number)));
+      }
+    }
+  });
+
+  it('refuses a checkpoint of another architecture, naming the tensor', async () => {
+    const a = learner();
+    await saveCheckpoint(path.join(dir, 'a'), a.model, a.sgd, a.position);
+    const other = new Model(buildGraph({ kind: 'resnet9', widths: [4, 4, 4, 4], outputScale: 1 }, { imageSize: 16, numClasses: 10 }), 0);
+    const sgd = new Sgd(other.params, { nesterov: false, weightDecay: 0, wdExcludeBnBias: false });
+    await expect(loadCheckpoint(path.join(dir, 'a'), other, sgd)).rejects.toThrow(/has no tensor prep\/conv\/kernel/);
+  });
+
+  it('leaves the previous checkpoint whole when replaced', async () => {
+    const a = learner();
+    const target = path.join(dir, 'swap');
+    await saveCheckpoint(target, a.model, a.sgd, a.position);
+    await saveCheckpoint(target, a.model, a.sgd, { ...a.position, step: 5 });
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith('swap'))).toEqual(['swap']);
+    expect(JSON.parse(fs.readFileSync(path.join(target, 'checkpoint.json'), 'utf8')).position.step).toBe(5);
+  });
+});
