@@ -1,0 +1,134 @@
+import {
+  BarController,
+  BarElement,
+  CategoryScale,
+  Chart,
+  Legend,
+  LinearScale,
+  LineController,
+  LineElement,
+  LogarithmicScale,
+  PointElement,
+  Title,
+  Tooltip,
+  type ChartConfiguration,
+  type Plugin,
+} from 'chart.js';
+import type { ChartAxis, ChartConfig } from './chart-config.ts';
+
+Chart.register(LineController, LineElement, PointElement, BarController, BarElement, CategoryScale, LinearScale, LogarithmicScale, Legend, Title, Tooltip);
+
+export { Chart };
+
+export interface ChartTheme {
+  text: string;
+  grid: string;
+}
+
+function axis(a: ChartAxis, theme: ChartTheme, position?: 'left' | 'right') {
+  return {
+    type: a.log ? ('logarithmic' as const) : ('linear' as const),
+    position,
+    min: a.min,
+    max: a.max,
+    title: { display: true, text: a.label, color: theme.text },
+    ticks: {
+      color: theme.text,
+      maxTicksLimit: 8,
+      callback: a.percent ? (v: number | string) => `${Math.round(Number(v) * 100)}%` : undefined,
+    },
+    grid: { color: theme.grid, drawOnChartArea: position !== 'right' },
+  };
+}
+
+/** Vertical lines at given x values, drawn after the datasets. */
+const markerPlugin: Plugin<'line'> = {
+  id: 'kilnMarkers',
+  afterDatasetsDraw(chart) {
+    const markers = (chart.options.plugins as { kilnMarkers?: { x: number; label: string; color: string }[] }).kilnMarkers ?? [];
+    const { ctx, chartArea, scales } = chart;
+    for (const m of markers) {
+      const px = scales.x!.getPixelForValue(m.x);
+      if (!Number.isFinite(px) || px < chartArea.left || px > chartArea.right) continue;
+      ctx.save();
+      ctx.strokeStyle = m.color;
+      ctx.setLineDash([5, 4]);
+      ctx.beginPath();
+      ctx.moveTo(px, chartArea.top);
+      ctx.lineTo(px, chartArea.bottom);
+      ctx.stroke();
+      ctx.fillStyle = m.color;
+      ctx.font = '12px system-ui, sans-serif';
+      ctx.fillText(m.label, Math.min(px + 4, chartArea.right - ctx.measureText(m.label).width), chartArea.top + 12);
+      ctx.restore();
+    }
+  },
+};
+
+/** Data only: what a throttled update swaps into an existing chart. */
+export function chartData(config: ChartConfig): ChartConfiguration['data'] {
+  if (config.kind === 'bar') {
+    return {
+      labels: config.categories,
+      datasets: config.series.map((s) => ({ label: s.label, data: s.values, backgroundColor: s.color, borderColor: s.color })),
+    };
+  }
+  return {
+    datasets: config.series.map((s) => ({
+      label: s.label,
+      data: s.points.map((p) => ({ x: p.x, y: p.y ?? Number.NaN })),
+      borderColor: s.color,
+      backgroundColor: s.color,
+      borderDash: s.dashed ? [6, 4] : undefined,
+      borderWidth: 1.75,
+      pointRadius: s.dots ? 3 : 0,
+      pointHoverRadius: 4,
+      spanGaps: true,
+      yAxisID: s.right ? 'y2' : 'y',
+      tension: 0,
+    })),
+  };
+}
+
+export function chartConfiguration(config: ChartConfig, theme: ChartTheme): ChartConfiguration {
+  const common = {
+    responsive: true,
+    maintainAspectRatio: false,
+    animation: false as const,
+    normalized: true,
+    plugins: {
+      title: { display: true, text: config.title, color: theme.text, font: { size: 13, weight: 600 as const } },
+      legend: { labels: { color: theme.text, boxWidth: 14 } },
+      tooltip: { mode: 'nearest' as const, intersect: false },
+    },
+  };
+  if (config.kind === 'bar') {
+    const valueAxis = axis(config.y, theme);
+    const categoryAxis = { type: 'category' as const, ticks: { color: theme.text, autoSkip: false }, grid: { color: theme.grid } };
+    return {
+      type: 'bar',
+      data: chartData(config),
+      options: {
+        ...common,
+        indexAxis: config.horizontal ? 'y' : 'x',
+        scales: config.horizontal ? { x: valueAxis, y: categoryAxis } : { x: categoryAxis, y: valueAxis },
+      },
+    } as ChartConfiguration;
+  }
+  return {
+    type: 'line',
+    data: chartData(config),
+    options: {
+      ...common,
+      parsing: false,
+      interaction: { mode: 'nearest', intersect: false, axis: 'x' },
+      plugins: { ...common.plugins, kilnMarkers: config.markers ?? [] },
+      scales: {
+        x: axis(config.x, theme),
+        y: axis(config.y, theme, 'left'),
+        ...(config.y2 ? { y2: axis(config.y2, theme, 'right') } : {}),
+      },
+    },
+    plugins: [markerPlugin],
+  } as ChartConfiguration;
+}

@@ -1,0 +1,78 @@
+import type { MethodResults, Settings } from '../../../src-preload/contract.ts';
+import { api, watchConnection, type ConnectionState } from '../lib/api.ts';
+import { errorMessage } from '../lib/errors.ts';
+
+export const VIEWS = [
+  { id: 'datasets', title: 'Datasets' },
+  { id: 'architecture', title: 'Architecture' },
+  { id: 'train', title: 'Train' },
+  { id: 'runs', title: 'Runs' },
+  { id: 'evaluate', title: 'Evaluate' },
+] as const;
+export type ViewName = (typeof VIEWS)[number]['id'];
+
+export interface Route {
+  view: ViewName;
+  /** The dataset or run the view shows, when it shows one. */
+  id: string | null;
+}
+
+/** The route lives in the URL hash so a reload comes back to the same view and item. */
+function parseHash(hash: string): Route {
+  const [view, id] = hash.replace(/^#\/?/, '').split('/');
+  const known = VIEWS.find((v) => v.id === view);
+  return { view: known ? known.id : 'datasets', id: id ? decodeURIComponent(id) : null };
+}
+
+class AppState {
+  route = $state<Route>(parseHash(location.hash));
+  info = $state.raw<MethodResults['app.info'] | null>(null);
+  settings = $state.raw<Settings | null>(null);
+  connection = $state<ConnectionState>('connecting');
+  error = $state('');
+  themePreference = $state<Settings['theme']>('system');
+  private systemDark = $state(matchMedia('(prefers-color-scheme: dark)').matches);
+  theme = $derived<'light' | 'dark'>(this.themePreference === 'system' ? (this.systemDark ? 'dark' : 'light') : this.themePreference);
+
+  constructor() {
+    addEventListener('hashchange', () => (this.route = parseHash(location.hash)));
+    matchMedia('(prefers-color-scheme: dark)').addEventListener('change', (e) => (this.systemDark = e.matches));
+    watchConnection((s) => (this.connection = s));
+  }
+
+  async init(): Promise<void> {
+    try {
+      const [info, settings] = await Promise.all([api.call('app.info'), api.call('settings.get')]);
+      this.info = info;
+      this.settings = settings;
+      this.themePreference = settings.theme;
+    } catch (err) {
+      this.error = errorMessage(err);
+    }
+  }
+
+  go(view: ViewName, id: string | null = null): void {
+    const hash = `#/${view}${id ? `/${encodeURIComponent(id)}` : ''}`;
+    if (location.hash !== hash) location.hash = hash;
+    this.route = { view, id };
+  }
+
+  async setTheme(theme: Settings['theme']): Promise<void> {
+    this.themePreference = theme;
+    try {
+      this.settings = await api.call('settings.set', { theme });
+    } catch (err) {
+      this.error = errorMessage(err);
+    }
+  }
+
+  async saveSettings(patch: Parameters<typeof api.call<'settings.set'>>[1]): Promise<void> {
+    try {
+      this.settings = await api.call('settings.set', patch);
+    } catch (err) {
+      this.error = errorMessage(err);
+    }
+  }
+}
+
+export const app = new AppState();

@@ -1,0 +1,98 @@
+import type { Evaluation, ImageItem, Prediction } from '../../../src-preload/contract.ts';
+import { api } from '../lib/api.ts';
+import { errorMessage } from '../lib/errors.ts';
+
+/** The evaluation of one run (stored, or computed on request), its mistakes' images, export and predictions. */
+class EvaluateState {
+  runId = $state<string | null>(null);
+  evaluation = $state.raw<Evaluation | null>(null);
+  loading = $state(false);
+  evaluating = $state(false);
+  error = $state('');
+  mistakeImages = $state.raw<Map<number, ImageItem>>(new Map());
+  exportDir = $state('');
+  exportResult = $state('');
+  exportError = $state('');
+  prediction = $state.raw<Prediction | null>(null);
+  predictImage = $state('');
+  predictError = $state('');
+
+  async open(runId: string, datasetId: string): Promise<void> {
+    if (this.runId === runId) return;
+    this.runId = runId;
+    this.evaluation = null;
+    this.error = '';
+    this.mistakeImages = new Map();
+    this.prediction = null;
+    this.predictImage = '';
+    this.exportResult = '';
+    this.exportError = '';
+    this.loading = true;
+    try {
+      const ev = await api.call('runs.evaluation', runId);
+      if (this.runId !== runId) return;
+      this.evaluation = ev;
+      if (ev) void this.loadMistakes(datasetId, ev);
+    } catch (err) {
+      if (this.runId === runId) this.error = errorMessage(err);
+    } finally {
+      if (this.runId === runId) this.loading = false;
+    }
+  }
+
+  async evaluate(datasetId: string): Promise<void> {
+    const runId = this.runId;
+    if (!runId) return;
+    this.evaluating = true;
+    this.error = '';
+    try {
+      const ev = await api.call('runs.evaluate', runId);
+      if (this.runId !== runId) return;
+      this.evaluation = ev;
+      void this.loadMistakes(datasetId, ev);
+    } catch (err) {
+      if (this.runId === runId) this.error = errorMessage(err);
+    } finally {
+      this.evaluating = false;
+    }
+  }
+
+  private async loadMistakes(datasetId: string, ev: Evaluation): Promise<void> {
+    const runId = this.runId;
+    const items = await Promise.all(
+      ev.mistakes.slice(0, 48).map((m) => api.call('datasets.image', datasetId, 'val', m.index).catch(() => null)),
+    );
+    if (this.runId !== runId) return;
+    this.mistakeImages = new Map(items.filter((i): i is ImageItem => i !== null).map((i) => [i.index, i]));
+  }
+
+  async export(): Promise<void> {
+    if (!this.runId) return;
+    this.exportError = '';
+    this.exportResult = '';
+    try {
+      const { dir } = await api.call('runs.export', this.runId, this.exportDir.trim());
+      this.exportResult = dir;
+    } catch (err) {
+      this.exportError = errorMessage(err);
+    }
+  }
+
+  async predict(file: File): Promise<void> {
+    if (!this.runId) return;
+    this.predictError = '';
+    this.prediction = null;
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    let binary = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    const base64 = btoa(binary);
+    this.predictImage = `data:${file.type || 'image/png'};base64,${base64}`;
+    try {
+      this.prediction = await api.call('runs.predict', this.runId, base64, 3);
+    } catch (err) {
+      this.predictError = errorMessage(err);
+    }
+  }
+}
+
+export const evaluate = new EvaluateState();

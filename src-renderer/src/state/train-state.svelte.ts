@@ -1,0 +1,79 @@
+import type { MethodResults } from '../../../src-preload/contract.ts';
+import type { RunConfig } from '../../../src-main/engine/config/run-config.ts';
+import { api } from '../lib/api.ts';
+import { errorMessage, errorsByField } from '../lib/errors.ts';
+import { app } from './app-state.svelte.ts';
+import { runs } from './runs-state.svelte.ts';
+
+const DRAFT_KEY = 'kiln.trainDraft';
+
+export type LrFindResult = MethodResults['runs.lrFind'];
+
+/** The RunConfig being edited (kept across reloads), starting runs, and the LR finder. */
+class TrainState {
+  draft = $state<RunConfig | null>(null);
+  name = $state('');
+  errors = $state<Record<string, string>>({});
+  starting = $state(false);
+  lrResult = $state.raw<LrFindResult | null>(null);
+  lrFinding = $state(false);
+  lrError = $state('');
+
+  /** The draft from the last session, else the stored default RunConfig. */
+  init(defaults: RunConfig): void {
+    if (this.draft) return;
+    let saved: RunConfig | null = null;
+    try {
+      saved = JSON.parse(localStorage.getItem(DRAFT_KEY) ?? 'null');
+    } catch {
+      saved = null;
+    }
+    this.draft = saved && typeof saved === 'object' && saved.opt && saved.data ? saved : structuredClone(defaults);
+  }
+
+  persist(): void {
+    if (this.draft) localStorage.setItem(DRAFT_KEY, JSON.stringify($state.snapshot(this.draft)));
+  }
+
+  resetToDefaults(): void {
+    if (!app.settings) return;
+    this.draft = structuredClone(app.settings.defaultRunConfig);
+    this.errors = {};
+    this.persist();
+  }
+
+  async start(): Promise<string | null> {
+    if (!this.draft) return null;
+    this.errors = {};
+    this.starting = true;
+    try {
+      const config = $state.snapshot(this.draft) as RunConfig;
+      const record = await api.call('runs.start', config, this.name.trim() || undefined);
+      runs.follow(record.id).record = record;
+      void runs.refresh();
+      void app.saveSettings({ defaultRunConfig: config, lastDataset: config.data.dataset });
+      return record.id;
+    } catch (err) {
+      this.errors = errorsByField(err, 0);
+      if (!Object.keys(this.errors).length) this.errors = { '': errorMessage(err) };
+      return null;
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  async findLr(): Promise<void> {
+    if (!this.draft) return;
+    this.lrError = '';
+    this.lrFinding = true;
+    try {
+      this.lrResult = await api.call('runs.lrFind', $state.snapshot(this.draft) as RunConfig);
+    } catch (err) {
+      this.lrError = errorMessage(err);
+    } finally {
+      this.lrFinding = false;
+    }
+  }
+}
+
+export const train = new TrainState();
