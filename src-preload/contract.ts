@@ -167,18 +167,23 @@ export interface SerializedError {
 
 type Methods = { [M in MethodName]: (...args: MethodArgs<M>) => Promise<MethodResults[M]> };
 
-/** `window.kiln` in the app, and the WebSocket client in a browser: the renderer cannot tell which. */
+/**
+ * `window.kiln` in the app, and the WebSocket client in a browser: the renderer cannot tell which.
+ * A failed call rejects with a value that has `name` and `message` (the service's error): an Error
+ * from the browser client, a plain object over the Electron bridge (which would drop an Error's name).
+ */
 export interface KilnApi {
   call<M extends MethodName>(method: M, ...args: MethodArgs<M>): Promise<MethodResults[M]>;
   on<E extends EventName>(event: E, listener: (payload: KilnEvents[E]) => void): () => void;
+  /** Electron only: the file-system path of a dropped File (a folder dropped for import). */
+  pathForFile?(file: File): string;
 }
 
 /** Service implementations the hosts (Electron main, `kiln serve`) dispatch to. */
 export type KilnHandlers = Methods;
 
 /** Fixed IPC channel names. */
-export const IPC_INVOKE = 'kiln:invoke';
-export const IPC_EVENT = 'kiln:event';
+export { IPC_INVOKE, IPC_EVENT } from './channels.ts';
 
 /** Validate a call's arguments; the error names the method and the argument. */
 export function parseArgs<M extends MethodName>(method: M, args: unknown): MethodArgs<M> {

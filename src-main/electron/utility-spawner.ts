@@ -1,0 +1,37 @@
+import type { UtilityProcess } from 'electron';
+import type { TrainerMessage } from '../engine/trainer/protocol.ts';
+import type { TrainerSpawner } from '../engine/trainer/trainer-client.ts';
+import type { JobProcess } from '../app/lr-find-runner.ts';
+
+type Fork = (modulePath: string, args?: string[], options?: { serviceName?: string; stdio?: 'inherit' | 'pipe' | 'ignore' }) => UtilityProcess;
+
+/**
+ * Trainers as Electron utility processes (Chromium's process model): a crash or out-of-memory kills
+ * that process only, and the run manager marks the run failed. `fork` is `utilityProcess.fork`.
+ */
+export function utilityTrainerSpawner(fork: Fork, entry: string): TrainerSpawner {
+  return (args) => {
+    const child = fork(entry, args, { serviceName: 'Kiln trainer', stdio: 'inherit' });
+    return {
+      get pid() {
+        return child.pid;
+      },
+      send: (m) => child.postMessage(m),
+      onMessage: (l) => child.on('message', (m: unknown) => l(m as TrainerMessage)),
+      onExit: (l) => child.on('exit', (code: number) => l(code, null)),
+      kill: () => void child.kill(),
+    };
+  };
+}
+
+export function utilityJobProcess(fork: Fork, entry: string): () => JobProcess {
+  return () => {
+    const child = fork(entry, [], { serviceName: 'Kiln LR finder', stdio: 'inherit' });
+    return {
+      send: (m) => child.postMessage(m),
+      onMessage: (l) => child.on('message', l),
+      onExit: (l) => child.on('exit', (code: number) => l(code)),
+      kill: () => void child.kill(),
+    };
+  };
+}

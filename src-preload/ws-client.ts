@@ -1,0 +1,185 @@
+/**
+ * KilnApi over `kiln serve`'s WebSocket, for the renderer in a browser (in Electron it uses
+ * `window.kiln`). Browser-only code: no Node imports. Calls made while (re)connecting wait for the
+ * connection; calls in flight when it drops fail with a ConnectionError; events resume on reconnect.
+ */
+import type { EventName, KilnApi, KilnEvents, MethodArgs, MethodName, MethodResults, SerializedError } from './contract.ts';
+
+/** The error a call rejects with: the service's {name, message}. */
+export class KilnCallError extends Error {
+  constructor(error: SerializedError) {
+    super(error.message);
+    this.name = error.name;
+  }
+}
+
+/** What the client needs of a WebSocket (the browser's, or the `ws` package's in tests). */
+export interface SocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: 'open', listener: () => void): void;
+  addEventListener(type: 'message', listener: (e: { data: unknown }) => void): void;
+  addEventListener(type: 'close', listener: (e: { code: number; reason: string }) => void): void;
+  addEventListener(type: 'error', listener: () => void): void;
+}
+
+export type ConnectionState = { state: 'connecting' | 'open' } | { state: 'closed'; code: number; reason: string; retrying: boolean };
+
+export interface WsClientOptions {
+  /** Default: ws(s)://<this page's host>/api?token=<token>. */
+  url?: string;
+  /** Default: the page URL's ?token=, remembered for the tab in sessionStorage. */
+  token?: string | null;
+  createSocket?: (url: string) => SocketLike;
+  /** Reconnect after a dropped connection (not after a refusal). Default true. */
+  reconnect?: boolean;
+}
+
+export interface WsKilnClient extends KilnApi {
+  /** Resolves when connected; rejects if the server refused the connection. */
+  readonly ready: Promise<void>;
+  onConnection(listener: (state: ConnectionState) => void): () => void;
+  close(): void;
+}
+
+const OPEN = 1;
+const POLICY_VIOLATION = 1008;
+const TOKEN_KEY = 'kiln-token';
+
+function pageToken(): string | null {
+  const g = globalThis as { location?: { href: string }; sessionStorage?: Storage };
+  const fromUrl = g.location ? new URL(g.location.href).searchParams.get('token') : null;
+  try {
+    if (fromUrl) g.sessionStorage?.setItem(TOKEN_KEY, fromUrl);
+    return fromUrl ?? g.sessionStorage?.getItem(TOKEN_KEY) ?? null;
+  } catch {
+    return fromUrl;
+  }
+}
+
+function defaultUrl(token: string | null): string {
+  const loc = (globalThis as { location?: { protocol: string; host: string } }).location;
+  if (!loc) throw new Error('connectKiln: no page location; pass options.url');
+  const base = `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/api`;
+  // Without a token in the URL the server still accepts the cookie it set when it served the page.
+  return token ? `${base}?token=${encodeURIComponent(token)}` : base;
+}
+
+export function connectKiln(options: WsClientOptions = {}): WsKilnClient {
+  const url = options.url ?? defaultUrl(options.token === undefined ? pageToken() : options.token);
+  const createSocket = options.createSocket ?? ((u: string) => new WebSocket(u) as unknown as SocketLike);
+  const reconnect = options.reconnect ?? true;
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; method: string }>();
+  const queue: string[] = [];
+  const listeners = new Map<EventName, Set<(payload: never) => void>>();
+  const connectionListeners = new Set<(state: ConnectionState) => void>();
+  let nextId = 1;
+  let socket: SocketLike | undefined;
+  let closedByUs = false;
+  let refused: KilnCallError | undefined;
+  let retryMs = 500;
+  let resolveReady!: () => void;
+  let rejectReady!: (e: Error) => void;
+  const ready = new Promise<void>((res, rej) => {
+    resolveReady = res;
+    rejectReady = rej;
+  });
+  ready.catch(() => undefined);
+
+  const setState = (s: ConnectionState) => connectionListeners.forEach((l) => l(s));
+
+  function open(): void {
+    setState({ state: 'connecting' });
+    const ws = createSocket(url);
+    socket = ws;
+    ws.addEventListener('open', () => {
+      retryMs = 500;
+      setState({ state: 'open' });
+      resolveReady();
+      for (const text of queue.splice(0)) ws.send(text);
+    });
+    ws.addEventListener('message', (e) => onMessage(typeof e.data === 'string' ? e.data : String(e.data)));
+    ws.addEventListener('error', () => undefined);
+    ws.addEventListener('close', (e) => {
+      if (socket !== ws) return;
+      socket = undefined;
+      const lost = new KilnCallError({ name: 'ConnectionError', message: `connection to Kiln closed (${e.code}${e.reason ? `: ${e.reason}` : ''})` });
+      for (const [id, p] of pending) {
+        pending.delete(id);
+        p.reject(lost);
+      }
+      // A policy close is a refusal (token, origin): retrying cannot help.
+      const retrying = reconnect && !closedByUs && e.code !== POLICY_VIOLATION;
+      if (e.code === POLICY_VIOLATION) {
+        refused = new KilnCallError({ name: 'ConnectionRefusedError', message: `Kiln refused the connection: ${e.reason || 'policy violation'}` });
+        rejectReady(refused);
+        for (const text of queue.splice(0)) {
+          const id = (JSON.parse(text) as { id: number }).id;
+          pending.get(id)?.reject(refused);
+          pending.delete(id);
+        }
+      }
+      setState({ state: 'closed', code: e.code, reason: e.reason, retrying });
+      if (retrying) {
+        setTimeout(open, retryMs);
+        retryMs = Math.min(retryMs * 2, 10_000);
+      }
+    });
+  }
+
+  function onMessage(text: string): void {
+    let msg: { id?: number | string | null; result?: unknown; error?: SerializedError; event?: EventName; payload?: unknown };
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (msg.event) {
+      listeners.get(msg.event)?.forEach((l) => (l as (p: unknown) => void)(msg.payload));
+      return;
+    }
+    if (typeof msg.id !== 'number') return;
+    const p = pending.get(msg.id);
+    if (!p) return;
+    pending.delete(msg.id);
+    if (msg.error) p.reject(new KilnCallError(msg.error));
+    else p.resolve(msg.result === null ? undefined : msg.result);
+  }
+
+  open();
+
+  return {
+    ready,
+    call<M extends MethodName>(method: M, ...args: MethodArgs<M>): Promise<MethodResults[M]> {
+      if (refused) return Promise.reject(refused);
+      const id = nextId++;
+      const text = JSON.stringify({ id, method, args });
+      return new Promise<MethodResults[M]>((resolve, reject) => {
+        pending.set(id, { resolve: resolve as (v: unknown) => void, reject, method });
+        if (socket && socket.readyState === OPEN) socket.send(text);
+        else queue.push(text);
+      });
+    },
+    on<E extends EventName>(event: E, listener: (payload: KilnEvents[E]) => void): () => void {
+      let set = listeners.get(event);
+      if (!set) listeners.set(event, (set = new Set()));
+      set.add(listener as (payload: never) => void);
+      return () => void set.delete(listener as (payload: never) => void);
+    },
+    onConnection(listener) {
+      connectionListeners.add(listener);
+      return () => void connectionListeners.delete(listener);
+    },
+    close() {
+      closedByUs = true;
+      socket?.close(1000, 'client closed');
+    },
+  };
+}
+
+/** `window.kiln` in the app (Electron preload); otherwise a connection to the server that served this page. */
+export function kilnApi(): KilnApi {
+  const w = globalThis as { kiln?: KilnApi };
+  return w.kiln ?? connectKiln();
+}
