@@ -84,6 +84,7 @@ class ArchsState {
     if (!this.draft) return false;
     try {
       await api.call('archs.saveCustom', name.trim(), { ...($state.snapshot(this.draft) as ArchSpec), name: name.trim() });
+      this.draft.name = name.trim();
       await this.refresh();
       this.source = `custom:${name.trim()}`;
       return true;

@@ -1,0 +1,298 @@
+/**
+ * The workbench end to end: real Chromium (playwright-core) against a real `kiln serve` child process
+ * with its real services, on a small folder of PNGs this test draws. Screenshots of each view go to
+ * test/screenshots/ (git-ignored) for a person to look at.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const SHOTS = path.join(ROOT, 'test/screenshots');
+const CHROMIUM = '/usr/bin/chromium';
+const CLASSES = ['reds', 'greens', 'blues'];
+const PER_CLASS = 60;
+const VAL_SPLIT = 0.25;
+
+function newestMtime(p: string): number {
+  const st = fs.statSync(p);
+  if (!st.isDirectory()) return st.mtimeMs;
+  return Math.max(st.mtimeMs, ...fs.readdirSync(p).map((f) => newestMtime(path.join(p, f))));
+}
+
+/** Build the renderer when out/renderer is missing or older than its sources. */
+function ensureRendererBuilt(): void {
+  const index = path.join(ROOT, 'out/renderer/index.html');
+  const sources = ['src-renderer', 'src-preload/contract.ts', 'src-preload/ws-client.ts'].map((p) => path.join(ROOT, p)).filter((p) => fs.existsSync(p));
+  const newest = Math.max(...sources.map(newestMtime));
+  if (fs.existsSync(index) && fs.statSync(index).mtimeMs >= newest) return;
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'src-renderer/vite.config.ts', '--logLevel', 'warn'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
+}
+
+/** Seeded so the folder is the same every run. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+}
+
+/** 32×32 PNGs, one folder per class, each class a dominant colour channel under noise and a random bright square. */
+async function drawFolder(dir: string): Promise<void> {
+  const rand = rng(7);
+  for (const [c, name] of CLASSES.entries()) {
+    fs.mkdirSync(path.join(dir, name), { recursive: true });
+    for (let i = 0; i < PER_CLASS; i++) {
+      const px = Buffer.alloc(32 * 32 * 3);
+      const x0 = Math.floor(rand() * 20);
+      const y0 = Math.floor(rand() * 20);
+      for (let y = 0; y < 32; y++) {
+        for (let x = 0; x < 32; x++) {
+          const inside = x >= x0 && x < x0 + 12 && y >= y0 && y < y0 + 12;
+          for (let ch = 0; ch < 3; ch++) {
+            const base = ch === c ? (inside ? 230 : 150) : inside ? 90 : 60;
+            px[(y * 32 + x) * 3 + ch] = Math.max(0, Math.min(255, Math.round(base + (rand() - 0.5) * 120)));
+          }
+        }
+      }
+      await sharp(px, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(path.join(dir, name, `${String(i).padStart(3, '0')}.png`));
+    }
+  }
+  // Not an image: the import skips it and says so.
+  fs.writeFileSync(path.join(dir, 'reds', 'broken.png'), 'not an image at all');
+}
+
+function startServer(home: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/kiln.js'), 'serve', '--port', '0', '--home', home], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`kiln serve printed no URL within 60 s:\n${out}`)), 60_000);
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = /Kiln is serving at (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1]! });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`kiln serve exited (${code}):\n${out}`)));
+  });
+}
+
+/** expect.poll with a timeout fit for a browser talking to a server on a shared 2-core machine. */
+function poll<T>(fn: () => Promise<T> | T, timeout = 20_000) {
+  return expect.poll(fn, { timeout, interval: 100 });
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.waitForTimeout(350); // let the throttled charts draw their latest points
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: false });
+}
+
+async function points(page: Page, testId: string): Promise<number> {
+  return Number(await page.getAttribute(`[data-testid="${testId}"]`, 'data-points'));
+}
+
+describe('workbench in Chromium against kiln serve', () => {
+  let tmp: string;
+  let folder: string;
+  let server: ChildProcess;
+  let url: string;
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+  const runIds: string[] = [];
+
+  beforeAll(async () => {
+    ensureRendererBuilt();
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-ui-'));
+    folder = path.join(tmp, 'shapes');
+    await drawFolder(folder);
+    fs.mkdirSync(SHOTS, { recursive: true });
+    ({ child: server, url } = await startServer(path.join(tmp, 'home')));
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text());
+    });
+    page.setDefaultTimeout(60_000);
+    await page.goto(url);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    if (server && server.exitCode === null) {
+      const exited = new Promise((r) => server.once('exit', r));
+      server.kill('SIGINT');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (server.exitCode === null) server.kill('SIGKILL');
+    }
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('imports a folder of images and browses it', async () => {
+    await page.click('a[data-view=datasets]');
+    await page.fill('#import-folder', folder);
+    await page.fill('#import-name', 'shapes');
+    await page.fill('#f-import-val', String(VAL_SPLIT));
+    await page.click('button:has-text("Import folder")');
+    const task = page.locator('[data-testid=task-import]');
+    await poll(() => task.getAttribute('data-phase'), 60_000).toBe('done');
+    await poll(() => task.textContent()).toContain('1 files skipped');
+    await task.locator('button:has-text("Open")').click();
+
+    const detail = page.locator('[data-testid=dataset-detail]');
+    await poll(() => detail.locator('h2').textContent()).toBe('shapes');
+    const valCount = Math.round(PER_CLASS * VAL_SPLIT);
+    const classButtons = page.locator('ul[aria-label=Classes] button');
+    expect(await classButtons.count()).toBe(3);
+    // Classes come back in name order, each with its share of training images.
+    expect((await classButtons.allTextContents()).map((t) => t.replace(/\s+/g, '').trim())).toEqual([...CLASSES].sort().map((c) => `${c}${PER_CLASS - valCount}`));
+    // The grid shows this class's images as real PNGs.
+    await poll(() => page.locator('[data-testid=image-grid] img').count()).toBe(PER_CLASS - valCount);
+    await page.click('ul[aria-label=Classes] button:has-text("greens")');
+    await poll(() => page.locator('.images h3').textContent()).toContain('greens');
+    const first = page.locator('[data-testid=image-grid] button').first();
+    await poll(() => first.locator('img').count()).toBe(1);
+    await first.click();
+    await poll(() => page.locator('dialog[open] b').textContent()).toBe('greens');
+    const natural = await page.locator('dialog[open] img').evaluate((img: HTMLImageElement) => img.naturalWidth);
+    expect(natural).toBe(32);
+    await shot(page, '1-dataset-image');
+    await page.keyboard.press('Escape');
+    await shot(page, '1-datasets');
+  });
+
+  it('edits an architecture with live summary and field errors, saves it and uses it', async () => {
+    await page.click('a[data-view=architecture]');
+    await page.click('button[data-arch=wrn-22]');
+    const summary = page.locator('[data-testid=arch-summary]');
+    await poll(() => summary.textContent()).toContain('parameters');
+    const before = await summary.locator('.stat b').first().textContent();
+    for (const [field, value] of [['groups', '2'], ['blocks', '1'], ['width', '1'], ['stem', '8'], ['dropout', '0']]) {
+      await page.fill(`#f-arch-${field}`, value!);
+    }
+    await poll(() => summary.locator('.stat b').first().textContent()).not.toBe(before);
+    const params = Number((await summary.locator('.stat b').first().textContent())!.replace(/,/g, ''));
+    expect(params).toBeGreaterThan(1000);
+    expect(params).toBeLessThan(50_000);
+    // Out of range: the contract's error appears at the field.
+    await page.fill('#f-arch-groups', '9');
+    await poll(() => page.locator('#f-arch-groups-error').textContent()).toMatch(/6/);
+    await page.fill('#f-arch-groups', '2');
+    await poll(() => page.locator('#f-arch-groups-error').count()).toBe(0);
+    await page.fill('#arch-save-name', 'tiny-wrn');
+    await page.click('button:has-text("Save")');
+    await poll(() => page.locator('ul.picks button:has-text("tiny-wrn")').count()).toBe(1);
+    await page.click('button:has-text("Use for training")');
+    await shot(page, '2-architecture');
+  });
+
+  async function configureRun(name: string, seed: number): Promise<void> {
+    await page.click('a[data-view=train]');
+    await page.selectOption('#cfg-dataset', { label: 'shapes' });
+    await page.fill('#f-cfg-limitTrain', '256');
+    await page.fill('#f-cfg-limitVal', '128');
+    await page.fill('#f-cfg-epochs', '3');
+    await page.fill('#f-cfg-batch', '32');
+    await page.fill('#f-cfg-lr', '0.2');
+    await page.fill('#f-cfg-seed', String(seed));
+    await page.selectOption('#cfg-backend', 'wasm');
+    await page.fill('#cfg-name', name);
+    expect(await page.textContent('[data-testid=cfg-arch]')).toContain('tiny-wrn');
+  }
+
+  it('shows a bad setting at its field', async () => {
+    await configureRun('bad', 0);
+    await page.fill('#f-cfg-ls', '1.5');
+    await page.click('button:has-text("Start training")');
+    await poll(() => page.locator('#f-cfg-ls-error').textContent()).toMatch(/0\.99/);
+    await page.fill('#f-cfg-ls', '0.1');
+  });
+
+  it('trains a run with live plots, pauses, resumes and finishes', async () => {
+    await configureRun('first', 0);
+    await page.click('button:has-text("Start training")');
+    const live = page.locator('[data-testid=run-live]');
+    await poll(() => live.locator('h2').textContent()).toContain('first');
+    runIds.push((await live.getAttribute('data-run-id'))!);
+    // The loss plot gains points while the run trains.
+    await poll(() => points(page, 'chart-loss'), 90_000).toBeGreaterThan(0);
+    await page.click('[data-testid=run-live] button:has-text("Pause")');
+    await poll(() => live.getAttribute('data-status'), 60_000).toBe('paused');
+    const pausedAt = await page.textContent('[data-testid=run-step]');
+    const pausedPoints = await points(page, 'chart-loss');
+    await shot(page, '3-train-paused');
+    // Nothing is lost on reload: the plot comes back from the run's stored metrics.
+    await page.reload();
+    await poll(() => live.getAttribute('data-status')).toBe('paused');
+    await poll(() => points(page, 'chart-loss')).toBeGreaterThan(0);
+    expect(await page.textContent('[data-testid=run-step]')).toBe(pausedAt);
+    await page.click('[data-testid=run-live] button:has-text("Resume")');
+    await poll(() => live.getAttribute('data-status'), 120_000).toBe('finished');
+    await poll(() => points(page, 'chart-loss')).toBeGreaterThan(pausedPoints);
+    // train, validation and TTA accuracy for each of 3 epochs.
+    await poll(() => points(page, 'chart-accuracy')).toBe(9);
+    expect(await page.textContent('[data-testid=run-epoch]')).toContain('3 / 3');
+    await shot(page, '3-train-finished');
+  });
+
+  it('trains a second run to compare with', async () => {
+    await configureRun('second', 1);
+    await page.click('button:has-text("Start training")');
+    const live = page.locator('[data-testid=run-live]');
+    await poll(() => live.locator('h2').textContent()).toContain('second');
+    runIds.push((await live.getAttribute('data-run-id'))!);
+    await poll(() => live.getAttribute('data-status'), 120_000).toBe('finished');
+  });
+
+  it('compares the two runs', async () => {
+    await page.click('a[data-view=runs]');
+    const rows = page.locator('[data-testid=runs-table] tbody tr');
+    await poll(() => rows.count()).toBe(2);
+    for (const id of runIds) await page.check(`tr[data-run-id="${id}"] input[type=checkbox]`);
+    await page.click('button:has-text("Compare")');
+    const cmp = page.locator('[data-testid=run-compare]');
+    await poll(() => points(page, 'compare-accuracy')).toBe(6);
+    const diff = await cmp.locator('[data-testid=config-diff]').textContent();
+    expect(diff).toContain('seed');
+    await shot(page, '4-runs-compare');
+    await page.check('input[name=cmp-axis][value=step]');
+    await poll(() => points(page, 'compare-loss')).toBeGreaterThan(6);
+    await shot(page, '4-runs-compare-step');
+  });
+
+  it('opens the confusion matrix of a finished run', async () => {
+    await page.goto(`${url.split('#')[0]}#/evaluate/${runIds[0]}`);
+    const evalButton = page.locator('button:has-text("Evaluate")');
+    const matrix = page.locator('[data-testid=confusion-matrix]');
+    await poll(async () => (await matrix.count()) + (await evalButton.count()), 30_000).toBeGreaterThan(0);
+    if (await evalButton.count()) await evalButton.click();
+    await poll(() => matrix.count(), 90_000).toBe(1);
+    const cells = await matrix.locator('tbody td').allTextContents();
+    expect(cells.length).toBe(9);
+    const total = cells.reduce((a, t) => a + Number(t || 0), 0);
+    expect(total).toBe(3 * Math.round(PER_CLASS * VAL_SPLIT));
+    await shot(page, '5-evaluate');
+    await page.selectOption('#theme', 'dark');
+    await shot(page, '5-evaluate-dark');
+    await page.click('a[data-view=train]');
+    await shot(page, '3-train-dark');
+    await page.selectOption('#theme', 'system');
+  });
+
+  it('raised no errors in the page', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
