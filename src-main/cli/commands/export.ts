@@ -1,0 +1,52 @@
+import { parseFlags } from '../args.ts';
+import { UsageError } from '../../common/errors.ts';
+import { resolveHome } from '../../common/home.ts';
+import { BackendNameSchema } from '../../engine/config/run-config.ts';
+import type { BackendName } from '../../engine/backend/load-backend.ts';
+import { exportRun } from '../../runs/export-run.ts';
+import { parseCheckpointChoice } from '../../runs/run-model.ts';
+import { validateRunId } from '../../runs/run-id.ts';
+import { formatPercent } from '../../runs/run-format.ts';
+
+const HELP = `Usage: kiln export <run-id> <dir> [options]
+
+Writes <dir>/model.json + weights.bin (TensorFlow.js layers format: tf.loadLayersModel reads it)
+and <dir>/kiln.json (class names, input size, normalisation, architecture) for kiln predict.
+
+Options:
+  --checkpoint C   best | latest                      [best]
+  --backend B      cpu | wasm | …                     [cpu]
+  --home DIR       Kiln home
+  --json           print the result as JSON`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseFlags(argv, {
+    checkpoint: { type: 'string' },
+    backend: { type: 'string' },
+    home: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (v.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (positionals.length !== 2) throw new UsageError(`export: expected <run-id> <dir>, got ${positionals.length} argument(s)`);
+  if (v.backend !== undefined && !BackendNameSchema.safeParse(v.backend).success) {
+    throw new UsageError(`--backend: expected one of ${BackendNameSchema.options.join(', ')}, got "${v.backend}"`);
+  }
+  const [id, dir] = [validateRunId(positionals[0]!), positionals[1]!];
+  const result = await exportRun(resolveHome(v.home), id, dir, {
+    checkpoint: parseCheckpointChoice(v.checkpoint),
+    ...(v.backend ? { backend: v.backend as BackendName } : {}),
+  });
+  if (v.json) console.log(JSON.stringify(result, null, 2));
+  else {
+    const k = result.kiln;
+    console.log(
+      `Exported run ${id} (${k.checkpoint} checkpoint, epoch ${k.epoch}, val acc ${formatPercent(k.valAcc)}) to ${result.dir}\n` +
+        `  ${result.files.map((f) => f.slice(result.dir.length + 1)).join(', ')}; predict with: kiln predict ${dir} <image or folder>`,
+    );
+  }
+  return 0;
+}

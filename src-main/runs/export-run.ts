@@ -1,0 +1,168 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { z } from 'zod';
+import { writeFileAtomic, writeJsonAtomic } from '../common/atomic-write.ts';
+import { DataError } from '../common/errors.ts';
+import { KILN_VERSION } from '../common/version.ts';
+import { formatZodError } from '../common/zod-error.ts';
+import { ArchSpecSchema } from '../engine/arch/arch-spec.ts';
+import { loadBackend, type BackendName } from '../engine/backend/load-backend.ts';
+import { DatasetStore } from '../datasets/dataset-store.ts';
+import { buildLayersModel } from './layers-model.ts';
+import { loadRunModel, type CheckpointChoice } from './run-model.ts';
+
+export const MODEL_FILE = 'model.json';
+export const WEIGHTS_FILE = 'weights.bin';
+export const KILN_FILE = 'kiln.json';
+
+const triple = z.tuple([z.number(), z.number(), z.number()]);
+
+/** What prediction needs besides the model: `kiln.json` beside `model.json`. */
+export const KilnExportSchema = z.object({
+  format: z.literal(1),
+  runId: z.string(),
+  runName: z.string(),
+  checkpoint: z.enum(['best', 'latest']),
+  /** Epochs finished when the exported checkpoint was written. */
+  epoch: z.number().int().min(0),
+  classes: z.array(z.string()).min(1),
+  /** Images are resized to imageSize × imageSize RGB, as the dataset import did. */
+  imageSize: z.number().int().min(1),
+  /** How a non-square image was made square on import: centre crop or black bars. */
+  fit: z.enum(['crop', 'pad']),
+  /** Per-channel mean and std on the 0..1 scale: input = (pixel / 255 − mean) / std. */
+  mean: triple,
+  std: triple,
+  arch: ArchSpecSchema,
+  /** Validation accuracy of the exported checkpoint, as the run measured it (null if unknown). */
+  valAcc: z.number().nullable(),
+  ttaAcc: z.number().nullable(),
+  dataset: z.object({ id: z.string(), name: z.string(), manifestHash: z.string() }),
+  kilnVersion: z.string(),
+  exportedAt: z.string(),
+});
+export type KilnExport = z.infer<typeof KilnExportSchema>;
+
+export interface ExportOptions {
+  checkpoint?: CheckpointChoice;
+  /** Load this backend first (export does little arithmetic: cpu is the default). */
+  backend?: BackendName;
+}
+
+export interface ExportResult {
+  dir: string;
+  files: string[];
+  kiln: KilnExport;
+}
+
+/** A run's model, its weights from a checkpoint, as a tfjs-layers model with the run's preprocessing. */
+export async function buildRunExport(home: string, runId: string, opts: ExportOptions = {}): Promise<{ model: tfl.LayersModel; kiln: KilnExport }> {
+  await loadBackend(opts.backend ?? 'cpu');
+  const checkpoint = opts.checkpoint ?? 'best';
+  const loaded = await loadRunModel(home, runId, { checkpoint });
+  try {
+    const { record, dataset, graph, spec } = loaded;
+    const model = buildLayersModel(graph, loaded.model.namedVariables() as Map<string, tf.Tensor>);
+    let fit: 'crop' | 'pad' = 'crop';
+    if (dataset.id !== 'synthetic') {
+      const manifest = await new DatasetStore(home).get(dataset.id);
+      if (manifest.source.kind === 'folder') fit = manifest.source.fit;
+    }
+    const scores = checkpoint === 'best' ? record.best : record.final;
+    const kiln: KilnExport = {
+      format: 1,
+      runId,
+      runName: record.name,
+      checkpoint,
+      epoch: loaded.epoch,
+      classes: dataset.classes,
+      imageSize: dataset.imageSize,
+      fit,
+      mean: dataset.mean,
+      std: dataset.std,
+      arch: spec,
+      // 'latest' of a paused run is mid-epoch: no accuracy was measured for it.
+      valAcc: checkpoint === 'best' || record.status === 'finished' ? (scores?.valAcc ?? null) : null,
+      ttaAcc: checkpoint === 'best' || record.status === 'finished' ? (scores?.ttaAcc ?? null) : null,
+      dataset: { id: record.dataset.id, name: record.dataset.name, manifestHash: record.dataset.manifestHash },
+      kilnVersion: KILN_VERSION,
+      exportedAt: new Date().toISOString(),
+    };
+    return { model, kiln };
+  } finally {
+    loaded.dispose();
+  }
+}
+
+/**
+ * `kiln export`: `<dir>/model.json` + `weights.bin` in the TensorFlow.js layers format (what
+ * tf.loadLayersModel reads) and `kiln.json`. Each file is replaced atomically.
+ */
+export async function exportRun(home: string, runId: string, dir: string, opts: ExportOptions = {}): Promise<ExportResult> {
+  const out = path.resolve(dir);
+  if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new DataError(`${out}: exists and is not a folder`);
+  const { model, kiln } = await buildRunExport(home, runId, opts);
+  try {
+    await fs.promises.mkdir(out, { recursive: true });
+    await model.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        const weightData = artifacts.weightData ? tf.io.concatenateArrayBuffers(artifacts.weightData) : new ArrayBuffer(0);
+        const modelJson = {
+          format: 'layers-model',
+          generatedBy: `TensorFlow.js tfjs-layers v${tfl.version_layers}`,
+          convertedBy: `Kiln ${KILN_VERSION}`,
+          modelTopology: artifacts.modelTopology,
+          weightsManifest: [{ paths: [`./${WEIGHTS_FILE}`], weights: artifacts.weightSpecs ?? [] }],
+        };
+        await writeFileAtomic(path.join(out, WEIGHTS_FILE), new Uint8Array(weightData));
+        await writeJsonAtomic(path.join(out, MODEL_FILE), modelJson);
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: weightData.byteLength } };
+      }),
+    );
+    await writeJsonAtomic(path.join(out, KILN_FILE), kiln);
+  } finally {
+    model.dispose();
+  }
+  return { dir: out, files: [MODEL_FILE, WEIGHTS_FILE, KILN_FILE].map((f) => path.join(out, f)), kiln };
+}
+
+/** Read an exported folder back: the layers model (weights from weights.bin) and its kiln.json. */
+export async function loadExport(dir: string): Promise<{ model: tfl.LayersModel; kiln: KilnExport }> {
+  const readJson = async (file: string) => {
+    let text: string;
+    try {
+      text = await fs.promises.readFile(file, 'utf8');
+    } catch (err) {
+      throw new DataError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); is ${dir} a kiln export?`);
+    }
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw new DataError(`${file}: not valid JSON (${(err as Error).message})`);
+    }
+  };
+  const parsed = KilnExportSchema.safeParse(await readJson(path.join(dir, KILN_FILE)));
+  if (!parsed.success) throw new DataError(formatZodError(parsed.error, path.join(dir, KILN_FILE)));
+  const modelJson = (await readJson(path.join(dir, MODEL_FILE))) as tf.io.ModelJSON;
+  const model = await tfl.loadLayersModel({
+    load: () =>
+      tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => {
+        const specs: tf.io.WeightsManifestEntry[] = [];
+        const buffers: ArrayBuffer[] = [];
+        for (const group of manifest) {
+          specs.push(...group.weights);
+          for (const p of group.paths) {
+            const file = path.join(dir, p);
+            const data = await fs.promises.readFile(file).catch((err) => {
+              throw new DataError(`${file}: cannot read (${err.code ?? err.message})`);
+            });
+            buffers.push(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer);
+          }
+        }
+        return [specs, tf.io.concatenateArrayBuffers(buffers)];
+      }),
+  });
+  return { model, kiln: parsed.data };
+}

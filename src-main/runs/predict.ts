@@ -1,0 +1,137 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { Prediction } from '../../src-preload/contract.ts';
+import { DataError } from '../common/errors.ts';
+import { loadBackend, type BackendName } from '../engine/backend/load-backend.ts';
+import { normalisationTable } from '../engine/data/batches.ts';
+import { decodeImage } from '../datasets/decode-image.ts';
+import { IMAGE_EXTENSIONS } from '../datasets/scan-folder.ts';
+import { buildRunExport, KILN_FILE, loadExport, type KilnExport } from './export-run.ts';
+import type { CheckpointChoice } from './run-model.ts';
+
+export interface FilePrediction extends Prediction {
+  file: string;
+  /** Index of the most probable class. */
+  classIndex: number;
+}
+
+export interface PredictFailure {
+  file: string;
+  error: string;
+}
+
+const BATCH = 64;
+
+/** A trained model and the preprocessing it was trained with, from an export folder or a run. */
+export class Classifier {
+  private readonly lut: Float32Array;
+
+  private constructor(
+    readonly model: tfl.LayersModel,
+    readonly kiln: KilnExport,
+    /** Where it came from: the export folder, or `run <id>`. */
+    readonly source: string,
+  ) {
+    this.lut = normalisationTable(kiln.mean, kiln.std);
+  }
+
+  /** `target` is an export folder (it has kiln.json) or a run id. */
+  static async open(home: string, target: string, opts: { checkpoint?: CheckpointChoice; backend?: BackendName } = {}): Promise<Classifier> {
+    await loadBackend(opts.backend ?? 'cpu');
+    if (fs.existsSync(path.join(target, KILN_FILE))) {
+      const { model, kiln } = await loadExport(target);
+      return new Classifier(model, kiln, path.resolve(target));
+    }
+    if (fs.existsSync(target) && fs.statSync(target).isDirectory()) throw new DataError(`${target}: has no ${KILN_FILE}; expected a folder written by kiln export, or a run id`);
+    const { model, kiln } = await buildRunExport(home, target, { ...opts, backend: opts.backend ?? 'cpu' });
+    return new Classifier(model, kiln, `run ${target}`);
+  }
+
+  /** Decode a file exactly as the dataset import did (same resize and fit) into size×size RGB bytes. */
+  decode(file: string): Promise<Uint8Array> {
+    return decodeImage(file, { size: this.kiln.imageSize, fit: this.kiln.fit });
+  }
+
+  /** Class probabilities for images of size×size×3 bytes (HWC), normalised as in training. */
+  async probabilities(images: Uint8Array[]): Promise<Float32Array[]> {
+    const S = this.kiln.imageSize;
+    const per = S * S * 3;
+    const k = this.kiln.classes.length;
+    const out: Float32Array[] = [];
+    for (let start = 0; start < images.length; start += BATCH) {
+      const batch = images.slice(start, start + BATCH);
+      const x = new Float32Array(batch.length * per);
+      batch.forEach((img, b) => {
+        if (img.length !== per) throw new Error(`image ${start + b}: ${img.length} bytes, expected ${S}×${S}×3`);
+        for (let i = 0; i < per; i += 3) {
+          x[b * per + i] = this.lut[img[i]!]!;
+          x[b * per + i + 1] = this.lut[256 + img[i + 1]!]!;
+          x[b * per + i + 2] = this.lut[512 + img[i + 2]!]!;
+        }
+      });
+      const probs = tf.tidy(() => tf.softmax(this.model.predict(tf.tensor4d(x, [batch.length, S, S, 3])) as tf.Tensor2D));
+      const data = (await probs.data()) as Float32Array;
+      probs.dispose();
+      for (let b = 0; b < batch.length; b++) out.push(data.slice(b * k, (b + 1) * k));
+    }
+    return out;
+  }
+
+  /** Top-k classes of image files; a file that cannot be decoded is reported, not fatal. */
+  async predictFiles(files: string[], top = 3): Promise<{ predictions: FilePrediction[]; failures: PredictFailure[] }> {
+    const decoded: { file: string; pixels: Uint8Array }[] = [];
+    const failures: PredictFailure[] = [];
+    for (const file of files) {
+      try {
+        decoded.push({ file, pixels: await this.decode(file) });
+      } catch (err) {
+        failures.push({ file, error: (err as Error).message });
+      }
+    }
+    const probs = await this.probabilities(decoded.map((d) => d.pixels));
+    const predictions = decoded.map((d, i) => {
+      const ranked = topK(probs[i]!, this.kiln.classes, top);
+      return { file: d.file, classIndex: this.kiln.classes.indexOf(ranked[0]!.className), top: ranked };
+    });
+    return { predictions, failures };
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
+
+/** The k most probable classes, most probable first (ties: lower class index first). */
+export function topK(probs: ArrayLike<number>, classes: string[], k: number): Prediction['top'] {
+  return Array.from({ length: classes.length }, (_, c) => c)
+    .sort((a, b) => probs[b]! - probs[a]! || a - b)
+    .slice(0, Math.max(1, Math.min(k, classes.length)))
+    .map((c) => ({ className: classes[c]!, probability: probs[c]! }));
+}
+
+/** Files named on the command line, and image files found under folders (recursively, sorted). */
+export async function collectImageFiles(paths: string[]): Promise<string[]> {
+  const files: string[] = [];
+  const walk = async (dir: string) => {
+    const entries = (await fs.promises.readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
+    for (const e of entries) {
+      if (e.name.startsWith('.')) continue;
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile() && IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase())) files.push(p);
+    }
+  };
+  for (const p of paths) {
+    let stat: fs.Stats;
+    try {
+      stat = await fs.promises.stat(p);
+    } catch {
+      throw new DataError(`${p}: no such file or folder`);
+    }
+    if (stat.isDirectory()) await walk(p);
+    else files.push(p);
+  }
+  return files;
+}

@@ -1,0 +1,165 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadBackend } from '../src-main/engine/backend/load-backend.ts';
+import { assembleEvalBatch, normalisationTable } from '../src-main/engine/data/batches.ts';
+import { makeSyntheticDataset, SYNTHETIC_CLASSES } from '../src-main/engine/data/synthetic.ts';
+import { decodeImage } from '../src-main/datasets/decode-image.ts';
+import { loadExport } from '../src-main/runs/export-run.ts';
+import { loadRunModel } from '../src-main/runs/run-model.ts';
+import { RunStore } from '../src-main/runs/run-store.ts';
+import type { RunRecord } from '../src-main/runs/run-types.ts';
+import { tempHome } from './fixtures/runs-fixtures.ts';
+import { kiln, runIdOf, tinyTrainArgs, writeTinySpec } from './fixtures/kiln-process.ts';
+
+/** A run trained by a real `kiln train`, evaluated, exported, and used to classify PNG files. */
+
+let home: string;
+let store: RunStore;
+let id: string;
+let record: RunRecord;
+let exportDir: string;
+const VAL = 64;
+
+beforeAll(async () => {
+  home = tempHome();
+  store = new RunStore(home);
+  const train = await kiln(tinyTrainArgs(home, writeTinySpec(home), ['--json']));
+  expect(train.code).toBe(0);
+  id = runIdOf(train.stdout);
+  record = await store.get(id);
+  exportDir = path.join(home, 'exported');
+  await loadBackend('cpu');
+});
+afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
+
+describe('evaluation', () => {
+  it('was written when the run finished, and kiln runs eval reproduces the run\'s own accuracies', async () => {
+    const saved = JSON.parse(fs.readFileSync(path.join(store.evalDir(id), 'evaluation.json'), 'utf8'));
+    const { code, stdout } = await kiln(['runs', 'eval', id, '--json', '--home', home]);
+    expect(code).toBe(0);
+    const e = JSON.parse(stdout);
+    expect(e.confusion).toEqual(saved.confusion);
+    expect(e).toMatchObject({ runId: id, checkpoint: 'best', epoch: record.best!.epoch, count: VAL, tta: true, classes: SYNTHETIC_CLASSES });
+    // The best checkpoint's accuracies, as the trainer measured them at that epoch.
+    expect(e.accuracy).toBe(record.best!.valAcc);
+    expect(e.ttaAccuracy).toBe(record.best!.ttaAcc);
+    const k = SYNTHETIC_CLASSES.length;
+    for (const m of [e.confusion, e.ttaConfusion]) {
+      expect(m).toHaveLength(k);
+      expect(m.flat().reduce((a: number, b: number) => a + b, 0)).toBe(VAL);
+    }
+    const labels = makeSyntheticDataset().val.labels.subarray(0, VAL);
+    e.confusion.forEach((row: number[], c: number) => {
+      expect(row.reduce((a, b) => a + b, 0)).toBe(labels.filter((l) => l === c).length);
+      const total = row.reduce((a, b) => a + b, 0);
+      expect(e.perClass[c].accuracy).toBeCloseTo(total ? row[c]! / total : 0, 12);
+    });
+    const plain = e.mistakes.filter((m: { tta: boolean }) => !m.tta);
+    const wrong = VAL - e.confusion.reduce((s: number, row: number[], c: number) => s + row[c]!, 0);
+    expect(plain).toHaveLength(Math.min(20, wrong));
+    for (const m of plain) {
+      expect(m.trueClass).toBe(labels[m.index]);
+      expect(m.predicted).not.toBe(m.trueClass);
+    }
+    const conf = plain.map((m: { confidence: number }) => m.confidence);
+    expect(conf).toEqual([...conf].sort((a, b) => b - a));
+
+    // On demand from the last checkpoint: the final epoch's numbers.
+    const latest = JSON.parse((await kiln(['runs', 'eval', id, '--checkpoint', 'latest', '--json', '--home', home])).stdout);
+    expect(latest.accuracy).toBe(record.final!.valAcc);
+  });
+});
+
+describe('export and predict', () => {
+  it('exports a tfjs layers model whose logits match the engine model to 1e-4, with kiln.json', async () => {
+    const { code, stdout, stderr } = await kiln(['export', id, exportDir, '--json', '--home', home]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout).files.map((f: string) => path.basename(f))).toEqual(['model.json', 'weights.bin', 'kiln.json']);
+    const modelJson = JSON.parse(fs.readFileSync(path.join(exportDir, 'model.json'), 'utf8'));
+    expect(modelJson.format).toBe('layers-model');
+    const classNames = new Set(modelJson.modelTopology.config.layers.map((l: { class_name: string }) => l.class_name));
+    expect([...classNames].sort()).toEqual(['Activation', 'Add', 'BatchNormalization', 'Conv2D', 'Dense', 'GlobalMaxPooling2D', 'InputLayer', 'MaxPooling2D']);
+
+    const dataset = makeSyntheticDataset();
+    const { model, kiln: info } = await loadExport(exportDir);
+    expect(info).toMatchObject({ runId: id, checkpoint: 'best', classes: dataset.classes, imageSize: 32, fit: 'crop', mean: dataset.mean, std: dataset.std, valAcc: record.best!.valAcc });
+    expect(info.arch).toEqual(record.arch);
+
+    const engine = await loadRunModel(home, id, { checkpoint: 'best', dataset });
+    const n = 48;
+    const x = new Float32Array(n * 32 * 32 * 3);
+    assembleEvalBatch(dataset.val, 32, 0, n, normalisationTable(dataset.mean, dataset.std), x, new Int32Array(n));
+    const [a, b] = tf.tidy(() => {
+      const input = tf.tensor4d(x, [n, 32, 32, 3]);
+      return [engine.model.forward(input, false), model.predict(input) as tf.Tensor];
+    });
+    const la = (await a!.data()) as Float32Array;
+    const lb = (await b!.data()) as Float32Array;
+    let worst = 0;
+    let scale = 0;
+    la.forEach((v, i) => {
+      worst = Math.max(worst, Math.abs(v - lb[i]!));
+      scale = Math.max(scale, Math.abs(v));
+    });
+    expect(scale).toBeGreaterThan(0);
+    expect(worst).toBeLessThanOrEqual(1e-4 * Math.max(1, scale));
+    tf.dispose([a!, b!]);
+    engine.dispose();
+    model.dispose();
+  });
+
+  it('predicts PNG files of the validation images with the run\'s validation accuracy', async () => {
+    const dataset = makeSyntheticDataset();
+    const dir = path.join(home, 'val-png');
+    const per = 32 * 32 * 3;
+    for (let i = 0; i < VAL; i++) {
+      const cls = dataset.classes[dataset.val.labels[i]!]!;
+      fs.mkdirSync(path.join(dir, cls), { recursive: true });
+      const raw = dataset.val.images.subarray(i * per, (i + 1) * per);
+      await sharp(Buffer.from(raw), { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(path.join(dir, cls, `val-${i}.png`));
+    }
+    // The importer's decode gives back the stored pixels exactly.
+    const first = dataset.classes[dataset.val.labels[0]!]!;
+    expect(Buffer.from(await decodeImage(path.join(dir, first, 'val-0.png'), { size: 32, fit: 'crop' }))).toEqual(Buffer.from(dataset.val.images.subarray(0, per)));
+
+    const { code, stdout, stderr } = await kiln(['predict', exportDir, dir, '--top', '3', '--json']);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const out = JSON.parse(stdout);
+    expect(out.failures).toEqual([]);
+    expect(out.predictions).toHaveLength(VAL);
+    let correct = 0;
+    for (const p of out.predictions) {
+      expect(p.top).toHaveLength(3);
+      expect(p.top[0].probability).toBeGreaterThanOrEqual(p.top[1].probability);
+      const truth = path.basename(path.dirname(p.file));
+      if (p.top[0].className === truth) correct++;
+    }
+    // Exactly the accuracy the run measured on these images at the exported (best) epoch.
+    expect(correct / VAL).toBe(record.best!.valAcc);
+
+    // The run id works as the model too, with the same answer; text output names each file.
+    const one = path.join(dir, first, 'val-0.png');
+    const byRun = await kiln(['predict', id, one, '--home', home, '--top', '2']);
+    expect(byRun.code).toBe(0);
+    const expected = out.predictions.find((p: { file: string }) => p.file === one).top.slice(0, 2);
+    expect(byRun.stdout.trim()).toBe(
+      `${path.relative(process.cwd(), one).padEnd(4)}  ${expected.map((t: { className: string; probability: number }) => `${t.className} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`,
+    );
+  });
+
+  it('reports bad input in one line', async () => {
+    const missing = await kiln(['predict', exportDir, path.join(home, 'nope.png')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim()).toBe(`kiln: ${path.join(home, 'nope.png')}: no such file or folder`);
+    const notExport = await kiln(['predict', home, path.join(home, 'val-png'), '--home', home]);
+    expect(notExport.code).toBe(1);
+    expect(notExport.stderr.trim()).toBe(`kiln: ${home}: has no kiln.json; expected a folder written by kiln export, or a run id`);
+    const usage = await kiln(['export', id]);
+    expect(usage.code).toBe(2);
+  });
+});
