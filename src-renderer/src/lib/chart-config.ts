@@ -19,6 +19,8 @@ export interface ChartAxis {
   max?: number;
   /** Values are fractions shown as percentages. */
   percent?: boolean;
+  /** Only whole-number ticks (steps, epochs). */
+  integer?: boolean;
 }
 
 export interface LineChartConfig {

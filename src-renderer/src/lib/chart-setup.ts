@@ -35,10 +35,20 @@ function axis(a: ChartAxis, theme: ChartTheme, position?: 'left' | 'right') {
     ticks: {
       color: theme.text,
       maxTicksLimit: 8,
-      callback: a.percent ? (v: number | string) => `${Math.round(Number(v) * 100)}%` : undefined,
+      ...(a.integer ? { precision: 0 } : {}),
+      // Always format: chart.js's default leaves float noise (0.30000000000000004) on some ranges.
+      callback: (v: number | string) => tickLabel(Number(v), a),
     },
     grid: { color: theme.grid, drawOnChartArea: position !== 'right' },
   };
+}
+
+function tickLabel(v: number, a: ChartAxis): string {
+  if (a.percent) return `${Number((v * 100).toPrecision(3))}%`;
+  if (v === 0) return '0';
+  const abs = Math.abs(v);
+  if (a.log || abs < 1e-3 || abs >= 1e5) return v.toExponential(0);
+  return String(Number(v.toPrecision(4)));
 }
 
 /** Vertical lines at given x values, drawn after the datasets. */

@@ -8,7 +8,7 @@ export function lossChart(steps: readonly StepPoint[], epochs: readonly EpochPoi
   return {
     kind: 'line',
     title: 'Loss',
-    x: { label: 'step' },
+    x: { label: 'step', integer: true },
     y: { label: 'loss' },
     series: [
       { label: 'train (per step)', color: PALETTE[0]!, points: decimate(steps.map((s) => ({ x: s.step, y: s.loss }))) },
@@ -26,14 +26,14 @@ export function accuracyChart(epochs: readonly EpochPoint[]): LineChartConfig {
   if (epochs.some((e) => e.ttaAcc !== undefined)) {
     series.push({ label: 'validation + TTA', color: PALETTE[2]!, dots: true, dashed: true, points: epochs.map((e) => ({ x: e.epoch, y: e.ttaAcc ?? null })) });
   }
-  return { kind: 'line', title: 'Accuracy', x: { label: 'epoch' }, y: { label: 'accuracy', percent: true, min: 0, max: 1 }, series };
+  return { kind: 'line', title: 'Accuracy', x: { label: 'epoch', integer: true }, y: { label: 'accuracy', percent: true, min: 0, max: 1 }, series };
 }
 
 export function scheduleChart(steps: readonly StepPoint[]): LineChartConfig {
   return {
     kind: 'line',
     title: 'Learning rate and momentum',
-    x: { label: 'step' },
+    x: { label: 'step', integer: true },
     y: { label: 'learning rate' },
     y2: { label: 'momentum' },
     series: [
