@@ -17,9 +17,9 @@ export default defineConfig({
       rollupOptions: {
         input: {
           index: at('./src-main/electron/main.ts'),
-          // utilityProcess.fork needs files of their own: trainers and the LR range test.
+          // utilityProcess.fork needs files of their own: trainers, and heavy jobs (LR finder, eval, export, predict).
           'trainer-entry': at('./src-main/engine/trainer/trainer-entry.ts'),
-          'lr-find-entry': at('./src-main/app/lr-find-entry.ts'),
+          'job-entry': at('./src-main/app/job-entry.ts'),
         },
         output: { format: 'es', entryFileNames: '[name].js' },
       },

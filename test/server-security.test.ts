@@ -84,7 +84,7 @@ describe('kiln serve: security', () => {
       [JSON.stringify({ id: 5, method: 'runs.get', args: ['../../etc'] }), 5, 'InvalidRunIdError', /run id/],
       [JSON.stringify({ id: 6, method: 'app.info', args: 'nope' }), 6, 'ProtocolError', /args: expected an array/],
       [JSON.stringify({ id: 8, method: 'datasets.get', args: ['../secrets'] }), 8, 'UsageError', /invalid dataset id/],
-      [JSON.stringify({ id: 9, method: 'runs.export', args: ['some-run', 'relative/dir'] }), 9, 'NotAvailableError', /not available|absolute/],
+      [JSON.stringify({ id: 9, method: 'runs.export', args: ['some-run', 'relative/dir'] }), 9, 'PathNotAllowedError', /expected an absolute path/],
     ];
     for (const [text, id, name, message] of cases) {
       const reply = await request(ws, text);

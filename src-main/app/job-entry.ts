@@ -1,12 +1,18 @@
 /**
- * A learning-rate range test in its own process (forked here, Electron's utilityProcess in the app),
- * so its CPU work never stalls the host's event loop. Gets {home, config}, answers {result} or {error}.
+ * One heavy job in its own process (forked here, Electron's utilityProcess in the app), so tfjs
+ * work never stalls the host's event loop and a crash in it never takes the host down: the
+ * learning-rate range test, a run's evaluation, export and a prediction. Gets one request,
+ * answers {type:'result', result} or {type:'error', error}, and exits.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { serializeError } from '../common/errors.ts';
 import { parseRunConfig } from '../engine/config/run-config.ts';
 import { loadBackend } from '../engine/backend/load-backend.ts';
 import { loadDataset } from '../engine/data/load-dataset.ts';
 import { DEFAULT_LR_FIND, lrFind } from '../engine/train/lr-find.ts';
+import type { JobRequest } from './job-runner.ts';
 
 interface ParentPort {
   once(event: 'message', listener: (e: { data: unknown }) => void): void;
@@ -23,15 +29,50 @@ function reply(message: unknown): Promise<void> {
   return new Promise((resolve) => (process.send ? process.send(message, () => resolve()) : resolve()));
 }
 
+async function run(job: JobRequest): Promise<unknown> {
+  switch (job.kind) {
+    case 'lrFind': {
+      const config = parseRunConfig(job.config);
+      await loadBackend(config.backend);
+      return lrFind(await loadDataset(job.home, config.data.dataset), config, DEFAULT_LR_FIND);
+    }
+    case 'evaluate': {
+      const { evaluateRun } = await import('../runs/evaluate-run.ts');
+      const { RunStore } = await import('../runs/run-store.ts');
+      const record = await new RunStore(job.home).get(job.runId);
+      return evaluateRun(job.home, job.runId, { backend: record.config.backend });
+    }
+    case 'export': {
+      const { exportRun } = await import('../runs/export-run.ts');
+      const result = await exportRun(job.home, job.runId, job.dir);
+      return { dir: result.dir };
+    }
+    case 'predict': {
+      const { Classifier } = await import('../runs/predict.ts');
+      // The decoder reads files; the image lives in a private temp folder for the moment it takes.
+      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-predict-'));
+      try {
+        const file = path.join(tmp, 'image');
+        fs.writeFileSync(file, Buffer.from(job.imageBase64, 'base64'));
+        const classifier = await Classifier.open(job.home, job.runId);
+        try {
+          const { predictions, failures } = await classifier.predictFiles([file], job.top);
+          if (failures.length) throw Object.assign(new Error(`the image could not be read: ${failures[0]!.error.replace(file, 'image')}`), { name: 'DataError' });
+          return { top: predictions[0]!.top };
+        } finally {
+          classifier.dispose();
+        }
+      } finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
+      }
+    }
+  }
+}
+
 async function handle(data: unknown): Promise<void> {
   let exitCode = 0;
   try {
-    const { home, config } = data as { home: string; config: unknown };
-    const parsed = parseRunConfig(config);
-    await loadBackend(parsed.backend);
-    const dataset = await loadDataset(home, parsed.data.dataset);
-    const result = await lrFind(dataset, parsed, DEFAULT_LR_FIND);
-    await reply({ type: 'result', result });
+    await reply({ type: 'result', result: await run(data as JobRequest) });
   } catch (err) {
     exitCode = 1;
     await reply({ type: 'error', error: serializeError(err) });

@@ -1,9 +1,8 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { RunConfig } from '../engine/config/run-config.ts';
-import type { LrFindResult } from '../engine/train/lr-find.ts';
 
-/** A child process running `lr-find-entry`: fork here, utilityProcess in the app. */
+/** A child process running `job-entry`: fork here, utilityProcess in the app. */
 export interface JobProcess {
   send(message: unknown): void;
   onMessage(listener: (message: unknown) => void): void;
@@ -11,11 +10,17 @@ export interface JobProcess {
   kill(): void;
 }
 
-export type LrFindRunner = (home: string, config: RunConfig) => Promise<LrFindResult>;
+export type JobRequest =
+  | { kind: 'lrFind'; home: string; config: RunConfig }
+  | { kind: 'evaluate'; home: string; runId: string }
+  | { kind: 'export'; home: string; runId: string; dir: string }
+  | { kind: 'predict'; home: string; runId: string; imageBase64: string; top: number };
 
-const ENTRY = fileURLToPath(new URL('./lr-find-entry.ts', import.meta.url));
+export type JobRunner = <T>(request: JobRequest) => Promise<T>;
 
-export const forkLrFindProcess = (): JobProcess => {
+const ENTRY = fileURLToPath(new URL('./job-entry.ts', import.meta.url));
+
+export const forkJobProcess = (): JobProcess => {
   const child = fork(ENTRY, [], {
     execArgv: ['--import', 'tsx', ...process.execArgv.filter((a) => a.startsWith('--max-old-space-size'))],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -30,20 +35,23 @@ export const forkLrFindProcess = (): JobProcess => {
   };
 };
 
-export function createLrFindRunner(spawn: () => JobProcess = forkLrFindProcess): LrFindRunner {
-  return (home, config) =>
-    new Promise((resolve, reject) => {
+const JOB_NAMES: Record<JobRequest['kind'], string> = { lrFind: 'learning-rate finder', evaluate: 'evaluation', export: 'export', predict: 'prediction' };
+
+/** Runs each job in a fresh process and resolves with its answer; a process that dies rejects. */
+export function createJobRunner(spawn: () => JobProcess = forkJobProcess): JobRunner {
+  return <T>(request: JobRequest) =>
+    new Promise<T>((resolve, reject) => {
       const proc = spawn();
       let answered = false;
       proc.onMessage((m) => {
-        const msg = m as { type: 'result'; result: LrFindResult } | { type: 'error'; error: { name: string; message: string } };
+        const msg = m as { type: 'result'; result: T } | { type: 'error'; error: { name: string; message: string } };
         answered = true;
         if (msg.type === 'result') resolve(msg.result);
         else reject(Object.assign(new Error(msg.error.message), { name: msg.error.name }));
       });
       proc.onExit((code) => {
-        if (!answered) reject(Object.assign(new Error(`the learning-rate finder process exited unexpectedly (exit code ${code ?? 'unknown'})`), { name: 'LrFindCrashedError' }));
+        if (!answered) reject(Object.assign(new Error(`the ${JOB_NAMES[request.kind]} process exited unexpectedly (exit code ${code ?? 'unknown'})`), { name: 'JobCrashedError' }));
       });
-      proc.send({ home, config });
+      proc.send(request);
     });
 }

@@ -11,13 +11,16 @@ import { PRESETS } from '../engine/arch/presets.ts';
 import { makeSyntheticDataset, SYNTHETIC_CLASSES, SYNTHETIC_ID } from '../engine/data/synthetic.ts';
 import type { TrainerSpawner } from '../engine/trainer/trainer-client.ts';
 import { compareRuns } from '../runs/compare-runs.ts';
+import { readEvaluation } from '../runs/evaluate-run.ts';
+import type { LrFindResult } from '../engine/train/lr-find.ts';
+import type { Evaluation, Prediction } from '../../src-preload/contract.ts';
 import type { DatasetInfo, ImageItem, KilnEvents, KilnHandlers } from '../../src-preload/contract.ts';
 import { probeBackends } from './backend-probe.ts';
 import { CustomArchStore } from './custom-archs.ts';
 import { DailyLog } from './daily-log.ts';
-import { createLrFindRunner, type LrFindRunner } from './lr-find-runner.ts';
+import { createJobRunner, type JobRunner } from './job-runner.ts';
 import { RunManager } from './run-manager.ts';
-import { checkImportFolder } from './safe-paths.ts';
+import { checkExportDir, checkImportFolder } from './safe-paths.ts';
 import { JsonSettingsStore, type SettingsStore } from './settings-store.ts';
 import { TaskManager } from './task-manager.ts';
 
@@ -29,8 +32,8 @@ export interface KilnServicesOptions {
   emit: EmitEvent;
   /** How trainers start: child_process.fork by default, Electron's utilityProcess in the app. */
   spawner?: TrainerSpawner;
-  /** How the LR range test runs out of process; a fork of lr-find-entry.ts by default. */
-  lrFind?: LrFindRunner;
+  /** How heavy jobs (LR range test, evaluation, export, prediction) run out of process; a fork of job-entry.ts by default. */
+  jobs?: JobRunner;
   /** settings.json under the home by default; electron-store in the app. */
   settings?: SettingsStore;
   /** The app's native folder picker; without one datasets.pickFolder answers null. */
@@ -46,11 +49,6 @@ export interface KilnServices {
   recovered: string[];
   /** Pause running runs (checkpoint), cancel dataset tasks; for Ctrl-C and quitting the app. */
   shutdown(): Promise<{ paused: string[] }>;
-}
-
-/** A contract method whose service has not landed in this build; the message says which. */
-export class NotAvailableError extends Error {
-  override name = 'NotAvailableError';
 }
 
 // The built-in dataset's fixed shape (engine/data/synthetic.ts defaults); listing it must not draw 6,000 images.
@@ -72,7 +70,7 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
   const settings = opts.settings ?? new JsonSettingsStore(home);
   const runs = new RunManager(home, opts.emit, log, opts.spawner);
   const tasks = new TaskManager(opts.emit, log);
-  const lrFind = opts.lrFind ?? createLrFindRunner();
+  const jobs = opts.jobs ?? createJobRunner();
 
   // Runs left 'running' by a host or trainer that died become 'interrupted' (resumable).
   const recovered = await runs.store.recoverInterrupted().catch((err: unknown) => {
@@ -90,10 +88,6 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
     const raw = d[split].images.subarray(index * per, (index + 1) * per);
     const png = await sharp(Buffer.from(raw.buffer, raw.byteOffset, raw.length), { raw: { width: S, height: S, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
     return { index, label: d[split].labels[index]!, png: png.toString('base64') };
-  };
-
-  const notAvailable = (method: string, what: string) => async (): Promise<never> => {
-    throw new NotAvailableError(`${method} is not available in this build yet (${what} has not landed)`);
   };
 
   const handlers: KilnHandlers = {
@@ -204,11 +198,28 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
       const inputs = await Promise.all(ids.map(async (id) => ({ record: await runs.store.get(id), metrics: await runs.store.readMetrics(id) })));
       return compareRuns(inputs);
     },
-    'runs.evaluate': notAvailable('runs.evaluate', 'src-main/runs/evaluate-run.ts'),
-    'runs.evaluation': notAvailable('runs.evaluation', 'src-main/runs/evaluate-run.ts'),
-    'runs.export': notAvailable('runs.export', 'src-main/runs/export-run.ts'),
-    'runs.predict': notAvailable('runs.predict', 'src-main/runs/predict.ts'),
-    'runs.lrFind': async (config) => lrFind(home, config),
+    'runs.evaluate': async (id) => {
+      await runs.store.get(id);
+      const result = await jobs<Evaluation>({ kind: 'evaluate', home, runId: id });
+      log.info(`run ${id}: evaluated`);
+      return result;
+    },
+    'runs.evaluation': async (id) => {
+      await runs.store.get(id);
+      return readEvaluation(home, id);
+    },
+    'runs.export': async (id, dir) => {
+      const out = checkExportDir(dir, home);
+      await runs.store.get(id);
+      const result = await jobs<{ dir: string }>({ kind: 'export', home, runId: id, dir: out });
+      log.info(`run ${id}: exported to ${result.dir}`);
+      return result;
+    },
+    'runs.predict': async (id, imageBase64, top) => {
+      await runs.store.get(id);
+      return jobs<Prediction>({ kind: 'predict', home, runId: id, imageBase64, top: top ?? 3 });
+    },
+    'runs.lrFind': async (config) => jobs<LrFindResult>({ kind: 'lrFind', home, config }),
   };
 
   return {

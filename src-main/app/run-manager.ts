@@ -3,19 +3,14 @@ import { createRun } from '../engine/trainer/create-run.ts';
 import { forkSpawner, TrainerHandle, type TrainerSpawner } from '../engine/trainer/trainer-client.ts';
 import type { TrainerMessage } from '../engine/trainer/protocol.ts';
 import { RunStore } from '../runs/run-store.ts';
+import { resumeRunCheck, RunStateError, stopRun } from '../runs/run-lifecycle.ts';
 import type { RunRecord } from '../runs/run-types.ts';
 import type { KilnEvents } from '../../src-preload/contract.ts';
 import type { DailyLog } from './daily-log.ts';
 
 type Emit = <E extends keyof KilnEvents>(event: E, payload: KilnEvents[E]) => void;
 
-/** A run that is not in a state the request needs (pause a run that is not training, resume a finished one). */
-export class RunStateError extends Error {
-  override name = 'RunStateError';
-}
-
-/** As `kiln runs resume`: a stopped or finished run is over. */
-const RESUMABLE: readonly RunRecord['status'][] = ['queued', 'paused', 'interrupted', 'failed'];
+export { RunStateError };
 
 /**
  * The trainers this host started: one process per training run, so a crash or an out-of-memory
@@ -51,12 +46,8 @@ export class RunManager {
 
   async resume(id: string): Promise<RunRecord> {
     if (this.live.has(id)) throw new RunStateError(`run ${id} is already training`);
-    const record = await this.store.get(id);
-    if (!RESUMABLE.includes(record.status)) {
-      throw new RunStateError(`run ${id} is ${record.status}; only a paused, interrupted, queued or failed run can be resumed`);
-    }
-    const holder = await this.store.lockHolder(id);
-    if (holder?.alive) throw new RunStateError(`run ${id} is being trained by another process (pid ${holder.pid} on ${holder.hostname})`);
+    // The same rules as `kiln runs resume`: paused, interrupted, queued or failed, and no live trainer.
+    const record = await resumeRunCheck(this.store, id);
     this.launch(id);
     this.log.info(`run ${id}: resumed`);
     return record;
@@ -69,7 +60,10 @@ export class RunManager {
     await handle.done;
   }
 
-  /** End a run for good. A paused or interrupted run (no trainer) is marked stopped directly. */
+  /**
+   * End a run for good. A trainer of this host is asked to stop; otherwise as `kiln runs stop`: a
+   * trainer of another local process (the CLI) is paused first, then the run is marked stopped.
+   */
   async stop(id: string): Promise<void> {
     const handle = this.live.get(id);
     if (handle) {
@@ -77,15 +71,8 @@ export class RunManager {
       await handle.done;
       return;
     }
-    const record = await this.store.get(id);
-    if (record.status === 'stopped' || record.status === 'finished') return;
-    if (!['paused', 'interrupted', 'queued', 'failed'].includes(record.status)) {
-      throw new RunStateError(`run ${id} is ${record.status} and not training in this Kiln; nothing to stop`);
-    }
-    const holder = await this.store.lockHolder(id);
-    if (holder?.alive) throw new RunStateError(`run ${id} is being trained by another process (pid ${holder.pid}); stop it there`);
-    await this.store.update(id, { status: 'stopped', endedAt: new Date().toISOString() });
-    this.emit('runStatus', { runId: id, status: 'stopped' });
+    const { already } = await stopRun(this.store, id);
+    if (!already) this.emit('runStatus', { runId: id, status: 'stopped' });
   }
 
   async remove(id: string): Promise<void> {

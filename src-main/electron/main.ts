@@ -9,14 +9,14 @@ import { app, BrowserWindow, dialog, ipcMain, Menu, screen, session, shell, util
 import Store from 'electron-store';
 import { resolveHome } from '../common/home.ts';
 import { createKilnServices, type KilnServices } from '../app/kiln-services.ts';
-import { createLrFindRunner } from '../app/lr-find-runner.ts';
+import { createJobRunner } from '../app/job-runner.ts';
 import { DEFAULT_SETTINGS } from '../app/settings-store.ts';
 import { ElectronSettingsStore, type AppStoreData, type WindowBounds } from './electron-settings.ts';
 import { ipcEmitter, registerKilnIpc, trustedSender } from './register-ipc.ts';
 import { utilityJobProcess, utilityTrainerSpawner } from './utility-spawner.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-// Built layout (electron-vite): out/main/{index,trainer-entry,lr-find-entry}.js, out/preload/index.cjs, out/renderer/.
+// Built layout (electron-vite): out/main/{index,trainer-entry,job-entry}.js, out/preload/index.cjs, out/renderer/.
 const PRELOAD = path.join(here, '../preload/index.cjs');
 const RENDERER_URL = process.env.ELECTRON_RENDERER_URL ?? pathToFileURL(path.join(here, '../renderer/index.html')).href;
 const CSP =
@@ -108,7 +108,7 @@ async function start(): Promise<void> {
     electron: true,
     emit: ipcEmitter(() => BrowserWindow.getAllWindows().map((w) => w.webContents)),
     spawner: utilityTrainerSpawner(fork, path.join(here, 'trainer-entry.js')),
-    lrFind: createLrFindRunner(utilityJobProcess(fork, path.join(here, 'lr-find-entry.js'))),
+    jobs: createJobRunner(utilityJobProcess(fork, path.join(here, 'job-entry.js'))),
     settings: new ElectronSettingsStore(store),
     pickFolder: async () => {
       const options = { title: 'Choose a folder of images', properties: ['openDirectory' as const] };

@@ -1,7 +1,7 @@
 import type { UtilityProcess } from 'electron';
 import type { TrainerMessage } from '../engine/trainer/protocol.ts';
 import type { TrainerSpawner } from '../engine/trainer/trainer-client.ts';
-import type { JobProcess } from '../app/lr-find-runner.ts';
+import type { JobProcess } from '../app/job-runner.ts';
 
 type Fork = (modulePath: string, args?: string[], options?: { serviceName?: string; stdio?: 'inherit' | 'pipe' | 'ignore' }) => UtilityProcess;
 
@@ -26,7 +26,7 @@ export function utilityTrainerSpawner(fork: Fork, entry: string): TrainerSpawner
 
 export function utilityJobProcess(fork: Fork, entry: string): () => JobProcess {
   return () => {
-    const child = fork(entry, [], { serviceName: 'Kiln LR finder', stdio: 'inherit' });
+    const child = fork(entry, [], { serviceName: 'Kiln job', stdio: 'inherit' });
     return {
       send: (m) => child.postMessage(m),
       onMessage: (l) => child.on('message', l),
