@@ -1,3 +1,3 @@
-// tfjs-core's CommonJS build ships no gradient registrations; the union package registers them all
-// (as tfjs-node does by depending on it). Import this module before any tf.grad/variableGrads call.
-import '@tensorflow/tfjs';
+// tfjs-core's Node build registers no gradient functions; tfjs-layers' bundle registers them all
+// into the shared registry. Import this module before any tf.grad / variableGrads call.
+import '@tensorflow/tfjs-layers';
