@@ -10,6 +10,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_MISTAKES } from '../src-main/runs/evaluation-summary.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const SHOTS = path.join(ROOT, 'test/screenshots');
@@ -42,12 +43,16 @@ function rng(seed: number): () => number {
   return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
 }
 
-/** 32×32 PNGs, one folder per class, each class a dominant colour channel under noise and a random bright square. */
+/**
+ * 32×32 PNGs, one folder per class: a dominant colour channel under noise and a brighter square.
+ * Every 7th image is drawn as the next class (a labelling mistake), so evaluation has mistakes to show.
+ */
 async function drawFolder(dir: string): Promise<void> {
   const rand = rng(7);
   for (const [c, name] of CLASSES.entries()) {
     fs.mkdirSync(path.join(dir, name), { recursive: true });
     for (let i = 0; i < PER_CLASS; i++) {
+      const drawn = i % 7 === 3 ? (c + 1) % CLASSES.length : c;
       const px = Buffer.alloc(32 * 32 * 3);
       const x0 = Math.floor(rand() * 20);
       const y0 = Math.floor(rand() * 20);
@@ -55,8 +60,8 @@ async function drawFolder(dir: string): Promise<void> {
         for (let x = 0; x < 32; x++) {
           const inside = x >= x0 && x < x0 + 12 && y >= y0 && y < y0 + 12;
           for (let ch = 0; ch < 3; ch++) {
-            const base = ch === c ? (inside ? 230 : 150) : inside ? 90 : 60;
-            px[(y * 32 + x) * 3 + ch] = Math.max(0, Math.min(255, Math.round(base + (rand() - 0.5) * 120)));
+            const base = (ch === drawn ? 112 : 92) + (inside ? 50 : 0);
+            px[(y * 32 + x) * 3 + ch] = Math.max(0, Math.min(255, Math.round(base + (rand() - 0.5) * 220)));
           }
         }
       }
@@ -201,12 +206,12 @@ describe('workbench in Chromium against kiln serve', () => {
     await shot(page, '2-architecture');
   });
 
-  async function configureRun(name: string, seed: number): Promise<void> {
+  async function configureRun(name: string, seed: number, epochs = 3): Promise<void> {
     await page.click('a[data-view=train]');
     await page.selectOption('#cfg-dataset', { label: 'shapes' });
     await page.fill('#f-cfg-limitTrain', '256');
     await page.fill('#f-cfg-limitVal', '128');
-    await page.fill('#f-cfg-epochs', '3');
+    await page.fill('#f-cfg-epochs', String(epochs));
     await page.fill('#f-cfg-batch', '32');
     await page.fill('#f-cfg-lr', '0.2');
     await page.fill('#f-cfg-seed', String(seed));
@@ -251,7 +256,7 @@ describe('workbench in Chromium against kiln serve', () => {
   });
 
   it('trains a second run to compare with', async () => {
-    await configureRun('second', 1);
+    await configureRun('second', 1, 2);
     await page.click('button:has-text("Start training")');
     const live = page.locator('[data-testid=run-live]');
     await poll(() => live.locator('h2').textContent()).toContain('second');
@@ -266,9 +271,11 @@ describe('workbench in Chromium against kiln serve', () => {
     for (const id of runIds) await page.check(`tr[data-run-id="${id}"] input[type=checkbox]`);
     await page.click('button:has-text("Compare")');
     const cmp = page.locator('[data-testid=run-compare]');
-    await poll(() => points(page, 'compare-accuracy')).toBe(6);
+    // 3 + 2 epochs of validation accuracy, overlaid.
+    await poll(() => points(page, 'compare-accuracy')).toBe(5);
     const diff = await cmp.locator('[data-testid=config-diff]').textContent();
     expect(diff).toContain('seed');
+    expect(diff).toContain('opt.epochs');
     await shot(page, '4-runs-compare');
     await page.check('input[name=cmp-axis][value=step]');
     await poll(() => points(page, 'compare-loss')).toBeGreaterThan(6);
@@ -289,10 +296,29 @@ describe('workbench in Chromium against kiln serve', () => {
       await shot(page, '5-evaluate');
       console.warn('ui-e2e: runs.evaluate is not available from kiln serve yet; checked that its error is shown, not the confusion matrix');
     } else {
-      const cells = await matrix.locator('tbody td').allTextContents();
+      const cells = (await matrix.locator('tbody td').allTextContents()).map((t) => Number(t || 0));
       expect(cells.length).toBe(9);
-      const total = cells.reduce((a, t) => a + Number(t || 0), 0);
-      expect(total).toBe(3 * Math.round(PER_CLASS * VAL_SPLIT));
+      expect(cells.reduce((a, b) => a + b, 0)).toBe(3 * Math.round(PER_CLASS * VAL_SPLIT));
+      // The gallery shows the (non-TTA) mistakes the evaluation kept, each with its image.
+      const wrong = cells.filter((_, i) => i % 4 !== 0).reduce((a, b) => a + b, 0);
+      expect(wrong).toBeGreaterThan(0);
+      const gallery = page.locator('ul.gallery li:has(small)');
+      await poll(() => gallery.count()).toBe(Math.min(wrong, MAX_MISTAKES));
+      await poll(() => page.locator('ul.gallery li img').count()).toBe(Math.min(wrong, MAX_MISTAKES));
+
+      // Try a picture: one of the generated images, top-3 over the three classes.
+      await page.setInputFiles('input[type=file]', path.join(folder, 'greens', '000.png'));
+      const top = page.locator('[data-testid=prediction] li');
+      await poll(() => top.count(), 60_000).toBe(3);
+      const names = (await top.locator('b').allTextContents()).sort();
+      expect(names).toEqual([...CLASSES].sort());
+
+      // Export the model to a folder outside the Kiln home.
+      const exportDir = path.join(tmp, 'export-first');
+      await page.fill('#export-dir', exportDir);
+      await page.click('button:has-text("Export model")');
+      await poll(() => page.locator('p[role=status] code').count(), 60_000).toBe(1);
+      expect(fs.existsSync(path.join(exportDir, 'model.json'))).toBe(true);
       await shot(page, '5-evaluate');
     }
     await page.selectOption('#theme', 'dark');

@@ -108,7 +108,7 @@ export function chartConfiguration(config: ChartConfig, theme: ChartTheme): Char
     normalized: true,
     plugins: {
       title: { display: true, text: config.title, color: theme.text, font: { size: 13, weight: 600 as const } },
-      legend: { labels: { color: theme.text, boxWidth: 14 } },
+      legend: { labels: { color: theme.text, boxWidth: 10, boxHeight: 10, font: { size: 11 } } },
       tooltip: { mode: 'nearest' as const, intersect: false },
     },
   };
