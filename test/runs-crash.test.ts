@@ -1,15 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RunStore } from '../src-main/runs/run-store.ts';
 import { REPO, tempHome } from './fixtures/runs-fixtures.ts';
-import { kiln, loggedSteps, maxRelativeDiff, runIdOf, spawnKiln, tinyTrainArgs, waitUntil, writeTinySpec, type KilnProcess } from './fixtures/kiln-process.ts';
+import { kiln, PROCESS_TEST_TIMEOUT, loggedSteps, maxRelativeDiff, runIdOf, spawnKiln, tinyTrainArgs, waitUntil, writeTinySpec, type KilnProcess } from './fixtures/kiln-process.ts';
 
 /**
  * Three real trainers at once: K and L share a config, M has another seed. K's trainer is killed
  * with SIGKILL mid-epoch and resumed from its last epoch checkpoint; a second trainer on L is refused.
  */
+
+vi.setConfig({ testTimeout: PROCESS_TEST_TIMEOUT, hookTimeout: PROCESS_TEST_TIMEOUT });
 
 let home: string;
 let store: RunStore;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadBackend } from '../src-main/engine/backend/load-backend.ts';
 import { assembleEvalBatch, normalisationTable } from '../src-main/engine/data/batches.ts';
 import { makeSyntheticDataset, SYNTHETIC_CLASSES } from '../src-main/engine/data/synthetic.ts';
@@ -12,9 +12,11 @@ import { loadRunModel } from '../src-main/runs/run-model.ts';
 import { RunStore } from '../src-main/runs/run-store.ts';
 import type { RunRecord } from '../src-main/runs/run-types.ts';
 import { tempHome } from './fixtures/runs-fixtures.ts';
-import { kiln, runIdOf, tinyTrainArgs, writeTinySpec } from './fixtures/kiln-process.ts';
+import { kiln, PROCESS_TEST_TIMEOUT, runIdOf, tinyTrainArgs, writeTinySpec } from './fixtures/kiln-process.ts';
 
 /** A run trained by a real `kiln train`, evaluated, exported, and used to classify PNG files. */
+
+vi.setConfig({ testTimeout: PROCESS_TEST_TIMEOUT, hookTimeout: PROCESS_TEST_TIMEOUT });
 
 let home: string;
 let store: RunStore;

@@ -1,15 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RunStore } from '../src-main/runs/run-store.ts';
 import { readCheckpointMeta } from '../src-main/engine/train/checkpoint.ts';
 import { tempHome } from './fixtures/runs-fixtures.ts';
-import { kiln, loggedSteps, maxRelativeDiff, runIdOf, spawnKiln, tinyTrainArgs, waitUntil, writeTinySpec, type KilnProcess } from './fixtures/kiln-process.ts';
+import { kiln, PROCESS_TEST_TIMEOUT, loggedSteps, maxRelativeDiff, runIdOf, spawnKiln, tinyTrainArgs, waitUntil, writeTinySpec, type KilnProcess } from './fixtures/kiln-process.ts';
 
 /**
  * Pause and resume through real `kiln` processes: a run paused mid-epoch and resumed reaches the
  * per-epoch metrics of the same run trained without a pause; Ctrl-C pauses; stop ends a run.
  */
+
+vi.setConfig({ testTimeout: PROCESS_TEST_TIMEOUT, hookTimeout: PROCESS_TEST_TIMEOUT });
 
 let home: string;
 let store: RunStore;
