@@ -63,6 +63,12 @@ export async function run(argv: string[]): Promise<number> {
         'read and delete your datasets and runs, and the traffic is not encrypted: use it on a trusted network or behind an SSH tunnel.',
     );
   }
+  // One bad request must not end every session: log what escaped, with its stack, and carry on.
+  process.on('uncaughtException', (err) => {
+    server.services.log.error('uncaught exception', err);
+    console.error(`kiln: internal error (logged): ${err.message}`);
+  });
+  process.on('unhandledRejection', (err) => server.services.log.error('unhandled rejection', err));
   if (server.services.recovered.length) console.error(`kiln: marked interrupted (resume them in the app): ${server.services.recovered.join(', ')}`);
   console.log(`Kiln is serving at ${server.url}`);
   console.log(`Home: ${server.services.runs.home}. Press Ctrl-C to stop.`);
