@@ -225,7 +225,9 @@ describe('workbench in Chromium against kiln serve', () => {
     await page.fill('#f-cfg-ls', '1.5');
     await page.click('button:has-text("Start training")');
     await poll(() => page.locator('#f-cfg-ls-error').textContent()).toMatch(/0\.99/);
+    // Correcting the field clears the error.
     await page.fill('#f-cfg-ls', '0.1');
+    await poll(() => page.locator('#f-cfg-ls-error').count()).toBe(0);
   });
 
   it('trains a run with live plots, pauses, resumes and finishes', async () => {
