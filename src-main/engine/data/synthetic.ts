@@ -54,11 +54,12 @@ function drawSplit(count: number, size: number, rng: Rng): ImageSplit {
     const base = i * size * size * 3;
     for (let y = 0; y < size; y++) {
       for (let x = 0; x < size; x++) {
-        const on = inside((x + 0.5 - cx) / radius, (y + 0.5 - cy) / radius);
-        const c = on ? fg : bg;
+        const c = inside((x + 0.5 - cx) / radius, (y + 0.5 - cy) / radius) ? fg : bg;
         const o = base + (y * size + x) * 3;
+        // One draw gives the three channels' noise (a byte each): generating the set is quick.
+        const r = rng.next();
         for (let ch = 0; ch < 3; ch++) {
-          const v = c[ch]! + (rng.float() - 0.5) * 2 * noise;
+          const v = c[ch]! + (((r >>> (8 * ch)) & 0xff) / 127.5 - 1) * noise;
           images[o + ch] = v < 0 ? 0 : v > 255 ? 255 : v;
         }
       }
