@@ -1,16 +1,45 @@
+import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'electron-vite';
+import type { Plugin } from 'vite';
+import { defineConfig as defineElectronConfig } from 'electron-vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 
 const at = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const version = (JSON.parse(fs.readFileSync(at('./package.json'), 'utf8')) as { version: string }).version;
+
+/**
+ * version.ts reads ../../package.json at run time, relative to its own file: right for the sources,
+ * wrong for a bundled chunk in out/main/chunks/. The bundle gets the version as a constant.
+ */
+const kilnVersion: Plugin = {
+  name: 'kiln-version',
+  load(id) {
+    if (id.replace(/\\/g, '/').endsWith('/src-main/common/version.ts')) return `export const KILN_VERSION = ${JSON.stringify(version)};\n`;
+    return null;
+  },
+};
+
+/**
+ * Some sources declare `const require = createRequire(import.meta.url)`; bundled into one chunk next to
+ * electron-vite's own CommonJS shim (which declares `require` too) that is a SyntaxError at load.
+ * Renaming the local binding keeps both.
+ */
+const localRequire: Plugin = {
+  name: 'kiln-local-require',
+  transform(code, id) {
+    if (!/\bconst require = createRequire\(/.test(code)) return null;
+    return { code: code.replace(/(?<![.\w$])require(?=\s*[(.]|\s*=\s*createRequire\()/g, 'kilnLocalRequire'), map: null };
+  },
+};
 
 /**
  * `npm run build` → out/main (the main process and the two child-process entries, ESM, dependencies
  * left in node_modules), out/preload/index.cjs (one self-contained CommonJS file, as a sandboxed
  * preload must be), out/renderer (the Svelte app, the same build `kiln serve` serves).
  */
-export default defineConfig({
+export default defineElectronConfig({
   main: {
+    plugins: [kilnVersion, localRequire],
     build: {
       outDir: at('./out/main'),
       externalizeDeps: true,

@@ -65,7 +65,11 @@ export const METHOD_ARGS = {
   'runs.export': z.tuple([id, z.string().min(1)]),
   /** Top-k classes for an image file's bytes (any format the importer reads). */
   'runs.predict': z.tuple([id, z.string().min(1).max(30_000_000), z.number().int().min(1).max(20).optional()]),
-  'runs.lrFind': z.tuple([RunConfigSchema]),
+  /** The LR range test; the options default to 100 steps from 1e-5 to 10. */
+  'runs.lrFind': z.tuple([
+    RunConfigSchema,
+    z.object({ steps: z.number().int().min(10).max(1000).optional(), startLr: z.number().positive().max(100).optional(), endLr: z.number().positive().max(1000).optional() }).optional(),
+  ]),
 } as const;
 
 export type MethodName = keyof typeof METHOD_ARGS;

@@ -34,7 +34,7 @@ async function run(job: JobRequest): Promise<unknown> {
     case 'lrFind': {
       const config = parseRunConfig(job.config);
       await loadBackend(config.backend);
-      return lrFind(await loadDataset(job.home, config.data.dataset), config, DEFAULT_LR_FIND);
+      return lrFind(await loadDataset(job.home, config.data.dataset), config, { ...DEFAULT_LR_FIND, ...job.options });
     }
     case 'evaluate': {
       const { evaluateRun } = await import('../runs/evaluate-run.ts');

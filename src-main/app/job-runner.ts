@@ -11,7 +11,7 @@ export interface JobProcess {
 }
 
 export type JobRequest =
-  | { kind: 'lrFind'; home: string; config: RunConfig }
+  | { kind: 'lrFind'; home: string; config: RunConfig; options?: { steps?: number; startLr?: number; endLr?: number } }
   | { kind: 'evaluate'; home: string; runId: string }
   | { kind: 'export'; home: string; runId: string; dir: string }
   | { kind: 'predict'; home: string; runId: string; imageBase64: string; top: number };

@@ -12,7 +12,7 @@ import { makeSyntheticDataset, SYNTHETIC_CLASSES, SYNTHETIC_ID } from '../engine
 import type { TrainerSpawner } from '../engine/trainer/trainer-client.ts';
 import { compareRuns } from '../runs/compare-runs.ts';
 import { readEvaluation } from '../runs/evaluate-run.ts';
-import type { LrFindResult } from '../engine/train/lr-find.ts';
+import { DEFAULT_LR_FIND, type LrFindResult } from '../engine/train/lr-find.ts';
 import type { Evaluation, Prediction } from '../../src-preload/contract.ts';
 import type { DatasetInfo, ImageItem, KilnEvents, KilnHandlers } from '../../src-preload/contract.ts';
 import { probeBackends } from './backend-probe.ts';
@@ -219,7 +219,11 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
       await runs.store.get(id);
       return jobs<Prediction>({ kind: 'predict', home, runId: id, imageBase64, top: top ?? 3 });
     },
-    'runs.lrFind': async (config) => jobs<LrFindResult>({ kind: 'lrFind', home, config }),
+    'runs.lrFind': async (config, options) => {
+      const { startLr, endLr } = { ...DEFAULT_LR_FIND, ...options };
+      if (!(endLr > startLr)) throw new UsageError(`runs.lrFind: endLr (${endLr}) must be above startLr (${startLr})`);
+      return jobs<LrFindResult>({ kind: 'lrFind', home, config, ...(options ? { options } : {}) });
+    },
   };
 
   return {
