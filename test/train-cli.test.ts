@@ -28,7 +28,7 @@ describe('kiln train', () => {
       process.execPath,
       ['bin/kiln.js', 'train', '--dataset', 'synthetic', '--arch', tinySpec, '--epochs', '2', '--limit-train', '1024', '--limit-val', '256',
         '--batch-size', '32', '--lr-max', '0.4', '--label-smoothing', '0', '--backend', 'wasm', '--home', home, '--json'],
-      { encoding: 'utf8', timeout: 240_000 },
+      { encoding: 'utf8', timeout: 590_000 },
     );
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
@@ -47,7 +47,7 @@ describe('kiln train', () => {
     const record = JSON.parse(fs.readFileSync(path.join(home, 'runs', done.runId, 'run.json'), 'utf8'));
     expect(record).toMatchObject({ status: 'finished', backend: { name: 'wasm' }, resolved: { batchSize: 32, lrMax: 0.4, epochs: 2 } });
     expect(fs.existsSync(path.join(home, 'runs', done.runId, 'checkpoints', 'latest', 'tensors.bin'))).toBe(true);
-  });
+  }, 600_000);
 
   it('rejects bad flags with one line naming the flag, exit 2', async () => {
     const cases: [string[], RegExp][] = [

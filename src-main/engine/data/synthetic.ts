@@ -86,7 +86,7 @@ export function makeSyntheticDataset(opts: SyntheticOptions = {}): LoadedDataset
   const trainSplit = drawSplit(train, imageSize, new Rng(seed, 1));
   const valSplit = drawSplit(val, imageSize, new Rng(seed, 2));
   const { mean, std } = channelStats(trainSplit.images);
-  const manifestHash = crypto.createHash('sha256').update(JSON.stringify({ SYNTHETIC_ID, train, val, imageSize, seed, v: 1 })).digest('hex');
+  const manifestHash = crypto.createHash('sha256').update(JSON.stringify({ SYNTHETIC_ID, train, val, imageSize, seed, generator: 2 })).digest('hex');
   return {
     id: SYNTHETIC_ID,
     name: 'Synthetic shapes',
