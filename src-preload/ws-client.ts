@@ -93,10 +93,9 @@ export function connectKiln(options: WsClientOptions = {}): WsKilnClient {
     setState({ state: 'connecting' });
     const ws = createSocket(url);
     socket = ws;
+    // Calls queued while connecting go out at once; the connection counts as open only when the
+    // server's hello arrives (a refused one is opened, then closed with a reason).
     ws.addEventListener('open', () => {
-      retryMs = 500;
-      setState({ state: 'open' });
-      resolveReady();
       for (const text of queue.splice(0)) ws.send(text);
     });
     ws.addEventListener('message', (e) => onMessage(typeof e.data === 'string' ? e.data : String(e.data)));
@@ -104,21 +103,27 @@ export function connectKiln(options: WsClientOptions = {}): WsKilnClient {
     ws.addEventListener('close', (e) => {
       if (socket !== ws) return;
       socket = undefined;
-      const lost = new KilnCallError({ name: 'ConnectionError', message: `connection to Kiln closed (${e.code}${e.reason ? `: ${e.reason}` : ''})` });
-      for (const [id, p] of pending) {
-        pending.delete(id);
-        p.reject(lost);
-      }
       // A policy close is a refusal (token, origin): retrying cannot help.
-      const retrying = reconnect && !closedByUs && e.code !== POLICY_VIOLATION;
       if (e.code === POLICY_VIOLATION) {
         refused = new KilnCallError({ name: 'ConnectionRefusedError', message: `Kiln refused the connection: ${e.reason || 'policy violation'}` });
         rejectReady(refused);
-        for (const text of queue.splice(0)) {
-          const id = (JSON.parse(text) as { id: number }).id;
-          pending.get(id)?.reject(refused);
+        queue.length = 0;
+      }
+      const lost = refused ?? new KilnCallError({ name: 'ConnectionError', message: `connection to Kiln closed (${e.code}${e.reason ? `: ${e.reason}` : ''})` });
+      for (const [id, p] of pending) {
+        // Calls still queued for the next connection wait for it.
+        if (!refused && queue.some((t) => t.startsWith(`{"id":${id},`))) continue;
+        pending.delete(id);
+        p.reject(lost);
+      }
+      const retrying = reconnect && !closedByUs && !refused;
+      if (!retrying && !refused) {
+        rejectReady(lost);
+        for (const [id, p] of pending) {
           pending.delete(id);
+          p.reject(lost);
         }
+        queue.length = 0;
       }
       setState({ state: 'closed', code: e.code, reason: e.reason, retrying });
       if (retrying) {
@@ -129,10 +134,16 @@ export function connectKiln(options: WsClientOptions = {}): WsKilnClient {
   }
 
   function onMessage(text: string): void {
-    let msg: { id?: number | string | null; result?: unknown; error?: SerializedError; event?: EventName; payload?: unknown };
+    let msg: { id?: number | string | null; result?: unknown; error?: SerializedError; event?: EventName; payload?: unknown; hello?: unknown };
     try {
       msg = JSON.parse(text);
     } catch {
+      return;
+    }
+    if (msg.hello) {
+      retryMs = 500;
+      setState({ state: 'open' });
+      resolveReady();
       return;
     }
     if (msg.event) {
@@ -153,6 +164,7 @@ export function connectKiln(options: WsClientOptions = {}): WsKilnClient {
     ready,
     call<M extends MethodName>(method: M, ...args: MethodArgs<M>): Promise<MethodResults[M]> {
       if (refused) return Promise.reject(refused);
+      if (closedByUs) return Promise.reject(new KilnCallError({ name: 'ConnectionError', message: 'the connection to Kiln was closed' }));
       const id = nextId++;
       const text = JSON.stringify({ id, method, args });
       return new Promise<MethodResults[M]>((resolve, reject) => {

@@ -96,6 +96,22 @@ describe('kiln services', () => {
     }
   });
 
+  it('a CIFAR-10 download that fails ends its task with a readable error event', async () => {
+    const http = await import('node:http');
+    const server = http.createServer((_req, res) => res.writeHead(404).end('gone'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const { taskId } = await services.handlers['datasets.downloadCifar10']({ url: `http://127.0.0.1:${port}/cifar-10-binary.tar.gz` });
+      const last = () => events.filter((e) => e.event === 'datasetTask' && (e.payload as KilnEvents['datasetTask']).taskId === taskId).map((e) => (e.payload as KilnEvents['datasetTask']).event).at(-1);
+      await expect.poll(() => last()?.phase, { timeout: 30_000, interval: 50 }).toBe('error');
+      expect(last()).toMatchObject({ phase: 'error', error: { message: expect.stringMatching(/404/) } });
+      await expect(services.handlers['datasets.downloadCifar10']({ url: 'ftp://example.com/x.tar.gz' })).rejects.toThrow(/expected an http or https address/);
+    } finally {
+      server.close();
+    }
+  });
+
   it('a folder import runs as a task with progress events and can be cancelled', async () => {
     const src = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-import-src-'));
     try {

@@ -51,11 +51,13 @@ export function eventLog<E extends EventName>(client: WsKilnClient, event: E) {
 }
 
 /** A raw socket for protocol-level tests: resolves with it once open, or with how it closed. */
-export function rawSocket(url: string, origin?: string): Promise<{ ws: WebSocket; closed: Promise<{ code: number; reason: string }> }> {
+export function rawSocket(url: string, origin?: string): Promise<{ ws: WebSocket; closed: Promise<{ code: number; reason: string }>; first: Promise<string> }> {
   const ws = new WebSocket(url, origin ? { origin } : {});
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  // Listening from the start: the server's greeting can arrive in the same packet as the handshake.
+  const first = new Promise<string>((resolve) => ws.once('message', (d) => resolve(d.toString())));
   return new Promise((resolve, reject) => {
-    ws.on('open', () => resolve({ ws, closed }));
+    ws.on('open', () => resolve({ ws, closed, first }));
     ws.on('error', reject);
   });
 }
@@ -65,7 +67,7 @@ export function request(ws: WebSocket, text: string | Buffer): Promise<{ id: unk
   return new Promise((resolve) => {
     const onMessage = (data: WebSocket.RawData) => {
       const msg = JSON.parse(data.toString());
-      if (msg.event) return;
+      if (msg.event || msg.hello) return;
       ws.off('message', onMessage);
       resolve(msg);
     };

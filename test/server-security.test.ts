@@ -70,6 +70,12 @@ describe('kiln serve: security', () => {
     }
   });
 
+  it('an accepted connection is greeted with the server version', async () => {
+    const { ws, first } = await rawSocket(`${api}?token=${server.token}`, server.origin);
+    expect(JSON.parse(await first)).toEqual({ hello: { version: expect.stringMatching(/^\d+\.\d+\.\d+/) } });
+    ws.close();
+  });
+
   it('oversized, malformed, unknown and invalid messages each get an error reply and the server keeps answering', async () => {
     const { ws } = await rawSocket(`${api}?token=${server.token}`, server.origin);
     const big = JSON.stringify({ id: 7, method: 'runs.predict', args: ['x', 'A'.repeat(LIMIT), 3] });
@@ -95,6 +101,15 @@ describe('kiln serve: security', () => {
       expect((info.result as { version: string }).version).toMatch(/^\d+\.\d+\.\d+/);
     }
     ws.close();
+  });
+
+  it('the browser client reports a refused connection as a readable error', async () => {
+    const { browserClient } = await import('./server-helpers.ts');
+    const client = browserClient(server, { token: 'wrong-token-wrong-token' });
+    await expect(client.ready).rejects.toMatchObject({ name: 'ConnectionRefusedError', message: expect.stringMatching(/missing or wrong token/) });
+    await expect(client.call('app.info')).rejects.toMatchObject({ name: 'ConnectionRefusedError' });
+    const foreign = browserClient(server, { origin: 'http://evil.example' });
+    await expect(foreign.ready).rejects.toMatchObject({ message: expect.stringMatching(/origin http:\/\/evil\.example is not allowed/) });
   });
 
   it('a frame far over the limit closes only that connection', async () => {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { UsageError } from '../common/errors.ts';
+import { KILN_VERSION } from '../common/version.ts';
 import type { TrainerSpawner } from '../engine/trainer/trainer-client.ts';
 import { dispatch } from '../app/dispatch.ts';
 import { createKilnServices, type EmitEvent, type KilnServices } from '../app/kiln-services.ts';
@@ -80,8 +81,9 @@ function peekId(text: string): number | string | null {
 /**
  * `kiln serve`: the built renderer over HTTP and the KilnApi contract over a WebSocket at /api, both
  * behind a token (query `?token=` once, then an HttpOnly cookie). The WebSocket only accepts pages
- * of this server's own origin. Wire protocol: client → {id, method, args}; server → {id, result} |
- * {id, error: {name, message}} | {event, payload}.
+ * of this server's own origin. Wire protocol: on accepting a connection the server sends
+ * {hello: {version}}; then client → {id, method, args}; server → {id, result} | {id, error: {name,
+ * message}} | {event, payload}. A refused connection is closed with 1008 and the reason.
  */
 export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServer> {
   const host = opts.host ?? '127.0.0.1';
@@ -162,6 +164,7 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
         return;
       }
       clients.add(ws);
+      send(ws, { hello: { version: KILN_VERSION } });
       ws.on('close', () => clients.delete(ws));
       ws.on('error', (err) => log.warn(`WebSocket error: ${err.message}`));
       ws.on('message', (data, isBinary) => void onMessage(ws, data as Buffer, isBinary));
