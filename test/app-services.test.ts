@@ -54,9 +54,31 @@ describe('kiln services', () => {
     expect((await services.handlers['app.info']()).home).toBe(path.resolve(home));
     const log = fs.readFileSync(new DailyLog(home).fileFor(), 'utf8');
     expect(log).toMatch(new RegExp(`ERROR run ${id}: the trainer of run ${id} exited unexpectedly`));
-    // A failed run can be removed (or resumed); here removed, as nothing trains it.
+    // Resumed, a new trainer takes over the dead one's lock and finishes the run.
+    await services.handlers['runs.resume'](id);
+    await expect
+      .poll(() => events.some((e) => e.event === 'runStatus' && (e.payload as KilnEvents['runStatus']).runId === id && (e.payload as KilnEvents['runStatus']).status === 'finished'), { timeout: 120_000, interval: 200 })
+      .toBe(true);
+    const finished = await services.handlers['runs.get'](id);
+    expect(finished.progress.step).toBe(finished.progress.totalSteps);
+    await expect(services.handlers['runs.resume'](id)).rejects.toMatchObject({ name: 'RunStateError' });
     await services.handlers['runs.remove'](id);
-  }, 150_000);
+  }, 240_000);
+
+  it('at start-up, a run left running by a host that died is marked interrupted', async () => {
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-recover-'));
+    try {
+      const { RunStore } = await import('../src-main/runs/run-store.ts');
+      const dataset = { id: 'synthetic', name: 'Synthetic shapes', manifestHash: 'x', classes: ['a', 'b'], train: 10, val: 10 };
+      const orphan = await new RunStore(other).create({ config: tiny, arch: tiny.net.arch, dataset, status: 'running' });
+      const s2 = await createKilnServices({ home: other, emit: () => undefined });
+      expect(s2.recovered).toEqual([orphan.id]);
+      expect((await s2.handlers['runs.get'](orphan.id)).status).toBe('interrupted');
+      await s2.shutdown();
+    } finally {
+      fs.rmSync(other, { recursive: true, force: true });
+    }
+  });
 
   it('settings persist in <home>/settings.json with the shared defaults', async () => {
     expect((await services.handlers['settings.get']()).defaultRunConfig).toEqual(DEFAULT_RUN_CONFIG);
