@@ -68,6 +68,10 @@ const convCases: ConvCase[] = [
   { x: [2, 8, 8, 3], k: 5, f: 4, s: 1, pad: 'same' },
   { x: [4, 8, 8, 16], k: 3, f: 24, s: 1, pad: 'same' },
   { x: [2, 11, 9, 8], k: 3, f: 16, s: 2, pad: 'same' },
+  // Big enough that the filter gradient splits the batch into image groups (4 + 3, then 3 × 3 at stride 2).
+  { x: [7, 32, 32, 3], k: 3, f: 4, s: 1, pad: 'same' },
+  { x: [9, 64, 64, 2], k: 3, f: 3, s: 2, pad: 'same' },
+  { x: [5, 40, 40, 2], k: 1, f: 3, s: 1, pad: 'valid' },
 ];
 
 describe('Conv2D gradients on wasm match cpu', () => {
