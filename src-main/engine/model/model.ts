@@ -98,8 +98,13 @@ export class Model {
         return tf.maxPool(get(node.input) as tf.Tensor4D, node.size, node.size, 'valid');
       case 'global-avg-pool':
         return tf.mean(get(node.input), [1, 2]);
-      case 'global-max-pool':
-        return tf.max(get(node.input), [1, 2]);
+      case 'global-max-pool': {
+        // A maxPool over the whole map, not tf.max: max's gradient is a broadcast Equal mask (slow on wasm, and it
+        // hands a tie's gradient to every tied position), maxPool's goes to the first maximum, as PyTorch's MaxPool2d.
+        const x = get(node.input) as tf.Tensor4D;
+        const [n, h, w, c] = x.shape;
+        return tf.reshape(tf.maxPool(x, [h, w], [h, w], 'valid'), [n, c]);
+      }
       case 'dropout':
         return training && node.rate > 0 ? tf.dropout(get(node.input), node.rate, undefined, dropoutSeed + this.dropoutCalls++) : get(node.input);
       case 'dense': {
