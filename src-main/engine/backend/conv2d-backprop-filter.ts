@@ -86,27 +86,60 @@ export const conv2dBackpropFilterWasm: KernelFunc = ({ inputs, attrs, backend })
   };
   const [n, , , c] = x.shape;
   const f = dy.shape[3];
+  // XNNPACK transposes and packs the filter operand on every call, a third of the call's time here, so the smaller of
+  // x and dy should be the filter. Swapping them is simple only at stride 1 (see the swapped branch below).
+  const swap = strideHeight === 1 && strideWidth === 1 && c < f;
   const group = imagesPerGroup(n, outHeight * outWidth);
-  let dwT: TensorInfo | null = null; // [C,KH,KW,F]
+  const heap = (t: TensorInfo) => wasm.typedArrayFromHeap(t) as Float32Array;
+  let acc: TensorInfo | null = null; // [C,KH,KW,F], or [F,KH,KW,C] flipped in space when swapped
   for (let n0 = 0; n0 < n; n0 += group) {
     const g = Math.min(group, n - n0);
-    const xT = wasm.makeOutput([c, inHeight, inWidth, g], 'float32');
-    const dyT = wasm.makeOutput([outHeight, outWidth, g, f], 'float32');
-    // Views only after both allocations, which may grow (and so detach) the heap.
-    const heap = (t: TensorInfo) => wasm.typedArrayFromHeap(t) as Float32Array;
-    batchToChannels(heap(x), n0, g, inHeight * inWidth, c, heap(xT));
-    batchToRows(heap(dy), n0, g, outHeight * outWidth, f, heap(dyT));
-    const part = conv2dPadded(wasm, xT, dyT, pads, [1, 1], [strideHeight, strideWidth]);
-    disposeInfos(wasm, xT, dyT);
-    if (dwT === null) dwT = part;
+    let part: TensorInfo;
+    if (!swap) {
+      const xT = wasm.makeOutput([c, inHeight, inWidth, g], 'float32');
+      const dyT = wasm.makeOutput([outHeight, outWidth, g, f], 'float32');
+      // Views only after both allocations, which may grow (and so detach) the heap.
+      batchToChannels(heap(x), n0, g, inHeight * inWidth, c, heap(xT));
+      batchToRows(heap(dy), n0, g, outHeight * outWidth, f, heap(dyT));
+      part = conv2dPadded(wasm, xT, dyT, pads, [1, 1], [strideHeight, strideWidth]);
+      disposeInfos(wasm, xT, dyT);
+    } else {
+      // dy [F,OH,OW,g] as the input, x [H,W,g,C] as the filter: out[f,a,b,c] = Σ dy[n,a+i−pT,b+j−pL,f]·x[n,i,j,c],
+      // which is dW[KH−1−a, KW−1−b, c, f] when pT = KH−1−top (and the bottom pad makes the output KH tall).
+      const dyT = wasm.makeOutput([f, outHeight, outWidth, g], 'float32');
+      const xT = wasm.makeOutput([inHeight, inWidth, g, c], 'float32');
+      batchToChannels(heap(dy), n0, g, outHeight * outWidth, f, heap(dyT));
+      batchToRows(heap(x), n0, g, inHeight * inWidth, c, heap(xT));
+      const swapped = {
+        top: filterHeight - 1 - padInfo.top,
+        left: filterWidth - 1 - padInfo.left,
+        bottom: inHeight - outHeight + padInfo.top,
+        right: inWidth - outWidth + padInfo.left,
+      };
+      part = conv2dPadded(wasm, dyT, xT, swapped, [1, 1], [1, 1]);
+      disposeInfos(wasm, xT, dyT);
+    }
+    if (acc === null) acc = part;
     else {
-      const sum = callWasmKernel('Add', { a: dwT, b: part }, {}, wasm);
-      disposeInfos(wasm, dwT, part);
-      dwT = sum;
+      const sum = callWasmKernel('Add', { a: acc, b: part }, {}, wasm);
+      disposeInfos(wasm, acc, part);
+      acc = sum;
     }
   }
-  const dw = transposeInfo(wasm, dwT!, [1, 2, 0, 3]);
-  disposeInfos(wasm, dwT!);
+  if (!swap) {
+    const dw = transposeInfo(wasm, acc!, [1, 2, 0, 3]);
+    disposeInfos(wasm, acc!);
+    return dw;
+  }
+  const dw = wasm.makeOutput(filterShape, 'float32');
+  const src = heap(acc!);
+  const dst = heap(dw);
+  for (let kh = 0, d = 0; kh < filterHeight; kh++)
+    for (let kw = 0; kw < filterWidth; kw++)
+      for (let ch = 0; ch < c; ch++)
+        for (let k = 0; k < f; k++, d++)
+          dst[d] = src[((k * filterHeight + filterHeight - 1 - kh) * filterWidth + filterWidth - 1 - kw) * c + ch];
+  disposeInfos(wasm, acc!);
   return dw;
 };
 

@@ -72,6 +72,9 @@ const convCases: ConvCase[] = [
   { x: [7, 32, 32, 3], k: 3, f: 4, s: 1, pad: 'same' },
   { x: [9, 64, 64, 2], k: 3, f: 3, s: 2, pad: 'same' },
   { x: [5, 40, 40, 2], k: 1, f: 3, s: 1, pad: 'valid' },
+  // Even kernels pad unevenly under 'same' (the filter gradient's swapped form must mirror that).
+  { x: [2, 7, 6, 3], k: 2, f: 5, s: 1, pad: 'same' },
+  { x: [2, 9, 8, 2], k: 4, f: 3, s: 1, pad: 'same' },
 ];
 
 describe('Conv2D gradients on wasm match cpu', () => {
