@@ -4,6 +4,7 @@ import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.ts';
 import { conv2dBackpropInputConfig } from './conv2d-backprop-input.ts';
 import { maxPoolGradConfig } from './max-pool-grad.ts';
 import { identityConfig } from './identity.ts';
+import { castConfig } from './cast.ts';
 
 /** Kernels Kiln adds to (or replaces in) the wasm backend so that it can train. */
 export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
@@ -11,6 +12,7 @@ export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
   conv2dBackpropInputConfig,
   maxPoolGradConfig,
   identityConfig,
+  castConfig,
 ];
 
 /**

@@ -131,3 +131,34 @@ describe('MaxPool gradient on wasm matches cpu', () => {
     });
   }
 });
+
+describe('Cast on wasm', () => {
+  it('matches cpu for every dtype pair and keeps a same-dtype result alive after its input is disposed', async () => {
+    const values = [-2.7, -0.5, 0, 0.4, 1.5, 3.9];
+    const run = () => {
+      const f = tf.tensor1d(values);
+      const out: Record<string, number[]> = {};
+      for (const [from, to] of [
+        ['float32', 'float32'],
+        ['float32', 'int32'],
+        ['float32', 'bool'],
+        ['int32', 'float32'],
+        ['int32', 'int32'],
+        ['bool', 'float32'],
+      ] as const) {
+        const src = from === 'float32' ? f : tf.cast(f, from);
+        out[`${from}->${to}`] = Array.from(tf.cast(src, to).dataSync());
+      }
+      const x = tf.tensor1d(values);
+      const same = tf.cast(x, 'float32');
+      x.dispose();
+      tf.mul(same, 1).dataSync(); // the shared buffer must still be readable and usable
+      out.afterDispose = Array.from(same.dataSync());
+      return out;
+    };
+    const cpu = await onBackend('cpu', run);
+    const wasm = await onBackend('wasm', run);
+    expect(wasm).toEqual(cpu);
+    expect(wasm.afterDispose).toEqual(Array.from(new Float32Array(values)));
+  });
+});
