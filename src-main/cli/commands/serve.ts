@@ -69,12 +69,8 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`kiln: internal error (logged): ${err.message}`);
   });
   process.on('unhandledRejection', (err) => server.services.log.error('unhandled rejection', err));
-  if (server.services.recovered.length) console.error(`kiln: marked interrupted (resume them in the app): ${server.services.recovered.join(', ')}`);
-  console.log(`Kiln is serving at ${server.url}`);
-  console.log(`Home: ${server.services.runs.home}. Press Ctrl-C to stop.`);
-  if (v.open) openBrowser(server.url);
-
-  return new Promise<number>((resolve) => {
+  // Signal handlers go in before the URL is printed: whoever reads the URL may send Ctrl-C at once.
+  const done = new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) {
@@ -99,4 +95,10 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
+  if (server.services.recovered.length) console.error(`kiln: marked interrupted (resume them in the app): ${server.services.recovered.join(', ')}`);
+  console.log(`Kiln is serving at ${server.url}`);
+  console.log(`Home: ${server.services.runs.home}. Press Ctrl-C to stop.`);
+  if (v.open) openBrowser(server.url);
+
+  return done;
 }
