@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ImageSplit, LoadedDataset } from '../../common/dataset-types.ts';
 import type { RunConfig } from '../config/run-config.ts';
 import type { ResolvedOpt } from '../config/resolve.ts';
-import { assembleEvalBatch, assembleTrainBatch, normalisationTable, planEpoch, type EpochPlan } from '../data/batches.ts';
+import { assembleEvalBatch, assembleTrainBatch, normalisationTable, planEpoch } from '../data/batches.ts';
 import type { Model } from '../model/model.ts';
 import { smoothedCrossEntropy } from './loss.ts';
 import { scheduleAt, type ScheduleValue } from './schedule.ts';
