@@ -31,6 +31,16 @@ class TrainState {
     this.draft = saved && typeof saved === 'object' && saved.opt && saved.data ? saved : structuredClone(defaults);
   }
 
+  /** Counts edits, so a Start whose answer arrives after the person changed the form does not show stale errors. */
+  private edits = 0;
+
+  /** The form changed: the last Start's errors no longer describe it. */
+  edited(): void {
+    this.edits++;
+    if (Object.keys(this.errors).length) this.errors = {};
+    this.persist();
+  }
+
   persist(): void {
     if (this.draft) localStorage.setItem(DRAFT_KEY, JSON.stringify($state.snapshot(this.draft)));
   }
@@ -46,6 +56,7 @@ class TrainState {
     if (!this.draft) return null;
     this.errors = {};
     this.starting = true;
+    const editsAtStart = this.edits;
     try {
       const config = $state.snapshot(this.draft) as RunConfig;
       const record = await api.call('runs.start', config, this.name.trim() || undefined);
@@ -54,6 +65,7 @@ class TrainState {
       void app.saveSettings({ defaultRunConfig: config, lastDataset: config.data.dataset });
       return record.id;
     } catch (err) {
+      if (this.edits !== editsAtStart) return null;
       this.errors = errorsByField(err, 0);
       if (!Object.keys(this.errors).length) this.errors = { '': errorMessage(err) };
       return null;
