@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../common/errors.ts';
+import { BackendNameSchema, type BackendChoice } from '../engine/config/run-config.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -22,4 +23,13 @@ export function numberFlag(name: string, value: string | undefined, opts: { int?
   if (opts.min !== undefined && n < opts.min) throw new UsageError(`--${name}: expected ${kind} ≥ ${opts.min}, got ${value}`);
   if (opts.max !== undefined && n > opts.max) throw new UsageError(`--${name}: expected ${kind} ≤ ${opts.max}, got ${value}`);
   return n;
+}
+
+/** --backend: one of the backend names, or undefined when the flag is absent. */
+export function backendFlag(value: string | undefined): BackendChoice | undefined {
+  if (value === undefined) return undefined;
+  if (!BackendNameSchema.safeParse(value).success) {
+    throw new UsageError(`--backend: expected one of ${BackendNameSchema.options.join(', ')}, got "${value}"`);
+  }
+  return value as BackendChoice;
 }

@@ -1,8 +1,6 @@
-import { parseFlags } from '../args.ts';
+import { backendFlag, parseFlags } from '../args.ts';
 import { UsageError } from '../../common/errors.ts';
 import { resolveHome } from '../../common/home.ts';
-import { BackendNameSchema } from '../../engine/config/run-config.ts';
-import type { BackendName } from '../../engine/backend/load-backend.ts';
 import { exportRun } from '../../runs/export-run.ts';
 import { parseCheckpointChoice } from '../../runs/run-model.ts';
 import { validateRunId } from '../../runs/run-id.ts';
@@ -32,13 +30,11 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length !== 2) throw new UsageError(`export: expected <run-id> <dir>, got ${positionals.length} argument(s)`);
-  if (v.backend !== undefined && !BackendNameSchema.safeParse(v.backend).success) {
-    throw new UsageError(`--backend: expected one of ${BackendNameSchema.options.join(', ')}, got "${v.backend}"`);
-  }
+  const backend = backendFlag(v.backend);
   const [id, dir] = [validateRunId(positionals[0]!), positionals[1]!];
   const result = await exportRun(resolveHome(v.home), id, dir, {
     checkpoint: parseCheckpointChoice(v.checkpoint),
-    ...(v.backend ? { backend: v.backend as BackendName } : {}),
+    ...(backend ? { backend } : {}),
   });
   if (v.json) console.log(JSON.stringify(result, null, 2));
   else {

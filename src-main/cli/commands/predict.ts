@@ -1,9 +1,7 @@
 import path from 'node:path';
-import { parseFlags, numberFlag } from '../args.ts';
+import { backendFlag, parseFlags, numberFlag } from '../args.ts';
 import { UsageError } from '../../common/errors.ts';
 import { resolveHome } from '../../common/home.ts';
-import { BackendNameSchema } from '../../engine/config/run-config.ts';
-import type { BackendName } from '../../engine/backend/load-backend.ts';
 import { Classifier, collectImageFiles } from '../../runs/predict.ts';
 import { parseCheckpointChoice } from '../../runs/run-model.ts';
 import { formatPercent } from '../../runs/run-format.ts';
@@ -34,16 +32,14 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length < 2) throw new UsageError(`predict: expected <export-dir|run-id> <image or folder>…, got ${positionals.length} argument(s)`);
-  if (v.backend !== undefined && !BackendNameSchema.safeParse(v.backend).success) {
-    throw new UsageError(`--backend: expected one of ${BackendNameSchema.options.join(', ')}, got "${v.backend}"`);
-  }
+  const backend = backendFlag(v.backend);
   const top = numberFlag('top', v.top, { int: true, min: 1, max: 256 }) ?? 3;
   const [target, ...inputs] = positionals as [string, ...string[]];
   const files = await collectImageFiles(inputs);
   if (files.length === 0) throw new UsageError(`predict: no image files in ${inputs.join(', ')}`);
   const classifier = await Classifier.open(resolveHome(v.home), target, {
     checkpoint: parseCheckpointChoice(v.checkpoint),
-    ...(v.backend ? { backend: v.backend as BackendName } : {}),
+    ...(backend ? { backend } : {}),
   });
   try {
     const { predictions, failures } = await classifier.predictFiles(files, top);

@@ -1,12 +1,11 @@
 import type { ParseArgsConfig } from 'node:util';
-import { parseFlags } from '../args.ts';
+import { backendFlag, parseFlags } from '../args.ts';
 import { UsageError } from '../../common/errors.ts';
 import { resolveHome } from '../../common/home.ts';
 import { compareRuns, type RunComparison } from '../../runs/compare-runs.ts';
 import { evaluateRun, type RunEvaluation } from '../../runs/evaluate-run.ts';
 import { parseCheckpointChoice } from '../../runs/run-model.ts';
 import { resumeRunCheck, stopRun as stopStoredRun } from '../../runs/run-lifecycle.ts';
-import { BackendNameSchema } from '../../engine/config/run-config.ts';
 import { numberFlag } from '../args.ts';
 import { archLabel, validateRunId } from '../../runs/run-id.ts';
 import { formatDate, formatDuration, formatNumber, formatPercent, formatTable, formatValue } from '../../runs/run-format.ts';
@@ -340,13 +339,10 @@ async function stopRun({ store, args: positionals, json, flags }: RunsContext): 
 async function evalRun({ store, args: positionals, json, flags }: RunsContext): Promise<number> {
   const [id] = expectIds(positionals, 'eval', 1).map(validateRunId) as [string];
   const checkpoint = parseCheckpointChoice(flags.checkpoint as string | undefined);
+  const backendChoice = backendFlag(flags.backend as string | undefined);
   const record = await store.get(id);
-  const backendFlag = flags.backend as string | undefined;
-  if (backendFlag !== undefined && !BackendNameSchema.safeParse(backendFlag).success) {
-    throw new UsageError(`--backend: expected one of ${BackendNameSchema.options.join(', ')}, got "${backendFlag}"`);
-  }
   // The run's own backend by default: the numbers then match what it reported while training.
-  const backend = (backendFlag ?? record.backend?.name ?? record.config.backend) as 'auto';
+  const backend = (backendChoice ?? record.backend?.name ?? record.config.backend) as 'auto';
   const result = await evaluateRun(store.home, id, { checkpoint, backend });
   if (json) printJson(result);
   else console.log(describeEvaluation(result));

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
-import { parseFlags, numberFlag } from '../args.ts';
+import { backendFlag, parseFlags, numberFlag } from '../args.ts';
 import { UsageError } from '../../common/errors.ts';
 import { resolveHome } from '../../common/home.ts';
 import { parseArchSpec, type ArchSpec } from '../../engine/arch/arch-spec.ts';
 import { findPreset, PRESETS } from '../../engine/arch/presets.ts';
-import { BackendNameSchema, DEFAULT_RUN_CONFIG, mergeRunConfig, type RunConfig, type RunConfigPatch } from '../../engine/config/run-config.ts';
+import { DEFAULT_RUN_CONFIG, mergeRunConfig, type RunConfig, type RunConfigPatch } from '../../engine/config/run-config.ts';
 import { createRun } from '../../engine/trainer/create-run.ts';
 import { RunStore } from '../../runs/run-store.ts';
 import { followTrainer } from '../follow-trainer.ts';
@@ -84,9 +84,7 @@ export function configFromFlags(argv: string[]): { config: RunConfig; home: stri
   );
   const home = resolveHome(v.home);
   if (v.help) return { config: DEFAULT_RUN_CONFIG, home, json: false, help: true };
-  if (v.backend !== undefined && !BackendNameSchema.safeParse(v.backend).success) {
-    throw new UsageError(`--backend: expected one of ${BackendNameSchema.options.join(', ')}, got "${v.backend}"`);
-  }
+  const backend = backendFlag(v.backend);
   if (v.schedule !== undefined && v.schedule !== 'one-cycle' && v.schedule !== 'constant') {
     throw new UsageError(`--schedule: expected one-cycle or constant, got "${v.schedule}"`);
   }
@@ -110,7 +108,7 @@ export function configFromFlags(argv: string[]): { config: RunConfig; home: stri
       ...(v.schedule !== undefined ? { schedule: v.schedule as 'one-cycle' | 'constant' } : {}),
     },
     ...(v.seed !== undefined ? { seed: numberFlag('seed', v.seed, { int: true, min: 0, max: 2 ** 31 - 1 }) } : {}),
-    ...(v.backend !== undefined ? { backend: v.backend as RunConfig['backend'] } : {}),
+    ...(backend !== undefined ? { backend } : {}),
   };
   return { config: mergeRunConfig(DEFAULT_RUN_CONFIG, patch), home, json: !!v.json, ...(v.name ? { name: v.name } : {}), help: false };
 }
