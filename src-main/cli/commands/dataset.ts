@@ -54,12 +54,26 @@ function positionals(got: string[], names: string[]): string[] {
   return got;
 }
 
-/** Ctrl-C cancels the job cleanly (temp files removed, partial download kept for resume) instead of killing it mid-write. */
-function cancelOnSigint(): { signal: AbortSignal; dispose: () => void } {
+/**
+ * Run a long job with a progress line. Ctrl-C cancels it cleanly (temp files removed, a partial download
+ * kept for resume) instead of killing it mid-write, and exits 130.
+ */
+async function cancellableJob(job: (bar: ProgressLine, signal: AbortSignal) => Promise<number>): Promise<number> {
+  const bar = new ProgressLine();
   const controller = new AbortController();
   const onSig = () => controller.abort(new Error('cancelled'));
   process.once('SIGINT', onSig);
-  return { signal: controller.signal, dispose: () => process.off('SIGINT', onSig) };
+  try {
+    return await job(bar, controller.signal);
+  } catch (err) {
+    if (!controller.signal.aborted) throw err;
+    bar.clear();
+    console.error('kiln: cancelled');
+    return 130;
+  } finally {
+    bar.clear();
+    process.off('SIGINT', onSig);
+  }
 }
 
 async function download(argv: string[]): Promise<number> {
@@ -75,9 +89,7 @@ async function download(argv: string[]): Promise<number> {
     throw new UsageError(`cannot download "${which}": the only downloadable dataset is cifar10`);
   }
   const store = new DatasetStore(resolveHome(values.home));
-  const bar = new ProgressLine();
-  const { signal, dispose } = cancelOnSigint();
-  try {
+  return cancellableJob(async (bar, signal) => {
     const s = await downloadCifar10(store, { url: values.url, sha256: values.sha256, md5: values.md5 }, (e) => bar.download(e), signal);
     bar.clear();
     if (values.json) {
@@ -89,15 +101,7 @@ async function download(argv: string[]): Promise<number> {
       console.log(`${fmtBytes(s.bytes)} in ${s.seconds.toFixed(1)} s${resumed}; checksum ${s.checksum ? `${s.checksum.algorithm} ok` : 'not checked'}.`);
     }
     return 0;
-  } catch (err) {
-    if (!signal.aborted) throw err;
-    bar.clear();
-    console.error('kiln: cancelled');
-    return 130;
-  } finally {
-    bar.clear();
-    dispose();
-  }
+  });
 }
 
 async function importCmd(argv: string[]): Promise<number> {
@@ -112,9 +116,7 @@ async function importCmd(argv: string[]): Promise<number> {
   if (values.help) return (console.log(USAGE), 0);
   const [folder] = positionals(pos, ['folder']);
   const store = new DatasetStore(resolveHome(values.home));
-  const bar = new ProgressLine();
-  const { signal, dispose } = cancelOnSigint();
-  try {
+  return cancellableJob(async (bar, signal) => {
     const s = await importFolder(
       store,
       {
@@ -143,15 +145,7 @@ async function importCmd(argv: string[]): Promise<number> {
     const total = s.train + s.val + s.skipped.length;
     console.log(`Decoded ${fmtInt(total)} files in ${s.seconds.toFixed(1)} s (${s.imagesPerSecond.toFixed(0)} images/s).`);
     return 0;
-  } catch (err) {
-    if (!signal.aborted) throw err;
-    bar.clear();
-    console.error('kiln: cancelled');
-    return 130;
-  } finally {
-    bar.clear();
-    dispose();
-  }
+  });
 }
 
 async function list(argv: string[]): Promise<number> {
