@@ -10,7 +10,7 @@ import { resolveArch, resolveOpt } from '../config/resolve.ts';
 import { loadDataset } from '../data/load-dataset.ts';
 import { Model } from '../model/model.ts';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.ts';
-import { Learner, START_POSITION, type Callback, type EpochMetrics, type FitOutcome } from '../train/learner.ts';
+import { Learner, START_POSITION, type Callback, type EpochMetrics, type FitOutcome, type StepMetrics } from '../train/learner.ts';
 import { Sgd } from '../train/sgd.ts';
 import type { TrainerMessage } from './protocol.ts';
 
@@ -69,8 +69,37 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     // Test hook: pause after this step, as a pause request arriving then would (tests of exact resume).
     const pauseAtStep = Number(process.env.KILN_PAUSE_AT_STEP ?? NaN);
 
+    let lastSent: StepMetrics | undefined;
+    let lastStep: StepMetrics | undefined;
+    const sendProgress = (l: Learner, m: StepMetrics) => {
+      lastSent = m;
+      const p = l.position;
+      const stepSec = p.stepInEpoch > 0 ? p.trainSeconds / p.stepInEpoch : 0;
+      const stepsLeft = resolved.totalSteps - m.step;
+      const epochsLeft = resolved.epochs - p.epoch;
+      const evalPerEpoch = evalEpochs > 0 ? evalSeconds / evalEpochs : 0;
+      emit({
+        type: 'progress',
+        progress: {
+          runId,
+          epoch: p.epoch + 1,
+          epochs: resolved.epochs,
+          step: m.step,
+          totalSteps: resolved.totalSteps,
+          stepInEpoch: p.stepInEpoch,
+          stepsPerEpoch: resolved.stepsPerEpoch,
+          loss: m.loss,
+          lr: m.lr,
+          momentum: m.momentum,
+          imagesPerSec: p.trainSeconds > 0 ? p.seen / p.trainSeconds : 0,
+          etaSeconds: stepSec > 0 ? stepsLeft * stepSec + evalPerEpoch * epochsLeft : null,
+        },
+      });
+    };
+
     const logger: Callback = {
       async onBatchEnd(l, m) {
+        lastStep = m;
         if (m.step === pauseAtStep) l.requestStop('pause');
         if (m.step % stepStride === 0) {
           const line: MetricLine = { type: 'step', step: m.step, epoch: m.epoch, loss: Number.isFinite(m.loss) ? m.loss : null, lr: m.lr, momentum: m.momentum, t: wall() };
@@ -79,28 +108,7 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
         const now = performance.now();
         if (now - lastProgress < PROGRESS_INTERVAL_MS && m.step !== resolved.totalSteps) return;
         lastProgress = now;
-        const p = l.position;
-        const stepSec = p.stepInEpoch > 0 ? p.trainSeconds / p.stepInEpoch : 0;
-        const stepsLeft = resolved.totalSteps - m.step;
-        const epochsLeft = resolved.epochs - p.epoch;
-        const evalPerEpoch = evalEpochs > 0 ? evalSeconds / evalEpochs : 0;
-        emit({
-          type: 'progress',
-          progress: {
-            runId,
-            epoch: p.epoch + 1,
-            epochs: resolved.epochs,
-            step: m.step,
-            totalSteps: resolved.totalSteps,
-            stepInEpoch: p.stepInEpoch,
-            stepsPerEpoch: resolved.stepsPerEpoch,
-            loss: m.loss,
-            lr: m.lr,
-            momentum: m.momentum,
-            imagesPerSec: p.trainSeconds > 0 ? p.seen / p.trainSeconds : 0,
-            etaSeconds: stepSec > 0 ? stepsLeft * stepSec + evalPerEpoch * epochsLeft : null,
-          },
-        });
+        sendProgress(l, m);
       },
       async onEpochEnd(l, m) {
         evalSeconds += m.evalSeconds;
@@ -134,6 +142,8 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     emit({ type: 'started', runId, backend: { name: backend.name, device: backend.device }, resumedAtStep: position.step, totalSteps: resolved.totalSteps });
 
     const outcome = await learner.fit();
+    // Progress is throttled: make sure the last step taken is the last one reported.
+    if (lastStep && lastStep !== lastSent) sendProgress(learner, lastStep);
     if (outcome !== 'finished') await saveCheckpoint(latest, model, sgd, learner.position, { paused: true });
     await store.flushMetrics(runId);
     const status = outcome === 'finished' ? 'finished' : outcome === 'paused' ? 'paused' : 'stopped';
