@@ -102,7 +102,8 @@ describe('pause and resume', () => {
     const id = runIdOf(ctrlC.stdout());
     expect((await store.get(id)).status).toBe('paused');
     // Resume it, and stop it while its trainer runs: the trainer pauses (checkpoint), then the run is stopped.
-    const again = spawnKiln(['runs', 'resume', id, '--home', home]);
+    // Each step slowed to 1 s, or a fast machine finishes the run before `kiln runs stop` has started.
+    const again = spawnKiln(['runs', 'resume', id, '--home', home], { KILN_TEST_STEP_DELAY_MS: '1000' });
     started.push(again);
     const from = (await store.get(id)).progress.step;
     await waitUntil('a step after the resume', () => (loggedSteps(store.runDir(id)).at(-1) ?? 0) > from && fs.existsSync(store.lockFile(id)));

@@ -73,7 +73,13 @@ async function drawFolder(dir: string): Promise<void> {
 }
 
 function startServer(home: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/kiln.js'), 'serve', '--port', '0', '--home', home], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Trainers inherit a 150 ms pause per step: on a fast machine a 12-step run would otherwise finish
+  // before the test's Pause click lands.
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/kiln.js'), 'serve', '--port', '0', '--home', home], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, KILN_TEST_STEP_DELAY_MS: '150' },
+  });
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`kiln serve printed no URL within 60 s:\n${out}`)), 60_000);

@@ -68,6 +68,8 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     let lastProgress = 0;
     // Test hook: pause after this step, as a pause request arriving then would (tests of exact resume).
     const pauseAtStep = Number(process.env.KILN_PAUSE_AT_STEP ?? NaN);
+    // Test hook: slow each step down, so a test can act on a run that is still training on a fast machine.
+    const stepDelayMs = Number(process.env.KILN_TEST_STEP_DELAY_MS ?? 0);
 
     let lastSent: StepMetrics | undefined;
     let lastStep: StepMetrics | undefined;
@@ -101,6 +103,7 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
       async onBatchEnd(l, m) {
         lastStep = m;
         if (m.step === pauseAtStep) l.requestStop('pause');
+        if (stepDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, stepDelayMs));
         if (m.step % stepStride === 0) {
           const line: MetricLine = { type: 'step', step: m.step, epoch: m.epoch, loss: Number.isFinite(m.loss) ? m.loss : null, lr: m.lr, momentum: m.momentum, t: wall() };
           await store.appendMetrics(runId, [line]);
