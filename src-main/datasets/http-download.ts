@@ -162,10 +162,14 @@ async function fetchOnce(
       cb(null, chunk);
     },
   });
-  const out = fs.createWriteStream(file, { flags: start > 0 ? 'a' : 'w' });
+  // Positional writes, not appends: should a write of the failed attempt land after the part file's
+  // size was read, it rewrites the same bytes at the same offsets instead of duplicating them.
+  const out = fs.createWriteStream(file, start > 0 ? { flags: 'r+', start } : { flags: 'w' });
   try {
     await pipeline(res, counter, out, { signal });
   } catch (err) {
+    // Let the file settle before the caller measures it for the next Range request.
+    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
     if (signal?.aborted) throw signal.reason;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EACCES' || code === 'EROFS') throw describeFsError(err, file);
