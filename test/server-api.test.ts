@@ -6,6 +6,10 @@ import type { KilnServer } from '../src-main/server/kiln-server.ts';
 import type { WsKilnClient } from '../src-preload/ws-client.ts';
 import { browserClient, eventLog, startTestServer } from './server-helpers.ts';
 
+// Trainers started by this file's server inherit a short pause per step: on a fast machine a 16-step run
+// would otherwise finish before the test's pause request lands.
+process.env.KILN_TEST_STEP_DELAY_MS = '100';
+
 const tinyConfig = (seed: number): RunConfig => ({
   ...DEFAULT_RUN_CONFIG,
   data: { dataset: 'synthetic', limitTrain: 256, limitVal: 128 },
