@@ -1,6 +1,6 @@
-import { backend_util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import { type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { callWasmKernel, conv2dPadded, disposeInfos, transposeInfo } from './wasm-kernel-call.ts';
+import { callWasmKernel, conv2dPadded, disposeInfos, forwardConvInfo, transposeInfo, type ConvGradAttrs } from './wasm-kernel-call.ts';
 
 /**
  * Rows of the reduction (output pixels × images) one XNNPACK call takes. Its GEMM streams the whole reduction once
@@ -56,24 +56,8 @@ export const conv2dBackpropFilterWasm: KernelFunc = ({ inputs, attrs, backend })
   const wasm = backend as BackendWasm;
   const x = inputs.x as TensorInfo;
   const dy = inputs.dy as TensorInfo;
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as {
-    strides: [number, number] | number;
-    pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
-    dataFormat: 'NHWC' | 'NCHW';
-    dimRoundingMode?: 'floor' | 'round' | 'ceil';
-    filterShape: [number, number, number, number];
-  };
-  if (dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter on wasm supports only NHWC (channelsLast) data');
-  const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    'channelsLast',
-  );
+  const { filterShape } = attrs as unknown as { filterShape: [number, number, number, number] };
+  const info = forwardConvInfo('Conv2DBackpropFilter', attrs as unknown as ConvGradAttrs, x.shape as [number, number, number, number], filterShape);
   const { inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth, padInfo } = info;
 
   // Pads that make the output exactly KH×KW; the bottom/right one goes negative when the forward conv skipped

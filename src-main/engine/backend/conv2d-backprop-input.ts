@@ -1,6 +1,6 @@
-import { backend_util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import { type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { callWasmKernel, conv2dPadded, disposeInfos, reshapeInfo } from './wasm-kernel-call.ts';
+import { callWasmKernel, conv2dPadded, disposeInfos, forwardConvInfo, reshapeInfo, type ConvGradAttrs } from './wasm-kernel-call.ts';
 
 /**
  * dx = dy (zero-stuffed by the stride) convolved at stride 1 with the filter rotated 180° and its in/out channels
@@ -11,24 +11,8 @@ export const conv2dBackpropInputWasm: KernelFunc = ({ inputs, attrs, backend }) 
   const wasm = backend as BackendWasm;
   const dy = inputs.dy as TensorInfo;
   const filter = inputs.filter as TensorInfo;
-  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as {
-    strides: [number, number] | number;
-    pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
-    dataFormat: 'NHWC' | 'NCHW';
-    dimRoundingMode?: 'floor' | 'round' | 'ceil';
-    inputShape: [number, number, number, number];
-  };
-  if (dataFormat === 'NCHW') throw new Error('Conv2DBackpropInput on wasm supports only NHWC (channelsLast) data');
-  const info = backend_util.computeConv2DInfo(
-    inputShape,
-    filter.shape as [number, number, number, number],
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    'channelsLast',
-  );
+  const { inputShape } = attrs as unknown as { inputShape: [number, number, number, number] };
+  const info = forwardConvInfo('Conv2DBackpropInput', attrs as unknown as ConvGradAttrs, inputShape, filter.shape as [number, number, number, number]);
   const { batchSize, inHeight, inWidth, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
   const { strideHeight, strideWidth, padInfo } = info;
 

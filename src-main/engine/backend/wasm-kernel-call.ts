@@ -1,4 +1,4 @@
-import { getKernel, type NamedAttrMap, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs-core';
+import { backend_util, getKernel, type NamedAttrMap, type NamedTensorInfoMap, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 /**
@@ -77,4 +77,23 @@ export function conv2dPadded(
   );
   if (input !== x) disposeInfos(backend, input);
   return out;
+}
+
+/** The attributes both convolution gradients carry. */
+export interface ConvGradAttrs {
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+/** The forward convolution's geometry, for a gradient kernel that supports NHWC only. */
+export function forwardConvInfo(
+  kernel: string,
+  attrs: ConvGradAttrs,
+  xShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+): backend_util.Conv2DInfo {
+  if (attrs.dataFormat === 'NCHW') throw new Error(`${kernel} on wasm supports only NHWC (channelsLast) data`);
+  return backend_util.computeConv2DInfo(xShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
 }
