@@ -33,3 +33,12 @@ export function backendFlag(value: string | undefined): BackendChoice | undefine
   }
   return value as BackendChoice;
 }
+
+/** Flags of the commands that load a trained model (export, predict). */
+export const MODEL_FLAGS = {
+  checkpoint: { type: 'string' },
+  backend: { type: 'string' },
+  home: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;

@@ -1,4 +1,4 @@
-import { backendFlag, parseFlags } from '../args.ts';
+import { backendFlag, MODEL_FLAGS, parseFlags } from '../args.ts';
 import { UsageError } from '../../common/errors.ts';
 import { resolveHome } from '../../common/home.ts';
 import { exportRun } from '../../runs/export-run.ts';
@@ -19,11 +19,7 @@ Options:
 
 export async function run(argv: string[]): Promise<number> {
   const { values: v, positionals } = parseFlags(argv, {
-    checkpoint: { type: 'string' },
-    backend: { type: 'string' },
-    home: { type: 'string' },
-    json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
+    ...MODEL_FLAGS,
   });
   if (v.help) {
     console.log(HELP);

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { backendFlag, parseFlags, numberFlag } from '../args.ts';
+import { backendFlag, MODEL_FLAGS, parseFlags, numberFlag } from '../args.ts';
 import { UsageError } from '../../common/errors.ts';
 import { resolveHome } from '../../common/home.ts';
 import { Classifier, collectImageFiles } from '../../runs/predict.ts';
@@ -21,11 +21,7 @@ Options:
 export async function run(argv: string[]): Promise<number> {
   const { values: v, positionals } = parseFlags(argv, {
     top: { type: 'string' },
-    checkpoint: { type: 'string' },
-    backend: { type: 'string' },
-    home: { type: 'string' },
-    json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
+    ...MODEL_FLAGS,
   });
   if (v.help) {
     console.log(HELP);
