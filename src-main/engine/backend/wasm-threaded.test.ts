@@ -7,16 +7,7 @@ import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from './register-wasm-training-kernels.ts';
 import { startWasm } from './wasm-threaded.ts';
 import { batchNormTrain } from '../ops/batch-norm.ts';
-
-function randomValues(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
-}
+import { randomValues } from '../testing/tensor-compare.ts';
 
 /** Loss and all gradients of a small conv → BN → ReLU → maxpool → conv net, as flat arrays. */
 function trainingStepResults(): Float32Array[] {
