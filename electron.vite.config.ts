@@ -1,10 +1,14 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'vite';
 import { defineConfig as defineElectronConfig } from 'electron-vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 
 const at = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+// Where the build goes: out/ (package.json's main, electron-builder's default). The packaging test builds elsewhere
+// (KILN_BUILD_OUT) so it never swaps out/renderer under a test that serves it.
+const outDir = (part: string) => path.join(process.env.KILN_BUILD_OUT ? path.resolve(process.env.KILN_BUILD_OUT) : at('./out'), part);
 const version = (JSON.parse(fs.readFileSync(at('./package.json'), 'utf8')) as { version: string }).version;
 
 /**
@@ -41,7 +45,7 @@ export default defineElectronConfig({
   main: {
     plugins: [kilnVersion, localRequire],
     build: {
-      outDir: at('./out/main'),
+      outDir: outDir('main'),
       externalizeDeps: true,
       rollupOptions: {
         input: {
@@ -56,7 +60,7 @@ export default defineElectronConfig({
   },
   preload: {
     build: {
-      outDir: at('./out/preload'),
+      outDir: outDir('preload'),
       externalizeDeps: false,
       isolatedEntries: true,
       rollupOptions: {
@@ -71,7 +75,7 @@ export default defineElectronConfig({
     base: './',
     plugins: [svelte()],
     build: {
-      outDir: at('./out/renderer'),
+      outDir: outDir('renderer'),
       emptyOutDir: true,
       target: 'es2022',
       rollupOptions: { input: at('./src-renderer/index.html') },

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { unpackedPath } from '../../common/asar-path.ts';
 import { BackendWasm, getThreadsCount, setThreadsCount, version_wasm } from '@tensorflow/tfjs-backend-wasm';
 
 /*
@@ -28,8 +29,9 @@ type WasmModule = BackendWasm['wasm'] & {
 };
 type Factory = (config: Record<string, unknown>) => Promise<WasmModule>;
 
+// In the packaged app the folder is unpacked beside app.asar: the pthread workers load the main script by path.
 function wasmOutDir(): string {
-  return path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'wasm-out');
+  return unpackedPath(path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'wasm-out'));
 }
 
 /** The pthread worker script as a file; emscripten's Node path needs something worker_threads can open. */
