@@ -40,6 +40,15 @@ export const METHOD_ARGS = {
   /** Starts an import of a folder the person chose (picker or drop). */
   'datasets.importFolder': z.tuple([z.object({ folder: z.string().min(1), name: z.string().max(200).optional(), size: z.number().int().min(8).max(256).optional(), valSplit: z.number().min(0).max(0.9).optional(), seed: count.optional(), fit: z.enum(['crop', 'pad']).optional() })]),
   'datasets.cancelTask': z.tuple([id]),
+  /**
+   * A browser's folder, sent file by file (kiln serve cannot read a path on the person's machine):
+   * begin with the file count and total bytes, send each file's chunks in order (base64, at most 4 MiB
+   * each), then importUpload runs the same import as importFolder on it and removes it; uploadCancel drops it.
+   */
+  'datasets.uploadBegin': z.tuple([z.object({ files: z.number().int().min(1).max(10_000_000), bytes: count })]),
+  'datasets.uploadChunk': z.tuple([id, z.string().min(1).max(2000), count, z.string().max(4 * 1024 * 1024 * 4 / 3 + 4)]),
+  'datasets.importUpload': z.tuple([id, z.object({ name: z.string().max(200).optional(), size: z.number().int().min(8).max(256).optional(), valSplit: z.number().min(0).max(0.9).optional(), seed: count.optional(), fit: z.enum(['crop', 'pad']).optional() })]),
+  'datasets.uploadCancel': z.tuple([id]),
   /** Electron only: a native folder picker; null when cancelled or not available. */
   'datasets.pickFolder': z.tuple([]),
 
@@ -131,6 +140,10 @@ export interface MethodResults {
   'datasets.downloadCifar10': { taskId: string };
   'datasets.importFolder': { taskId: string };
   'datasets.cancelTask': void;
+  'datasets.uploadBegin': { uploadId: string; maxBytes: number };
+  'datasets.uploadChunk': { bytes: number };
+  'datasets.importUpload': { taskId: string };
+  'datasets.uploadCancel': void;
   'datasets.pickFolder': string | null;
   'archs.presets': PresetInfo[];
   'archs.summarize': ArchSummary;

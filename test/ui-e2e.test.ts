@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_MISTAKES } from '../src-main/runs/evaluation-summary.ts';
+import { DEFAULT_RUN_CONFIG } from '../src-main/engine/config/run-config.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const SHOTS = path.join(ROOT, 'test/screenshots');
@@ -102,9 +103,24 @@ function poll<T>(fn: () => Promise<T> | T, timeout = 20_000) {
   return expect.poll(fn, { timeout, interval: 100 });
 }
 
+const BASE_VIEWPORT = { width: 1280, height: 800 };
+const SHOT_VIEWPORTS = [
+  { width: 1024, height: 700 },
+  { width: 1600, height: 1000 },
+];
+
+/** The view as it is now, at the small and the large window size, light and dark: `name-1024-light.png` … */
 async function shot(page: Page, name: string): Promise<void> {
-  await page.waitForTimeout(350); // let the throttled charts draw their latest points
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: false });
+  for (const vp of SHOT_VIEWPORTS) {
+    await page.setViewportSize(vp);
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      await page.waitForTimeout(350); // let the throttled charts draw their latest points
+      await page.screenshot({ path: path.join(SHOTS, `${name}-${vp.width}-${scheme}.png`), fullPage: false });
+    }
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize(BASE_VIEWPORT);
 }
 
 async function points(page: Page, testId: string): Promise<number> {
@@ -132,7 +148,7 @@ describe('workbench in Chromium against kiln serve', () => {
       executablePath: CHROMIUM,
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
     });
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+    page = await browser.newPage({ viewport: BASE_VIEWPORT, colorScheme: 'light' });
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('console', (m) => {
       if (m.type() === 'error') pageErrors.push(m.text());
@@ -209,6 +225,10 @@ describe('workbench in Chromium against kiln serve', () => {
     await page.click('button:has-text("Save")');
     await poll(() => page.locator('ul.picks button:has-text("tiny-wrn")').count()).toBe(1);
     await page.click('button:has-text("Use for training")');
+    // Reloaded with the run form on a saved custom architecture, the editor shows its fields (it came up blank).
+    await page.reload();
+    await poll(() => page.locator('#f-arch-groups').inputValue()).toBe('2');
+    await poll(() => page.locator('#f-arch-blocks').inputValue()).toBe('1');
     await shot(page, '2-architecture');
   });
 
@@ -255,6 +275,13 @@ describe('workbench in Chromium against kiln serve', () => {
     await poll(() => points(page, 'chart-loss')).toBeGreaterThan(0);
     expect(await page.textContent('[data-testid=run-step]')).toBe(pausedAt);
     await page.click('[data-testid=run-live] button:has-text("Resume")');
+    // While it still trains, an epoch's validation moves the best accuracy and the training time (they froze until pause/finish).
+    const liveStats = async () => ({ status: await live.getAttribute('data-status'), best: await page.textContent('[data-testid=run-best]') });
+    await poll(async () => (await liveStats()).best, 60_000).toMatch(/%$/);
+    const seen = await liveStats();
+    expect(seen.status).toBe('running');
+    const t0 = await page.textContent('[data-testid=run-time]');
+    await poll(async () => ((await live.getAttribute('data-status')) === 'running' ? await page.textContent('[data-testid=run-time]') : 'ended')).not.toBe(t0);
     await poll(() => live.getAttribute('data-status'), 120_000).toBe('finished');
     await poll(() => points(page, 'chart-loss')).toBeGreaterThan(pausedPoints);
     // train, validation and TTA accuracy for each of 3 epochs.
@@ -270,6 +297,11 @@ describe('workbench in Chromium against kiln serve', () => {
     await poll(() => live.locator('h2').textContent()).toContain('second');
     runIds.push((await live.getAttribute('data-run-id'))!);
     await poll(() => live.getAttribute('data-status'), 120_000).toBe('finished');
+    // Defaults means the recipe's defaults, not the last config started.
+    await page.click('button:has-text("Defaults")');
+    await poll(() => page.locator('#f-cfg-epochs').inputValue()).toBe(String(DEFAULT_RUN_CONFIG.opt.epochs));
+    expect(await page.locator('#f-cfg-lr').inputValue()).toBe(String(DEFAULT_RUN_CONFIG.opt.lrMax));
+    expect(await page.locator('#f-cfg-seed').inputValue()).toBe(String(DEFAULT_RUN_CONFIG.seed));
   });
 
   it('compares the two runs', async () => {
@@ -310,6 +342,8 @@ describe('workbench in Chromium against kiln serve', () => {
       // The gallery shows the (non-TTA) mistakes the evaluation kept, each with its image.
       const wrong = cells.filter((_, i) => i % 4 !== 0).reduce((a, b) => a + b, 0);
       expect(wrong).toBeGreaterThan(0);
+      // The count beside the matrix is the matrix's errors, not the length of the kept list.
+      expect(Number(await page.textContent('[data-testid=eval-errors]'))).toBe(wrong);
       const gallery = page.locator('ul.gallery li:has(small)');
       await poll(() => gallery.count()).toBe(Math.min(wrong, MAX_MISTAKES));
       await poll(() => page.locator('ul.gallery li img').count()).toBe(Math.min(wrong, MAX_MISTAKES));
@@ -329,12 +363,15 @@ describe('workbench in Chromium against kiln serve', () => {
       expect(fs.existsSync(path.join(exportDir, 'model.json'))).toBe(true);
       await shot(page, '5-evaluate');
     }
-    await page.selectOption('#theme', 'dark');
-    await shot(page, '5-evaluate-dark');
+    // Charts on screen take the dark theme's text colour at once (they kept the light one until a reload).
     await page.click('a[data-view=train]');
-    await shot(page, '3-train-dark');
-    await page.click('a[data-view=datasets]');
-    await shot(page, '1-datasets-dark');
+    const chartText = () => page.getAttribute('[data-testid=chart-loss]', 'data-text-color');
+    const cssText = () => page.evaluate(() => getComputedStyle(document.documentElement).getPropertyValue('--text-muted').trim());
+    await poll(chartText).toBe(await cssText());
+    const lightText = await chartText();
+    await page.selectOption('#theme', 'dark');
+    await poll(chartText).not.toBe(lightText);
+    expect(await chartText()).toBe(await cssText());
     await page.selectOption('#theme', 'system');
   });
 

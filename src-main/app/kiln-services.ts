@@ -5,7 +5,8 @@ import { KILN_VERSION } from '../common/version.ts';
 import type { LoadedDataset } from '../common/dataset-types.ts';
 import { DatasetStore } from '../datasets/dataset-store.ts';
 import { downloadCifar10 } from '../datasets/download-cifar10.ts';
-import { importFolder } from '../datasets/import-folder.ts';
+import { importFolder, type ImportFolderOptions } from '../datasets/import-folder.ts';
+import { UploadStore } from '../datasets/upload-store.ts';
 import { buildGraph, summarize } from '../engine/arch/graph.ts';
 import { PRESETS } from '../engine/arch/presets.ts';
 import { makeSyntheticDataset, SYNTHETIC_CLASSES, SYNTHETIC_ID } from '../engine/data/synthetic.ts';
@@ -39,6 +40,8 @@ export interface KilnServicesOptions {
   /** The app's native folder picker; without one datasets.pickFolder answers null. */
   pickFolder?: () => Promise<string | null>;
   electron?: boolean;
+  /** Cap on one browser upload's total bytes (default DEFAULT_UPLOAD_MAX_BYTES). */
+  uploadMaxBytes?: number;
 }
 
 export interface KilnServices {
@@ -53,6 +56,20 @@ export interface KilnServices {
 
 // The built-in dataset's fixed shape (engine/data/synthetic.ts defaults); listing it must not draw 6,000 images.
 const SYNTHETIC_INFO = { id: SYNTHETIC_ID, name: 'Synthetic shapes', builtIn: true as const, classes: SYNTHETIC_CLASSES, counts: { train: 5000, val: 1000 }, imageSize: 32 };
+
+type ImportChoices = Partial<Pick<ImportFolderOptions, 'name' | 'size' | 'valSplit' | 'seed' | 'fit'>>;
+
+/** importFolder's options from a call's, leaving out what the caller left out (the importer's defaults apply). */
+function importOptions(folder: string, o: { [K in keyof ImportChoices]?: ImportChoices[K] | undefined }): ImportFolderOptions {
+  return {
+    folder,
+    ...(o.name !== undefined ? { name: o.name } : {}),
+    ...(o.size !== undefined ? { size: o.size } : {}),
+    ...(o.valSplit !== undefined ? { valSplit: o.valSplit } : {}),
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    ...(o.fit !== undefined ? { fit: o.fit } : {}),
+  };
+}
 
 function notBuiltIn(id: string, what: string): void {
   if (id === SYNTHETIC_ID) throw new UsageError(`the "${SYNTHETIC_ID}" dataset is built in and cannot be ${what}`);
@@ -71,6 +88,8 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
   const runs = new RunManager(home, opts.emit, log, opts.spawner);
   const tasks = new TaskManager(opts.emit, log);
   const jobs = opts.jobs ?? createJobRunner();
+  const uploads = new UploadStore(home, opts.uploadMaxBytes);
+  await uploads.sweep().catch((err: unknown) => log.warn(`could not clear old uploads: ${(err as Error).message}`));
 
   // Runs left 'running' by a host or trainer that died become 'interrupted' (resumable).
   const recovered = await runs.store.recoverInterrupted().catch((err: unknown) => {
@@ -148,22 +167,19 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
     },
     'datasets.importFolder': async (o) => {
       const folder = checkImportFolder(o.folder, home);
+      return tasks.start('import', (onProgress, signal) => importFolder(datasets, importOptions(folder, o), onProgress, signal));
+    },
+    'datasets.uploadBegin': async ({ files, bytes }) => uploads.begin(files, bytes),
+    'datasets.uploadChunk': async (uploadId, relPath, offset, base64) => uploads.write(uploadId, relPath, offset, Buffer.from(base64, 'base64')),
+    'datasets.importUpload': async (uploadId, o) => {
+      const up = await uploads.finish(uploadId);
+      log.info(`upload ${uploadId}: ${up.files} files, ${up.bytes} bytes received`);
+      // The same import as a local folder; the uploaded copy goes once the import is over, however it ends.
       return tasks.start('import', (onProgress, signal) =>
-        importFolder(
-          datasets,
-          {
-            folder,
-            ...(o.name !== undefined ? { name: o.name } : {}),
-            ...(o.size !== undefined ? { size: o.size } : {}),
-            ...(o.valSplit !== undefined ? { valSplit: o.valSplit } : {}),
-            ...(o.seed !== undefined ? { seed: o.seed } : {}),
-            ...(o.fit !== undefined ? { fit: o.fit } : {}),
-          },
-          onProgress,
-          signal,
-        ),
+        importFolder(datasets, importOptions(up.folder, { ...o, name: o.name ?? up.name ?? undefined }), onProgress, signal).finally(() => uploads.remove(uploadId)),
       );
     },
+    'datasets.uploadCancel': async (uploadId) => uploads.remove(uploadId),
     'datasets.cancelTask': async (taskId) => tasks.cancel(taskId),
     'datasets.pickFolder': async () => (opts.pickFolder ? opts.pickFolder() : null),
 

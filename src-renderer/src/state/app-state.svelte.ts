@@ -36,8 +36,21 @@ class AppState {
 
   constructor() {
     addEventListener('hashchange', () => (this.route = parseHash(location.hash)));
-    matchMedia('(prefers-color-scheme: dark)').addEventListener('change', (e) => (this.systemDark = e.matches));
+    matchMedia('(prefers-color-scheme: dark)').addEventListener('change', (e) => {
+      this.systemDark = e.matches;
+      this.applyTheme();
+    });
     watchConnection((s) => (this.connection = s));
+    this.applyTheme();
+  }
+
+  /**
+   * The theme's CSS variables must be in place before any effect reacts to `theme`: charts read
+   * their colours from them when they rebuild. An effect in the root component ran after the
+   * charts' and left them in the old theme's colours until a reload.
+   */
+  private applyTheme(): void {
+    document.documentElement.dataset.theme = this.theme;
   }
 
   async init(): Promise<void> {
@@ -46,6 +59,7 @@ class AppState {
       this.info = info;
       this.settings = settings;
       this.themePreference = settings.theme;
+      this.applyTheme();
     } catch (err) {
       this.error = errorMessage(err);
     }
@@ -59,6 +73,7 @@ class AppState {
 
   async setTheme(theme: Settings['theme']): Promise<void> {
     this.themePreference = theme;
+    this.applyTheme();
     try {
       this.settings = await api.call('settings.set', { theme });
     } catch (err) {

@@ -41,11 +41,12 @@ class ArchsState {
       const spec = preset?.spec ?? custom?.spec;
       if (!spec) return;
       this.source = preset ? `preset:${arch}` : `custom:${arch}`;
-      this.draft = structuredClone($state.snapshot(spec) as ArchSpec);
+      this.draft = $state.snapshot(spec) as ArchSpec;
       this.summary = preset ? preset.summary : null;
     } else {
       this.source = '';
-      this.draft = structuredClone(arch);
+      // The run form's draft is a $state proxy, which structuredClone refuses (DataCloneError): snapshot copies it.
+      this.draft = $state.snapshot(arch) as ArchSpec;
       this.summary = null;
     }
     this.fieldErrors = {};

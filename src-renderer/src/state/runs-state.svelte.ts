@@ -22,7 +22,9 @@ export type EpochPoint = Pick<EpochMetric, 'epoch' | 'step' | 'trainLoss' | 'tra
  * more than the plot); `version` is the reactive signal that they changed.
  */
 export class LiveRun {
-  record = $state.raw<RunRecord | null>(null);
+  #record = $state.raw<RunRecord | null>(null);
+  /** When the record was last read (ms): a running run's training time counts on from here. */
+  recordAt = $state(0);
   progress = $state.raw<TrainerProgress | null>(null);
   version = $state(0);
   error = $state('');
@@ -32,6 +34,15 @@ export class LiveRun {
   epochs: EpochPoint[] = [];
 
   constructor(readonly id: string) {}
+
+  get record(): RunRecord | null {
+    return this.#record;
+  }
+
+  set record(r: RunRecord | null) {
+    this.#record = r;
+    this.recordAt = Date.now();
+  }
 
   async load(): Promise<void> {
     try {
@@ -82,7 +93,7 @@ class RunsState {
 
   constructor() {
     api.on('runProgress', (p) => this.live.get(p.runId)?.addProgress(p));
-    api.on('runEpoch', (e) => this.live.get(e.runId)?.addEpoch(e.metrics));
+    api.on('runEpoch', (e) => void this.onEpoch(e));
     api.on('runStatus', (s) => void this.onStatus(s));
   }
 
@@ -152,6 +163,23 @@ class RunsState {
     } catch (err) {
       return errorMessage(err);
     }
+  }
+
+  /**
+   * The trainer updates run.json (best, final, training time) before it sends the epoch: reload the
+   * record and the list so the live stats and the Runs table move while a run trains, not only when it stops.
+   */
+  private async onEpoch(e: KilnEvents['runEpoch']): Promise<void> {
+    const live = this.live.get(e.runId);
+    live?.addEpoch(e.metrics);
+    if (live) {
+      try {
+        live.record = await api.call('runs.get', e.runId);
+      } catch {
+        /* gone; the list refresh says so */
+      }
+    }
+    this.scheduleRefresh();
   }
 
   private async onStatus(s: KilnEvents['runStatus']): Promise<void> {

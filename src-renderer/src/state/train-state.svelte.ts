@@ -45,9 +45,12 @@ class TrainState {
     if (this.draft) localStorage.setItem(DRAFT_KEY, JSON.stringify($state.snapshot(this.draft)));
   }
 
+  /** The recipe defaults, keeping the dataset picked. */
   resetToDefaults(): void {
     if (!app.settings) return;
+    const dataset = this.draft?.data.dataset;
     this.draft = structuredClone(app.settings.defaultRunConfig);
+    if (dataset) this.draft.data.dataset = dataset;
     this.errors = {};
     this.persist();
   }
@@ -62,7 +65,8 @@ class TrainState {
       const record = await api.call('runs.start', config, this.name.trim() || undefined);
       runs.follow(record.id).record = record;
       void runs.refresh();
-      void app.saveSettings({ defaultRunConfig: config, lastDataset: config.data.dataset });
+      // Only the dataset is remembered: the stored default config stays the recipe's, so Defaults means defaults.
+      void app.saveSettings({ lastDataset: config.data.dataset });
       return record.id;
     } catch (err) {
       if (this.edits !== editsAtStart) return null;
