@@ -45,6 +45,11 @@ const convCases: ConvCase[] = [
   { x: [2, 8, 8, 3], k: 5, f: 4, s: 1, pad: 'same' },
   { x: [4, 8, 8, 16], k: 3, f: 24, s: 1, pad: 'same' },
   { x: [2, 11, 9, 8], k: 3, f: 16, s: 2, pad: 'same' },
+  // Stride-2 input gradients by phase: 16+ channels are copied back as whole runs, and a 1×1 filter leaves 3 of the
+  // 4 phases zero.
+  { x: [2, 8, 8, 16], k: 3, f: 8, s: 2, pad: 'same' },
+  { x: [2, 8, 10, 16], k: 1, f: 32, s: 2, pad: 'same' },
+  { x: [1, 11, 11, 3], k: 5, f: 2, s: 3, pad: 'same' },
   // Big enough that the filter gradient splits the batch into image groups (4 + 3, then 3 × 3 at stride 2).
   { x: [7, 32, 32, 3], k: 3, f: 4, s: 1, pad: 'same' },
   { x: [9, 64, 64, 2], k: 3, f: 3, s: 2, pad: 'same' },
