@@ -6,12 +6,17 @@ import { UsageError } from '../../common/errors.ts';
 import { BACKEND_NAMES, loadBackend, type BackendName } from '../../engine/backend/load-backend.ts';
 import { PRESETS } from '../../engine/arch/presets.ts';
 import { resolveArch } from '../../engine/config/resolve.ts';
-import { measureThroughput } from '../../engine/train/throughput.ts';
+import { measureThroughput, type KernelCost } from '../../engine/train/throughput.ts';
+import { measureConvPeak } from '../../engine/train/conv-peak.ts';
 import { readArch } from './train.ts';
 
 const HELP = `Usage:
-  kiln bench --arch <preset|spec.json> [--backend auto] [--batch 128] [--steps N] [--json]
+  kiln bench --arch <preset|spec.json> [--backend auto] [--batch 128] [--steps N] [--profile] [--json]
   kiln bench --all [--backends wasm,cpu] [--archs resnet-9-s,resnet-9,wrn-22] [--no-torch]
+
+Training GFLOP/s count a step as 3× the architecture's forward FLOPs; "peak" is the same backend's best
+GFLOP/s on a large 3×3 convolution, measured in the same process, so "of peak" says how close a preset
+runs to what the backend can do here. --profile adds one step timed kernel by kernel.
 
 --all measures every preset on every backend that loads here, each in its own process, beside the
 PyTorch reference (bench/torch/reference.py with /usr/bin/python3, when torch is installed).`;
@@ -54,7 +59,7 @@ async function benchAll(opts: { backends: string[]; archs: string[]; torch: bool
   const torchAvailable = opts.torch && fs.existsSync(PYTHON) && (await runJson(PYTHON, ['-c', 'import torch, json; print(json.dumps({"v": torch.__version__}))'])).ok;
   console.log(`kiln bench: batch ${opts.batch}, ${new Date().toISOString()}`);
   if (!torchAvailable) console.log('PyTorch reference: unavailable (apt-get install python3-torch, run with /usr/bin/python3)');
-  const header = ['arch', 'backend', 'train img/s', 'infer img/s', 'torch train', 'torch infer', 'train ratio'];
+  const header = ['arch', 'backend', 'train img/s', 'infer img/s', 'torch train', 'torch infer', 'train ratio', 'GFLOP/s', 'peak', 'of peak'];
   console.log(header.map((h, i) => (i < 2 ? h.padEnd(11) : h.padStart(12))).join(''));
   for (const arch of opts.archs) {
     const torch = torchAvailable ? await runJson(PYTHON, [TORCH_SCRIPT, 'throughput', '--arch', arch, '--batch', String(opts.batch), '--threads', '2']) : null;
@@ -70,7 +75,8 @@ async function benchAll(opts: { backends: string[]; archs: string[]; torch: bool
         ? [Number(r.value.trainImagesPerSec), Number(r.value.inferImagesPerSec), tTrain, tInfer, Number(r.value.trainImagesPerSec) / tTrain]
         : null;
       const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '--').padStart(12);
-      const row = cells ? [fmt(cells[0]!), fmt(cells[1]!), fmt(tTrain), fmt(tInfer), fmt(cells[4]!, 3)].join('') : `  unavailable: ${r.ok ? '' : r.error}`;
+      const gflops = r.ok ? [fmt(Number(r.value.trainGflops)), fmt(Number(r.value.peakGflops)), fmt(100 * Number(r.value.shareOfPeak), 0) + '%'].join('') : '';
+      const row = cells ? [fmt(cells[0]!), fmt(cells[1]!), fmt(tTrain), fmt(tInfer), fmt(cells[4]!, 3)].join('') + gflops : `  unavailable: ${r.ok ? '' : r.error}`;
       console.log(`${arch.padEnd(11)}${(r.ok ? String(r.value.backend) : backend).padEnd(11)}${row}`);
     }
   }
@@ -90,6 +96,7 @@ export async function run(argv: string[]): Promise<number> {
       archs: { type: 'string' },
       'no-torch': { type: 'boolean' },
       json: { type: 'boolean' },
+      profile: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     false,
@@ -113,9 +120,36 @@ export async function run(argv: string[]): Promise<number> {
   const backend = await loadBackend(backendName);
   const defaults = defaultSteps(typeof archArg === 'string' ? archArg : 'custom', backend.name);
   const steps = numberFlag('steps', v.steps, { int: true, min: 1, max: 1000 }) ?? defaults.steps;
-  const result = await measureThroughput(spec, { batch, ...defaults, steps });
-  const out = { trainImagesPerSec: result.trainImagesPerSec, inferImagesPerSec: result.inferImagesPerSec, backend: backend.name, device: backend.device, batch };
+  const result = await measureThroughput(spec, { batch, ...defaults, steps, profile: Boolean(v.profile) });
+  const peak = await measureConvPeak();
+  const out = {
+    trainImagesPerSec: result.trainImagesPerSec,
+    inferImagesPerSec: result.inferImagesPerSec,
+    trainGflops: result.trainGflops,
+    peakGflops: peak.gflops,
+    shareOfPeak: result.trainGflops / peak.gflops,
+    forwardFlopsPerImage: result.forwardFlopsPerImage,
+    backend: backend.name,
+    device: backend.device,
+    batch,
+    ...(result.profile ? { profile: result.profile } : {}),
+  };
   if (v.json) console.log(JSON.stringify(out));
-  else console.log(`${v.arch} on ${backend.name} (${backend.device}), batch ${batch}: train ${out.trainImagesPerSec.toFixed(1)} img/s, inference ${out.inferImagesPerSec.toFixed(1)} img/s`);
+  else {
+    console.log(
+      `${v.arch} on ${backend.name} (${backend.device}), batch ${batch}: train ${out.trainImagesPerSec.toFixed(1)} img/s ` +
+        `(${out.trainGflops.toFixed(1)} GFLOP/s, ${(100 * out.shareOfPeak).toFixed(0)}% of the backend's ${out.peakGflops.toFixed(1)} GFLOP/s ` +
+        `peak on a ${peak.input.join('×')} ⊛ ${peak.filter.join('×')} convolution), inference ${out.inferImagesPerSec.toFixed(1)} img/s`,
+    );
+    if (result.profile) printProfile(result.profile);
+  }
   return 0;
+}
+
+function printProfile(costs: KernelCost[]): void {
+  const total = costs.reduce((a, c) => a + c.ms, 0);
+  console.log(`kernel profile of one training step (${total.toFixed(0)} ms in kernels):`);
+  for (const c of costs.slice(0, 16)) {
+    console.log(`  ${c.kernel.padEnd(24)}${c.ms.toFixed(0).padStart(8)} ms${((100 * c.ms) / total).toFixed(1).padStart(7)}%${String(c.calls).padStart(6)} calls`);
+  }
 }

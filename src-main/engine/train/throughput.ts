@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ArchSpec } from '../arch/arch-spec.ts';
-import { buildGraph } from '../arch/graph.ts';
+import { buildGraph, summarize } from '../arch/graph.ts';
 import { Model } from '../model/model.ts';
 import { Rng } from '../util/rng.ts';
 import { smoothedCrossEntropy } from './loss.ts';
@@ -15,6 +15,15 @@ export interface ThroughputOptions {
   inferSteps: number;
   imageSize?: number;
   numClasses?: number;
+  /** Also time one extra step kernel by kernel (tf.profile). */
+  profile?: boolean;
+}
+
+/** One kernel's share of a profiled training step. */
+export interface KernelCost {
+  kernel: string;
+  ms: number;
+  calls: number;
 }
 
 export interface ThroughputResult {
@@ -22,6 +31,31 @@ export interface ThroughputResult {
   inferImagesPerSec: number;
   /** Median seconds of one training step. */
   trainStepSeconds: number;
+  /** Forward FLOPs of one image, from the architecture (a multiply-add counts as two). */
+  forwardFlopsPerImage: number;
+  /** Achieved training GFLOP/s, counting a step as 3× the forward FLOPs (forward, input and weight gradients). */
+  trainGflops: number;
+  /**
+   * CPU seconds (all of this process's threads) per training step, averaged over the timed steps. On a shared machine
+   * wall time also measures the neighbours; images per CPU-second is what the work itself cost.
+   */
+  trainCpuSecondsPerStep: number;
+  /** Kernels of one profiled step, most expensive first, when `profile` was asked for. */
+  profile?: KernelCost[];
+}
+
+/** Per-kernel wall time of one call of `fn`, summed by kernel name, most expensive first. */
+export async function profileKernels(fn: () => Promise<void>): Promise<KernelCost[]> {
+  const info = await tf.profile(fn);
+  const byKernel = new Map<string, KernelCost>();
+  for (const k of info.kernels) {
+    const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    const e = byKernel.get(k.name) ?? { kernel: k.name, ms: 0, calls: 0 };
+    e.ms += ms;
+    e.calls += 1;
+    byKernel.set(k.name, e);
+  }
+  return [...byKernel.values()].sort((a, b) => b.ms - a.ms);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -33,7 +67,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 export async function measureThroughput(spec: ArchSpec, opts: ThroughputOptions): Promise<ThroughputResult> {
   const size = opts.imageSize ?? 32;
   const k = opts.numClasses ?? 10;
-  const model = new Model(buildGraph(spec, { imageSize: size, numClasses: k }), 0);
+  const graph = buildGraph(spec, { imageSize: size, numClasses: k });
+  const forwardFlopsPerImage = summarize(graph).flopsPerImage;
+  const model = new Model(graph, 0);
   const sgd = new Sgd(model.params, { nesterov: true, weightDecay: 5e-4, wdExcludeBnBias: false });
   const rng = new Rng(0);
   const x = tf.tensor4d(Float32Array.from({ length: opts.batch * size * size * 3 }, () => rng.normal()), [opts.batch, size, size, 3]);
@@ -61,12 +97,23 @@ export async function measureThroughput(spec: ArchSpec, opts: ThroughputOptions)
   try {
     for (let i = 0; i < opts.warmup; i++) await step();
     const trainTimes: number[] = [];
+    const cpu0 = process.cpuUsage();
     for (let i = 0; i < opts.steps; i++) trainTimes.push(await time(step));
+    const cpu = process.cpuUsage(cpu0);
     await infer();
     const inferTimes: number[] = [];
     for (let i = 0; i < opts.inferSteps; i++) inferTimes.push(await time(infer));
     const trainStepSeconds = median(trainTimes);
-    return { trainImagesPerSec: opts.batch / trainStepSeconds, inferImagesPerSec: opts.batch / median(inferTimes), trainStepSeconds };
+    const profile = opts.profile ? await profileKernels(step) : undefined;
+    return {
+      trainImagesPerSec: opts.batch / trainStepSeconds,
+      inferImagesPerSec: opts.batch / median(inferTimes),
+      trainStepSeconds,
+      trainCpuSecondsPerStep: (cpu.user + cpu.system) / 1e6 / opts.steps,
+      forwardFlopsPerImage,
+      trainGflops: (3 * forwardFlopsPerImage * opts.batch) / trainStepSeconds / 1e9,
+      ...(profile ? { profile } : {}),
+    };
   } finally {
     x.dispose();
     y.dispose();
