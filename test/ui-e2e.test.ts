@@ -3,7 +3,7 @@
  * with its real services, on a small folder of PNGs this test draws. Screenshots of each view go to
  * test/screenshots/ (git-ignored) for a person to look at.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_MISTAKES } from '../src-main/runs/evaluation-summary.ts';
 import { DEFAULT_RUN_CONFIG } from '../src-main/engine/config/run-config.ts';
+import { ensureRendererBuilt } from '../src-main/server/build-renderer.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const SHOTS = path.join(ROOT, 'test/screenshots');
@@ -19,24 +20,6 @@ const CHROMIUM = '/usr/bin/chromium';
 const CLASSES = ['reds', 'greens', 'blues'];
 const PER_CLASS = 60;
 const VAL_SPLIT = 0.25;
-
-function newestMtime(p: string): number {
-  const st = fs.statSync(p);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(st.mtimeMs, ...fs.readdirSync(p).map((f) => newestMtime(path.join(p, f))));
-}
-
-/** Build the renderer when out/renderer is missing or older than its sources. */
-function ensureRendererBuilt(): void {
-  const index = path.join(ROOT, 'out/renderer/index.html');
-  const sources = ['src-renderer', 'src-preload/contract.ts', 'src-preload/ws-client.ts'].map((p) => path.join(ROOT, p)).filter((p) => fs.existsSync(p));
-  const newest = Math.max(...sources.map(newestMtime));
-  if (fs.existsSync(index) && fs.statSync(index).mtimeMs >= newest) return;
-  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'src-renderer/vite.config.ts', '--logLevel', 'warn'], {
-    cwd: ROOT,
-    stdio: 'inherit',
-  });
-}
 
 /** Seeded so the folder is the same every run. */
 function rng(seed: number): () => number {
@@ -138,7 +121,7 @@ describe('workbench in Chromium against kiln serve', () => {
   const runIds: string[] = [];
 
   beforeAll(async () => {
-    ensureRendererBuilt();
+    await ensureRendererBuilt();
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-ui-'));
     folder = path.join(tmp, 'shapes');
     await drawFolder(folder);

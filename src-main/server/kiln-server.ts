@@ -138,7 +138,7 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
     // Client-side routes get the app; a missing asset gets a 404.
     const index = path.join(rendererDir, 'index.html');
     if (!path.extname(url.pathname) && fs.existsSync(index)) return sendFile(res, index, headers, head);
-    if (!fs.existsSync(index)) return fail(503, `Kiln: the app is not built (no ${index}); run \`npm run build:web\`. The API at /api works without it.`);
+    if (!fs.existsSync(index)) return fail(503, `Kiln: the app is not built (no ${index}); restart \`kiln serve\` (it builds the app) or run \`npm run build:web\`. The API at /api works without it.`);
     return fail(404, 'Kiln: not found');
   });
 

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { parseFlags, numberFlag } from '../args.ts';
 import { resolveHome } from '../../common/home.ts';
 import { isLoopbackHost } from '../../server/host-check.ts';
+import { ensureRendererBuilt } from '../../server/build-renderer.ts';
 import { startKilnServer } from '../../server/kiln-server.ts';
 
 const HELP = `Usage: kiln serve [options]
@@ -16,6 +17,7 @@ Options:
   --allow-remote    allow a non-loopback --host (anyone who reaches it with the token controls Kiln)
   --home DIR        Kiln home                                 [$KILN_HOME or the app's data folder]
 
+The first serve after an install or an update builds the app (vite, 10–30 s); later ones start at once.
 Ctrl-C pauses running runs (checkpoint) and stops the server.`;
 
 function openBrowser(url: string): void {
@@ -57,6 +59,16 @@ export async function run(argv: string[]): Promise<number> {
     ...(v.token !== undefined ? { token: v.token } : {}),
     allowRemote: !!v['allow-remote'],
   });
+  // A fresh clone has no built app: build it (after the options are checked and the port is bound,
+  // before the URL is printed) rather than serve a page that says "not built".
+  try {
+    const built = await ensureRendererBuilt((why) =>
+      console.error(why === 'missing' ? 'kiln: building the app (first serve after install; 10–30 s)…' : 'kiln: the app\'s sources changed; rebuilding it (10–30 s)…'),
+    );
+    if (built !== null) console.error(`kiln: app built in ${built.toFixed(1)} s`);
+  } catch (err) {
+    console.error(`kiln: ${(err as Error).message}\nkiln: serving the API only; the page will say the app is not built`);
+  }
   if (!isLoopbackHost(host)) {
     console.error(
       `kiln: WARNING: listening on ${host}, not just this machine. Anyone who can reach it and has the token can train, ` +
