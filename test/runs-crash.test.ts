@@ -3,6 +3,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RunStore } from '../src-main/runs/run-store.ts';
+import { resolveCheckpoint } from '../src-main/engine/train/checkpoint.ts';
 import { REPO, tempHome } from './fixtures/runs-fixtures.ts';
 import { kiln, PROCESS_TEST_TIMEOUT, loggedSteps, maxRelativeDiff, runIdOf, spawnKiln, tinyTrainArgs, waitUntil, writeTinySpec, type KilnProcess } from './fixtures/kiln-process.ts';
 
@@ -64,8 +65,11 @@ async function refuseSecondTrainerOnL(): Promise<void> {
 async function killAndResumeK(): Promise<void> {
   const id = await waitUntil('K to start', () => /"runId":"([^"]+)"/.exec(K.stdout())?.[1]);
   const dir = store.runDir(id);
-  const latest = path.join(store.checkpointDir(id), 'latest', 'checkpoint.json');
-  const checkpointStep = () => (fs.existsSync(latest) ? JSON.parse(fs.readFileSync(latest, 'utf8')).position.step : -1);
+  const latest = path.join(store.checkpointDir(id), 'latest');
+  const checkpointStep = () => {
+    const dir = resolveCheckpoint(latest);
+    return dir ? JSON.parse(fs.readFileSync(path.join(dir, 'checkpoint.json'), 'utf8')).position.step : -1;
+  };
   // Kill once an epoch checkpoint exists and the next epoch has logged steps after it.
   await waitUntil('K past an epoch checkpoint', () => {
     const ck = checkpointStep();

@@ -7,7 +7,7 @@ import { buildGraph, type Graph } from '../engine/arch/graph.ts';
 import { resolveArch } from '../engine/config/resolve.ts';
 import { loadDataset } from '../engine/data/load-dataset.ts';
 import { Model } from '../engine/model/model.ts';
-import { loadCheckpoint, type CheckpointMeta } from '../engine/train/checkpoint.ts';
+import { loadCheckpoint, resolveCheckpoint, type CheckpointMeta } from '../engine/train/checkpoint.ts';
 import { Sgd } from '../engine/train/sgd.ts';
 import { RunStore } from './run-store.ts';
 import type { RunRecord } from './run-types.ts';
@@ -42,7 +42,7 @@ export async function loadRunModel(home: string, runId: string, opts: { checkpoi
   const store = new RunStore(home);
   const record = await store.get(runId);
   const dir = path.join(store.checkpointDir(runId), opts.checkpoint);
-  if (!fs.existsSync(path.join(dir, 'checkpoint.json'))) {
+  if (!resolveCheckpoint(dir)) {
     const hint = opts.checkpoint === 'best' ? ' (no epoch has finished yet; --checkpoint latest uses the last pause)' : '';
     throw new UsageError(`run ${runId} has no ${opts.checkpoint} checkpoint${hint}`);
   }

@@ -9,7 +9,7 @@ import { resolveOpt } from '../config/resolve.ts';
 import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../config/run-config.ts';
 import { makeSyntheticDataset } from '../data/synthetic.ts';
 import { Model } from '../model/model.ts';
-import { loadCheckpoint, readCheckpointMeta, saveCheckpoint } from './checkpoint.ts';
+import { cleanCheckpoints, loadCheckpoint, readCheckpointMeta, resolveCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { Learner, type EpochMetrics, type Position } from './learner.ts';
 import { Sgd } from './sgd.ts';
 
@@ -83,12 +83,68 @@ describe('checkpoints', () => {
     await expect(loadCheckpoint(path.join(dir, 'a'), other, sgd)).rejects.toThrow(/has no tensor prep\/conv\/kernel/);
   });
 
-  it('leaves the previous checkpoint whole when replaced', async () => {
+  it('replaces by a new numbered folder and a pointer switch, leaving no leftovers', async () => {
     const a = learner();
     const target = path.join(dir, 'swap');
     await saveCheckpoint(target, a.model, a.sgd, a.position);
     await saveCheckpoint(target, a.model, a.sgd, { ...a.position, step: 5 });
-    expect(fs.readdirSync(dir).filter((f) => f.startsWith('swap'))).toEqual(['swap']);
-    expect(JSON.parse(fs.readFileSync(path.join(target, 'checkpoint.json'), 'utf8')).position.step).toBe(5);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith('swap') || f.startsWith('.swap')).sort()).toEqual(['swap', 'swap.000002']);
+    expect(JSON.parse(fs.readFileSync(target, 'utf8'))).toEqual({ dir: 'swap.000002' });
+    expect((await readCheckpointMeta(target)).position.step).toBe(5);
+  });
+
+  it('reads a checkpoint of the folder format and converts it on the next save', async () => {
+    const a = learner();
+    const parent = fs.mkdtempSync(path.join(dir, 'legacy-'));
+    const target = path.join(parent, 'latest');
+    await saveCheckpoint(target, a.model, a.sgd, { ...a.position, step: 3 });
+    // Make the old layout: the slot is the checkpoint folder itself.
+    fs.rmSync(target);
+    fs.renameSync(path.join(parent, 'latest.000001'), target);
+    expect(resolveCheckpoint(target)).toBe(target);
+    expect((await readCheckpointMeta(target)).position.step).toBe(3);
+    await saveCheckpoint(target, a.model, a.sgd, { ...a.position, step: 4 });
+    expect(fs.readdirSync(parent).sort()).toEqual(['latest', 'latest.000001']);
+    expect((await readCheckpointMeta(target)).position.step).toBe(4);
+  });
+
+  it('recovers the newest complete checkpoint when the pointer is lost or a newer folder is partial, and cleans the rest', async () => {
+    const a = learner();
+    const parent = fs.mkdtempSync(path.join(dir, 'recover-'));
+    const target = path.join(parent, 'latest');
+    await saveCheckpoint(target, a.model, a.sgd, { ...a.position, step: 4 });
+    // A crash mid-save of step 8: folder made, tensors half written, no meta; a temp pointer left behind.
+    fs.mkdirSync(path.join(parent, 'latest.000002'));
+    fs.writeFileSync(path.join(parent, 'latest.000002', 'tensors.bin'), Buffer.alloc(10));
+    fs.writeFileSync(path.join(parent, '.latest.abc.tmp'), '{"dir":');
+    expect(resolveCheckpoint(target)).toBe(path.join(parent, 'latest.000001'));
+    // The pointer itself lost (a crash of a save whose slot had none): the newest complete folder wins.
+    fs.rmSync(target);
+    expect(resolveCheckpoint(target)).toBe(path.join(parent, 'latest.000001'));
+    await cleanCheckpoints(target);
+    expect(fs.readdirSync(parent).sort()).toEqual(['latest', 'latest.000001']);
+    expect((await readCheckpointMeta(target)).position.step).toBe(4);
+    expect(resolveCheckpoint(path.join(parent, 'best'))).toBeNull();
+  });
+
+  it('a full disk mid-save: a clear error, the previous checkpoint intact, no temp folder or open handle left', async () => {
+    const a = learner();
+    const parent = fs.mkdtempSync(path.join(dir, 'full-'));
+    const target = path.join(parent, 'latest');
+    await saveCheckpoint(target, a.model, a.sgd, { ...a.position, step: 4 });
+    const fds = fs.readdirSync('/proc/self/fd').length;
+    for (const op of ['tensors', 'meta', 'pointer']) {
+      process.env.KILN_TEST_ENOSPC_OP = op;
+      try {
+        await expect(saveCheckpoint(target, a.model, a.sgd, { ...a.position, step: 8 })).rejects.toThrow(
+          `disk full while writing the latest checkpoint in ${parent} (the previous latest checkpoint is kept)`,
+        );
+      } finally {
+        delete process.env.KILN_TEST_ENOSPC_OP;
+      }
+      expect(fs.readdirSync(parent).sort(), op).toEqual(['latest', 'latest.000001']);
+      expect((await readCheckpointMeta(target)).position.step).toBe(4);
+      expect(fs.readdirSync('/proc/self/fd').length, op).toBe(fds);
+    }
   });
 });

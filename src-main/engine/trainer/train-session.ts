@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { serializeError } from '../../common/errors.ts';
 import { evaluateRun } from '../../runs/evaluate-run.ts';
@@ -9,7 +8,7 @@ import { buildGraph } from '../arch/graph.ts';
 import { resolveArch, resolveOpt } from '../config/resolve.ts';
 import { loadDataset } from '../data/load-dataset.ts';
 import { Model } from '../model/model.ts';
-import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.ts';
+import { cleanCheckpoints, loadCheckpoint, resolveCheckpoint, saveCheckpoint } from '../train/checkpoint.ts';
 import { Learner, START_POSITION, type Callback, type EpochMetrics, type FitOutcome, type StepMetrics } from '../train/learner.ts';
 import { Sgd } from '../train/sgd.ts';
 import type { TrainerMessage } from './protocol.ts';
@@ -53,8 +52,12 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     const model = new Model(graph, record.config.seed);
     const sgd = new Sgd(model.params, { ...record.config.opt, weightDecay: resolved.weightDecay });
     const latest = path.join(store.checkpointDir(runId), 'latest');
+    const best = path.join(store.checkpointDir(runId), 'best');
+    // This process holds the lock: sweep what a crash mid-save left, keeping each slot's newest complete checkpoint.
+    await cleanCheckpoints(latest);
+    await cleanCheckpoints(best);
     let position = START_POSITION;
-    if (fs.existsSync(latest)) {
+    if (resolveCheckpoint(latest)) {
       position = (await loadCheckpoint(latest, model, sgd)).position;
       // Lines written after the checkpoint (a crash) are replayed by this session.
       await store.rewindMetrics(runId, position.step);
@@ -62,7 +65,7 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     const stepStride = Math.max(1, Math.ceil(resolved.totalSteps / MAX_STEP_LINES));
     const wallAtStart = record.wallSeconds;
     const wall = () => wallAtStart + (performance.now() - sessionStart) / 1000;
-    let best = record.best;
+    let bestSoFar = record.best;
     let evalSeconds = 0;
     let evalEpochs = 0;
     let lastProgress = 0;
@@ -119,13 +122,13 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
         const line: MetricLine = { type: 'epoch', ...jsonSafe(m), t: wall() } as MetricLine;
         await store.appendMetrics(runId, [line]);
         await store.flushMetrics(runId);
-        const improved = !best || m.valAcc > best.valAcc;
-        if (improved) best = { valAcc: m.valAcc, ttaAcc: m.ttaAcc ?? null, epoch: m.epoch };
+        const improved = !bestSoFar || m.valAcc > bestSoFar.valAcc;
+        if (improved) bestSoFar = { valAcc: m.valAcc, ttaAcc: m.ttaAcc ?? null, epoch: m.epoch };
         await saveCheckpoint(latest, model, sgd, l.position, { epoch: m.epoch });
-        if (improved) await saveCheckpoint(path.join(store.checkpointDir(runId), 'best'), model, sgd, l.position, { epoch: m.epoch, valAcc: m.valAcc });
+        if (improved) await saveCheckpoint(best, model, sgd, l.position, { epoch: m.epoch, valAcc: m.valAcc });
         record = await store.update(runId, {
           progress: { epoch: m.epoch, step: m.step, totalSteps: resolved.totalSteps },
-          best,
+          best: bestSoFar,
           final: { valAcc: m.valAcc, ttaAcc: m.ttaAcc ?? null, valLoss: Number.isFinite(m.valLoss) ? m.valLoss : null },
           wallSeconds: wall(),
         });
