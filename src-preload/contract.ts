@@ -67,6 +67,8 @@ export const METHOD_ARGS = {
   'runs.resume': z.tuple([id]),
   'runs.stop': z.tuple([id]),
   'runs.remove': z.tuple([id]),
+  /** Remove a lock left by a trainer this host cannot check (another host, a restarted container). */
+  'runs.unlock': z.tuple([id]),
   'runs.rename': z.tuple([id, z.string().min(1).max(200)]),
   'runs.compare': z.tuple([z.array(id).min(2).max(12)]),
   'runs.evaluate': z.tuple([id]),
@@ -158,6 +160,7 @@ export interface MethodResults {
   'runs.resume': RunRecord;
   'runs.stop': void;
   'runs.remove': void;
+  'runs.unlock': RunRecord;
   'runs.rename': RunRecord;
   'runs.compare': RunComparison;
   'runs.evaluate': Evaluation;

@@ -209,6 +209,12 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
       await runs.remove(id);
       log.info(`run ${id}: removed`);
     },
+    'runs.unlock': async (id) => {
+      if (runs.isLive(id)) throw new UsageError(`run ${id} is training in this Kiln; pause or stop it instead`);
+      const { removed } = await runs.store.unlock(id);
+      if (removed.length) log.warn(`run ${id}: unlocked (removed the lock of pid ${removed[0]!.pid} on ${removed[0]!.hostname})`);
+      return runs.store.get(id);
+    },
     'runs.rename': async (id, name) => runs.store.rename(id, name),
     'runs.compare': async (ids) => {
       const inputs = await Promise.all(ids.map(async (id) => ({ record: await runs.store.get(id), metrics: await runs.store.readMetrics(id) })));

@@ -18,6 +18,8 @@ export { RunStateError };
  */
 export class RunManager {
   private readonly live = new Map<string, TrainerHandle>();
+  /** Resumes between their checks and their launch: a second resume of the same run is refused at once. */
+  private readonly starting = new Set<string>();
   readonly store: RunStore;
 
   constructor(
@@ -45,12 +47,18 @@ export class RunManager {
   }
 
   async resume(id: string): Promise<RunRecord> {
-    if (this.live.has(id)) throw new RunStateError(`run ${id} is already training`);
-    // The same rules as `kiln runs resume`: paused, interrupted, queued or failed, and no live trainer.
-    const record = await resumeRunCheck(this.store, id);
-    this.launch(id);
-    this.log.info(`run ${id}: resumed`);
-    return record;
+    // Checked and claimed with no await in between: ten concurrent resumes start one trainer.
+    if (this.live.has(id) || this.starting.has(id)) throw new RunStateError(`run ${id} is already training`);
+    this.starting.add(id);
+    try {
+      // The same rules as `kiln runs resume`: paused, interrupted, queued or failed, and no live trainer.
+      const record = await resumeRunCheck(this.store, id);
+      this.launch(id);
+      this.log.info(`run ${id}: resumed`);
+      return record;
+    } finally {
+      this.starting.delete(id);
+    }
   }
 
   /** Ask the run's trainer to checkpoint and pause; resolves once it has. */

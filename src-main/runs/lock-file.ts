@@ -2,11 +2,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import { Worker } from 'node:worker_threads';
 
 /**
- * Lock files owned by a process: `{pid, hostname, startedAt}`. A lock whose process is
- * gone is stale and may be taken over; nothing here waits on the holder to clean up.
+ * Lock files owned by a process: `{pid, hostname, startedAt}`, with the file's mtime as its
+ * heartbeat. A lock is stale, and may be taken over, when its heartbeat is older than
+ * LOCK_STALE_MS (on any host: a restarted container has a new hostname and reuses pids) or, on
+ * this host, when its process is gone. A long holder (a trainer) keeps its heartbeat fresh with
+ * `startHeartbeat`; nothing here waits on a holder to clean up.
  */
+export const LOCK_STALE_MS = 60_000;
+export const HEARTBEAT_MS = 5_000;
 export interface LockInfo {
   pid: number;
   hostname: string;
@@ -17,9 +23,12 @@ export interface LockReading {
   /** null when the file is not a lock we can read (damaged by a power loss): treated as stale. */
   info: LockInfo | null;
   raw: string;
+  /** The last heartbeat (the file's mtime), ms since the epoch. */
+  heartbeatMs: number;
 }
 
-export type HolderState = 'alive' | 'dead' | 'unknown-host';
+/** 'other-host': a live heartbeat from a process on another host, which cannot be checked directly. */
+export type HolderState = 'alive' | 'dead' | 'other-host';
 
 function tmpName(file: string, tag: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.${tag}-${crypto.randomBytes(6).toString('hex')}`);
@@ -53,13 +62,15 @@ export async function createLockFile(file: string): Promise<LockInfo | null> {
 
 export async function readLockFile(file: string): Promise<LockReading | null> {
   let raw: string;
+  let heartbeatMs: number;
   try {
     raw = await fs.promises.readFile(file, 'utf8');
+    heartbeatMs = (await fs.promises.stat(file)).mtimeMs;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
-  return { info: parseLockInfo(raw), raw };
+  return { info: parseLockInfo(raw), raw, heartbeatMs };
 }
 
 function parseLockInfo(raw: string): LockInfo | null {
@@ -75,12 +86,14 @@ function parseLockInfo(raw: string): LockInfo | null {
 }
 
 /**
- * Whether the lock's process still runs. A pid from another host cannot be checked, so it
- * counts as held. A lock older than this boot is dead even if its pid has been reused since.
+ * Whether the lock's holder still runs: its heartbeat is fresh and, on this host, its process is
+ * there. A lock older than this boot is dead even if its pid has been reused since.
  */
-export function holderState(info: LockInfo | null): HolderState {
+export function holderState(reading: Pick<LockReading, 'info' | 'heartbeatMs'> | null): HolderState {
+  const info = reading?.info;
   if (!info) return 'dead';
-  if (info.hostname !== os.hostname()) return 'unknown-host';
+  if (Date.now() - reading.heartbeatMs > LOCK_STALE_MS) return 'dead';
+  if (info.hostname !== os.hostname()) return 'other-host';
   const bootMs = Date.now() - os.uptime() * 1000;
   const started = Date.parse(info.startedAt);
   if (Number.isFinite(started) && started < bootMs - 60_000) return 'dead';
@@ -130,4 +143,21 @@ export async function releaseLockFile(file: string, mine: LockInfo): Promise<voi
   if (!current?.info) return;
   if (current.info.pid !== mine.pid || current.info.startedAt !== mine.startedAt || current.info.hostname !== mine.hostname) return;
   await removeStaleLock(file, current.raw);
+}
+
+/**
+ * Refresh the lock's heartbeat every HEARTBEAT_MS until the returned function is called. It runs
+ * on its own thread, so a long synchronous training step cannot make a live trainer look dead.
+ */
+export function startHeartbeat(file: string, intervalMs = HEARTBEAT_MS): () => Promise<void> {
+  const worker = new Worker(
+    `const { workerData } = require('node:worker_threads');
+     const fs = require('node:fs');
+     setInterval(() => { const t = new Date(); try { fs.utimesSync(workerData.file, t, t); } catch {} }, workerData.ms);`,
+    { eval: true, workerData: { file, ms: intervalMs } },
+  );
+  worker.unref();
+  return async () => {
+    await worker.terminate();
+  };
 }

@@ -6,7 +6,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../common/atomic-write.ts';
 import { formatZodError } from '../common/zod-error.ts';
 import { parseRunConfig, type RunConfig } from '../engine/config/run-config.ts';
 import { currentHost, currentVersions } from './host-info.ts';
-import { createLockFile, holderState, readLockFile, releaseLockFile, removeStaleLock, type LockInfo } from './lock-file.ts';
+import { createLockFile, holderState, readLockFile, releaseLockFile, removeStaleLock, startHeartbeat, type LockInfo } from './lock-file.ts';
 import { keepUpToStep, MetricsAppender, readMetricsFile, serializeMetricLines } from './metrics-log.ts';
 import { BrokenRunError, RunLockedError, RunNotFoundError } from './run-errors.ts';
 import { archLabel, baseRunId, validateRunId } from './run-id.ts';
@@ -239,7 +239,7 @@ export class RunStore {
       throw err;
     });
     const lock = await readLockFile(this.lockFile(id));
-    if (lock && holderState(lock.info) !== 'dead') throw this.lockedError(id, lock.info!, '; stop it before removing it');
+    if (lock && holderState(lock) !== 'dead') throw this.lockedError(id, lock.info!, '; stop it before removing it');
     this.closeAppender(id);
     // Move it out of sight first, so a reader never sees a half-deleted run.
     const trash = path.join(this.root, `${TRASH_PREFIX}${id}-${crypto.randomBytes(4).toString('hex')}`);
@@ -299,32 +299,58 @@ export class RunStore {
    * RunLockedError while another live process holds it; a lock left by a dead process is taken
    * over. Take the lock before setting the status to 'running'.
    */
-  async acquireLock(id: string): Promise<Release> {
+  async acquireLock(id: string, opts: { heartbeat?: boolean } = {}): Promise<Release> {
     await this.get(id);
     const file = this.lockFile(id);
     for (let attempt = 0; attempt < 20; attempt++) {
       const mine = await createLockFile(file);
       if (mine) {
+        // A holder for longer than LOCK_STALE_MS (a trainer) must keep its heartbeat fresh.
+        const stopHeartbeat = opts.heartbeat ? startHeartbeat(file) : undefined;
         let released = false;
         return async () => {
           if (released) return;
           released = true;
+          await stopHeartbeat?.();
           await releaseLockFile(file, mine);
         };
       }
       const held = await readLockFile(file);
       if (!held) continue;
-      if (holderState(held.info) !== 'dead') throw this.lockedError(id, held.info!, '');
+      if (holderState(held) !== 'dead') throw this.lockedError(id, held.info!, '');
       await removeStaleLock(file, held.raw);
     }
     throw new Error(`run ${id}: could not take ${file}: it keeps changing`);
   }
 
+  /**
+   * The manual override (`kiln runs unlock`): remove the run's trainer and update locks even if a
+   * host that cannot be checked from here still refreshes them, then recover the run (running
+   * becomes interrupted). Refused while a trainer on this host is alive: pause or stop that instead.
+   */
+  async unlock(id: string): Promise<{ removed: LockInfo[] }> {
+    await this.get(id).catch((err) => {
+      if (!(err instanceof BrokenRunError)) throw err;
+    });
+    const removed: LockInfo[] = [];
+    for (const file of [this.lockFile(id), path.join(this.runDir(id), UPDATE_LOCK)]) {
+      const held = await readLockFile(file);
+      if (!held) continue;
+      if (holderState(held) === 'alive') throw this.lockedError(id, held.info!, '; it is alive on this host: pause or stop it instead');
+      await removeStaleLock(file, held.raw);
+      if (held.info) removed.push(held.info);
+    }
+    await this.recoverOne(id).catch((err) => {
+      if (!(err instanceof BrokenRunError)) throw err;
+    });
+    return { removed };
+  }
+
   /** Who holds the run's trainer lock, and whether that process still runs; null when unlocked. */
-  async lockHolder(id: string): Promise<(LockInfo & { alive: boolean }) | null> {
+  async lockHolder(id: string): Promise<(LockInfo & { alive: boolean; heartbeatAt: string }) | null> {
     const held = await readLockFile(this.lockFile(id));
     if (!held?.info) return null;
-    return { ...held.info, alive: holderState(held.info) !== 'dead' };
+    return { ...held.info, alive: holderState(held) !== 'dead', heartbeatAt: new Date(held.heartbeatMs).toISOString() };
   }
 
   /**
@@ -380,8 +406,8 @@ export class RunStore {
       }
       const record = await this.get(id);
       const lock = await readLockFile(this.lockFile(id));
-      const state = lock ? holderState(lock.info) : null;
-      if (state === 'alive' || state === 'unknown-host') return false;
+      const state = lock ? holderState(lock) : null;
+      if (state === 'alive' || state === 'other-host') return false;
       const interrupted = record.status === 'running' || (record.status === 'queued' && lock !== null);
       if (interrupted) {
         const next = this.validate({ ...record, status: 'interrupted' }, id);
@@ -452,7 +478,7 @@ export class RunStore {
       mine = await createLockFile(file);
       if (mine) break;
       const held = await readLockFile(file);
-      if (held && holderState(held.info) === 'dead') {
+      if (held && holderState(held) === 'dead') {
         await removeStaleLock(file, held.raw);
         continue;
       }

@@ -51,6 +51,11 @@ const SUBCOMMANDS: Record<string, RunsSubcommand> = {
     options: { timeout: { type: 'string' } },
     run: stopRun,
   },
+  unlock: {
+    usage: 'unlock <id>',
+    summary: 'remove a run lock left by a trainer this machine cannot see (another host, a restarted container)',
+    run: unlockRun,
+  },
   eval: {
     usage: 'eval <id> [--checkpoint best|latest] [--backend B]',
     summary: 'confusion matrix, per-class accuracy and most confident mistakes, with and without TTA',
@@ -333,6 +338,16 @@ async function stopRun({ store, args: positionals, json, flags }: RunsContext): 
   if (json) printJson(result);
   else if (result.already) console.log(`Run ${id} was already ${result.record.status}`);
   else console.log(`Stopped run ${id} at epoch ${result.record.progress.epoch}, step ${result.record.progress.step}`);
+  return 0;
+}
+
+async function unlockRun({ store, args: positionals, json }: RunsContext): Promise<number> {
+  const [id] = expectIds(positionals, 'unlock', 1).map(validateRunId) as [string];
+  const result = await store.unlock(id);
+  const record = await store.get(id);
+  if (json) printJson({ ...result, status: record.status });
+  else if (!result.removed.length) console.log(`Run ${id} was not locked (${record.status})`);
+  else console.log(`Unlocked run ${id} (lock of pid ${result.removed[0]!.pid} on ${result.removed[0]!.hostname} removed); it is ${record.status}`);
   return 0;
 }
 

@@ -33,7 +33,7 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
   const { home, runId, emit } = opts;
   const store = new RunStore(home);
   // A refusal (another trainer holds the run) reaches the parent as an error, not as a silent exit.
-  const release = await store.acquireLock(runId).catch((err) => {
+  const release = await store.acquireLock(runId, { heartbeat: true }).catch((err) => {
     emit({ type: 'error', runId, error: serializeError(err) });
     throw err;
   });
