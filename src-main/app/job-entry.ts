@@ -20,6 +20,8 @@ interface ParentPort {
 }
 
 const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
+// stderr is a pipe to the parent (see job-runner.ts); a parent gone away must not crash the job.
+process.stderr.on('error', () => undefined);
 
 function reply(message: unknown): Promise<void> {
   if (parentPort) {

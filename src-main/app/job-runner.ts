@@ -1,5 +1,6 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { forwardStderr } from '../common/third-party-noise.ts';
 import type { RunConfig } from '../engine/config/run-config.ts';
 
 /** A child process running `job-entry`: fork here, utilityProcess in the app. */
@@ -23,8 +24,10 @@ const ENTRY = fileURLToPath(new URL('./job-entry.ts', import.meta.url));
 export const forkJobProcess = (): JobProcess => {
   const child = fork(ENTRY, [], {
     execArgv: ['--import', 'tsx', ...process.execArgv.filter((a) => a.startsWith('--max-old-space-size'))],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
+  // Piped, not inherited: native libraries (Dawn) write warnings straight to fd 2, and only here can they be dropped.
+  if (child.stderr) forwardStderr(child.stderr);
   // A failed spawn is reported through onExit; without a listener it would throw in the host.
   child.on('error', () => undefined);
   return {

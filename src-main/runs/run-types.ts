@@ -65,7 +65,12 @@ export const RunRecordSchema = loose({
   dataset: RunDatasetSchema,
   seed: z.number().int().min(0),
   /** The backend and device that actually trained (config.backend may say `auto`). */
-  backend: loose({ name: z.string(), device: z.string() }).optional(),
+  backend: loose({
+    name: z.string(),
+    device: z.string(),
+    /** The WebGPU adapter (vendor, architecture, description; software = a CPU implementation). */
+    adapter: loose({ vendor: z.string(), architecture: z.string(), description: z.string(), software: z.boolean() }).optional(),
+  }).optional(),
   versions: loose({ kiln: z.string(), tfjs: z.string(), node: z.string() }),
   host: loose({
     hostname: z.string(),

@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadBackend, BackendUnavailableError, type BackendName } from './load-backend.ts';
+import { loadBackend, BackendUnavailableError, type BackendInfo, type BackendName } from './load-backend.ts';
+import { probeWebgpu } from './webgpu.ts';
 
 const require = createRequire(import.meta.url);
 function installed(pkg: string): boolean {
@@ -53,7 +54,7 @@ describe('loadBackend', () => {
   });
 
   it('either loads webgpu or explains in one line why not', async () => {
-    const result = await loadBackend('webgpu').then(
+    const result: BackendInfo | unknown = await loadBackend('webgpu').then(
       (info) => info,
       (e: unknown) => e,
     );
@@ -62,7 +63,11 @@ describe('loadBackend', () => {
       expect(result.message).toMatch(/^backend "webgpu" is unavailable: /);
       expect(result.message).not.toContain('\n');
     } else {
-      expect(result).toMatchObject({ name: 'webgpu', tfjsBackend: 'webgpu' });
+      const info = result as BackendInfo;
+      expect(info).toMatchObject({ name: 'webgpu', tfjsBackend: 'webgpu' });
+      // Every run records the adapter it trained on.
+      expect(info.adapter).toEqual({ vendor: expect.any(String), architecture: expect.any(String), description: expect.any(String), software: expect.any(Boolean) });
+      expect(info.device).toContain('WebGPU');
     }
   });
 
@@ -70,9 +75,11 @@ describe('loadBackend', () => {
     const info = await loadBackend('auto', { wasmThreads: 1 });
     expect(['tensorflow', 'webgpu', 'wasm', 'cpu']).toContain(info.name);
     expect(tf.getBackend()).toBe(info.tfjsBackend);
-    if (!installed('@tensorflow/tfjs-node') && !installed('@tensorflow/tfjs-node-gpu') && !installed('@tensorflow/tfjs-backend-webgpu')) {
-      expect(info.name).toBe('wasm');
-    }
+    // auto never trains on a software WebGPU adapter (Mesa llvmpipe here): wasm is ~40× faster.
+    if (info.name === 'webgpu') expect(info.adapter?.software).toBe(false);
+    const adapter = await probeWebgpu().catch(() => null);
+    const tensorflow = installed('@tensorflow/tfjs-node') || installed('@tensorflow/tfjs-node-gpu');
+    if (!tensorflow && (!adapter || adapter.software)) expect(info.name).toBe('wasm');
   });
 
   it('rejects an unknown backend name', async () => {

@@ -1,7 +1,8 @@
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { quietTfjs } from './quiet.ts';
+import { BackendUnavailableError } from './backend-unavailable.ts';
+import { adapterDevice, startWebgpu, type WebgpuAdapter } from './webgpu.ts';
 
 export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
@@ -12,6 +13,8 @@ export interface BackendInfo {
   /** What it runs on, for people and run records, e.g. "CPU (wasm SIMD, 2 threads)". */
   device: string;
   threads: number;
+  /** The WebGPU adapter, when the backend is webgpu. */
+  adapter?: WebgpuAdapter;
   /** Set when more wasm threads were asked for than could be started, saying why. */
   fallbackReason?: string;
 }
@@ -23,10 +26,7 @@ export interface LoadBackendOptions {
 
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
 
-/** A backend that cannot be used here; the message is one line saying why and what to install. */
-export class BackendUnavailableError extends Error {
-  override name = 'BackendUnavailableError';
-}
+export { BackendUnavailableError };
 
 // Optional packages are imported through a variable so neither TypeScript nor a bundler insists they exist.
 async function importOptional(specifier: string): Promise<unknown | null> {
@@ -57,12 +57,14 @@ function defaultWasmThreads(): number {
   return Math.max(1, Math.min(8, os.availableParallelism?.() ?? os.cpus().length));
 }
 
-async function loadTensorflow(): Promise<BackendInfo> {
+const TENSORFLOW_PACKAGES = {
+  gpu: ['@tensorflow/tfjs-node-gpu', 'CUDA GPU (TensorFlow native library)'],
+  cpu: ['@tensorflow/tfjs-node', `CPU (TensorFlow native library, ${os.cpus().length} cores)`],
+} as const;
+
+async function loadTensorflow(kinds: readonly ('gpu' | 'cpu')[] = ['gpu', 'cpu']): Promise<BackendInfo> {
   const failures: string[] = [];
-  for (const [pkg, device] of [
-    ['@tensorflow/tfjs-node-gpu', 'CUDA GPU (TensorFlow native library)'],
-    ['@tensorflow/tfjs-node', `CPU (TensorFlow native library, ${os.cpus().length} cores)`],
-  ] as const) {
+  for (const [pkg, device] of kinds.map((k) => TENSORFLOW_PACKAGES[k])) {
     try {
       const mod = await importOptional(pkg);
       if (mod === null) {
@@ -84,48 +86,9 @@ async function loadTensorflow(): Promise<BackendInfo> {
   );
 }
 
-/** Dawn needs a Vulkan loader on Linux; without one it prints a warning and finds no adapter, so look first. */
-function vulkanLoaderPresent(): boolean {
-  if (process.platform !== 'linux') return true;
-  const dirs = [
-    ...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
-    '/usr/lib/x86_64-linux-gnu',
-    '/usr/lib/aarch64-linux-gnu',
-    '/usr/lib64',
-    '/usr/lib',
-    '/usr/local/lib',
-  ];
-  if (dirs.some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')))) return true;
-  try {
-    return fs.readFileSync('/etc/ld.so.cache').includes('libvulkan.so.1');
-  } catch {
-    return false;
-  }
-}
-
-async function loadWebgpu(): Promise<BackendInfo> {
-  const unavailable = (why: string) => new BackendUnavailableError(`backend "webgpu" is unavailable: ${why}`);
-  if (!vulkanLoaderPresent()) {
-    throw unavailable('no Vulkan loader (libvulkan.so.1) on this machine; install the GPU driver and `apt-get install libvulkan1`');
-  }
-  const webgpu = (await importOptional('webgpu')) as {
-    create: (options: string[]) => { requestAdapter(): Promise<unknown> };
-    globals: Record<string, unknown>;
-  } | null;
-  if (!webgpu) throw unavailable('the `webgpu` package is not installed (`npm install webgpu@0.6.2`)');
-  const gpu = webgpu.create([]);
-  const adapter = (await gpu.requestAdapter()) as { info?: { description?: string; vendor?: string } } | null;
-  if (!adapter) throw unavailable('no WebGPU adapter found (no usable GPU driver)');
-  Object.assign(globalThis, webgpu.globals);
-  // tfjs-backend-webgpu looks for navigator.gpu.
-  const nav = ((globalThis as unknown as { navigator?: Record<string, unknown> }).navigator ??= {});
-  Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
-  if ((await importOptional('@tensorflow/tfjs-backend-webgpu')) === null) {
-    throw unavailable('@tensorflow/tfjs-backend-webgpu is not installed (`npm install @tensorflow/tfjs-backend-webgpu@4.22.0`)');
-  }
-  if (!(await tf.setBackend('webgpu'))) throw unavailable('tfjs could not initialise it on the adapter found');
-  const name = adapter.info?.description || adapter.info?.vendor || 'adapter';
-  return { name: 'webgpu', tfjsBackend: 'webgpu', device: `GPU (WebGPU: ${name})`, threads: 1 };
+async function loadWebgpu(allowSoftware: boolean): Promise<BackendInfo> {
+  const adapter = await startWebgpu({ allowSoftware });
+  return { name: 'webgpu', tfjsBackend: 'webgpu', device: adapterDevice(adapter), threads: 1, adapter };
 }
 
 async function loadWasm(options: LoadBackendOptions): Promise<BackendInfo> {
@@ -160,25 +123,28 @@ function firstLine(err: unknown): string {
 /**
  * Loads and activates a tfjs backend on the global engine shared by tfjs-core and tfjs-layers, and registers what
  * training needs (gradient functions, Kiln's wasm training kernels). `auto` takes the fastest that loads:
- * tfjs-node-gpu, tfjs-node, WebGPU, wasm, cpu. An explicitly requested backend that cannot load throws a
+ * tfjs-node-gpu (CUDA), WebGPU on a hardware adapter, tfjs-node (CPU), wasm, cpu; never a software WebGPU
+ * adapter, which `--backend webgpu` still uses when asked. An explicitly requested backend that cannot load throws a
  * BackendUnavailableError with one line saying why and what to install.
  */
 export async function loadBackend(name: BackendName, options: LoadBackendOptions = {}): Promise<BackendInfo> {
   if (!BACKEND_NAMES.includes(name)) {
     throw new Error(`unknown backend "${String(name)}"; expected one of: ${BACKEND_NAMES.join(', ')}`);
   }
+  quietTfjs();
   await ensureGradients();
   switch (name) {
     case 'tensorflow':
       return loadTensorflow();
     case 'webgpu':
-      return loadWebgpu();
+      return loadWebgpu(true);
     case 'wasm':
       return loadWasm(options);
     case 'cpu':
       return loadCpu();
     case 'auto': {
-      for (const attempt of [loadTensorflow, loadWebgpu]) {
+      const attempts = [() => loadTensorflow(['gpu']), () => loadWebgpu(false), () => loadTensorflow(['cpu'])];
+      for (const attempt of attempts) {
         try {
           return await attempt();
         } catch (err) {

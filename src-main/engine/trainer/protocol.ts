@@ -1,3 +1,4 @@
+import type { WebgpuAdapter } from '../backend/webgpu.ts';
 import type { SerializedError } from '../../common/errors.ts';
 import type { EpochMetrics } from '../train/learner.ts';
 
@@ -21,7 +22,7 @@ export interface TrainerProgress {
 }
 
 export type TrainerMessage =
-  | { type: 'started'; runId: string; backend: { name: string; device: string }; resumedAtStep: number; totalSteps: number }
+  | { type: 'started'; runId: string; backend: { name: string; device: string; adapter?: WebgpuAdapter }; resumedAtStep: number; totalSteps: number }
   | { type: 'progress'; progress: TrainerProgress }
   | { type: 'epoch'; runId: string; metrics: EpochMetrics }
   | { type: 'checkpoint'; runId: string; step: number }

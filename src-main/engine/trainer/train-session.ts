@@ -137,15 +137,16 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
       },
     };
     learner = new Learner(model, sgd, dataset, record.config, resolved, [logger], position);
+    const backendRecord = { name: backend.name, device: backend.device, ...(backend.adapter ? { adapter: backend.adapter } : {}) };
     opts.onLearner?.(learner);
     record = await store.update(runId, {
       status: 'running',
       resolved: { ...resolved },
-      backend: { name: backend.name, device: backend.device },
+      backend: backendRecord,
       startedAt: record.startedAt ?? new Date().toISOString(),
       progress: { epoch: position.epoch, step: position.step, totalSteps: resolved.totalSteps },
     });
-    emit({ type: 'started', runId, backend: { name: backend.name, device: backend.device }, resumedAtStep: position.step, totalSteps: resolved.totalSteps });
+    emit({ type: 'started', runId, backend: backendRecord, resumedAtStep: position.step, totalSteps: resolved.totalSteps });
 
     const outcome = await learner.fit();
     // Progress is throttled: make sure the last step taken is the last one reported.

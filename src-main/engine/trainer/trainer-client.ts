@@ -1,6 +1,7 @@
 import { fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { forwardStderr } from '../../common/third-party-noise.ts';
 import type { ParentMessage, TrainerMessage } from './protocol.ts';
 
 /** How a host starts a trainer process: fork here, Electron's utilityProcess in the app. */
@@ -20,8 +21,10 @@ const ENTRY = fileURLToPath(new URL('./trainer-entry.ts', import.meta.url));
 export const forkSpawner: TrainerSpawner = (args) => {
   const child = fork(ENTRY, args, {
     execArgv: ['--import', 'tsx', ...process.execArgv.filter((a) => a.startsWith('--max-old-space-size'))],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
+  // Piped, not inherited: native libraries (Dawn) write warnings straight to fd 2, and only here can they be dropped.
+  if (child.stderr) forwardStderr(child.stderr);
   return {
     pid: child.pid,
     send: (m) => child.connected && child.send(m),

@@ -30,6 +30,9 @@ let pending: 'pause' | 'stop' | undefined;
 const request = (reason: 'pause' | 'stop') => (learner ? learner.requestStop(reason) : (pending ??= reason));
 
 onMessage((m) => request(m.type));
+// Our stderr is a pipe to the parent (which drops native libraries' noise from it): a parent gone away must
+// not turn a late warning into a crash before the checkpoint is written.
+process.stderr.on('error', () => undefined);
 // Ctrl-C on a terminal reaches the whole process group: pause, as the parent will ask anyway.
 process.on('SIGINT', () => request('pause'));
 process.on('SIGTERM', () => request('pause'));

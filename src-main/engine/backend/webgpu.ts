@@ -1,0 +1,133 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { BackendUnavailableError } from './backend-unavailable.ts';
+import { withNativeStderrSilenced } from './quiet.ts';
+
+/** The WebGPU adapter a run used, as its record keeps it. */
+export interface WebgpuAdapter {
+  vendor: string;
+  architecture: string;
+  description: string;
+  /** A CPU implementation (Mesa llvmpipe/lavapipe, SwiftShader, any fallback adapter): correct, but slow. */
+  software: boolean;
+}
+
+
+interface GpuAdapterLike {
+  info?: { vendor?: string; architecture?: string; description?: string; device?: string; isFallbackAdapter?: boolean };
+  isFallbackAdapter?: boolean;
+}
+interface DawnModule {
+  create: (options: string[]) => { requestAdapter(options?: object): Promise<GpuAdapterLike | null> };
+  globals: Record<string, unknown>;
+}
+
+const SOFTWARE_NAMES = /llvmpipe|lavapipe|swiftshader|softpipe|software rasterizer|microsoft basic render/i;
+
+export function describeAdapter(adapter: GpuAdapterLike): WebgpuAdapter {
+  const info = adapter.info ?? {};
+  const vendor = info.vendor ?? '';
+  const architecture = info.architecture ?? '';
+  const description = info.description || info.device || '';
+  const software =
+    Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter) ||
+    architecture === 'software' ||
+    SOFTWARE_NAMES.test(`${vendor} ${architecture} ${description} ${info.device ?? ''}`);
+  return { vendor, architecture, description, software };
+}
+
+/** "GPU (WebGPU: NVIDIA H200, nvidia hopper)", "CPU (WebGPU software adapter: llvmpipe …)". */
+export function adapterDevice(a: WebgpuAdapter): string {
+  const name = a.description || a.vendor || 'unnamed adapter';
+  const detail = [a.vendor, a.architecture].filter((s) => s && !name.toLowerCase().includes(s.toLowerCase())).join(' ');
+  return a.software ? `CPU (WebGPU software adapter: ${name})` : `GPU (WebGPU: ${name}${detail ? `, ${detail}` : ''})`;
+}
+
+/** Dawn needs a Vulkan loader on Linux; without one it prints a warning and finds no adapter, so look first. */
+export function vulkanLoaderPresent(): boolean {
+  if (process.platform !== 'linux') return true;
+  const dirs = [
+    ...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
+    '/usr/lib/x86_64-linux-gnu',
+    '/usr/lib/aarch64-linux-gnu',
+    '/usr/lib64',
+    '/usr/lib',
+    '/usr/local/lib',
+  ];
+  if (dirs.some((d) => fs.existsSync(path.join(d, 'libvulkan.so.1')))) return true;
+  try {
+    return fs.readFileSync('/etc/ld.so.cache').includes('libvulkan.so.1');
+  } catch {
+    return false;
+  }
+}
+
+async function importOptional(specifier: string): Promise<unknown | null> {
+  try {
+    return await import(specifier);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String((err as Error).message).includes(`'${specifier}'`)) return null;
+    throw err;
+  }
+}
+
+// tfjs-backend-webgpu asks for the high-performance adapter; ask the same so both see the same one.
+const ADAPTER_OPTIONS = { powerPreference: 'high-performance' };
+
+let dawn: { gpu: ReturnType<DawnModule['create']>; adapter: WebgpuAdapter } | null = null;
+
+/**
+ * Finds the adapter WebGPU would train on, without starting tfjs on it. Dawn prints adapter warnings to
+ * stderr while it enumerates (two `maxDynamic…` lines on Mesa's software driver): they are silenced here.
+ */
+export async function probeWebgpu(): Promise<WebgpuAdapter> {
+  if (dawn) return dawn.adapter;
+  const unavailable = (why: string) => new BackendUnavailableError(`backend "webgpu" is unavailable: ${why}`);
+  if (!vulkanLoaderPresent()) {
+    throw unavailable('no Vulkan loader (libvulkan.so.1) on this machine; install the GPU driver and `apt-get install libvulkan1`');
+  }
+  let webgpu: DawnModule | null;
+  try {
+    webgpu = (await importOptional('webgpu')) as DawnModule | null;
+  } catch (err) {
+    throw unavailable(`the \`webgpu\` package failed to load: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`);
+  }
+  if (!webgpu) throw unavailable('the `webgpu` package is not installed (`npm install webgpu@0.6.2`)');
+  const gpu = await withNativeStderrSilenced(async () => {
+    const g = webgpu.create([]);
+    return { g, adapter: await g.requestAdapter(ADAPTER_OPTIONS) };
+  });
+  if (!gpu.adapter) throw unavailable('no WebGPU adapter found (no usable GPU driver)');
+  Object.assign(globalThis, webgpu.globals);
+  dawn = { gpu: gpu.g, adapter: describeAdapter(gpu.adapter) };
+  return dawn.adapter;
+}
+
+/**
+ * Starts tfjs's WebGPU backend on the adapter `probeWebgpu` found. `allowSoftware: false` (what `auto` asks)
+ * refuses CPU adapters: on a 2-core machine Mesa's llvmpipe trains ~40× slower than wasm.
+ */
+export async function startWebgpu(opts: { allowSoftware: boolean }): Promise<WebgpuAdapter> {
+  const adapter = await probeWebgpu();
+  const unavailable = (why: string) => new BackendUnavailableError(`backend "webgpu" is unavailable: ${why}`);
+  if (adapter.software && !opts.allowSoftware) {
+    throw unavailable(`the only adapter is a software one (${adapter.description || adapter.vendor}); ask for --backend webgpu to use it anyway`);
+  }
+  // tfjs-backend-webgpu looks for navigator.gpu.
+  const nav = ((globalThis as unknown as { navigator?: Record<string, unknown> }).navigator ??= {});
+  Object.defineProperty(nav, 'gpu', { value: dawn!.gpu, configurable: true });
+  let backendModule: unknown;
+  try {
+    backendModule = await importOptional('@tensorflow/tfjs-backend-webgpu');
+  } catch (err) {
+    throw unavailable(`@tensorflow/tfjs-backend-webgpu failed to load: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`);
+  }
+  if (backendModule === null) {
+    throw unavailable('@tensorflow/tfjs-backend-webgpu is not installed (`npm install @tensorflow/tfjs-backend-webgpu@4.22.0`)');
+  }
+  const ok = await withNativeStderrSilenced(() => tf.setBackend('webgpu'));
+  if (!ok) throw unavailable('tfjs could not initialise it on the adapter found');
+  return adapter;
+}
