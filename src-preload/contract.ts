@@ -42,10 +42,10 @@ export const METHOD_ARGS = {
   'datasets.cancelTask': z.tuple([id]),
   /**
    * A browser's folder, sent file by file (kiln serve cannot read a path on the person's machine):
-   * begin with the file count and total bytes, send each file's chunks in order (base64, at most 4 MiB
+   * begin with the file count, total bytes and the dataset's name (checked before anything is sent), send each file's chunks in order (base64, at most 4 MiB
    * each), then importUpload runs the same import as importFolder on it and removes it; uploadCancel drops it.
    */
-  'datasets.uploadBegin': z.tuple([z.object({ files: z.number().int().min(1).max(10_000_000), bytes: count })]),
+  'datasets.uploadBegin': z.tuple([z.object({ files: z.number().int().min(1).max(10_000_000), bytes: count, name: z.string().max(200).optional() })]),
   'datasets.uploadChunk': z.tuple([id, z.string().min(1).max(2000), count, z.string().max(4 * 1024 * 1024 * 4 / 3 + 4)]),
   'datasets.importUpload': z.tuple([id, z.object({ name: z.string().max(200).optional(), size: z.number().int().min(8).max(256).optional(), valSplit: z.number().min(0).max(0.9).optional(), seed: count.optional(), fit: z.enum(['crop', 'pad']).optional() })]),
   'datasets.uploadCancel': z.tuple([id]),
@@ -70,6 +70,8 @@ export const METHOD_ARGS = {
   /** Remove a lock left by a trainer this host cannot check (another host, a restarted container). */
   'runs.unlock': z.tuple([id]),
   'runs.rename': z.tuple([id, z.string().min(1).max(200)]),
+  /** The person's notes and tags on a run; a field left out stays as it is. */
+  'runs.annotate': z.tuple([id, z.object({ notes: z.string().max(10_000).optional(), tags: z.array(z.string().trim().min(1).max(40)).max(32).optional() })]),
   'runs.compare': z.tuple([z.array(id).min(2).max(12)]),
   'runs.evaluate': z.tuple([id]),
   'runs.evaluation': z.tuple([id]),
@@ -162,6 +164,7 @@ export interface MethodResults {
   'runs.remove': void;
   'runs.unlock': RunRecord;
   'runs.rename': RunRecord;
+  'runs.annotate': RunRecord;
   'runs.compare': RunComparison;
   'runs.evaluate': Evaluation;
   'runs.evaluation': Evaluation | null;

@@ -125,6 +125,15 @@ describe('update', () => {
     await expect(store.rename(r.id, '   ')).rejects.toThrow(RangeError);
     await expect(store.rename(r.id, 'a\nb')).rejects.toThrow(RangeError);
   });
+
+  it('keeps notes and tags (trimmed, once each) and leaves a field not given as it was', async () => {
+    const r = await createRun(store);
+    await store.annotate(r.id, { notes: 'lr too high?', tags: [' baseline ', 'wrn', 'baseline', ''] });
+    expect(await store.get(r.id)).toMatchObject({ notes: 'lr too high?', tags: ['baseline', 'wrn'] });
+    await store.annotate(r.id, { tags: ['sweep'] });
+    expect(await store.get(r.id)).toMatchObject({ notes: 'lr too high?', tags: ['sweep'] });
+    await expect(store.annotate(r.id, { tags: ['x'.repeat(41)] })).rejects.toThrow(/tags/);
+  });
 });
 
 describe('list', () => {

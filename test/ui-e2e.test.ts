@@ -125,6 +125,7 @@ describe('workbench in Chromium against kiln serve', () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-ui-'));
     folder = path.join(tmp, 'shapes');
     await drawFolder(folder);
+    fs.rmSync(SHOTS, { recursive: true, force: true });
     fs.mkdirSync(SHOTS, { recursive: true });
     ({ child: server, url } = await startServer(path.join(tmp, 'home')));
     browser = await chromium.launch({
@@ -153,6 +154,14 @@ describe('workbench in Chromium against kiln serve', () => {
 
   it('imports a folder of images and browses it', async () => {
     await page.click('a[data-view=datasets]');
+    // An empty path says what to do in a browser; a wrong path keeps what was typed.
+    await page.click('button:has-text("Import folder")');
+    await poll(() => page.locator('#import-folder ~ [role=alert], .path [role=alert]').first().textContent()).toMatch(/upload one/);
+    const missing = path.join(tmp, 'no-such-folder');
+    await page.fill('#import-folder', missing);
+    await page.click('button:has-text("Import folder")');
+    await poll(() => page.locator('.import [role=alert]').first().textContent()).toMatch(/does not exist/);
+    expect(await page.locator('#import-folder').inputValue()).toBe(missing);
     await page.fill('#import-folder', folder);
     await page.fill('#import-name', 'shapes');
     await page.fill('#f-import-val', String(VAL_SPLIT));
@@ -162,7 +171,15 @@ describe('workbench in Chromium against kiln serve', () => {
     const task = page.locator('[data-testid=task-import]');
     await poll(() => task.getAttribute('data-phase'), 60_000).toBe('done');
     await poll(() => task.textContent()).toContain('1 files skipped');
+    // The earlier error is gone once an import went through.
+    expect(await page.locator('.import [role=alert]').count()).toBe(0);
     await task.locator('button:has-text("Open")').click();
+    await task.locator('button:has-text("Dismiss")').click();
+    // A second dataset of the same name is refused at once.
+    await page.fill('#import-folder', folder);
+    await page.fill('#import-name', 'Shapes');
+    await page.click('button:has-text("Import folder")');
+    await poll(() => page.locator('.import [role=alert]').first().textContent()).toMatch(/named "shapes" exists already/);
 
     const detail = page.locator('[data-testid=dataset-detail]');
     await poll(() => detail.locator('h2').textContent()).toBe('shapes');
@@ -184,6 +201,27 @@ describe('workbench in Chromium against kiln serve', () => {
     await shot(page, '1-dataset-image');
     await page.keyboard.press('Escape');
     await shot(page, '1-datasets');
+  });
+
+  it('uploads a folder from the browser and imports it like a local one', async () => {
+    await page.fill('#import-name', 'shapes-upload');
+    await page.fill('#f-import-size', '16');
+    await page.fill('#f-import-val', String(VAL_SPLIT));
+    // <input webkitdirectory>: the browser hands over the files with their paths below the chosen folder.
+    await page.setInputFiles('#upload-folder', folder);
+    const task = page.locator('[data-testid=task-import]');
+    await poll(() => task.getAttribute('data-phase'), 60_000).toBe('done');
+    await poll(() => task.textContent()).toContain('1 files skipped');
+    expect(await task.textContent()).toContain('(uploaded)');
+    await task.locator('button:has-text("Open")').click();
+    const detail = page.locator('[data-testid=dataset-detail]');
+    await poll(() => detail.locator('h2').textContent()).toBe('shapes-upload');
+    const valCount = Math.round(PER_CLASS * VAL_SPLIT);
+    expect((await page.locator('ul[aria-label=Classes] button').allTextContents()).map((t) => t.replace(/\s+/g, ''))).toEqual([...CLASSES].sort().map((c) => `${c}${PER_CLASS - valCount}`));
+    // The uploaded copy is gone once imported.
+    const uploads = path.join(tmp, 'home', 'tmp', 'uploads');
+    await poll(() => (fs.existsSync(uploads) ? fs.readdirSync(uploads).length : 0)).toBe(0);
+    await task.locator('button:has-text("Dismiss")').click();
   });
 
   it('edits an architecture with live summary and field errors, saves it and uses it', async () => {
@@ -215,9 +253,9 @@ describe('workbench in Chromium against kiln serve', () => {
     await shot(page, '2-architecture');
   });
 
-  async function configureRun(name: string, seed: number, epochs = 3): Promise<void> {
+  async function configureRun(name: string, seed: number, epochs = 3, dataset = 'shapes'): Promise<void> {
     await page.click('a[data-view=train]');
-    await page.selectOption('#cfg-dataset', { label: 'shapes' });
+    await page.selectOption('#cfg-dataset', { label: dataset });
     await page.fill('#f-cfg-limitTrain', '256');
     await page.fill('#f-cfg-limitVal', '128');
     await page.fill('#f-cfg-epochs', String(epochs));
@@ -270,11 +308,34 @@ describe('workbench in Chromium against kiln serve', () => {
     // train, validation and TTA accuracy for each of 3 epochs.
     await poll(() => points(page, 'chart-accuracy')).toBe(9);
     expect(await page.textContent('[data-testid=run-epoch]')).toContain('3 / 3');
+    // The live panel says what this run was trained with (the form beside it is the next run's draft).
+    await poll(() => page.textContent('[data-testid=run-resolved]')).toMatch(/batch 32 · max LR 0\.2 · 3 epochs/);
     await shot(page, '3-train-finished');
+
+    // Layout: Start stays in view; narrow windows fold the form above the plots; tall windows get taller plots.
+    const start = page.locator('button:has-text("Start training")');
+    const inView = async () => {
+      const box = (await start.boundingBox())!;
+      const vp = page.viewportSize()!;
+      return box.y >= 0 && box.y + box.height <= vp.height;
+    };
+    expect(await inView()).toBe(true);
+    await page.setViewportSize({ width: 1024, height: 700 });
+    await poll(() => page.getAttribute('[data-testid=run-form]', 'data-folded')).toBe('true');
+    const formBox = (await page.locator('[data-testid=run-form]').boundingBox())!;
+    const lossBox = (await page.locator('[data-testid=chart-loss]').boundingBox())!;
+    expect(formBox.y + formBox.height).toBeLessThanOrEqual(lossBox.y);
+    expect(lossBox.width).toBeGreaterThan(300);
+    expect(await inView()).toBe(true);
+    await page.setViewportSize({ width: 1600, height: 1000 });
+    await poll(async () => (await page.locator('[data-testid=chart-loss]').boundingBox())!.height).toBeGreaterThan(300);
+    expect(await inView()).toBe(true);
+    await page.setViewportSize(BASE_VIEWPORT);
   });
 
   it('trains a second run to compare with', async () => {
-    await configureRun('second', 1, 2);
+    // On the uploaded copy: a browser can add data and train on it.
+    await configureRun('second', 1, 2, 'shapes-upload');
     await page.click('button:has-text("Start training")');
     const live = page.locator('[data-testid=run-live]');
     await poll(() => live.locator('h2').textContent()).toContain('second');
@@ -360,5 +421,15 @@ describe('workbench in Chromium against kiln serve', () => {
 
   it('raised no errors in the page', () => {
     expect(pageErrors).toEqual([]);
+  });
+
+  it('shows a lost server and turns the controls off', async () => {
+    await page.click('a[data-view=train]');
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGINT');
+    await exited;
+    await poll(() => page.locator('[data-testid=connection-lost]').count()).toBe(1);
+    expect(await page.locator('button:has-text("Start training")').evaluate((b) => b.closest('[inert]') !== null)).toBe(true);
+    await shot(page, '6-connection-lost');
   });
 });

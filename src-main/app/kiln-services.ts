@@ -167,12 +167,22 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
     },
     'datasets.importFolder': async (o) => {
       const folder = checkImportFolder(o.folder, home);
+      // Said at once rather than as the task's failure a moment later.
+      await datasets.assertNameFree(o.name?.trim() || path.basename(folder));
       return tasks.start('import', (onProgress, signal) => importFolder(datasets, importOptions(folder, o), onProgress, signal));
     },
-    'datasets.uploadBegin': async ({ files, bytes }) => uploads.begin(files, bytes),
+    'datasets.uploadBegin': async ({ files, bytes, name }) => {
+      if (name?.trim()) await datasets.assertNameFree(name);
+      return uploads.begin(files, bytes);
+    },
     'datasets.uploadChunk': async (uploadId, relPath, offset, base64) => uploads.write(uploadId, relPath, offset, Buffer.from(base64, 'base64')),
     'datasets.importUpload': async (uploadId, o) => {
       const up = await uploads.finish(uploadId);
+      const name = o.name?.trim() || up.name;
+      if (name) await datasets.assertNameFree(name).catch(async (err: unknown) => {
+        await uploads.remove(uploadId);
+        throw err;
+      });
       log.info(`upload ${uploadId}: ${up.files} files, ${up.bytes} bytes received`);
       // The same import as a local folder; the uploaded copy goes once the import is over, however it ends.
       return tasks.start('import', (onProgress, signal) =>
@@ -216,6 +226,7 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
       return runs.store.get(id);
     },
     'runs.rename': async (id, name) => runs.store.rename(id, name),
+    'runs.annotate': async (id, a) => runs.store.annotate(id, a),
     'runs.compare': async (ids) => {
       const inputs = await Promise.all(ids.map(async (id) => ({ record: await runs.store.get(id), metrics: await runs.store.readMetrics(id) })));
       return compareRuns(inputs);

@@ -220,9 +220,17 @@ export class DatasetStore {
     await fs.promises.rm(trash, { recursive: true, force: true });
   }
 
+  /** Names are how people pick a dataset (the run form lists them): two with one name could not be told apart. */
+  async assertNameFree(name: string, exceptId?: string): Promise<void> {
+    const wanted = name.trim().toLowerCase();
+    const taken = (await this.list()).find((d) => d.id !== exceptId && d.name.trim().toLowerCase() === wanted);
+    if (taken) throw new UsageError(`a dataset named "${taken.name}" exists already (id ${taken.id}): choose another name`);
+  }
+
   /** Changes the display name; the id (folder) stays, so runs that refer to it keep working. */
   async rename(id: string, name: string): Promise<DatasetManifest> {
     assertValidName(name);
+    await this.assertNameFree(name, id);
     const manifest = await this.get(id);
     const updated = { ...manifest, name: name.trim() };
     await writeJsonAtomic(path.join(this.dir(id), DATASET_FILES.manifest), updated);

@@ -55,6 +55,7 @@ export async function importFolder(
   if (!Number.isInteger(seed)) throw new UsageError(`--seed: expected an integer, got ${seed}`);
   const name = (options.name ?? path.basename(folder)).trim();
   assertValidName(name);
+  await store.assertNameFree(name);
 
   const scan = await scanFolder(folder);
   signal?.throwIfAborted();

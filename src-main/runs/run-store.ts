@@ -232,6 +232,14 @@ export class RunStore {
     return this.update(id, { name: trimmed });
   }
 
+  /** Notes and tags: tags are trimmed and kept once each, in the order given. */
+  async annotate(id: string, a: { notes?: string | undefined; tags?: string[] | undefined }): Promise<RunRecord> {
+    const patch: RunPatch = {};
+    if (a.notes !== undefined) patch.notes = a.notes;
+    if (a.tags !== undefined) patch.tags = [...new Set(a.tags.map((t) => t.trim()).filter(Boolean))];
+    return this.update(id, patch);
+  }
+
   /** Delete a run and all its files. Refused while a live process holds its trainer lock. */
   async remove(id: string): Promise<void> {
     await this.get(id).catch((err) => {

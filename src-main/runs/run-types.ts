@@ -8,6 +8,9 @@ import { RunConfigSchema } from '../engine/config/run-config.ts';
  */
 
 export const RUN_FORMAT = 1;
+export const RUN_NOTES_MAX = 10_000;
+export const RUN_TAG_MAX = 40;
+export const RUN_TAGS_MAX = 32;
 
 /**
  * Parses like z.looseObject (unknown keys pass through, so they survive a rewrite) but types like
@@ -89,6 +92,9 @@ export const RunRecordSchema = loose({
   final: loose({ valAcc: fraction, ttaAcc: fraction.nullable().optional(), valLoss: loss }).optional(),
   /** Training time summed over all sessions (pauses and downtime excluded), in seconds. */
   wallSeconds: z.number().min(0),
+  /** The person's notes on the run (free text) and tags (short labels to filter the runs table by). */
+  notes: z.string().max(RUN_NOTES_MAX).optional(),
+  tags: z.array(z.string().min(1).max(RUN_TAG_MAX)).max(RUN_TAGS_MAX).optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 

@@ -63,6 +63,10 @@ export const OptConfigSchema = z.object({
   wdExcludeBnBias: z.boolean(),
   /** ε in the smoothed targets (1-ε)·onehot + ε/K. */
   labelSmoothing: z.number().min(0).max(0.99),
+}).refine((o) => o.momentumMin <= o.momentumMax, {
+  // One-cycle lowers momentum from max to min as the learning rate rises: min above max inverts it.
+  message: 'momentum min must not be above momentum max',
+  path: ['momentumMin'],
 });
 
 export const RunConfigSchema = z.object({

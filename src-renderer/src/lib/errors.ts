@@ -25,9 +25,29 @@ export function fieldError(err: unknown): FieldError | null {
   return { arg: Number(m[1]), path: m[2]!.replace(/^\./, ''), message: m[3]! };
 }
 
+/** The validator's wording ("Too small: expected number to be >=0") in a person's words, shown at a field. */
+export function plainFieldMessage(message: string): string {
+  const rules: [RegExp, (m: RegExpExecArray) => string][] = [
+    [/^Too small: expected number to be >=(\S+)$/, (m) => `At least ${m[1]}.`],
+    [/^Too small: expected number to be >(\S+)$/, (m) => `More than ${m[1]}.`],
+    [/^Too big: expected number to be <=(\S+)$/, (m) => `At most ${m[1]}.`],
+    [/^Too big: expected number to be <(\S+)$/, (m) => `Less than ${m[1]}.`],
+    [/^Too small: expected string to have >=1 characters?$/, () => 'Must not be empty.'],
+    [/^Too big: expected string to have <=(\d+) characters$/, (m) => `At most ${m[1]} characters.`],
+    [/^Invalid input: expected int, received number$/, () => 'Expected a whole number.'],
+    [/^Invalid input: expected (\w+), received (\w+)$/, (m) => `Expected a ${m[1]}, not a ${m[2]}.`],
+    [/^Invalid option: expected one of (.*)$/, (m) => `Expected one of ${m[1]!.replace(/\|/g, ', ')}.`],
+  ];
+  for (const [re, say] of rules) {
+    const m = re.exec(message.trim());
+    if (m) return say(m);
+  }
+  return message.charAt(0).toUpperCase() + message.slice(1);
+}
+
 /** Field errors keyed by path for one argument; anything else under '' (the form as a whole). */
 export function errorsByField(err: unknown, arg = 0): Record<string, string> {
   const f = fieldError(err);
-  if (f && f.arg === arg && f.path) return { [f.path]: f.message };
+  if (f && f.arg === arg && f.path) return { [f.path]: plainFieldMessage(f.message) };
   return { '': errorMessage(err) };
 }

@@ -31,6 +31,8 @@ class AppState {
   connection = $state<ConnectionState>('connecting');
   error = $state('');
   themePreference = $state<Settings['theme']>('system');
+  /** Below this width the Train view stacks its form above the plots, folded. */
+  narrow = $state(matchMedia('(max-width: 1200px)').matches);
   private systemDark = $state(matchMedia('(prefers-color-scheme: dark)').matches);
   theme = $derived<'light' | 'dark'>(this.themePreference === 'system' ? (this.systemDark ? 'dark' : 'light') : this.themePreference);
 
@@ -41,6 +43,7 @@ class AppState {
       this.applyTheme();
     });
     watchConnection((s) => (this.connection = s));
+    matchMedia('(max-width: 1200px)').addEventListener('change', (e) => (this.narrow = e.matches));
     this.applyTheme();
   }
 

@@ -1,6 +1,24 @@
 import type { DatasetInfo, KilnEvents } from '../../../src-preload/contract.ts';
 import { api } from '../lib/api.ts';
 import { errorMessage, errorsByField } from '../lib/errors.ts';
+import { toBase64, worthSending, type FolderFile } from '../lib/folder-files.ts';
+
+/** Bytes per upload message (sent as base64, a third larger): well under the server's message limit. */
+const UPLOAD_CHUNK = 1024 * 1024;
+/** Files sent at once: enough to hide the round trips of many small photos. */
+const UPLOAD_PARALLEL = 4;
+
+/** A folder being sent to the server before its import starts. */
+export interface UploadProgress {
+  label: string;
+  files: number;
+  bytes: number;
+  sentFiles: number;
+  sentBytes: number;
+  uploadId: string | null;
+  cancelled: boolean;
+  startedAt: number;
+}
 
 export type DatasetSummary = DatasetInfo['manifest'];
 type TaskEvent = KilnEvents['datasetTask']['event'];
@@ -34,6 +52,9 @@ class DatasetsState {
   tasks = $state<DatasetTask[]>([]);
   importErrors = $state<Record<string, string>>({});
   downloadError = $state('');
+  upload = $state<UploadProgress | null>(null);
+  /** What the last upload came to when it did not turn into an import (cancelled, refused). */
+  uploadNote = $state('');
 
   constructor() {
     api.on('datasetTask', (e) => this.onTask(e));
@@ -74,11 +95,12 @@ class DatasetsState {
     }
   }
 
-  async startImport(req: ImportRequest): Promise<boolean> {
+  async startImport(req: ImportRequest, emptyHint: string): Promise<boolean> {
     this.importErrors = {};
+    this.uploadNote = '';
     const folder = req.folder.trim();
     if (!folder) {
-      this.importErrors = { folder: 'Type the path of a folder with one sub-folder per class, or drop one here.' };
+      this.importErrors = { folder: emptyHint };
       return false;
     }
     try {
@@ -95,6 +117,68 @@ class DatasetsState {
       this.importErrors = errorsByField(err);
       return false;
     }
+  }
+
+  /**
+   * Send a folder's files to the server (a browser cannot name a path on the server), then import
+   * them exactly as a local folder: same scan, same skipped-file report, same progress and cancel.
+   */
+  async startUpload(all: FolderFile[], req: Omit<ImportRequest, 'folder'>): Promise<boolean> {
+    this.importErrors = {};
+    this.uploadNote = '';
+    const files = all.filter(worthSending);
+    if (!files.length) {
+      this.importErrors = { folder: 'Nothing to upload: the folder has no files.' };
+      return false;
+    }
+    const tops = new Set(files.map((f) => (f.path.includes('/') ? f.path.split('/')[0] : '')));
+    const top = tops.size === 1 ? [...tops][0] || null : null;
+    const name = req.name.trim() || top || undefined;
+    const bytes = files.reduce((a, f) => a + f.file.size, 0);
+    this.upload = { label: top ?? `${files.length} files`, files: files.length, bytes, sentFiles: 0, sentBytes: 0, uploadId: null, cancelled: false, startedAt: Date.now() };
+    const up = this.upload;
+    try {
+      const { uploadId } = await api.call('datasets.uploadBegin', { files: files.length, bytes, ...(name ? { name } : {}) });
+      up.uploadId = uploadId;
+      let next = 0;
+      const worker = async () => {
+        while (!up.cancelled && next < files.length) await this.sendFile(up, uploadId, files[next++]!);
+      };
+      await Promise.all(Array.from({ length: UPLOAD_PARALLEL }, worker));
+      if (up.cancelled) return false;
+      const { taskId } = await api.call('datasets.importUpload', uploadId, { ...(name ? { name } : {}), size: req.size, valSplit: req.valSplit, fit: req.fit });
+      this.addTask(taskId, 'import', `Import of ${up.label} (uploaded)`);
+      return true;
+    } catch (err) {
+      if (up.cancelled) return false;
+      const message = errorMessage(err);
+      if (/dataset named/.test(message)) this.importErrors = { name: message };
+      else this.uploadNote = `Upload failed: ${message}`;
+      if (up.uploadId) void api.call('datasets.uploadCancel', up.uploadId).catch(() => undefined);
+      return false;
+    } finally {
+      if (this.upload === up) this.upload = null;
+    }
+  }
+
+  private async sendFile(up: UploadProgress, uploadId: string, f: FolderFile): Promise<void> {
+    for (let offset = 0; offset < f.file.size || offset === 0; offset += UPLOAD_CHUNK) {
+      if (up.cancelled) return;
+      const bytes = new Uint8Array(await f.file.slice(offset, offset + UPLOAD_CHUNK).arrayBuffer());
+      await api.call('datasets.uploadChunk', uploadId, f.path, offset, toBase64(bytes));
+      up.sentBytes += bytes.length;
+      if (f.file.size === 0) break;
+    }
+    up.sentFiles++;
+  }
+
+  async cancelUpload(): Promise<void> {
+    const up = this.upload;
+    if (!up) return;
+    up.cancelled = true;
+    this.upload = null;
+    this.uploadNote = 'Upload cancelled; nothing was imported.';
+    if (up.uploadId) await api.call('datasets.uploadCancel', up.uploadId).catch(() => undefined);
   }
 
   async cancel(taskId: string): Promise<void> {
@@ -152,6 +236,9 @@ class DatasetsState {
     }
     if (e.event.phase === 'done') {
       task.finished = true;
+      // An earlier attempt's errors do not describe the form any more.
+      this.importErrors = {};
+      this.uploadNote = '';
       void this.refresh();
     }
   }

@@ -18,6 +18,8 @@ class TrainState {
   lrResult = $state.raw<LrFindResult | null>(null);
   lrFinding = $state(false);
   lrError = $state('');
+  /** In a narrow window the form folds to a summary line and its Start button; this unfolds it. */
+  formOpen = $state(false);
 
   /** The draft from the last session, else the stored default RunConfig. */
   init(defaults: RunConfig): void {
