@@ -9,6 +9,7 @@ import { importFolder, type ImportFolderOptions } from '../datasets/import-folde
 import { UploadStore } from '../datasets/upload-store.ts';
 import { buildGraph, summarize } from '../engine/arch/graph.ts';
 import { PRESETS } from '../engine/arch/presets.ts';
+import { checkModelSize } from '../engine/arch/model-size.ts';
 import { makeSyntheticDataset, SYNTHETIC_CLASSES, SYNTHETIC_ID } from '../engine/data/synthetic.ts';
 import type { TrainerSpawner } from '../engine/trainer/trainer-client.ts';
 import { compareRuns } from '../runs/compare-runs.ts';
@@ -198,8 +199,8 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
     'archs.summarize': async (spec, imageSize, numClasses) => summarize(buildGraph(spec, { imageSize, numClasses })),
     'archs.listCustom': async () => archs.list(),
     'archs.saveCustom': async (name, spec) => {
-      // A spec that cannot be built is refused here, not at the start of a run.
-      buildGraph(spec, { imageSize: 32, numClasses: 10 });
+      // A spec that cannot be built, or is too large at batch 1 on 32×32 images, is refused here, not at the start of a run.
+      checkModelSize(buildGraph(spec, { imageSize: 32, numClasses: 10 }), 1, `architecture "${name}"`);
       await archs.save(name, spec);
     },
     'archs.removeCustom': async (name) => archs.remove(name),

@@ -1,5 +1,6 @@
 import type { LoadedDataset } from '../../common/dataset-types.ts';
 import { buildGraph } from '../arch/graph.ts';
+import { checkModelSize } from '../arch/model-size.ts';
 import { resolveArch, resolveOpt } from '../config/resolve.ts';
 import type { RunConfig } from '../config/run-config.ts';
 import { Model } from '../model/model.ts';
@@ -42,7 +43,9 @@ export async function lrFind(dataset: LoadedDataset, config: RunConfig, opts: Lr
   const base = resolveOpt(config, recipe, dataset.train.count, dataset.val.count);
   const epochs = Math.ceil(opts.steps / Math.max(base.stepsPerEpoch, 1));
   const resolved = { ...base, epochs, totalSteps: epochs * base.stepsPerEpoch };
-  const model = new Model(buildGraph(spec, { imageSize: dataset.imageSize, numClasses: dataset.classes.length }), config.seed);
+  const graph = buildGraph(spec, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
+  checkModelSize(graph, resolved.batchSize);
+  const model = new Model(graph, config.seed);
   const sgd = new Sgd(model.params, { ...config.opt, weightDecay: resolved.weightDecay });
   const learner = new Learner(model, sgd, dataset, config, resolved);
   const ratio = opts.endLr / opts.startLr;

@@ -4,6 +4,7 @@ import { resolveArch, resolveOpt } from '../config/resolve.ts';
 import type { RunConfig } from '../config/run-config.ts';
 import { loadDataset } from '../data/load-dataset.ts';
 import { buildGraph } from '../arch/graph.ts';
+import { checkModelSize } from '../arch/model-size.ts';
 
 /**
  * Check a config against its dataset and architecture and record a queued run. Everything that
@@ -12,8 +13,9 @@ import { buildGraph } from '../arch/graph.ts';
 export async function createRun(home: string, config: RunConfig, name?: string): Promise<RunRecord> {
   const dataset = await loadDataset(home, config.data.dataset);
   const { spec, recipe } = resolveArch(config.net.arch);
-  buildGraph(spec, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
+  const graph = buildGraph(spec, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
   const resolved = resolveOpt(config, recipe, dataset.train.count, dataset.val.count);
+  checkModelSize(graph, resolved.batchSize);
   return new RunStore(home).create({
     config,
     arch: spec,

@@ -5,6 +5,7 @@ import { RunStore } from '../../runs/run-store.ts';
 import type { MetricLine } from '../../runs/run-types.ts';
 import { loadBackend } from '../backend/load-backend.ts';
 import { buildGraph } from '../arch/graph.ts';
+import { checkModelSize } from '../arch/model-size.ts';
 import { resolveArch, resolveOpt } from '../config/resolve.ts';
 import { loadDataset } from '../data/load-dataset.ts';
 import { Model } from '../model/model.ts';
@@ -49,6 +50,7 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     const { spec, recipe } = resolveArch(record.config.net.arch);
     const resolved = resolveOpt(record.config, recipe, dataset.train.count, dataset.val.count);
     const graph = buildGraph(spec, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
+    checkModelSize(graph, resolved.batchSize);
     const model = new Model(graph, record.config.seed);
     const sgd = new Sgd(model.params, { ...record.config.opt, weightDecay: resolved.weightDecay });
     const latest = path.join(store.checkpointDir(runId), 'latest');
