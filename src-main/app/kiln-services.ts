@@ -2,6 +2,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { UsageError } from '../common/errors.ts';
 import { KILN_VERSION } from '../common/version.ts';
+import { ensureWritableDir } from '../common/writable-dir.ts';
 import type { LoadedDataset } from '../common/dataset-types.ts';
 import { DatasetStore } from '../datasets/dataset-store.ts';
 import { downloadCifar10 } from '../datasets/download-cifar10.ts';
@@ -243,8 +244,8 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
       return readEvaluation(home, id);
     },
     'runs.export': async (id, dir) => {
-      const out = checkExportDir(dir, home);
       await runs.store.get(id);
+      const out = ensureWritableDir(checkExportDir(dir, home));
       const result = await jobs<{ dir: string }>({ kind: 'export', home, runId: id, dir: out });
       log.info(`run ${id}: exported to ${result.dir}`);
       return result;

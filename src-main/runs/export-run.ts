@@ -5,6 +5,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import { writeFileAtomic, writeJsonAtomic } from '../common/atomic-write.ts';
 import { DataError } from '../common/errors.ts';
+import { ensureWritableDir } from '../common/writable-dir.ts';
 import { KILN_VERSION } from '../common/version.ts';
 import { formatZodError } from '../common/zod-error.ts';
 import { ArchSpecSchema } from '../engine/arch/arch-spec.ts';
@@ -101,11 +102,10 @@ export async function buildRunExport(home: string, runId: string, opts: ExportOp
  * tf.loadLayersModel reads) and `kiln.json`. Each file is replaced atomically.
  */
 export async function exportRun(home: string, runId: string, dir: string, opts: ExportOptions = {}): Promise<ExportResult> {
-  const out = path.resolve(dir);
-  if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new DataError(`${out}: exists and is not a folder`);
+  // Checked (and created) before the model is built: an unwritable place fails at once, in words.
+  const out = ensureWritableDir(dir);
   const { model, kiln } = await buildRunExport(home, runId, opts);
   try {
-    await fs.promises.mkdir(out, { recursive: true });
     await model.save(
       tf.io.withSaveHandler(async (artifacts) => {
         const weightData = artifacts.weightData ? tf.io.concatenateArrayBuffers(artifacts.weightData) : new ArrayBuffer(0);

@@ -12,6 +12,8 @@ class EvaluateState {
   mistakeImages = $state.raw<Map<number, ImageItem>>(new Map());
   exportDir = $state('');
   exportResult = $state('');
+  /** An export is in flight: the button says so and does not start a second one. */
+  exporting = $state(false);
   exportError = $state('');
   prediction = $state.raw<Prediction | null>(null);
   predictImage = $state('');
@@ -67,14 +69,17 @@ class EvaluateState {
   }
 
   async export(): Promise<void> {
-    if (!this.runId) return;
+    if (!this.runId || this.exporting) return;
     this.exportError = '';
     this.exportResult = '';
+    this.exporting = true;
     try {
       const { dir } = await api.call('runs.export', this.runId, this.exportDir.trim());
       this.exportResult = dir;
     } catch (err) {
       this.exportError = errorMessage(err);
+    } finally {
+      this.exporting = false;
     }
   }
 
