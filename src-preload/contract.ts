@@ -106,6 +106,8 @@ export interface ImageItem {
   label: number;
   /** PNG bytes, base64. */
   png: string;
+  /** The file it was imported from, relative to the imported folder (folder imports only). */
+  source?: string;
 }
 
 export interface Evaluation {
@@ -117,7 +119,13 @@ export interface Evaluation {
   confusion: number[][];
   ttaConfusion: number[][];
   perClass: { name: string; accuracy: number; ttaAccuracy: number }[];
-  mistakes: { index: number; trueClass: number; predicted: number; confidence: number; tta: boolean }[];
+  /**
+   * The most confident mistakes. `index` is the image's place in the validation split; `source` is the
+   * file it was imported from, relative to `sourceFolder` (folder imports only).
+   */
+  mistakes: { index: number; trueClass: number; predicted: number; confidence: number; tta: boolean; source?: string }[];
+  /** The folder the dataset was imported from (absolute), when it was a folder import. */
+  sourceFolder?: string;
 }
 
 export interface Prediction {

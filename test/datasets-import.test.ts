@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import sharp from 'sharp';
 import { DatasetStore } from '../src-main/datasets/dataset-store.ts';
 import { importFolder } from '../src-main/datasets/import-folder.ts';
+import { decodeImage } from '../src-main/datasets/decode-image.ts';
 import type { ImportProgressEvent } from '../src-main/datasets/progress.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -211,6 +212,23 @@ describe('folder import: layouts and splits', () => {
     };
     expect(all(dc)).toEqual(all(da));
     expect(da.mean.every((m) => m >= 0 && m <= 1)).toBe(true);
+
+    // Every stored image keeps the file it came from, relative to the folder: decoding that file again
+    // gives the stored pixels, and its class folder is the stored label.
+    const sources = (await store.sources(a.id))!;
+    expect([sources.train.length, sources.val.length]).toEqual([da.train.count, da.val.count]);
+    expect(new Set([...sources.train, ...sources.val]).size).toBe(35);
+    for (const split of ['train', 'val'] as const) {
+      for (let i = 0; i < da[split].count; i++) {
+        const rel = sources[split][i]!;
+        expect(rel.split('/')[0]).toBe(da.classes[da[split].labels[i]!]);
+        const again = await decodeImage(path.join(f, rel), { size: 8, fit: 'crop' });
+        expect(Buffer.from(again).equals(Buffer.from(da[split].images.subarray(i * 192, (i + 1) * 192)))).toBe(true);
+      }
+    }
+    const page = await store.pageOfClass(a.id, 'val', 1, 0, 10);
+    expect(page.items.map((it) => it.source)).toEqual(page.items.map((it) => sources.val[it.index]));
+    expect((await store.image(a.id, 'train', 0)).source).toBe(sources.train[0]);
   });
 
   it('keeps the given split for <folder>/train|val/<class>/ layouts', async () => {
@@ -225,6 +243,7 @@ describe('folder import: layouts and splits', () => {
       { name: 'dog', train: 4, val: 3 },
     ]);
     expect((await store.get(s.id)).source).toMatchObject({ kind: 'folder', layout: 'split-folders', valSplit: null });
+    expect((await store.sources(s.id))!.val).toEqual(['Validation/cat/img-000.png', 'Validation/cat/img-001.png', 'Validation/dog/img-000.png', 'Validation/dog/img-001.png', 'Validation/dog/img-002.png']);
   });
 
   it('refuses fewer than two classes with images, and a missing folder', async () => {

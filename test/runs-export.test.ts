@@ -144,14 +144,25 @@ describe('export and predict', () => {
     // Exactly the accuracy the run measured on these images at the exported (best) epoch.
     expect(correct / VAL).toBe(record.best!.valAcc);
 
-    // The run id works as the model too, with the same answer; text output names each file.
+    // The folder's images sit in class folders: the summary counts predictions per class and has the accuracy.
+    expect(out.summary).toMatchObject({ images: VAL, failed: 0, labelled: VAL, correct });
+    expect(out.summary.predicted.reduce((a: number, c: { count: number }) => a + c.count, 0)).toBe(VAL);
+    for (const c of out.summary.predicted) expect(c.count).toBe(out.predictions.filter((p: { top: { className: string }[] }) => p.top[0].className === c.className).length);
+
+    // The run id works as the model too, with the same answer; text output names each file as given.
     const one = path.join(dir, first, 'val-0.png');
     const byRun = await kiln(['predict', id, one, '--home', home, '--top', '2']);
     expect(byRun.code).toBe(0);
     const expected = out.predictions.find((p: { file: string }) => p.file === one).top.slice(0, 2);
     expect(byRun.stdout.trim()).toBe(
-      `${path.relative(process.cwd(), one).padEnd(4)}  ${expected.map((t: { className: string; probability: number }) => `${t.className} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`,
+      `${one}  ${expected.map((t: { className: string; probability: number }) => `${t.className} ${(t.probability * 100).toFixed(1)}%`).join(', ')}`,
     );
+    // A folder in text: one line an image, then the per-class table and the accuracy line.
+    const text = await kiln(['predict', exportDir, dir]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^PREDICTED\s+IMAGES$/m);
+    expect(text.stdout).toContain(`${VAL} image(s) in `);
+    expect(text.stdout).toContain(`accuracy ${((100 * correct) / VAL).toFixed(2)}% on the ${VAL} in class folders`);
   });
 
   it('reports bad input in one line', async () => {

@@ -150,7 +150,10 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
         return { total: members.length, items: await Promise.all(chosen.map((i) => toItem(d, split, i))) };
       }
       const page = await datasets.pageOfClass(id, split, classIndex, offset, limit);
-      return { total: page.total, items: page.items.map((it) => ({ index: it.index, label: it.label, png: Buffer.from(it.png).toString('base64') })) };
+      return {
+        total: page.total,
+        items: page.items.map((it) => ({ index: it.index, label: it.label, png: Buffer.from(it.png).toString('base64'), ...(it.source !== undefined ? { source: it.source } : {}) })),
+      };
     },
     'datasets.image': async (id, split, index) => {
       if (id === SYNTHETIC_ID) {
@@ -158,8 +161,8 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
         if (index >= d[split].count) throw new UsageError(`image index ${index} is out of range: the ${split} split of "${id}" has ${d[split].count} images`);
         return toItem(d, split, index);
       }
-      const { png, label } = await datasets.image(id, split, index);
-      return { index, label, png: Buffer.from(png).toString('base64') };
+      const { png, label, source } = await datasets.image(id, split, index);
+      return { index, label, png: Buffer.from(png).toString('base64'), ...(source !== undefined ? { source } : {}) };
     },
     'datasets.downloadCifar10': async (o) => {
       if (o.url && !/^https?:$/.test(new URL(o.url).protocol)) throw new UsageError(`url ${o.url}: expected an http or https address`);

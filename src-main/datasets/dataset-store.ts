@@ -12,12 +12,14 @@ import {
   DATASET_FILES,
   FORMAT_VERSION,
   datasetManifestSchema,
+  datasetSourcesSchema,
   type DatasetManifest,
   type DatasetSource,
+  type DatasetSources,
   type SplitName,
 } from './manifest.ts';
 
-export type { DatasetManifest, SplitName } from './manifest.ts';
+export type { DatasetManifest, DatasetSources, SplitName } from './manifest.ts';
 
 /** What a producer (download, import) hands the store: decoded images, already in their final size. */
 export interface NewDataset {
@@ -28,6 +30,8 @@ export interface NewDataset {
   classes: string[];
   train: ImageSplit;
   val: ImageSplit;
+  /** Folder imports: the file each image came from, relative to the folder, per split in stored order. */
+  sources?: DatasetSources;
 }
 
 export interface ClassCounts {
@@ -40,6 +44,8 @@ export interface ImageItem {
   index: number;
   label: number;
   png: Uint8Array;
+  /** The file it was imported from, relative to the imported folder (folder imports only). */
+  source?: string;
 }
 
 export interface ClassPage {
@@ -65,6 +71,7 @@ interface SplitIndex {
 export class DatasetStore {
   readonly root: string;
   private readonly indexCache = new Map<string, { key: string; splits: Partial<Record<SplitName, SplitIndex>> }>();
+  private readonly sourcesCache = new Map<string, { key: string; sources: DatasetSources | null }>();
 
   constructor(home: string) {
     this.root = path.join(path.resolve(home), 'datasets');
@@ -130,6 +137,10 @@ export class DatasetStore {
       for (const l of s.labels) if (l >= data.classes.length) throw new Error(`internal: ${split} label ${l} ≥ ${data.classes.length} classes`);
     }
     if (data.train.count === 0) throw new DataError(`dataset "${data.name}" has no training images`);
+    for (const split of ['train', 'val'] as const) {
+      const n = data.sources?.[split].length;
+      if (n !== undefined && n !== data[split].count) throw new Error(`internal: ${n} ${split} source paths for ${data[split].count} images`);
+    }
     if (await this.has(data.id)) throw new UsageError(`dataset "${data.id}" already exists; remove it first with \`kiln dataset rm ${data.id}\``);
 
     const count = (labels: Uint8Array) => {
@@ -163,6 +174,7 @@ export class DatasetStore {
         [DATASET_FILES.valImages, data.val.images],
         [DATASET_FILES.valLabels, data.val.labels],
       ];
+      if (data.sources) files.push([DATASET_FILES.sources, Buffer.from(JSON.stringify(data.sources) + '\n')]);
       for (const [name, bytes] of files) {
         signal?.throwIfAborted();
         await writeSynced(path.join(tmp, name), bytes);
@@ -217,6 +229,7 @@ export class DatasetStore {
     const trash = path.join(this.root, `.trash-${id}-${crypto.randomBytes(6).toString('hex')}`);
     await fs.promises.rename(dir, trash);
     this.indexCache.delete(id);
+    this.sourcesCache.delete(id);
     await fs.promises.rm(trash, { recursive: true, force: true });
   }
 
@@ -235,6 +248,40 @@ export class DatasetStore {
     const updated = { ...manifest, name: name.trim() };
     await writeJsonAtomic(path.join(this.dir(id), DATASET_FILES.manifest), updated);
     return updated;
+  }
+
+  /**
+   * The file each image was imported from, relative to the imported folder, per split in stored order;
+   * null for datasets without them (downloads, and folder imports made before Kiln kept them).
+   */
+  async sources(id: string): Promise<DatasetSources | null> {
+    const { manifest } = await this.readManifest(id);
+    const key = `${manifest.createdAt}|${manifest.counts.train}|${manifest.counts.val}`;
+    const cached = this.sourcesCache.get(id);
+    if (cached?.key === key) return cached.sources;
+    const file = path.join(this.dir(id), DATASET_FILES.sources);
+    let text: string;
+    try {
+      text = await fs.promises.readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      this.sourcesCache.set(id, { key, sources: null });
+      return null;
+    }
+    let parsed;
+    try {
+      parsed = datasetSourcesSchema.safeParse(JSON.parse(text));
+    } catch (err) {
+      throw new DataError(`${file}: not valid JSON (${(err as Error).message})`);
+    }
+    if (!parsed.success) throw new DataError(`${file}: expected {"train": [paths], "val": [paths]}`);
+    for (const split of ['train', 'val'] as const) {
+      if (parsed.data[split].length !== manifest.counts[split]) {
+        throw new DataError(`${file}: ${parsed.data[split].length} ${split} paths, expected ${manifest.counts[split]} (one per image)`);
+      }
+    }
+    this.sourcesCache.set(id, { key, sources: parsed.data });
+    return parsed.data;
   }
 
   async classCounts(id: string): Promise<ClassCounts> {
@@ -256,7 +303,7 @@ export class DatasetStore {
     return { classIndex, split, total: members.length, offset, items };
   }
 
-  async image(id: string, split: SplitName, index: number): Promise<{ png: Uint8Array; label: number }> {
+  async image(id: string, split: SplitName, index: number): Promise<{ png: Uint8Array; label: number; source?: string }> {
     const { manifest } = await this.readManifest(id);
     const count = manifest.counts[split];
     if (!Number.isInteger(index) || index < 0 || index >= count) {
@@ -264,7 +311,7 @@ export class DatasetStore {
     }
     const labels = (await this.splitIndex(manifest, split)).labels;
     const [item] = await this.readImages(manifest, split, [index], labels);
-    return { png: item.png, label: item.label };
+    return { png: item.png, label: item.label, ...(item.source !== undefined ? { source: item.source } : {}) };
   }
 
   private async readManifest(id: string): Promise<{ manifest: DatasetManifest; hash: string }> {
@@ -322,6 +369,7 @@ export class DatasetStore {
     const S = manifest.imageSize;
     const bytes = S * S * 3;
     const file = path.join(this.dir(manifest.id), split === 'train' ? DATASET_FILES.trainImages : DATASET_FILES.valImages);
+    const sources = (await this.sources(manifest.id))?.[split];
     const handle = await fs.promises.open(file, 'r');
     try {
       return await Promise.all(
@@ -330,7 +378,9 @@ export class DatasetStore {
           const { bytesRead } = await handle.read(raw, 0, bytes, index * bytes);
           if (bytesRead !== bytes) throw new DataError(`${file}: truncated, image ${index} is past its end`);
           const png = await sharp(raw, { raw: { width: S, height: S, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
-          return { index, label: labels[index], png: new Uint8Array(png.buffer, png.byteOffset, png.length) };
+          const item: ImageItem = { index, label: labels[index], png: new Uint8Array(png.buffer, png.byteOffset, png.length) };
+          if (sources) item.source = sources[index];
+          return item;
         }),
       );
     } finally {

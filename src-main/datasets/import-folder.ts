@@ -126,7 +126,7 @@ export async function importFolder(
   const newLabel = new Map<number, number>();
   scan.classes.forEach((_c, k) => keep[k] && newLabel.set(k, newLabel.size));
 
-  const build = (wantVal: boolean): ImageSplit => {
+  const build = (wantVal: boolean): ImageSplit & { sources: string[] } => {
     const members: number[] = [];
     okByClass.forEach((list) => list.forEach((i) => isVal.has(i) === wantVal && members.push(i)));
     const images = new Uint8Array(members.length * S * S * 3);
@@ -135,10 +135,10 @@ export async function importFolder(
       images.set(pixels[i]!, n * S * S * 3);
       labels[n] = newLabel.get(scan.files[i].classIndex)!;
     });
-    return { count: members.length, images, labels };
+    return { count: members.length, images, labels, sources: members.map((i) => scan.files[i].rel) };
   };
-  const train = build(false);
-  const val = build(true);
+  const { sources: trainSources, ...train } = build(false);
+  const { sources: valSources, ...val } = build(true);
   if (val.count === 0) warnings.push('the validation split is empty');
   signal?.throwIfAborted();
 
@@ -153,6 +153,7 @@ export async function importFolder(
       classes,
       train,
       val,
+      sources: { train: trainSources, val: valSources },
     },
     signal,
   );

@@ -10,7 +10,13 @@ export const DATASET_FILES = {
   trainLabels: 'train-labels.u8',
   valImages: 'val-images.u8',
   valLabels: 'val-labels.u8',
+  /** Folder imports: each stored image's file, relative to the imported folder ("/"-separated), in stored order. */
+  sources: 'sources.json',
 } as const;
+
+export const datasetSourcesSchema = z.object({ train: z.array(z.string()), val: z.array(z.string()) });
+/** Source file of each stored image, per split, in the order the images are stored. */
+export type DatasetSources = z.infer<typeof datasetSourcesSchema>;
 
 const channelTriple = z.tuple([z.number(), z.number(), z.number()]);
 

@@ -6,6 +6,8 @@ import type { LoadedDataset } from '../common/dataset-types.ts';
 import { writeJsonAtomic } from '../common/atomic-write.ts';
 import { loadBackend, type BackendName } from '../engine/backend/load-backend.ts';
 import { assembleEvalBatch, normalisationTable } from '../engine/data/batches.ts';
+import { SYNTHETIC_ID } from '../engine/data/synthetic.ts';
+import { DatasetStore } from '../datasets/dataset-store.ts';
 import type { Model } from '../engine/model/model.ts';
 import { summarizePredictions } from './evaluation-summary.ts';
 import { loadRunModel, type CheckpointChoice } from './run-model.ts';
@@ -54,6 +56,11 @@ export async function evaluateRun(home: string, runId: string, opts: EvaluateOpt
     const k = dataset.classes.length;
     const table = await predictSplit(model, dataset, count);
     const summary = summarizePredictions({ classes: dataset.classes, labels: dataset.val.labels.subarray(0, count), ...table });
+    const origin = await sourceFiles(home, record.dataset.id);
+    if (origin) {
+      summary.sourceFolder = origin.folder;
+      for (const m of summary.mistakes) m.source = origin.val[m.index];
+    }
     const result: RunEvaluation = {
       ...summary,
       runId,
@@ -72,6 +79,15 @@ export async function evaluateRun(home: string, runId: string, opts: EvaluateOpt
   } finally {
     loaded.dispose();
   }
+}
+
+/** The imported folder and the validation images' files in it, for datasets imported from a folder. */
+async function sourceFiles(home: string, datasetId: string): Promise<{ folder: string; val: string[] } | null> {
+  if (datasetId === SYNTHETIC_ID) return null;
+  const store = new DatasetStore(home);
+  const [manifest, sources] = await Promise.all([store.get(datasetId), store.sources(datasetId)]);
+  if (!sources || manifest.source.kind !== 'folder') return null;
+  return { folder: manifest.source.path, val: sources.val };
 }
 
 /** The saved evaluation of a run, or null when it has none. */

@@ -111,16 +111,22 @@ export function topK(probs: ArrayLike<number>, classes: string[], k: number): Pr
     .map((c) => ({ className: classes[c]!, probability: probs[c]! }));
 }
 
-/** Files named on the command line, and image files found under folders (recursively, sorted). */
-export async function collectImageFiles(paths: string[]): Promise<string[]> {
-  const files: string[] = [];
-  const walk = async (dir: string) => {
+/** An image file to classify; `folder` is the folder named on the command line it was found in, if any. */
+export interface ImageFile {
+  file: string;
+  folder?: string;
+}
+
+/** Files named on the command line, and image files found under folders (recursively, sorted), with paths as given. */
+export async function collectImageFiles(paths: string[]): Promise<ImageFile[]> {
+  const files: ImageFile[] = [];
+  const walk = async (dir: string, folder: string) => {
     const entries = (await fs.promises.readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
     for (const e of entries) {
       if (e.name.startsWith('.')) continue;
       const p = path.join(dir, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile() && IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase())) files.push(p);
+      if (e.isDirectory()) await walk(p, folder);
+      else if (e.isFile() && IMAGE_EXTENSIONS.has(path.extname(e.name).toLowerCase())) files.push({ file: p, folder });
     }
   };
   for (const p of paths) {
@@ -130,8 +136,53 @@ export async function collectImageFiles(paths: string[]): Promise<string[]> {
     } catch {
       throw new DataError(`${p}: no such file or folder`);
     }
-    if (stat.isDirectory()) await walk(p);
-    else files.push(p);
+    if (stat.isDirectory()) await walk(p, p);
+    else files.push({ file: p });
   }
   return files;
+}
+
+/**
+ * The class an image's folder names, as in an imported dataset (<folder>/<class>/… or
+ * <folder>/<split>/<class>/…): the nearest folder below the one named on the command line whose
+ * name is a class. Null for files named directly or outside class folders.
+ */
+export function classFromFolder(f: ImageFile, classes: string[]): string | null {
+  if (f.folder === undefined) return null;
+  const dirs = path.relative(f.folder, path.dirname(f.file)).split(path.sep).filter(Boolean);
+  for (let i = dirs.length - 1; i >= 0; i--) if (classes.includes(dirs[i]!.normalize('NFC'))) return dirs[i]!.normalize('NFC');
+  return null;
+}
+
+export interface PredictionSummary {
+  images: number;
+  failed: number;
+  /** How many images were predicted as each class, in the model's class order. */
+  predicted: { className: string; count: number }[];
+  /** Images whose folder names a class (see classFromFolder), and how many of them were predicted as it. */
+  labelled: number;
+  correct: number;
+  /** correct / labelled, or null when no image sits in a class folder. */
+  accuracy: number | null;
+}
+
+export function summarizeFilePredictions(predictions: (FilePrediction & { folderClass?: string | null })[], failed: number, classes: string[]): PredictionSummary {
+  const counts = new Array<number>(classes.length).fill(0);
+  let labelled = 0;
+  let correct = 0;
+  for (const p of predictions) {
+    counts[p.classIndex]!++;
+    if (p.folderClass) {
+      labelled++;
+      if (classes[p.classIndex] === p.folderClass) correct++;
+    }
+  }
+  return {
+    images: predictions.length,
+    failed,
+    predicted: classes.map((className, c) => ({ className, count: counts[c]! })),
+    labelled,
+    correct,
+    accuracy: labelled > 0 ? correct / labelled : null,
+  };
 }

@@ -6,12 +6,13 @@ import { parseCheckpointChoice } from '../../runs/run-model.ts';
 import { validateRunId } from '../../runs/run-id.ts';
 import { formatPercent } from '../../runs/run-format.ts';
 
-const HELP = `Usage: kiln export <run-id> <dir> [options]
+const HELP = `Usage: kiln export <run-id> --out <dir> [options]
 
 Writes <dir>/model.json + weights.bin (TensorFlow.js layers format: tf.loadLayersModel reads it)
 and <dir>/kiln.json (class names, input size, normalisation, architecture) for kiln predict.
 
 Options:
+  --out DIR        the folder to write (created if missing; \`kiln export <run-id> <dir>\` works too)
   --checkpoint C   best | latest                      [best]
   --backend B      cpu | wasm | …                     [cpu]
   --home DIR       Kiln home
@@ -20,14 +21,18 @@ Options:
 export async function run(argv: string[]): Promise<number> {
   const { values: v, positionals } = parseFlags(argv, {
     ...MODEL_FLAGS,
+    out: { type: 'string' },
   });
   if (v.help) {
     console.log(HELP);
     return 0;
   }
-  if (positionals.length !== 2) throw new UsageError(`export: expected <run-id> <dir>, got ${positionals.length} argument(s)`);
+  if (positionals.length === 1 && v.out === undefined) throw new UsageError('export: expected --out <dir> (the folder to write)');
+  if (positionals.length !== (v.out === undefined ? 2 : 1)) {
+    throw new UsageError(`export: expected <run-id> --out <dir>, got ${positionals.length} argument(s)${v.out !== undefined ? ' and --out' : ''}`);
+  }
   const backend = backendFlag(v.backend);
-  const [id, dir] = [validateRunId(positionals[0]!), positionals[1]!];
+  const [id, dir] = [validateRunId(positionals[0]!), v.out ?? positionals[1]!];
   const result = await exportRun(resolveHome(v.home), id, dir, {
     checkpoint: parseCheckpointChoice(v.checkpoint),
     ...(backend ? { backend } : {}),

@@ -1,26 +1,30 @@
-import path from 'node:path';
 import { backendFlag, MODEL_FLAGS, parseFlags, numberFlag } from '../args.ts';
+import { writeJsonAtomic } from '../../common/atomic-write.ts';
 import { UsageError } from '../../common/errors.ts';
 import { resolveHome } from '../../common/home.ts';
-import { Classifier, collectImageFiles } from '../../runs/predict.ts';
+import { Classifier, classFromFolder, collectImageFiles, summarizeFilePredictions } from '../../runs/predict.ts';
 import { parseCheckpointChoice } from '../../runs/run-model.ts';
-import { formatPercent } from '../../runs/run-format.ts';
+import { formatPercent, formatTable } from '../../runs/run-format.ts';
 
 const HELP = `Usage: kiln predict <export-dir|run-id> <image or folder>… [options]
 
 Classifies image files (folders: every image inside, recursively) with the preprocessing the model
-was trained with: the dataset import's resize, then the training normalisation.
+was trained with: the dataset import's resize, then the training normalisation. A folder ends with
+how many images went to each class, and the accuracy when its images sit in class folders
+(<folder>/<class>/…, as for kiln dataset import).
 
 Options:
   --top K          classes to show per image               [3]
   --checkpoint C   with a run id: best | latest            [best]
   --backend B      cpu | wasm | …                          [cpu]
+  --out FILE       also write the JSON result to FILE
   --home DIR       Kiln home (with a run id)
-  --json           one JSON object: predictions and failures`;
+  --json           one JSON object: predictions, summary and failures`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values: v, positionals } = parseFlags(argv, {
     top: { type: 'string' },
+    out: { type: 'string' },
     ...MODEL_FLAGS,
   });
   if (v.help) {
@@ -33,20 +37,39 @@ export async function run(argv: string[]): Promise<number> {
   const [target, ...inputs] = positionals as [string, ...string[]];
   const files = await collectImageFiles(inputs);
   if (files.length === 0) throw new UsageError(`predict: no image files in ${inputs.join(', ')}`);
+  const started = performance.now();
   const classifier = await Classifier.open(resolveHome(v.home), target, {
     checkpoint: parseCheckpointChoice(v.checkpoint),
     ...(backend ? { backend } : {}),
   });
   try {
-    const { predictions, failures } = await classifier.predictFiles(files, top);
+    const classes = classifier.kiln.classes;
+    const { predictions: raw, failures } = await classifier.predictFiles(files.map((f) => f.file), top);
+    const folderClass = new Map(files.map((f) => [f.file, classFromFolder(f, classes)]));
+    const predictions = raw.map((p) => {
+      const c = folderClass.get(p.file);
+      return c ? { ...p, folderClass: c, correct: classes[p.classIndex] === c } : p;
+    });
+    const summary = { ...summarizeFilePredictions(predictions, failures.length, classes), seconds: (performance.now() - started) / 1000 };
+    const result = { model: classifier.source, runId: classifier.kiln.runId, predictions, summary, failures };
+    if (v.out) await writeJsonAtomic(v.out, result);
     if (v.json) {
-      console.log(JSON.stringify({ model: classifier.source, runId: classifier.kiln.runId, predictions, failures }, null, 2));
+      console.log(JSON.stringify(result, null, 2));
     } else {
-      const width = Math.max(...predictions.map((p) => path.relative('.', p.file).length), 4);
+      // Paths as given on the command line (folders: joined with what was found inside).
+      const width = Math.max(...predictions.map((p) => p.file.length), 4);
       for (const p of predictions) {
-        console.log(`${path.relative('.', p.file).padEnd(width)}  ${p.top.map((t) => `${t.className} ${formatPercent(t.probability, 1)}`).join(', ')}`);
+        const mark = 'correct' in p ? (p.correct ? '  ✓' : `  ✗ (folder: ${p.folderClass})`) : '';
+        console.log(`${p.file.padEnd(width)}  ${p.top.map((t) => `${t.className} ${formatPercent(t.probability, 1)}`).join(', ')}${mark}`);
       }
       for (const f of failures) console.error(`kiln: skipped ${f.file}: ${f.error}`);
+      if (files.length > 1) {
+        console.log('');
+        console.log(formatTable(['PREDICTED', 'IMAGES'], summary.predicted.map((c) => [c.className, String(c.count)]), [false, true]));
+        const acc = summary.accuracy !== null ? `; accuracy ${formatPercent(summary.accuracy)} on the ${summary.labelled} in class folders` : '';
+        console.log(`${summary.images} image(s) in ${summary.seconds.toFixed(1)} s${failures.length ? `, ${failures.length} skipped` : ''}${acc}`);
+      }
+      if (v.out) console.log(`Wrote ${v.out}`);
     }
     return failures.length > 0 && predictions.length === 0 ? 1 : 0;
   } finally {

@@ -10,6 +10,7 @@ import { numberFlag } from '../args.ts';
 import { archLabel, validateRunId } from '../../runs/run-id.ts';
 import { formatDate, formatDuration, formatNumber, formatPercent, formatTable, formatValue } from '../../runs/run-format.ts';
 import { RunStore } from '../../runs/run-store.ts';
+import { writeJsonAtomic } from '../../common/atomic-write.ts';
 import type { RunMetrics, RunRecord } from '../../runs/run-types.ts';
 
 const COMMON = {
@@ -57,9 +58,9 @@ const SUBCOMMANDS: Record<string, RunsSubcommand> = {
     run: unlockRun,
   },
   eval: {
-    usage: 'eval <id> [--checkpoint best|latest] [--backend B]',
+    usage: 'eval <id> [--checkpoint best|latest] [--backend B] [--out FILE]',
     summary: 'confusion matrix, per-class accuracy and most confident mistakes, with and without TTA',
-    options: { checkpoint: { type: 'string' }, backend: { type: 'string' } },
+    options: { checkpoint: { type: 'string' }, backend: { type: 'string' }, out: { type: 'string' } },
     run: evalRun,
   },
 };
@@ -359,8 +360,10 @@ async function evalRun({ store, args: positionals, json, flags }: RunsContext): 
   // The run's own backend by default: the numbers then match what it reported while training.
   const backend = (backendChoice ?? record.backend?.name ?? record.config.backend) as 'auto';
   const result = await evaluateRun(store.home, id, { checkpoint, backend });
+  const out = flags.out as string | undefined;
+  if (out) await writeJsonAtomic(out, result);
   if (json) printJson(result);
-  else console.log(describeEvaluation(result));
+  else console.log(describeEvaluation(result) + (out ? `\nWrote ${out}` : ''));
   return 0;
 }
 
@@ -388,12 +391,13 @@ function describeEvaluation(e: RunEvaluation): string {
   const mistakes = e.mistakes.filter((m) => !m.tta);
   if (mistakes.length > 0) {
     out.push('');
-    out.push('Most confident mistakes (without TTA):');
+    const files = mistakes.some((m) => m.source !== undefined);
+    out.push(`Most confident mistakes (without TTA)${files && e.sourceFolder ? `; files in ${e.sourceFolder}` : ''}:`);
     out.push(
       formatTable(
-        ['IMAGE', 'TRUE', 'PREDICTED', 'CONFIDENCE'],
-        mistakes.map((m) => [String(m.index), e.classes[m.trueClass]!, e.classes[m.predicted]!, formatPercent(m.confidence)]),
-        [true, false, false, true],
+        ['VAL IMAGE', 'TRUE', 'PREDICTED', 'CONFIDENCE', ...(files ? ['FILE'] : [])],
+        mistakes.map((m) => [String(m.index), e.classes[m.trueClass]!, e.classes[m.predicted]!, formatPercent(m.confidence), ...(files ? [m.source ?? '-'] : [])]),
+        [true, false, false, true, false],
       ),
     );
   }
