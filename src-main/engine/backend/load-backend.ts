@@ -97,6 +97,8 @@ async function loadWasm(options: LoadBackendOptions): Promise<BackendInfo> {
   registerWasmTrainingKernels();
   const wanted = options.wasmThreads ?? defaultWasmThreads();
   const started = await startWasm(wanted);
+  const { prepareSimdKernels } = await import('./simd-module.ts');
+  await prepareSimdKernels(tf.backend() as import('@tensorflow/tfjs-backend-wasm').BackendWasm);
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const threadWord = started.threads === 1 ? '1 thread' : `${started.threads} threads`;
   return {

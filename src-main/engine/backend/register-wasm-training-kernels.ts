@@ -5,6 +5,7 @@ import { conv2dBackpropInputConfig } from './conv2d-backprop-input.ts';
 import { maxPoolGradConfig } from './max-pool-grad.ts';
 import { identityConfig } from './identity.ts';
 import { castConfig } from './cast.ts';
+import { bnApplyConfig, bnGradConfig, bnStatsConfig } from './batch-norm-kernels.ts';
 
 /** Kernels Kiln adds to (or replaces in) the wasm backend so that it can train. */
 export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
@@ -13,6 +14,9 @@ export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
   maxPoolGradConfig,
   identityConfig,
   castConfig,
+  bnStatsConfig,
+  bnApplyConfig,
+  bnGradConfig,
 ];
 
 /**

@@ -3,7 +3,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers'; // registers the gradient functions the naive reference needs
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from '../backend/register-wasm-training-kernels.ts';
+import { prepareSimdKernels } from '../backend/simd-module.ts';
 import { batchNormTrain } from './batch-norm.ts';
 import { randomValues, relativeError } from '../testing/tensor-compare.ts';
 
@@ -56,12 +58,18 @@ function expectClose(actual: Result, expected: Result, tol: number) {
   }
 }
 
-beforeAll(() => registerWasmTrainingKernels());
+beforeAll(async () => {
+  registerWasmTrainingKernels();
+  await tf.setBackend('wasm');
+  expect(await prepareSimdKernels(tf.backend() as BackendWasm)).not.toBeNull();
+});
 
+// Multiples of 4 channels take wasm's fused kernels (one with more rows than a float32 summing chunk), 3 the tf ops.
 const shapes: [number, number, number, number][] = [
   [2, 3, 3, 4],
   [4, 5, 7, 3],
   [8, 4, 4, 16],
+  [6, 9, 11, 8],
 ];
 
 describe('batchNormTrain matches autodiff of the naive formula', () => {
@@ -78,14 +86,26 @@ describe('batchNormTrain matches autodiff of the naive formula', () => {
     });
   }
 
+  it('runs the fused kernels on wasm for a multiple of 4 channels', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor4d(randomValues(2 * 3 * 3 * 8, 3), [2, 3, 3, 8]);
+    const g = tf.ones([8]) as tf.Tensor1D;
+    const b = tf.zeros([8]) as tf.Tensor1D;
+    const info = await tf.profile(() => tf.grads((a: tf.Tensor) => tf.sum(batchNormTrain(a as tf.Tensor4D, g, b, EPS).y))([x]));
+    const names = new Set(info.kernels.map((k) => k.name));
+    for (const k of ['KilnBnStats', 'KilnBnApply', 'KilnBnGrad']) expect(names.has(k), k).toBe(true);
+    tf.dispose([x, g, b]);
+  });
+
   it('normalises to zero mean and unit variance per channel with gamma 1, beta 0', async () => {
     await tf.setBackend('wasm');
     tf.tidy(() => {
-      const x = tf.tensor4d(randomValues(4 * 3 * 3 * 5, 99, 10, -3), [4, 3, 3, 5]);
-      const { y } = batchNormTrain(x, tf.ones([5]) as tf.Tensor1D, tf.zeros([5]) as tf.Tensor1D, EPS);
+      // A mean large against the spread: the fused statistics must not cancel.
+      const x = tf.tensor4d(randomValues(4 * 3 * 3 * 8, 99, 10, -300), [4, 3, 3, 8]);
+      const { y } = batchNormTrain(x, tf.ones([8]) as tf.Tensor1D, tf.zeros([8]) as tf.Tensor1D, EPS);
       const m = tf.mean(y, [0, 1, 2]).dataSync();
       const v = tf.mean(tf.square(y), [0, 1, 2]).dataSync();
-      for (let ch = 0; ch < 5; ch++) {
+      for (let ch = 0; ch < 8; ch++) {
         expect(Math.abs(m[ch])).toBeLessThan(1e-5);
         expect(Math.abs(v[ch] - 1)).toBeLessThan(1e-3);
       }
@@ -94,9 +114,9 @@ describe('batchNormTrain matches autodiff of the naive formula', () => {
 
   it('leaves no tensors behind across repeated gradient steps', async () => {
     await tf.setBackend('wasm');
-    const x = tf.tensor4d(randomValues(2 * 4 * 4 * 3, 5), [2, 4, 4, 3]);
-    const gamma = tf.variable(tf.ones([3]) as tf.Tensor1D);
-    const beta = tf.variable(tf.zeros([3]) as tf.Tensor1D);
+    const x = tf.tensor4d(randomValues(2 * 4 * 4 * 4, 5), [2, 4, 4, 4]);
+    const gamma = tf.variable(tf.ones([4]) as tf.Tensor1D);
+    const beta = tf.variable(tf.zeros([4]) as tf.Tensor1D);
     const step = () =>
       tf.tidy(() => {
         const { grads } = tf.variableGrads(() => {

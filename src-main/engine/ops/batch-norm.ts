@@ -1,5 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 
+// Kernels a backend may provide to do batch norm in a few passes (the wasm ones: backend/batch-norm-kernels.ts).
+const FUSED_STATS = 'KilnBnStats';
+const FUSED_APPLY = 'KilnBnApply';
+const FUSED_GRAD = 'KilnBnGrad';
+
 export interface BatchNormTrainResult {
   y: tf.Tensor4D;
   /** Per-channel batch mean, for the running-statistics update (no gradient flows through it). */
@@ -39,6 +44,7 @@ export function batchNormTrain(
   if (gamma.shape[0] !== c || beta.shape[0] !== c) {
     throw new Error(`batchNormTrain: gamma and beta must have ${c} entries (the channels of x), got ${gamma.shape[0]} and ${beta.shape[0]}`);
   }
+  if (c % 4 === 0 && tf.getKernel(FUSED_STATS, tf.getBackend())) return fusedBatchNormTrain(x, gamma, beta, epsilon);
   return tf.tidy(() => {
     const batchWeights = tf.fill([1, n], 1 / n) as tf.Tensor2D;
     const mean = channelMeans(x, batchWeights);
@@ -70,4 +76,24 @@ export function batchNormTrain(
     const y = normalise(x, gamma, beta) as tf.Tensor4D;
     return { y, mean, variance };
   });
+}
+
+/** batchNormTrain through the backend's fused kernels: statistics, normalise, and one kernel for the whole gradient. */
+function fusedBatchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): BatchNormTrainResult {
+  // Statistics outside the custom-gradient op, as in the tf-op path: the gradient kernel accounts for them.
+  const [mean, variance] = tf.engine().runKernel(FUSED_STATS, { x }, {}) as [tf.Tensor1D, tf.Tensor1D];
+  const normalise = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, g, b, save] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+    save([input, g, mean, variance]); // saved, so they outlive the forward pass's scope
+    const value = tf.engine().runKernel(FUSED_APPLY, { x: input, mean, variance, gamma: g, beta: b }, { epsilon, relu: false }) as tf.Tensor4D;
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, gs, m, v] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+        return tf.engine().runKernel(FUSED_GRAD, { dy, x: xs, mean: m, variance: v, gamma: gs }, { epsilon }) as tf.Tensor[];
+      },
+    };
+  });
+  const y = normalise(x, gamma, beta) as tf.Tensor4D;
+  return { y, mean, variance };
 }
