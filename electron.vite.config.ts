@@ -51,7 +51,7 @@ export default defineElectronConfig({
         input: {
           index: at('./src-main/electron/main.ts'),
           // utilityProcess.fork needs files of their own: trainers, and heavy jobs (LR finder, eval, export, predict).
-          'trainer-entry': at('./src-main/engine/trainer/trainer-entry.ts'),
+          'trainer-entry': at('./src-main/training/trainer-entry.ts'),
           'job-entry': at('./src-main/app/job-entry.ts'),
         },
         output: { format: 'es', entryFileNames: '[name].js' },

@@ -3,8 +3,8 @@
  * KilnApi contract over two fixed IPC channels. The renderer never sees ipcRenderer itself.
  */
 import { contextBridge, ipcRenderer, webUtils } from 'electron';
-import { IPC_EVENT, IPC_INVOKE } from './channels.ts';
-import type { EventName, KilnApi, SerializedError } from './contract.ts';
+import { IPC_EVENT, IPC_INVOKE } from '../src-shared/ipc-channels.ts';
+import type { EventName, KilnApi, SerializedError } from '../src-shared/contract.ts';
 
 type Reply = { result: unknown } | { error: SerializedError };
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IPC_EVENT, IPC_INVOKE, METHOD_ARGS, type MethodName } from '../src-preload/contract.ts';
+import { IPC_EVENT, IPC_INVOKE, METHOD_ARGS, type MethodName } from '../src-shared/contract.ts';
 import { createKilnServices, type KilnServices } from '../src-main/app/kiln-services.ts';
 import { ipcEmitter, registerKilnIpc, trustedSender, type InvokeEventLike, type IpcMainLike } from '../src-main/electron/register-ipc.ts';
 

@@ -6,8 +6,8 @@ import { createKilnServices, type KilnServices } from '../src-main/app/kiln-serv
 import { DailyLog } from '../src-main/app/daily-log.ts';
 import { JsonSettingsStore } from '../src-main/app/settings-store.ts';
 import { checkExportDir, checkImportFolder } from '../src-main/app/safe-paths.ts';
-import { DEFAULT_RUN_CONFIG, type RunConfig } from '../src-main/engine/config/run-config.ts';
-import type { KilnEvents } from '../src-preload/contract.ts';
+import { DEFAULT_RUN_CONFIG, type RunConfig } from '../src-shared/run-config.ts';
+import type { KilnEvents } from '../src-shared/contract.ts';
 
 const tiny: RunConfig = {
   ...DEFAULT_RUN_CONFIG,

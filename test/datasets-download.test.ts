@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { DatasetStore } from '../src-main/datasets/dataset-store.ts';
 import { downloadCifar10 } from '../src-main/datasets/download-cifar10.ts';
-import type { DownloadProgressEvent } from '../src-main/datasets/progress.ts';
+import type { DownloadProgressEvent } from '../src-shared/dataset-progress.ts';
 
 const TARBALL = path.resolve(import.meta.dirname, '../../shared/data/cifar10/cifar-10-binary.tar.gz');
 // From ../shared/data/cifar10/README.md.

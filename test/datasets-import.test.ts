@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { DatasetStore } from '../src-main/datasets/dataset-store.ts';
 import { importFolder } from '../src-main/datasets/import-folder.ts';
 import { decodeImage } from '../src-main/datasets/decode-image.ts';
-import type { ImportProgressEvent } from '../src-main/datasets/progress.ts';
+import type { ImportProgressEvent } from '../src-shared/dataset-progress.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 let tmp: string;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../src-main/cli/main.ts';
 import { RunStore } from '../src-main/runs/run-store.ts';
 import { createRun, fakeEpoch, fakeSteps, REPO, tempHome } from './fixtures/runs-fixtures.ts';
-import type { RunRecord } from '../src-main/runs/run-types.ts';
+import type { RunRecord } from '../src-shared/run-types.ts';
 
 /** `kiln runs …` as a person runs it: a real `node bin/kiln.js` process against a temp home. */
 function kiln(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -44,7 +44,7 @@ async function refuseSecondTrainerOnL(): Promise<void> {
   const pid = lockPid(id)!;
   expect(pid).toBeGreaterThan(0);
   expect(pid).not.toBe(L.child.pid); // the lock belongs to the forked trainer, not the CLI
-  const entry = path.join(REPO, 'src-main/engine/trainer/trainer-entry.ts');
+  const entry = path.join(REPO, 'src-main/training/trainer-entry.ts');
   const [cli, trainer] = await Promise.all([
     kiln(['runs', 'resume', id, '--home', home]),
     new Promise<{ code: number | null; stderr: string }>((resolve) => {

@@ -7,10 +7,10 @@ import { loadBackend } from '../src-main/engine/backend/load-backend.ts';
 import { assembleEvalBatch, normalisationTable } from '../src-main/engine/data/batches.ts';
 import { makeSyntheticDataset, SYNTHETIC_CLASSES } from '../src-main/engine/data/synthetic.ts';
 import { decodeImage } from '../src-main/datasets/decode-image.ts';
-import { loadExport } from '../src-main/runs/export-run.ts';
-import { loadRunModel } from '../src-main/runs/run-model.ts';
+import { loadExport } from '../src-main/training/export-run.ts';
+import { loadRunModel } from '../src-main/training/run-model.ts';
 import { RunStore } from '../src-main/runs/run-store.ts';
-import type { RunRecord } from '../src-main/runs/run-types.ts';
+import type { RunRecord } from '../src-shared/run-types.ts';
 import { tempHome } from './fixtures/runs-fixtures.ts';
 import { kiln, PROCESS_TEST_TIMEOUT, runIdOf, tinyTrainArgs, writeTinySpec } from './fixtures/kiln-process.ts';
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RunStore } from '../src-main/runs/run-store.ts';
-import { RunRecordSchema } from '../src-main/runs/run-types.ts';
+import { RunRecordSchema } from '../src-shared/run-types.ts';
 import { RunLockedError } from '../src-main/runs/run-errors.ts';
 import { createRun, killHard, runWorker, startWorker, tempHome, type Worker } from './fixtures/runs-fixtures.ts';
 

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RunStore } from '../src-main/runs/run-store.ts';
 import { BrokenRunError, InvalidRunIdError, RunNotFoundError } from '../src-main/runs/run-errors.ts';
 import { UsageError } from '../src-main/common/errors.ts';
-import { RunRecordSchema } from '../src-main/runs/run-types.ts';
+import { RunRecordSchema } from '../src-shared/run-types.ts';
 import { createRun, fakeEpoch, fakeSteps, tempHome } from './fixtures/runs-fixtures.ts';
 
 let home: string;

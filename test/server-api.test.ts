@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunConfig } from '../src-main/engine/config/run-config.ts';
-import { DEFAULT_RUN_CONFIG } from '../src-main/engine/config/run-config.ts';
+import type { RunConfig } from '../src-shared/run-config.ts';
+import { DEFAULT_RUN_CONFIG } from '../src-shared/run-config.ts';
 import { PRESETS } from '../src-main/engine/arch/presets.ts';
 import type { KilnServer } from '../src-main/server/kiln-server.ts';
-import type { WsKilnClient } from '../src-preload/ws-client.ts';
+import type { WsKilnClient } from '../src-renderer/src/lib/ws-client.ts';
 import { browserClient, eventLog, startTestServer } from './server-helpers.ts';
 
 // Trainers started by this file's server inherit a short pause per step: on a fast machine a 16-step run

@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_RUN_CONFIG, type RunConfig } from '../src-main/engine/config/run-config.ts';
+import { DEFAULT_RUN_CONFIG, type RunConfig } from '../src-shared/run-config.ts';
 import { RunStore } from '../src-main/runs/run-store.ts';
-import { connectKiln } from '../src-preload/ws-client.ts';
+import { connectKiln } from '../src-renderer/src/lib/ws-client.ts';
 import { eventLog } from './server-helpers.ts';
 
 const BIN = path.resolve('bin/kiln.js');

@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { startKilnServer, type KilnServer, type KilnServerOptions } from '../src-main/server/kiln-server.ts';
-import { connectKiln, type WsKilnClient } from '../src-preload/ws-client.ts';
-import type { EventName, KilnEvents } from '../src-preload/contract.ts';
+import { connectKiln, type WsKilnClient } from '../src-renderer/src/lib/ws-client.ts';
+import type { EventName, KilnEvents } from '../src-shared/contract.ts';
 
 export async function startTestServer(opts: Partial<KilnServerOptions> = {}): Promise<{ server: KilnServer; home: string; cleanup: () => Promise<void> }> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-server-'));

@@ -2,10 +2,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_RUN_CONFIG, type RunConfig } from '../src-main/engine/config/run-config.ts';
+import { DEFAULT_RUN_CONFIG, type RunConfig } from '../src-shared/run-config.ts';
 import { SYNTHETIC_CLASSES } from '../src-main/engine/data/synthetic.ts';
 import type { KilnServer } from '../src-main/server/kiln-server.ts';
-import type { WsKilnClient } from '../src-preload/ws-client.ts';
+import type { WsKilnClient } from '../src-renderer/src/lib/ws-client.ts';
 import { browserClient, eventLog, startTestServer } from './server-helpers.ts';
 
 const tiny: RunConfig = {

@@ -10,8 +10,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_MISTAKES } from '../src-main/runs/evaluation-summary.ts';
-import { DEFAULT_RUN_CONFIG } from '../src-main/engine/config/run-config.ts';
+import { MAX_MISTAKES } from '../src-main/training/evaluation-summary.ts';
+import { DEFAULT_RUN_CONFIG } from '../src-shared/run-config.ts';
 import { ensureRendererBuilt } from '../src-main/server/build-renderer.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeJsonAtomic } from '../common/atomic-write.ts';
 import { UsageError } from '../common/errors.ts';
-import { ArchSpecSchema, type ArchSpec } from '../engine/arch/arch-spec.ts';
+import { ArchSpecSchema, type ArchSpec } from '../../src-shared/arch-spec.ts';
 
 export interface CustomArch {
   name: string;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { formatZodError } from '../common/zod-error.ts';
-import { isMethodName, parseArgs, type KilnHandlers, type MethodName, type SerializedError } from '../../src-preload/contract.ts';
+import { formatZodError } from '../../src-shared/zod-error.ts';
+import { isMethodName, parseArgs, type KilnHandlers, type MethodName, type SerializedError } from '../../src-shared/contract.ts';
 import type { DailyLog } from './daily-log.ts';
 
 export type Reply = { result: unknown } | { error: SerializedError };

@@ -8,9 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { serializeError } from '../common/errors.ts';
-import { parseRunConfig } from '../engine/config/run-config.ts';
+import { parseRunConfig } from '../../src-shared/run-config.ts';
 import { loadBackend } from '../engine/backend/load-backend.ts';
-import { loadDataset } from '../engine/data/load-dataset.ts';
+import { loadDataset } from '../training/load-dataset.ts';
 import { DEFAULT_LR_FIND, lrFind } from '../engine/train/lr-find.ts';
 import type { JobRequest } from './job-runner.ts';
 
@@ -39,18 +39,18 @@ async function run(job: JobRequest): Promise<unknown> {
       return lrFind(await loadDataset(job.home, config.data.dataset), config, { ...DEFAULT_LR_FIND, ...job.options });
     }
     case 'evaluate': {
-      const { evaluateRun } = await import('../runs/evaluate-run.ts');
+      const { evaluateRun } = await import('../training/evaluate-run.ts');
       const { RunStore } = await import('../runs/run-store.ts');
       const record = await new RunStore(job.home).get(job.runId);
       return evaluateRun(job.home, job.runId, { backend: record.config.backend });
     }
     case 'export': {
-      const { exportRun } = await import('../runs/export-run.ts');
+      const { exportRun } = await import('../training/export-run.ts');
       const result = await exportRun(job.home, job.runId, job.dir);
       return { dir: result.dir };
     }
     case 'predict': {
-      const { Classifier } = await import('../runs/predict.ts');
+      const { Classifier } = await import('../training/predict.ts');
       // The decoder reads files; the image lives in a private temp folder for the moment it takes.
       const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-predict-'));
       try {

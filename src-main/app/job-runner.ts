@@ -1,7 +1,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { forwardStderr } from '../common/third-party-noise.ts';
-import type { RunConfig } from '../engine/config/run-config.ts';
+import type { RunConfig } from '../../src-shared/run-config.ts';
 
 /** A child process running `job-entry`: fork here, utilityProcess in the app. */
 export interface JobProcess {

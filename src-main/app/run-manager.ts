@@ -1,11 +1,11 @@
-import type { RunConfig } from '../engine/config/run-config.ts';
-import { createRun } from '../engine/trainer/create-run.ts';
-import { forkSpawner, TrainerHandle, type TrainerSpawner } from '../engine/trainer/trainer-client.ts';
-import type { TrainerMessage } from '../engine/trainer/protocol.ts';
+import type { RunConfig } from '../../src-shared/run-config.ts';
+import { createRun } from '../training/create-run.ts';
+import { forkSpawner, TrainerHandle, type TrainerSpawner } from '../training/trainer-client.ts';
+import type { TrainerMessage } from '../../src-shared/trainer-protocol.ts';
 import { RunStore } from '../runs/run-store.ts';
 import { resumeRunCheck, RunStateError, stopRun } from '../runs/run-lifecycle.ts';
-import type { RunRecord } from '../runs/run-types.ts';
-import type { KilnEvents } from '../../src-preload/contract.ts';
+import type { RunRecord } from '../../src-shared/run-types.ts';
+import type { KilnEvents } from '../../src-shared/contract.ts';
 import type { DailyLog } from './daily-log.ts';
 
 type Emit = <E extends keyof KilnEvents>(event: E, payload: KilnEvents[E]) => void;

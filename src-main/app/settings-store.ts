@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { writeJsonAtomic } from '../common/atomic-write.ts';
-import { DEFAULT_RUN_CONFIG, RunConfigSchema } from '../engine/config/run-config.ts';
-import type { Settings } from '../../src-preload/contract.ts';
+import { DEFAULT_RUN_CONFIG, RunConfigSchema } from '../../src-shared/run-config.ts';
+import type { Settings } from '../../src-shared/contract.ts';
 
 /** The same defaults for the app (electron-store), the CLI and `kiln serve` (settings.json). */
 export const DEFAULT_SETTINGS: Settings = { theme: 'system', defaultRunConfig: DEFAULT_RUN_CONFIG };

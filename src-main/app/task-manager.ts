@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { serializeError } from '../common/errors.ts';
-import type { KilnEvents } from '../../src-preload/contract.ts';
+import type { KilnEvents } from '../../src-shared/contract.ts';
 import type { DailyLog } from './daily-log.ts';
 
 type TaskKind = KilnEvents['datasetTask']['kind'];

@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../common/errors.ts';
-import { BackendNameSchema, type BackendChoice } from '../engine/config/run-config.ts';
+import { BackendNameSchema, type BackendChoice } from '../../src-shared/run-config.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 

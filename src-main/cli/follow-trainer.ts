@@ -1,5 +1,5 @@
-import { TrainerHandle } from '../engine/trainer/trainer-client.ts';
-import type { TrainerMessage } from '../engine/trainer/protocol.ts';
+import { TrainerHandle } from '../training/trainer-client.ts';
+import type { TrainerMessage } from '../../src-shared/trainer-protocol.ts';
 import { bar, formatDuration, percent } from './format.ts';
 
 /**

@@ -17,9 +17,9 @@ import {
   type DatasetSource,
   type DatasetSources,
   type SplitName,
-} from './manifest.ts';
+} from '../../src-shared/dataset-manifest.ts';
 
-export type { DatasetManifest, DatasetSources, SplitName } from './manifest.ts';
+export type { DatasetManifest, DatasetSources, SplitName } from '../../src-shared/dataset-manifest.ts';
 
 /** What a producer (download, import) hands the store: decoded images, already in their final size. */
 export interface NewDataset {

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { DataError } from '../common/errors.ts';
 import { writeJsonAtomic } from '../common/atomic-write.ts';
 import { describeFsError } from './fs-errors.ts';
-import { throttle, type DownloadProgressEvent } from './progress.ts';
+import { throttle, type DownloadProgressEvent } from '../../src-shared/dataset-progress.ts';
 
 export interface DownloadOptions {
   url: string;

@@ -1,4 +1,4 @@
-import type { Settings } from '../../src-preload/contract.ts';
+import type { Settings } from '../../src-shared/contract.ts';
 import { applySettingsPatch, DEFAULT_SETTINGS, settingsFrom, type SettingsPatch, type SettingsStore } from '../app/settings-store.ts';
 
 export interface WindowBounds {

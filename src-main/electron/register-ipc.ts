@@ -1,4 +1,4 @@
-import { IPC_EVENT, IPC_INVOKE, type EventName, type KilnEvents, type KilnHandlers } from '../../src-preload/contract.ts';
+import { IPC_EVENT, IPC_INVOKE, type EventName, type KilnEvents, type KilnHandlers } from '../../src-shared/contract.ts';
 import { dispatch, type Reply } from '../app/dispatch.ts';
 import type { DailyLog } from '../app/daily-log.ts';
 

@@ -1,6 +1,6 @@
 import type { UtilityProcess } from 'electron';
-import type { TrainerMessage } from '../engine/trainer/protocol.ts';
-import type { TrainerSpawner } from '../engine/trainer/trainer-client.ts';
+import type { TrainerMessage } from '../../src-shared/trainer-protocol.ts';
+import type { TrainerSpawner } from '../training/trainer-client.ts';
 import type { JobProcess } from '../app/job-runner.ts';
 
 type Fork = (modulePath: string, args?: string[], options?: { serviceName?: string; stdio?: 'inherit' | 'pipe' | 'ignore' }) => UtilityProcess;

@@ -1,4 +1,4 @@
-import type { EpochMetric, RunMetrics, RunRecord, RunStatus, StepMetric } from './run-types.ts';
+import type { EpochMetric, RunMetrics, RunRecord, RunStatus, StepMetric } from '../../src-shared/run-types.ts';
 
 export interface RunWithMetrics {
   record: RunRecord;

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { createRequire } from 'node:module';
 import { KILN_VERSION } from '../common/version.ts';
-import type { RunRecord } from './run-types.ts';
+import type { RunRecord } from '../../src-shared/run-types.ts';
 
 const require = createRequire(import.meta.url);
 

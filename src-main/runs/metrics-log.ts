@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { DataError } from '../common/errors.ts';
-import { formatZodError } from '../common/zod-error.ts';
-import { EpochMetricSchema, StepMetricSchema, type EpochMetric, type MetricLine, type RunMetrics, type StepMetric } from './run-types.ts';
+import { formatZodError } from '../../src-shared/zod-error.ts';
+import { EpochMetricSchema, StepMetricSchema, type EpochMetric, type MetricLine, type RunMetrics, type StepMetric } from '../../src-shared/run-types.ts';
 
 /**
  * metrics.jsonl: one JSON object per line, only ever appended. Lines of a type this version

@@ -2,7 +2,7 @@ import os from 'node:os';
 import { pidAlive } from './lock-file.ts';
 import { RunLockedError } from './run-errors.ts';
 import type { RunStore } from './run-store.ts';
-import type { RunRecord, RunStatus } from './run-types.ts';
+import type { RunRecord, RunStatus } from '../../src-shared/run-types.ts';
 
 /** A run in a state that does not allow what was asked (resume a finished run, …). */
 export class RunStateError extends Error {

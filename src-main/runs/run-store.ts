@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { writeFileAtomic, writeJsonAtomic } from '../common/atomic-write.ts';
-import { formatZodError } from '../common/zod-error.ts';
-import { parseRunConfig, type RunConfig } from '../engine/config/run-config.ts';
+import { formatZodError } from '../../src-shared/zod-error.ts';
+import { parseRunConfig, type RunConfig } from '../../src-shared/run-config.ts';
 import { currentHost, currentVersions } from './host-info.ts';
 import { createLockFile, holderState, readLockFile, releaseLockFile, removeStaleLock, startHeartbeat, type LockInfo } from './lock-file.ts';
 import { keepUpToStep, MetricsAppender, readMetricsFile, serializeMetricLines } from './metrics-log.ts';
@@ -20,7 +20,7 @@ import {
   type RunPatch,
   type RunRecord,
   type RunStatus,
-} from './run-types.ts';
+} from '../../src-shared/run-types.ts';
 
 export interface RunInit {
   config: RunConfig;

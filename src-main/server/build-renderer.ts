@@ -13,7 +13,7 @@ export const RENDERER_OUT_DIR = path.join(REPO_ROOT, 'out', 'renderer');
  * What the renderer bundle is built from: its own folder, the contract and the WebSocket client, the
  * architecture schema the editor imports, and the lock file (dependency versions).
  */
-const SOURCES = ['src-renderer', 'src-preload', 'src-main/engine/arch', 'package-lock.json'];
+const SOURCES = ['src-renderer', 'src-shared', 'package-lock.json'];
 
 function newestMtime(p: string): number {
   let st: fs.Stats;

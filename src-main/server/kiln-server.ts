@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { UsageError } from '../common/errors.ts';
 import { KILN_VERSION } from '../common/version.ts';
-import type { TrainerSpawner } from '../engine/trainer/trainer-client.ts';
+import type { TrainerSpawner } from '../training/trainer-client.ts';
 import { dispatch } from '../app/dispatch.ts';
 import { createKilnServices, type EmitEvent, type KilnServices } from '../app/kiln-services.ts';
 import { allowedLoopbackHosts, hostPort, isLoopbackHost } from './host-check.ts';

@@ -2,7 +2,7 @@ import { parseFlags, numberFlag } from '../args.ts';
 import { UsageError } from '../../common/errors.ts';
 import { buildGraph, summarize } from '../../engine/arch/graph.ts';
 import { PRESETS } from '../../engine/arch/presets.ts';
-import { resolveArch } from '../../engine/config/resolve.ts';
+import { resolveArch } from '../../training/resolve-config.ts';
 import { readArch } from './train.ts';
 
 const HELP = `Usage:

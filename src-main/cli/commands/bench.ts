@@ -5,7 +5,7 @@ import { numberFlag, parseFlags } from '../args.ts';
 import { UsageError } from '../../common/errors.ts';
 import { BACKEND_NAMES, loadBackend, type BackendName } from '../../engine/backend/load-backend.ts';
 import { PRESETS } from '../../engine/arch/presets.ts';
-import { resolveArch } from '../../engine/config/resolve.ts';
+import { resolveArch } from '../../training/resolve-config.ts';
 import { measureThroughput, type KernelCost } from '../../engine/train/throughput.ts';
 import { measureConvPeak } from '../../engine/train/conv-peak.ts';
 import { readArch } from './train.ts';

@@ -4,7 +4,7 @@ import { numberFlag, parseFlags } from '../args.ts';
 import { DatasetStore } from '../../datasets/dataset-store.ts';
 import { downloadCifar10 } from '../../datasets/download-cifar10.ts';
 import { importFolder } from '../../datasets/import-folder.ts';
-import type { DownloadProgressEvent, ImportProgressEvent } from '../../datasets/progress.ts';
+import type { DownloadProgressEvent, ImportProgressEvent } from '../../../src-shared/dataset-progress.ts';
 import { RESERVED_IDS } from '../../datasets/dataset-id.ts';
 
 const USAGE = `Usage:

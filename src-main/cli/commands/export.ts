@@ -1,8 +1,8 @@
 import { backendFlag, MODEL_FLAGS, parseFlags } from '../args.ts';
 import { UsageError } from '../../common/errors.ts';
 import { resolveHome } from '../../common/home.ts';
-import { exportRun } from '../../runs/export-run.ts';
-import { parseCheckpointChoice } from '../../runs/run-model.ts';
+import { exportRun } from '../../training/export-run.ts';
+import { parseCheckpointChoice } from '../../training/run-model.ts';
 import { validateRunId } from '../../runs/run-id.ts';
 import { formatPercent } from '../../runs/run-format.ts';
 

@@ -1,6 +1,6 @@
 import { numberFlag, parseFlags } from '../args.ts';
 import { loadBackend } from '../../engine/backend/load-backend.ts';
-import { loadDataset } from '../../engine/data/load-dataset.ts';
+import { loadDataset } from '../../training/load-dataset.ts';
 import { DEFAULT_LR_FIND, lrFind } from '../../engine/train/lr-find.ts';
 import { configFromFlags } from './train.ts';
 

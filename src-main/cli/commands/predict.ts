@@ -2,8 +2,8 @@ import { backendFlag, MODEL_FLAGS, parseFlags, numberFlag } from '../args.ts';
 import { writeJsonAtomic } from '../../common/atomic-write.ts';
 import { UsageError } from '../../common/errors.ts';
 import { resolveHome } from '../../common/home.ts';
-import { Classifier, classFromFolder, collectImageFiles, summarizeFilePredictions } from '../../runs/predict.ts';
-import { parseCheckpointChoice } from '../../runs/run-model.ts';
+import { Classifier, classFromFolder, collectImageFiles, summarizeFilePredictions } from '../../training/predict.ts';
+import { parseCheckpointChoice } from '../../training/run-model.ts';
 import { formatPercent, formatTable } from '../../runs/run-format.ts';
 
 const HELP = `Usage: kiln predict <export-dir|run-id> <image or folder>… [options]

@@ -3,15 +3,15 @@ import { backendFlag, parseFlags } from '../args.ts';
 import { UsageError } from '../../common/errors.ts';
 import { resolveHome } from '../../common/home.ts';
 import { compareRuns, type RunComparison } from '../../runs/compare-runs.ts';
-import { evaluateRun, type RunEvaluation } from '../../runs/evaluate-run.ts';
-import { parseCheckpointChoice } from '../../runs/run-model.ts';
+import { evaluateRun, type RunEvaluation } from '../../training/evaluate-run.ts';
+import { parseCheckpointChoice } from '../../training/run-model.ts';
 import { resumeRunCheck, stopRun as stopStoredRun } from '../../runs/run-lifecycle.ts';
 import { numberFlag } from '../args.ts';
 import { archLabel, validateRunId } from '../../runs/run-id.ts';
 import { formatDate, formatDuration, formatNumber, formatPercent, formatTable, formatValue } from '../../runs/run-format.ts';
 import { RunStore } from '../../runs/run-store.ts';
 import { writeJsonAtomic } from '../../common/atomic-write.ts';
-import type { RunMetrics, RunRecord } from '../../runs/run-types.ts';
+import type { RunMetrics, RunRecord } from '../../../src-shared/run-types.ts';
 
 const COMMON = {
   json: { type: 'boolean' },

@@ -2,10 +2,10 @@ import fs from 'node:fs';
 import { backendFlag, parseFlags, numberFlag } from '../args.ts';
 import { UsageError } from '../../common/errors.ts';
 import { resolveHome } from '../../common/home.ts';
-import { parseArchSpec, type ArchSpec } from '../../engine/arch/arch-spec.ts';
+import { parseArchSpec, type ArchSpec } from '../../../src-shared/arch-spec.ts';
 import { findPreset, PRESETS } from '../../engine/arch/presets.ts';
-import { DEFAULT_RUN_CONFIG, mergeRunConfig, type RunConfig, type RunConfigPatch } from '../../engine/config/run-config.ts';
-import { createRun } from '../../engine/trainer/create-run.ts';
+import { DEFAULT_RUN_CONFIG, mergeRunConfig, type RunConfig, type RunConfigPatch } from '../../../src-shared/run-config.ts';
+import { createRun } from '../../training/create-run.ts';
 import { RunStore } from '../../runs/run-store.ts';
 import { followTrainer } from '../follow-trainer.ts';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildGraph, summarize } from './graph.ts';
 import { PRESETS, findPreset } from './presets.ts';
-import { parseArchSpec } from './arch-spec.ts';
+import { parseArchSpec } from '../../../src-shared/arch-spec.ts';
 
 const cifar = { imageSize: 32, numClasses: 10 };
 

@@ -1,4 +1,4 @@
-import type { ArchSpec, ResNet9Spec, WideResNetSpec } from './arch-spec.ts';
+import type { ArchSpec, ResNet9Spec, WideResNetSpec } from '../../../src-shared/arch-spec.ts';
 
 /**
  * The one intermediate form every consumer reads: the trainer's forward pass, the layer

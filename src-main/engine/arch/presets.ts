@@ -1,4 +1,4 @@
-import type { ArchSpec } from './arch-spec.ts';
+import type { ArchSpec } from '../../../src-shared/arch-spec.ts';
 
 /** The optimiser settings a preset's source used to reach ~94% on CIFAR-10. */
 export interface Recipe {

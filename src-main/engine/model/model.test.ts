@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadBackend } from '../backend/load-backend.ts';
 import { buildGraph } from '../arch/graph.ts';
-import type { ArchSpec } from '../arch/arch-spec.ts';
+import type { ArchSpec } from '../../../src-shared/arch-spec.ts';
 import { smoothedCrossEntropy } from '../train/loss.ts';
 import { Rng } from '../util/rng.ts';
 import { Model } from './model.ts';

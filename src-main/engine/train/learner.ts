@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ImageSplit, LoadedDataset } from '../../common/dataset-types.ts';
-import type { RunConfig } from '../config/run-config.ts';
-import type { ResolvedOpt } from '../config/resolve.ts';
+import type { RunConfig } from '../../../src-shared/run-config.ts';
+import type { ResolvedOpt } from '../../training/resolve-config.ts';
 import { assembleEvalBatch, assembleTrainBatch, normalisationTable, planEpoch } from '../data/batches.ts';
 import type { Model } from '../model/model.ts';
 import { smoothedCrossEntropy } from './loss.ts';

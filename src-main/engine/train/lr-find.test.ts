@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadBackend } from '../backend/load-backend.ts';
-import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../config/run-config.ts';
+import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../../../src-shared/run-config.ts';
 import { makeSyntheticDataset } from '../data/synthetic.ts';
 import { lrFind, suggest, type LrFindPoint } from './lr-find.ts';
 

@@ -1,8 +1,8 @@
 import type { LoadedDataset } from '../../common/dataset-types.ts';
 import { buildGraph } from '../arch/graph.ts';
 import { checkModelSize } from '../arch/model-size.ts';
-import { resolveArch, resolveOpt } from '../config/resolve.ts';
-import type { RunConfig } from '../config/run-config.ts';
+import { resolveArch, resolveOpt } from '../../training/resolve-config.ts';
+import type { RunConfig } from '../../../src-shared/run-config.ts';
 import { Model } from '../model/model.ts';
 import { Learner } from './learner.ts';
 import { Sgd } from './sgd.ts';

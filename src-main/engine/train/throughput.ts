@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { ArchSpec } from '../arch/arch-spec.ts';
+import type { ArchSpec } from '../../../src-shared/arch-spec.ts';
 import { buildGraph, summarize } from '../arch/graph.ts';
 import { Model } from '../model/model.ts';
 import { Rng } from '../util/rng.ts';

@@ -1,5 +1,5 @@
-import type { KilnApi } from '../../../src-preload/contract.ts';
-import { connectKiln, type WsKilnClient } from '../../../src-preload/ws-client.ts';
+import type { KilnApi } from '../../../src-shared/contract.ts';
+import { connectKiln, type WsKilnClient } from './ws-client.ts';
 
 /** What Electron's preload adds beyond the contract: the path of a dropped file (webUtils.getPathForFile). */
 interface ElectronKiln extends KilnApi {

@@ -1,4 +1,4 @@
-import type { MethodResults, Settings } from '../../../src-preload/contract.ts';
+import type { MethodResults, Settings } from '../../../src-shared/contract.ts';
 import { api, watchConnection, type ConnectionState } from '../lib/api.ts';
 import { errorMessage } from '../lib/errors.ts';
 

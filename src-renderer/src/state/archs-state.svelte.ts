@@ -1,5 +1,5 @@
-import type { MethodResults, PresetInfo } from '../../../src-preload/contract.ts';
-import type { ArchSpec } from '../../../src-main/engine/arch/arch-spec.ts';
+import type { MethodResults, PresetInfo } from '../../../src-shared/contract.ts';
+import type { ArchSpec } from '../../../src-shared/arch-spec.ts';
 import { api } from '../lib/api.ts';
 import { errorMessage, errorsByField } from '../lib/errors.ts';
 

@@ -1,4 +1,4 @@
-import type { DatasetInfo, KilnEvents } from '../../../src-preload/contract.ts';
+import type { DatasetInfo, KilnEvents } from '../../../src-shared/contract.ts';
 import { api } from '../lib/api.ts';
 import { errorMessage, errorsByField } from '../lib/errors.ts';
 import { toBase64, worthSending, type FolderFile } from '../lib/folder-files.ts';

@@ -1,4 +1,4 @@
-import type { Evaluation, ImageItem, Prediction } from '../../../src-preload/contract.ts';
+import type { Evaluation, ImageItem, Prediction } from '../../../src-shared/contract.ts';
 import { api } from '../lib/api.ts';
 import { errorMessage } from '../lib/errors.ts';
 

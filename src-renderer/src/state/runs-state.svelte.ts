@@ -1,6 +1,6 @@
-import type { KilnEvents } from '../../../src-preload/contract.ts';
-import type { RunRecord, StepMetric, EpochMetric } from '../../../src-main/runs/run-types.ts';
-import type { TrainerProgress } from '../../../src-main/engine/trainer/protocol.ts';
+import type { KilnEvents } from '../../../src-shared/contract.ts';
+import type { RunRecord, StepMetric, EpochMetric } from '../../../src-shared/run-types.ts';
+import type { TrainerProgress } from '../../../src-shared/trainer-protocol.ts';
 import { api } from '../lib/api.ts';
 import { errorMessage } from '../lib/errors.ts';
 

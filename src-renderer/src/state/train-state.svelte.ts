@@ -1,5 +1,5 @@
-import type { MethodResults } from '../../../src-preload/contract.ts';
-import type { RunConfig } from '../../../src-main/engine/config/run-config.ts';
+import type { MethodResults } from '../../../src-shared/contract.ts';
+import type { RunConfig } from '../../../src-shared/run-config.ts';
 import { api } from '../lib/api.ts';
 import { errorMessage, errorsByField } from '../lib/errors.ts';
 import { app } from './app-state.svelte.ts';

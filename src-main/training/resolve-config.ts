@@ -1,8 +1,8 @@
-import type { ArchSpec } from '../arch/arch-spec.ts';
-import { parseArchSpec } from '../arch/arch-spec.ts';
-import { findPreset, PRESETS, type Recipe } from '../arch/presets.ts';
-import type { RunConfig } from './run-config.ts';
-import { UsageError } from '../../common/errors.ts';
+import type { ArchSpec } from '../../src-shared/arch-spec.ts';
+import { parseArchSpec } from '../../src-shared/arch-spec.ts';
+import { findPreset, PRESETS, type Recipe } from '../engine/arch/presets.ts';
+import type { RunConfig } from '../../src-shared/run-config.ts';
+import { UsageError } from '../common/errors.ts';
 
 /** The numbers a run actually uses once `auto` values are filled in; stored in the run record. */
 export interface ResolvedOpt {

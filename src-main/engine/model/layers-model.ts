@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { Graph, GraphNode } from '../engine/arch/graph.ts';
-import { BN_EPSILON } from '../engine/model/model.ts';
+import type { Graph, GraphNode } from '../arch/graph.ts';
+import { BN_EPSILON } from './model.ts';
 
 /** Keras's BN momentum is PyTorch's complement (running = m·running + (1 − m)·batch); inference ignores it. */
 const KERAS_BN_MOMENTUM = 0.9;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RunConfigSchema } from '../engine/config/run-config.ts';
+import { RunConfigSchema } from './run-config.ts';
 
 /**
  * What run.json and metrics.jsonl hold. run.json is read by the CLI, the app and the

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import type { Evaluation } from '../../src-preload/contract.ts';
+import type { Evaluation } from '../../src-shared/contract.ts';
 import type { LoadedDataset } from '../common/dataset-types.ts';
 import { writeJsonAtomic } from '../common/atomic-write.ts';
 import { loadBackend, type BackendName } from '../engine/backend/load-backend.ts';
@@ -11,7 +11,7 @@ import { DatasetStore } from '../datasets/dataset-store.ts';
 import type { Model } from '../engine/model/model.ts';
 import { summarizePredictions } from './evaluation-summary.ts';
 import { loadRunModel, type CheckpointChoice } from './run-model.ts';
-import { RunStore } from './run-store.ts';
+import { RunStore } from '../runs/run-store.ts';
 
 /** The contract's Evaluation, plus what was evaluated. */
 export interface RunEvaluation extends Evaluation {

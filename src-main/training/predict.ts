@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { Prediction } from '../../src-preload/contract.ts';
+import type { Prediction } from '../../src-shared/contract.ts';
 import { DataError } from '../common/errors.ts';
 import { loadBackend, type BackendName } from '../engine/backend/load-backend.ts';
 import { normalisationTable } from '../engine/data/batches.ts';

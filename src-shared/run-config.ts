@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { ArchSpecSchema } from '../arch/arch-spec.ts';
-import { formatZodError } from '../../common/zod-error.ts';
+import { ArchSpecSchema } from './arch-spec.ts';
+import { formatZodError } from './zod-error.ts';
 
 export { formatZodError };
 

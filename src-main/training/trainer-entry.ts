@@ -3,10 +3,10 @@
  * child_process.fork (CLI, server, tests) or Electron's utilityProcess (the app), so a crash or an
  * out-of-memory here never takes the parent down.
  */
-import { serializeError } from '../../common/errors.ts';
-import type { ParentMessage, TrainerMessage } from './protocol.ts';
+import { serializeError } from '../common/errors.ts';
+import type { ParentMessage, TrainerMessage } from '../../src-shared/trainer-protocol.ts';
 import { runTrainingSession } from './train-session.ts';
-import type { Learner } from '../train/learner.ts';
+import type { Learner } from '../engine/train/learner.ts';
 
 interface ParentPort {
   on(event: 'message', listener: (e: { data: unknown }) => void): void;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { formatZodError } from '../../common/zod-error.ts';
+import { formatZodError } from './zod-error.ts';
 
 /**
  * Architectures are data: a spec is plain JSON, validated here, turned into a graph by

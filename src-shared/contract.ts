@@ -5,15 +5,15 @@
  * Errors cross the boundary as `{name, message}`.
  */
 import { z } from 'zod';
-import { ArchSpecSchema, type ArchSpec } from '../src-main/engine/arch/arch-spec.ts';
-import { RunConfigSchema, type RunConfig } from '../src-main/engine/config/run-config.ts';
+import { ArchSpecSchema, type ArchSpec } from './arch-spec.ts';
+import { RunConfigSchema, type RunConfig } from './run-config.ts';
 import type { ArchSummary } from '../src-main/engine/arch/graph.ts';
 import type { Recipe } from '../src-main/engine/arch/presets.ts';
-import type { DatasetManifest } from '../src-main/datasets/manifest.ts';
-import type { DownloadProgressEvent, ImportProgressEvent } from '../src-main/datasets/progress.ts';
-import type { RunRecord, RunMetrics } from '../src-main/runs/run-types.ts';
+import type { DatasetManifest } from './dataset-manifest.ts';
+import type { DownloadProgressEvent, ImportProgressEvent } from './dataset-progress.ts';
+import type { RunRecord, RunMetrics } from './run-types.ts';
 import type { RunComparison } from '../src-main/runs/compare-runs.ts';
-import type { TrainerProgress } from '../src-main/engine/trainer/protocol.ts';
+import type { TrainerProgress } from './trainer-protocol.ts';
 import type { EpochMetrics } from '../src-main/engine/train/learner.ts';
 import type { LrFindResult } from '../src-main/engine/train/lr-find.ts';
 
@@ -214,7 +214,7 @@ export interface KilnApi {
 export type KilnHandlers = Methods;
 
 /** Fixed IPC channel names. */
-export { IPC_INVOKE, IPC_EVENT } from './channels.ts';
+export { IPC_INVOKE, IPC_EVENT } from './ipc-channels.ts';
 
 /** Validate a call's arguments; the error names the method and the argument. */
 export function parseArgs<M extends MethodName>(method: M, args: unknown): MethodArgs<M> {

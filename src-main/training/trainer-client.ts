@@ -1,8 +1,8 @@
 import { fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { forwardStderr } from '../../common/third-party-noise.ts';
-import type { ParentMessage, TrainerMessage } from './protocol.ts';
+import { forwardStderr } from '../common/third-party-noise.ts';
+import type { ParentMessage, TrainerMessage } from '../../src-shared/trainer-protocol.ts';
 
 /** How a host starts a trainer process: fork here, Electron's utilityProcess in the app. */
 export type TrainerSpawner = (args: string[]) => TrainerProcess;

@@ -1,18 +1,18 @@
 import path from 'node:path';
-import { serializeError } from '../../common/errors.ts';
-import { evaluateRun } from '../../runs/evaluate-run.ts';
-import { RunStore } from '../../runs/run-store.ts';
-import type { MetricLine } from '../../runs/run-types.ts';
-import { loadBackend } from '../backend/load-backend.ts';
-import { buildGraph } from '../arch/graph.ts';
-import { checkModelSize } from '../arch/model-size.ts';
-import { resolveArch, resolveOpt } from '../config/resolve.ts';
-import { loadDataset } from '../data/load-dataset.ts';
-import { Model } from '../model/model.ts';
-import { cleanCheckpoints, loadCheckpoint, resolveCheckpoint, saveCheckpoint } from '../train/checkpoint.ts';
-import { Learner, START_POSITION, type Callback, type EpochMetrics, type FitOutcome, type StepMetrics } from '../train/learner.ts';
-import { Sgd } from '../train/sgd.ts';
-import type { TrainerMessage } from './protocol.ts';
+import { serializeError } from '../common/errors.ts';
+import { evaluateRun } from './evaluate-run.ts';
+import { RunStore } from '../runs/run-store.ts';
+import type { MetricLine } from '../../src-shared/run-types.ts';
+import { loadBackend } from '../engine/backend/load-backend.ts';
+import { buildGraph } from '../engine/arch/graph.ts';
+import { checkModelSize } from '../engine/arch/model-size.ts';
+import { resolveArch, resolveOpt } from './resolve-config.ts';
+import { loadDataset } from './load-dataset.ts';
+import { Model } from '../engine/model/model.ts';
+import { cleanCheckpoints, loadCheckpoint, resolveCheckpoint, saveCheckpoint } from '../engine/train/checkpoint.ts';
+import { Learner, START_POSITION, type Callback, type EpochMetrics, type FitOutcome, type StepMetrics } from '../engine/train/learner.ts';
+import { Sgd } from '../engine/train/sgd.ts';
+import type { TrainerMessage } from '../../src-shared/trainer-protocol.ts';
 
 export interface SessionOptions {
   home: string;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { resolveArch, resolveOpt } from './resolve.ts';
-import { DEFAULT_RUN_CONFIG, mergeRunConfig } from './run-config.ts';
+import { resolveArch, resolveOpt } from './resolve-config.ts';
+import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../../src-shared/run-config.ts';
 
 describe('resolveOpt', () => {
   const { recipe } = resolveArch('resnet-9');

@@ -7,11 +7,11 @@ import { writeFileAtomic, writeJsonAtomic } from '../common/atomic-write.ts';
 import { DataError } from '../common/errors.ts';
 import { ensureWritableDir } from '../common/writable-dir.ts';
 import { KILN_VERSION } from '../common/version.ts';
-import { formatZodError } from '../common/zod-error.ts';
-import { ArchSpecSchema } from '../engine/arch/arch-spec.ts';
+import { formatZodError } from '../../src-shared/zod-error.ts';
+import { ArchSpecSchema } from '../../src-shared/arch-spec.ts';
 import { loadBackend, type BackendName } from '../engine/backend/load-backend.ts';
 import { DatasetStore } from '../datasets/dataset-store.ts';
-import { buildLayersModel } from './layers-model.ts';
+import { buildLayersModel } from '../engine/model/layers-model.ts';
 import { loadRunModel, type CheckpointChoice } from './run-model.ts';
 
 export const MODEL_FILE = 'model.json';

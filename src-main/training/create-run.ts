@@ -1,10 +1,10 @@
-import { RunStore } from '../../runs/run-store.ts';
-import type { RunRecord } from '../../runs/run-types.ts';
-import { resolveArch, resolveOpt } from '../config/resolve.ts';
-import type { RunConfig } from '../config/run-config.ts';
-import { loadDataset } from '../data/load-dataset.ts';
-import { buildGraph } from '../arch/graph.ts';
-import { checkModelSize } from '../arch/model-size.ts';
+import { RunStore } from '../runs/run-store.ts';
+import type { RunRecord } from '../../src-shared/run-types.ts';
+import { resolveArch, resolveOpt } from './resolve-config.ts';
+import type { RunConfig } from '../../src-shared/run-config.ts';
+import { loadDataset } from './load-dataset.ts';
+import { buildGraph } from '../engine/arch/graph.ts';
+import { checkModelSize } from '../engine/arch/model-size.ts';
 
 /**
  * Check a config against its dataset and architecture and record a queued run. Everything that

@@ -1,4 +1,4 @@
-import type { Evaluation } from '../../src-preload/contract.ts';
+import type { Evaluation } from '../../src-shared/contract.ts';
 
 /** How many of the most confident mistakes an evaluation keeps, per mode (plain and TTA). */
 export const MAX_MISTAKES = 20;
