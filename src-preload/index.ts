@@ -4,7 +4,8 @@
  */
 import { contextBridge, ipcRenderer, webUtils } from 'electron';
 import { IPC_EVENT, IPC_INVOKE } from '../src-shared/ipc-channels.ts';
-import type { EventName, KilnApi, SerializedError } from '../src-shared/contract.ts';
+import type { EventName, KilnApi } from '../src-shared/contract.ts';
+import type { SerializedError } from '../src-shared/errors.ts';
 
 type Reply = { result: unknown } | { error: SerializedError };
 

@@ -7,15 +7,14 @@
 import { z } from 'zod';
 import { ArchSpecSchema, type ArchSpec } from './arch-spec.ts';
 import { RunConfigSchema, type RunConfig } from './run-config.ts';
-import type { ArchSummary } from '../src-main/engine/arch/graph.ts';
-import type { Recipe } from '../src-main/engine/arch/presets.ts';
 import type { DatasetManifest } from './dataset-manifest.ts';
 import type { DownloadProgressEvent, ImportProgressEvent } from './dataset-progress.ts';
 import type { RunRecord, RunMetrics } from './run-types.ts';
-import type { RunComparison } from '../src-main/runs/compare-runs.ts';
 import type { TrainerProgress } from './trainer-protocol.ts';
-import type { EpochMetrics } from '../src-main/engine/train/learner.ts';
-import type { LrFindResult } from '../src-main/engine/train/lr-find.ts';
+import type { SerializedError } from './errors.ts';
+import type { EpochMetrics, LrFindResult } from './train-types.ts';
+import type { RunComparison } from './run-comparison.ts';
+import type { ArchSummary, Recipe } from './arch-types.ts';
 
 const id = z.string().min(1).max(200);
 const split = z.enum(['train', 'val']);
@@ -190,11 +189,6 @@ export interface KilnEvents {
 }
 export type EventName = keyof KilnEvents;
 export const EVENT_NAMES: readonly EventName[] = ['datasetTask', 'runProgress', 'runEpoch', 'runStatus'];
-
-export interface SerializedError {
-  name: string;
-  message: string;
-}
 
 type Methods = { [M in MethodName]: (...args: MethodArgs<M>) => Promise<MethodResults[M]> };
 

@@ -128,3 +128,15 @@ export function parseRunConfig(value: unknown, what = 'run config'): RunConfig {
   return result.data;
 }
 
+/** The numbers a run actually uses once `auto` values are filled in; stored in the run record. */
+export interface ResolvedOpt {
+  epochs: number;
+  batchSize: number;
+  lrMax: number;
+  weightDecay: number;
+  trainCount: number;
+  valCount: number;
+  stepsPerEpoch: number;
+  totalSteps: number;
+  recipeSource: string;
+}

@@ -1,6 +1,6 @@
-import type { WebgpuAdapter } from '../src-main/engine/backend/webgpu.ts';
-import type { SerializedError } from '../src-main/common/errors.ts';
-import type { EpochMetrics } from '../src-main/engine/train/learner.ts';
+import type { SerializedError } from './errors.ts';
+import type { EpochMetrics } from './train-types.ts';
+import type { WebgpuAdapter } from './backend-types.ts';
 
 /** Messages between a parent (CLI, app, server) and the trainer process of one run. */
 export type ParentMessage = { type: 'pause' } | { type: 'stop' };

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { formatZodError } from '../../src-shared/zod-error.ts';
-import { isMethodName, parseArgs, type KilnHandlers, type MethodName, type SerializedError } from '../../src-shared/contract.ts';
+import { isMethodName, parseArgs, type KilnHandlers, type MethodName } from '../../src-shared/contract.ts';
 import type { DailyLog } from './daily-log.ts';
+import type { SerializedError } from '../../src-shared/errors.ts';
 
 export type Reply = { result: unknown } | { error: SerializedError };
 

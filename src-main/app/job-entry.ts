@@ -11,7 +11,7 @@ import { serializeError } from '../common/errors.ts';
 import { parseRunConfig } from '../../src-shared/run-config.ts';
 import { loadBackend } from '../engine/backend/load-backend.ts';
 import { loadDataset } from '../training/load-dataset.ts';
-import { DEFAULT_LR_FIND, lrFind } from '../engine/train/lr-find.ts';
+import { DEFAULT_LR_FIND, lrFind } from '../training/lr-find.ts';
 import type { JobRequest } from './job-runner.ts';
 
 interface ParentPort {

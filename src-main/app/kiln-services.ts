@@ -15,7 +15,7 @@ import { makeSyntheticDataset, SYNTHETIC_CLASSES, SYNTHETIC_ID } from '../engine
 import type { TrainerSpawner } from '../training/trainer-client.ts';
 import { compareRuns } from '../runs/compare-runs.ts';
 import { readEvaluation } from '../training/evaluate-run.ts';
-import { DEFAULT_LR_FIND, type LrFindResult } from '../engine/train/lr-find.ts';
+import { DEFAULT_LR_FIND } from '../training/lr-find.ts';
 import type { Evaluation, Prediction } from '../../src-shared/contract.ts';
 import type { DatasetInfo, ImageItem, KilnEvents, KilnHandlers } from '../../src-shared/contract.ts';
 import { probeBackends } from './backend-probe.ts';
@@ -26,6 +26,7 @@ import { RunManager } from './run-manager.ts';
 import { checkExportDir, checkImportFolder } from './safe-paths.ts';
 import { JsonSettingsStore, type SettingsStore } from './settings-store.ts';
 import { TaskManager } from './task-manager.ts';
+import type { LrFindResult } from '../../src-shared/train-types.ts';
 
 export type EmitEvent = <E extends keyof KilnEvents>(event: E, payload: KilnEvents[E]) => void;
 

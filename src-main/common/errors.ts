@@ -1,3 +1,5 @@
+import type { SerializedError } from '../../src-shared/errors.ts';
+
 /** A mistake in what the person asked for (a bad flag, an unknown id): the CLI exits 2 with the message. */
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -6,12 +8,6 @@ export class UsageError extends Error {
 /** Input data that is not what it should be; the message names the file or field. */
 export class DataError extends Error {
   override name = 'DataError';
-}
-
-/** Errors cross process and IPC boundaries as plain {name, message}. */
-export interface SerializedError {
-  name: string;
-  message: string;
 }
 
 export function serializeError(err: unknown): SerializedError {

@@ -15,7 +15,8 @@ import {
   parseCifarBatches,
   parseCifarMeta,
 } from './cifar10-parse.ts';
-import { throttle, type DownloadProgressEvent } from '../../src-shared/dataset-progress.ts';
+import { throttle } from '../common/throttle.ts';
+import type { DownloadProgressEvent } from '../../src-shared/dataset-progress.ts';
 
 export const CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
 export const CIFAR10_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530';

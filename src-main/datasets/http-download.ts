@@ -6,7 +6,8 @@ import { pipeline } from 'node:stream/promises';
 import { DataError } from '../common/errors.ts';
 import { writeJsonAtomic } from '../common/atomic-write.ts';
 import { describeFsError } from './fs-errors.ts';
-import { throttle, type DownloadProgressEvent } from '../../src-shared/dataset-progress.ts';
+import { throttle } from '../common/throttle.ts';
+import type { DownloadProgressEvent } from '../../src-shared/dataset-progress.ts';
 
 export interface DownloadOptions {
   url: string;

@@ -7,7 +7,8 @@ import { assertValidName, slugify } from './dataset-id.ts';
 import { decodeImage, SkipImageError, type FitMode } from './decode-image.ts';
 import { scanFolder, type Layout } from './scan-folder.ts';
 import { stratifiedSplit } from './seeded-split.ts';
-import { throttle, type ImportProgressEvent } from '../../src-shared/dataset-progress.ts';
+import { throttle } from '../common/throttle.ts';
+import type { ImportProgressEvent } from '../../src-shared/dataset-progress.ts';
 
 export interface ImportFolderOptions {
   folder: string;

@@ -1,21 +1,10 @@
 import type { ArchSpec } from '../../src-shared/arch-spec.ts';
 import { parseArchSpec } from '../../src-shared/arch-spec.ts';
-import { findPreset, PRESETS, type Recipe } from '../engine/arch/presets.ts';
+import { findPreset, PRESETS } from '../engine/arch/presets.ts';
 import type { RunConfig } from '../../src-shared/run-config.ts';
 import { UsageError } from '../common/errors.ts';
-
-/** The numbers a run actually uses once `auto` values are filled in; stored in the run record. */
-export interface ResolvedOpt {
-  epochs: number;
-  batchSize: number;
-  lrMax: number;
-  weightDecay: number;
-  trainCount: number;
-  valCount: number;
-  stepsPerEpoch: number;
-  totalSteps: number;
-  recipeSource: string;
-}
+import type { Recipe } from '../../src-shared/arch-types.ts';
+import type { ResolvedOpt } from '../../src-shared/run-config.ts';
 
 /** Fewer steps than this and a one-cycle run has too little room to warm up and anneal. */
 export const MIN_AUTO_STEPS = 300;

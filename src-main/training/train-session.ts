@@ -10,9 +10,10 @@ import { resolveArch, resolveOpt } from './resolve-config.ts';
 import { loadDataset } from './load-dataset.ts';
 import { Model } from '../engine/model/model.ts';
 import { cleanCheckpoints, loadCheckpoint, resolveCheckpoint, saveCheckpoint } from '../engine/train/checkpoint.ts';
-import { Learner, START_POSITION, type Callback, type EpochMetrics, type FitOutcome, type StepMetrics } from '../engine/train/learner.ts';
+import { Learner, START_POSITION, type Callback, type FitOutcome, type StepMetrics } from '../engine/train/learner.ts';
 import { Sgd } from '../engine/train/sgd.ts';
 import type { TrainerMessage } from '../../src-shared/trainer-protocol.ts';
+import type { EpochMetrics } from '../../src-shared/train-types.ts';
 
 export interface SessionOptions {
   home: string;

@@ -1,7 +1,7 @@
 import { numberFlag, parseFlags } from '../args.ts';
 import { loadBackend } from '../../engine/backend/load-backend.ts';
 import { loadDataset } from '../../training/load-dataset.ts';
-import { DEFAULT_LR_FIND, lrFind } from '../../engine/train/lr-find.ts';
+import { DEFAULT_LR_FIND, lrFind } from '../../training/lr-find.ts';
 import { configFromFlags } from './train.ts';
 
 const HELP = `Usage: kiln lr-find --dataset <id|synthetic> --arch <preset|spec.json> [train options]

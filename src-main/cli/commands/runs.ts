@@ -2,7 +2,7 @@ import type { ParseArgsConfig } from 'node:util';
 import { backendFlag, parseFlags } from '../args.ts';
 import { UsageError } from '../../common/errors.ts';
 import { resolveHome } from '../../common/home.ts';
-import { compareRuns, type RunComparison } from '../../runs/compare-runs.ts';
+import { compareRuns } from '../../runs/compare-runs.ts';
 import { evaluateRun, type RunEvaluation } from '../../training/evaluate-run.ts';
 import { parseCheckpointChoice } from '../../training/run-model.ts';
 import { resumeRunCheck, stopRun as stopStoredRun } from '../../runs/run-lifecycle.ts';
@@ -12,6 +12,7 @@ import { formatDate, formatDuration, formatNumber, formatPercent, formatTable, f
 import { RunStore } from '../../runs/run-store.ts';
 import { writeJsonAtomic } from '../../common/atomic-write.ts';
 import type { RunMetrics, RunRecord } from '../../../src-shared/run-types.ts';
+import type { RunComparison } from '../../../src-shared/run-comparison.ts';
 
 const COMMON = {
   json: { type: 'boolean' },

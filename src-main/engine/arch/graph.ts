@@ -1,4 +1,5 @@
 import type { ArchSpec, ResNet9Spec, WideResNetSpec } from '../../../src-shared/arch-spec.ts';
+import type { ArchSummary, Shape } from '../../../src-shared/arch-types.ts';
 
 /**
  * The one intermediate form every consumer reads: the trainer's forward pass, the layer
@@ -16,9 +17,6 @@ export type GraphNode =
   | { op: 'dropout'; name: string; input: string; rate: number }
   | { op: 'dense'; name: string; input: string; units: number; useBias: boolean }
   | { op: 'scale'; name: string; input: string; factor: number };
-
-/** Shape of one example: [H, W, C] for feature maps, [C] after pooling. */
-export type Shape = number[];
 
 export interface LayerInfo {
   name: string;
@@ -181,13 +179,6 @@ export function buildGraph(spec: ArchSpec, opts: { imageSize: number; numClasses
     return layer;
   });
   return { nodes: b.nodes, output, inputShape, numClasses: opts.numClasses, layers };
-}
-
-export interface ArchSummary {
-  trainableParams: number;
-  params: number;
-  flopsPerImage: number;
-  layers: { name: string; outputShape: Shape; params: number }[];
 }
 
 export function summarize(graph: Graph): ArchSummary {

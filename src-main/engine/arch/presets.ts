@@ -1,21 +1,5 @@
 import type { ArchSpec } from '../../../src-shared/arch-spec.ts';
-
-/** The optimiser settings a preset's source used to reach ~94% on CIFAR-10. */
-export interface Recipe {
-  epochs: number;
-  batchSize: number;
-  lrMax: number;
-  weightDecay: number;
-  warmupFraction: number;
-  startDiv: number;
-  finalDiv: number;
-  shape: 'linear' | 'cosine';
-  momentumMax: number;
-  momentumMin: number;
-  cutout: number;
-  labelSmoothing: number;
-  source: string;
-}
+import type { Recipe } from '../../../src-shared/arch-types.ts';
 
 export interface Preset {
   id: string;

@@ -2,7 +2,8 @@ import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { quietTfjs } from './quiet.ts';
 import { BackendUnavailableError } from './backend-unavailable.ts';
-import { adapterDevice, startWebgpu, type WebgpuAdapter } from './webgpu.ts';
+import { adapterDevice, startWebgpu } from './webgpu.ts';
+import type { WebgpuAdapter } from '../../../src-shared/backend-types.ts';
 
 export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 

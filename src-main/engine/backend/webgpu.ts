@@ -3,16 +3,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendUnavailableError } from './backend-unavailable.ts';
 import { withNativeStderrSilenced } from './quiet.ts';
-
-/** The WebGPU adapter a run used, as its record keeps it. */
-export interface WebgpuAdapter {
-  vendor: string;
-  architecture: string;
-  description: string;
-  /** A CPU implementation (Mesa llvmpipe/lavapipe, SwiftShader, any fallback adapter): correct, but slow. */
-  software: boolean;
-}
-
+import type { WebgpuAdapter } from '../../../src-shared/backend-types.ts';
 
 interface GpuAdapterLike {
   info?: { vendor?: string; architecture?: string; description?: string; device?: string; isFallbackAdapter?: boolean };

@@ -10,8 +10,9 @@ import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../../../src-shared/run-conf
 import { makeSyntheticDataset } from '../data/synthetic.ts';
 import { Model } from '../model/model.ts';
 import { cleanCheckpoints, loadCheckpoint, readCheckpointMeta, resolveCheckpoint, saveCheckpoint } from './checkpoint.ts';
-import { Learner, type EpochMetrics, type Position } from './learner.ts';
+import { Learner, type Position } from './learner.ts';
 import { Sgd } from './sgd.ts';
+import type { EpochMetrics } from '../../../src-shared/train-types.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-ckpt-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -8,8 +8,9 @@ import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../../../src-shared/run-conf
 import { makeSyntheticDataset } from '../data/synthetic.ts';
 import { Model } from '../model/model.ts';
 import { findPreset } from '../arch/presets.ts';
-import { Learner, type EpochMetrics, type StepMetrics } from './learner.ts';
+import { Learner, type StepMetrics } from './learner.ts';
 import { Sgd } from './sgd.ts';
+import type { EpochMetrics } from '../../../src-shared/train-types.ts';
 
 const tiny: ArchSpec = { kind: 'resnet9', widths: [4, 8, 8, 8], outputScale: 0.125 };
 const dataset = makeSyntheticDataset({ train: 96, val: 32, imageSize: 16 });

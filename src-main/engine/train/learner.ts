@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ImageSplit, LoadedDataset } from '../../common/dataset-types.ts';
 import type { RunConfig } from '../../../src-shared/run-config.ts';
-import type { ResolvedOpt } from '../../training/resolve-config.ts';
+import type { ResolvedOpt } from '../../../src-shared/run-config.ts';
 import { assembleEvalBatch, assembleTrainBatch, normalisationTable, planEpoch } from '../data/batches.ts';
 import type { Model } from '../model/model.ts';
 import { smoothedCrossEntropy } from './loss.ts';
 import { scheduleAt, type ScheduleValue } from './schedule.ts';
 import type { Sgd } from './sgd.ts';
+import type { EpochMetrics } from '../../../src-shared/train-types.ts';
 
 export interface StepMetrics {
   step: number;
@@ -14,22 +15,6 @@ export interface StepMetrics {
   loss: number;
   lr: number;
   momentum: number;
-}
-
-export interface EpochMetrics {
-  epoch: number;
-  step: number;
-  trainLoss: number;
-  trainAcc: number;
-  valLoss: number;
-  valAcc: number;
-  ttaAcc?: number;
-  lr: number;
-  imagesPerSec: number;
-  /** Training seconds of this epoch, evaluation excluded. */
-  seconds: number;
-  /** Seconds spent evaluating after the epoch. */
-  evalSeconds: number;
 }
 
 /** Where a run stands; all a resumed run needs besides weights and optimiser state. */

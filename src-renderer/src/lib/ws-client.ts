@@ -3,7 +3,8 @@
  * `window.kiln`). Browser-only code: no Node imports. Calls made while (re)connecting wait for the
  * connection; calls in flight when it drops fail with a ConnectionError; events resume on reconnect.
  */
-import type { EventName, KilnApi, KilnEvents, MethodArgs, MethodName, MethodResults, SerializedError } from '../../../src-shared/contract.ts';
+import type { EventName, KilnApi, KilnEvents, MethodArgs, MethodName, MethodResults } from '../../../src-shared/contract.ts';
+import type { SerializedError } from '../../../src-shared/errors.ts';
 
 /** The error a call rejects with: the service's {name, message}. */
 export class KilnCallError extends Error {

@@ -1,11 +1,12 @@
-import type { LoadedDataset } from '../../common/dataset-types.ts';
-import { buildGraph } from '../arch/graph.ts';
-import { checkModelSize } from '../arch/model-size.ts';
-import { resolveArch, resolveOpt } from '../../training/resolve-config.ts';
-import type { RunConfig } from '../../../src-shared/run-config.ts';
-import { Model } from '../model/model.ts';
-import { Learner } from './learner.ts';
-import { Sgd } from './sgd.ts';
+import type { LoadedDataset } from '../common/dataset-types.ts';
+import { buildGraph } from '../engine/arch/graph.ts';
+import { checkModelSize } from '../engine/arch/model-size.ts';
+import { resolveArch, resolveOpt } from './resolve-config.ts';
+import type { RunConfig } from '../../src-shared/run-config.ts';
+import { Model } from '../engine/model/model.ts';
+import { Learner } from '../engine/train/learner.ts';
+import { Sgd } from '../engine/train/sgd.ts';
+import type { LrFindPoint, LrFindResult } from '../../src-shared/train-types.ts';
 
 export interface LrFindOptions {
   startLr: number;
@@ -14,22 +15,6 @@ export interface LrFindOptions {
   /** Stop once the smoothed loss exceeds this multiple of its minimum. */
   divergeFactor: number;
   onPoint?: (point: LrFindPoint) => void;
-}
-
-export interface LrFindPoint {
-  step: number;
-  lr: number;
-  loss: number;
-  smoothedLoss: number;
-}
-
-export interface LrFindResult {
-  points: LrFindPoint[];
-  /** Where the smoothed loss falls fastest (per log-LR step): Smith's and fastai's rule of thumb. */
-  suggestedLr: number | null;
-  /** A tenth of the LR at the minimum loss, the other common rule. */
-  minLossLr: number | null;
-  stoppedEarly: boolean;
 }
 
 export const DEFAULT_LR_FIND: LrFindOptions = { startLr: 1e-5, endLr: 10, steps: 100, divergeFactor: 4 };

@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadBackend } from '../backend/load-backend.ts';
-import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../../../src-shared/run-config.ts';
-import { makeSyntheticDataset } from '../data/synthetic.ts';
-import { lrFind, suggest, type LrFindPoint } from './lr-find.ts';
+import { loadBackend } from '../engine/backend/load-backend.ts';
+import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../../src-shared/run-config.ts';
+import { makeSyntheticDataset } from '../engine/data/synthetic.ts';
+import { lrFind, suggest } from './lr-find.ts';
+import type { LrFindPoint } from '../../src-shared/train-types.ts';
 
 beforeAll(async () => {
   await loadBackend('wasm');
