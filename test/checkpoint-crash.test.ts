@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../src-main/engine/config/run-config.ts';
-import { createRun } from '../src-main/engine/trainer/create-run.ts';
-import { TrainerHandle } from '../src-main/engine/trainer/trainer-client.ts';
-import type { TrainerMessage } from '../src-main/engine/trainer/protocol.ts';
+import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../src-shared/run-config.ts';
+import { createRun } from '../src-main/training/create-run.ts';
+import { TrainerHandle } from '../src-main/training/trainer-client.ts';
+import type { TrainerMessage } from '../src-shared/trainer-protocol.ts';
 import { RunStore } from '../src-main/runs/run-store.ts';
 import { PROCESS_TEST_TIMEOUT } from './fixtures/kiln-process.ts';
 import { tempHome } from './fixtures/runs-fixtures.ts';

@@ -18,10 +18,10 @@ function touch(rel: string, secondsAgo: number): void {
 describe('rendererBuildState (kiln serve builds the app when this says so)', () => {
   it('is missing on a fresh clone, current after a build, stale when a source the bundle imports changes', () => {
     touch('src-renderer/src/app.svelte', 100);
-    touch('src-preload/contract.ts', 100);
-    touch('src-main/engine/arch/arch-spec.ts', 100);
+    touch('src-shared/contract.ts', 100);
+    touch('src-shared/arch-spec.ts', 100);
     // Folders get their own mtimes when files are created; age them too.
-    for (const d of ['src-renderer/src', 'src-renderer', 'src-preload', 'src-main/engine/arch']) touch(d, 100);
+    for (const d of ['src-renderer/src', 'src-renderer', 'src-shared']) touch(d, 100);
     expect(rendererBuildState(root)).toBe('missing');
 
     touch('out/renderer/index.html', 50);
@@ -31,10 +31,10 @@ describe('rendererBuildState (kiln serve builds the app when this says so)', () 
     touch('src-main/engine/train/learner.ts', 10);
     expect(rendererBuildState(root)).toBeNull();
 
-    touch('src-preload/contract.ts', 10);
+    touch('src-shared/contract.ts', 10);
     expect(rendererBuildState(root)).toBe('stale');
     touch('out/renderer/index.html', 5);
-    touch('src-main/engine/arch/arch-spec.ts', 1);
+    touch('src-shared/arch-spec.ts', 1);
     expect(rendererBuildState(root)).toBe('stale');
   });
 });

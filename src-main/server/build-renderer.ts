@@ -10,8 +10,8 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const RENDERER_OUT_DIR = path.join(REPO_ROOT, 'out', 'renderer');
 
 /**
- * What the renderer bundle is built from: its own folder, the contract and the WebSocket client, the
- * architecture schema the editor imports, and the lock file (dependency versions).
+ * What the renderer bundle is built from: its own folder (with the WebSocket client), src-shared (the
+ * contract and the schemas the editor imports), and the lock file (dependency versions).
  */
 const SOURCES = ['src-renderer', 'src-shared', 'package-lock.json'];
 
