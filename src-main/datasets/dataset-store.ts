@@ -7,7 +7,7 @@ import { writeJsonAtomic } from '../common/atomic-write.ts';
 import type { ImageSplit, LoadedDataset } from '../common/dataset-types.ts';
 import { assertValidId, assertValidName, RESERVED_IDS } from './dataset-id.ts';
 import { channelStats } from './channel-stats.ts';
-import { describeFsError } from './fs-errors.ts';
+import { describeFsError } from '../common/fs-errors.ts';
 import {
   DATASET_FILES,
   FORMAT_VERSION,

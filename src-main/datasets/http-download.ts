@@ -5,7 +5,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DataError } from '../common/errors.ts';
 import { writeJsonAtomic } from '../common/atomic-write.ts';
-import { describeFsError } from './fs-errors.ts';
+import { describeFsError } from '../common/fs-errors.ts';
 import { throttle } from '../common/throttle.ts';
 import type { DownloadProgressEvent } from '../../src-shared/dataset-progress.ts';
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createKilnServices } from '../../app/kiln-services.ts';
-import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../config/run-config.ts';
+import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../../../src-shared/run-config.ts';
 import { buildGraph } from './graph.ts';
 import { findPreset } from './presets.ts';
 import { checkModelSize } from './model-size.ts';

@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import { fsyncDir } from '../../common/fsync-dir.ts';
 import { faultPoint, injectedDiskFull } from '../../common/test-faults.ts';
-import { describeFsError } from '../../datasets/fs-errors.ts';
+import { describeFsError } from '../../common/fs-errors.ts';
 import type { Model } from '../model/model.ts';
 import type { Sgd } from './sgd.ts';
 import type { Position } from './learner.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RunConfigSchema, DEFAULT_RUN_CONFIG } from '../../../src-main/engine/config/run-config.ts';
-import { parseArgs } from '../../../src-preload/contract.ts';
+import { RunConfigSchema, DEFAULT_RUN_CONFIG } from '../../../src-shared/run-config.ts';
+import { parseArgs } from '../../../src-shared/contract.ts';
 import { errorsByField, plainFieldMessage } from './errors.ts';
 
 describe('field errors in plain words', () => {

@@ -1,4 +1,4 @@
-import { DataError } from '../common/errors.ts';
+import { DataError } from './errors.ts';
 
 /** Turns low-level file-system failures into one line that says what happened and where. */
 export function describeFsError(err: unknown, what: string): Error {
