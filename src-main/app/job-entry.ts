@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { serializeError } from '../common/errors.ts';
+import { dieWithParent } from '../common/parent-watchdog.ts';
 import { parseRunConfig } from '../../src-shared/run-config.ts';
 import { loadBackend } from '../engine/backend/load-backend.ts';
 import { loadDataset } from '../training/load-dataset.ts';
@@ -72,6 +73,10 @@ async function run(job: JobRequest): Promise<unknown> {
 }
 
 async function handle(data: unknown): Promise<void> {
+  // Test hook: a main thread stuck in one long synchronous kernel, deaf to 'disconnect'.
+  const block = Number(process.env.KILN_TEST_JOB_BLOCK_MS ?? 0);
+  if (block) process.stderr.write(`kiln test: job ${process.pid} blocking\n`);
+  for (const until = Date.now() + block; Date.now() < until; );
   let exitCode = 0;
   try {
     await reply({ type: 'result', result: await run(data as JobRequest) });
@@ -86,3 +91,4 @@ if (parentPort) parentPort.once('message', (e) => void handle(e.data));
 else process.once('message', (m) => void handle(m));
 // A parent that went away will never read the answer.
 process.on('disconnect', () => process.exit(1));
+dieWithParent(5_000);

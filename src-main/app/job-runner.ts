@@ -40,21 +40,80 @@ export const forkJobProcess = (): JobProcess => {
 
 const JOB_NAMES: Record<JobRequest['kind'], string> = { lrFind: 'learning-rate finder', evaluate: 'evaluation', export: 'export', predict: 'prediction' };
 
-/** Runs each job in a fresh process and resolves with its answer; a process that dies rejects. */
-export function createJobRunner(spawn: () => JobProcess = forkJobProcess): JobRunner {
-  return <T>(request: JobRequest) =>
+export interface JobLimits {
+  /** Heavy jobs running at once; more wait in a queue. */
+  maxRunning: number;
+  /** Jobs waiting; beyond this a request is refused at once (JobQueueFullError). */
+  maxQueued: number;
+  /** A job still running after this long is killed (SIGKILL) and rejects with JobTimeoutError. */
+  timeoutMs: Record<JobRequest['kind'], number>;
+}
+
+export const DEFAULT_JOB_LIMITS: JobLimits = {
+  maxRunning: 2,
+  maxQueued: 16,
+  // An LR test or an evaluation of CIFAR-10 on a CPU backend takes minutes; a prediction seconds.
+  timeoutMs: { lrFind: 30 * 60_000, evaluate: 30 * 60_000, export: 10 * 60_000, predict: 2 * 60_000 },
+};
+
+export class JobQueueFullError extends Error {
+  override name = 'JobQueueFullError';
+}
+
+/**
+ * Runs each job in a fresh process and resolves with its answer; a process that dies rejects. At
+ * most `maxRunning` processes at once, the rest queued (up to `maxQueued`), each one killed when it
+ * runs past its kind's timeout.
+ */
+export function createJobRunner(spawn: () => JobProcess = forkJobProcess, limits: Partial<JobLimits> = {}): JobRunner {
+  const { maxRunning, maxQueued, timeoutMs } = { ...DEFAULT_JOB_LIMITS, ...limits };
+  let running = 0;
+  const queue: (() => void)[] = [];
+  const next = () => {
+    running--;
+    queue.shift()?.();
+  };
+  const runOne = <T>(request: JobRequest) =>
     new Promise<T>((resolve, reject) => {
       const proc = spawn();
       let answered = false;
+      let settled = false;
+      const timeout = timeoutMs[request.kind];
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        proc.kill();
+        reject(Object.assign(new Error(`the ${JOB_NAMES[request.kind]} took longer than ${Math.round(timeout / 1000)} s and was stopped`), { name: 'JobTimeoutError' }));
+      }, timeout);
       proc.onMessage((m) => {
         const msg = m as { type: 'result'; result: T } | { type: 'error'; error: { name: string; message: string } };
         answered = true;
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
         if (msg.type === 'result') resolve(msg.result);
         else reject(Object.assign(new Error(msg.error.message), { name: msg.error.name }));
       });
       proc.onExit((code) => {
-        if (!answered) reject(Object.assign(new Error(`the ${JOB_NAMES[request.kind]} process exited unexpectedly (exit code ${code ?? 'unknown'})`), { name: 'JobCrashedError' }));
+        clearTimeout(timer);
+        if (settled || answered) return;
+        settled = true;
+        reject(Object.assign(new Error(`the ${JOB_NAMES[request.kind]} process exited unexpectedly (exit code ${code ?? 'unknown'})`), { name: 'JobCrashedError' }));
       });
       proc.send(request);
     });
+  return async <T>(request: JobRequest) => {
+    if (running >= maxRunning) {
+      if (queue.length >= maxQueued) {
+        throw new JobQueueFullError(`Kiln is busy: ${running} jobs are running and ${queue.length} are waiting; try the ${JOB_NAMES[request.kind]} again later`);
+      }
+      await new Promise<void>((resolve) => queue.push(resolve));
+    }
+    running++;
+    try {
+      return await runOne<T>(request);
+    } finally {
+      next();
+    }
+  };
 }

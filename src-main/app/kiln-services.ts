@@ -21,7 +21,7 @@ import type { DatasetInfo, ImageItem, KilnEvents, KilnHandlers } from '../../src
 import { probeBackends } from './backend-probe.ts';
 import { CustomArchStore } from './custom-archs.ts';
 import { DailyLog } from './daily-log.ts';
-import { createJobRunner, type JobRunner } from './job-runner.ts';
+import { createJobRunner, type JobLimits, type JobRunner } from './job-runner.ts';
 import { RunManager } from './run-manager.ts';
 import { checkExportDir, checkImportFolder } from './safe-paths.ts';
 import { JsonSettingsStore, type SettingsStore } from './settings-store.ts';
@@ -45,6 +45,10 @@ export interface KilnServicesOptions {
   electron?: boolean;
   /** Cap on one browser upload's total bytes (default DEFAULT_UPLOAD_MAX_BYTES). */
   uploadMaxBytes?: number;
+  /** How long a trainer may take to pause or stop before it is killed (default 120 s). */
+  stopTimeoutMs?: number;
+  /** Limits of the heavy-job pool when `jobs` is not given. */
+  jobLimits?: Partial<JobLimits>;
 }
 
 export interface KilnServices {
@@ -88,9 +92,9 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
   const datasets = new DatasetStore(home);
   const archs = new CustomArchStore(home);
   const settings = opts.settings ?? new JsonSettingsStore(home);
-  const runs = new RunManager(home, opts.emit, log, opts.spawner);
+  const runs = new RunManager(home, opts.emit, log, opts.spawner, opts.stopTimeoutMs);
   const tasks = new TaskManager(opts.emit, log);
-  const jobs = opts.jobs ?? createJobRunner();
+  const jobs = opts.jobs ?? createJobRunner(undefined, opts.jobLimits);
   const uploads = new UploadStore(home, opts.uploadMaxBytes);
   await uploads.sweep().catch((err: unknown) => log.warn(`could not clear old uploads: ${(err as Error).message}`));
 

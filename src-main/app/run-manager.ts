@@ -27,8 +27,23 @@ export class RunManager {
     private readonly emit: Emit,
     private readonly log: DailyLog,
     private readonly spawner: TrainerSpawner = forkSpawner,
+    /** How long a trainer may take to honour pause or stop (finish its step, checkpoint) before it is killed. */
+    private readonly stopTimeoutMs = 120_000,
   ) {
     this.store = new RunStore(home);
+  }
+
+  /** Wait for the trainer to end; past the timeout, kill it (SIGKILL) and wait for that. True if it ended by itself. */
+  private async endWithin(handle: TrainerHandle, what: string): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.stopTimeoutMs)));
+    const result = await Promise.race([handle.done.then(() => 'done' as const), timedOut]);
+    clearTimeout(timer);
+    if (result === 'done') return true;
+    this.log.warn(`run ${handle.runId}: the trainer did not ${what} within ${this.stopTimeoutMs} ms; killed it`);
+    handle.kill();
+    await handle.done;
+    return false;
   }
 
   isLive(id: string): boolean {
@@ -65,7 +80,9 @@ export class RunManager {
   async pause(id: string): Promise<void> {
     const handle = await this.liveHandle(id, 'pause');
     handle.pause();
-    await handle.done;
+    if (!(await this.endWithin(handle, 'pause'))) {
+      throw new RunStateError(`run ${id} did not pause within ${Math.round(this.stopTimeoutMs / 1000)} s, so its trainer was killed; resume it to continue from its last checkpoint`);
+    }
   }
 
   /**
@@ -76,8 +93,9 @@ export class RunManager {
     const handle = this.live.get(id);
     if (handle) {
       handle.stop();
-      await handle.done;
-      return;
+      if (await this.endWithin(handle, 'stop')) return;
+      // Killed: the run is still to be ended for good, as asked.
+      await new Promise((resolve) => setImmediate(resolve));
     }
     const { already } = await stopRun(this.store, id);
     if (!already) this.emit('runStatus', { runId: id, status: 'stopped' });

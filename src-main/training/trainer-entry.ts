@@ -4,6 +4,7 @@
  * out-of-memory here never takes the parent down.
  */
 import { serializeError } from '../common/errors.ts';
+import { dieWithParent } from '../common/parent-watchdog.ts';
 import type { ParentMessage, TrainerMessage } from '../../src-shared/trainer-protocol.ts';
 import { runTrainingSession } from './train-session.ts';
 import type { Learner } from '../engine/train/learner.ts';
@@ -38,6 +39,8 @@ process.on('SIGINT', () => request('pause'));
 process.on('SIGTERM', () => request('pause'));
 // A parent that went away can't be asked; keep the work: checkpoint and pause.
 process.on('disconnect', () => request('pause'));
+// …and if it cannot (a step that never ends), it must not live on as an orphan.
+if (process.send || parentPort) dieWithParent(60_000);
 
 if (!home || !runId) {
   console.error('usage: trainer-entry <home> <run-id>');
