@@ -19,11 +19,12 @@ import type { Param } from '../model/model.ts';
 import { Model } from '../model/model.ts';
 import { buildGraph } from '../arch/graph.ts';
 import { findPreset } from '../arch/presets.ts';
-import { resolveOpt } from '../config/resolve.ts';
-import { DEFAULT_RUN_CONFIG, mergeRunConfig, type RunConfig } from '../config/run-config.ts';
+import { resolveOpt } from '../../training/resolve-config.ts';
+import { DEFAULT_RUN_CONFIG, mergeRunConfig, type RunConfig } from '../../../src-shared/run-config.ts';
 import { makeSyntheticDataset } from '../data/synthetic.ts';
 import type { ImageSplit, LoadedDataset } from '../../common/dataset-types.ts';
-import { Learner, type EpochMetrics, type Position } from '../train/learner.ts';
+import { Learner, type Position } from '../train/learner.ts';
+import type { EpochMetrics } from '../../../src-shared/train-types.ts';
 import { loadCheckpoint, readCheckpointMeta, saveCheckpoint } from '../train/checkpoint.ts';
 
 const skip = Boolean(process.env.KILN_SKIP_WEBGPU);
