@@ -73,6 +73,8 @@ export const RunRecordSchema = loose({
     device: z.string(),
     /** The WebGPU adapter (vendor, architecture, description; software = a CPU implementation). */
     adapter: loose({ vendor: z.string(), architecture: z.string(), description: z.string(), software: z.boolean() }).optional(),
+    /** Set when each batch ran as `parts` micro-batches of at most `size` images with accumulated gradients. */
+    microBatch: loose({ size: count, parts: count, note: z.string() }).optional(),
   }).optional(),
   versions: loose({ kiln: z.string(), tfjs: z.string(), node: z.string() }),
   host: loose({

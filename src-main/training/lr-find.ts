@@ -1,3 +1,5 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { microBatchLimit } from '../engine/train/micro-batch.ts';
 import type { LoadedDataset } from '../common/dataset-types.ts';
 import { buildGraph } from '../engine/arch/graph.ts';
 import { checkModelSize } from '../engine/arch/model-size.ts';
@@ -33,6 +35,8 @@ export async function lrFind(dataset: LoadedDataset, config: RunConfig, opts: Lr
   const model = new Model(graph, config.seed);
   const sgd = new Sgd(model.params, { ...config.opt, weightDecay: resolved.weightDecay });
   const learner = new Learner(model, sgd, dataset, config, resolved);
+  const microBatch = microBatchLimit(graph, resolved.batchSize, tf.getBackend());
+  if (microBatch < resolved.batchSize) learner.microBatch = microBatch;
   const ratio = opts.endLr / opts.startLr;
   const momentum = config.opt.momentumMax;
   learner.schedule = (step) => ({ lr: opts.startLr * ratio ** (step / Math.max(opts.steps - 1, 1)), momentum });

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { MICRO_BATCH_NOTE, microBatchLimit, splitBatch } from '../engine/train/micro-batch.ts';
 import { serializeError } from '../common/errors.ts';
 import { evaluateRun } from './evaluate-run.ts';
 import { RunStore } from '../runs/run-store.ts';
@@ -140,7 +141,14 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
       },
     };
     learner = new Learner(model, sgd, dataset, record.config, resolved, [logger], position);
-    const backendRecord = { name: backend.name, device: backend.device, ...(backend.adapter ? { adapter: backend.adapter } : {}) };
+    const microBatch = microBatchLimit(graph, resolved.batchSize, backend.name);
+    if (microBatch < resolved.batchSize) learner.microBatch = microBatch;
+    const backendRecord = {
+      name: backend.name,
+      device: backend.device,
+      ...(backend.adapter ? { adapter: backend.adapter } : {}),
+      ...(microBatch < resolved.batchSize ? { microBatch: { size: microBatch, parts: splitBatch(resolved.batchSize, microBatch).length, note: MICRO_BATCH_NOTE } } : {}),
+    };
     opts.onLearner?.(learner);
     record = await store.update(runId, {
       status: 'running',

@@ -8,6 +8,8 @@ import { PRESETS } from '../../engine/arch/presets.ts';
 import { resolveArch } from '../../training/resolve-config.ts';
 import { measureThroughput, type KernelCost } from '../../engine/train/throughput.ts';
 import { measureConvPeak } from '../../engine/train/conv-peak.ts';
+import { microBatchLimit } from '../../engine/train/micro-batch.ts';
+import { buildGraph } from '../../engine/arch/graph.ts';
 import { readArch } from './train.ts';
 
 const HELP = `Usage:
@@ -120,7 +122,8 @@ export async function run(argv: string[]): Promise<number> {
   const backend = await loadBackend(backendName);
   const defaults = defaultSteps(typeof archArg === 'string' ? archArg : 'custom', backend.name);
   const steps = numberFlag('steps', v.steps, { int: true, min: 1, max: 1000 }) ?? defaults.steps;
-  const result = await measureThroughput(spec, { batch, ...defaults, steps, profile: Boolean(v.profile) });
+  const microBatch = microBatchLimit(buildGraph(spec, { imageSize: 32, numClasses: 10 }), batch, backend.name);
+  const result = await measureThroughput(spec, { batch, ...defaults, steps, profile: Boolean(v.profile), microBatch });
   const peak = await measureConvPeak();
   const out = {
     trainImagesPerSec: result.trainImagesPerSec,
@@ -132,12 +135,13 @@ export async function run(argv: string[]): Promise<number> {
     backend: backend.name,
     device: backend.device,
     batch,
+    ...(microBatch < batch ? { microBatch } : {}),
     ...(result.profile ? { profile: result.profile } : {}),
   };
   if (v.json) console.log(JSON.stringify(out));
   else {
     console.log(
-      `${v.arch} on ${backend.name} (${backend.device}), batch ${batch}: train ${out.trainImagesPerSec.toFixed(1)} img/s ` +
+      `${v.arch} on ${backend.name} (${backend.device}), batch ${batch}${microBatch < batch ? ` in micro-batches of ≤ ${microBatch}` : ''}: train ${out.trainImagesPerSec.toFixed(1)} img/s ` +
         `(${out.trainGflops.toFixed(1)} GFLOP/s, ${(100 * out.shareOfPeak).toFixed(0)}% of the backend's ${out.peakGflops.toFixed(1)} GFLOP/s ` +
         `peak on a ${peak.input.join('×')} ⊛ ${peak.filter.join('×')} convolution), inference ${out.inferImagesPerSec.toFixed(1)} img/s`,
     );

@@ -4,7 +4,7 @@ import type { RunConfig } from '../../../src-shared/run-config.ts';
 import type { ResolvedOpt } from '../../../src-shared/run-config.ts';
 import { assembleEvalBatch, assembleTrainBatch, normalisationTable, planEpoch } from '../data/batches.ts';
 import type { Model } from '../model/model.ts';
-import { smoothedCrossEntropy } from './loss.ts';
+import { trainStep } from './train-step.ts';
 import { scheduleAt, type ScheduleValue } from './schedule.ts';
 import type { Sgd } from './sgd.ts';
 import type { EpochMetrics } from '../../../src-shared/train-types.ts';
@@ -95,6 +95,9 @@ export class Learner {
   /** The learning rate and momentum at a step; replaceable, as the LR range test does. */
   schedule = (step: number): ScheduleValue => scheduleAt({ ...this.config.opt, lrMax: this.resolved.lrMax }, step, this.resolved.totalSteps);
 
+  /** Most images per forward/backward pass (see trainStep); the trainer sets it from the backend's memory. */
+  microBatch: number | undefined = undefined;
+
   /** Evaluate on the validation split after each epoch (the LR range test turns this off). */
   evaluateEachEpoch = true;
 
@@ -146,21 +149,15 @@ export class Learner {
   private async runBatch(images: Float32Array, labels: Int32Array, prepareNext: () => void): Promise<StepMetrics> {
     const { batchSize } = this.resolved;
     const { lr, momentum } = this.schedule(this.position.step);
-    const stats = tf.tidy(() => {
-      const x = tf.tensor4d(images, [batchSize, this.size, this.size, 3]);
-      const y = tf.tensor1d(labels, 'int32');
-      let correct: tf.Scalar | undefined;
-      const vars = this.model.params.map((p) => p.variable);
-      const { value, grads } = tf.variableGrads(() => {
-        const logits = this.model.forward(x, true, this.config.seed * 1_000_003 + this.position.step);
-        correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32'))) as tf.Scalar;
-        return smoothedCrossEntropy(logits, y, this.config.opt.labelSmoothing);
-      }, vars);
-      this.sgd.step(grads, lr, momentum);
-      const out = tf.stack([value, correct!]);
-      correct!.dispose();
-      return out;
-    });
+    const stats = tf.tidy(() =>
+      trainStep(this.model, this.sgd, tf.tensor4d(images, [batchSize, this.size, this.size, 3]), tf.tensor1d(labels, 'int32'), {
+        lr,
+        momentum,
+        labelSmoothing: this.config.opt.labelSmoothing,
+        dropoutSeed: this.config.seed * 1_000_003 + this.position.step,
+        microBatch: this.microBatch,
+      }),
+    );
     prepareNext();
     const [loss, correct] = await stats.data();
     stats.dispose();

@@ -3,7 +3,7 @@ import type { ArchSpec } from '../../../src-shared/arch-spec.ts';
 import { buildGraph, summarize } from '../arch/graph.ts';
 import { Model } from '../model/model.ts';
 import { Rng } from '../util/rng.ts';
-import { smoothedCrossEntropy } from './loss.ts';
+import { trainStep } from './train-step.ts';
 import { Sgd } from './sgd.ts';
 
 export interface ThroughputOptions {
@@ -15,6 +15,8 @@ export interface ThroughputOptions {
   inferSteps: number;
   imageSize?: number;
   numClasses?: number;
+  /** Most images per forward/backward pass, as a real run on this backend would use (see trainStep). */
+  microBatch?: number;
   /** Also time one extra step kernel by kernel (tf.profile). */
   profile?: boolean;
 }
@@ -76,13 +78,9 @@ export async function measureThroughput(spec: ArchSpec, opts: ThroughputOptions)
   const y = tf.tensor1d(Int32Array.from({ length: opts.batch }, () => rng.int(k)), 'int32');
   const vars = model.params.map((p) => p.variable);
   const step = async () => {
-    const loss = tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => smoothedCrossEntropy(model.forward(x, true), y, 0.2), vars);
-      sgd.step(grads, 0.01, 0.9);
-      return value;
-    });
-    await loss.data();
-    loss.dispose();
+    const stats = trainStep(model, sgd, x, y, { lr: 0.01, momentum: 0.9, labelSmoothing: 0.2, dropoutSeed: 0, microBatch: opts.microBatch });
+    await stats.data();
+    stats.dispose();
   };
   const infer = async () => {
     const out = tf.tidy(() => model.forward(x, false));
