@@ -132,6 +132,7 @@ export async function run(argv: string[]): Promise<number> {
     peakGflops: peak.gflops,
     shareOfPeak: result.trainGflops / peak.gflops,
     forwardFlopsPerImage: result.forwardFlopsPerImage,
+    trainCpuSecondsPerStep: result.trainCpuSecondsPerStep,
     backend: backend.name,
     device: backend.device,
     batch,
