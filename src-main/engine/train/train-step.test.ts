@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadBackend } from '../backend/load-backend.ts';
 import { buildGraph } from '../arch/graph.ts';
 import { findPreset } from '../arch/presets.ts';
-import type { ArchSpec } from '../arch/arch-spec.ts';
+import type { ArchSpec } from '../../../src-shared/arch-spec.ts';
 import { Model } from '../model/model.ts';
 import { Rng } from '../util/rng.ts';
 import { smoothedCrossEntropy } from './loss.ts';
