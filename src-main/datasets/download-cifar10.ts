@@ -20,6 +20,10 @@ import type { DownloadProgressEvent } from '../../src-shared/dataset-progress.ts
 
 export const CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
 export const CIFAR10_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530';
+/** The official tarball is 170,052,171 bytes; a mirror's may differ a little, not by gigabytes. */
+export const CIFAR10_MAX_DOWNLOAD_BYTES = 200_000_000;
+/** Its largest member, a data batch, is 30,730,000 bytes. */
+const CIFAR10_MAX_ENTRY_BYTES = 32_000_000;
 
 export interface DownloadCifar10Options {
   url?: string;
@@ -68,7 +72,7 @@ export async function downloadCifar10(
   await fs.promises.mkdir(downloads, { recursive: true });
   const part = path.join(downloads, `${crypto.createHash('sha256').update(url).digest('hex').slice(0, 16)}.part`);
 
-  const dl = await downloadWithResume({ url, file: part, signal, onProgress, maxRetries: options.maxRetries, retryDelayMs: options.retryDelayMs });
+  const dl = await downloadWithResume({ url, file: part, signal, onProgress, maxRetries: options.maxRetries, retryDelayMs: options.retryDelayMs, maxBytes: CIFAR10_MAX_DOWNLOAD_BYTES });
 
   if (checksum) {
     onProgress({ phase: 'verify', algorithm: checksum.algorithm });
@@ -161,7 +165,7 @@ async function unpack(file: string, totalBytes: number, onProgress: (e: Download
   counter.on('error', (err) => gunzip.destroy(err));
   const stream = source.pipe(counter).pipe(gunzip);
   try {
-    for await (const entry of tarEntries(stream, (n) => wanted.has(path.posix.basename(n)))) {
+    for await (const entry of tarEntries(stream, (n) => wanted.has(path.posix.basename(n)), { maxEntryBytes: CIFAR10_MAX_ENTRY_BYTES })) {
       const base = path.posix.basename(entry.name);
       if (entry.type === 'file' && wanted.has(base)) found.set(base, entry.data);
     }

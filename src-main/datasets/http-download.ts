@@ -20,6 +20,8 @@ export interface DownloadOptions {
   /** A connection that sends nothing for this long is treated as dropped. */
   stallTimeoutMs?: number;
   retryDelayMs?: number;
+  /** Refuse a file larger than this (the size the server announces, or what it actually sends). */
+  maxBytes?: number;
 }
 
 export interface DownloadResult {
@@ -73,7 +75,7 @@ export async function downloadWithResume(opts: DownloadOptions): Promise<Downloa
       const total = await fetchOnce(url, file, have, meta, signal, opts.stallTimeoutMs ?? 30_000, async (m) => {
         meta = m;
         await writeJsonAtomic(metaFile, m);
-      }, report);
+      }, report, opts.maxBytes ?? Number.MAX_SAFE_INTEGER);
       report(total, total, true);
       return { bytes: total, resumedFrom, retries: attempt };
     } catch (err) {
@@ -98,7 +100,13 @@ async function fetchOnce(
   stallMs: number,
   saveMeta: (m: PartMeta) => Promise<void>,
   report: (bytes: number, total: number | null, force?: boolean) => void,
+  maxBytes: number,
 ): Promise<number> {
+  const tooBig = async (size: number, exact: boolean) => {
+    res.destroy();
+    await fs.promises.rm(file, { force: true });
+    return new DataError(`download of ${url} refused: ${exact ? '' : 'more than '}${size} bytes, and at most ${maxBytes} are expected`);
+  };
   const headers: Record<string, string> = { 'user-agent': 'kiln-dataset-download', 'accept-encoding': 'identity' };
   if (have > 0) {
     headers.range = `bytes=${have}-`;
@@ -147,6 +155,7 @@ async function fetchOnce(
   } else {
     total = length;
   }
+  if (total !== null && total > maxBytes) throw await tooBig(total, true);
   await saveMeta({
     url,
     etag: typeof res.headers.etag === 'string' ? res.headers.etag : null,
@@ -155,10 +164,16 @@ async function fetchOnce(
   });
 
   let bytes = start;
+  let over = false;
   report(bytes, total, true);
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       bytes += chunk.length;
+      // A server that announces no size (or lies about it) is cut off at the cap.
+      if (bytes > maxBytes) {
+        over = true;
+        return cb(new Error('over the size cap'));
+      }
       report(bytes, total);
       cb(null, chunk);
     },
@@ -172,6 +187,7 @@ async function fetchOnce(
     // Let the file settle before the caller measures it for the next Range request.
     if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
     if (signal?.aborted) throw signal.reason;
+    if (over) throw await tooBig(maxBytes, false);
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EACCES' || code === 'EROFS') throw describeFsError(err, file);
     throw new RetryableError(`connection lost after ${bytes} bytes (${(err as Error).message})`);

@@ -78,14 +78,20 @@ function parsePax(data: Buffer): Record<string, string> {
   return out;
 }
 
+/** Long names and pax headers are small; a larger one is not a tar written by a sane tool. */
+const MAX_META_BYTES = 1 << 20;
+
 /**
  * Reads a (ustar / GNU / pax) tar stream entry by entry. Only entries for which
- * `want(name)` is true have their data kept; the rest are skipped as they stream by.
+ * `want(name)` is true have their data kept, and only up to `maxEntryBytes` each; the rest are
+ * skipped as they stream by, never held in memory whole.
  */
 export async function* tarEntries(
   source: AsyncIterable<Buffer | Uint8Array>,
   want: (name: string) => boolean = () => true,
+  opts: { maxEntryBytes?: number } = {},
 ): AsyncGenerator<TarEntry> {
+  const maxEntryBytes = opts.maxEntryBytes ?? Number.MAX_SAFE_INTEGER;
   const q = new ByteQueue();
   const it = source[Symbol.asyncIterator]();
   let ended = false;
@@ -117,8 +123,21 @@ export async function* tarEntries(
     const padded = Math.ceil(size / BLOCK) * BLOCK;
     const meta = typeflag === 'L' || typeflag === 'x';
     const keep = meta || ((typeflag === '0' || typeflag === '7') && want(name));
-    if (!(await need(padded))) throw new DataError(`corrupt archive: "${name}" is cut short (${size} bytes expected)`);
-    const data = keep ? q.take(padded, true).subarray(0, size) : (q.take(padded, false), Buffer.alloc(0));
+    if (meta && size > MAX_META_BYTES) throw new DataError(`corrupt archive: a ${size}-byte tar ${typeflag === 'L' ? 'long-name' : 'pax'} header`);
+    if (keep && !meta && size > maxEntryBytes) throw new DataError(`archive entry "${name}" is ${size} bytes, more than the ${maxEntryBytes} expected`);
+    let data: Buffer = Buffer.alloc(0);
+    if (keep) {
+      if (!(await need(padded))) throw new DataError(`corrupt archive: "${name}" is cut short (${size} bytes expected)`);
+      data = q.take(padded, true).subarray(0, size);
+    } else {
+      // Skipped: consumed chunk by chunk as it arrives, so an unwanted 1 GiB entry costs one chunk of memory.
+      for (let left = padded; left > 0; ) {
+        if (!(await need(1))) throw new DataError(`corrupt archive: "${name}" is cut short (${size} bytes expected)`);
+        const n = Math.min(left, q.length);
+        q.take(n, false);
+        left -= n;
+      }
+    }
     if (typeflag === 'L') {
       longName = field(data, 0, data.length);
       continue;

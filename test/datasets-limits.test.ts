@@ -1,0 +1,94 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { downloadWithResume } from '../src-main/datasets/http-download.ts';
+import { tarEntries } from '../src-main/datasets/tar-reader.ts';
+import { tempHome } from './fixtures/runs-fixtures.ts';
+
+/** Memory and size limits of the dataset readers: skipped tar entries stream by, downloads are capped. */
+const dir = tempHome();
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function tarHeader(name: string, size: number): Buffer {
+  const h = Buffer.alloc(512);
+  h.write(name, 0, 'utf8');
+  h.write('0000644\0', 100);
+  h.write('0000000\0', 108);
+  h.write('0000000\0', 116);
+  h.write(size.toString(8).padStart(11, '0') + '\0', 124);
+  h.write('00000000000\0', 136);
+  h.write('0', 156);
+  h.write('ustar\0' + '00', 257);
+  h.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+  return h;
+}
+
+/** A tar stream with one unwanted entry of `skipBytes` (fresh 1 MiB chunks, as gunzip hands them out), then a wanted one. */
+async function* archive(skipBytes: number): AsyncGenerator<Buffer> {
+  yield tarHeader('junk.bin', skipBytes);
+  for (let left = skipBytes; left > 0; left -= 1 << 20) yield Buffer.alloc(Math.min(left, 1 << 20), 7);
+  const body = Buffer.from('wanted bytes');
+  yield tarHeader('dir/keep.txt', body.length);
+  yield Buffer.concat([body, Buffer.alloc(512 - body.length)]);
+  yield Buffer.alloc(1024);
+}
+
+describe('dataset limits', () => {
+  it('a skipped 512 MiB tar entry streams by in constant memory; a wanted one over the cap is refused', async () => {
+    const base = process.memoryUsage().arrayBuffers;
+    let peak = 0;
+    const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().arrayBuffers - base)), 5);
+    const got: string[] = [];
+    try {
+      for await (const e of tarEntries(archive(512 << 20), (n) => n.endsWith('keep.txt'))) {
+        peak = Math.max(peak, process.memoryUsage().arrayBuffers - base);
+        if (e.data.length) got.push(`${e.name}=${e.data.toString()}`);
+      }
+    } finally {
+      clearInterval(timer);
+    }
+    expect(got).toEqual(['dir/keep.txt=wanted bytes']);
+    // Before, the whole skipped entry was buffered: 512 MiB.
+    expect(peak).toBeLessThan(64 << 20);
+    await expect(async () => {
+      for await (const _ of tarEntries(archive(1 << 20), () => true, { maxEntryBytes: 1000 }));
+    }).rejects.toThrow('archive entry "junk.bin" is 1048576 bytes, more than the 1000 expected');
+  });
+
+  it('downloads over the cap are refused, by announced size or by bytes sent, and leave no part file', async () => {
+    const server = http.createServer((req, res) => {
+      if (req.url === '/announced') {
+        res.writeHead(200, { 'content-length': String(10 << 20) });
+        res.end(Buffer.alloc(10 << 20));
+      } else {
+        res.writeHead(200); // chunked, no size announced
+        const chunk = Buffer.alloc(64 << 10);
+        let sent = 0;
+        const pump = () => {
+          while (sent < 8 << 20 && res.write(chunk)) sent += chunk.length;
+          if (sent < 8 << 20) res.once('drain', pump);
+          else res.end();
+        };
+        pump();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      for (const [route, words] of [['announced', `${10 << 20} bytes`], ['chunked', `more than ${1 << 20} bytes`]] as const) {
+        const file = path.join(dir, `${route}.part`);
+        await expect(downloadWithResume({ url: `http://127.0.0.1:${port}/${route}`, file, maxBytes: 1 << 20, maxRetries: 0 })).rejects.toThrow(
+          `download of http://127.0.0.1:${port}/${route} refused: ${words}, and at most ${1 << 20} are expected`,
+        );
+        expect(fs.existsSync(file)).toBe(false);
+      }
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
