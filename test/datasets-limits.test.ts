@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { decodeBmp } from '../src-main/datasets/bmp-decode.ts';
+import { decodeImage } from '../src-main/datasets/decode-image.ts';
 import { downloadWithResume } from '../src-main/datasets/http-download.ts';
 import { tarEntries } from '../src-main/datasets/tar-reader.ts';
 import { tempHome } from './fixtures/runs-fixtures.ts';
@@ -37,7 +39,45 @@ async function* archive(skipBytes: number): AsyncGenerator<Buffer> {
   yield Buffer.alloc(1024);
 }
 
+/** A 1-bit palette BMP of width × height, pixel data zero (all black). */
+function bmp1bit(width: number, height: number): Buffer {
+  const stride = Math.floor((width + 31) / 32) * 4;
+  const offset = 14 + 40 + 8;
+  const buf = Buffer.alloc(offset + stride * height);
+  buf.write('BM', 0, 'ascii');
+  buf.writeUInt32LE(buf.length, 2);
+  buf.writeUInt32LE(offset, 10);
+  buf.writeUInt32LE(40, 14);
+  buf.writeInt32LE(width, 18);
+  buf.writeInt32LE(height, 22);
+  buf.writeUInt16LE(1, 26);
+  buf.writeUInt16LE(1, 28);
+  buf.writeUInt32LE(2, 46);
+  buf.writeUInt32LE(0xffffff, 58); // palette: black, white
+  return buf;
+}
+
 describe('dataset limits', () => {
+  it('a BMP over the pixel limit is refused before its pixels are allocated; a large one decodes without blocking the event loop', async () => {
+    const file = path.join(dir, 'huge.bmp');
+    fs.writeFileSync(file, bmp1bit(20000, 20000));
+    await expect(decodeImage(file, { size: 32, fit: 'crop' })).rejects.toThrow('BMP: 20000×20000 is 400 megapixels, more than the 268 megapixels Kiln reads');
+    // Other work (a server's requests) runs while a 16-megapixel BMP decodes.
+    let turns = 0;
+    let done = false;
+    const spin = () => {
+      if (done) return;
+      turns++;
+      setImmediate(spin);
+    };
+    setImmediate(spin);
+    const raw = await decodeBmp(bmp1bit(4000, 4000));
+    done = true;
+    expect(raw.data.length).toBe(4000 * 4000 * 3);
+    expect(turns).toBeGreaterThan(20);
+  });
+
+
   it('a skipped 512 MiB tar entry streams by in constant memory; a wanted one over the cap is refused', async () => {
     const base = process.memoryUsage().arrayBuffers;
     let peak = 0;

@@ -9,11 +9,20 @@ export interface RawRgb {
   data: Buffer;
 }
 
+/** sharp's default `limitInputPixels` (0x3FFF²): one limit for every format, BMP included. */
+export const MAX_INPUT_PIXELS = 0x3fff * 0x3fff;
+/** Pixels decoded between yields to the event loop, so a server stays responsive while a large BMP decodes. */
+const PIXELS_PER_SLICE = 1 << 18;
+
 export function isBmp(buf: Uint8Array): boolean {
   return buf.length >= 2 && buf[0] === 0x42 && buf[1] === 0x4d;
 }
 
-export function decodeBmp(buf: Buffer): RawRgb {
+/**
+ * Decode to RGB. The dimensions are checked against MAX_INPUT_PIXELS before anything is
+ * allocated, and the pixel loop yields to the event loop every PIXELS_PER_SLICE pixels.
+ */
+export async function decodeBmp(buf: Buffer): Promise<RawRgb> {
   const fail = (why: string): never => {
     throw new Error(`BMP: ${why}`);
   };
@@ -37,7 +46,8 @@ export function decodeBmp(buf: Buffer): RawRgb {
   }
   const topDown = height < 0;
   height = Math.abs(height);
-  if (width <= 0 || height === 0 || width > 30000 || height > 30000) fail(`bad dimensions ${width}×${height}`);
+  if (width <= 0 || height === 0) fail(`bad dimensions ${width}×${height}`);
+  if (width * height > MAX_INPUT_PIXELS) fail(`${width}×${height} is ${Math.round((width * height) / 1e6)} megapixels, more than the ${Math.round(MAX_INPUT_PIXELS / 1e6)} megapixels Kiln reads`);
   if (compression === 1 || compression === 2) fail('RLE compression is not supported');
   if (compression !== 0 && compression !== 3 && compression !== 6) fail(`compression type ${compression} is not supported`);
 
@@ -68,7 +78,9 @@ export function decodeBmp(buf: Buffer): RawRgb {
   if (dataOffset + stride * height > buf.length) fail(`truncated pixel data (${buf.length} bytes, need ${dataOffset + stride * height})`);
   const out = Buffer.alloc(width * height * 3);
   const shifts = masks?.map(maskShift) ?? null;
+  const rowsPerSlice = Math.max(1, Math.floor(PIXELS_PER_SLICE / width));
   for (let y = 0; y < height; y++) {
+    if (y > 0 && y % rowsPerSlice === 0) await new Promise((resolve) => setImmediate(resolve));
     const row = dataOffset + (topDown ? y : height - 1 - y) * stride;
     let o = y * width * 3;
     for (let x = 0; x < width; x++, o += 3) {

@@ -29,7 +29,7 @@ export async function decodeImage(file: string, opts: DecodeOptions): Promise<Ui
   if (isBmp(buf)) {
     let raw;
     try {
-      raw = decodeBmp(buf);
+      raw = await decodeBmp(buf);
     } catch (err) {
       throw new SkipImageError((err as Error).message);
     }
