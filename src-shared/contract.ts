@@ -12,6 +12,7 @@ import type { DownloadProgressEvent, ImportProgressEvent } from './dataset-progr
 import type { RunRecord, RunMetrics } from './run-types.ts';
 import type { TrainerProgress } from './trainer-protocol.ts';
 import type { SerializedError } from './errors.ts';
+import type { BackendStatus } from './backends.ts';
 import type { EpochMetrics, LrFindResult } from './train-types.ts';
 import type { RunComparison } from './run-comparison.ts';
 import type { ArchSummary, Recipe } from './arch-types.ts';
@@ -139,7 +140,7 @@ export interface Settings {
 
 /** What each method resolves to. */
 export interface MethodResults {
-  'app.info': { version: string; home: string; electron: boolean; backends: { name: string; available: boolean; reason?: string }[] };
+  'app.info': { version: string; home: string; electron: boolean; backends: BackendStatus[] };
   'settings.get': Settings;
   'settings.set': Settings;
   'datasets.list': DatasetInfo['manifest'][];

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ArchSpecSchema } from './arch-spec.ts';
 import { formatZodError } from './zod-error.ts';
+import { BackendNameSchema } from './backends.ts';
 
 export { formatZodError };
 
@@ -8,8 +9,6 @@ export { formatZodError };
  * One config for a run, in the spirit of airbench's `hyp`: the UI edits it, IPC carries it,
  * the trainer reads it and the run record stores it. Units are in the comments.
  */
-export const BackendNameSchema = z.enum(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']);
-
 export const DataConfigSchema = z.object({
   /** Dataset id in the store, or `synthetic` for the built-in procedural set. */
   dataset: z.string().min(1),
@@ -80,7 +79,6 @@ export const RunConfigSchema = z.object({
 });
 
 export type RunConfig = z.infer<typeof RunConfigSchema>;
-export type BackendChoice = z.infer<typeof BackendNameSchema>;
 
 export const DEFAULT_RUN_CONFIG: RunConfig = {
   data: { dataset: 'synthetic', limitTrain: 0, limitVal: 0 },

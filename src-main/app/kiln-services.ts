@@ -18,7 +18,7 @@ import { readEvaluation } from '../training/evaluate-run.ts';
 import { DEFAULT_LR_FIND } from '../training/lr-find.ts';
 import type { Evaluation, Prediction } from '../../src-shared/contract.ts';
 import type { DatasetInfo, ImageItem, KilnEvents, KilnHandlers } from '../../src-shared/contract.ts';
-import { probeBackends } from './backend-probe.ts';
+import { probeBackends } from '../engine/backend/registry.ts';
 import { CustomArchStore } from './custom-archs.ts';
 import { DailyLog } from './daily-log.ts';
 import { createJobRunner, type JobLimits, type JobRunner } from './job-runner.ts';

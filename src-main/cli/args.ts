@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../common/errors.ts';
-import { BackendNameSchema, type BackendChoice } from '../../src-shared/run-config.ts';
+import { BACKEND_NAMES, BACKENDS, BackendNameSchema, type BackendChoice } from '../../src-shared/backends.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -29,10 +29,16 @@ export function numberFlag(name: string, value: string | undefined, opts: { int?
 export function backendFlag(value: string | undefined): BackendChoice | undefined {
   if (value === undefined) return undefined;
   if (!BackendNameSchema.safeParse(value).success) {
-    throw new UsageError(`--backend: expected one of ${BackendNameSchema.options.join(', ')}, got "${value}"`);
+    throw new UsageError(`--backend: expected one of ${BACKEND_NAMES.join(', ')}, got "${value}"`);
   }
   return value as BackendChoice;
 }
+
+/** `a | b | c` of every backend name, for a --backend line of a help text. */
+export const BACKEND_CHOICES = BACKEND_NAMES.join(' | ');
+
+/** A help section naming each backend and what it runs on, from the registry's names. */
+export const BACKENDS_HELP = ['Backends:', ...Object.entries(BACKENDS).map(([name, b]) => `  ${name.padEnd(12)}${b.summary}`), `  ${'auto'.padEnd(12)}the fastest that loads here (CUDA first, wasm before cpu), never a software WebGPU adapter`].join('\n');
 
 /** Flags of the commands that load a trained model (export, predict). */
 export const MODEL_FLAGS = {

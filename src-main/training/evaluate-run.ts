@@ -4,7 +4,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Evaluation } from '../../src-shared/contract.ts';
 import type { LoadedDataset } from '../common/dataset-types.ts';
 import { writeJsonAtomic } from '../common/atomic-write.ts';
-import { loadBackend, type BackendName } from '../engine/backend/load-backend.ts';
+import { loadBackend } from '../engine/backend/load-backend.ts';
+import type { BackendChoice } from '../../src-shared/backends.ts';
 import { assembleEvalBatch, normalisationTable } from '../engine/data/batches.ts';
 import { SYNTHETIC_ID } from '../engine/data/synthetic.ts';
 import { DatasetStore } from '../datasets/dataset-store.ts';
@@ -29,7 +30,7 @@ export interface RunEvaluation extends Evaluation {
 export interface EvaluateOptions {
   checkpoint?: CheckpointChoice;
   /** Load this backend first; without it, tfjs's current backend is used (the trainer's). */
-  backend?: BackendName;
+  backend?: BackendChoice;
   /** The run's dataset when the caller has it loaded already. */
   dataset?: LoadedDataset;
 }

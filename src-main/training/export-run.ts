@@ -9,7 +9,8 @@ import { ensureWritableDir } from '../common/writable-dir.ts';
 import { KILN_VERSION } from '../common/version.ts';
 import { formatZodError } from '../../src-shared/zod-error.ts';
 import { ArchSpecSchema } from '../../src-shared/arch-spec.ts';
-import { loadBackend, type BackendName } from '../engine/backend/load-backend.ts';
+import { loadBackend } from '../engine/backend/load-backend.ts';
+import type { BackendChoice } from '../../src-shared/backends.ts';
 import { DatasetStore } from '../datasets/dataset-store.ts';
 import { buildLayersModel } from '../engine/model/layers-model.ts';
 import { loadRunModel, type CheckpointChoice } from './run-model.ts';
@@ -49,7 +50,7 @@ export type KilnExport = z.infer<typeof KilnExportSchema>;
 export interface ExportOptions {
   checkpoint?: CheckpointChoice;
   /** Load this backend first (export does little arithmetic: cpu is the default). */
-  backend?: BackendName;
+  backend?: BackendChoice;
 }
 
 export interface ExportResult {

@@ -4,7 +4,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Prediction } from '../../src-shared/contract.ts';
 import { DataError } from '../common/errors.ts';
-import { loadBackend, type BackendName } from '../engine/backend/load-backend.ts';
+import { loadBackend } from '../engine/backend/load-backend.ts';
+import type { BackendChoice } from '../../src-shared/backends.ts';
 import { normalisationTable } from '../engine/data/batches.ts';
 import { decodeImage } from '../datasets/decode-image.ts';
 import { IMAGE_EXTENSIONS } from '../datasets/scan-folder.ts';
@@ -38,7 +39,7 @@ export class Classifier {
   }
 
   /** `target` is an export folder (it has kiln.json) or a run id. */
-  static async open(home: string, target: string, opts: { checkpoint?: CheckpointChoice; backend?: BackendName } = {}): Promise<Classifier> {
+  static async open(home: string, target: string, opts: { checkpoint?: CheckpointChoice; backend?: BackendChoice } = {}): Promise<Classifier> {
     await loadBackend(opts.backend ?? 'cpu');
     if (fs.existsSync(path.join(target, KILN_FILE))) {
       const { model, kiln } = await loadExport(target);

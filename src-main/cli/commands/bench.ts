@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { numberFlag, parseFlags } from '../args.ts';
+import { backendFlag, numberFlag, parseFlags } from '../args.ts';
 import { UsageError } from '../../common/errors.ts';
-import { BACKEND_NAMES, loadBackend, type BackendName } from '../../engine/backend/load-backend.ts';
+import { loadBackend } from '../../engine/backend/load-backend.ts';
+import { CONCRETE_BACKEND_NAMES, type ConcreteBackendName } from '../../../src-shared/backends.ts';
 import { PRESETS } from '../../engine/arch/presets.ts';
 import { resolveArch } from '../../training/resolve-config.ts';
 import { measureThroughput, type KernelCost } from '../../engine/train/throughput.ts';
@@ -14,7 +15,7 @@ import { readArch } from './train.ts';
 
 const HELP = `Usage:
   kiln bench --arch <preset|spec.json> [--backend auto] [--batch 128] [--steps N] [--profile] [--json]
-  kiln bench --all [--backends wasm,cpu] [--archs resnet-9-s,resnet-9,wrn-22] [--no-torch]
+  kiln bench --all [--backends ${CONCRETE_BACKEND_NAMES.join(',')}] [--archs resnet-9-s,resnet-9,wrn-22] [--no-torch]
 
 Training GFLOP/s count a step as 3× the architecture's forward FLOPs; "peak" is the same backend's best
 GFLOP/s on a large 3×3 convolution, measured in the same process, so "of peak" says how close a preset
@@ -109,14 +110,15 @@ export async function run(argv: string[]): Promise<number> {
   }
   const batch = numberFlag('batch', v.batch, { int: true, min: 1, max: 4096 }) ?? 128;
   if (v.all) {
-    const backends = v.backends?.split(',') ?? ['tensorflow', 'webgpu', 'wasm', 'cpu'];
-    for (const b of backends) if (!BACKEND_NAMES.includes(b as BackendName)) throw new UsageError(`--backends: unknown backend "${b}"`);
+    const backends = v.backends?.split(',') ?? CONCRETE_BACKEND_NAMES;
+    for (const b of backends) {
+      if (!CONCRETE_BACKEND_NAMES.includes(b as ConcreteBackendName)) throw new UsageError(`--backends: unknown backend "${b}"; expected some of ${CONCRETE_BACKEND_NAMES.join(', ')}`);
+    }
     const archs = v.archs?.split(',') ?? PRESETS.map((p) => p.id).reverse();
     return benchAll({ backends, archs, torch: !v['no-torch'], batch });
   }
   if (!v.arch) throw new UsageError('bench: --arch is required (or --all)');
-  const backendName = (v.backend ?? 'auto') as BackendName;
-  if (!BACKEND_NAMES.includes(backendName)) throw new UsageError(`--backend: expected one of ${BACKEND_NAMES.join(', ')}, got "${v.backend}"`);
+  const backendName = backendFlag(v.backend) ?? 'auto';
   const archArg = readArch(v.arch);
   const { spec } = resolveArch(archArg);
   const backend = await loadBackend(backendName);

@@ -1,4 +1,4 @@
-import { backendFlag, MODEL_FLAGS, parseFlags } from '../args.ts';
+import { BACKEND_CHOICES, backendFlag, MODEL_FLAGS, parseFlags } from '../args.ts';
 import { UsageError } from '../../common/errors.ts';
 import { resolveHome } from '../../common/home.ts';
 import { exportRun } from '../../training/export-run.ts';
@@ -14,7 +14,7 @@ and <dir>/kiln.json (class names, input size, normalisation, architecture) for k
 Options:
   --out DIR        the folder to write (created if missing; \`kiln export <run-id> <dir>\` works too)
   --checkpoint C   best | latest                      [best]
-  --backend B      cpu | wasm | …                     [cpu]
+  --backend B      ${BACKEND_CHOICES}   [cpu]
   --home DIR       Kiln home
   --json           print the result as JSON`;
 

@@ -1,4 +1,4 @@
-import { backendFlag, MODEL_FLAGS, parseFlags, numberFlag } from '../args.ts';
+import { BACKEND_CHOICES, backendFlag, MODEL_FLAGS, parseFlags, numberFlag } from '../args.ts';
 import { writeJsonAtomic } from '../../common/atomic-write.ts';
 import { UsageError } from '../../common/errors.ts';
 import { resolveHome } from '../../common/home.ts';
@@ -16,7 +16,7 @@ how many images went to each class, and the accuracy when its images sit in clas
 Options:
   --top K          classes to show per image               [3]
   --checkpoint C   with a run id: best | latest            [best]
-  --backend B      cpu | wasm | …                          [cpu]
+  --backend B      ${BACKEND_CHOICES}   [cpu]
   --out FILE       also write the JSON result to FILE
   --home DIR       Kiln home (with a run id)
   --json           one JSON object: predictions, summary and failures`;

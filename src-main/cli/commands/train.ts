@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { backendFlag, parseFlags, numberFlag } from '../args.ts';
+import { BACKEND_CHOICES, BACKENDS_HELP, backendFlag, parseFlags, numberFlag } from '../args.ts';
 import { UsageError } from '../../common/errors.ts';
 import { resolveHome } from '../../common/home.ts';
 import { parseArchSpec, type ArchSpec } from '../../../src-shared/arch-spec.ts';
@@ -23,12 +23,14 @@ Options:
   --cutout N            cutout square side in pixels, 0 = off     [0]
   --no-tta              skip test-time augmentation
   --seed N              seeds weights, order and augmentation     [0]
-  --backend B           auto | tensorflow | webgpu | wasm | cpu   [auto]
+  --backend B           ${BACKEND_CHOICES}   [auto]
   --limit-train N       use only the first N training images
   --limit-val N         use only the first N validation images
   --name NAME           a name for the run
   --home DIR            Kiln home                                 [$KILN_HOME or the app's data folder]
   --json                one JSON object a line
+
+${BACKENDS_HELP}
 
 Ctrl-C pauses the run (checkpoint); resume with: kiln runs resume <id>`;
 

@@ -1,7 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadBackend, BackendUnavailableError, type BackendInfo, type BackendName } from './load-backend.ts';
+import { loadBackend, BackendUnavailableError, type BackendInfo } from './load-backend.ts';
+import type { BackendChoice } from '../../../src-shared/backends.ts';
 import { probeWebgpu } from './webgpu.ts';
 
 const require = createRequire(import.meta.url);
@@ -83,6 +84,6 @@ describe('loadBackend', () => {
   });
 
   it('rejects an unknown backend name', async () => {
-    await expect(loadBackend('metal' as BackendName)).rejects.toThrow(/unknown backend "metal"/);
+    await expect(loadBackend('metal' as BackendChoice)).rejects.toThrow(/unknown backend "metal"/);
   });
 });

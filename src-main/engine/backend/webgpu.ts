@@ -3,6 +3,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendUnavailableError } from './backend-unavailable.ts';
 import { withNativeStderrSilenced } from './quiet.ts';
+import { importOptional } from './backend-entry.ts';
 import type { WebgpuAdapter } from '../../../src-shared/backend-types.ts';
 
 interface GpuAdapterLike {
@@ -51,16 +52,6 @@ export function vulkanLoaderPresent(): boolean {
     return fs.readFileSync('/etc/ld.so.cache').includes('libvulkan.so.1');
   } catch {
     return false;
-  }
-}
-
-async function importOptional(specifier: string): Promise<unknown | null> {
-  try {
-    return await import(specifier);
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String((err as Error).message).includes(`'${specifier}'`)) return null;
-    throw err;
   }
 }
 
