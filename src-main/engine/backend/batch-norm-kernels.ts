@@ -7,7 +7,8 @@ import { simdKernels, type SimdKernels } from './simd-module.ts';
  * Training-mode batch normalisation on wasm in three passes over the activation instead of a dozen stock kernels:
  *   KilnBnStats  x → per-channel mean and biased variance (one read of x),
  *   KilnBnApply  y = (x − mean)·γ/√(var+ε) + β, optionally ReLU'd (one read, one write),
- *   KilnBnGrad   dy, x → dx, dγ, dβ (two reads for the sums, one pass for dx).
+ *   KilnBnGrad   dy, x → dx, dγ, dβ (two reads for the sums, one pass for dx); given the ReLU'd y as well, the
+ *                gradient of relu(bn(x)), with the ReLU's mask applied inside the same passes.
  * batchNormTrain (ops/batch-norm.ts) uses them when the active backend has them and falls back to tf ops elsewhere.
  */
 export const BN_STATS = 'KilnBnStats';
@@ -39,6 +40,7 @@ function channelSums(
   b: TensorInfo,
   shiftA: Float32Array,
   shiftB: Float32Array,
+  mask?: TensorInfo,
 ): { s1: Float64Array; s2: Float64Array } {
   const { rows, c } = geometry(a);
   const k = kernels(backend);
@@ -49,13 +51,16 @@ function channelSums(
   view().set(shiftB, c);
   const pa = backend.dataIdMap.get(a.dataId)!.memoryOffset;
   const pb = backend.dataIdMap.get(b.dataId)!.memoryOffset;
+  const pm = mask ? backend.dataIdMap.get(mask.dataId)!.memoryOffset : 0;
   const s1 = new Float64Array(c);
   const s2 = new Float64Array(c);
   for (let r0 = 0; r0 < rows; r0 += CHUNK_ROWS) {
     const n = Math.min(CHUNK_ROWS, rows - r0);
     const v = view();
     v.fill(0, 2 * c);
-    k.moments(pa + r0 * c * 4, pb + r0 * c * 4, n, c, base, base + 4 * c, base + 8 * c, base + 12 * c);
+    const at = r0 * c * 4;
+    if (mask) k.moments_masked(pa + at, pm + at, pb + at, n, c, base + 4 * c, base + 8 * c, base + 12 * c);
+    else k.moments(pa + at, pb + at, n, c, base, base + 4 * c, base + 8 * c, base + 12 * c);
     for (let ch = 0; ch < c; ch++) {
       s1[ch]! += v[2 * c + ch]!;
       s2[ch]! += v[3 * c + ch]!;
@@ -113,11 +118,12 @@ const bnApply: KernelFunc = ({ inputs, attrs, backend }) => {
 
 const bnGrad: KernelFunc = ({ inputs, attrs, backend }) => {
   const wasm = backend as BackendWasm;
-  const { dy, x, mean, variance, gamma } = inputs as Record<string, TensorInfo>;
+  // y, when given, is the ReLU'd output of a fused KilnBnApply: dy flows back only where it is positive.
+  const { dy, x, mean, variance, gamma, y } = inputs as Record<string, TensorInfo | undefined>;
   const { epsilon } = attrs as unknown as { epsilon: number };
   const { rows, c } = geometry(x!);
   const [m, v, g] = [mean, variance, gamma].map((t) => read(wasm, t!));
-  const { s1, s2 } = channelSums(wasm, dy!, x!, new Float32Array(c), m!);
+  const { s1, s2 } = channelSums(wasm, dy!, x!, new Float32Array(c), m!, y);
   // dx = k·(dy − mean(dy) − x̂·mean(dy·x̂)), k = γ·inv, x̂ = (x − mean)·inv, written as a·dy + b·x + k0 per channel.
   const a = new Float32Array(c);
   const b = new Float32Array(c);
@@ -134,7 +140,9 @@ const bnGrad: KernelFunc = ({ inputs, attrs, backend }) => {
   }
   const [pa, pb, pk] = [a, b, k0].map((values) => vector(wasm, values));
   const dx = wasm.makeOutput(x!.shape, 'float32');
-  kernels(wasm).affine2(ptr(wasm, dy!), ptr(wasm, x!), ptr(wasm, dx), rows, c, ptr(wasm, pa!), ptr(wasm, pb!), ptr(wasm, pk!));
+  const k = kernels(wasm);
+  if (y) k.affine2_masked(ptr(wasm, dy!), ptr(wasm, y), ptr(wasm, x!), ptr(wasm, dx), rows, c, ptr(wasm, pa!), ptr(wasm, pb!), ptr(wasm, pk!));
+  else k.affine2(ptr(wasm, dy!), ptr(wasm, x!), ptr(wasm, dx), rows, c, ptr(wasm, pa!), ptr(wasm, pb!), ptr(wasm, pk!));
   disposeInfos(wasm, pa!, pb!, pk!);
   return [dx, vector(wasm, dGamma), vector(wasm, s1)];
 };

@@ -35,6 +35,31 @@ const WAT = (memory: string) => `(module
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rows_loop))))
 
+  ;; as moments, with a[r,c] counted only where m[r,c] > 0 (the gradient through a ReLU whose output is m), sa = 0
+  (func (export "moments_masked") (param $a i32) (param $m i32) (param $b i32) (param $rows i32) (param $c i32)
+        (param $sb i32) (param $o1 i32) (param $o2 i32)
+    (local $r i32) (local $j i32) (local $row i32) (local $da v128) (local $db v128)
+    (local.set $row (i32.shl (local.get $c) (i32.const 2)))
+    (block $done (loop $rows_loop
+      (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $j (i32.const 0))
+      (block $cdone (loop $cols
+        (br_if $cdone (i32.ge_u (local.get $j) (local.get $row)))
+        (local.set $da (v128.and (v128.load (i32.add (local.get $a) (local.get $j)))
+          (f32x4.gt (v128.load (i32.add (local.get $m) (local.get $j))) (v128.const f32x4 0 0 0 0))))
+        (local.set $db (f32x4.sub (v128.load (i32.add (local.get $b) (local.get $j))) (v128.load (i32.add (local.get $sb) (local.get $j)))))
+        (v128.store (i32.add (local.get $o1) (local.get $j))
+          (f32x4.add (v128.load (i32.add (local.get $o1) (local.get $j))) (local.get $da)))
+        (v128.store (i32.add (local.get $o2) (local.get $j))
+          (f32x4.add (v128.load (i32.add (local.get $o2) (local.get $j))) (f32x4.mul (local.get $da) (local.get $db))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $cols)))
+      (local.set $a (i32.add (local.get $a) (local.get $row)))
+      (local.set $m (i32.add (local.get $m) (local.get $row)))
+      (local.set $b (i32.add (local.get $b) (local.get $row)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows_loop))))
+
   ;; y[r,c] = max(x[r,c]·s[c] + t[c], lo) with lo = 0 (ReLU) or −∞
   (func (export "affine") (param $x i32) (param $y i32) (param $rows i32) (param $c i32)
         (param $s i32) (param $t i32) (param $relu i32)
@@ -82,12 +107,42 @@ const WAT = (memory: string) => `(module
       (local.set $dx (i32.add (local.get $dx) (local.get $row)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rows_loop))))
+
+  ;; as affine2, with dy[r,c] taken as 0 where m[r,c] ≤ 0
+  (func (export "affine2_masked") (param $dy i32) (param $m i32) (param $x i32) (param $dx i32) (param $rows i32) (param $c i32)
+        (param $pa i32) (param $pb i32) (param $pk i32)
+    (local $r i32) (local $j i32) (local $row i32)
+    (local.set $row (i32.shl (local.get $c) (i32.const 2)))
+    (block $done (loop $rows_loop
+      (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $j (i32.const 0))
+      (block $cdone (loop $cols
+        (br_if $cdone (i32.ge_u (local.get $j) (local.get $row)))
+        (v128.store (i32.add (local.get $dx) (local.get $j))
+          (f32x4.add
+            (f32x4.add
+              (f32x4.mul
+                (v128.and (v128.load (i32.add (local.get $dy) (local.get $j)))
+                  (f32x4.gt (v128.load (i32.add (local.get $m) (local.get $j))) (v128.const f32x4 0 0 0 0)))
+                (v128.load (i32.add (local.get $pa) (local.get $j))))
+              (f32x4.mul (v128.load (i32.add (local.get $x) (local.get $j))) (v128.load (i32.add (local.get $pb) (local.get $j)))))
+            (v128.load (i32.add (local.get $pk) (local.get $j)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $cols)))
+      (local.set $dy (i32.add (local.get $dy) (local.get $row)))
+      (local.set $m (i32.add (local.get $m) (local.get $row)))
+      (local.set $x (i32.add (local.get $x) (local.get $row)))
+      (local.set $dx (i32.add (local.get $dx) (local.get $row)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows_loop))))
 )`;
 
 export interface SimdKernels {
   moments(a: number, b: number, rows: number, c: number, sa: number, sb: number, o1: number, o2: number): void;
   affine(x: number, y: number, rows: number, c: number, s: number, t: number, relu: number): void;
   affine2(dy: number, x: number, dx: number, rows: number, c: number, a: number, b: number, k: number): void;
+  moments_masked(a: number, m: number, b: number, rows: number, c: number, sb: number, o1: number, o2: number): void;
+  affine2_masked(dy: number, m: number, x: number, dx: number, rows: number, c: number, a: number, b: number, k: number): void;
 }
 
 type WasmModuleLike = BackendWasm['wasm'] & { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };

@@ -29,6 +29,10 @@ export class Model {
   readonly state = new Map<string, tf.Variable>();
   private readonly byName = new Map<string, tf.Variable>();
   private dropoutCalls = 0;
+  /** BN nodes read only by a ReLU: in training the pair runs as one op (fewer passes, one activation fewer kept). */
+  private readonly bnWithRelu = new Set<string>();
+  /** Those ReLUs, which then pass their input through. */
+  private readonly fusedRelu = new Set<string>();
 
   constructor(
     readonly graph: Graph,
@@ -43,6 +47,18 @@ export class Model {
       this.byName.set(name, variable);
     };
     const draw = (n: number, f: () => number) => Float32Array.from({ length: n }, f);
+    const readers = new Map<string, GraphNode[]>();
+    for (const node of graph.nodes) {
+      const inputs = 'inputs' in node ? node.inputs : 'input' in node ? [node.input] : [];
+      for (const i of inputs) readers.set(i, [...(readers.get(i) ?? []), node]);
+    }
+    for (const node of graph.nodes) {
+      const r = readers.get(node.name);
+      if (node.op === 'bn' && node.name !== graph.output && r?.length === 1 && r[0]!.op === 'relu') {
+        this.bnWithRelu.add(node.name);
+        this.fusedRelu.add(r[0]!.name);
+      }
+    }
     for (const node of graph.nodes) {
       if (node.op === 'conv') {
         const c = inChannels(node.input);
@@ -89,9 +105,9 @@ export class Model {
       case 'conv':
         return tf.conv2d(get(node.input) as tf.Tensor4D, this.param(`${node.name}/kernel`) as tf.Tensor4D, node.stride, 'same');
       case 'bn':
-        return this.batchNorm(node.name, get(node.input) as tf.Tensor4D, training);
+        return this.batchNorm(node.name, get(node.input) as tf.Tensor4D, training, training && this.bnWithRelu.has(node.name));
       case 'relu':
-        return tf.relu(get(node.input));
+        return training && this.fusedRelu.has(node.name) ? get(node.input) : tf.relu(get(node.input));
       case 'add':
         return tf.add(get(node.inputs[0]), get(node.inputs[1]));
       case 'maxpool':
@@ -116,13 +132,13 @@ export class Model {
     }
   }
 
-  private batchNorm(name: string, x: tf.Tensor4D, training: boolean): tf.Tensor4D {
+  private batchNorm(name: string, x: tf.Tensor4D, training: boolean, relu = false): tf.Tensor4D {
     const gamma = this.param(`${name}/gamma`) as tf.Tensor1D;
     const beta = this.param(`${name}/beta`) as tf.Tensor1D;
     const movingMean = this.state.get(`${name}/moving_mean`)!;
     const movingVar = this.state.get(`${name}/moving_variance`)!;
     if (!training) return tf.batchNorm(x, movingMean as tf.Tensor1D, movingVar as tf.Tensor1D, beta, gamma, BN_EPSILON);
-    const { y, mean, variance } = batchNormTrain(x, gamma, beta, BN_EPSILON);
+    const { y, mean, variance } = batchNormTrain(x, gamma, beta, BN_EPSILON, { relu });
     const n = x.shape[0] * x.shape[1] * x.shape[2];
     tf.tidy(() => {
       // The running variance is the unbiased estimate, as in PyTorch.

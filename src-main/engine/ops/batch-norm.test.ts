@@ -20,6 +20,11 @@ function naive(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D) {
 
 type Impl = (x: tf.Tensor4D, g: tf.Tensor1D, b: tf.Tensor1D) => { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor };
 const fused: Impl = (x, g, b) => batchNormTrain(x, g, b, EPS);
+const naiveRelu: Impl = (x, g, b) => {
+  const r = naive(x, g, b);
+  return { ...r, y: tf.relu(r.y) };
+};
+const fusedRelu: Impl = (x, g, b) => batchNormTrain(x, g, b, EPS, { relu: true });
 
 interface Result {
   y: Float32Array;
@@ -83,6 +88,14 @@ describe('batchNormTrain matches autodiff of the naive formula', () => {
       const expected = await run('cpu', naive, shape, 10 * i + 1);
       const actual = await run('wasm', fused, shape, 10 * i + 1);
       expectClose(actual, expected, 1e-4);
+    });
+  }
+
+  for (const [i, shape] of shapes.entries()) {
+    it(`with a ReLU folded in, on cpu and wasm, x=${shape}`, async () => {
+      const expected = await run('cpu', naiveRelu, shape, 10 * i + 5);
+      expectClose(await run('cpu', fusedRelu, shape, 10 * i + 5), expected, 1e-4);
+      expectClose(await run('wasm', fusedRelu, shape, 10 * i + 5), expected, 1e-4);
     });
   }
 

@@ -39,12 +39,19 @@ export function batchNormTrain(
   gamma: tf.Tensor1D,
   beta: tf.Tensor1D,
   epsilon: number,
+  opts: { relu?: boolean } = {},
 ): BatchNormTrainResult {
   const [n, h, w, c] = x.shape;
   if (gamma.shape[0] !== c || beta.shape[0] !== c) {
     throw new Error(`batchNormTrain: gamma and beta must have ${c} entries (the channels of x), got ${gamma.shape[0]} and ${beta.shape[0]}`);
   }
-  if (c % 4 === 0 && tf.getKernel(FUSED_STATS, tf.getBackend())) return fusedBatchNormTrain(x, gamma, beta, epsilon);
+  if (c % 4 === 0 && tf.getKernel(FUSED_STATS, tf.getBackend())) return fusedBatchNormTrain(x, gamma, beta, epsilon, opts.relu ?? false);
+  if (opts.relu) {
+    return tf.tidy(() => {
+      const r = batchNormTrain(x, gamma, beta, epsilon);
+      return { ...r, y: tf.relu(r.y) };
+    });
+  }
   return tf.tidy(() => {
     const batchWeights = tf.fill([1, n], 1 / n) as tf.Tensor2D;
     const mean = channelMeans(x, batchWeights);
@@ -79,18 +86,20 @@ export function batchNormTrain(
 }
 
 /** batchNormTrain through the backend's fused kernels: statistics, normalise, and one kernel for the whole gradient. */
-function fusedBatchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): BatchNormTrainResult {
+function fusedBatchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number, relu: boolean): BatchNormTrainResult {
   // Statistics outside the custom-gradient op, as in the tf-op path: the gradient kernel accounts for them.
   const [mean, variance] = tf.engine().runKernel(FUSED_STATS, { x }, {}) as [tf.Tensor1D, tf.Tensor1D];
   const normalise = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, g, b, save] = args as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
-    save([input, g, mean, variance]); // saved, so they outlive the forward pass's scope
-    const value = tf.engine().runKernel(FUSED_APPLY, { x: input, mean, variance, gamma: g, beta: b }, { epsilon, relu: false }) as tf.Tensor4D;
+    const value = tf.engine().runKernel(FUSED_APPLY, { x: input, mean, variance, gamma: g, beta: b }, { epsilon, relu }) as tf.Tensor4D;
+    // Saved, so they outlive the forward pass's scope; a ReLU'd output is its own mask for the gradient.
+    save(relu ? [input, g, mean, variance, value] : [input, g, mean, variance]);
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, gs, m, v] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
-        return tf.engine().runKernel(FUSED_GRAD, { dy, x: xs, mean: m, variance: v, gamma: gs }, { epsilon }) as tf.Tensor[];
+        const [xs, gs, m, v, y] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor4D | undefined];
+        const inputs = { dy, x: xs, mean: m, variance: v, gamma: gs, ...(y ? { y } : {}) };
+        return tf.engine().runKernel(FUSED_GRAD, inputs, { epsilon }) as tf.Tensor[];
       },
     };
   });
