@@ -1,5 +1,6 @@
 import { backend_util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { simdKernels } from './simd-module.ts';
 
 /**
  * MaxPool gradient: each output's dy goes to the first position (row-major within the window) holding the window's
@@ -29,6 +30,16 @@ export const maxPoolGradWasm: KernelFunc = ({ inputs, attrs, backend }) => {
 
   // Allocate first: allocation may grow the heap and detach earlier views.
   const dx = wasm.makeOutput(input.shape, 'float32');
+  // The common 2×2 stride-2 pool over even maps: one SIMD pass that writes every dx (same first-maximum rule).
+  const simd = simdKernels(wasm);
+  if (
+    simd && fh === 2 && fw === 2 && strideHeight === 2 && strideWidth === 2 && padInfo.top === 0 && padInfo.left === 0 &&
+    inHeight === 2 * outHeight && inWidth === 2 * outWidth && inChannels % 4 === 0
+  ) {
+    const ptr = (t: TensorInfo) => wasm.dataIdMap.get(t.dataId)!.memoryOffset;
+    simd.maxpool2_grad(ptr(input), ptr(dy), ptr(dx), batchSize * outHeight, outWidth, inChannels);
+    return dx;
+  }
   const dxv = wasm.typedArrayFromHeap(dx) as Float32Array;
   const xv = wasm.typedArrayFromHeap(input) as Float32Array;
   const dyv = wasm.typedArrayFromHeap(dy) as Float32Array;

@@ -60,6 +60,58 @@ const WAT = (memory: string) => `(module
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rows_loop))))
 
+  ;; MaxPool 2×2 stride 2 gradient over an input of exactly 2·rows × 2·cols pixels (rows = images × output rows):
+  ;; each window's dy goes to the first position (row-major) holding its maximum, every other dx is 0.
+  (func (export "maxpool2_grad") (param $x i32) (param $dy i32) (param $dx i32) (param $rows i32) (param $cols i32) (param $c i32)
+    (local $r i32) (local $l i32) (local $j i32) (local $cb i32) (local $in i32) (local $p0 i32) (local $p1 i32)
+    (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128) (local $best v128) (local $g v128)
+    (local $g0 v128) (local $g1 v128) (local $g2 v128) (local $g3 v128) (local $d v128) (local $taken v128)
+    (local.set $cb (i32.shl (local.get $c) (i32.const 2)))
+    (local.set $in (i32.mul (local.get $cb) (i32.shl (local.get $cols) (i32.const 1)))) ;; bytes of one input row
+    (block $done (loop $rows_loop
+      (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $l (i32.const 0))
+      (block $ldone (loop $cols_loop
+        (br_if $ldone (i32.ge_u (local.get $l) (local.get $cols)))
+        ;; top-left of this window in the input (and dx), byte offset
+        (local.set $p0 (i32.add (i32.mul (i32.shl (local.get $r) (i32.const 1)) (local.get $in))
+                                (i32.mul (i32.shl (local.get $l) (i32.const 1)) (local.get $cb))))
+        (local.set $p1 (i32.add (local.get $p0) (local.get $in)))
+        (local.set $j (i32.const 0))
+        (block $cdone (loop $chan
+          (br_if $cdone (i32.ge_u (local.get $j) (local.get $cb)))
+          (local.set $v0 (v128.load (i32.add (local.get $x) (i32.add (local.get $p0) (local.get $j)))))
+          (local.set $v1 (v128.load (i32.add (local.get $x) (i32.add (i32.add (local.get $p0) (local.get $cb)) (local.get $j)))))
+          (local.set $v2 (v128.load (i32.add (local.get $x) (i32.add (local.get $p1) (local.get $j)))))
+          (local.set $v3 (v128.load (i32.add (local.get $x) (i32.add (i32.add (local.get $p1) (local.get $cb)) (local.get $j)))))
+          ;; strictly greater, in order: the first maximum wins; NaN and an all −∞ window never do
+          (local.set $g0 (f32x4.gt (local.get $v0) (v128.const f32x4 -inf -inf -inf -inf)))
+          (local.set $best (v128.bitselect (local.get $v0) (v128.const f32x4 -inf -inf -inf -inf) (local.get $g0)))
+          (local.set $g1 (f32x4.gt (local.get $v1) (local.get $best)))
+          (local.set $best (v128.bitselect (local.get $v1) (local.get $best) (local.get $g1)))
+          (local.set $g2 (f32x4.gt (local.get $v2) (local.get $best)))
+          (local.set $best (v128.bitselect (local.get $v2) (local.get $best) (local.get $g2)))
+          (local.set $g3 (f32x4.gt (local.get $v3) (local.get $best)))
+          (local.set $d (v128.load (i32.add (local.get $dy) (local.get $j))))
+          (local.set $taken (local.get $g3))
+          (v128.store (i32.add (local.get $dx) (i32.add (i32.add (local.get $p1) (local.get $cb)) (local.get $j)))
+            (v128.and (local.get $d) (local.get $g3)))
+          (v128.store (i32.add (local.get $dx) (i32.add (local.get $p1) (local.get $j)))
+            (v128.and (local.get $d) (v128.andnot (local.get $g2) (local.get $taken))))
+          (local.set $taken (v128.or (local.get $taken) (local.get $g2)))
+          (v128.store (i32.add (local.get $dx) (i32.add (i32.add (local.get $p0) (local.get $cb)) (local.get $j)))
+            (v128.and (local.get $d) (v128.andnot (local.get $g1) (local.get $taken))))
+          (local.set $taken (v128.or (local.get $taken) (local.get $g1)))
+          (v128.store (i32.add (local.get $dx) (i32.add (local.get $p0) (local.get $j)))
+            (v128.and (local.get $d) (v128.andnot (local.get $g0) (local.get $taken))))
+          (local.set $j (i32.add (local.get $j) (i32.const 16)))
+          (br $chan)))
+        (local.set $dy (i32.add (local.get $dy) (local.get $cb)))
+        (local.set $l (i32.add (local.get $l) (i32.const 1)))
+        (br $cols_loop)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows_loop))))
+
   ;; y[r,c] = max(x[r,c]·s[c] + t[c], lo) with lo = 0 (ReLU) or −∞
   (func (export "affine") (param $x i32) (param $y i32) (param $rows i32) (param $c i32)
         (param $s i32) (param $t i32) (param $relu i32)
@@ -141,6 +193,7 @@ export interface SimdKernels {
   moments(a: number, b: number, rows: number, c: number, sa: number, sb: number, o1: number, o2: number): void;
   affine(x: number, y: number, rows: number, c: number, s: number, t: number, relu: number): void;
   affine2(dy: number, x: number, dx: number, rows: number, c: number, a: number, b: number, k: number): void;
+  maxpool2_grad(x: number, dy: number, dx: number, rows: number, cols: number, c: number): void;
   moments_masked(a: number, m: number, b: number, rows: number, c: number, sb: number, o1: number, o2: number): void;
   affine2_masked(dy: number, m: number, x: number, dx: number, rows: number, c: number, a: number, b: number, k: number): void;
 }

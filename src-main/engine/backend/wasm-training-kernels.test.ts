@@ -3,7 +3,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-layers'; // registers the gradient functions
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './register-wasm-training-kernels.ts';
+import { prepareSimdKernels } from './simd-module.ts';
 import { randomValues, relativeError } from '../testing/tensor-compare.ts';
 
 async function onBackend<T>(name: string, f: () => T): Promise<T> {
@@ -19,6 +21,7 @@ async function onBackend<T>(name: string, f: () => T): Promise<T> {
 beforeAll(async () => {
   registerWasmTrainingKernels();
   await tf.setBackend('wasm');
+  expect(await prepareSimdKernels(tf.backend() as BackendWasm)).not.toBeNull();
 });
 
 describe('registerWasmTrainingKernels', () => {
@@ -87,7 +90,9 @@ describe('Conv2D gradients on wasm match cpu', () => {
 
 type PoolCase = { x: [number, number, number, number]; k: number; s: number; pad: 'same' | 'valid'; relu: boolean };
 const poolCases: PoolCase[] = [
+  // 2×2 stride 2 over even maps with a multiple of 4 channels takes the SIMD loop; the rest the JS one.
   { x: [2, 6, 6, 4], k: 2, s: 2, pad: 'valid', relu: false },
+  { x: [3, 8, 4, 12], k: 2, s: 2, pad: 'valid', relu: true },
   { x: [2, 8, 8, 5], k: 2, s: 2, pad: 'valid', relu: true }, // ReLU zeros make ties: the first maximum must win
   { x: [2, 7, 7, 3], k: 2, s: 2, pad: 'same', relu: false },
   { x: [2, 7, 7, 3], k: 3, s: 1, pad: 'same', relu: true },
