@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { serializeError } from '../common/errors.ts';
+import { PARENT_CLOSE_GRACE_MS } from '../common/parent-port.ts';
 import { dieWithParent } from '../common/parent-watchdog.ts';
 import { parseRunConfig } from '../../src-shared/run-config.ts';
 import { loadBackend } from '../engine/backend/load-backend.ts';
@@ -16,7 +17,7 @@ import { DEFAULT_LR_FIND, lrFind } from '../training/lr-find.ts';
 import type { JobRequest } from './job-runner.ts';
 
 interface ParentPort {
-  once(event: 'message', listener: (e: { data: unknown }) => void): void;
+  on(event: 'message', listener: (e: { data: unknown }) => void): void;
   postMessage(message: unknown): void;
 }
 
@@ -32,8 +33,23 @@ function reply(message: unknown): Promise<void> {
   return new Promise((resolve) => (process.send ? process.send(message, () => resolve()) : resolve()));
 }
 
+// The first message is the job; a later {type: 'cancel'} asks it to stop.
+const cancel = new AbortController();
+
+/** Progress goes out as it comes; nothing waits for it. */
+function progress(event: unknown): void {
+  if (parentPort) parentPort.postMessage({ type: 'progress', event });
+  else process.send?.({ type: 'progress', event });
+}
+
 async function run(job: JobRequest): Promise<unknown> {
   switch (job.kind) {
+    case 'importFolder': {
+      // Decoding (sharp, libvips) happens here, never in the app's main process (png-encode.ts says why).
+      const { importFolder } = await import('../datasets/import-folder.ts');
+      const { DatasetStore } = await import('../datasets/dataset-store.ts');
+      return importFolder(new DatasetStore(job.home), job.options, progress, cancel.signal);
+    }
     case 'lrFind': {
       const config = parseRunConfig(job.config);
       await loadBackend(config.backend);
@@ -84,11 +100,21 @@ async function handle(data: unknown): Promise<void> {
     exitCode = 1;
     await reply({ type: 'error', error: serializeError(err) });
   }
-  process.exit(exitCode);
+  // Electron's port has no delivery callback and closes on exit, which can drop the answer: the parent ends this
+  // process once it has it (utility-spawner.ts); leave on our own only if it does not.
+  if (parentPort) setTimeout(() => process.exit(exitCode), PARENT_CLOSE_GRACE_MS);
+  else process.exit(exitCode);
 }
 
-if (parentPort) parentPort.once('message', (e) => void handle(e.data));
-else process.once('message', (m) => void handle(m));
+let started = false;
+function onMessage(m: unknown): void {
+  if (!started) {
+    started = true;
+    void handle(m);
+  } else if ((m as { type?: string } | null)?.type === 'cancel') cancel.abort();
+}
+if (parentPort) parentPort.on('message', (e) => onMessage(e.data));
+else process.on('message', onMessage);
 // A parent that went away will never read the answer.
 process.on('disconnect', () => process.exit(1));
 dieWithParent(5_000);

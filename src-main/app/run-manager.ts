@@ -135,8 +135,12 @@ export class RunManager {
     const handle = new TrainerHandle(this.home, id, this.spawner);
     this.live.set(id, handle);
     let exit: { code: number | null; signal: string | null } | undefined;
+    let started = false;
     handle.on('exit', (e) => (exit = e));
-    handle.on('message', (m: TrainerMessage) => this.forward(m));
+    handle.on('message', (m: TrainerMessage) => {
+      if (m.type === 'started') started = true;
+      this.forward(m);
+    });
     // The final status goes out once the process has exited, so a client that reacts to it
     // (resume a paused run) finds the run no longer live.
     void handle.done.then(async (result) => {
@@ -152,7 +156,16 @@ export class RunManager {
         this.emit('runStatus', { runId: id, status: 'failed', error: { name: m.error.name, message: m.error.message } });
         return;
       }
-      // No 'done' or 'error' came: the process died (killed, out of memory, a native crash).
+      // No 'done' or 'error' came. A trainer that started and then settled the run itself (paused, finished,
+      // stopped, failed) wrote that before its last message, which can be lost when the process exits right
+      // after sending it (Electron closes a utility process's port on exit): the stored status wins.
+      const settled = started ? await this.settledStatus(id) : undefined;
+      if (settled) {
+        this.log.warn(`run ${id}: the trainer's last message was lost; it recorded the run ${settled.status}`);
+        this.emit('runStatus', { runId: id, status: settled.status, ...(settled.error ? { error: settled.error } : {}) });
+        return;
+      }
+      // Otherwise the process died (killed, out of memory, a native crash).
       const how = exit?.signal ? `killed by ${exit.signal}` : `exit code ${exit?.code ?? 'unknown'}`;
       const error = { name: 'TrainerCrashedError', message: `the trainer of run ${id} exited unexpectedly (${how}); resume the run to continue from its last checkpoint` };
       this.log.error(`run ${id}: ${error.message}`);
@@ -163,6 +176,15 @@ export class RunManager {
       }
       this.emit('runStatus', { runId: id, status: 'failed', error });
     });
+  }
+
+  private async settledStatus(id: string): Promise<Pick<RunRecord, 'status' | 'error'> | undefined> {
+    try {
+      const record = await this.store.get(id);
+      return record.status === 'paused' || record.status === 'finished' || record.status === 'stopped' || record.status === 'failed' ? record : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private forward(m: TrainerMessage): void {

@@ -3,11 +3,13 @@ import type { TrainerMessage } from '../../src-shared/trainer-protocol.ts';
 import type { TrainerSpawner } from '../training/trainer-client.ts';
 import type { JobProcess } from '../app/job-runner.ts';
 
-type Fork = (modulePath: string, args?: string[], options?: { serviceName?: string; stdio?: 'inherit' | 'pipe' | 'ignore' }) => UtilityProcess;
+type Fork = (modulePath: string, args?: string[], options?: { serviceName?: string; stdio?: 'inherit' | 'pipe' | 'ignore'; env?: NodeJS.ProcessEnv }) => UtilityProcess;
 
 /**
  * Trainers as Electron utility processes (Chromium's process model): a crash or out-of-memory kills
  * that process only, and the run manager marks the run failed. `fork` is `utilityProcess.fork`.
+ * A trainer's last message ('done' or 'error') is acknowledged by ending the process: it waits for that
+ * rather than exiting at once, which could drop the message (protocol.ts, PARENT_CLOSE_GRACE_MS).
  */
 export function utilityTrainerSpawner(fork: Fork, entry: string): TrainerSpawner {
   return (args) => {
@@ -17,19 +19,30 @@ export function utilityTrainerSpawner(fork: Fork, entry: string): TrainerSpawner
         return child.pid;
       },
       send: (m) => child.postMessage(m),
-      onMessage: (l) => child.on('message', (m: unknown) => l(m as TrainerMessage)),
+      onMessage: (l) =>
+        child.on('message', (m: unknown) => {
+          l(m as TrainerMessage);
+          const type = (m as TrainerMessage | undefined)?.type;
+          if (type === 'done' || type === 'error') child.kill();
+        }),
       onExit: (l) => child.on('exit', (code: number) => l(code, null)),
       kill: () => void child.kill(),
     };
   };
 }
 
+/** A job answers once; having the answer, the parent ends the process (see above). */
 export function utilityJobProcess(fork: Fork, entry: string): () => JobProcess {
   return () => {
     const child = fork(entry, [], { serviceName: 'Kiln job', stdio: 'inherit' });
     return {
       send: (m) => child.postMessage(m),
-      onMessage: (l) => child.on('message', l),
+      onMessage: (l) =>
+        child.on('message', (m: unknown) => {
+          l(m);
+          const type = (m as { type?: string } | undefined)?.type;
+          if (type === 'result' || type === 'error') child.kill();
+        }),
       onExit: (l) => child.on('exit', (code: number) => l(code)),
       kill: () => void child.kill(),
     };

@@ -4,6 +4,7 @@
  * out-of-memory here never takes the parent down.
  */
 import { serializeError } from '../common/errors.ts';
+import { PARENT_CLOSE_GRACE_MS } from '../common/parent-port.ts';
 import { dieWithParent } from '../common/parent-watchdog.ts';
 import type { ParentMessage, TrainerMessage } from '../../src-shared/trainer-protocol.ts';
 import { runTrainingSession } from './train-session.ts';
@@ -36,9 +37,16 @@ onMessage((m) => request(m.type));
 process.stderr.on('error', () => undefined);
 // Ctrl-C on a terminal reaches the whole process group: pause, as the parent will ask anyway.
 process.on('SIGINT', () => request('pause'));
-process.on('SIGTERM', () => request('pause'));
+// Once the run is settled, SIGTERM is the parent's acknowledgement of the last message (utility-spawner.ts).
+let settled = false;
+process.on('SIGTERM', () => (settled ? process.exit() : request('pause')));
 // A parent that went away can't be asked; keep the work: checkpoint and pause.
 process.on('disconnect', () => request('pause'));
+if (parentPort) {
+  // A utility process gets no 'disconnect'; an orphan is re-parented, so a changed parent pid means the app is gone.
+  const parentPid = process.ppid;
+  setInterval(() => process.ppid !== parentPid && request('pause'), 1000).unref();
+}
 // …and if it cannot (a step that never ends), it must not live on as an orphan.
 if (process.send || parentPort) dieWithParent(60_000);
 
@@ -66,4 +74,9 @@ try {
 }
 // The IPC channel would keep the process alive; leave once the last message is on its way.
 await lastSend;
-process.exit();
+settled = true;
+if (parentPort) {
+  // Electron's port has no delivery callback and closes on exit, which can drop the last message: the parent ends
+  // this process once it has the 'done' or 'error' (utility-spawner.ts); leave on our own only if it does not.
+  setTimeout(() => process.exit(), PARENT_CLOSE_GRACE_MS);
+} else process.exit();
