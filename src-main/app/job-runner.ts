@@ -2,6 +2,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { forwardStderr } from '../common/third-party-noise.ts';
 import type { RunConfig } from '../../src-shared/run-config.ts';
+import type { ImportFolderOptions } from '../datasets/import-folder.ts';
 
 /** A child process running `job-entry`: fork here, utilityProcess in the app. */
 export interface JobProcess {
@@ -15,9 +16,19 @@ export type JobRequest =
   | { kind: 'lrFind'; home: string; config: RunConfig; options?: { steps?: number; startLr?: number; endLr?: number } }
   | { kind: 'evaluate'; home: string; runId: string }
   | { kind: 'export'; home: string; runId: string; dir: string }
-  | { kind: 'predict'; home: string; runId: string; imageBase64: string; top: number };
+  | { kind: 'predict'; home: string; runId: string; imageBase64: string; top: number }
+  | { kind: 'importFolder'; home: string; options: ImportFolderOptions };
 
-export type JobRunner = <T>(request: JobRequest) => Promise<T>;
+export interface JobOptions {
+  /** The job's progress events ({type: 'progress', event} from the process), in order. */
+  onProgress?: (event: unknown) => void;
+  /** Asks the job to stop ({type: 'cancel'}); a job that has not answered within CANCEL_GRACE_MS is killed. */
+  signal?: AbortSignal;
+}
+
+export type JobRunner = <T>(request: JobRequest, options?: JobOptions) => Promise<T>;
+
+const CANCEL_GRACE_MS = 10_000;
 
 const ENTRY = fileURLToPath(new URL('./job-entry.ts', import.meta.url));
 
@@ -38,7 +49,9 @@ export const forkJobProcess = (): JobProcess => {
   };
 };
 
-const JOB_NAMES: Record<JobRequest['kind'], string> = { lrFind: 'learning-rate finder', evaluate: 'evaluation', export: 'export', predict: 'prediction' };
+const JOB_NAMES: Record<JobRequest['kind'], string> = { lrFind: 'learning-rate finder', evaluate: 'evaluation', export: 'export', predict: 'prediction', importFolder: 'folder import' };
+
+type JobMessage<T> = { type: 'progress'; event: unknown } | { type: 'result'; result: T } | { type: 'error'; error: { name: string; message: string } };
 
 export interface JobLimits {
   /** Heavy jobs running at once; more wait in a queue. */
@@ -53,7 +66,8 @@ export const DEFAULT_JOB_LIMITS: JobLimits = {
   maxRunning: 2,
   maxQueued: 16,
   // An LR test or an evaluation of CIFAR-10 on a CPU backend takes minutes; a prediction seconds.
-  timeoutMs: { lrFind: 30 * 60_000, evaluate: 30 * 60_000, export: 10 * 60_000, predict: 2 * 60_000 },
+  // An import of a large folder decodes for hours on a small machine.
+  timeoutMs: { lrFind: 30 * 60_000, evaluate: 30 * 60_000, export: 10 * 60_000, predict: 2 * 60_000, importFolder: 12 * 60 * 60_000 },
 };
 
 export class JobQueueFullError extends Error {
@@ -73,36 +87,53 @@ export function createJobRunner(spawn: () => JobProcess = forkJobProcess, limits
     running--;
     queue.shift()?.();
   };
-  const runOne = <T>(request: JobRequest) =>
+  const runOne = <T>(request: JobRequest, { onProgress, signal }: JobOptions) =>
     new Promise<T>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
       const proc = spawn();
       let answered = false;
       let settled = false;
+      let killTimer: NodeJS.Timeout | undefined;
+      const onAbort = () => {
+        proc.send({ type: 'cancel' });
+        killTimer = setTimeout(() => proc.kill(), CANCEL_GRACE_MS);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const settle = () => {
+        settled = true;
+        clearTimeout(timer);
+        clearTimeout(killTimer);
+        signal?.removeEventListener('abort', onAbort);
+      };
       const timeout = timeoutMs[request.kind];
       const timer = setTimeout(() => {
         if (settled) return;
-        settled = true;
+        settle();
         proc.kill();
         reject(Object.assign(new Error(`the ${JOB_NAMES[request.kind]} took longer than ${Math.round(timeout / 1000)} s and was stopped`), { name: 'JobTimeoutError' }));
       }, timeout);
       proc.onMessage((m) => {
-        const msg = m as { type: 'result'; result: T } | { type: 'error'; error: { name: string; message: string } };
+        const msg = m as JobMessage<T>;
+        if (msg.type === 'progress') {
+          if (!settled) onProgress?.(msg.event);
+          return;
+        }
         answered = true;
         if (settled) return;
-        settled = true;
-        clearTimeout(timer);
+        settle();
         if (msg.type === 'result') resolve(msg.result);
         else reject(Object.assign(new Error(msg.error.message), { name: msg.error.name }));
       });
       proc.onExit((code) => {
         clearTimeout(timer);
         if (settled || answered) return;
-        settled = true;
-        reject(Object.assign(new Error(`the ${JOB_NAMES[request.kind]} process exited unexpectedly (exit code ${code ?? 'unknown'})`), { name: 'JobCrashedError' }));
+        settle();
+        if (signal?.aborted) reject(signal.reason);
+        else reject(Object.assign(new Error(`the ${JOB_NAMES[request.kind]} process exited unexpectedly (exit code ${code ?? 'unknown'})`), { name: 'JobCrashedError' }));
       });
       proc.send(request);
     });
-  return async <T>(request: JobRequest) => {
+  return async <T>(request: JobRequest, options: JobOptions = {}) => {
     if (running >= maxRunning) {
       if (queue.length >= maxQueued) {
         throw new JobQueueFullError(`Kiln is busy: ${running} jobs are running and ${queue.length} are waiting; try the ${JOB_NAMES[request.kind]} again later`);
@@ -111,7 +142,7 @@ export function createJobRunner(spawn: () => JobProcess = forkJobProcess, limits
     }
     running++;
     try {
-      return await runOne<T>(request);
+      return await runOne<T>(request, options);
     } finally {
       next();
     }

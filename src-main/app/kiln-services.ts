@@ -1,12 +1,13 @@
 import path from 'node:path';
-import sharp from 'sharp';
 import { UsageError } from '../common/errors.ts';
 import { KILN_VERSION } from '../common/version.ts';
 import { ensureWritableDir } from '../common/writable-dir.ts';
 import type { LoadedDataset } from '../common/dataset-types.ts';
 import { DatasetStore } from '../datasets/dataset-store.ts';
 import { downloadCifar10 } from '../datasets/download-cifar10.ts';
-import { importFolder, type ImportFolderOptions } from '../datasets/import-folder.ts';
+import type { ImportFolderOptions } from '../datasets/import-folder.ts';
+import { encodePngRgb } from '../datasets/png-encode.ts';
+import type { ImportProgressEvent } from '../datasets/progress.ts';
 import { UploadStore } from '../datasets/upload-store.ts';
 import { buildGraph, summarize } from '../engine/arch/graph.ts';
 import { PRESETS } from '../engine/arch/presets.ts';
@@ -95,6 +96,9 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
   const runs = new RunManager(home, opts.emit, log, opts.spawner, opts.stopTimeoutMs);
   const tasks = new TaskManager(opts.emit, log);
   const jobs = opts.jobs ?? createJobRunner(undefined, opts.jobLimits);
+  // Image decoding runs in a job process: a decoder crash ends the import, not the host (png-encode.ts says why).
+  const importInJob = (options: ImportFolderOptions, onProgress: (e: ImportProgressEvent) => void, signal: AbortSignal) =>
+    jobs({ kind: 'importFolder', home, options }, { onProgress: (e) => onProgress(e as ImportProgressEvent), signal });
   const uploads = new UploadStore(home, opts.uploadMaxBytes);
   await uploads.sweep().catch((err: unknown) => log.warn(`could not clear old uploads: ${(err as Error).message}`));
 
@@ -112,7 +116,7 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
     const S = d.imageSize;
     const per = S * S * 3;
     const raw = d[split].images.subarray(index * per, (index + 1) * per);
-    const png = await sharp(Buffer.from(raw.buffer, raw.byteOffset, raw.length), { raw: { width: S, height: S, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
+    const png = encodePngRgb(raw, S, S);
     return { index, label: d[split].labels[index]!, png: png.toString('base64') };
   };
 
@@ -179,7 +183,7 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
       const folder = checkImportFolder(o.folder, home);
       // Said at once rather than as the task's failure a moment later.
       await datasets.assertNameFree(o.name?.trim() || path.basename(folder));
-      return tasks.start('import', (onProgress, signal) => importFolder(datasets, importOptions(folder, o), onProgress, signal));
+      return tasks.start('import', (onProgress, signal) => importInJob(importOptions(folder, o), onProgress, signal));
     },
     'datasets.uploadBegin': async ({ files, bytes, name }) => {
       if (name?.trim()) await datasets.assertNameFree(name);
@@ -196,7 +200,7 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
       log.info(`upload ${uploadId}: ${up.files} files, ${up.bytes} bytes received`);
       // The same import as a local folder; the uploaded copy goes once the import is over, however it ends.
       return tasks.start('import', (onProgress, signal) =>
-        importFolder(datasets, importOptions(up.folder, { ...o, name: o.name ?? up.name ?? undefined }), onProgress, signal).finally(() => uploads.remove(uploadId)),
+        importInJob(importOptions(up.folder, { ...o, name: o.name ?? up.name ?? undefined }), onProgress, signal).finally(() => uploads.remove(uploadId)),
       );
     },
     'datasets.uploadCancel': async (uploadId) => uploads.remove(uploadId),

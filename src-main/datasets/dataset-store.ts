@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import sharp from 'sharp';
+import { encodePngRgb } from './png-encode.ts';
 import { DataError, UsageError } from '../common/errors.ts';
 import { writeJsonAtomic } from '../common/atomic-write.ts';
 import type { ImageSplit, LoadedDataset } from '../common/dataset-types.ts';
@@ -377,7 +377,7 @@ export class DatasetStore {
           const raw = Buffer.alloc(bytes);
           const { bytesRead } = await handle.read(raw, 0, bytes, index * bytes);
           if (bytesRead !== bytes) throw new DataError(`${file}: truncated, image ${index} is past its end`);
-          const png = await sharp(raw, { raw: { width: S, height: S, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
+          const png = encodePngRgb(raw, S, S);
           const item: ImageItem = { index, label: labels[index], png: new Uint8Array(png.buffer, png.byteOffset, png.length) };
           if (sources) item.source = sources[index];
           return item;
