@@ -11,6 +11,8 @@ import { resolveHome } from '../common/home.ts';
 import { createKilnServices, type KilnServices } from '../app/kiln-services.ts';
 import { createJobRunner } from '../app/job-runner.ts';
 import { DEFAULT_SETTINGS } from '../app/settings-store.ts';
+import { DailyLog } from '../app/daily-log.ts';
+import { chromiumDataDirFor, openRecovering, stripDevEnv } from './app-setup.ts';
 import { ElectronSettingsStore, type AppStoreData, type WindowBounds } from './electron-settings.ts';
 import { ipcEmitter, registerKilnIpc, trustedSender } from './register-ipc.ts';
 import { utilityJobProcess, utilityTrainerSpawner } from './utility-spawner.ts';
@@ -18,22 +20,40 @@ import { utilityJobProcess, utilityTrainerSpawner } from './utility-spawner.ts';
 const here = path.dirname(fileURLToPath(import.meta.url));
 // Built layout (electron-vite): out/main/{index,trainer-entry,job-entry}.js, out/preload/index.cjs, out/renderer/.
 const PRELOAD = path.join(here, '../preload/index.cjs');
-const RENDERER_URL = process.env.ELECTRON_RENDERER_URL ?? pathToFileURL(path.join(here, '../renderer/index.html')).href;
 const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self'; " +
   "connect-src 'self'; base-uri 'none'; form-action 'none'; object-src 'none'; frame-ancestors 'none'";
 
-const home = resolveHome();
-// One store for the CLI, the server and the app: the app's user data is the Kiln home.
-app.setName('Kiln');
-app.setPath('userData', home);
+// Test hooks and the dev server's address mean nothing to an installed app; children inherit what is left.
+if (app.isPackaged) stripDevEnv();
+const RENDERER_URL = (!app.isPackaged && process.env.ELECTRON_RENDERER_URL) || pathToFileURL(path.join(here, '../renderer/index.html')).href;
 
-const store = new Store<AppStoreData>({ name: 'app-settings', cwd: home, defaults: { settings: DEFAULT_SETTINGS } });
+const home = resolveHome();
+// The Kiln home holds datasets, runs, logs and the settings; Chromium's profile and caches go elsewhere.
+const chromiumDir = chromiumDataDirFor(home);
+app.setName('Kiln');
+app.setPath('userData', chromiumDir);
+// Where start-up failures are written when the home itself is the problem.
+const fallbackLog = new DailyLog(chromiumDir);
+
+let store: Store<AppStoreData> | undefined;
 let services: KilnServices | undefined;
 let mainWindow: BrowserWindow | undefined;
 
+/** electron-store throws on a file it cannot parse; the file is kept aside and the app starts with defaults. */
+function openStore(log: DailyLog): Store<AppStoreData> {
+  const file = path.join(home, 'app-settings.json');
+  const opened = openRecovering(file, () => {
+    const s = new Store<AppStoreData>({ name: 'app-settings', cwd: home, defaults: { settings: DEFAULT_SETTINGS } });
+    void s.store;
+    return s;
+  });
+  if (opened.keptAside) log.warn(`${file} could not be read; kept it as ${opened.keptAside} and started with default settings`, opened.error);
+  return opened.value;
+}
+
 function restoredBounds(): WindowBounds {
-  const saved = store.get('windowBounds');
+  const saved = store?.get('windowBounds');
   const fallback = { width: 1280, height: 800, maximized: false };
   if (!saved) return fallback;
   // A window saved on a display that is gone would open off-screen.
@@ -56,7 +76,10 @@ function createWindow(): BrowserWindow {
   });
   if (bounds.maximized) win.maximize();
   win.once('ready-to-show', () => win.show());
-  win.on('close', () => store.set('windowBounds', { ...win.getNormalBounds(), maximized: win.isMaximized() }));
+  win.on('close', () => store?.set('windowBounds', { ...win.getNormalBounds(), maximized: win.isMaximized() }));
+  win.on('closed', () => {
+    if (mainWindow === win) mainWindow = undefined;
+  });
   void win.loadURL(RENDERER_URL);
   return win;
 }
@@ -102,6 +125,7 @@ function lockDown(): void {
 async function start(): Promise<void> {
   lockDown();
   buildMenu();
+  const settingsStore = (store = openStore(new DailyLog(home)));
   const fork = utilityProcess.fork.bind(utilityProcess);
   services = await createKilnServices({
     home,
@@ -109,7 +133,7 @@ async function start(): Promise<void> {
     emit: ipcEmitter(() => BrowserWindow.getAllWindows().map((w) => w.webContents)),
     spawner: utilityTrainerSpawner(fork, path.join(here, 'trainer-entry.js')),
     jobs: createJobRunner(utilityJobProcess(fork, path.join(here, 'job-entry.js'))),
-    settings: new ElectronSettingsStore(store),
+    settings: new ElectronSettingsStore(settingsStore),
     pickFolder: async () => {
       const options = { title: 'Choose a folder of images', properties: ['openDirectory' as const] };
       const result = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options);
@@ -123,8 +147,22 @@ async function start(): Promise<void> {
   });
 }
 
-process.on('uncaughtException', (err) => services?.log.error('uncaught exception in the main process', err));
-process.on('unhandledRejection', (err) => services?.log.error('unhandled rejection in the main process', err));
+/** Whatever stops start-up: logged, shown, and the process ends (it would otherwise hold the single-instance lock). */
+function failStart(err: unknown): void {
+  const message = err instanceof Error ? err.message : String(err);
+  new DailyLog(home).error('Kiln could not start', err);
+  fallbackLog.error(`Kiln could not start (home ${home})`, err);
+  console.error(`Kiln could not start: ${message}`);
+  try {
+    dialog.showErrorBox('Kiln could not start', `${message}\n\nKiln home: ${home}\nLog: ${fallbackLog.fileFor()}`);
+  } finally {
+    app.exit(1);
+  }
+}
+
+const logError = (what: string) => (err: unknown) => (services?.log ?? fallbackLog).error(what, err);
+process.on('uncaughtException', logError('uncaught exception in the main process'));
+process.on('unhandledRejection', logError('unhandled rejection in the main process'));
 
 let quitting = false;
 app.on('before-quit', (event) => {
@@ -141,11 +179,11 @@ app.on('window-all-closed', () => {
 if (!app.requestSingleInstanceLock()) app.quit();
 else {
   app.on('second-instance', () => {
-    if (mainWindow?.isMinimized()) mainWindow.restore();
-    mainWindow?.focus();
+    if (!services) return; // still starting: its window is on the way
+    // The window may be closed (macOS keeps the app running) or destroyed.
+    if (!mainWindow || mainWindow.isDestroyed()) mainWindow = createWindow();
+    else if (mainWindow.isMinimized()) mainWindow.restore();
+    mainWindow.focus();
   });
-  app.whenReady().then(start, (err: unknown) => {
-    dialog.showErrorBox('Kiln could not start', err instanceof Error ? err.message : String(err));
-    app.exit(1);
-  });
+  app.whenReady().then(start).catch(failStart);
 }
