@@ -1,0 +1,252 @@
+/**
+ * The desktop app as electron-builder packages it, checked without the Electron binary (none can be downloaded
+ * here): `electron-vite build` once, `electron-builder --dir` with a stand-in Electron folder, the app.asar listed,
+ * then the package extracted and its built main process loaded under Node with a fake `electron` module
+ * (fixtures/fake-electron), which forks the packaged trainer and job entries as utility processes would be.
+ * One build and one package for every test here: both are slow.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import asar from '@electron/asar';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_RUN_CONFIG, type RunConfig } from '../src-main/engine/config/run-config.ts';
+import { DEFAULT_SETTINGS } from '../src-main/app/settings-store.ts';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const FAKE = path.join(ROOT, 'test/fixtures/fake-electron');
+const PLATFORM = `${process.platform}-${process.arch}`;
+
+const tiny: RunConfig = {
+  ...DEFAULT_RUN_CONFIG,
+  data: { dataset: 'synthetic', limitTrain: 128, limitVal: 64 },
+  net: { arch: { kind: 'resnet9', widths: [4, 8, 8, 8], outputScale: 0.125 } },
+  opt: { ...DEFAULT_RUN_CONFIG.opt, epochs: 1, batchSize: 32 },
+  aug: { ...DEFAULT_RUN_CONFIG.aug, tta: false },
+  backend: 'wasm',
+};
+
+interface Reply {
+  result?: unknown;
+  error?: { name: string; message: string };
+}
+interface Report {
+  dialogs: { kind: string; title: string; content: string }[];
+  exitCode?: number;
+  setPaths: Record<string, string>;
+  singleInstanceLock: boolean;
+  forks: { modulePath: string; args: string[]; options: Record<string, unknown> }[];
+  devEnvLeft: string[];
+  windows: { options: { webPreferences: Record<string, unknown> } & Record<string, unknown>; loadedURL: string; shown: boolean; focused: number }[];
+  ipcChannels: string[];
+  appInfo: Reply;
+  fromDevServer: Reply;
+  fromOtherFile: Reply;
+  settings: Reply;
+  run: { runId: string; statuses: { status: string }[]; stored: string; storedError?: unknown; epochs: number };
+  lostDone: Report['run'];
+  lrFind: Reply;
+  windowsAfterSecondInstance: number;
+  driverError?: string;
+}
+
+let tmp: string;
+let appDir: string;
+let asarFile: string;
+let listing: string[];
+let packageSeconds: number;
+
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-package-'));
+  const started = performance.now();
+  const env = { ...process.env, KILN_BUILD_OUT: path.join(tmp, 'out') };
+  await run(process.execPath, [path.join(ROOT, 'node_modules/electron-vite/bin/electron-vite.js'), 'build', '--logLevel', 'warn'], { cwd: ROOT, env, maxBuffer: 64 << 20 });
+
+  // What electron-builder copies in place of a downloaded Electron: an executable it renames, and a license.
+  const electronDist = path.join(tmp, 'electron-dist');
+  fs.mkdirSync(electronDist);
+  fs.writeFileSync(path.join(electronDist, 'electron'), '#!/bin/sh\necho "stand-in Electron: not runnable" >&2\nexit 1\n', { mode: 0o755 });
+  fs.writeFileSync(path.join(electronDist, 'LICENSE'), 'stand-in');
+  await run(
+    process.execPath,
+    [
+      path.join(ROOT, 'node_modules/electron-builder/cli.js'),
+      '--config', 'electron-builder.config.mjs', '--dir', '--linux', `--${process.arch}`,
+      `-c.electronDist=${electronDist}`, `-c.directories.output=${path.join(tmp, 'dist')}`,
+    ],
+    { cwd: ROOT, env, maxBuffer: 64 << 20 },
+  );
+  packageSeconds = (performance.now() - started) / 1000;
+  const unpackedDir = fs.readdirSync(path.join(tmp, 'dist')).find((d) => d.endsWith('-unpacked'))!;
+  asarFile = path.join(tmp, 'dist', unpackedDir, 'resources', 'app.asar');
+  listing = asar.listPackage(asarFile, { isPack: false }).map((p) => p.replace(/\\/g, '/'));
+
+  // The package as a folder (unpacked files included), with the fake electron as its `electron` module.
+  appDir = path.join(tmp, 'app');
+  asar.extractAll(asarFile, appDir);
+  const fakeDir = path.join(appDir, 'node_modules/electron');
+  fs.mkdirSync(fakeDir, { recursive: true });
+  fs.writeFileSync(path.join(fakeDir, 'package.json'), JSON.stringify({ name: 'electron', type: 'module', exports: './index.mjs' }));
+  fs.copyFileSync(path.join(FAKE, 'electron.mjs'), path.join(fakeDir, 'index.mjs'));
+}, 600_000);
+
+afterAll(() => {
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+/** Runs the built main process under the fake electron in its own Node process and returns what it saw. */
+async function driveMain(scenario: 'main' | 'fail', home: string, extraEnv: Record<string, string> = {}): Promise<Report> {
+  const reportFile = path.join(tmp, `report-${scenario}.json`);
+  const env = {
+    ...process.env,
+    KILN_HOME: home,
+    XDG_CACHE_HOME: path.join(tmp, `cache-${scenario}`),
+    FAKE_ELECTRON_PACKAGED: '1',
+    FAKE_ELECTRON_SHIM: pathToFileURL(path.join(FAKE, 'parent-port-shim.mjs')).href,
+    // Both are for development only and must be ignored by a packaged app.
+    ELECTRON_RENDERER_URL: 'http://localhost:5173/',
+    KILN_TEST_STEP_DELAY_MS: '1',
+    ...extraEnv,
+  };
+  await run(process.execPath, [path.join(FAKE, 'drive-main.mjs'), appDir, scenario, reportFile, JSON.stringify(tiny)], { env, maxBuffer: 64 << 20, timeout: 300_000 });
+  return JSON.parse(fs.readFileSync(reportFile, 'utf8')) as Report;
+}
+
+describe('the packaged app (electron-builder --dir, stand-in Electron)', () => {
+  it('holds the three main entries, the CommonJS preload and the renderer', () => {
+    console.log(`packaged-app: build + package took ${packageSeconds.toFixed(1)} s`);
+    for (const f of ['/package.json', '/out/main/index.js', '/out/main/trainer-entry.js', '/out/main/job-entry.js', '/out/preload/index.cjs', '/out/renderer/index.html']) {
+      expect(listing, f).toContain(f);
+    }
+    expect(listing.some((f) => /^\/out\/renderer\/assets\/index-.*\.js$/.test(f))).toBe(true);
+    expect(fs.readFileSync(path.join(appDir, 'out/preload/index.cjs'), 'utf8')).toMatch(/require\(["']electron["']\)/);
+    expect(JSON.parse(fs.readFileSync(path.join(appDir, 'package.json'), 'utf8')).main).toBe('out/main/index.js');
+  });
+
+  it('unpacks sharp, libvips, the wasm binaries, the threaded wasm scripts and Dawn from the archive', () => {
+    const unpacked = `${asarFile}.unpacked`;
+    const mustExist = [
+      'node_modules/sharp/package.json',
+      `node_modules/@img/sharp-${PLATFORM}/package.json`,
+      `node_modules/@img/sharp-libvips-${PLATFORM}/package.json`,
+      'node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm',
+      'node_modules/@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js',
+      'node_modules/@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js',
+    ];
+    if (fs.existsSync(path.join(ROOT, 'node_modules/webgpu'))) mustExist.push(`node_modules/webgpu/dist/${PLATFORM}/dawn.node`);
+    for (const f of mustExist) expect(fs.existsSync(path.join(unpacked, f)), f).toBe(true);
+    const natives = fs.readdirSync(path.join(unpacked, `node_modules/@img/sharp-${PLATFORM}/lib`));
+    expect(natives.some((f) => f.endsWith('.node'))).toBe(true);
+    expect(fs.readdirSync(path.join(unpacked, `node_modules/@img/sharp-libvips-${PLATFORM}/lib`)).some((f) => f.startsWith('libvips-cpp'))).toBe(true);
+  });
+
+  it('leaves out tsx, esbuild, other platforms\' Dawn, tfjs-node, source maps and the project\'s sources', () => {
+    const top = new Set(listing.map((f) => f.split('/')[1]));
+    expect([...top].sort()).toEqual(['node_modules', 'out', 'package.json']);
+    for (const dep of ['tsx', 'esbuild', '@esbuild', 'get-tsconfig', 'chart.js', 'electron', 'vite', 'vitest', 'typescript', 'svelte', 'electron-builder']) {
+      expect(listing.filter((f) => f.startsWith(`/node_modules/${dep}/`)), dep).toEqual([]);
+    }
+    expect(listing.filter((f) => f.startsWith('/node_modules/@tensorflow/tfjs-node'))).toEqual([]);
+    const dawn = listing.filter((f) => /^\/node_modules\/webgpu\/dist\/[^/]+\//.test(f)).map((f) => f.split('/')[4]);
+    expect([...new Set(dawn)].filter((d) => d !== PLATFORM)).toEqual([]);
+    expect(listing.filter((f) => f.endsWith('.map'))).toEqual([]);
+  });
+});
+
+describe('the packaged main process under a fake electron', () => {
+  let home: string;
+  let report: Report;
+  const garbage = '{"settings": {"theme": "dark",';
+
+  beforeAll(async () => {
+    home = path.join(tmp, 'home');
+    fs.mkdirSync(home);
+    // A settings file cut short, as a crash mid-write by another program or a hand edit leaves it.
+    fs.writeFileSync(path.join(home, 'app-settings.json'), garbage);
+    report = await driveMain('main', home);
+    if (report.driverError) throw new Error(report.driverError);
+  }, 300_000);
+
+  it('opens one window on the packaged renderer with the preload, context isolation and the sandbox', () => {
+    expect(report.dialogs).toEqual([]);
+    expect(report.singleInstanceLock).toBe(true);
+    const [win] = report.windows;
+    expect(win.options.webPreferences).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true });
+    expect(win.options.webPreferences.preload).toBe(path.join(appDir, 'out/preload/index.cjs'));
+    expect(fs.existsSync(win.options.webPreferences.preload as string)).toBe(true);
+    // ELECTRON_RENDERER_URL was set, and ignored: the packaged app loads its own files.
+    expect(win.loadedURL).toBe(pathToFileURL(path.join(appDir, 'out/renderer/index.html')).href);
+  });
+
+  it('answers its own page only, on one IPC channel', () => {
+    expect(report.ipcChannels).toHaveLength(1);
+    expect(report.appInfo.result).toMatchObject({ home, electron: true });
+    expect(report.fromDevServer.error?.name).toBe('ForbiddenError');
+    expect(report.fromOtherFile.error?.name).toBe('ForbiddenError');
+  });
+
+  it('drops development-only variables and keeps Chromium\'s data out of the Kiln home', () => {
+    expect(report.devEnvLeft).toEqual([]);
+    expect(report.setPaths.userData).toBe(path.join(tmp, 'cache-main', 'Kiln'));
+    expect(path.relative(home, report.setPaths.userData).startsWith('..')).toBe(true);
+  });
+
+  it('keeps a corrupt settings file aside and starts with the default settings', () => {
+    expect(report.settings.result).toEqual(DEFAULT_SETTINGS);
+    const aside = fs.readdirSync(home).filter((f) => f.startsWith('app-settings.json.corrupt-'));
+    expect(aside).toHaveLength(1);
+    expect(fs.readFileSync(path.join(home, aside[0]!), 'utf8')).toBe(garbage);
+    const logs = fs.readdirSync(path.join(home, 'logs')).map((f) => fs.readFileSync(path.join(home, 'logs', f), 'utf8')).join('');
+    expect(logs).toContain(`kept it as ${path.join(home, aside[0]!)}`);
+  });
+
+  it('forks the packaged trainer and job entries, and their results arrive', () => {
+    const trainer = report.forks.filter((f) => f.modulePath === path.join(appDir, 'out/main/trainer-entry.js'));
+    expect(trainer.map((f) => f.args)).toEqual([[home, report.run.runId], [home, report.lostDone.runId]]);
+    expect(trainer[0]!.options).toMatchObject({ serviceName: 'Kiln trainer' });
+    expect(report.lrFind.error).toBeUndefined();
+    const jobs = report.forks.filter((f) => f.modulePath === path.join(appDir, 'out/main/job-entry.js'));
+    expect(jobs.map((f) => f.args)).toEqual([[]]);
+    expect(report.run.statuses.map((s) => s.status)).toEqual(['running', 'finished']);
+    expect(report.run.stored).toBe('finished');
+    expect(report.run.epochs).toBe(1);
+    expect(report.lrFind.error).toBeUndefined();
+    const lr = report.lrFind.result as { points: { lr: number; loss: number }[] };
+    expect(lr.points.length).toBeGreaterThan(1);
+    expect(lr.points.every((p) => p.lr > 0 && Number.isFinite(p.loss))).toBe(true);
+  });
+
+  it('keeps the status the trainer stored when its last message is lost', () => {
+    expect(report.lostDone.statuses.map((s) => s.status)).toEqual(['running', 'finished']);
+    expect(report.lostDone.stored).toBe('finished');
+    expect(report.lostDone.storedError).toBeUndefined();
+  });
+
+  it('opens a new window for a second instance once the first window is gone', () => {
+    expect(report.windowsAfterSecondInstance).toBe(1);
+    expect(report.windows).toHaveLength(2);
+  });
+});
+
+describe('a packaged main process that cannot start', () => {
+  it('shows the error in a dialog, logs it outside the unusable home and exits', async () => {
+    // A home under a regular file cannot be created, whoever runs the test (root included).
+    const blocker = path.join(tmp, 'not-a-folder');
+    fs.writeFileSync(blocker, '');
+    const home = path.join(blocker, 'home');
+    const report = await driveMain('fail', home);
+    expect(report.driverError).toBeUndefined();
+    expect(report.windows).toEqual([]);
+    expect(report.exitCode).toBe(1);
+    expect(report.dialogs).toHaveLength(1);
+    expect(report.dialogs[0]).toMatchObject({ kind: 'error', title: 'Kiln could not start' });
+    expect(report.dialogs[0]!.content).toMatch(/ENOTDIR|not a directory/);
+    const logDir = path.join(tmp, 'cache-fail', 'Kiln', 'logs');
+    const log = fs.readdirSync(logDir).map((f) => fs.readFileSync(path.join(logDir, f), 'utf8')).join('');
+    expect(log).toContain(`Kiln could not start (home ${home})`);
+  }, 120_000);
+});
