@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import asar from '@electron/asar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_RUN_CONFIG, type RunConfig } from '../src-main/engine/config/run-config.ts';
+import { DEFAULT_RUN_CONFIG, type RunConfig } from '../src-shared/run-config.ts';
 import { DEFAULT_SETTINGS } from '../src-main/app/settings-store.ts';
 
 const run = promisify(execFile);

@@ -7,7 +7,7 @@ import { DatasetStore } from '../datasets/dataset-store.ts';
 import { downloadCifar10 } from '../datasets/download-cifar10.ts';
 import type { ImportFolderOptions } from '../datasets/import-folder.ts';
 import { encodePngRgb } from '../datasets/png-encode.ts';
-import type { ImportProgressEvent } from '../datasets/progress.ts';
+import type { ImportProgressEvent } from '../../src-shared/dataset-progress.ts';
 import { UploadStore } from '../datasets/upload-store.ts';
 import { buildGraph, summarize } from '../engine/arch/graph.ts';
 import { PRESETS } from '../engine/arch/presets.ts';
