@@ -70,6 +70,9 @@ export const DEFAULT_JOB_LIMITS: JobLimits = {
   timeoutMs: { lrFind: 30 * 60_000, evaluate: 30 * 60_000, export: 10 * 60_000, predict: 2 * 60_000, importFolder: 12 * 60 * 60_000 },
 };
 
+/** Limits as callers give them: any subset, a timeout per kind included. */
+export type JobLimitsOption = Partial<Omit<JobLimits, 'timeoutMs'>> & { timeoutMs?: Partial<JobLimits['timeoutMs']> };
+
 export class JobQueueFullError extends Error {
   override name = 'JobQueueFullError';
 }
@@ -79,8 +82,9 @@ export class JobQueueFullError extends Error {
  * most `maxRunning` processes at once, the rest queued (up to `maxQueued`), each one killed when it
  * runs past its kind's timeout.
  */
-export function createJobRunner(spawn: () => JobProcess = forkJobProcess, limits: Partial<JobLimits> = {}): JobRunner {
-  const { maxRunning, maxQueued, timeoutMs } = { ...DEFAULT_JOB_LIMITS, ...limits };
+export function createJobRunner(spawn: () => JobProcess = forkJobProcess, limits: JobLimitsOption = {}): JobRunner {
+  const { maxRunning, maxQueued } = { ...DEFAULT_JOB_LIMITS, ...limits };
+  const timeoutMs = { ...DEFAULT_JOB_LIMITS.timeoutMs, ...limits.timeoutMs };
   let running = 0;
   const queue: (() => void)[] = [];
   const next = () => {

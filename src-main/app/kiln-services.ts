@@ -22,7 +22,7 @@ import type { DatasetInfo, ImageItem, KilnEvents, KilnHandlers } from '../../src
 import { probeBackends } from '../engine/backend/registry.ts';
 import { CustomArchStore } from './custom-archs.ts';
 import { DailyLog } from './daily-log.ts';
-import { createJobRunner, type JobLimits, type JobRunner } from './job-runner.ts';
+import { createJobRunner, type JobLimitsOption, type JobRunner } from './job-runner.ts';
 import { RunManager } from './run-manager.ts';
 import { checkExportDir, checkImportFolder } from './safe-paths.ts';
 import { JsonSettingsStore, type SettingsStore } from './settings-store.ts';
@@ -49,7 +49,7 @@ export interface KilnServicesOptions {
   /** How long a trainer may take to pause or stop before it is killed (default 120 s). */
   stopTimeoutMs?: number;
   /** Limits of the heavy-job pool when `jobs` is not given. */
-  jobLimits?: Partial<JobLimits>;
+  jobLimits?: JobLimitsOption;
 }
 
 export interface KilnServices {
