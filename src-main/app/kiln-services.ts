@@ -7,6 +7,7 @@ import { DatasetStore } from '../datasets/dataset-store.ts';
 import { downloadCifar10 } from '../datasets/download-cifar10.ts';
 import type { ImportFolderOptions } from '../datasets/import-folder.ts';
 import { encodePngRgb } from '../datasets/png-encode.ts';
+import type { ProxyResolver } from '../datasets/proxy.ts';
 import type { ImportProgressEvent } from '../../src-shared/dataset-progress.ts';
 import { UploadStore } from '../datasets/upload-store.ts';
 import { buildGraph, summarize } from '../engine/arch/graph.ts';
@@ -44,6 +45,8 @@ export interface KilnServicesOptions {
   /** The app's native folder picker; without one datasets.pickFolder answers null. */
   pickFolder?: () => Promise<string | null>;
   electron?: boolean;
+  /** The system's proxy for a download URL: Electron's resolver in the app; direct connections otherwise. */
+  proxyFor?: ProxyResolver;
   /** Cap on one browser upload's total bytes (default DEFAULT_UPLOAD_MAX_BYTES). */
   uploadMaxBytes?: number;
   /** How long a trainer may take to pause or stop before it is killed (default 120 s). */
@@ -176,7 +179,12 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
     'datasets.downloadCifar10': async (o) => {
       if (o.url && !/^https?:$/.test(new URL(o.url).protocol)) throw new UsageError(`url ${o.url}: expected an http or https address`);
       return tasks.start('download', (onProgress, signal) =>
-        downloadCifar10(datasets, { ...(o.url ? { url: o.url } : {}), ...(o.sha256 ? { sha256: o.sha256.toLowerCase() } : {}), ...(o.md5 ? { md5: o.md5.toLowerCase() } : {}) }, onProgress, signal),
+        downloadCifar10(
+          datasets,
+          { ...(o.url ? { url: o.url } : {}), ...(o.sha256 ? { sha256: o.sha256.toLowerCase() } : {}), ...(o.md5 ? { md5: o.md5.toLowerCase() } : {}), ...(opts.proxyFor ? { proxyFor: opts.proxyFor } : {}) },
+          onProgress,
+          signal,
+        ),
       );
     },
     'datasets.importFolder': async (o) => {

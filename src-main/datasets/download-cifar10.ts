@@ -6,6 +6,7 @@ import { Transform } from 'node:stream';
 import { DataError, UsageError } from '../common/errors.ts';
 import type { DatasetStore } from './dataset-store.ts';
 import { downloadWithResume } from './http-download.ts';
+import type { ProxyResolver } from './proxy.ts';
 import { tarEntries } from './tar-reader.ts';
 import {
   CIFAR10_META_FILE,
@@ -35,6 +36,8 @@ export interface DownloadCifar10Options {
   /** Attempts after a dropped connection (default 5). */
   maxRetries?: number;
   retryDelayMs?: number;
+  /** The system's proxy (the app passes Electron's); direct connections otherwise. */
+  proxyFor?: ProxyResolver;
 }
 
 export interface DownloadCifar10Summary {
@@ -72,7 +75,7 @@ export async function downloadCifar10(
   await fs.promises.mkdir(downloads, { recursive: true });
   const part = path.join(downloads, `${crypto.createHash('sha256').update(url).digest('hex').slice(0, 16)}.part`);
 
-  const dl = await downloadWithResume({ url, file: part, signal, onProgress, maxRetries: options.maxRetries, retryDelayMs: options.retryDelayMs, maxBytes: CIFAR10_MAX_DOWNLOAD_BYTES });
+  const dl = await downloadWithResume({ url, file: part, signal, onProgress, maxRetries: options.maxRetries, retryDelayMs: options.retryDelayMs, proxyFor: options.proxyFor, maxBytes: CIFAR10_MAX_DOWNLOAD_BYTES });
 
   if (checksum) {
     onProgress({ phase: 'verify', algorithm: checksum.algorithm });

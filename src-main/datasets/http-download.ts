@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { DataError } from '../common/errors.ts';
 import { writeJsonAtomic } from '../common/atomic-write.ts';
 import { describeFsError } from '../common/fs-errors.ts';
+import { getViaProxy, parsePacProxy, type ProxyResolver } from './proxy.ts';
 import { throttle } from '../common/throttle.ts';
 import type { DownloadProgressEvent } from '../../src-shared/dataset-progress.ts';
 
@@ -22,6 +23,8 @@ export interface DownloadOptions {
   retryDelayMs?: number;
   /** Refuse a file larger than this (the size the server announces, or what it actually sends). */
   maxBytes?: number;
+  /** The system's proxy for a URL (the app: Electron's resolver); without one, connections are direct. */
+  proxyFor?: ProxyResolver;
 }
 
 export interface DownloadResult {
@@ -75,7 +78,7 @@ export async function downloadWithResume(opts: DownloadOptions): Promise<Downloa
       const total = await fetchOnce(url, file, have, meta, signal, opts.stallTimeoutMs ?? 30_000, async (m) => {
         meta = m;
         await writeJsonAtomic(metaFile, m);
-      }, report, opts.maxBytes ?? Number.MAX_SAFE_INTEGER);
+      }, report, opts.maxBytes ?? Number.MAX_SAFE_INTEGER, opts.proxyFor);
       report(total, total, true);
       return { bytes: total, resumedFrom, retries: attempt };
     } catch (err) {
@@ -101,6 +104,7 @@ async function fetchOnce(
   saveMeta: (m: PartMeta) => Promise<void>,
   report: (bytes: number, total: number | null, force?: boolean) => void,
   maxBytes: number,
+  proxyFor: ProxyResolver | undefined,
 ): Promise<number> {
   const tooBig = async (size: number, exact: boolean) => {
     res.destroy();
@@ -117,7 +121,7 @@ async function fetchOnce(
   let target = new URL(url);
   let res: http.IncomingMessage;
   for (let hops = 0; ; hops++) {
-    res = await request(target, headers, signal, stallMs);
+    res = await request(target, headers, signal, stallMs, proxyFor);
     const status = res.statusCode ?? 0;
     if (status >= 300 && status < 400 && res.headers.location) {
       res.resume();
@@ -198,13 +202,20 @@ async function fetchOnce(
   return bytes;
 }
 
-function request(url: URL, headers: Record<string, string>, signal: AbortSignal | undefined, stallMs: number): Promise<http.IncomingMessage> {
+async function request(url: URL, headers: Record<string, string>, signal: AbortSignal | undefined, stallMs: number, proxyFor?: ProxyResolver): Promise<http.IncomingMessage> {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    return Promise.reject(new DataError(`download URL must be http or https, got "${url.protocol}"`));
+    throw new DataError(`download URL must be http or https, got "${url.protocol}"`);
   }
-  const mod = url.protocol === 'https:' ? https : http;
+  const proxy = proxyFor ? parsePacProxy(await proxyFor(url.href)) : null;
+  let req: http.ClientRequest;
+  try {
+    req = proxy ? await getViaProxy(proxy, url, { headers, signal, timeout: stallMs }) : (url.protocol === 'https:' ? https : http).get(url, { headers, signal, timeout: stallMs });
+  } catch (err) {
+    if (signal?.aborted) throw signal.reason;
+    // A failed tunnel: the proxy is what could not be reached.
+    throw err instanceof DataError ? err : connectError(proxy ? new URL(`http://${proxy.host}:${proxy.port}`) : url, err as NodeJS.ErrnoException);
+  }
   return new Promise((resolve, reject) => {
-    const req = mod.get(url, { headers, signal, timeout: stallMs });
     req.on('timeout', () => req.destroy(Object.assign(new Error(`no data for ${Math.round(stallMs / 1000)} s`), { code: 'ETIMEDOUT' })));
     req.on('response', resolve);
     req.on('error', (err: NodeJS.ErrnoException) => {

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 
 /**
  * Chromium's profile, caches, crash reports and GPU shader cache: per user, outside the Kiln home (which holds
@@ -54,4 +55,16 @@ export function openRecovering<T>(file: string, open: () => T): { value: T; kept
     fs.renameSync(file, keptAside);
     return { value: open(), keptAside, error };
   }
+}
+
+/**
+ * Downloads use Node's https, which trusts only the CA list Node was built with; behind a corporate TLS proxy the
+ * company's CA is in the system store instead. Where this Node can read that store and change its defaults
+ * (Node 22.19+), trust both. Answers whether it could.
+ */
+export function trustSystemCertificates(): boolean {
+  const t = tls as typeof tls & { getCACertificates?: (which: string) => string[]; setDefaultCACertificates?: (certs: string[]) => void };
+  if (typeof t.getCACertificates !== 'function' || typeof t.setDefaultCACertificates !== 'function') return false;
+  t.setDefaultCACertificates([...new Set([...t.getCACertificates('default'), ...t.getCACertificates('system')])]);
+  return true;
 }

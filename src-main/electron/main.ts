@@ -12,7 +12,7 @@ import { createKilnServices, type KilnServices } from '../app/kiln-services.ts';
 import { createJobRunner } from '../app/job-runner.ts';
 import { DEFAULT_SETTINGS } from '../app/settings-store.ts';
 import { DailyLog } from '../app/daily-log.ts';
-import { chromiumDataDirFor, openRecovering, stripDevEnv } from './app-setup.ts';
+import { chromiumDataDirFor, openRecovering, stripDevEnv, trustSystemCertificates } from './app-setup.ts';
 import { ElectronSettingsStore, type AppStoreData, type WindowBounds } from './electron-settings.ts';
 import { ipcEmitter, registerKilnIpc, trustedSender } from './register-ipc.ts';
 import { utilityJobProcess, utilityTrainerSpawner } from './utility-spawner.ts';
@@ -125,7 +125,13 @@ function lockDown(): void {
 async function start(): Promise<void> {
   lockDown();
   buildMenu();
-  const settingsStore = (store = openStore(new DailyLog(home)));
+  const startLog = new DailyLog(home);
+  const settingsStore = (store = openStore(startLog));
+  try {
+    if (!trustSystemCertificates()) startLog.info('downloads trust Node\'s own CA list (this Node cannot read the system store)');
+  } catch (err) {
+    startLog.warn('could not add the system certificate store for downloads', err);
+  }
   const fork = utilityProcess.fork.bind(utilityProcess);
   services = await createKilnServices({
     home,
@@ -134,6 +140,8 @@ async function start(): Promise<void> {
     spawner: utilityTrainerSpawner(fork, path.join(here, 'trainer-entry.js')),
     jobs: createJobRunner(utilityJobProcess(fork, path.join(here, 'job-entry.js'))),
     settings: new ElectronSettingsStore(settingsStore),
+    // Downloads use Node's https; Chromium's resolver knows the system's proxy settings and PAC script.
+    proxyFor: (url) => session.defaultSession.resolveProxy(url),
     pickFolder: async () => {
       const options = { title: 'Choose a folder of images', properties: ['openDirectory' as const] };
       const result = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options);
