@@ -1,12 +1,15 @@
 // Folder import throughput on large JPEGs, and store load time per 10,000 images.
 // Usage: npx tsx bench/dataset-import.ts [--images 400] [--concurrency 1,2,4,8]
+// KILN_SHARP_WASM=1 measures sharp's WebAssembly build, the one the Linux desktop app decodes with.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import sharp from 'sharp';
 import { parseArgs } from 'node:util';
 import { DatasetStore } from '../src-main/datasets/dataset-store.ts';
 import { importFolder } from '../src-main/datasets/import-folder.ts';
+import { loadSharp, wantsSharpWasm } from '../src-main/datasets/sharp-build.ts';
+
+const sharp = await loadSharp();
 
 const { values } = parseArgs({ options: { images: { type: 'string', default: '400' }, concurrency: { type: 'string', default: '' } } });
 const N = Number(values.images);
@@ -25,7 +28,7 @@ try {
     await sharp(base, { raw: { width: W, height: H, channels: 3 } }).modulate({ hue: i * 3 }).jpeg({ quality: 85 }).toFile(file);
     bytes += fs.statSync(file).size;
   }
-  console.log(`generated ${N} JPEGs of ${W}×${H}, ${(bytes / N / 1024).toFixed(0)} KB each, on ${os.availableParallelism()} cores (UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 'default 4'})`);
+  console.log(`generated ${N} JPEGs of ${W}×${H}, ${(bytes / N / 1024).toFixed(0)} KB each, on ${os.availableParallelism()} cores (UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 'default 4'}), sharp ${wantsSharpWasm() ? 'wasm' : 'native'} build`);
   const levels = values.concurrency ? values.concurrency.split(',').map(Number) : [undefined];
   for (const c of levels) {
     const store = new DatasetStore(path.join(tmp, `home-${c ?? 'default'}`));

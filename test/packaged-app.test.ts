@@ -127,12 +127,14 @@ describe('the packaged app (electron-builder --dir, stand-in Electron)', () => {
     expect(JSON.parse(fs.readFileSync(path.join(appDir, 'package.json'), 'utf8')).main).toBe('out/main/index.js');
   });
 
-  it('unpacks sharp, libvips, the wasm binaries, the threaded wasm scripts and Dawn from the archive', () => {
+  it('unpacks sharp (native and wasm builds), libvips, tfjs\'s wasm binaries, the threaded wasm scripts and Dawn from the archive', () => {
     const unpacked = `${asarFile}.unpacked`;
     const mustExist = [
       'node_modules/sharp/package.json',
       `node_modules/@img/sharp-${PLATFORM}/package.json`,
       `node_modules/@img/sharp-libvips-${PLATFORM}/package.json`,
+      // The build the job process decodes with in Electron on Linux (datasets/sharp-build.ts).
+      'node_modules/@img/sharp-wasm32/index.cjs',
       'node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm',
       'node_modules/@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js',
       'node_modules/@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js',

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
-import sharp, { type Sharp } from 'sharp';
+import type { Sharp } from 'sharp';
 import { decodeBmp, isBmp } from './bmp-decode.ts';
+import { loadSharp } from './sharp-build.ts';
 
 export type FitMode = 'crop' | 'pad';
 
@@ -25,6 +26,7 @@ export async function decodeImage(file: string, opts: DecodeOptions): Promise<Ui
     throw new SkipImageError(`unreadable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   if (buf.length === 0) throw new SkipImageError('zero-byte file');
+  const sharp = await loadSharp();
   let img: Sharp;
   if (isBmp(buf)) {
     let raw;
