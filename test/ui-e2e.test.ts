@@ -348,6 +348,43 @@ describe('workbench in Chromium against kiln serve', () => {
     expect(await page.locator('#f-cfg-seed').inputValue()).toBe(String(DEFAULT_RUN_CONFIG.seed));
   });
 
+  it('sorts, filters and annotates runs, and shows a run page', async () => {
+    await page.click('a[data-view=runs]');
+    const rows = page.locator('[data-testid=runs-table] tbody tr');
+    await poll(() => rows.count()).toBe(2);
+    // Hyperparameter and final-metric columns; sorting by one orders the rows by it.
+    await page.click('button[data-sort=epochs]');
+    expect(await rows.locator('td[data-col=epochs]').allTextContents()).toEqual(['3', '2']);
+    await page.click('button[data-sort=epochs]');
+    expect(await rows.locator('td[data-col=epochs]').allTextContents()).toEqual(['2', '3']);
+    expect(await rows.locator('td[data-col=batch]').allTextContents()).toEqual(['32', '32']);
+    expect((await rows.locator('td[data-col=valAcc]').allTextContents()).every((t) => /%$/.test(t))).toBe(true);
+    await page.fill('#runs-filter', 'second');
+    await poll(() => rows.count()).toBe(1);
+    await page.fill('#runs-filter', '');
+
+    // The run page: full config, epoch log, charts, notes and tags.
+    await page.click(`tr[data-run-id="${runIds[0]}"] a`);
+    const runPage = page.locator('[data-testid=run-page]');
+    await poll(() => runPage.locator('[data-testid=epoch-log] tbody tr').count()).toBe(3);
+    const cfg = await runPage.locator('[data-testid=run-config]').textContent();
+    expect(cfg).toContain('opt.lrMax');
+    expect(cfg).toContain('resolved.batchSize');
+    expect(cfg).toContain('versions.kiln');
+    await poll(() => points(page, 'chart-loss')).toBeGreaterThan(0);
+    await page.fill('#run-tags', 'baseline, wasm');
+    await page.fill('#run-notes', 'first try at 16 px');
+    await page.click('button:has-text("Save notes")');
+    await poll(() => page.locator('[role=status]:has-text("Saved")').count()).toBe(1);
+    await shot(page, '4-run-page');
+    await page.click('a:has-text("All runs")');
+    await poll(() => page.locator(`tr[data-run-id="${runIds[0]}"] .tag`).allTextContents()).toEqual(['baseline', 'wasm']);
+    await page.fill('#runs-filter', '#baseline');
+    await poll(() => rows.count()).toBe(1);
+    await page.fill('#runs-filter', '');
+    await shot(page, '4-runs');
+  });
+
   it('compares the two runs', async () => {
     await page.click('a[data-view=runs]');
     const rows = page.locator('[data-testid=runs-table] tbody tr');
@@ -355,15 +392,38 @@ describe('workbench in Chromium against kiln serve', () => {
     for (const id of runIds) await page.check(`tr[data-run-id="${id}"] input[type=checkbox]`);
     await page.click('button:has-text("Compare")');
     const cmp = page.locator('[data-testid=run-compare]');
-    // 3 + 2 epochs of validation accuracy, overlaid.
+    // 3 + 2 epochs of validation accuracy, overlaid; validation loss, LR and momentum too.
     await poll(() => points(page, 'compare-accuracy')).toBe(5);
+    await poll(() => points(page, 'compare-val-loss')).toBe(5);
+    expect(await points(page, 'compare-lr')).toBeGreaterThan(6);
+    expect(await points(page, 'compare-momentum')).toBeGreaterThan(6);
     const diff = await cmp.locator('[data-testid=config-diff]').textContent();
     expect(diff).toContain('seed');
     expect(diff).toContain('opt.epochs');
     await shot(page, '4-runs-compare');
     await page.check('input[name=cmp-axis][value=step]');
     await poll(() => points(page, 'compare-loss')).toBeGreaterThan(6);
+    const rawLoss = await points(page, 'compare-loss');
+    // Smoothing adds the smoothed line over the pale raw one; log scale switches the loss axes.
+    await page.locator('#cmp-smoothing').fill('0.6');
+    await poll(() => points(page, 'compare-loss')).toBe(2 * rawLoss);
+    await page.check('#cmp-log');
+    await poll(() => page.getAttribute('[data-testid=compare-loss]', 'data-y-log')).toBe('true');
+    // Linked hover: pointing at one chart reads out every run there.
+    const accBox = (await page.locator('[data-testid=compare-accuracy] canvas').boundingBox())!;
+    await page.mouse.move(accBox.x + accBox.width * 0.6, accBox.y + accBox.height * 0.5);
+    await poll(() => page.locator('[data-testid=hover-readout] tbody tr').count()).toBe(2);
+    // Zoom one chart (wheel) and the others follow; a double click resets.
+    await page.mouse.wheel(0, -300);
+    await poll(() => page.getAttribute('[data-testid=compare-momentum]', 'data-x-range')).not.toBe('');
     await shot(page, '4-runs-compare-step');
+    await page.mouse.dblclick(accBox.x + accBox.width * 0.6, accBox.y + accBox.height * 0.5);
+    await poll(() => page.getAttribute('[data-testid=compare-momentum]', 'data-x-range')).toBe('');
+    // CSV: a line per run and epoch.
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('button:has-text("Epochs CSV")')]);
+    const text = fs.readFileSync((await csv.path())!, 'utf8').trim().split(/\r?\n/);
+    expect(text[0]).toMatch(/^run,run_id,epoch,step,wall_seconds,train_loss/);
+    expect(text.length).toBe(1 + 5);
   });
 
   it('opens the confusion matrix of a finished run (or shows why it cannot)', async () => {

@@ -10,6 +10,8 @@ export interface ChartSeries {
   right?: boolean;
   /** Draw a dot at every point (short series such as per-epoch values). */
   dots?: boolean;
+  /** Drawn pale and left out of the legend: the raw values behind a smoothed series. */
+  faded?: boolean;
 }
 
 export interface ChartAxis {

@@ -43,11 +43,17 @@ function axis(a: ChartAxis, theme: ChartTheme, position?: 'left' | 'right') {
   };
 }
 
-function tickLabel(v: number, a: ChartAxis): string {
+function tickLabel(v: number, a: ChartAxis): string | null {
   if (a.percent) return `${Number((v * 100).toPrecision(3))}%`;
   if (v === 0) return '0';
   const abs = Math.abs(v);
-  if (a.log || abs < 1e-3 || abs >= 1e5) return v.toExponential(0);
+  if (a.log) {
+    // Label only 1, 2 and 5 per decade: chart.js puts a tick at every minor step, whose labels collide.
+    const lead = Number((abs / 10 ** Math.floor(Math.log10(abs) + 1e-9)).toPrecision(2));
+    if (lead !== 1 && lead !== 2 && lead !== 5) return null;
+    return abs < 1e-3 || abs >= 1e5 ? v.toExponential(0) : String(Number(v.toPrecision(2)));
+  }
+  if (abs < 1e-3 || abs >= 1e5) return v.toExponential(0);
   return String(Number(v.toPrecision(4)));
 }
 
@@ -75,6 +81,26 @@ const markerPlugin: Plugin<'line'> = {
   },
 };
 
+/** The linked hover: a vertical line at the x another chart (or this one) is hovered at. */
+const crosshairPlugin: Plugin<'line'> = {
+  id: 'kilnCrosshair',
+  afterDatasetsDraw(chart) {
+    const x = (chart.options.plugins as { kilnCrosshair?: { x: number | null } }).kilnCrosshair?.x;
+    if (x === null || x === undefined) return;
+    const { ctx, chartArea, scales } = chart;
+    const px = scales.x!.getPixelForValue(x);
+    if (!Number.isFinite(px) || px < chartArea.left || px > chartArea.right) return;
+    ctx.save();
+    ctx.strokeStyle = (chart.options.plugins as { kilnTheme?: ChartTheme }).kilnTheme?.text ?? '#888';
+    ctx.globalAlpha = 0.6;
+    ctx.beginPath();
+    ctx.moveTo(px, chartArea.top);
+    ctx.lineTo(px, chartArea.bottom);
+    ctx.stroke();
+    ctx.restore();
+  },
+};
+
 /** Data only: what a throttled update swaps into an existing chart. */
 export function chartData(config: ChartConfig): ChartConfiguration['data'] {
   if (config.kind === 'bar') {
@@ -87,8 +113,8 @@ export function chartData(config: ChartConfig): ChartConfiguration['data'] {
     datasets: config.series.map((s) => ({
       label: s.label,
       data: s.points.map((p) => ({ x: p.x, y: p.y ?? Number.NaN })),
-      borderColor: s.color,
-      backgroundColor: s.color,
+      borderColor: s.faded ? `${s.color}55` : s.color,
+      backgroundColor: s.faded ? `${s.color}55` : s.color,
       borderDash: s.dashed ? [6, 4] : undefined,
       borderWidth: 1.75,
       pointRadius: s.dots ? 3 : 0,
@@ -108,8 +134,18 @@ export function chartConfiguration(config: ChartConfig, theme: ChartTheme): Char
     normalized: true,
     plugins: {
       title: { display: true, text: config.title, color: theme.text, font: { size: 13, weight: 600 as const } },
-      legend: { labels: { color: theme.text, boxWidth: 10, boxHeight: 10, font: { size: 11 } } },
-      tooltip: { mode: 'nearest' as const, intersect: false },
+      legend: {
+        labels: {
+          color: theme.text,
+          boxWidth: 10,
+          boxHeight: 10,
+          font: { size: 11 },
+          // The raw line behind a smoothed one shares its label: list it once.
+          filter: (item: { datasetIndex?: number }) => !(config.kind === 'line' && config.series[item.datasetIndex ?? -1]?.faded),
+        },
+      },
+      kilnTheme: theme,
+      tooltip: { mode: 'nearest' as const, intersect: false, filter: (item: { datasetIndex: number }) => !(config.kind === 'line' && config.series[item.datasetIndex]?.faded) },
     },
   };
   if (config.kind === 'bar') {
@@ -139,6 +175,6 @@ export function chartConfiguration(config: ChartConfig, theme: ChartTheme): Char
         ...(config.y2 ? { y2: axis(config.y2, theme, 'right') } : {}),
       },
     },
-    plugins: [markerPlugin],
+    plugins: [markerPlugin, crosshairPlugin],
   } as ChartConfiguration;
 }

@@ -154,6 +154,18 @@ class RunsState {
     }
   }
 
+  async annotate(id: string, a: { notes?: string; tags?: string[] }): Promise<string> {
+    try {
+      const record = await api.call('runs.annotate', id, a);
+      this.list = this.list.map((r) => (r.id === id ? record : r));
+      const live = this.live.get(id);
+      if (live) live.record = record;
+      return '';
+    } catch (err) {
+      return errorMessage(err);
+    }
+  }
+
   async remove(id: string): Promise<string> {
     try {
       await api.call('runs.remove', id);

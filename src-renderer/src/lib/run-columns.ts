@@ -1,0 +1,60 @@
+import type { RunRecord } from '../../../src-main/runs/run-types.ts';
+import { archLabel } from './compare-charts.ts';
+import { formatDate, formatDuration, formatNumber, formatPercent } from './format.ts';
+
+/** A column of the runs table: how to sort by it (a number or a string) and how to show it. */
+export interface RunColumn {
+  key: string;
+  label: string;
+  numeric: boolean;
+  value: (r: RunRecord) => number | string | null;
+  show: (r: RunRecord) => string;
+}
+
+const num = (key: string, label: string, value: (r: RunRecord) => number | null | undefined, show: (v: number | null | undefined) => string): RunColumn => ({
+  key,
+  label,
+  numeric: true,
+  value: (r) => value(r) ?? null,
+  show: (r) => show(value(r)),
+});
+const text = (key: string, label: string, value: (r: RunRecord) => string): RunColumn => ({ key, label, numeric: false, value, show: value });
+
+/** Hyperparameters as resolved for the run (the recipe's values where the config said auto), then final metrics. */
+export const RUN_COLUMNS: RunColumn[] = [
+  text('name', 'Name', (r) => r.name),
+  text('status', 'Status', (r) => r.status),
+  text('dataset', 'Dataset', (r) => r.dataset.name),
+  text('arch', 'Architecture', (r) => archLabel(r) ?? ''),
+  num('epochs', 'Epochs', (r) => r.resolved?.epochs ?? (r.config.opt.epochs || null), (v) => (v ? String(v) : 'auto')),
+  num('batch', 'Batch', (r) => r.resolved?.batchSize ?? (r.config.opt.batchSize || null), (v) => (v ? String(v) : 'auto')),
+  num('lr', 'Max LR', (r) => r.resolved?.lrMax ?? (r.config.opt.lrMax || null), (v) => (v ? formatNumber(v, 3) : 'auto')),
+  num('wd', 'Weight decay', (r) => r.resolved?.weightDecay ?? (r.config.opt.weightDecay >= 0 ? r.config.opt.weightDecay : null), (v) => (v === null || v === undefined ? 'auto' : formatNumber(v, 3))),
+  num('seed', 'Seed', (r) => r.seed, (v) => String(v ?? '')),
+  num('valAcc', 'Val acc', (r) => r.final?.valAcc, (v) => formatPercent(v)),
+  num('valLoss', 'Val loss', (r) => r.final?.valLoss, (v) => formatNumber(v, 4)),
+  num('best', 'Best acc', (r) => r.best?.valAcc, (v) => formatPercent(v)),
+  num('tta', 'TTA acc', (r) => r.final?.ttaAcc, (v) => formatPercent(v)),
+  num('time', 'Time', (r) => r.wallSeconds, (v) => formatDuration(v)),
+  { key: 'created', label: 'Created', numeric: false, value: (r) => r.createdAt, show: (r) => formatDate(r.createdAt) },
+];
+
+/** Runs whose name, status, dataset, architecture, tags or notes contain every word of `query`. */
+export function filterRuns(list: readonly RunRecord[], query: string): RunRecord[] {
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+  if (!words.length) return [...list];
+  return list.filter((r) => {
+    const hay = [r.name, r.status, r.dataset.name, archLabel(r) ?? '', ...(r.tags ?? []).map((t) => `#${t} ${t}`), r.notes ?? ''].join(' ').toLowerCase();
+    return words.every((w) => hay.includes(w));
+  });
+}
+
+/** Sorted by a column; empty values go last either way. */
+export function sortRuns(list: readonly RunRecord[], column: RunColumn, dir: 1 | -1): RunRecord[] {
+  return [...list].sort((a, b) => {
+    const va = column.value(a);
+    const vb = column.value(b);
+    if (va === null || vb === null) return va === vb ? 0 : va === null ? 1 : -1;
+    return (typeof va === 'number' && typeof vb === 'number' ? va - vb : String(va).localeCompare(String(vb))) * dir;
+  });
+}
