@@ -40,6 +40,8 @@ export const METHOD_ARGS = {
   /** Starts an import of a folder the person chose (picker or drop). */
   'datasets.importFolder': z.tuple([z.object({ folder: z.string().min(1), name: z.string().max(200).optional(), size: z.number().int().min(8).max(256).optional(), valSplit: z.number().min(0).max(0.9).optional(), seed: count.optional(), fit: z.enum(['crop', 'pad']).optional() })]),
   'datasets.cancelTask': z.tuple([id]),
+  /** Leave an image out of new runs (true) or take it back (false); the stored image stays. */
+  'datasets.setExcluded': z.tuple([id, split, count, z.boolean()]),
   /**
    * A browser's folder, sent file by file (kiln serve cannot read a path on the person's machine):
    * begin with the file count, total bytes and the dataset's name (checked before anything is sent), send each file's chunks in order (base64, at most 4 MiB
@@ -81,8 +83,18 @@ export const METHOD_ARGS = {
   /** The LR range test; the options default to 100 steps from 1e-5 to 10. */
   'runs.lrFind': z.tuple([
     RunConfigSchema,
-    z.object({ steps: z.number().int().min(10).max(1000).optional(), startLr: z.number().positive().max(100).optional(), endLr: z.number().positive().max(1000).optional() }).optional(),
+    z
+      .object({
+        steps: z.number().int().min(10).max(1000).optional(),
+        startLr: z.number().positive().max(100).optional(),
+        endLr: z.number().positive().max(1000).optional(),
+        /** The caller's name for this test: its `lrFindProgress` events carry it, and runs.lrFindCancel takes it. */
+        findId: z.string().min(1).max(100).optional(),
+      })
+      .optional(),
   ]),
+  /** Stop an LR range test started with this findId; its runs.lrFind call rejects with an AbortError. */
+  'runs.lrFindCancel': z.tuple([z.string().min(1).max(100)]),
 } as const;
 
 export type MethodName = keyof typeof METHOD_ARGS;
@@ -99,6 +111,8 @@ export interface PresetInfo {
 export interface DatasetInfo {
   manifest: DatasetManifest | { id: string; name: string; builtIn: true; classes: string[]; counts: { train: number; val: number }; imageSize: number };
   classCounts: { train: number[]; val: number[] };
+  /** Images left out of new runs, by index in each split (none for built-in datasets). */
+  excluded?: { train: number[]; val: number[] };
 }
 
 export interface ImageItem {
@@ -126,6 +140,11 @@ export interface Evaluation {
   mistakes: { index: number; trueClass: number; predicted: number; confidence: number; tta: boolean; source?: string }[];
   /** The folder the dataset was imported from (absolute), when it was a folder import. */
   sourceFolder?: string;
+  /**
+   * The images in each non-empty cell of the (non-TTA) confusion matrix, most confident first, at
+   * most MAX_CELL_IMAGES per cell: what clicking a cell shows. Absent in evaluations made before it.
+   */
+  cells?: { trueClass: number; predicted: number; images: { index: number; confidence: number; source?: string }[] }[];
 }
 
 export interface Prediction {
@@ -152,6 +171,7 @@ export interface MethodResults {
   'datasets.downloadCifar10': { taskId: string };
   'datasets.importFolder': { taskId: string };
   'datasets.cancelTask': void;
+  'datasets.setExcluded': { train: number[]; val: number[] };
   'datasets.uploadBegin': { uploadId: string; maxBytes: number };
   'datasets.uploadChunk': { bytes: number };
   'datasets.importUpload': { taskId: string };
@@ -179,6 +199,7 @@ export interface MethodResults {
   'runs.export': { dir: string };
   'runs.predict': Prediction;
   'runs.lrFind': LrFindResult;
+  'runs.lrFindCancel': void;
 }
 
 /** Events pushed from the services to every connected renderer. */
@@ -187,9 +208,10 @@ export interface KilnEvents {
   runProgress: TrainerProgress;
   runEpoch: { runId: string; metrics: EpochMetrics };
   runStatus: { runId: string; status: RunRecord['status']; error?: SerializedError };
+  lrFindProgress: { findId: string; step: number; steps: number; lr: number; loss: number | null };
 }
 export type EventName = keyof KilnEvents;
-export const EVENT_NAMES: readonly EventName[] = ['datasetTask', 'runProgress', 'runEpoch', 'runStatus'];
+export const EVENT_NAMES: readonly EventName[] = ['datasetTask', 'runProgress', 'runEpoch', 'runStatus', 'lrFindProgress'];
 
 type Methods = { [M in MethodName]: (...args: MethodArgs<M>) => Promise<MethodResults[M]> };
 

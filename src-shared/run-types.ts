@@ -50,6 +50,8 @@ export const RunDatasetSchema = loose({
   /** Images in each split as trained (after limitTrain / limitVal). */
   train: count,
   val: count,
+  /** Images left out (indices in the stored splits): the dataset's exclusion list when the run was created. */
+  excluded: z.object({ train: z.array(count), val: z.array(count) }).optional(),
 });
 export type RunDataset = z.infer<typeof RunDatasetSchema>;
 

@@ -27,6 +27,21 @@ function makeData(id: string, train: number, val: number, classes = ['a', 'b', '
 }
 
 describe('DatasetStore', () => {
+  it('keeps an exclusion list beside the data and refuses indices out of range and duplicate names', async () => {
+    const store = new DatasetStore(home);
+    await store.create(makeData('excl', 6, 3));
+    expect(await store.excluded('excl')).toEqual({ train: [], val: [] });
+    await store.setExcluded('excl', 'val', 2, true);
+    await store.setExcluded('excl', 'val', 0, true);
+    expect(await store.setExcluded('excl', 'train', 5, true)).toEqual({ train: [5], val: [0, 2] });
+    expect(await store.setExcluded('excl', 'val', 2, false)).toEqual({ train: [5], val: [0] });
+    await expect(store.setExcluded('excl', 'val', 3, true)).rejects.toThrow(/out of range.*3 images/);
+    // The stored data is untouched: exclusions apply when a run loads it.
+    expect((await store.load('excl')).val.count).toBe(3);
+    await expect(store.assertNameFree('DATA EXCL')).rejects.toThrow(/exists already/);
+    await store.assertNameFree('Data excl', 'excl');
+  });
+
   it('round-trips records, counts and per-channel stats of the training split', async () => {
     const store = new DatasetStore(home);
     const m = await store.create(makeData('round', 30, 9));

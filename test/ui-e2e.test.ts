@@ -277,6 +277,17 @@ describe('workbench in Chromium against kiln serve', () => {
     await poll(() => page.locator('#f-cfg-ls-error').count()).toBe(0);
   });
 
+  it('shows the LR finder working, with steps, an ETA and Cancel', async () => {
+    await configureRun('lr', 0);
+    await page.click('button:has-text("Find learning rate")');
+    const progress = page.locator('[data-testid=lr-progress]');
+    await poll(async () => Number((await progress.getAttribute('data-step')) ?? 0), 60_000).toBeGreaterThan(0);
+    expect(await progress.textContent()).toMatch(/step \d+ of 100 .* ETA/);
+    await page.click('[data-testid=lr-finder] button:has-text("Cancel")');
+    await poll(() => page.locator('[data-testid=lr-finder] [role=status]').textContent()).toBe('Cancelled.');
+    expect(await page.locator('button:has-text("Find learning rate")').isEnabled()).toBe(true);
+  });
+
   it('trains a run with live plots, pauses, resumes and finishes', async () => {
     await configureRun('first', 0);
     await page.click('button:has-text("Start training")');
@@ -448,9 +459,48 @@ describe('workbench in Chromium against kiln serve', () => {
       expect(wrong).toBeGreaterThan(0);
       // The count beside the matrix is the matrix's errors, not the length of the kept list.
       expect(Number(await page.textContent('[data-testid=eval-errors]'))).toBe(wrong);
+      // Every error the matrix counts is in the gallery (the evaluation keeps each cell's images).
       const gallery = page.locator('ul.gallery li:has(small)');
-      await poll(() => gallery.count()).toBe(Math.min(wrong, MAX_MISTAKES));
-      await poll(() => page.locator('ul.gallery li img').count()).toBe(Math.min(wrong, MAX_MISTAKES));
+      await poll(() => gallery.count()).toBe(Math.min(wrong, 48));
+      await poll(() => page.locator('ul.gallery li img').count()).toBe(Math.min(wrong, 48));
+      expect(MAX_MISTAKES).toBeLessThan(wrong + 48);
+
+      // Precision, recall and F1 per class, from the matrix.
+      const prfRows = page.locator('[data-testid=per-class-metrics] tbody tr');
+      expect(await prfRows.count()).toBe(3);
+      const row0 = cells.slice(0, 3);
+      const recall0 = row0[0]! / row0.reduce((a, b) => a + b, 0);
+      expect(await prfRows.nth(0).locator('td').nth(2).textContent()).toBe(`${(recall0 * 100).toFixed(1)}%`);
+      // Normalised: each row in shares of its true class.
+      await page.check('#cm-normalized');
+      await poll(() => matrix.locator('tbody td').first().textContent()).toMatch(/%$/);
+      await page.uncheck('#cm-normalized');
+
+      // Clicking a cell shows that cell's images; a diagonal cell shows the ones predicted right.
+      const offIndex = cells.findIndex((v, i) => i % 4 !== 0 && v > 0);
+      await matrix.locator(`button[data-t="${Math.floor(offIndex / 3)}"][data-p="${offIndex % 3}"]`).click();
+      await poll(() => gallery.count()).toBe(Math.min(cells[offIndex]!, 24));
+      await matrix.locator('button[data-t="0"][data-p="0"]').click();
+      await poll(() => gallery.count()).toBe(Math.min(cells[0]!, 24));
+      await poll(() => page.locator('#mist-h').textContent()).toContain('predicted right');
+      await matrix.locator('button[data-t="0"][data-p="0"]').click();
+      // Filter by true class: that row's errors.
+      await page.selectOption('#f-true', '1');
+      await poll(() => gallery.count()).toBe(cells[3]! + cells[5]!);
+      await page.selectOption('#f-true', '');
+      await poll(() => gallery.count()).toBe(Math.min(wrong, 48));
+      // Enlarged, a mistake names the file it was imported from.
+      await page.locator('ul.gallery li button.thumb').first().click();
+      await poll(() => page.locator('dialog[open] [data-testid=image-source]').textContent()).toMatch(/^(reds|greens|blues)\/\d{3}\.png$/);
+      // Left out of new runs: the exclusion list, not a deletion of the source.
+      const shownIndex = Number((await page.locator('dialog[open] .muted').first().textContent())!.replace(/\D/g, ''));
+      await page.click('dialog[open] button:has-text("Exclude from new runs")');
+      await poll(() => page.locator('dialog[open] button:has-text("Excluded")').count()).toBe(1);
+      const exclusions = JSON.parse(fs.readFileSync(path.join(tmp, 'home', 'datasets', 'shapes', 'excluded.json'), 'utf8'));
+      expect(exclusions.val).toEqual([shownIndex]);
+      await shot(page, '5-evaluate-enlarged');
+      await page.keyboard.press('Escape');
+      await poll(() => page.locator('[data-testid=excluded-count]').textContent()).toContain('1 validation image is excluded');
 
       // Try a picture: one of the generated images, top-3 over the three classes.
       await page.setInputFiles('input[type=file]', path.join(folder, 'greens', '000.png'));
@@ -463,7 +513,8 @@ describe('workbench in Chromium against kiln serve', () => {
       const exportDir = path.join(tmp, 'export-first');
       await page.fill('#export-dir', exportDir);
       await page.click('button:has-text("Export model")');
-      await poll(() => page.locator('p[role=status] code').count(), 60_000).toBe(1);
+      // "Exporting to …" shows first; wait for the answer.
+      await poll(() => page.locator('p[role=status]:has-text("Exported to") code').count(), 60_000).toBe(1);
       expect(fs.existsSync(path.join(exportDir, 'model.json'))).toBe(true);
       await shot(page, '5-evaluate');
     }
@@ -490,6 +541,9 @@ describe('workbench in Chromium against kiln serve', () => {
     await exited;
     await poll(() => page.locator('[data-testid=connection-lost]').count()).toBe(1);
     expect(await page.locator('button:has-text("Start training")').evaluate((b) => b.closest('[inert]') !== null)).toBe(true);
+    // Still lost while it retries (the client goes back to "connecting").
+    await poll(() => page.locator('.sidebar .conn').textContent()).toMatch(/Connecting|retrying/);
+    expect(await page.locator('[data-testid=connection-lost]').count()).toBe(1);
     await shot(page, '6-connection-lost');
   });
 });

@@ -53,7 +53,14 @@ async function run(job: JobRequest): Promise<unknown> {
     case 'lrFind': {
       const config = parseRunConfig(job.config);
       await loadBackend(config.backend);
-      return lrFind(await loadDataset(job.home, config.data.dataset), config, { ...DEFAULT_LR_FIND, ...job.options });
+      const opts = { ...DEFAULT_LR_FIND, ...job.options };
+      // Each step's point goes to the host as it comes, so the page can show progress and an ETA.
+      // A cancel stops it at the next step (the learner's callback throws; lrFind disposes the model).
+      const onPoint = (p: { step: number; lr: number; loss: number }) => {
+        if (cancel.signal.aborted) throw Object.assign(new Error('learning-rate finder cancelled'), { name: 'AbortError' });
+        progress({ step: p.step, steps: opts.steps, lr: p.lr, loss: Number.isFinite(p.loss) ? p.loss : null });
+      };
+      return lrFind(await loadDataset(job.home, config.data.dataset), config, { ...opts, onPoint });
     }
     case 'evaluate': {
       const { evaluateRun } = await import('../training/evaluate-run.ts');

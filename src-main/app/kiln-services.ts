@@ -103,6 +103,8 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
   const importInJob = (options: ImportFolderOptions, onProgress: (e: ImportProgressEvent) => void, signal: AbortSignal) =>
     jobs({ kind: 'importFolder', home, options }, { onProgress: (e) => onProgress(e as ImportProgressEvent), signal });
   const uploads = new UploadStore(home, opts.uploadMaxBytes);
+  /** LR range tests in progress by the caller's findId, to cancel them. */
+  const lrFinds = new Map<string, AbortController>();
   await uploads.sweep().catch((err: unknown) => log.warn(`could not clear old uploads: ${(err as Error).message}`));
 
   // Runs left 'running' by a host or trainer that died become 'interrupted' (resumable).
@@ -141,7 +143,7 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
         return { manifest: SYNTHETIC_INFO, classCounts: { train: count(d.train.labels), val: count(d.val.labels) } } satisfies DatasetInfo;
       }
       const manifest = await datasets.get(id);
-      return { manifest, classCounts: manifest.classCounts };
+      return { manifest, classCounts: manifest.classCounts, excluded: await datasets.excluded(id) };
     },
     'datasets.remove': async (id) => {
       notBuiltIn(id, 'removed');
@@ -213,6 +215,10 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
     },
     'datasets.uploadCancel': async (uploadId) => uploads.remove(uploadId),
     'datasets.cancelTask': async (taskId) => tasks.cancel(taskId),
+    'datasets.setExcluded': async (id, split, index, excluded) => {
+      notBuiltIn(id, 'changed');
+      return datasets.setExcluded(id, split, index, excluded);
+    },
     'datasets.pickFolder': async () => (opts.pickFolder ? opts.pickFolder() : null),
 
     'archs.presets': async () =>
@@ -277,7 +283,26 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
     'runs.lrFind': async (config, options) => {
       const { startLr, endLr } = { ...DEFAULT_LR_FIND, ...options };
       if (!(endLr > startLr)) throw new UsageError(`runs.lrFind: endLr (${endLr}) must be above startLr (${startLr})`);
-      return jobs<LrFindResult>({ kind: 'lrFind', home, config, ...(options ? { options } : {}) });
+      const { findId, ...jobOptions } = options ?? {};
+      if (!findId) return jobs<LrFindResult>({ kind: 'lrFind', home, config, options: jobOptions });
+      if (lrFinds.has(findId)) throw new UsageError(`runs.lrFind: a range test "${findId}" is running already`);
+      const controller = new AbortController();
+      lrFinds.set(findId, controller);
+      try {
+        return await jobs<LrFindResult>(
+          { kind: 'lrFind', home, config, options: jobOptions },
+          {
+            signal: controller.signal,
+            onProgress: (p) => opts.emit('lrFindProgress', { findId, ...(p as Omit<KilnEvents['lrFindProgress'], 'findId'>) }),
+          },
+        );
+      } finally {
+        lrFinds.delete(findId);
+      }
+    },
+    'runs.lrFindCancel': async (findId) => {
+      // Already over (answered or cancelled): nothing to stop.
+      lrFinds.get(findId)?.abort();
     },
   };
 

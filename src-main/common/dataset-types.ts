@@ -6,6 +6,37 @@ export interface ImageSplit {
   count: number;
   images: Uint8Array;
   labels: Uint8Array;
+  /** Each image's index in the stored split, when some were left out (excluded); absent = 0..count-1. */
+  indices?: Uint32Array;
+}
+
+/** Images left out of new runs, by index in the stored split (the person's exclusion list; the files stay). */
+export interface DatasetExclusions {
+  train: number[];
+  val: number[];
+}
+
+/** The dataset without the excluded images; each split keeps the stored index of every image it kept. */
+export function withoutExcluded<D extends { train: ImageSplit; val: ImageSplit; imageSize: number }>(d: D, ex: DatasetExclusions | undefined): D {
+  if (!ex || (!ex.train.length && !ex.val.length)) return d;
+  const per = d.imageSize * d.imageSize * 3;
+  const filter = (s: ImageSplit, drop: number[]): ImageSplit => {
+    if (!drop.length) return s;
+    const gone = new Set(drop);
+    const keep: number[] = [];
+    for (let i = 0; i < s.count; i++) if (!gone.has(i)) keep.push(s.indices ? s.indices[i]! : i);
+    const images = new Uint8Array(keep.length * per);
+    const labels = new Uint8Array(keep.length);
+    let j = 0;
+    for (let i = 0; i < s.count; i++) {
+      if (gone.has(i)) continue;
+      images.set(s.images.subarray(i * per, (i + 1) * per), j * per);
+      labels[j] = s.labels[i]!;
+      j++;
+    }
+    return { count: keep.length, images, labels, indices: Uint32Array.from(keep) };
+  };
+  return { ...d, train: filter(d.train, ex.train), val: filter(d.val, ex.val) };
 }
 
 export interface LoadedDataset {

@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import { encodePngRgb } from './png-encode.ts';
 import { DataError, UsageError } from '../common/errors.ts';
 import { writeJsonAtomic } from '../common/atomic-write.ts';
-import type { ImageSplit, LoadedDataset } from '../common/dataset-types.ts';
+import type { DatasetExclusions, ImageSplit, LoadedDataset } from '../common/dataset-types.ts';
 import { assertValidId, assertValidName, RESERVED_IDS } from './dataset-id.ts';
 import { channelStats } from './channel-stats.ts';
 import { describeFsError } from '../common/fs-errors.ts';
@@ -231,6 +231,34 @@ export class DatasetStore {
     this.indexCache.delete(id);
     this.sourcesCache.delete(id);
     await fs.promises.rm(trash, { recursive: true, force: true });
+  }
+
+  /** The images the person excluded from new runs (`excluded.json`; none when it is absent). */
+  async excluded(id: string): Promise<DatasetExclusions> {
+    await this.get(id);
+    try {
+      const parsed = JSON.parse(await fs.promises.readFile(path.join(this.dir(id), 'excluded.json'), 'utf8')) as Partial<DatasetExclusions>;
+      const ints = (v: unknown) => (Array.isArray(v) ? v.filter((n): n is number => Number.isInteger(n) && n >= 0) : []);
+      return { train: ints(parsed.train), val: ints(parsed.val) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { train: [], val: [] };
+      throw new DataError(`${path.join(this.dir(id), 'excluded.json')}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Exclude an image from new runs (or take it back); the stored image and its source file stay. */
+  async setExcluded(id: string, split: SplitName, index: number, excluded: boolean): Promise<DatasetExclusions> {
+    const manifest = await this.get(id);
+    if (!Number.isInteger(index) || index < 0 || index >= manifest.counts[split]) {
+      throw new UsageError(`image index ${index} is out of range: the ${split} split of "${id}" has ${manifest.counts[split]} images`);
+    }
+    const current = await this.excluded(id);
+    const set = new Set(current[split]);
+    if (excluded) set.add(index);
+    else set.delete(index);
+    const next = { ...current, [split]: [...set].sort((a, b) => a - b) };
+    await writeJsonAtomic(path.join(this.dir(id), 'excluded.json'), next);
+    return next;
   }
 
   /** Names are how people pick a dataset (the run form lists them): two with one name could not be told apart. */

@@ -2,7 +2,7 @@ import { RunStore } from '../runs/run-store.ts';
 import type { RunRecord } from '../../src-shared/run-types.ts';
 import { resolveArch, resolveOpt } from './resolve-config.ts';
 import type { RunConfig } from '../../src-shared/run-config.ts';
-import { loadDataset } from './load-dataset.ts';
+import { currentExclusions, loadDataset } from './load-dataset.ts';
 import { buildGraph } from '../engine/arch/graph.ts';
 import { checkModelSize } from '../engine/arch/model-size.ts';
 
@@ -11,7 +11,8 @@ import { checkModelSize } from '../engine/arch/model-size.ts';
  * can be wrong with the request fails here, in the caller's process, before a trainer starts.
  */
 export async function createRun(home: string, config: RunConfig, name?: string): Promise<RunRecord> {
-  const dataset = await loadDataset(home, config.data.dataset);
+  const excluded = await currentExclusions(home, config.data.dataset);
+  const dataset = await loadDataset(home, config.data.dataset, excluded);
   const { spec, recipe } = resolveArch(config.net.arch);
   const graph = buildGraph(spec, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
   const resolved = resolveOpt(config, recipe, dataset.train.count, dataset.val.count);
@@ -27,6 +28,7 @@ export async function createRun(home: string, config: RunConfig, name?: string):
       classes: dataset.classes,
       train: resolved.trainCount,
       val: resolved.valCount,
+      ...(excluded ? { excluded } : {}),
     },
     resolved: { ...resolved },
     progress: { epoch: 0, step: 0, totalSteps: resolved.totalSteps },

@@ -56,11 +56,12 @@ export async function evaluateRun(home: string, runId: string, opts: EvaluateOpt
     const count = Math.min(record.dataset.val, dataset.val.count);
     const k = dataset.classes.length;
     const table = await predictSplit(model, dataset, count);
-    const summary = summarizePredictions({ classes: dataset.classes, labels: dataset.val.labels.subarray(0, count), ...table });
+    const summary = summarizePredictions({ classes: dataset.classes, labels: dataset.val.labels.subarray(0, count), ...table, ...(dataset.val.indices ? { indices: dataset.val.indices.subarray(0, count) } : {}) });
     const origin = await sourceFiles(home, record.dataset.id);
     if (origin) {
       summary.sourceFolder = origin.folder;
       for (const m of summary.mistakes) m.source = origin.val[m.index];
+      for (const c of summary.cells ?? []) for (const img of c.images) img.source = origin.val[img.index];
     }
     const result: RunEvaluation = {
       ...summary,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_MISTAKES, summarizePredictions } from './evaluation-summary.ts';
+import { MAX_CELL_IMAGES, MAX_MISTAKES, summarizePredictions } from './evaluation-summary.ts';
 import { topK } from './predict.ts';
 
 const classes = ['a', 'b', 'c'];
@@ -34,6 +34,13 @@ describe('summarizePredictions', () => {
       { index: 11, trueClass: 1, predicted: 0, confidence: 0.7, tta: false },
       { index: 13, trueClass: 2, predicted: 1, confidence: 0.55, tta: true },
     ]);
+    // Every non-empty cell with its images, most confident first: what clicking a cell shows.
+    expect(e.cells).toEqual([
+      { trueClass: 0, predicted: 0, images: [{ index: 10, confidence: 0.9 }] },
+      { trueClass: 1, predicted: 0, images: [{ index: 11, confidence: 0.7 }] },
+      { trueClass: 2, predicted: 1, images: [{ index: 13, confidence: 0.85 }] },
+      { trueClass: 2, predicted: 2, images: [{ index: 12, confidence: 0.8 }] },
+    ]);
   });
 
   it('keeps the most confident mistakes only; without TTA the TTA fields repeat the plain ones', () => {
@@ -47,6 +54,9 @@ describe('summarizePredictions', () => {
     expect(e.mistakes).toHaveLength(MAX_MISTAKES);
     expect(e.mistakes[0]!.index).toBe(n - 1);
     expect(e.mistakes.at(-1)!.index).toBe(n - MAX_MISTAKES);
+    expect(e.cells).toHaveLength(1);
+    expect(e.cells![0]!.images).toHaveLength(MAX_CELL_IMAGES);
+    expect(e.cells![0]!.images[0]!.index).toBe(n - 1);
   });
 
   it('rejects tables of the wrong size and labels out of range', () => {

@@ -2,6 +2,8 @@ import type { Evaluation } from '../../src-shared/contract.ts';
 
 /** How many of the most confident mistakes an evaluation keeps, per mode (plain and TTA). */
 export const MAX_MISTAKES = 20;
+/** How many images an evaluation keeps per confusion-matrix cell (clicking a cell shows them). */
+export const MAX_CELL_IMAGES = 24;
 
 export interface PredictionTable {
   classes: string[];
@@ -39,12 +41,16 @@ export function summarizePredictions(t: PredictionTable): Evaluation {
   const ttaConfusion = square();
   const mistakes: Evaluation['mistakes'] = [];
   const ttaMistakes: Evaluation['mistakes'] = [];
+  const cellImages = new Map<number, { index: number; confidence: number }[]>();
   for (let i = 0; i < n; i++) {
     const label = t.labels[i]!;
     if (!Number.isInteger(label) || label < 0 || label >= k) throw new Error(`evaluation: image ${i} has label ${label}, expected 0..${k - 1}`);
     const index = t.indices ? t.indices[i]! : i;
     const pred = argmax(t.scores, i * k, k);
     confusion[label]![pred]!++;
+    const cell = cellImages.get(label * k + pred) ?? [];
+    cell.push({ index, confidence: t.probs[i * k + pred]! });
+    cellImages.set(label * k + pred, cell);
     if (pred !== label) mistakes.push({ index, trueClass: label, predicted: pred, confidence: t.probs[i * k + pred]!, tta: false });
     if (t.ttaProbs) {
       const tp = argmax(t.ttaProbs, i * k, k);
@@ -69,5 +75,12 @@ export function summarizePredictions(t: PredictionTable): Evaluation {
     ttaConfusion: ttaM.map((row) => [...row]),
     perClass: t.classes.map((name, c) => ({ name, accuracy: rowAcc(confusion, c), ttaAccuracy: rowAcc(ttaM, c) })),
     mistakes: [...mistakes.sort(byConfidence).slice(0, MAX_MISTAKES), ...ttaMistakes.sort(byConfidence).slice(0, MAX_MISTAKES)],
+    cells: [...cellImages.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([key, images]) => ({
+        trueClass: Math.floor(key / k),
+        predicted: key % k,
+        images: images.sort((a, b) => b.confidence - a.confidence || a.index - b.index).slice(0, MAX_CELL_IMAGES),
+      })),
   };
 }

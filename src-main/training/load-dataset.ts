@@ -1,9 +1,19 @@
-import type { LoadedDataset } from '../common/dataset-types.ts';
+import { withoutExcluded, type DatasetExclusions, type LoadedDataset } from '../common/dataset-types.ts';
 import { DatasetStore } from '../datasets/dataset-store.ts';
 import { makeSyntheticDataset, SYNTHETIC_ID } from '../engine/data/synthetic.ts';
 
-/** A dataset by id: the built-in `synthetic` one, or one from the store under the Kiln home. */
-export async function loadDataset(home: string, id: string): Promise<LoadedDataset> {
+/**
+ * A dataset by id: the built-in `synthetic` one, or one from the store under the Kiln home, less the
+ * images in `excluded` (a run's snapshot of the exclusion list, so it trains on the same images on resume).
+ */
+export async function loadDataset(home: string, id: string, excluded?: DatasetExclusions): Promise<LoadedDataset> {
   if (id === SYNTHETIC_ID) return makeSyntheticDataset();
-  return new DatasetStore(home).load(id);
+  return withoutExcluded(await new DatasetStore(home).load(id), excluded);
+}
+
+/** The dataset's exclusion list as it is now: what a new run snapshots. */
+export async function currentExclusions(home: string, id: string): Promise<DatasetExclusions | undefined> {
+  if (id === SYNTHETIC_ID) return undefined;
+  const ex = await new DatasetStore(home).excluded(id);
+  return ex.train.length || ex.val.length ? ex : undefined;
 }

@@ -46,7 +46,7 @@ export async function loadRunModel(home: string, runId: string, opts: { checkpoi
     const hint = opts.checkpoint === 'best' ? ' (no epoch has finished yet; --checkpoint latest uses the last pause)' : '';
     throw new UsageError(`run ${runId} has no ${opts.checkpoint} checkpoint${hint}`);
   }
-  const dataset = opts.dataset ?? (await loadDataset(home, record.config.data.dataset));
+  const dataset = opts.dataset ?? (await loadDataset(home, record.config.data.dataset, record.dataset.excluded));
   if (dataset.manifestHash !== record.dataset.manifestHash) {
     throw new Error(`dataset ${dataset.id} changed since run ${runId} was trained (manifest hash differs)`);
   }

@@ -45,7 +45,7 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
   let learner: Learner | undefined;
   try {
     const backend = await loadBackend(record.config.backend);
-    const dataset = await loadDataset(home, record.config.data.dataset);
+    const dataset = await loadDataset(home, record.config.data.dataset, record.dataset.excluded);
     if (dataset.manifestHash !== record.dataset.manifestHash) {
       throw new Error(`dataset ${dataset.id} changed since run ${runId} was created (manifest hash differs)`);
     }

@@ -63,7 +63,7 @@ const markerPlugin: Plugin<'line'> = {
   afterDatasetsDraw(chart) {
     const markers = (chart.options.plugins as { kilnMarkers?: { x: number; label: string; color: string }[] }).kilnMarkers ?? [];
     const { ctx, chartArea, scales } = chart;
-    for (const m of markers) {
+    for (const [i, m] of markers.entries()) {
       const px = scales.x!.getPixelForValue(m.x);
       if (!Number.isFinite(px) || px < chartArea.left || px > chartArea.right) continue;
       ctx.save();
@@ -75,7 +75,8 @@ const markerPlugin: Plugin<'line'> = {
       ctx.stroke();
       ctx.fillStyle = m.color;
       ctx.font = '12px system-ui, sans-serif';
-      ctx.fillText(m.label, Math.min(px + 4, chartArea.right - ctx.measureText(m.label).width), chartArea.top + 12);
+      // One line per marker: two suggestions close together would print over each other.
+      ctx.fillText(m.label, Math.min(px + 4, chartArea.right - ctx.measureText(m.label).width), chartArea.top + 12 + i * 15);
       ctx.restore();
     }
   },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RunRecord } from '../../../src-main/runs/run-types.ts';
+import type { RunRecord } from '../../../src-shared/run-types.ts';
 import { readableDiff } from './compare-charts.ts';
 
 describe('readableDiff', () => {

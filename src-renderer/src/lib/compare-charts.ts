@@ -1,5 +1,5 @@
-import type { RunComparison } from '../../../src-main/runs/compare-runs.ts';
-import type { RunRecord } from '../../../src-main/runs/run-types.ts';
+import type { RunComparison } from '../../../src-shared/run-comparison.ts';
+import type { RunRecord } from '../../../src-shared/run-types.ts';
 import { PALETTE, type ChartSeries, type LineChartConfig } from './chart-config.ts';
 import { decimate, type Point } from './decimate.ts';
 import { smooth } from './series-math.ts';

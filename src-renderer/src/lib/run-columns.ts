@@ -1,4 +1,4 @@
-import type { RunRecord } from '../../../src-main/runs/run-types.ts';
+import type { RunRecord } from '../../../src-shared/run-types.ts';
 import { archLabel } from './compare-charts.ts';
 import { formatDate, formatDuration, formatNumber, formatPercent } from './format.ts';
 

@@ -29,6 +29,9 @@ class AppState {
   info = $state.raw<MethodResults['app.info'] | null>(null);
   settings = $state.raw<Settings | null>(null);
   connection = $state<ConnectionState>('connecting');
+  private wasOpen = $state(false);
+  /** The server went away (or refused this page): retrying counts as lost until it is back. */
+  lost = $derived(this.connection === 'refused' || (this.wasOpen && this.connection !== 'open'));
   error = $state('');
   themePreference = $state<Settings['theme']>('system');
   /** Below this width the Train view stacks its form above the plots, folded. */
@@ -42,7 +45,10 @@ class AppState {
       this.systemDark = e.matches;
       this.applyTheme();
     });
-    watchConnection((s) => (this.connection = s));
+    watchConnection((s) => {
+      this.connection = s;
+      if (s === 'open') this.wasOpen = true;
+    });
     matchMedia('(max-width: 1200px)').addEventListener('change', (e) => (this.narrow = e.matches));
     this.applyTheme();
   }

@@ -44,9 +44,11 @@ class ArchsState {
       this.draft = $state.snapshot(spec) as ArchSpec;
       this.summary = preset ? preset.summary : null;
     } else {
-      this.source = '';
       // The run form's draft is a $state proxy, which structuredClone refuses (DataCloneError): snapshot copies it.
       this.draft = $state.snapshot(arch) as ArchSpec;
+      // A saved architecture the form uses unchanged is that saved one, not a modified copy.
+      const saved = this.custom.find((c) => c.name === this.draft!.name && JSON.stringify(c.spec) === JSON.stringify(this.draft));
+      this.source = saved ? `custom:${saved.name}` : '';
       this.summary = null;
     }
     this.fieldErrors = {};

@@ -19,7 +19,7 @@ class EvaluateState {
   predictImage = $state('');
   predictError = $state('');
 
-  async open(runId: string, datasetId: string): Promise<void> {
+  async open(runId: string): Promise<void> {
     if (this.runId === runId) return;
     this.runId = runId;
     this.evaluation = null;
@@ -34,7 +34,6 @@ class EvaluateState {
       const ev = await api.call('runs.evaluation', runId);
       if (this.runId !== runId) return;
       this.evaluation = ev;
-      if (ev) void this.loadMistakes(datasetId, ev);
     } catch (err) {
       if (this.runId === runId) this.error = errorMessage(err);
     } finally {
@@ -42,7 +41,7 @@ class EvaluateState {
     }
   }
 
-  async evaluate(datasetId: string): Promise<void> {
+  async evaluate(): Promise<void> {
     const runId = this.runId;
     if (!runId) return;
     this.evaluating = true;
@@ -51,7 +50,6 @@ class EvaluateState {
       const ev = await api.call('runs.evaluate', runId);
       if (this.runId !== runId) return;
       this.evaluation = ev;
-      void this.loadMistakes(datasetId, ev);
     } catch (err) {
       if (this.runId === runId) this.error = errorMessage(err);
     } finally {
@@ -59,14 +57,43 @@ class EvaluateState {
     }
   }
 
-  private async loadMistakes(datasetId: string, ev: Evaluation): Promise<void> {
-    const runId = this.runId;
-    const items = await Promise.all(
-      ev.mistakes.slice(0, 48).map((m) => api.call('datasets.image', datasetId, 'val', m.index).catch(() => null)),
-    );
-    if (this.runId !== runId) return;
-    this.mistakeImages = new Map(items.filter((i): i is ImageItem => i !== null).map((i) => [i.index, i]));
+  /** Validation images of the run's dataset left out of new runs. */
+  excluded = $state.raw<Set<number>>(new Set());
+  excludeError = $state('');
+
+  async loadExclusions(datasetId: string): Promise<void> {
+    try {
+      const info = await api.call('datasets.get', datasetId);
+      this.excluded = new Set(info.excluded?.val ?? []);
+    } catch {
+      this.excluded = new Set();
+    }
   }
+
+  async setExcluded(datasetId: string, index: number, on: boolean): Promise<void> {
+    this.excludeError = '';
+    try {
+      const ex = await api.call('datasets.setExcluded', datasetId, 'val', index, on);
+      this.excluded = new Set(ex.val);
+    } catch (err) {
+      this.excludeError = errorMessage(err);
+    }
+  }
+
+  /** Validation images by index, fetched as the gallery needs them (a picked cell, a filter). */
+  async loadImages(datasetId: string, indices: readonly number[]): Promise<void> {
+    const runId = this.runId;
+    const missing = indices.filter((i) => !this.mistakeImages.has(i) && !this.loading_.has(i));
+    if (!missing.length) return;
+    for (const i of missing) this.loading_.add(i);
+    const items = await Promise.all(missing.map((i) => api.call('datasets.image', datasetId, 'val', i).catch(() => null)));
+    for (const i of missing) this.loading_.delete(i);
+    if (this.runId !== runId) return;
+    const next = new Map(this.mistakeImages);
+    for (const it of items) if (it) next.set(it.index, it);
+    this.mistakeImages = next;
+  }
+  private loading_ = new Set<number>();
 
   async export(): Promise<void> {
     if (!this.runId || this.exporting) return;

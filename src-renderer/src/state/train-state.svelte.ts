@@ -18,6 +18,9 @@ class TrainState {
   lrResult = $state.raw<LrFindResult | null>(null);
   lrFinding = $state(false);
   lrError = $state('');
+  /** The range test under way: its id, steps done of all, and when it started (for the ETA). */
+  lrProgress = $state<{ findId: string; step: number; steps: number; startedAt: number } | null>(null);
+  lrNote = $state('');
   /** In a narrow window the form folds to a summary line and its Start button; this unfolds it. */
   formOpen = $state(false);
 
@@ -81,17 +84,33 @@ class TrainState {
   }
 
   async findLr(): Promise<void> {
-    if (!this.draft) return;
+    if (!this.draft || this.lrFinding) return;
     this.lrError = '';
+    this.lrNote = '';
     this.lrFinding = true;
+    const findId = `lr-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    this.lrProgress = { findId, step: 0, steps: 100, startedAt: Date.now() };
+    const off = api.on('lrFindProgress', (p) => {
+      if (this.lrProgress?.findId === p.findId) this.lrProgress = { ...this.lrProgress, step: p.step, steps: p.steps };
+    });
     try {
-      this.lrResult = await api.call('runs.lrFind', $state.snapshot(this.draft) as RunConfig);
+      this.lrResult = await api.call('runs.lrFind', $state.snapshot(this.draft) as RunConfig, { findId });
     } catch (err) {
-      this.lrError = errorMessage(err);
+      const cancelled = err && typeof err === 'object' && (err as { name?: string }).name === 'AbortError';
+      if (cancelled) this.lrNote = 'Cancelled.';
+      else this.lrError = errorMessage(err);
     } finally {
+      off();
       this.lrFinding = false;
+      this.lrProgress = null;
     }
   }
+
+  async cancelLr(): Promise<void> {
+    const id = this.lrProgress?.findId;
+    if (id) await api.call('runs.lrFindCancel', id).catch((err: unknown) => (this.lrError = errorMessage(err)));
+  }
+
 }
 
 export const train = new TrainState();
