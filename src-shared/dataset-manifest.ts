@@ -29,6 +29,8 @@ export const datasetSourceSchema = z.discriminatedUnion('kind', [
     valSplit: z.number().nullable(),
     seed: z.number().nullable(),
     fit: z.enum(['crop', 'pad']),
+    /** Sent from a browser: `path` is then the folder's name on the person's machine (the uploaded copy is gone). */
+    uploaded: z.boolean().optional(),
   }),
 ]);
 export type DatasetSource = z.infer<typeof datasetSourceSchema>;

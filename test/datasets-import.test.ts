@@ -192,8 +192,10 @@ describe('folder import: layouts and splits', () => {
     await makeClasses(f, { alpha: 20, beta: 10, gamma: 5 });
     const store = new DatasetStore(path.join(tmp, 'home-split'));
     const a = await importFolder(store, { folder: f, size: 8, valSplit: 0.2, seed: 7 });
-    const b = await importFolder(store, { folder: f, size: 8, valSplit: 0.2, seed: 7 });
-    const c = await importFolder(store, { folder: f, size: 8, valSplit: 0.2, seed: 8 });
+    // Names must differ (the run form lists datasets by name); ids that slug alike still get a suffix.
+    await expect(importFolder(store, { folder: f, size: 8, valSplit: 0.2, seed: 7 })).rejects.toThrow(/named "flat" exists already/);
+    const b = await importFolder(store, { folder: f, name: 'Flat!', size: 8, valSplit: 0.2, seed: 7 });
+    const c = await importFolder(store, { folder: f, name: 'Flat?', size: 8, valSplit: 0.2, seed: 8 });
     expect(a.layout).toBe('class-folders');
     expect(a.classes).toEqual([
       { name: 'alpha', train: 16, val: 4 },

@@ -216,6 +216,8 @@ describe('workbench in Chromium against kiln serve', () => {
     await task.locator('button:has-text("Open")').click();
     const detail = page.locator('[data-testid=dataset-detail]');
     await poll(() => detail.locator('h2').textContent()).toBe('shapes-upload');
+    // The source it names is the folder the person chose, not the server's temporary copy.
+    expect(await detail.textContent()).toContain('uploaded from a browser: shapes (class-folders');
     const valCount = Math.round(PER_CLASS * VAL_SPLIT);
     expect((await page.locator('ul[aria-label=Classes] button').allTextContents()).map((t) => t.replace(/\s+/g, ''))).toEqual([...CLASSES].sort().map((c) => `${c}${PER_CLASS - valCount}`));
     // The uploaded copy is gone once imported.
@@ -234,9 +236,10 @@ describe('workbench in Chromium against kiln serve', () => {
       await page.fill(`#f-arch-${field}`, value!);
     }
     await poll(() => summary.locator('.stat b').first().textContent()).not.toBe(before);
-    const params = Number((await summary.locator('.stat b').first().textContent())!.replace(/,/g, ''));
-    expect(params).toBeGreaterThan(1000);
-    expect(params).toBeLessThan(50_000);
+    // Each edit recomputes after a short debounce: wait for the summary of all five, not the first.
+    const paramCount = async () => Number((await summary.locator('.stat b').first().textContent())!.replace(/,/g, ''));
+    await poll(paramCount).toBeLessThan(50_000);
+    expect(await paramCount()).toBeGreaterThan(1000);
     // Out of range: the contract's error appears at the field.
     await page.fill('#f-arch-groups', '9');
     await poll(() => page.locator('#f-arch-groups-error').textContent()).toMatch(/6/);

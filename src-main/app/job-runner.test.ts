@@ -7,9 +7,10 @@ function fakeProcess() {
   let onExit: (code: number | null) => void = () => {};
   const proc = {
     killed: false,
+    sent: [] as unknown[],
     emit: (m: unknown) => onMessage(m),
     exit: (code: number | null) => onExit(code),
-    send: () => {},
+    send: (m: unknown) => proc.sent.push(m),
     onMessage: (l: (m: unknown) => void) => (onMessage = l),
     onExit: (l: (code: number | null) => void) => (onExit = l),
     kill: () => {
@@ -26,21 +27,22 @@ describe('createJobRunner', () => {
     const proc = fakeProcess();
     const seen: unknown[] = [];
     const result = createJobRunner(() => proc as JobProcess)<number>(request, { onProgress: (p) => seen.push(p) });
-    proc.emit({ type: 'progress', progress: { step: 1 } });
-    proc.emit({ type: 'progress', progress: { step: 2 } });
+    proc.emit({ type: 'progress', event: { step: 1 } });
+    proc.emit({ type: 'progress', event: { step: 2 } });
     proc.emit({ type: 'result', result: 42 });
     await expect(result).resolves.toBe(42);
     expect(seen).toEqual([{ step: 1 }, { step: 2 }]);
   });
 
-  it('kills the process and rejects with an AbortError when cancelled', async () => {
+  it('asks the job to stop when cancelled and rejects with its AbortError', async () => {
     const proc = fakeProcess();
     const controller = new AbortController();
     const result = createJobRunner(() => proc as JobProcess)<number>(request, { signal: controller.signal });
     controller.abort();
+    expect(proc.sent).toContainEqual({ type: 'cancel' });
+    // The job stops at its next step and says so (job-entry's LR finder throws an AbortError).
+    proc.emit({ type: 'error', error: { name: 'AbortError', message: 'learning-rate finder cancelled' } });
     await expect(result).rejects.toMatchObject({ name: 'AbortError', message: 'learning-rate finder cancelled' });
-    expect(proc.killed).toBe(true);
-    // The kill's exit does not turn into a second answer.
-    proc.exit(null);
+    proc.exit(0);
   });
 });

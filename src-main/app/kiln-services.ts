@@ -210,7 +210,7 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
       log.info(`upload ${uploadId}: ${up.files} files, ${up.bytes} bytes received`);
       // The same import as a local folder; the uploaded copy goes once the import is over, however it ends.
       return tasks.start('import', (onProgress, signal) =>
-        importInJob(importOptions(up.folder, { ...o, name: o.name ?? up.name ?? undefined }), onProgress, signal).finally(() => uploads.remove(uploadId)),
+        importInJob({ ...importOptions(up.folder, { ...o, name: o.name ?? up.name ?? undefined }), uploadedAs: up.name ?? name ?? 'upload' }, onProgress, signal).finally(() => uploads.remove(uploadId)),
       );
     },
     'datasets.uploadCancel': async (uploadId) => uploads.remove(uploadId),

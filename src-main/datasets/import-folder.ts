@@ -21,6 +21,8 @@ export interface ImportFolderOptions {
   seed?: number;
   /** crop: centre-crop to square (default); pad: fit inside with black bars. */
   fit?: FitMode;
+  /** A browser upload: record `uploadedAs` (the folder's name on the person's machine) as the source, not the temp copy. */
+  uploadedAs?: string;
   /** Images decoded at once (default: twice the cores, at least 8). */
   concurrency?: number;
 }
@@ -149,7 +151,15 @@ export async function importFolder(
     {
       id,
       name,
-      source: { kind: 'folder', path: folder, layout: scan.layout, valSplit: scan.hasValFolder ? null : valSplit, seed: scan.hasValFolder ? null : seed, fit },
+      source: {
+        kind: 'folder',
+        path: options.uploadedAs ?? folder,
+        layout: scan.layout,
+        valSplit: scan.hasValFolder ? null : valSplit,
+        seed: scan.hasValFolder ? null : seed,
+        fit,
+        ...(options.uploadedAs !== undefined ? { uploaded: true } : {}),
+      },
       imageSize: S,
       classes,
       train,
