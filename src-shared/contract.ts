@@ -18,6 +18,8 @@ import type { RunComparison } from './run-comparison.ts';
 import type { ArchSummary, Recipe } from './arch-types.ts';
 
 const id = z.string().min(1).max(200);
+/** A file-system path the person typed or picked: long enough for any real one, short enough to log. */
+const fsPath = z.string().min(1).max(4096);
 const split = z.enum(['train', 'val']);
 const count = z.number().int().min(0);
 
@@ -26,7 +28,7 @@ export const METHOD_ARGS = {
   'app.info': z.tuple([]),
 
   'settings.get': z.tuple([]),
-  'settings.set': z.tuple([z.object({ theme: z.enum(['light', 'dark', 'system']).optional(), lastDataset: z.string().optional(), defaultRunConfig: RunConfigSchema.optional() })]),
+  'settings.set': z.tuple([z.object({ theme: z.enum(['light', 'dark', 'system']).optional(), lastDataset: z.string().max(200).optional(), defaultRunConfig: RunConfigSchema.optional() })]),
 
   'datasets.list': z.tuple([]),
   'datasets.get': z.tuple([id]),
@@ -36,9 +38,9 @@ export const METHOD_ARGS = {
   'datasets.page': z.tuple([id, split, count.max(255), count, z.number().int().min(1).max(500)]),
   'datasets.image': z.tuple([id, split, count]),
   /** Starts a download; progress arrives as `datasetTask` events with the returned task id. */
-  'datasets.downloadCifar10': z.tuple([z.object({ url: z.url().optional(), sha256: z.string().regex(/^[0-9a-f]{64}$/i).optional(), md5: z.string().regex(/^[0-9a-f]{32}$/i).optional() })]),
+  'datasets.downloadCifar10': z.tuple([z.object({ url: z.url().max(2048).optional(), sha256: z.string().regex(/^[0-9a-f]{64}$/i).optional(), md5: z.string().regex(/^[0-9a-f]{32}$/i).optional() })]),
   /** Starts an import of a folder the person chose (picker or drop). */
-  'datasets.importFolder': z.tuple([z.object({ folder: z.string().min(1), name: z.string().max(200).optional(), size: z.number().int().min(8).max(256).optional(), valSplit: z.number().min(0).max(0.9).optional(), seed: count.optional(), fit: z.enum(['crop', 'pad']).optional() })]),
+  'datasets.importFolder': z.tuple([z.object({ folder: fsPath, name: z.string().max(200).optional(), size: z.number().int().min(8).max(256).optional(), valSplit: z.number().min(0).max(0.9).optional(), seed: count.optional(), fit: z.enum(['crop', 'pad']).optional() })]),
   'datasets.cancelTask': z.tuple([id]),
   /** Leave an image out of new runs (true) or take it back (false); the stored image stays. */
   'datasets.setExcluded': z.tuple([id, split, count, z.boolean()]),
@@ -77,7 +79,7 @@ export const METHOD_ARGS = {
   'runs.compare': z.tuple([z.array(id).min(2).max(12)]),
   'runs.evaluate': z.tuple([id]),
   'runs.evaluation': z.tuple([id]),
-  'runs.export': z.tuple([id, z.string().min(1)]),
+  'runs.export': z.tuple([id, fsPath]),
   /** Top-k classes for an image file's bytes (any format the importer reads). */
   'runs.predict': z.tuple([id, z.string().min(1).max(30_000_000), z.number().int().min(1).max(20).optional()]),
   /** The LR range test; the options default to 100 steps from 1e-5 to 10. */

@@ -11,7 +11,7 @@ export { formatZodError };
  */
 export const DataConfigSchema = z.object({
   /** Dataset id in the store, or `synthetic` for the built-in procedural set. */
-  dataset: z.string().min(1),
+  dataset: z.string().min(1).max(200),
   /** Use only the first N training images (0 = all). */
   limitTrain: z.number().int().min(0),
   /** Use only the first N validation images (0 = all). */
@@ -30,7 +30,7 @@ export const AugConfigSchema = z.object({
 
 export const NetConfigSchema = z.object({
   /** A preset id (`wrn-22`, `resnet-9`, `resnet-9-s`) or an architecture spec. */
-  arch: z.union([z.string().min(1), ArchSpecSchema]),
+  arch: z.union([z.string().min(1).max(200), ArchSpecSchema]),
 });
 
 export const ScheduleSchema = z.enum(['one-cycle', 'constant']);
@@ -48,9 +48,9 @@ export const OptConfigSchema = z.object({
   /** Fraction of all steps spent rising to lrMax. */
   warmupFraction: z.number().min(0).max(1),
   /** The first learning rate is lrMax / startDiv. */
-  startDiv: z.number().min(1),
+  startDiv: z.number().min(1).max(1e6),
   /** The last learning rate is lrMax / finalDiv. */
-  finalDiv: z.number().min(1),
+  finalDiv: z.number().min(1).max(1e6),
   /** SGD momentum at the ends of the cycle (and the constant schedule's momentum). */
   momentumMax: z.number().min(0).max(1),
   /** SGD momentum at the peak learning rate. */

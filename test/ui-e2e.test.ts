@@ -141,6 +141,15 @@ describe('workbench in Chromium against kiln serve', () => {
     await page.goto(url);
   });
 
+  /**
+   * A reload, as a person does one: the token lives only in the page's memory (the app takes it out
+   * of the address bar), so reopening means the printed URL, at the view the page was on.
+   */
+  async function reopen(): Promise<void> {
+    expect(page.url()).not.toContain('token=');
+    await page.goto(url + new URL(page.url()).hash);
+  }
+
   afterAll(async () => {
     await browser?.close();
     if (server && server.exitCode === null) {
@@ -250,7 +259,7 @@ describe('workbench in Chromium against kiln serve', () => {
     await poll(() => page.locator('ul.picks button:has-text("tiny-wrn")').count()).toBe(1);
     await page.click('button:has-text("Use for training")');
     // Reloaded with the run form on a saved custom architecture, the editor shows its fields (it came up blank).
-    await page.reload();
+    await reopen();
     await poll(() => page.locator('#f-arch-groups').inputValue()).toBe('2');
     await poll(() => page.locator('#f-arch-blocks').inputValue()).toBe('1');
     await shot(page, '2-architecture');
@@ -305,7 +314,7 @@ describe('workbench in Chromium against kiln serve', () => {
     const pausedPoints = await points(page, 'chart-loss');
     await shot(page, '3-train-paused');
     // Nothing is lost on reload: the plot comes back from the run's stored metrics.
-    await page.reload();
+    await reopen();
     await poll(() => live.getAttribute('data-status')).toBe('paused');
     await poll(() => points(page, 'chart-loss')).toBeGreaterThan(0);
     expect(await page.textContent('[data-testid=run-step]')).toBe(pausedAt);

@@ -12,7 +12,10 @@ export interface CustomArch {
 /** A name becomes a file name: letters and digits kept, the rest folded to '-'. */
 export function archFileStem(name: string): string {
   const trimmed = name.trim();
-  if (!trimmed || trimmed.length > 80 || /\p{Cc}/u.test(trimmed)) throw new UsageError(`architecture name ${JSON.stringify(name)}: expected 1–80 printable characters`);
+  // Cf: bidirectional overrides (U+202E) and other invisible characters that make two names look alike.
+  if (!trimmed || trimmed.length > 80 || /[\p{Cc}\p{Cf}\p{Co}\p{Cs}\p{Zl}\p{Zp}]/u.test(trimmed)) {
+    throw new UsageError(`architecture name ${JSON.stringify(name)}: expected 1–80 printable characters`);
+  }
   const stem = trimmed
     .normalize('NFKD')
     .replace(/\p{M}/gu, '')
@@ -55,13 +58,32 @@ export class CustomArchStore {
 
   async save(name: string, spec: ArchSpec): Promise<void> {
     const parsed = ArchSpecSchema.parse(spec);
+    const file = path.join(this.dir, `${archFileStem(name)}.json`);
+    // Names that fold to the same file ("../../evil" and "evil") must not overwrite each other.
+    const existing = await this.storedName(file);
+    if (existing !== null && existing !== name.trim()) {
+      throw new UsageError(`architecture name ${JSON.stringify(name.trim())} is too close to the saved architecture ${JSON.stringify(existing)}; choose another name or remove that one`);
+    }
     await fs.promises.mkdir(this.dir, { recursive: true });
-    await writeJsonAtomic(path.join(this.dir, `${archFileStem(name)}.json`), { name: name.trim(), spec: { ...parsed, name: name.trim() } });
+    await writeJsonAtomic(file, { name: name.trim(), spec: { ...parsed, name: name.trim() } });
+  }
+
+  private async storedName(file: string): Promise<string | null> {
+    try {
+      const raw = JSON.parse(await fs.promises.readFile(file, 'utf8')) as { name?: unknown };
+      return typeof raw.name === 'string' ? raw.name : '';
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      return ''; // damaged: a different name, not to be overwritten silently
+    }
   }
 
   async remove(name: string): Promise<void> {
+    const file = path.join(this.dir, `${archFileStem(name)}.json`);
+    const existing = await this.storedName(file);
+    if (existing !== null && existing !== '' && existing !== name.trim()) throw new UsageError(`no saved architecture named ${JSON.stringify(name)}`);
     try {
-      await fs.promises.rm(path.join(this.dir, `${archFileStem(name)}.json`));
+      await fs.promises.rm(file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`no saved architecture named ${JSON.stringify(name)}`);
       throw err;

@@ -4,7 +4,7 @@ import { KILN_VERSION } from '../common/version.ts';
 import { ensureWritableDir } from '../common/writable-dir.ts';
 import type { LoadedDataset } from '../common/dataset-types.ts';
 import { DatasetStore } from '../datasets/dataset-store.ts';
-import { downloadCifar10 } from '../datasets/download-cifar10.ts';
+import { CIFAR10_URL, downloadCifar10 } from '../datasets/download-cifar10.ts';
 import type { ImportFolderOptions } from '../datasets/import-folder.ts';
 import { encodePngRgb } from '../datasets/png-encode.ts';
 import type { ProxyResolver } from '../datasets/proxy.ts';
@@ -25,7 +25,7 @@ import { CustomArchStore } from './custom-archs.ts';
 import { DailyLog } from './daily-log.ts';
 import { createJobRunner, type JobLimitsOption, type JobRunner } from './job-runner.ts';
 import { RunManager } from './run-manager.ts';
-import { checkExportDir, checkImportFolder } from './safe-paths.ts';
+import { checkExportDir, checkImportFolder, checkRemoteExportDir, checkRemoteImportFolder, type RemoteLimits } from './safe-paths.ts';
 import { JsonSettingsStore, type SettingsStore } from './settings-store.ts';
 import { TaskManager } from './task-manager.ts';
 import type { LrFindResult } from '../../src-shared/train-types.ts';
@@ -49,6 +49,8 @@ export interface KilnServicesOptions {
   proxyFor?: ProxyResolver;
   /** Cap on one browser upload's total bytes (default DEFAULT_UPLOAD_MAX_BYTES). */
   uploadMaxBytes?: number;
+  /** Set when clients may be remote (`kiln serve --allow-remote`): what they may touch on this disk. */
+  remote?: RemoteLimits;
   /** How long a trainer may take to pause or stop before it is killed (default 120 s). */
   stopTimeoutMs?: number;
   /** Limits of the heavy-job pool when `jobs` is not given. */
@@ -180,6 +182,8 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
     },
     'datasets.downloadCifar10': async (o) => {
       if (o.url && !/^https?:$/.test(new URL(o.url).protocol)) throw new UsageError(`url ${o.url}: expected an http or https address`);
+      // A remote client must not make this machine fetch addresses of its choosing (its errors would map the network).
+      if (opts.remote && o.url !== undefined && o.url !== CIFAR10_URL) throw new UsageError(`url ${o.url}: a remote Kiln downloads CIFAR-10 only from its built-in address`);
       return tasks.start('download', (onProgress, signal) =>
         downloadCifar10(
           datasets,
@@ -191,6 +195,7 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
     },
     'datasets.importFolder': async (o) => {
       const folder = checkImportFolder(o.folder, home);
+      if (opts.remote) checkRemoteImportFolder(folder, opts.remote);
       // Said at once rather than as the task's failure a moment later.
       await datasets.assertNameFree(o.name?.trim() || path.basename(folder));
       return tasks.start('import', (onProgress, signal) => importInJob(importOptions(folder, o), onProgress, signal));
@@ -270,8 +275,9 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
       return readEvaluation(home, id);
     },
     'runs.export': async (id, dir) => {
+      const checked = opts.remote ? checkRemoteExportDir(dir, home) : checkExportDir(dir, home);
       await runs.store.get(id);
-      const out = ensureWritableDir(checkExportDir(dir, home));
+      const out = ensureWritableDir(checked);
       const result = await jobs<{ dir: string }>({ kind: 'export', home, runId: id, dir: out });
       log.info(`run ${id}: exported to ${result.dir}`);
       return result;

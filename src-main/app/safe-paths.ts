@@ -60,3 +60,30 @@ export function checkExportDir(dir: string, home: string): string {
   if (fs.existsSync(resolved) && !fs.statSync(resolved).isDirectory()) throw new PathNotAllowedError(`export folder "${dir}": exists and is not a folder`);
   return resolved;
 }
+
+/** What a remote client (`kiln serve --allow-remote`) may touch on the server's disk. */
+export interface RemoteLimits {
+  /** Folders given with --data-root: imports only from inside them. Empty: no folder imports at all. */
+  dataRoots: string[];
+}
+
+/** Remote mode: a folder to import must be inside one of the --data-root folders. */
+export function checkRemoteImportFolder(folder: string, limits: RemoteLimits): void {
+  const real = realish(folder);
+  if (limits.dataRoots.some((root) => isInside(real, realish(root)))) return;
+  throw new PathNotAllowedError(
+    limits.dataRoots.length
+      ? `folder "${folder}": a remote Kiln imports only from under its --data-root folders (${limits.dataRoots.join(', ')})`
+      : `folder "${folder}": a remote Kiln imports folders only from --data-root folders, and none was given (kiln serve --data-root DIR); upload the images instead`,
+  );
+}
+
+/** Remote mode: exports go only under `<home>/exports/`; a relative name is taken from there. */
+export function checkRemoteExportDir(dir: string, home: string): string {
+  const exports = path.join(path.resolve(home), 'exports');
+  const resolved = path.resolve(exports, dir);
+  if (resolved === exports || !isInside(realish(resolved), realish(exports))) {
+    throw new PathNotAllowedError(`export folder "${dir}": a remote Kiln exports only into folders under ${exports} (give a name, e.g. "my-model")`);
+  }
+  return resolved;
+}

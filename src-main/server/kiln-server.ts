@@ -20,6 +20,14 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
 export const WS_POLICY_VIOLATION = 1008;
 /** Progress events to a client that has this much unsent are dropped rather than queued. */
 const MAX_BUFFERED_EVENT_BYTES = 8 * 1024 * 1024;
+/** A client with this much unsent (it does not read its replies) is disconnected. */
+export const DEFAULT_MAX_CLIENT_BUFFER_BYTES = 64 * 1024 * 1024;
+/** WebSocket connections at once; more are refused (close 1013, try again later). */
+export const DEFAULT_MAX_CONNECTIONS = 32;
+/** Calls one connection may have in flight; more are answered with an error at once. */
+export const MAX_CALLS_IN_FLIGHT = 64;
+/** Close code for a connection refused for load (RFC 6455 §7.4.1 registry: try again later). */
+export const WS_TRY_AGAIN_LATER = 1013;
 
 export interface KilnServerOptions {
   home: string;
@@ -33,6 +41,10 @@ export interface KilnServerOptions {
   rendererDir?: string;
   maxMessageBytes?: number;
   spawner?: TrainerSpawner;
+  /** With allowRemote: the only folders (and their sub-folders) a client may import from. */
+  dataRoots?: string[];
+  maxConnections?: number;
+  maxClientBufferBytes?: number;
 }
 
 export interface KilnServer {
@@ -63,13 +75,6 @@ function sameToken(given: string | null | undefined, token: string): boolean {
   return a.length === b.length && crypto.timingSafeEqual(a, b);
 }
 
-function cookieValue(header: string | undefined, name: string): string | null {
-  for (const part of (header ?? '').split(';')) {
-    const [k, ...v] = part.trim().split('=');
-    if (k === name) return v.join('=');
-  }
-  return null;
-}
 
 /** The id of an oversized or broken message, if its start shows one, so the error can name the call. */
 function peekId(text: string): number | string | null {
@@ -79,8 +84,10 @@ function peekId(text: string): number | string | null {
 }
 
 /**
- * `kiln serve`: the built renderer over HTTP and the KilnApi contract over a WebSocket at /api, both
- * behind a token (query `?token=` once, then an HttpOnly cookie). The WebSocket only accepts pages
+ * `kiln serve`: the built renderer over HTTP and the KilnApi contract over a WebSocket at /api. A page
+ * needs the token in its URL (`?token=`); the page keeps it in memory only (no cookie, which every
+ * service on the host would receive whatever its port, no sessionStorage) and sends it with the
+ * WebSocket request. Static assets (the app's public code) need no token. The WebSocket only accepts pages
  * of this server's own origin. Wire protocol: on accepting a connection the server sends
  * {hello: {version}}; then client → {id, method, args}; server → {id, result} | {id, error: {name,
  * message}} | {event, payload}. A refused connection is closed with 1008 and the reason.
@@ -104,14 +111,22 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
       ws.send(text);
     }
   };
-  const services = await createKilnServices({ home: opts.home, emit, ...(opts.spawner ? { spawner: opts.spawner } : {}) });
+  const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const maxClientBuffer = opts.maxClientBufferBytes ?? DEFAULT_MAX_CLIENT_BUFFER_BYTES;
+  const services = await createKilnServices({
+    home: opts.home,
+    emit,
+    ...(opts.spawner ? { spawner: opts.spawner } : {}),
+    // Remote use is safe by construction: imports only under --data-root, exports only under the home's exports/, built-in downloads only.
+    ...(opts.allowRemote ? { remote: { dataRoots: opts.dataRoots ?? [] } } : {}),
+  });
   const { log } = services;
 
   let port = 0;
-  const cookieName = () => `kiln_token_${port}`;
-  const hostAllowed = (hostHeader: string | undefined) => !loopback || (hostHeader !== undefined && allowedLoopbackHosts(port).has(hostHeader.toLowerCase()));
-  const authorized = (req: http.IncomingMessage, url: URL) =>
-    sameToken(url.searchParams.get('token'), token) || sameToken(cookieValue(req.headers.cookie, cookieName()), token);
+  // The address it listens on is always allowed: the printed URL must work (--host 127.0.0.2).
+  const hostAllowed = (hostHeader: string | undefined) =>
+    !loopback || (hostHeader !== undefined && (allowedLoopbackHosts(port).has(hostHeader.toLowerCase()) || hostHeader.toLowerCase() === hostPort(host, port).toLowerCase()));
+  const authorized = (_req: http.IncomingMessage, url: URL) => sameToken(url.searchParams.get('token'), token);
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -122,10 +137,8 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
     };
     if (!hostAllowed(req.headers.host)) return fail(421, 'Kiln: unexpected Host header');
     if (req.method !== 'GET' && req.method !== 'HEAD') return fail(405, 'Kiln: method not allowed');
-    if (!authorized(req, url)) return fail(401, 'Kiln: this page needs the token printed by `kiln serve` (open the URL it printed)');
     const headers: Record<string, string> = {
       ...base,
-      'Set-Cookie': `${cookieName()}=${token}; HttpOnly; SameSite=Strict; Path=/`,
       'X-Frame-Options': 'DENY',
       'Content-Security-Policy':
         "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self'; " +
@@ -133,10 +146,15 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
     };
     if (url.pathname === '/api') return fail(426, 'Kiln: /api is a WebSocket');
     const head = req.method === 'HEAD';
+    const index = path.join(rendererDir, 'index.html');
     const file = resolveStatic(rendererDir, url.pathname);
+    // Assets are the app's public code; only the page (which reads the token from its URL) asks for it.
+    if (file && file !== fs.realpathSync(index)) return sendFile(res, file, headers, head);
+    if (file || !path.extname(url.pathname)) {
+      if (!authorized(req, url)) return fail(401, 'Kiln: this page needs the token printed by `kiln serve` (open the URL it printed; a reload forgets it)');
+    }
     if (file) return sendFile(res, file, headers, head);
     // Client-side routes get the app; a missing asset gets a 404.
-    const index = path.join(rendererDir, 'index.html');
     if (!path.extname(url.pathname) && fs.existsSync(index)) return sendFile(res, index, headers, head);
     if (!fs.existsSync(index)) return fail(503, `Kiln: the app is not built (no ${index}); restart \`kiln serve\` (it builds the app) or run \`npm run build:web\`. The API at /api works without it.`);
     return fail(404, 'Kiln: not found');
@@ -163,6 +181,11 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
         ws.close(WS_POLICY_VIOLATION, reason);
         return;
       }
+      if (clients.size >= maxConnections) {
+        log.warn(`refused a WebSocket from ${req.socket.remoteAddress}: ${clients.size} connections already open`);
+        ws.close(WS_TRY_AGAIN_LATER, `too many connections (${maxConnections}); close another Kiln tab`);
+        return;
+      }
       clients.add(ws);
       send(ws, { hello: { version: KILN_VERSION } });
       ws.on('close', () => clients.delete(ws));
@@ -172,8 +195,15 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
   });
 
   const send = (ws: WebSocket, message: unknown) => {
-    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
+    if (ws.readyState !== ws.OPEN) return;
+    ws.send(JSON.stringify(message));
+    // A client that does not read its replies would make them pile up here without end.
+    if (ws.bufferedAmount > maxClientBuffer) {
+      log.warn(`closed a WebSocket that does not read its replies (${ws.bufferedAmount} bytes unsent)`);
+      ws.terminate();
+    }
   };
+  const inFlight = new WeakMap<WebSocket, number>();
 
   async function onMessage(ws: WebSocket, data: Buffer | Buffer[] | ArrayBuffer, isBinary: boolean): Promise<void> {
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
@@ -194,8 +224,17 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
       return send(ws, { id: null, error: { name: 'ProtocolError', message: 'id: expected a number or a string of at most 100 characters' } });
     }
     if (args !== undefined && !Array.isArray(args)) return send(ws, { id, error: { name: 'ProtocolError', message: 'args: expected an array' } });
-    const reply = await dispatch(services.handlers, method, args ?? [], log);
-    send(ws, { id, ...reply });
+    const calls = inFlight.get(ws) ?? 0;
+    if (calls >= MAX_CALLS_IN_FLIGHT) {
+      return send(ws, { id, error: { name: 'TooManyCallsError', message: `${calls} calls are already in flight on this connection; wait for their answers` } });
+    }
+    inFlight.set(ws, calls + 1);
+    try {
+      const reply = await dispatch(services.handlers, method, args ?? [], log);
+      send(ws, { id, ...reply });
+    } finally {
+      inFlight.set(ws, (inFlight.get(ws) ?? 1) - 1);
+    }
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -205,6 +244,8 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
     server.listen(opts.port ?? 0, host, () => resolve());
   });
   port = (server.address() as AddressInfo).port;
+  // Plain HTTP connections are capped too (the WebSocket count is checked on upgrade).
+  server.maxConnections = maxConnections * 4;
   const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const origin = `http://${hostPort(shownHost, port)}`;
   log.info(`serving at ${hostPort(host, port)} (renderer ${rendererDir})`);

@@ -41,7 +41,11 @@ export function resolveStatic(root: string, urlPath: string): string | null {
   const rel = path.relative(root, file);
   if (rel.startsWith('..') || path.isAbsolute(rel)) return null;
   try {
-    return fs.statSync(file).isFile() ? file : null;
+    // A symlink inside the folder must not serve a file outside it.
+    const real = fs.realpathSync(file);
+    const realRel = path.relative(fs.realpathSync(root), real);
+    if (realRel.startsWith('..') || path.isAbsolute(realRel)) return null;
+    return fs.statSync(real).isFile() ? real : null;
   } catch {
     return null;
   }

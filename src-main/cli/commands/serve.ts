@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { UsageError } from '../../common/errors.ts';
 import { parseFlags, numberFlag } from '../args.ts';
 import { resolveHome } from '../../common/home.ts';
 import { isLoopbackHost } from '../../server/host-check.ts';
@@ -14,7 +17,9 @@ Options:
   --port N          port, 0 = any free one                    [0]
   --token T         the access token (16+ URL-safe chars)     [a fresh random one]
   --open            open the app in the default browser
-  --allow-remote    allow a non-loopback --host (anyone who reaches it with the token controls Kiln)
+  --allow-remote    allow a non-loopback --host; clients may then import only under --data-root,
+                    export only into <home>/exports and download only the built-in CIFAR-10
+  --data-root DIR   with --allow-remote: a folder clients may import images from (repeatable)
   --home DIR        Kiln home                                 [$KILN_HOME or the app's data folder]
 
 The first serve after an install or an update builds the app (vite, 10–30 s); later ones start at once.
@@ -32,6 +37,20 @@ function openBrowser(url: string): void {
   }
 }
 
+/** Exactly what a token holder can do to this machine in remote mode. */
+export function remoteWarning(host: string, home: string, dataRoots: string[]): string {
+  return [
+    `kiln: WARNING: remote mode, listening on ${host}${isLoopbackHost(host) ? '' : ', not just this machine'}. Anyone who can reach it and has the token can:`,
+    '  - start, pause, resume, stop, rename and delete training runs, and read their metrics and images;',
+    '  - delete, rename and browse datasets, and upload images to import as new ones;',
+    dataRoots.length ? `  - import image folders from under ${dataRoots.join(', ')};` : '  - import no server folders (no --data-root given);',
+    `  - export trained models into ${path.join(home, 'exports')};`,
+    '  - make this machine download CIFAR-10 from its built-in address (no other address);',
+    '  - use this machine\'s CPU/GPU, memory and disk for training.',
+    'kiln: the traffic is not encrypted: use it on a trusted network or behind an SSH tunnel.',
+  ].join('\n');
+}
+
 export async function run(argv: string[]): Promise<number> {
   const { values: v } = parseFlags(
     argv,
@@ -41,6 +60,7 @@ export async function run(argv: string[]): Promise<number> {
       token: { type: 'string' },
       open: { type: 'boolean' },
       'allow-remote': { type: 'boolean' },
+      'data-root': { type: 'string', multiple: true },
       home: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -51,6 +71,9 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const host = v.host ?? '127.0.0.1';
+  const dataRoots = ((v['data-root'] as string[] | undefined) ?? []).map((d) => path.resolve(d));
+  if (dataRoots.length && !v['allow-remote']) throw new UsageError('--data-root: only with --allow-remote (a local Kiln imports any folder you choose)');
+  for (const d of dataRoots) if (!fs.statSync(d, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--data-root ${d}: not a folder`);
   const port = numberFlag('port', v.port, { int: true, min: 0, max: 65535 }) ?? 0;
   const server = await startKilnServer({
     home: resolveHome(v.home),
@@ -58,6 +81,7 @@ export async function run(argv: string[]): Promise<number> {
     port,
     ...(v.token !== undefined ? { token: v.token } : {}),
     allowRemote: !!v['allow-remote'],
+    dataRoots,
   });
   // A fresh clone has no built app: build it (after the options are checked and the port is bound,
   // before the URL is printed) rather than serve a page that says "not built".
@@ -69,12 +93,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     console.error(`kiln: ${(err as Error).message}\nkiln: serving the API only; the page will say the app is not built`);
   }
-  if (!isLoopbackHost(host)) {
-    console.error(
-      `kiln: WARNING: listening on ${host}, not just this machine. Anyone who can reach it and has the token can train, ` +
-        'read and delete your datasets and runs, and the traffic is not encrypted: use it on a trusted network or behind an SSH tunnel.',
-    );
-  }
+  if (v['allow-remote']) console.error(remoteWarning(host, resolveHome(v.home), dataRoots));
   // One bad request must not end every session: log what escaped, with its stack, and carry on.
   process.on('uncaughtException', (err) => {
     server.services.log.error('uncaught exception', err);

@@ -30,7 +30,7 @@ export type ConnectionState = { state: 'connecting' | 'open' } | { state: 'close
 export interface WsClientOptions {
   /** Default: ws(s)://<this page's host>/api?token=<token>. */
   url?: string;
-  /** Default: the page URL's ?token=, remembered for the tab in sessionStorage. */
+  /** Default: the page URL's ?token=, read once and then kept in memory only. */
   token?: string | null;
   createSocket?: (url: string) => SocketLike;
   /** Reconnect after a dropped connection (not after a refusal). Default true. */
@@ -46,24 +46,34 @@ export interface WsKilnClient extends KilnApi {
 
 const OPEN = 1;
 const POLICY_VIOLATION = 1008;
-const TOKEN_KEY = 'kiln-token';
+let memoryToken: string | null | undefined;
 
+/**
+ * The token the page was opened with. It lives only in this variable: not in sessionStorage, not in a
+ * cookie (which every service on the host would receive, whatever its port), and it is taken out of
+ * the address bar so it is not left in history or shared with the URL. A reload needs the printed URL again.
+ */
 function pageToken(): string | null {
-  const g = globalThis as { location?: { href: string }; sessionStorage?: Storage };
-  const fromUrl = g.location ? new URL(g.location.href).searchParams.get('token') : null;
-  try {
-    if (fromUrl) g.sessionStorage?.setItem(TOKEN_KEY, fromUrl);
-    return fromUrl ?? g.sessionStorage?.getItem(TOKEN_KEY) ?? null;
-  } catch {
-    return fromUrl;
+  if (memoryToken !== undefined) return memoryToken;
+  const g = globalThis as { location?: { href: string }; history?: History };
+  if (!g.location) return (memoryToken = null);
+  const url = new URL(g.location.href);
+  memoryToken = url.searchParams.get('token');
+  if (memoryToken !== null) {
+    url.searchParams.delete('token');
+    try {
+      g.history?.replaceState(g.history.state, '', url.pathname + url.search + url.hash);
+    } catch {
+      // no history API (a worker, a test): nothing shows the URL anyway
+    }
   }
+  return memoryToken;
 }
 
 function defaultUrl(token: string | null): string {
   const loc = (globalThis as { location?: { protocol: string; host: string } }).location;
   if (!loc) throw new Error('connectKiln: no page location; pass options.url');
   const base = `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/api`;
-  // Without a token in the URL the server still accepts the cookie it set when it served the page.
   return token ? `${base}?token=${encodeURIComponent(token)}` : base;
 }
 
