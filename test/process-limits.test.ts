@@ -91,7 +91,9 @@ describe('process limits', () => {
       const [a, b] = await Promise.all([services.handlers['runs.start'](config, 'A'), services.handlers['runs.start'](config, 'B')]);
       const store = new RunStore(home);
       const started = (id: string) => events.some((e) => e.event === 'runStatus' && (e.payload as KilnEvents['runStatus']).runId === id && (e.payload as KilnEvents['runStatus']).status === 'running');
-      await waitUntil('both trainers training', () => started(a.id) && started(b.id));
+      await waitUntil('both trainers training', () => started(a.id) && started(b.id)).catch((err: Error) => {
+        throw new Error(`${err.message}; events: ${JSON.stringify(events).slice(0, 1500)}`);
+      });
       const [pidA, pidB] = [(await store.lockHolder(a.id))!.pid, (await store.lockHolder(b.id))!.pid];
       const [paused, stopped] = await Promise.allSettled([services.handlers['runs.pause'](a.id), services.handlers['runs.stop'](b.id)]);
       expect(paused).toMatchObject({ status: 'rejected', reason: { name: 'RunStateError', message: `run ${a.id} did not pause within 3 s, so its trainer was killed; resume it to continue from its last checkpoint` } });
