@@ -56,11 +56,14 @@ export function installed(pkg: string): boolean {
   return (requireHere.resolve.paths(pkg) ?? []).some((dir) => fs.existsSync(path.join(dir, pkg, 'package.json')));
 }
 
-/** Imports an optional package; null when it is absent. One that is present but broken throws. */
-export async function importOptional(specifier: string): Promise<unknown | null> {
+/**
+ * Imports an optional package; null when it is absent. One that is present but broken throws. `load` is for a
+ * package a bundle should carry (bench/gpu): a literal `import('…')` that a bundler can follow.
+ */
+export async function importOptional(specifier: string, load: () => Promise<unknown> = () => import(specifier)): Promise<unknown | null> {
   try {
-    // Through a variable so neither TypeScript nor a bundler insists the package exists.
-    return await import(specifier);
+    // By default through a variable, so neither TypeScript nor a bundler insists the package exists.
+    return await load();
   } catch (err) {
     const code = (err as { code?: string }).code;
     if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String((err as Error).message).includes(`'${specifier}'`)) return null;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendUnavailableError } from './backend-unavailable.ts';
 import { withNativeStderrSilenced } from './quiet.ts';
-import { importOptional } from './backend-entry.ts';
+import { firstLine, importOptional } from './backend-entry.ts';
 import type { WebgpuAdapter } from '../../../src-shared/backend-types.ts';
 
 interface GpuAdapterLike {
@@ -74,7 +74,7 @@ export async function probeWebgpu(): Promise<WebgpuAdapter> {
   try {
     webgpu = (await importOptional('webgpu')) as DawnModule | null;
   } catch (err) {
-    throw unavailable(`the \`webgpu\` package failed to load: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`);
+    throw unavailable(`the \`webgpu\` package failed to load: ${firstLine(err)}`);
   }
   if (!webgpu) throw unavailable('the `webgpu` package is not installed (`npm install webgpu@0.6.2`)');
   const gpu = await withNativeStderrSilenced(async () => {
@@ -102,9 +102,10 @@ export async function startWebgpu(opts: { allowSoftware: boolean }): Promise<Web
   Object.defineProperty(nav, 'gpu', { value: dawn!.gpu, configurable: true });
   let backendModule: unknown;
   try {
-    backendModule = await importOptional('@tensorflow/tfjs-backend-webgpu');
+    // Literal, so bench/gpu's bundle carries it (it registers itself on import, only where navigator.gpu is set).
+    backendModule = await importOptional('@tensorflow/tfjs-backend-webgpu', () => import('@tensorflow/tfjs-backend-webgpu'));
   } catch (err) {
-    throw unavailable(`@tensorflow/tfjs-backend-webgpu failed to load: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`);
+    throw unavailable(`@tensorflow/tfjs-backend-webgpu failed to load: ${firstLine(err)}`);
   }
   if (backendModule === null) {
     throw unavailable('@tensorflow/tfjs-backend-webgpu is not installed (`npm install @tensorflow/tfjs-backend-webgpu@4.22.0`)');
