@@ -287,6 +287,12 @@ describe('workbench in Chromium against kiln serve', () => {
     // Correcting the field clears the error.
     await page.fill('#f-cfg-ls', '0.1');
     await poll(() => page.locator('#f-cfg-ls-error').count()).toBe(0);
+    // Momentum min above max is refused, at the min field, in words (it was accepted).
+    await page.fill('#f-cfg-mmin', '0.99');
+    await page.click('button:has-text("Start training")');
+    await poll(() => page.locator('#f-cfg-mmin-error').textContent()).toBe('Momentum min must not be above momentum max');
+    await page.fill('#f-cfg-mmin', '0.85');
+    await poll(() => page.locator('#f-cfg-mmin-error').count()).toBe(0);
   });
 
   it('shows the LR finder working, with steps, an ETA and Cancel', async () => {
@@ -390,6 +396,8 @@ describe('workbench in Chromium against kiln serve', () => {
     await page.click(`tr[data-run-id="${runIds[0]}"] a`);
     const runPage = page.locator('[data-testid=run-page]');
     await poll(() => runPage.locator('[data-testid=epoch-log] tbody tr').count()).toBe(3);
+    // Each epoch with its wall time (epochs that came as live events too).
+    await poll(() => runPage.locator('[data-testid=epoch-log] tbody tr td:last-child').allTextContents()).toEqual([expect.stringMatching(/s$/), expect.stringMatching(/s$/), expect.stringMatching(/s$/)]);
     const cfg = await runPage.locator('[data-testid=run-config]').textContent();
     expect(cfg).toContain('opt.lrMax');
     expect(cfg).toContain('resolved.batchSize');
