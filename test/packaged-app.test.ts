@@ -15,6 +15,7 @@ import asar from '@electron/asar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_RUN_CONFIG, type RunConfig } from '../src-shared/run-config.ts';
 import { DEFAULT_SETTINGS } from '../src-main/app/settings-store.ts';
+import { encodePngRgb } from '../src-main/datasets/png-encode.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -51,6 +52,9 @@ interface Report {
   lostDone: Report['run'];
   lrFind: Reply;
   windowsAfterSecondInstance: number;
+  mainNativeModules: string[];
+  thumbnails: Reply[];
+  import: { phases: string[]; last: { phase: string; id?: string; error?: unknown }; dataset?: { classCounts: { train: number[]; val: number[] } } };
   driverError?: string;
 }
 
@@ -169,7 +173,14 @@ describe('the packaged main process under a fake electron', () => {
     fs.mkdirSync(home);
     // A settings file cut short, as a crash mid-write by another program or a hand edit leaves it.
     fs.writeFileSync(path.join(home, 'app-settings.json'), garbage);
-    report = await driveMain('main', home);
+    // A folder to import: two classes of four PNGs.
+    const photos = path.join(tmp, 'photos');
+    for (const [k, cls] of ['cats', 'dogs'].entries()) {
+      fs.mkdirSync(path.join(photos, cls), { recursive: true });
+      for (let i = 0; i < 4; i++) fs.writeFileSync(path.join(photos, cls, `${i}.png`), encodePngRgb(new Uint8Array(12 * 10 * 3).fill(40 * k + 10 * i), 12, 10));
+    }
+    // The job process decodes with sharp's wasm build, as the app does in Electron on Linux.
+    report = await driveMain('main', home, { FAKE_IMPORT_FOLDER: photos, KILN_SHARP_WASM: '1' });
     if (report.driverError) throw new Error(report.driverError);
   }, 300_000);
 
@@ -212,7 +223,7 @@ describe('the packaged main process under a fake electron', () => {
     expect(trainer[0]!.options).toMatchObject({ serviceName: 'Kiln trainer' });
     expect(report.lrFind.error).toBeUndefined();
     const jobs = report.forks.filter((f) => f.modulePath === path.join(appDir, 'out/main/job-entry.js'));
-    expect(jobs.map((f) => f.args)).toEqual([[]]);
+    expect(jobs.map((f) => f.args)).toEqual([[], []]);
     expect(report.run.statuses.map((s) => s.status)).toEqual(['running', 'finished']);
     expect(report.run.stored).toBe('finished');
     expect(report.run.epochs).toBe(1);
@@ -220,6 +231,18 @@ describe('the packaged main process under a fake electron', () => {
     const lr = report.lrFind.result as { points: { lr: number; loss: number }[] };
     expect(lr.points.length).toBeGreaterThan(1);
     expect(lr.points.every((p) => p.lr > 0 && Number.isFinite(p.loss))).toBe(true);
+  });
+
+  it('imports a folder in the packaged job entry, with sharp\'s wasm build, progress events and the dataset stored', () => {
+    expect(report.import.last).toMatchObject({ phase: 'done', id: 'packaged-import' });
+    expect(report.import.phases).toEqual(expect.arrayContaining(['scan', 'decode', 'write', 'done']));
+    const counts = report.import.dataset!.classCounts;
+    expect([...counts.train, ...counts.val].reduce((a, b) => a + b, 0)).toBe(8);
+    const jobs = report.forks.filter((f) => f.modulePath === path.join(appDir, 'out/main/job-entry.js'));
+    expect(jobs).toHaveLength(2);
+    for (const t of report.thumbnails) expect((t.result as { png: string }).png).toMatch(/^iVBORw0KGgo/); // a PNG's signature, base64
+    // Thumbnails were served and a folder imported, yet the main process never loaded sharp or any native module.
+    expect(report.mainNativeModules).toEqual([]);
   });
 
   it('keeps the status the trainer stored when its last message is lost', () => {
