@@ -48,3 +48,10 @@ export const MODEL_FLAGS = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** A flag that takes one of a few words, or undefined when absent. */
+export function choiceFlag<T extends string>(name: string, value: string | undefined, choices: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(choices as readonly string[]).includes(value)) throw new UsageError(`--${name}: expected ${choices.join(' or ')}, got "${value}"`);
+  return value as T;
+}

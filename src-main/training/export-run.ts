@@ -13,11 +13,16 @@ import { loadBackend } from '../engine/backend/load-backend.ts';
 import type { BackendChoice } from '../../src-shared/backends.ts';
 import { DatasetStore } from '../datasets/dataset-store.ts';
 import { buildLayersModel } from '../engine/model/layers-model.ts';
-import { loadRunModel, type CheckpointChoice } from './run-model.ts';
+import { loadRunModel, type CheckpointChoice, type RunModel } from './run-model.ts';
+import { ONNX_FILE, onnxModelInfo, OnnxModelInfoSchema, writeOnnxModel } from './export-onnx.ts';
+import type { OnnxLayout } from '../engine/onnx/graph-to-onnx.ts';
 
 export const MODEL_FILE = 'model.json';
 export const WEIGHTS_FILE = 'weights.bin';
 export const KILN_FILE = 'kiln.json';
+
+export type ExportFormat = 'tfjs' | 'onnx';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['tfjs', 'onnx'];
 
 const triple = z.tuple([z.number(), z.number(), z.number()]);
 
@@ -44,6 +49,8 @@ export const KilnExportSchema = z.object({
   dataset: z.object({ id: z.string(), name: z.string(), manifestHash: z.string() }),
   kilnVersion: z.string(),
   exportedAt: z.string(),
+  /** The ONNX model's file and input convention; absent when the folder holds the TensorFlow.js model. */
+  onnx: OnnxModelInfoSchema.optional(),
 });
 export type KilnExport = z.infer<typeof KilnExportSchema>;
 
@@ -51,6 +58,10 @@ export interface ExportOptions {
   checkpoint?: CheckpointChoice;
   /** Load this backend first (export does little arithmetic: cpu is the default). */
   backend?: BackendChoice;
+  /** TensorFlow.js layers (default) or ONNX. */
+  format?: ExportFormat;
+  /** ONNX input layout (default NCHW). */
+  layout?: OnnxLayout;
 }
 
 export interface ExportResult {
@@ -59,52 +70,72 @@ export interface ExportResult {
   kiln: KilnExport;
 }
 
-/** A run's model, its weights from a checkpoint, as a tfjs-layers model with the run's preprocessing. */
-export async function buildRunExport(home: string, runId: string, opts: ExportOptions = {}): Promise<{ model: tfl.LayersModel; kiln: KilnExport }> {
+/** What kiln.json says about a run's checkpoint, the data it was trained on and its preprocessing. */
+async function describeExport(home: string, loaded: RunModel): Promise<KilnExport> {
+  const { record, dataset, spec, checkpoint } = loaded;
+  let fit: 'crop' | 'pad' = 'crop';
+  if (dataset.id !== 'synthetic') {
+    const manifest = await new DatasetStore(home).get(dataset.id);
+    if (manifest.source.kind === 'folder') fit = manifest.source.fit;
+  }
+  const scores = checkpoint === 'best' ? record.best : record.final;
+  // 'latest' of a paused run is mid-epoch: no accuracy was measured for it.
+  const measured = checkpoint === 'best' || record.status === 'finished';
+  return {
+    format: 1,
+    runId: record.id,
+    runName: record.name,
+    checkpoint,
+    epoch: loaded.epoch,
+    classes: dataset.classes,
+    imageSize: dataset.imageSize,
+    fit,
+    mean: dataset.mean,
+    std: dataset.std,
+    arch: spec,
+    valAcc: measured ? (scores?.valAcc ?? null) : null,
+    ttaAcc: measured ? (scores?.ttaAcc ?? null) : null,
+    dataset: { id: record.dataset.id, name: record.dataset.name, manifestHash: record.dataset.manifestHash },
+    kilnVersion: KILN_VERSION,
+    exportedAt: new Date().toISOString(),
+  };
+}
+
+/** A run's model with a checkpoint's weights and its kiln.json, for `use` to turn into an export. */
+async function withRunModel<T>(home: string, runId: string, opts: ExportOptions, use: (loaded: RunModel, kiln: KilnExport) => Promise<T>): Promise<T> {
   await loadBackend(opts.backend ?? 'cpu');
-  const checkpoint = opts.checkpoint ?? 'best';
-  const loaded = await loadRunModel(home, runId, { checkpoint });
+  const loaded = await loadRunModel(home, runId, { checkpoint: opts.checkpoint ?? 'best' });
   try {
-    const { record, dataset, graph, spec } = loaded;
-    const model = buildLayersModel(graph, loaded.model.namedVariables() as Map<string, tf.Tensor>);
-    let fit: 'crop' | 'pad' = 'crop';
-    if (dataset.id !== 'synthetic') {
-      const manifest = await new DatasetStore(home).get(dataset.id);
-      if (manifest.source.kind === 'folder') fit = manifest.source.fit;
-    }
-    const scores = checkpoint === 'best' ? record.best : record.final;
-    const kiln: KilnExport = {
-      format: 1,
-      runId,
-      runName: record.name,
-      checkpoint,
-      epoch: loaded.epoch,
-      classes: dataset.classes,
-      imageSize: dataset.imageSize,
-      fit,
-      mean: dataset.mean,
-      std: dataset.std,
-      arch: spec,
-      // 'latest' of a paused run is mid-epoch: no accuracy was measured for it.
-      valAcc: checkpoint === 'best' || record.status === 'finished' ? (scores?.valAcc ?? null) : null,
-      ttaAcc: checkpoint === 'best' || record.status === 'finished' ? (scores?.ttaAcc ?? null) : null,
-      dataset: { id: record.dataset.id, name: record.dataset.name, manifestHash: record.dataset.manifestHash },
-      kilnVersion: KILN_VERSION,
-      exportedAt: new Date().toISOString(),
-    };
-    return { model, kiln };
+    return await use(loaded, await describeExport(home, loaded));
   } finally {
     loaded.dispose();
   }
 }
 
+/** A run's model, its weights from a checkpoint, as a tfjs-layers model with the run's preprocessing. */
+export function buildRunExport(home: string, runId: string, opts: ExportOptions = {}): Promise<{ model: tfl.LayersModel; kiln: KilnExport }> {
+  return withRunModel(home, runId, opts, async (loaded, kiln) => ({
+    model: buildLayersModel(loaded.graph, loaded.model.namedVariables() as Map<string, tf.Tensor>),
+    kiln,
+  }));
+}
+
 /**
  * `kiln export`: `<dir>/model.json` + `weights.bin` in the TensorFlow.js layers format (what
- * tf.loadLayersModel reads) and `kiln.json`. Each file is replaced atomically.
+ * tf.loadLayersModel reads), or `<dir>/model.onnx`, and `kiln.json`. Each file is replaced atomically.
  */
 export async function exportRun(home: string, runId: string, dir: string, opts: ExportOptions = {}): Promise<ExportResult> {
   // Checked (and created) before the model is built: an unwritable place fails at once, in words.
   const out = ensureWritableDir(dir);
+  if (opts.format === 'onnx') {
+    const kiln = await withRunModel(home, runId, opts, async (loaded, info) => {
+      const kiln: KilnExport = { ...info, onnx: onnxModelInfo(opts.layout ?? 'nchw') };
+      await writeOnnxModel(path.join(out, ONNX_FILE), loaded, kiln);
+      return kiln;
+    });
+    await writeJsonAtomic(path.join(out, KILN_FILE), kiln);
+    return { dir: out, files: [ONNX_FILE, KILN_FILE].map((f) => path.join(out, f)), kiln };
+  }
   const { model, kiln } = await buildRunExport(home, runId, opts);
   try {
     await model.save(
@@ -129,24 +160,33 @@ export async function exportRun(home: string, runId: string, dir: string, opts: 
   return { dir: out, files: [MODEL_FILE, WEIGHTS_FILE, KILN_FILE].map((f) => path.join(out, f)), kiln };
 }
 
+async function readJson(file: string, dir: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await fs.promises.readFile(file, 'utf8');
+  } catch (err) {
+    throw new DataError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); is ${dir} a kiln export?`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new DataError(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+}
+
+/** An export folder's kiln.json, checked. */
+export async function readKilnExport(dir: string): Promise<KilnExport> {
+  const file = path.join(dir, KILN_FILE);
+  const parsed = KilnExportSchema.safeParse(await readJson(file, dir));
+  if (!parsed.success) throw new DataError(formatZodError(parsed.error, file));
+  return parsed.data;
+}
+
 /** Read an exported folder back: the layers model (weights from weights.bin) and its kiln.json. */
 export async function loadExport(dir: string): Promise<{ model: tfl.LayersModel; kiln: KilnExport }> {
-  const readJson = async (file: string) => {
-    let text: string;
-    try {
-      text = await fs.promises.readFile(file, 'utf8');
-    } catch (err) {
-      throw new DataError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); is ${dir} a kiln export?`);
-    }
-    try {
-      return JSON.parse(text);
-    } catch (err) {
-      throw new DataError(`${file}: not valid JSON (${(err as Error).message})`);
-    }
-  };
-  const parsed = KilnExportSchema.safeParse(await readJson(path.join(dir, KILN_FILE)));
-  if (!parsed.success) throw new DataError(formatZodError(parsed.error, path.join(dir, KILN_FILE)));
-  const modelJson = (await readJson(path.join(dir, MODEL_FILE))) as tf.io.ModelJSON;
+  const kiln = await readKilnExport(dir);
+  if (kiln.onnx) throw new DataError(`${path.join(dir, KILN_FILE)}: describes an ONNX model (${kiln.onnx.file}), not a TensorFlow.js one`);
+  const modelJson = (await readJson(path.join(dir, MODEL_FILE), dir)) as tf.io.ModelJSON;
   const model = await tfl.loadLayersModel({
     load: () =>
       tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => {
@@ -165,5 +205,5 @@ export async function loadExport(dir: string): Promise<{ model: tfl.LayersModel;
         return [specs, tf.io.concatenateArrayBuffers(buffers)];
       }),
   });
-  return { model, kiln: parsed.data };
+  return { model, kiln };
 }

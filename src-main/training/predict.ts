@@ -6,10 +6,13 @@ import type { Prediction } from '../../src-shared/contract.ts';
 import { DataError } from '../common/errors.ts';
 import { loadBackend } from '../engine/backend/load-backend.ts';
 import type { BackendChoice } from '../../src-shared/backends.ts';
+import { formatZodError } from '../../src-shared/zod-error.ts';
+import { openOnnxSession } from '../engine/onnx/onnx-runtime.ts';
 import { normalisationTable } from '../engine/data/batches.ts';
 import { decodeImage } from '../datasets/decode-image.ts';
 import { IMAGE_EXTENSIONS } from '../datasets/scan-folder.ts';
-import { buildRunExport, KILN_FILE, loadExport, type KilnExport } from './export-run.ts';
+import { buildRunExport, KILN_FILE, KilnExportSchema, loadExport, readKilnExport, type KilnExport } from './export-run.ts';
+import { readOnnxKiln } from './export-onnx.ts';
 import type { CheckpointChoice } from './run-model.ts';
 
 export interface FilePrediction extends Prediction {
@@ -25,29 +28,83 @@ export interface PredictFailure {
 
 const BATCH = 64;
 
-/** A trained model and the preprocessing it was trained with, from an export folder or a run. */
+/** Logits [n × classes] for a batch of size×size×3 byte images (HWC). */
+type Scorer = (images: Uint8Array[]) => Promise<tf.Tensor2D>;
+
+/** A trained model and the preprocessing it was trained with, from an export folder, an .onnx file or a run. */
 export class Classifier {
-  private readonly lut: Float32Array;
-
   private constructor(
-    readonly model: tfl.LayersModel,
     readonly kiln: KilnExport,
-    /** Where it came from: the export folder, or `run <id>`. */
+    /** Where it came from: the export folder, the .onnx file, or `run <id>`. */
     readonly source: string,
-  ) {
-    this.lut = normalisationTable(kiln.mean, kiln.std);
-  }
+    /** Which runtime computes it: TensorFlow.js, or ONNX Runtime for an ONNX export. */
+    readonly runtime: 'tfjs' | 'onnx',
+    private readonly scorer: Scorer,
+    private readonly release: () => void,
+  ) {}
 
-  /** `target` is an export folder (it has kiln.json) or a run id. */
+  /** `target` is an export folder (it has kiln.json), a model.onnx written by kiln export, or a run id. */
   static async open(home: string, target: string, opts: { checkpoint?: CheckpointChoice; backend?: BackendChoice } = {}): Promise<Classifier> {
     await loadBackend(opts.backend ?? 'cpu');
+    if (target.toLowerCase().endsWith('.onnx') && fs.existsSync(target) && fs.statSync(target).isFile()) {
+      const { bytes, kiln } = await readOnnxKiln(target);
+      const parsed = KilnExportSchema.safeParse(kiln);
+      if (!parsed.success) throw new DataError(formatZodError(parsed.error, `${target} (its Kiln metadata)`));
+      if (!parsed.data.onnx) throw new DataError(`${target}: its Kiln metadata does not describe an ONNX model`);
+      return Classifier.fromOnnx(parsed.data, bytes, path.resolve(target));
+    }
     if (fs.existsSync(path.join(target, KILN_FILE))) {
-      const { model, kiln } = await loadExport(target);
-      return new Classifier(model, kiln, path.resolve(target));
+      const kiln = await readKilnExport(target);
+      if (kiln.onnx) {
+        const file = path.join(target, kiln.onnx.file);
+        const bytes = await fs.promises.readFile(file).catch((err) => {
+          throw new DataError(`${file}: cannot read (${err.code ?? err.message})`);
+        });
+        return Classifier.fromOnnx(kiln, bytes, path.resolve(target));
+      }
+      const { model } = await loadExport(target);
+      return Classifier.fromLayers(model, kiln, path.resolve(target));
     }
     if (fs.existsSync(target) && fs.statSync(target).isDirectory()) throw new DataError(`${target}: has no ${KILN_FILE}; expected a folder written by kiln export, or a run id`);
     const { model, kiln } = await buildRunExport(home, target, { ...opts, backend: opts.backend ?? 'cpu' });
-    return new Classifier(model, kiln, `run ${target}`);
+    return Classifier.fromLayers(model, kiln, `run ${target}`);
+  }
+
+  private static fromLayers(model: tfl.LayersModel, kiln: KilnExport, source: string): Classifier {
+    const lut = normalisationTable(kiln.mean, kiln.std);
+    const S = kiln.imageSize;
+    const scorer: Scorer = async (images) => {
+      const x = new Float32Array(images.length * S * S * 3);
+      images.forEach((img, b) => {
+        for (let i = 0; i < img.length; i += 3) {
+          x[b * img.length + i] = lut[img[i]!]!;
+          x[b * img.length + i + 1] = lut[256 + img[i + 1]!]!;
+          x[b * img.length + i + 2] = lut[512 + img[i + 2]!]!;
+        }
+      });
+      return tf.tidy(() => model.predict(tf.tensor4d(x, [images.length, S, S, 3])) as tf.Tensor2D);
+    };
+    return new Classifier(kiln, source, 'tfjs', scorer, () => model.dispose());
+  }
+
+  private static async fromOnnx(kiln: KilnExport, bytes: Uint8Array, source: string): Promise<Classifier> {
+    const session = await openOnnxSession(bytes).catch((err) => {
+      throw new DataError(`${source}: ONNX Runtime cannot load the model (${(err as Error).message})`);
+    });
+    const S = kiln.imageSize;
+    const nchw = kiln.onnx!.layout === 'nchw';
+    const scorer: Scorer = async (images) => {
+      const x = new Float32Array(images.length * S * S * 3);
+      images.forEach((img, b) => {
+        const base = b * S * S * 3;
+        for (let p = 0; p < S * S; p++) {
+          for (let c = 0; c < 3; c++) x[base + (nchw ? c * S * S + p : p * 3 + c)] = img[p * 3 + c]! / 255;
+        }
+      });
+      const logits = await session.run(x, nchw ? [images.length, 3, S, S] : [images.length, S, S, 3]);
+      return tf.tensor2d(logits, [images.length, kiln.classes.length]);
+    };
+    return new Classifier(kiln, source, 'onnx', scorer, () => void session.release());
   }
 
   /** Decode a file exactly as the dataset import did (same resize and fit) into size×size RGB bytes. */
@@ -55,26 +112,20 @@ export class Classifier {
     return decodeImage(file, { size: this.kiln.imageSize, fit: this.kiln.fit });
   }
 
-  /** Class probabilities for images of size×size×3 bytes (HWC), normalised as in training. */
+  /** Class probabilities for images of size×size×3 bytes (HWC), preprocessed as in training. */
   async probabilities(images: Uint8Array[]): Promise<Float32Array[]> {
     const S = this.kiln.imageSize;
-    const per = S * S * 3;
     const k = this.kiln.classes.length;
     const out: Float32Array[] = [];
     for (let start = 0; start < images.length; start += BATCH) {
       const batch = images.slice(start, start + BATCH);
-      const x = new Float32Array(batch.length * per);
       batch.forEach((img, b) => {
-        if (img.length !== per) throw new Error(`image ${start + b}: ${img.length} bytes, expected ${S}×${S}×3`);
-        for (let i = 0; i < per; i += 3) {
-          x[b * per + i] = this.lut[img[i]!]!;
-          x[b * per + i + 1] = this.lut[256 + img[i + 1]!]!;
-          x[b * per + i + 2] = this.lut[512 + img[i + 2]!]!;
-        }
+        if (img.length !== S * S * 3) throw new Error(`image ${start + b}: ${img.length} bytes, expected ${S}×${S}×3`);
       });
-      const probs = tf.tidy(() => tf.softmax(this.model.predict(tf.tensor4d(x, [batch.length, S, S, 3])) as tf.Tensor2D));
+      const logits = await this.scorer(batch);
+      const probs = tf.tidy(() => tf.softmax(logits));
       const data = (await probs.data()) as Float32Array;
-      probs.dispose();
+      tf.dispose([logits, probs]);
       for (let b = 0; b < batch.length; b++) out.push(data.slice(b * k, (b + 1) * k));
     }
     return out;
@@ -100,7 +151,7 @@ export class Classifier {
   }
 
   dispose(): void {
-    this.model.dispose();
+    this.release();
   }
 }
 

@@ -6,12 +6,13 @@ import { Classifier, classFromFolder, collectImageFiles, summarizeFilePrediction
 import { parseCheckpointChoice } from '../../training/run-model.ts';
 import { formatPercent, formatTable } from '../../runs/run-format.ts';
 
-const HELP = `Usage: kiln predict <export-dir|run-id> <image or folder>… [options]
+const HELP = `Usage: kiln predict <export-dir|model.onnx|run-id> <image or folder>… [options]
 
 Classifies image files (folders: every image inside, recursively) with the preprocessing the model
 was trained with: the dataset import's resize, then the training normalisation. A folder ends with
 how many images went to each class, and the accuracy when its images sit in class folders
-(<folder>/<class>/…, as for kiln dataset import).
+(<folder>/<class>/…, as for kiln dataset import). An ONNX export (its folder, or the model.onnx
+file alone) runs in ONNX Runtime: the file you would ship.
 
 Options:
   --top K          classes to show per image               [3]
@@ -31,7 +32,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  if (positionals.length < 2) throw new UsageError(`predict: expected <export-dir|run-id> <image or folder>…, got ${positionals.length} argument(s)`);
+  if (positionals.length < 2) throw new UsageError(`predict: expected <export-dir|model.onnx|run-id> <image or folder>…, got ${positionals.length} argument(s)`);
   const backend = backendFlag(v.backend);
   const top = numberFlag('top', v.top, { int: true, min: 1, max: 256 }) ?? 3;
   const [target, ...inputs] = positionals as [string, ...string[]];
@@ -51,7 +52,7 @@ export async function run(argv: string[]): Promise<number> {
       return c ? { ...p, folderClass: c, correct: classes[p.classIndex] === c } : p;
     });
     const summary = { ...summarizeFilePredictions(predictions, failures.length, classes), seconds: (performance.now() - started) / 1000 };
-    const result = { model: classifier.source, runId: classifier.kiln.runId, predictions, summary, failures };
+    const result = { model: classifier.source, runtime: classifier.runtime, runId: classifier.kiln.runId, predictions, summary, failures };
     if (v.out) await writeJsonAtomic(v.out, result);
     if (v.json) {
       console.log(JSON.stringify(result, null, 2));

@@ -1,4 +1,5 @@
-import type { Graph, GraphNode, Shape } from '../arch/graph.ts';
+import type { Shape } from '../../../src-shared/arch-types.ts';
+import type { Graph, GraphNode } from '../arch/graph.ts';
 import { BN_EPSILON } from '../model/model.ts';
 import { attr, OnnxGraphBuilder } from './onnx-builder.ts';
 import { DataType, encodeModel } from './onnx-proto.ts';
