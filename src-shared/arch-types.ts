@@ -9,20 +9,3 @@ export interface ArchSummary {
   flopsPerImage: number;
   layers: { name: string; outputShape: Shape; params: number }[];
 }
-
-/** The optimiser settings a preset's source used to reach ~94% on CIFAR-10. */
-export interface Recipe {
-  epochs: number;
-  batchSize: number;
-  lrMax: number;
-  weightDecay: number;
-  warmupFraction: number;
-  startDiv: number;
-  finalDiv: number;
-  shape: 'linear' | 'cosine';
-  momentumMax: number;
-  momentumMin: number;
-  cutout: number;
-  labelSmoothing: number;
-  source: string;
-}

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { ArchSpecSchema, type ArchSpec } from './arch-spec.ts';
-import { RunConfigSchema, type RunConfig } from './run-config.ts';
+import { RunConfigSchema, type Recipe, type RunConfig } from './run-config.ts';
 import type { DatasetManifest } from './dataset-manifest.ts';
 import type { DownloadProgressEvent, ImportProgressEvent } from './dataset-progress.ts';
 import type { RunRecord, RunMetrics } from './run-types.ts';
@@ -15,7 +15,7 @@ import type { SerializedError } from './errors.ts';
 import type { BackendStatus } from './backends.ts';
 import type { EpochMetrics, LrFindResult } from './train-types.ts';
 import type { RunComparison } from './run-comparison.ts';
-import type { ArchSummary, Recipe } from './arch-types.ts';
+import type { ArchSummary } from './arch-types.ts';
 
 const id = z.string().min(1).max(200);
 /** A file-system path the person typed or picked: long enough for any real one, short enough to log. */

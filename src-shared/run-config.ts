@@ -18,15 +18,22 @@ export const DataConfigSchema = z.object({
   limitVal: z.number().int().min(0),
 });
 
-export const AugConfigSchema = z.object({
-  /** Reflect-pad by this many pixels, then crop back to size at a random offset (0 = off). */
-  cropPadding: z.number().int().min(0).max(16),
-  flip: z.boolean(),
-  /** Side of the square cutout in pixels (0 = off). */
-  cutout: z.number().int().min(0).max(64),
-  /** Evaluate also with test-time augmentation (mean of the image and its flip). */
-  tta: z.boolean(),
-});
+/**
+ * Fields a preset's recipe may set. In a request (RunConfig) each may be null: "the recipe's" (or the base
+ * default under every recipe, when the recipe says nothing). A resolved config has them all concrete.
+ */
+function augShape<R extends boolean>(request: R) {
+  const recipe = <T extends z.ZodType>(s: T) => (request ? s.nullable() : s) as R extends true ? z.ZodNullable<T> : T;
+  return {
+    /** Reflect-pad by this many pixels, then crop back to size at a random offset (0 = off). */
+    cropPadding: z.number().int().min(0).max(16),
+    flip: z.boolean(),
+    /** Side of the square cutout in pixels (0 = off). */
+    cutout: recipe(z.number().int().min(0).max(64)),
+    /** Evaluate also with test-time augmentation (mean of the image and its flip). */
+    tta: z.boolean(),
+  };
+}
 
 export const NetConfigSchema = z.object({
   /** A preset id (`wrn-22`, `resnet-9`, `resnet-9-s`) or an architecture spec. */
@@ -35,38 +42,44 @@ export const NetConfigSchema = z.object({
 
 export const ScheduleSchema = z.enum(['one-cycle', 'constant']);
 
-export const OptConfigSchema = z.object({
-  /** Passes over the training split; 0 = auto (the preset's recipe). */
-  epochs: z.number().int().min(0).max(10_000),
-  /** Images per optimiser step; 0 = auto (the preset's batch, halved until an epoch budget gives ≥ 300 steps). */
-  batchSize: z.number().int().min(0).max(8192),
-  /** Peak learning rate (for `constant`, the learning rate); 0 = auto (the preset's, scaled linearly with batch size). */
-  lrMax: z.number().min(0).max(100),
-  schedule: ScheduleSchema,
-  /** Shape of the one-cycle ramps. */
-  shape: z.enum(['linear', 'cosine']),
-  /** Fraction of all steps spent rising to lrMax. */
-  warmupFraction: z.number().min(0).max(1),
-  /** The first learning rate is lrMax / startDiv. */
-  startDiv: z.number().min(1).max(1e6),
-  /** The last learning rate is lrMax / finalDiv. */
-  finalDiv: z.number().min(1).max(1e6),
-  /** SGD momentum at the ends of the cycle (and the constant schedule's momentum). */
-  momentumMax: z.number().min(0).max(1),
-  /** SGD momentum at the peak learning rate. */
-  momentumMin: z.number().min(0).max(1),
-  nesterov: z.boolean(),
-  /** L2 weight decay added to the gradient (PyTorch SGD semantics); -1 = auto (the preset's). */
-  weightDecay: z.number().min(-1).max(1),
-  /** Leave batch-norm parameters and biases out of weight decay. */
-  wdExcludeBnBias: z.boolean(),
-  /** ε in the smoothed targets (1-ε)·onehot + ε/K. */
-  labelSmoothing: z.number().min(0).max(0.99),
-}).refine((o) => o.momentumMin <= o.momentumMax, {
-  // One-cycle lowers momentum from max to min as the learning rate rises: min above max inverts it.
-  message: 'momentum min must not be above momentum max',
-  path: ['momentumMin'],
-});
+function optShape<R extends boolean>(request: R) {
+  const recipe = <T extends z.ZodType>(s: T) => (request ? s.nullable() : s) as R extends true ? z.ZodNullable<T> : T;
+  return {
+    /** Passes over the training split; 0 = auto (the preset's recipe). */
+    epochs: z.number().int().min(request ? 0 : 1).max(10_000),
+    /** Images per optimiser step; 0 = auto (the preset's batch, halved until an epoch budget gives ≥ 300 steps). */
+    batchSize: z.number().int().min(request ? 0 : 1).max(8192),
+    /** Peak learning rate (for `constant`, the learning rate); 0 = auto (the preset's, scaled linearly with batch size). */
+    lrMax: z.number().min(0).max(100),
+    schedule: ScheduleSchema,
+    /** Shape of the one-cycle ramps. */
+    shape: recipe(z.enum(['linear', 'cosine'])),
+    /** Fraction of all steps spent rising to lrMax. */
+    warmupFraction: recipe(z.number().min(0).max(1)),
+    /** The first learning rate is lrMax / startDiv. */
+    startDiv: recipe(z.number().min(1).max(1e6)),
+    /** The last learning rate is lrMax / finalDiv. */
+    finalDiv: recipe(z.number().min(1).max(1e6)),
+    /** SGD momentum at the ends of the cycle (and the constant schedule's momentum). */
+    momentumMax: recipe(z.number().min(0).max(1)),
+    /** SGD momentum at the peak learning rate. */
+    momentumMin: recipe(z.number().min(0).max(1)),
+    nesterov: z.boolean(),
+    /** L2 weight decay added to the gradient (PyTorch SGD semantics); -1 = auto (the preset's). */
+    weightDecay: z.number().min(request ? -1 : 0).max(1),
+    /** Leave batch-norm parameters and biases out of weight decay. */
+    wdExcludeBnBias: z.boolean(),
+    /** ε in the smoothed targets (1-ε)·onehot + ε/K. */
+    labelSmoothing: recipe(z.number().min(0).max(0.99)),
+  };
+}
+
+// One-cycle lowers momentum from max to min as the learning rate rises: min above max inverts it.
+const momentumOrder = { message: 'momentum min must not be above momentum max', path: ['momentumMin'] };
+const momentumOk = (o: { momentumMin: number | null; momentumMax: number | null }) => o.momentumMin === null || o.momentumMax === null || o.momentumMin <= o.momentumMax;
+
+export const AugConfigSchema = z.object(augShape(true));
+export const OptConfigSchema = z.object(optShape(true)).refine(momentumOk, momentumOrder);
 
 export const RunConfigSchema = z.object({
   data: DataConfigSchema,
@@ -80,25 +93,50 @@ export const RunConfigSchema = z.object({
 
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 
+/**
+ * Everything a run uses, concrete: the request with the preset's recipe merged under the person's choices and
+ * the auto rules applied, the architecture as a spec. Stored whole in run.json (`resolved.config`); resume,
+ * evaluation, export and prediction read only this, never the presets of the code that happens to run.
+ */
+export const ResolvedConfigSchema = z.object({
+  data: DataConfigSchema,
+  aug: z.object(augShape(false)),
+  net: z.object({ arch: ArchSpecSchema }),
+  opt: z.object(optShape(false)).refine(momentumOk, momentumOrder),
+  backend: BackendNameSchema,
+  seed: z.number().int().min(0).max(2 ** 31 - 1),
+});
+export type ResolvedConfig = z.infer<typeof ResolvedConfigSchema>;
+
+/**
+ * A preset's recipe: the settings its source used, as defaults a request's choices override (nanoGPT's config
+ * files over its base). Any field of opt or aug may appear; `source` says where the numbers come from.
+ */
+export interface Recipe {
+  source: string;
+  opt: Partial<ResolvedConfig['opt']> & Pick<ResolvedConfig['opt'], 'epochs' | 'batchSize' | 'lrMax' | 'weightDecay'>;
+  aug?: Partial<ResolvedConfig['aug']>;
+}
+
 export const DEFAULT_RUN_CONFIG: RunConfig = {
   data: { dataset: 'synthetic', limitTrain: 0, limitVal: 0 },
-  aug: { cropPadding: 4, flip: true, cutout: 0, tta: true },
+  aug: { cropPadding: 4, flip: true, cutout: null, tta: true },
   net: { arch: 'resnet-9-s' },
   opt: {
     epochs: 0,
     batchSize: 0,
     lrMax: 0,
     schedule: 'one-cycle',
-    shape: 'linear',
-    warmupFraction: 0.25,
-    startDiv: 20,
-    finalDiv: 1000,
-    momentumMax: 0.95,
-    momentumMin: 0.85,
+    shape: null,
+    warmupFraction: null,
+    startDiv: null,
+    finalDiv: null,
+    momentumMax: null,
+    momentumMin: null,
     nesterov: true,
     weightDecay: -1,
     wdExcludeBnBias: false,
-    labelSmoothing: 0.2,
+    labelSmoothing: null,
   },
   backend: 'auto',
   seed: 0,
@@ -126,15 +164,22 @@ export function parseRunConfig(value: unknown, what = 'run config'): RunConfig {
   return result.data;
 }
 
-/** The numbers a run actually uses once `auto` values are filled in; stored in the run record. */
-export interface ResolvedOpt {
+/**
+ * What run.json keeps as `resolved`: the complete config, and the numbers derived from it and the dataset.
+ * The flat epochs/batchSize/lrMax/weightDecay repeat config.opt for readers of format-1 records.
+ */
+export interface ResolvedRun {
+  config: ResolvedConfig;
+  /** The preset the request named, if any (the spec itself is config.net.arch). */
+  presetId?: string;
+  recipeSource: string;
   epochs: number;
   batchSize: number;
   lrMax: number;
   weightDecay: number;
+  /** Images per split as trained (after limitTrain / limitVal). */
   trainCount: number;
   valCount: number;
   stepsPerEpoch: number;
   totalSteps: number;
-  recipeSource: string;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RunConfigSchema } from './run-config.ts';
+import { ResolvedConfigSchema, RunConfigSchema } from './run-config.ts';
 
 /**
  * What run.json and metrics.jsonl hold. run.json is read by the CLI, the app and the
@@ -7,7 +7,8 @@ import { RunConfigSchema } from './run-config.ts';
  * version does not know survives a read-modify-write instead of being stripped.
  */
 
-export const RUN_FORMAT = 1;
+/** 2: `resolved.config` holds the whole resolved config (format 1 records are migrated on read, runs/run-migrate.ts). */
+export const RUN_FORMAT = 2;
 export const RUN_NOTES_MAX = 10_000;
 export const RUN_TAG_MAX = 40;
 export const RUN_TAGS_MAX = 32;
@@ -34,11 +35,18 @@ const fraction = z.number().min(0).max(1);
 const loss = finite.nullable();
 
 export const ResolvedRecipeSchema = loose({
+  /** Every setting the run uses, concrete (see ResolvedConfigSchema); absent only in records of tests and old formats. */
+  config: ResolvedConfigSchema.optional(),
+  presetId: z.string().optional(),
+  recipeSource: z.string().optional(),
   batchSize: count,
   lrMax: finite,
   weightDecay: finite,
   epochs: count,
   stepsPerEpoch: count,
+  trainCount: count.optional(),
+  valCount: count.optional(),
+  totalSteps: count.optional(),
 });
 export type ResolvedRecipe = z.infer<typeof ResolvedRecipeSchema>;
 
@@ -62,8 +70,9 @@ export const RunRecordSchema = loose({
   status: RunStatusSchema,
   /** Set when status is `failed` (and kept as the last error otherwise). */
   error: z.object({ name: z.string(), message: z.string() }).optional(),
+  /** The config as asked for (null and 0/−1 mean "the recipe's"). */
   config: RunConfigSchema,
-  /** The recipe values `auto` settings resolved to, known once the trainer has planned the run. */
+  /** The config resolved once, at creation: what the run trains with, and what resume/eval/export read. */
   resolved: ResolvedRecipeSchema.optional(),
   /** The architecture spec as built; any JSON value. */
   arch: z.json(),

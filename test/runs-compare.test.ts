@@ -72,7 +72,8 @@ describe('compareRuns', () => {
     const diff = Object.fromEntries(c.configDiff.map((d) => [d.path, d.values]));
     expect(Object.keys(diff).sort()).toEqual(['aug.cutout', 'opt.lrMax', 'resolved.lrMax', 'trainedOn.device', 'trainedOn.name']);
     expect(diff['opt.lrMax']).toEqual({ [a.id]: 0.4, [b.id]: 0.2 });
-    expect(diff['aug.cutout']).toEqual({ [a.id]: 0, [b.id]: 8 });
+    // a left cutout to the recipe (null); b chose 8.
+    expect(diff['aug.cutout']).toEqual({ [a.id]: null, [b.id]: 8 });
     expect(diff['trainedOn.device']).toEqual({ [a.id]: 'cpu', [b.id]: 'NVIDIA H200' });
   });
 

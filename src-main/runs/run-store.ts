@@ -21,6 +21,7 @@ import {
   type RunRecord,
   type RunStatus,
 } from '../../src-shared/run-types.ts';
+import { migrateRunRecord } from './run-migrate.ts';
 
 export interface RunInit {
   config: RunConfig;
@@ -430,7 +431,7 @@ export class RunStore {
   private validate(value: unknown, id: string, reading = false): RunRecord {
     const file = path.join(this.root, id, RUN_FILE);
     const fail = (message: string) => (reading ? new BrokenRunError(message) : new Error(message));
-    const result = RunRecordSchema.safeParse(value);
+    const result = RunRecordSchema.safeParse(reading ? migrateRunRecord(value) : value);
     if (!result.success) throw fail(formatZodError(result.error, reading ? file : `run ${id}`));
     if (result.data.id !== id) throw fail(`${file}: id: expected "${id}" (the folder name), got "${result.data.id}"`);
     return result.data;

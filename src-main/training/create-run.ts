@@ -1,21 +1,22 @@
 import { RunStore } from '../runs/run-store.ts';
 import type { RunRecord } from '../../src-shared/run-types.ts';
-import { resolveArch, resolveOpt } from './resolve-config.ts';
+import { resolveRun } from './resolve-config.ts';
 import type { RunConfig } from '../../src-shared/run-config.ts';
 import { currentExclusions, loadDataset } from './load-dataset.ts';
 import { buildGraph } from '../engine/arch/graph.ts';
 import { checkModelSize } from '../engine/arch/model-size.ts';
 
 /**
- * Check a config against its dataset and architecture and record a queued run. Everything that
- * can be wrong with the request fails here, in the caller's process, before a trainer starts.
+ * Check a config against its dataset and architecture, resolve it once and completely, and record a queued
+ * run. Everything that can be wrong with the request fails here, in the caller's process, before a trainer
+ * starts; from here on the run reads only what run.json stores (`resolved.config`, `arch`).
  */
 export async function createRun(home: string, config: RunConfig, name?: string): Promise<RunRecord> {
   const excluded = await currentExclusions(home, config.data.dataset);
   const dataset = await loadDataset(home, config.data.dataset, excluded);
-  const { spec, recipe } = resolveArch(config.net.arch);
+  const resolved = resolveRun(config, dataset.train.count, dataset.val.count);
+  const spec = resolved.config.net.arch;
   const graph = buildGraph(spec, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
-  const resolved = resolveOpt(config, recipe, dataset.train.count, dataset.val.count);
   checkModelSize(graph, resolved.batchSize);
   return new RunStore(home).create({
     config,

@@ -3,7 +3,7 @@ import { microBatchLimit } from '../engine/train/micro-batch.ts';
 import type { LoadedDataset } from '../common/dataset-types.ts';
 import { buildGraph } from '../engine/arch/graph.ts';
 import { checkModelSize } from '../engine/arch/model-size.ts';
-import { resolveArch, resolveOpt } from './resolve-config.ts';
+import { resolveRun } from './resolve-config.ts';
 import type { RunConfig } from '../../src-shared/run-config.ts';
 import { Model } from '../engine/model/model.ts';
 import { Learner } from '../engine/train/learner.ts';
@@ -26,19 +26,19 @@ export const DEFAULT_LR_FIND: LrFindOptions = { startLr: 1e-5, endLr: 10, steps:
  * exponentially each step, record the loss, stop when it blows up.
  */
 export async function lrFind(dataset: LoadedDataset, config: RunConfig, opts: LrFindOptions): Promise<LrFindResult> {
-  const { spec, recipe } = resolveArch(config.net.arch);
-  const base = resolveOpt(config, recipe, dataset.train.count, dataset.val.count);
+  const base = resolveRun(config, dataset.train.count, dataset.val.count);
+  const spec = base.config.net.arch;
   const epochs = Math.ceil(opts.steps / Math.max(base.stepsPerEpoch, 1));
   const resolved = { ...base, epochs, totalSteps: epochs * base.stepsPerEpoch };
   const graph = buildGraph(spec, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
   checkModelSize(graph, resolved.batchSize);
-  const model = new Model(graph, config.seed);
-  const sgd = new Sgd(model.params, { ...config.opt, weightDecay: resolved.weightDecay });
-  const learner = new Learner(model, sgd, dataset, config, resolved);
+  const model = new Model(graph, base.config.seed);
+  const sgd = new Sgd(model.params, base.config.opt);
+  const learner = new Learner(model, sgd, dataset, base.config, resolved);
   const microBatch = microBatchLimit(graph, resolved.batchSize, tf.getBackend());
   if (microBatch < resolved.batchSize) learner.microBatch = microBatch;
   const ratio = opts.endLr / opts.startLr;
-  const momentum = config.opt.momentumMax;
+  const momentum = base.config.opt.momentumMax;
   learner.schedule = (step) => ({ lr: opts.startLr * ratio ** (step / Math.max(opts.steps - 1, 1)), momentum });
   learner.evaluateEachEpoch = false;
   const points: LrFindPoint[] = [];

@@ -1,26 +1,49 @@
 import { describe, expect, it } from 'vitest';
-import { resolveArch, resolveOpt } from './resolve-config.ts';
-import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../../src-shared/run-config.ts';
+import { BASE_OPT, resolveArch, resolveRun } from './resolve-config.ts';
+import { DEFAULT_RUN_CONFIG, mergeRunConfig, ResolvedConfigSchema } from '../../src-shared/run-config.ts';
+import { findPreset } from '../engine/arch/presets.ts';
 
-describe('resolveOpt', () => {
-  const { recipe } = resolveArch('resnet-9');
+describe('resolveRun', () => {
+  it('takes the full recipe on full CIFAR-10: every field the recipe sets, not only the auto four', () => {
+    const r = resolveRun(mergeRunConfig(DEFAULT_RUN_CONFIG, { net: { arch: 'resnet-9' } }), 50_000, 10_000);
+    expect(r).toMatchObject({ epochs: 24, batchSize: 512, lrMax: 0.4, weightDecay: 5e-4, stepsPerEpoch: 97, totalSteps: 24 * 97, presetId: 'resnet-9' });
+    // Page's warm-up of 5/24 of the steps, his 8-pixel cutout, constant momentum 0.9, no label smoothing.
+    expect(r.config.opt).toMatchObject({ warmupFraction: 5 / 24, startDiv: 1e4, finalDiv: 1e4, momentumMax: 0.9, momentumMin: 0.9, labelSmoothing: 0, shape: 'linear' });
+    expect(r.config.aug.cutout).toBe(8);
+    // The architecture is stored as its spec, so the run never needs the preset again.
+    expect(r.config.net.arch).toEqual(findPreset('resnet-9')!.spec);
+    expect(ResolvedConfigSchema.safeParse(r.config).success).toBe(true);
+  });
 
-  it('takes the full recipe on full CIFAR-10', () => {
-    const r = resolveOpt(mergeRunConfig(DEFAULT_RUN_CONFIG, { net: { arch: 'resnet-9' } }), recipe, 50_000, 10_000);
-    expect(r).toMatchObject({ epochs: 24, batchSize: 512, lrMax: 0.4, weightDecay: 5e-4, stepsPerEpoch: 97, totalSteps: 24 * 97 });
+  it("falls back to the base defaults for a field the recipe does not set", () => {
+    const recipe = findPreset('wrn-22')!.recipe;
+    expect(recipe.opt.labelSmoothing).toBe(0);
+    const r = resolveRun(mergeRunConfig(DEFAULT_RUN_CONFIG, { net: { arch: 'wrn-22' } }), 50_000, 10_000);
+    expect(r.config.opt).toMatchObject({ warmupFraction: 0.4, finalDiv: 2000, momentumMax: 0.95 });
+    expect(r.config.opt.nesterov).toBe(DEFAULT_RUN_CONFIG.opt.nesterov);
+    expect(BASE_OPT.shape).toBe('linear');
   });
 
   it('shrinks the batch and scales the learning rate for a small budget', () => {
     const cfg = mergeRunConfig(DEFAULT_RUN_CONFIG, { opt: { epochs: 4 }, data: { dataset: 'cifar10', limitTrain: 10_000 } });
-    const r = resolveOpt(cfg, recipe, 50_000, 10_000);
+    const r = resolveRun(cfg, 50_000, 10_000);
     expect(r.batchSize).toBe(128);
     expect(r.lrMax).toBeCloseTo(0.1, 12);
     expect(r.totalSteps).toBeGreaterThanOrEqual(300);
+    expect(r.config.opt).toMatchObject({ batchSize: 128, lrMax: r.lrMax, epochs: 4 });
   });
 
-  it('keeps what the person set', () => {
-    const cfg = mergeRunConfig(DEFAULT_RUN_CONFIG, { opt: { epochs: 2, batchSize: 64, lrMax: 0.05, weightDecay: 0 } });
-    expect(resolveOpt(cfg, recipe, 1000, 100)).toMatchObject({ epochs: 2, batchSize: 64, lrMax: 0.05, weightDecay: 0, stepsPerEpoch: 15 });
+  it("keeps what the person set, over the recipe's values", () => {
+    const cfg = mergeRunConfig(DEFAULT_RUN_CONFIG, { opt: { epochs: 2, batchSize: 64, lrMax: 0.05, weightDecay: 0, warmupFraction: 0.5, labelSmoothing: 0.1 }, aug: { cutout: 0 } });
+    const r = resolveRun(cfg, 1000, 100);
+    expect(r).toMatchObject({ epochs: 2, batchSize: 64, lrMax: 0.05, weightDecay: 0, stepsPerEpoch: 15 });
+    expect(r.config.opt).toMatchObject({ warmupFraction: 0.5, labelSmoothing: 0.1 });
+    expect(r.config.aug.cutout).toBe(0);
+  });
+
+  it('names a recipe and request that disagree in a way the schema refuses', () => {
+    const cfg = mergeRunConfig(DEFAULT_RUN_CONFIG, { net: { arch: 'wrn-22' }, opt: { momentumMax: 0.8 } });
+    expect(() => resolveRun(cfg, 1000, 100)).toThrow(/opt\.momentumMin: momentum min must not be above momentum max/);
   });
 
   it('names an unknown preset', () => {

@@ -1,14 +1,27 @@
-import type { ArchSpec } from '../../src-shared/arch-spec.ts';
-import { parseArchSpec } from '../../src-shared/arch-spec.ts';
+import { parseArchSpec, type ArchSpec } from '../../src-shared/arch-spec.ts';
 import { findPreset, PRESETS } from '../engine/arch/presets.ts';
-import type { RunConfig } from '../../src-shared/run-config.ts';
+import { ResolvedConfigSchema, type Recipe, type ResolvedConfig, type ResolvedRun, type RunConfig } from '../../src-shared/run-config.ts';
+import { formatZodError } from '../../src-shared/zod-error.ts';
 import { UsageError } from '../common/errors.ts';
-import type { Recipe } from '../../src-shared/arch-types.ts';
-import type { ResolvedOpt } from '../../src-shared/run-config.ts';
 
 /** Fewer steps than this and a one-cycle run has too little room to warm up and anneal. */
 export const MIN_AUTO_STEPS = 300;
 const MIN_AUTO_BATCH = 32;
+
+/**
+ * The defaults under every recipe: what a field gets when neither the person nor the preset's recipe sets
+ * it (fast.ai's one-cycle defaults). A new recipe-able field gets its base value here.
+ */
+export const BASE_OPT: Omit<ResolvedConfig['opt'], 'epochs' | 'batchSize' | 'lrMax' | 'weightDecay' | 'schedule' | 'nesterov' | 'wdExcludeBnBias'> = {
+  shape: 'linear',
+  warmupFraction: 0.25,
+  startDiv: 20,
+  finalDiv: 1000,
+  momentumMax: 0.95,
+  momentumMin: 0.85,
+  labelSmoothing: 0.2,
+};
+export const BASE_AUG: Pick<ResolvedConfig['aug'], 'cutout'> = { cutout: 0 };
 
 export function resolveArch(arch: RunConfig['net']['arch']): { spec: ArchSpec; recipe: Recipe; presetId?: string } {
   if (typeof arch === 'string') {
@@ -20,24 +33,45 @@ export function resolveArch(arch: RunConfig['net']['arch']): { spec: ArchSpec; r
   return { spec: parseArchSpec(arch), recipe: findPreset('resnet-9')!.recipe };
 }
 
+/** The request's own choices: null (recipe-able fields) and the 0 / −1 auto values are not choices. */
+function chosen<T extends object>(section: T, autoWhen: Partial<Record<keyof T, unknown>> = {}): Partial<T> {
+  return Object.fromEntries(Object.entries(section).filter(([k, v]) => v !== null && v !== undefined && !(k in autoWhen && autoWhen[k as keyof T] === v))) as Partial<T>;
+}
+
 /**
- * Fill in the `auto` optimiser values from the preset's recipe. A recipe's batch is halved while an
- * epoch budget would give fewer than MIN_AUTO_STEPS steps (small data or few epochs), and its learning
- * rate scales linearly with the batch (Goyal et al., 2017), so short runs stay sane without tuning.
+ * Resolve a request once, completely, when its run is created: base defaults, under the preset's recipe, under
+ * the person's choices. Left to the recipe, the batch is halved while an epoch budget would give fewer than
+ * MIN_AUTO_STEPS steps (small data or few epochs), and the learning rate scales linearly with the batch
+ * (Goyal et al., 2017), so short runs stay sane without tuning.
  */
-export function resolveOpt(config: RunConfig, recipe: Recipe, trainAvailable: number, valAvailable: number): ResolvedOpt {
-  const trainCount = config.data.limitTrain > 0 ? Math.min(config.data.limitTrain, trainAvailable) : trainAvailable;
-  const valCount = config.data.limitVal > 0 ? Math.min(config.data.limitVal, valAvailable) : valAvailable;
-  const epochs = config.opt.epochs || recipe.epochs;
-  let batchSize = config.opt.batchSize;
-  if (!batchSize) {
-    batchSize = recipe.batchSize;
-    while (batchSize > MIN_AUTO_BATCH && Math.floor(trainCount / batchSize) * epochs < MIN_AUTO_STEPS) batchSize /= 2;
+export function resolveRun(request: RunConfig, trainAvailable: number, valAvailable: number): ResolvedRun {
+  const { spec, recipe, presetId } = resolveArch(request.net.arch);
+  const trainCount = request.data.limitTrain > 0 ? Math.min(request.data.limitTrain, trainAvailable) : trainAvailable;
+  const valCount = request.data.limitVal > 0 ? Math.min(request.data.limitVal, valAvailable) : valAvailable;
+  const own = chosen(request.opt, { epochs: 0, batchSize: 0, lrMax: 0, weightDecay: -1 });
+  const opt = { ...BASE_OPT, ...recipe.opt, ...own } as ResolvedConfig['opt'];
+  if (own.batchSize === undefined) {
+    while (opt.batchSize > MIN_AUTO_BATCH && Math.floor(trainCount / opt.batchSize) * opt.epochs < MIN_AUTO_STEPS) opt.batchSize /= 2;
   }
-  batchSize = Math.min(batchSize, trainCount);
-  if (batchSize < 1) throw new UsageError(`the dataset has no training images`);
-  const lrMax = config.opt.lrMax || (recipe.lrMax * batchSize) / recipe.batchSize;
-  const weightDecay = config.opt.weightDecay >= 0 ? config.opt.weightDecay : recipe.weightDecay;
-  const stepsPerEpoch = Math.floor(trainCount / batchSize);
-  return { epochs, batchSize, lrMax, weightDecay, trainCount, valCount, stepsPerEpoch, totalSteps: stepsPerEpoch * epochs, recipeSource: recipe.source };
+  opt.batchSize = Math.min(opt.batchSize, trainCount);
+  if (opt.batchSize < 1) throw new UsageError(`the dataset has no training images`);
+  if (own.lrMax === undefined) opt.lrMax = (recipe.opt.lrMax * opt.batchSize) / recipe.opt.batchSize;
+  const aug = { ...BASE_AUG, ...recipe.aug, ...chosen(request.aug) } as ResolvedConfig['aug'];
+  const parsed = ResolvedConfigSchema.safeParse({ ...request, aug, opt, net: { arch: spec } });
+  if (!parsed.success) throw new UsageError(formatZodError(parsed.error, 'run config (with the recipe applied)'));
+  const config = parsed.data;
+  const stepsPerEpoch = Math.floor(trainCount / config.opt.batchSize);
+  return {
+    config,
+    ...(presetId ? { presetId } : {}),
+    recipeSource: recipe.source,
+    epochs: config.opt.epochs,
+    batchSize: config.opt.batchSize,
+    lrMax: config.opt.lrMax,
+    weightDecay: config.opt.weightDecay,
+    trainCount,
+    valCount,
+    stepsPerEpoch,
+    totalSteps: stepsPerEpoch * config.opt.epochs,
+  };
 }

@@ -2,9 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { LoadedDataset } from '../common/dataset-types.ts';
 import { UsageError } from '../common/errors.ts';
-import type { ArchSpec } from '../../src-shared/arch-spec.ts';
+import { parseArchSpec, type ArchSpec } from '../../src-shared/arch-spec.ts';
 import { buildGraph, type Graph } from '../engine/arch/graph.ts';
-import { resolveArch } from './resolve-config.ts';
 import { loadDataset } from './load-dataset.ts';
 import { Model } from '../engine/model/model.ts';
 import { loadCheckpoint, resolveCheckpoint, type CheckpointMeta } from '../engine/train/checkpoint.ts';
@@ -50,7 +49,8 @@ export async function loadRunModel(home: string, runId: string, opts: { checkpoi
   if (dataset.manifestHash !== record.dataset.manifestHash) {
     throw new Error(`dataset ${dataset.id} changed since run ${runId} was trained (manifest hash differs)`);
   }
-  const { spec } = resolveArch(record.config.net.arch);
+  // The spec the run trained, as stored: never today's preset of the same name.
+  const spec = parseArchSpec(record.arch, `run ${runId}: run.json arch`);
   const graph = buildGraph(spec, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
   const model = new Model(graph, record.config.seed);
   // loadCheckpoint restores optimiser state too; a throwaway Sgd takes it.

@@ -7,7 +7,7 @@ import type { MetricLine } from '../../src-shared/run-types.ts';
 import { loadBackend } from '../engine/backend/load-backend.ts';
 import { buildGraph } from '../engine/arch/graph.ts';
 import { checkModelSize } from '../engine/arch/model-size.ts';
-import { resolveArch, resolveOpt } from './resolve-config.ts';
+import { frozenRun } from './frozen-run.ts';
 import { loadDataset } from './load-dataset.ts';
 import { Model } from '../engine/model/model.ts';
 import { cleanCheckpoints, loadCheckpoint, resolveCheckpoint, saveCheckpoint } from '../engine/train/checkpoint.ts';
@@ -44,17 +44,18 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
   let record = await store.get(runId);
   let learner: Learner | undefined;
   try {
-    const backend = await loadBackend(record.config.backend);
-    const dataset = await loadDataset(home, record.config.data.dataset, record.dataset.excluded);
+    // Everything below comes from what the run stored at creation, never from the presets of this code.
+    const resolved = frozenRun(record);
+    const { config } = resolved;
+    const backend = await loadBackend(config.backend);
+    const dataset = await loadDataset(home, config.data.dataset, record.dataset.excluded);
     if (dataset.manifestHash !== record.dataset.manifestHash) {
       throw new Error(`dataset ${dataset.id} changed since run ${runId} was created (manifest hash differs)`);
     }
-    const { spec, recipe } = resolveArch(record.config.net.arch);
-    const resolved = resolveOpt(record.config, recipe, dataset.train.count, dataset.val.count);
-    const graph = buildGraph(spec, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
+    const graph = buildGraph(config.net.arch, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
     checkModelSize(graph, resolved.batchSize);
-    const model = new Model(graph, record.config.seed);
-    const sgd = new Sgd(model.params, { ...record.config.opt, weightDecay: resolved.weightDecay });
+    const model = new Model(graph, config.seed);
+    const sgd = new Sgd(model.params, config.opt);
     const latest = path.join(store.checkpointDir(runId), 'latest');
     const best = path.join(store.checkpointDir(runId), 'best');
     // This process holds the lock: sweep what a crash mid-save left, keeping each slot's newest complete checkpoint.
@@ -140,7 +141,7 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
         emit({ type: 'checkpoint', runId, step: m.step });
       },
     };
-    learner = new Learner(model, sgd, dataset, record.config, resolved, [logger], position);
+    learner = new Learner(model, sgd, dataset, config, resolved, [logger], position);
     const microBatch = microBatchLimit(graph, resolved.batchSize, backend.name);
     if (microBatch < resolved.batchSize) learner.microBatch = microBatch;
     const backendRecord = {
@@ -152,7 +153,6 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     opts.onLearner?.(learner);
     record = await store.update(runId, {
       status: 'running',
-      resolved: { ...resolved },
       backend: backendRecord,
       startedAt: record.startedAt ?? new Date().toISOString(),
       progress: { epoch: position.epoch, step: position.step, totalSteps: resolved.totalSteps },

@@ -187,7 +187,7 @@ function describeRun(r: RunRecord, m: RunMetrics, lock: Awaited<ReturnType<RunSt
       'Recipe',
       `epochs ${auto(o.epochs, 0, r.resolved?.epochs)}, batch ${auto(o.batchSize, 0, r.resolved?.batchSize)}, ` +
         `lr ${auto(o.lrMax, 0, r.resolved?.lrMax)} ${o.schedule}, wd ${auto(o.weightDecay, -1, r.resolved?.weightDecay)}, ` +
-        `label smoothing ${o.labelSmoothing}, seed ${r.seed}`,
+        `label smoothing ${o.labelSmoothing ?? `recipe${r.resolved?.config ? ` → ${r.resolved.config.opt.labelSmoothing}` : ''}`}, seed ${r.seed}`,
     ],
     ['Backend', `${r.config.backend}${r.backend ? ` → ${r.backend.name} (${r.backend.device})` : ''}`],
     ['Progress', `epoch ${r.progress.epoch}, step ${r.progress.step} of ${r.progress.totalSteps || '?'}`],

@@ -18,9 +18,9 @@ Options:
   --batch-size B        images per step                           [auto: recipe's, smaller for short runs]
   --lr-max X            peak learning rate                        [auto: recipe's, scaled with the batch]
   --weight-decay W      L2 weight decay                           [the recipe's]
-  --label-smoothing S   label smoothing ε                         [${DEFAULT_RUN_CONFIG.opt.labelSmoothing}]
+  --label-smoothing S   label smoothing ε                         [the recipe's]
   --schedule S          one-cycle | constant                      [one-cycle]
-  --cutout N            cutout square side in pixels, 0 = off     [0]
+  --cutout N            cutout square side in pixels, 0 = off     [the recipe's]
   --no-tta              skip test-time augmentation
   --seed N              seeds weights, order and augmentation     [0]
   --backend B           ${BACKEND_CHOICES}   [auto]

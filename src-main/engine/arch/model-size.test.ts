@@ -18,7 +18,7 @@ describe('model size limits', () => {
   it('the presets at their recipe batch pass; a huge spec and a huge batch are refused, naming the measure', () => {
     for (const id of ['wrn-22', 'resnet-9', 'resnet-9-s']) {
       const p = findPreset(id)!;
-      expect(() => checkModelSize(buildGraph(p.spec, { imageSize: 32, numClasses: 10 }), p.recipe.batchSize)).not.toThrow();
+      expect(() => checkModelSize(buildGraph(p.spec, { imageSize: 32, numClasses: 10 }), p.recipe.opt.batchSize)).not.toThrow();
     }
     expect(() => checkModelSize(buildGraph(huge, { imageSize: 32, numClasses: 10 }), 1)).toThrow(/architecture: 1\.02e\+13 parameters, more than the 500 M Kiln allows/);
     const wrn = buildGraph(findPreset('wrn-22')!.spec, { imageSize: 32, numClasses: 10 });

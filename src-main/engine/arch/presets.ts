@@ -1,5 +1,5 @@
 import type { ArchSpec } from '../../../src-shared/arch-spec.ts';
-import type { Recipe } from '../../../src-shared/arch-types.ts';
+import type { Recipe } from '../../../src-shared/run-config.ts';
 
 export interface Preset {
   id: string;
@@ -12,19 +12,21 @@ export interface Preset {
 // piecewise-linear LR 0 → 0.4 at epoch 5 → 0 at epoch 24 (per-example LR 0.4/512 on a summed loss,
 // i.e. 0.4 on a mean loss), Nesterov momentum 0.9, weight decay 5e-4, flip + crop + 8×8 cutout: 94.08%.
 const PAGE_RECIPE: Recipe = {
-  epochs: 24,
-  batchSize: 512,
-  lrMax: 0.4,
-  weightDecay: 5e-4,
-  warmupFraction: 5 / 24,
-  startDiv: 1e4,
-  finalDiv: 1e4,
-  shape: 'linear',
-  momentumMax: 0.9,
-  momentumMin: 0.9,
-  cutout: 8,
-  labelSmoothing: 0,
   source: 'D. Page, How to train your ResNet (2018), 24-epoch ResNet-9 baseline',
+  opt: {
+    epochs: 24,
+    batchSize: 512,
+    lrMax: 0.4,
+    weightDecay: 5e-4,
+    warmupFraction: 5 / 24,
+    startDiv: 1e4,
+    finalDiv: 1e4,
+    shape: 'linear',
+    momentumMax: 0.9,
+    momentumMin: 0.9,
+    labelSmoothing: 0,
+  },
+  aug: { cutout: 8 },
 };
 
 // fast.ai's DAWNBench CIFAR-10 notebook (courses/dl2/cifar10-dawn, April 2018): wrn_22, batch 512,
@@ -32,19 +34,21 @@ const PAGE_RECIPE: Recipe = {
 // to 1.5 over 40% of the steps, falls back over the next 40%, then anneals to 1.5/2000 over the last 20%;
 // momentum 0.95 → 0.85 → 0.95; flip + crop; 94% with TTA. Our one-cycle folds the last two phases into one ramp.
 const FASTAI_WRN_RECIPE: Recipe = {
-  epochs: 30,
-  batchSize: 512,
-  lrMax: 1.5,
-  weightDecay: 1e-4,
-  warmupFraction: 0.4,
-  startDiv: 20,
-  finalDiv: 2000,
-  shape: 'linear',
-  momentumMax: 0.95,
-  momentumMin: 0.85,
-  cutout: 0,
-  labelSmoothing: 0,
   source: 'fast.ai DAWNBench CIFAR-10 entry (2018), wrn_22 with use_clr_beta',
+  opt: {
+    epochs: 30,
+    batchSize: 512,
+    lrMax: 1.5,
+    weightDecay: 1e-4,
+    warmupFraction: 0.4,
+    startDiv: 20,
+    finalDiv: 2000,
+    shape: 'linear',
+    momentumMax: 0.95,
+    momentumMin: 0.85,
+    labelSmoothing: 0,
+  },
+  aug: { cutout: 0 },
 };
 
 export const PRESETS: readonly Preset[] = [

@@ -18,8 +18,7 @@ import { Sgd } from '../train/sgd.ts';
 import type { Param } from '../model/model.ts';
 import { Model } from '../model/model.ts';
 import { buildGraph } from '../arch/graph.ts';
-import { findPreset } from '../arch/presets.ts';
-import { resolveOpt } from '../../training/resolve-config.ts';
+import { resolveRun } from '../../training/resolve-config.ts';
 import { DEFAULT_RUN_CONFIG, mergeRunConfig, type RunConfig } from '../../../src-shared/run-config.ts';
 import { makeSyntheticDataset } from '../data/synthetic.ts';
 import type { ImageSplit, LoadedDataset } from '../../common/dataset-types.ts';
@@ -174,12 +173,12 @@ describe.skipIf(skip)('webgpu backend', () => {
       seed: 3,
       backend: 'webgpu',
     });
-    const resolved = resolveOpt(config, findPreset('resnet-9')!.recipe, dataset.train.count, dataset.val.count);
+    const resolved = resolveRun(config, dataset.train.count, dataset.val.count);
     const learner = (position?: Position) => {
       const spec = config.net.arch as Exclude<RunConfig['net']['arch'], string>;
       const model = new Model(buildGraph(spec, { imageSize: 16, numClasses: 2 }), config.seed);
-      const sgd = new Sgd(model.params, { ...config.opt, weightDecay: resolved.weightDecay });
-      const l = new Learner(model, sgd, dataset, config, resolved, [], position);
+      const sgd = new Sgd(model.params, resolved.config.opt);
+      const l = new Learner(model, sgd, dataset, resolved.config, resolved, [], position);
       const epochs: EpochMetrics[] = [];
       l.callbacks.push({ onEpochEnd: (_l, m) => void epochs.push(m) });
       return { l, epochs };

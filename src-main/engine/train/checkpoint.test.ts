@@ -4,8 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBackend } from '../backend/load-backend.ts';
 import { buildGraph } from '../arch/graph.ts';
-import { findPreset } from '../arch/presets.ts';
-import { resolveOpt } from '../../training/resolve-config.ts';
+import { resolveRun } from '../../training/resolve-config.ts';
 import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../../../src-shared/run-config.ts';
 import { makeSyntheticDataset } from '../data/synthetic.ts';
 import { Model } from '../model/model.ts';
@@ -27,13 +26,13 @@ const config = mergeRunConfig(DEFAULT_RUN_CONFIG, {
   net: { arch: { kind: 'wide-resnet', groups: 2, blocksPerGroup: 1, widthFactor: 1, stemChannels: 4, dropout: 0 } },
   seed: 11,
 });
-const resolved = resolveOpt(config, findPreset('resnet-9')!.recipe, dataset.train.count, dataset.val.count);
+const resolved = resolveRun(config, dataset.train.count, dataset.val.count);
 
 function learner(position?: Position) {
   const spec = config.net.arch as Exclude<typeof config.net.arch, string>;
   const model = new Model(buildGraph(spec, { imageSize: 16, numClasses: 10 }), config.seed);
-  const sgd = new Sgd(model.params, { ...config.opt, weightDecay: resolved.weightDecay });
-  return new Learner(model, sgd, dataset, config, resolved, [], position);
+  const sgd = new Sgd(model.params, resolved.config.opt);
+  return new Learner(model, sgd, dataset, resolved.config, resolved, [], position);
 }
 
 const metricsOf = (l: Learner) => {

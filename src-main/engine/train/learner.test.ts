@@ -3,11 +3,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadBackend } from '../backend/load-backend.ts';
 import { buildGraph } from '../arch/graph.ts';
 import type { ArchSpec } from '../../../src-shared/arch-spec.ts';
-import { resolveOpt } from '../../training/resolve-config.ts';
+import { resolveRun } from '../../training/resolve-config.ts';
 import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../../../src-shared/run-config.ts';
 import { makeSyntheticDataset } from '../data/synthetic.ts';
 import { Model } from '../model/model.ts';
-import { findPreset } from '../arch/presets.ts';
 import { Learner, type StepMetrics } from './learner.ts';
 import { Sgd } from './sgd.ts';
 import type { EpochMetrics } from '../../../src-shared/train-types.ts';
@@ -17,10 +16,10 @@ const dataset = makeSyntheticDataset({ train: 96, val: 32, imageSize: 16 });
 
 function makeLearner(opts: { epochs: number; seed?: number }) {
   const config = mergeRunConfig(DEFAULT_RUN_CONFIG, { opt: { epochs: opts.epochs, batchSize: 16, lrMax: 0.2 }, seed: opts.seed ?? 0, backend: 'cpu' });
-  const resolved = resolveOpt(config, findPreset('resnet-9')!.recipe, dataset.train.count, dataset.val.count);
+  const resolved = resolveRun(config, dataset.train.count, dataset.val.count);
   const model = new Model(buildGraph(tiny, { imageSize: 16, numClasses: 10 }), config.seed);
-  const sgd = new Sgd(model.params, { ...config.opt, weightDecay: resolved.weightDecay });
-  return { learner: new Learner(model, sgd, dataset, config, resolved), model, sgd };
+  const sgd = new Sgd(model.params, resolved.config.opt);
+  return { learner: new Learner(model, sgd, dataset, resolved.config, resolved), model, sgd };
 }
 
 beforeAll(async () => {
@@ -54,7 +53,8 @@ describe('Learner', () => {
     expect(await learner.fit()).toBe('paused');
     expect(steps.map((s) => s.step)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(learner.position).toMatchObject({ epoch: 1, stepInEpoch: 1, step: 7 });
-    expect(steps[0]!.lr).toBeCloseTo(0.2 / 20, 10);
+    // The first step is at lrMax / startDiv, with Page's recipe's startDiv (1e4): the recipe is what runs.
+    expect(steps[0]!.lr).toBeCloseTo(0.2 / 1e4, 10);
   });
 
   it('repeats itself exactly for the same seed, and differs for another', async () => {

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ImageSplit, LoadedDataset } from '../../common/dataset-types.ts';
-import type { RunConfig } from '../../../src-shared/run-config.ts';
-import type { ResolvedOpt } from '../../../src-shared/run-config.ts';
+import type { ResolvedConfig, ResolvedRun } from '../../../src-shared/run-config.ts';
 import { assembleEvalBatch, assembleTrainBatch, normalisationTable, planEpoch } from '../data/batches.ts';
 import type { Model } from '../model/model.ts';
 import { trainStep } from './train-step.ts';
@@ -63,8 +62,8 @@ export class Learner {
     readonly model: Model,
     readonly sgd: Sgd,
     readonly dataset: LoadedDataset,
-    readonly config: RunConfig,
-    readonly resolved: ResolvedOpt,
+    readonly config: ResolvedConfig,
+    readonly resolved: ResolvedRun,
     readonly callbacks: Callback[] = [],
     position: Position = START_POSITION,
   ) {
