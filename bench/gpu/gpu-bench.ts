@@ -21,7 +21,7 @@ import { findPreset } from '../../src-main/engine/arch/presets.ts';
 import { Model } from '../../src-main/engine/model/model.ts';
 import { Learner } from '../../src-main/engine/train/learner.ts';
 import { Sgd } from '../../src-main/engine/train/sgd.ts';
-import { resolveOpt } from '../../src-main/training/resolve-config.ts';
+import { resolveRun } from '../../src-main/training/resolve-config.ts';
 import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../../src-shared/run-config.ts';
 import type { LoadedDataset } from '../../src-main/common/dataset-types.ts';
 
@@ -93,14 +93,14 @@ async function benchModel(id: string, shareS: number): Promise<void> {
   if (!preset) throw new Error(`unknown preset "${id}" in KILN_GPU_BENCH_MODELS`);
   const dataset = randomDataset((warm + timed) * batch);
   const config = mergeRunConfig(DEFAULT_RUN_CONFIG, { net: { arch: id }, opt: { epochs: 1, batchSize: batch }, aug: { tta: false }, backend: 'webgpu' });
-  const resolved = resolveOpt(config, preset.recipe, dataset.train.count, 0);
+  const resolved = resolveRun(config, dataset.train.count, 0);
   const model = new Model(buildGraph(preset.spec, { imageSize: 32, numClasses: 10 }), 0);
-  const sgd = new Sgd(model.params, { ...config.opt, weightDecay: resolved.weightDecay });
+  const sgd = new Sgd(model.params, resolved.config.opt);
   const t0 = performance.now();
   let firstStepS = 0;
   let timedFrom = 0;
   const state = { over: false };
-  const learner = new Learner(model, sgd, dataset, config, resolved, [
+  const learner = new Learner(model, sgd, dataset, resolved.config, resolved, [
     {
       onBatchEnd: async (l, m) => {
         if (m.step === 1) {
@@ -134,7 +134,7 @@ async function benchModel(id: string, shareS: number): Promise<void> {
   }
   const seconds = (end - timedFrom) / 1000;
   const rate = (timed * batch) / seconds;
-  const epochs = preset.recipe.epochs;
+  const epochs = preset.recipe.opt.epochs;
   const r = (x: number) => (x >= 100 ? x.toFixed(0) : x.toPrecision(3));
   say(
     `${id}: ${r(rate)} images/s training at batch ${batch} (${((1000 * seconds) / timed).toFixed(1)} ms/step over ${timed} steps; ` +
