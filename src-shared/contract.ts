@@ -32,7 +32,10 @@ export const METHOD_ARGS = {
 
   'datasets.list': z.tuple([]),
   'datasets.get': z.tuple([id]),
-  'datasets.remove': z.tuple([id]),
+  /** Refused with DatasetInUseError (naming the runs) when runs used the dataset, unless force. */
+  'datasets.remove': z.tuple([id, z.object({ force: z.boolean().optional() }).optional()]),
+  /** The runs trained on a dataset: what deleting it would affect. */
+  'datasets.usage': z.tuple([id]),
   'datasets.rename': z.tuple([id, z.string().min(1).max(200)]),
   /** A page of one class's images, as PNG data. */
   'datasets.page': z.tuple([id, split, count.max(255), count, z.number().int().min(1).max(500)]),
@@ -167,6 +170,7 @@ export interface MethodResults {
   'datasets.list': DatasetInfo['manifest'][];
   'datasets.get': DatasetInfo;
   'datasets.remove': void;
+  'datasets.usage': { runs: { id: string; name: string; status: string }[] };
   'datasets.rename': DatasetInfo['manifest'];
   'datasets.page': { total: number; items: ImageItem[] };
   'datasets.image': ImageItem;

@@ -22,6 +22,7 @@ import type { Evaluation, Prediction } from '../../src-shared/contract.ts';
 import type { DatasetInfo, ImageItem, KilnEvents, KilnHandlers } from '../../src-shared/contract.ts';
 import { probeBackends } from '../engine/backend/registry.ts';
 import { CustomArchStore } from './custom-archs.ts';
+import { assertDatasetUnused, assertRunDataset, runsUsingDataset } from './dataset-usage.ts';
 import { DailyLog } from './daily-log.ts';
 import { createJobRunner, type JobLimitsOption, type JobRunner } from './job-runner.ts';
 import { RunManager } from './run-manager.ts';
@@ -147,11 +148,13 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
       const manifest = await datasets.get(id);
       return { manifest, classCounts: manifest.classCounts, excluded: await datasets.excluded(id) };
     },
-    'datasets.remove': async (id) => {
+    'datasets.remove': async (id, o) => {
       notBuiltIn(id, 'removed');
+      if (!o?.force) await assertDatasetUnused(runs.store, id, 'confirm to delete it anyway');
       await datasets.remove(id);
       log.info(`dataset ${id}: removed`);
     },
+    'datasets.usage': async (id) => ({ runs: await runsUsingDataset(runs.store, id) }),
     'datasets.rename': async (id, name) => {
       notBuiltIn(id, 'renamed');
       return datasets.rename(id, name);
@@ -246,7 +249,10 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
     'runs.metrics': async (id) => runs.store.readMetrics(id),
     'runs.start': async (config, name) => runs.start(config, name),
     'runs.pause': async (id) => runs.pause(id),
-    'runs.resume': async (id) => runs.resume(id),
+    'runs.resume': async (id) => {
+      await assertRunDataset(datasets, await runs.store.get(id), 'resuming it');
+      return runs.resume(id);
+    },
     'runs.stop': async (id) => runs.stop(id),
     'runs.remove': async (id) => {
       await runs.remove(id);
@@ -265,7 +271,7 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
       return compareRuns(inputs);
     },
     'runs.evaluate': async (id) => {
-      await runs.store.get(id);
+      await assertRunDataset(datasets, await runs.store.get(id), 'evaluating it');
       const result = await jobs<Evaluation>({ kind: 'evaluate', home, runId: id });
       log.info(`run ${id}: evaluated`);
       return result;
@@ -283,7 +289,7 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
       return result;
     },
     'runs.predict': async (id, imageBase64, top) => {
-      await runs.store.get(id);
+      await assertRunDataset(datasets, await runs.store.get(id), 'trying a picture');
       return jobs<Prediction>({ kind: 'predict', home, runId: id, imageBase64, top: top ?? 3 });
     },
     'runs.lrFind': async (config, options) => {

@@ -6,13 +6,15 @@ import { downloadCifar10 } from '../../datasets/download-cifar10.ts';
 import { importFolder } from '../../datasets/import-folder.ts';
 import type { DownloadProgressEvent, ImportProgressEvent } from '../../../src-shared/dataset-progress.ts';
 import { RESERVED_IDS } from '../../datasets/dataset-id.ts';
+import { assertDatasetUnused } from '../../app/dataset-usage.ts';
+import { RunStore } from '../../runs/run-store.ts';
 
 const USAGE = `Usage:
   kiln dataset download cifar10 [--url URL] [--sha256 HEX | --md5 HEX] [--json]
   kiln dataset import <folder> [--name NAME] [--size 32] [--val-split 0.1] [--seed N] [--pad] [--json]
   kiln dataset list [--json]
   kiln dataset show <id> [--json]
-  kiln dataset rm <id> [--json]
+  kiln dataset rm <id> [--force] [--json]   (--force: even if runs used it)
   kiln dataset rename <id> <name> [--json]
 
 Options:
@@ -192,11 +194,14 @@ async function show(argv: string[]): Promise<number> {
 }
 
 async function remove(argv: string[]): Promise<number> {
-  const { values, positionals: pos } = parseFlags(argv, common);
+  const { values, positionals: pos } = parseFlags(argv, { ...common, force: { type: 'boolean' } });
   if (values.help) return (console.log(USAGE), 0);
   const [id] = positionals(pos, ['id']);
   if (RESERVED_IDS.has(id)) throw new UsageError(`"${id}" is built in and cannot be removed`);
-  const store = new DatasetStore(resolveHome(values.home));
+  const home = resolveHome(values.home);
+  const store = new DatasetStore(home);
+  await store.get(id);
+  if (!values.force) await assertDatasetUnused(new RunStore(home), id, `add --force to delete it anyway`);
   await store.remove(id);
   console.log(values.json ? JSON.stringify({ removed: id }) : `Removed dataset "${id}".`);
   return 0;

@@ -205,9 +205,19 @@ class DatasetsState {
     }
   }
 
-  async remove(id: string): Promise<string> {
+  /** The runs trained on a dataset, named in the delete confirmation; null if they cannot be listed. */
+  async usage(id: string): Promise<{ id: string; name: string }[] | null> {
     try {
-      await api.call('datasets.remove', id);
+      return (await api.call('datasets.usage', id)).runs;
+    } catch {
+      return null;
+    }
+  }
+
+  /** `confirmed`: the person saw which runs use it and chose to delete it anyway. */
+  async remove(id: string, confirmed = false): Promise<string> {
+    try {
+      await api.call('datasets.remove', id, { force: confirmed });
       if (this.detail?.manifest.id === id) this.detail = null;
       await this.refresh();
       return '';
