@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RunStore } from '../src-main/runs/run-store.ts';
 import { BrokenRunError, InvalidRunIdError, RunNotFoundError } from '../src-main/runs/run-errors.ts';
 import { UsageError } from '../src-main/common/errors.ts';
-import { RunRecordSchema } from '../src-shared/run-types.ts';
+import { RUN_FORMAT, RunRecordSchema } from '../src-shared/run-types.ts';
 import { createRun, fakeEpoch, fakeSteps, tempHome } from './fixtures/runs-fixtures.ts';
 
 let home: string;
@@ -28,7 +28,7 @@ describe('create / get', () => {
     expect(b.id).toBe('20261129-021500-resnet-9-s-cifar10-2');
     expect(a.name).toBe(a.id);
     expect(a.status).toBe('queued');
-    expect(a.format).toBe(1);
+    expect(a.format).toBe(RUN_FORMAT);
     expect(a.versions.tfjs).toMatch(/^\d+\.\d+\.\d+$/);
     expect(a.versions.node).toBe(process.versions.node);
     expect(a.host.cpus).toBeGreaterThan(0);
