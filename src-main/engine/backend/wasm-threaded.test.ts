@@ -6,6 +6,7 @@ import '@tensorflow/tfjs-layers'; // gradient functions
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from './register-wasm-training-kernels.ts';
 import { startWasm } from './wasm-threaded.ts';
+import { prepareSimdKernels } from './simd-module.ts';
 import { batchNormTrain } from '../ops/batch-norm.ts';
 import { randomValues } from '../testing/tensor-compare.ts';
 
@@ -33,15 +34,23 @@ function trainingStepResults(): Float32Array[] {
   }
 }
 
+// Kiln's SIMD kernels live on each wasm instance's heap: a new instance needs them made again,
+// as loadBackend does after startWasm.
+async function start(threads: number): Promise<Awaited<ReturnType<typeof startWasm>>> {
+  const started = await startWasm(threads);
+  await prepareSimdKernels(tf.backend() as import('@tensorflow/tfjs-backend-wasm').BackendWasm);
+  return started;
+}
+
 describe('multithreaded wasm in Node', () => {
   it('runs two XNNPACK threads and trains to the same numbers as one thread', async () => {
     registerWasmTrainingKernels();
-    const single = await startWasm(1);
+    const single = await start(1);
     expect(single.threads).toBe(1);
     expect(tf.getBackend()).toBe('wasm');
     const reference = trainingStepResults();
 
-    const multi = await startWasm(2);
+    const multi = await start(2);
     expect(multi.fallbackReason).toBeUndefined();
     expect(multi.threads).toBe(2);
     expect(getThreadsCount()).toBe(2);
