@@ -35,6 +35,8 @@ function axis(a: ChartAxis, theme: ChartTheme, position?: 'left' | 'right') {
     ticks: {
       color: theme.text,
       maxTicksLimit: 8,
+      // A zoomed range ends anywhere (4.88 … 11.28): label round values only.
+      includeBounds: false,
       ...(a.integer ? { precision: 0 } : {}),
       // Always format: chart.js's default leaves float noise (0.30000000000000004) on some ranges.
       callback: (v: number | string) => tickLabel(Number(v), a),
