@@ -4,7 +4,9 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeBmp } from '../src-main/datasets/bmp-decode.ts';
 import { decodeImage } from '../src-main/datasets/decode-image.ts';
+import { DatasetStore } from '../src-main/datasets/dataset-store.ts';
 import { downloadWithResume } from '../src-main/datasets/http-download.ts';
+import { importFolder } from '../src-main/datasets/import-folder.ts';
 import { tarEntries } from '../src-main/datasets/tar-reader.ts';
 import { tempHome } from './fixtures/runs-fixtures.ts';
 
@@ -58,6 +60,28 @@ function bmp1bit(width: number, height: number): Buffer {
 }
 
 describe('dataset limits', () => {
+  it('a full disk during an import: a clear error, nothing half-written left, no handle leaked', async () => {
+    const folder = path.join(dir, 'images');
+    for (const cls of ['cats', 'dogs']) {
+      fs.mkdirSync(path.join(folder, cls), { recursive: true });
+      for (let i = 0; i < 5; i++) fs.writeFileSync(path.join(folder, cls, `${i}.bmp`), bmp1bit(8 + i, 8));
+    }
+    const home = path.join(dir, 'home');
+    const store = new DatasetStore(home);
+    const fds = fs.readdirSync('/proc/self/fd').length;
+    process.env.KILN_TEST_ENOSPC_OP = 'dataset';
+    try {
+      await expect(importFolder(store, { folder, name: 'pets', size: 8, valSplit: 0.2 })).rejects.toThrow(/^disk full while writing dataset "pets" in /);
+    } finally {
+      delete process.env.KILN_TEST_ENOSPC_OP;
+    }
+    expect(fs.readdirSync(store.root)).toEqual([]);
+    expect(fs.readdirSync('/proc/self/fd').length).toBe(fds);
+    // With space again, the same import succeeds.
+    expect((await importFolder(store, { folder, name: 'pets', size: 8, valSplit: 0.2 })).id).toBe('pets');
+  });
+
+
   it('a BMP over the pixel limit is refused before its pixels are allocated; a large one decodes without blocking the event loop', async () => {
     const file = path.join(dir, 'huge.bmp');
     fs.writeFileSync(file, bmp1bit(20000, 20000));

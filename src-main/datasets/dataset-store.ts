@@ -8,6 +8,8 @@ import type { DatasetExclusions, ImageSplit, LoadedDataset } from '../common/dat
 import { assertValidId, assertValidName, RESERVED_IDS } from './dataset-id.ts';
 import { channelStats } from './channel-stats.ts';
 import { describeFsError } from '../common/fs-errors.ts';
+import { fsyncDir } from '../common/fsync-dir.ts';
+import { injectedDiskFull } from '../common/test-faults.ts';
 import {
   DATASET_FILES,
   FORMAT_VERSION,
@@ -183,6 +185,7 @@ export class DatasetStore {
       signal?.throwIfAborted();
       try {
         await fs.promises.rename(tmp, path.join(this.root, data.id));
+        await fsyncDir(this.root);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         // Someone else finished a dataset with this id meanwhile: theirs stays.
@@ -439,6 +442,7 @@ async function writeSynced(file: string, bytes: Uint8Array): Promise<void> {
   const handle = await fs.promises.open(file, 'w');
   try {
     await handle.writeFile(bytes);
+    injectedDiskFull('dataset', file);
     await handle.sync();
   } finally {
     await handle.close();
