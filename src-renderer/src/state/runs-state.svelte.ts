@@ -29,6 +29,8 @@ export class LiveRun {
   version = $state(0);
   error = $state('');
   actionError = $state('');
+  /** The error's name: a RunLockedError offers the manual unlock. */
+  actionErrorName = $state('');
   busy = $state(false);
   steps: StepPoint[] = [];
   epochs: EpochPoint[] = [];
@@ -124,18 +126,21 @@ class RunsState {
     return this.list.find((r) => ACTIVE_STATUSES.includes(r.status)) ?? this.list.find((r) => r.status === 'paused') ?? this.list[0] ?? null;
   }
 
-  async act(id: string, action: 'pause' | 'resume' | 'stop'): Promise<void> {
+  async act(id: string, action: 'pause' | 'resume' | 'stop' | 'unlock'): Promise<void> {
     const run = this.follow(id);
     run.actionError = '';
+    run.actionErrorName = '';
     run.busy = true;
     try {
       if (action === 'pause') await api.call('runs.pause', id);
       else if (action === 'resume') {
         run.progress = null;
         run.record = await api.call('runs.resume', id);
-      } else await api.call('runs.stop', id);
+      } else if (action === 'unlock') run.record = await api.call('runs.unlock', id);
+      else await api.call('runs.stop', id);
     } catch (err) {
       run.actionError = errorMessage(err);
+      run.actionErrorName = (err as { name?: string }).name ?? '';
     } finally {
       run.busy = false;
     }
