@@ -42,7 +42,12 @@ export const METHOD_ARGS = {
   'datasets.image': z.tuple([id, split, count]),
   /** Starts a download; progress arrives as `datasetTask` events with the returned task id. */
   'datasets.downloadCifar10': z.tuple([z.object({ url: z.url().max(2048).optional(), sha256: z.string().regex(/^[0-9a-f]{64}$/i).optional(), md5: z.string().regex(/^[0-9a-f]{32}$/i).optional() })]),
-  /** Starts an import of a folder the person chose (picker or drop). */
+  /**
+   * What an import of this folder would find, before it starts: classes, file count, and the image size
+   * the import picks when `size` is left out (from the images' resolution: 64 for photos, 32 for small images).
+   */
+  'datasets.inspectFolder': z.tuple([fsPath]),
+  /** Starts an import of a folder the person chose (picker or drop). Without `size`, the import picks it as inspectFolder says. */
   'datasets.importFolder': z.tuple([z.object({ folder: fsPath, name: z.string().max(200).optional(), size: z.number().int().min(8).max(256).optional(), valSplit: z.number().min(0).max(0.9).optional(), seed: count.optional(), fit: z.enum(['crop', 'pad']).optional() })]),
   'datasets.cancelTask': z.tuple([id]),
   /** Leave an image out of new runs (true) or take it back (false); the stored image stays. */
@@ -129,6 +134,18 @@ export interface ImageItem {
   source?: string;
 }
 
+export interface FolderInspection {
+  folder: string;
+  layout: 'class-folders' | 'split-folders';
+  classes: { name: string; files: number }[];
+  files: number;
+  /** Median short side of a sample of the images, in pixels (null when none could be read). */
+  medianShortSide: number | null;
+  /** The size an import picks when none is given. */
+  suggestedSize: number;
+  warnings: string[];
+}
+
 export interface Evaluation {
   tta: boolean;
   accuracy: number;
@@ -175,6 +192,7 @@ export interface MethodResults {
   'datasets.page': { total: number; items: ImageItem[] };
   'datasets.image': ImageItem;
   'datasets.downloadCifar10': { taskId: string };
+  'datasets.inspectFolder': FolderInspection;
   'datasets.importFolder': { taskId: string };
   'datasets.cancelTask': void;
   'datasets.setExcluded': { train: number[]; val: number[] };

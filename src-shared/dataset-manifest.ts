@@ -31,6 +31,8 @@ export const datasetSourceSchema = z.discriminatedUnion('kind', [
     fit: z.enum(['crop', 'pad']),
     /** Sent from a browser: `path` is then the folder's name on the person's machine (the uploaded copy is gone). */
     uploaded: z.boolean().optional(),
+    /** Median short side of the source images in pixels (a sample's), when known. */
+    medianShortSide: z.number().nullable().optional(),
   }),
 ]);
 export type DatasetSource = z.infer<typeof datasetSourceSchema>;

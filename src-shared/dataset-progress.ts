@@ -20,7 +20,15 @@ export type DownloadProgressEvent =
   | { phase: 'done'; id: string; seconds: number };
 
 export type ImportProgressEvent =
-  | { phase: 'scan'; files: number }
+  | {
+      phase: 'scan';
+      files: number;
+      /** The stored side the import will use, and whether it was chosen from the images' resolution. */
+      imageSize?: number;
+      sizeChosen?: 'auto' | 'given';
+      /** Median short side of a sample of the files, in pixels (auto size only). */
+      medianShortSide?: number | null;
+    }
   | { phase: 'decode'; done: number; total: number; skipped: number; imagesPerSecond: number; etaSeconds: number | null }
   | { phase: 'write'; images: number }
   | { phase: 'done'; id: string; seconds: number; imagesPerSecond: number };

@@ -182,4 +182,6 @@ export interface ResolvedRun {
   valCount: number;
   stepsPerEpoch: number;
   totalSteps: number;
+  /** How each `auto` value was chosen, one sentence each (batch, epochs), for `kiln runs show` and the app. */
+  autoRules?: string[];
 }

@@ -47,6 +47,7 @@ export const ResolvedRecipeSchema = loose({
   trainCount: count.optional(),
   valCount: count.optional(),
   totalSteps: count.optional(),
+  autoRules: z.array(z.string()).optional(),
 });
 export type ResolvedRecipe = z.infer<typeof ResolvedRecipeSchema>;
 
@@ -71,6 +72,8 @@ export const RunRecordSchema = loose({
   /** Set when status is `failed` (and kept as the last error otherwise). */
   error: z.object({ name: z.string(), message: z.string() }).optional(),
   /** The config as asked for (null and 0/−1 mean "the recipe's"). */
+  /** Set when a run finishes with a weak result for a reason Kiln can name: one line, with the change to try. */
+  hint: z.string().optional(),
   config: RunConfigSchema,
   /** The config resolved once, at creation: what the run trains with, and what resume/eval/export read. */
   resolved: ResolvedRecipeSchema.optional(),
@@ -100,6 +103,7 @@ export const RunRecordSchema = loose({
   startedAt: iso.optional(),
   /** When the run reached stopped, finished or failed. */
   endedAt: iso.optional(),
+  /** `epoch`: the epoch in progress, 1-based as people count (the last one once all are done); `step`: steps taken. */
   progress: loose({ epoch: count, step: count, totalSteps: count }),
   best: loose({ valAcc: fraction, ttaAcc: fraction.nullable().optional(), epoch: count }).optional(),
   final: loose({ valAcc: fraction, ttaAcc: fraction.nullable().optional(), valLoss: loss }).optional(),

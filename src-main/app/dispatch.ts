@@ -7,7 +7,7 @@ import type { SerializedError } from '../../src-shared/errors.ts';
 export type Reply = { result: unknown } | { error: SerializedError };
 
 /** Names of mistakes in the request itself: worth a warning in the log, not a stack. */
-const REQUEST_ERRORS = new Set(['UnknownMethodError', 'ValidationError', 'UsageError', 'InvalidRunIdError', 'RunNotFoundError', 'PathNotAllowedError', 'RunStateError', 'TaskNotFoundError', 'RunLockedError']);
+const REQUEST_ERRORS = new Set(['UnknownMethodError', 'ValidationError', 'UsageError', 'InvalidRunIdError', 'RunNotFoundError', 'DatasetNotFoundError', 'PathNotAllowedError', 'RunStateError', 'TaskNotFoundError', 'RunLockedError']);
 
 export function toSerializedError(err: unknown, method?: string): SerializedError {
   if (err instanceof z.ZodError) return { name: 'ValidationError', message: formatZodError(err, method ?? 'value') };

@@ -27,6 +27,7 @@ import { DailyLog } from './daily-log.ts';
 import { createJobRunner, type JobLimitsOption, type JobRunner } from './job-runner.ts';
 import { RunManager } from './run-manager.ts';
 import { checkExportDir, checkImportFolder, checkRemoteExportDir, checkRemoteImportFolder, type RemoteLimits } from './safe-paths.ts';
+import { inspectFolder } from '../datasets/import-folder.ts';
 import { JsonSettingsStore, type SettingsStore } from './settings-store.ts';
 import { TaskManager } from './task-manager.ts';
 import type { LrFindResult } from '../../src-shared/train-types.ts';
@@ -195,6 +196,11 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
           signal,
         ),
       );
+    },
+    'datasets.inspectFolder': async (folderArg) => {
+      const folder = checkImportFolder(folderArg, home);
+      if (opts.remote) checkRemoteImportFolder(folder, opts.remote);
+      return inspectFolder(folder);
     },
     'datasets.importFolder': async (o) => {
       const folder = checkImportFolder(o.folder, home);

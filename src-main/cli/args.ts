@@ -4,12 +4,50 @@ import { BACKEND_NAMES, BACKENDS, BackendNameSchema, type BackendChoice } from '
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-/** node:util parseArgs, with its errors turned into one-line usage errors (exit 2). */
+/** Edit distance (insert, delete, substitute, swap of neighbours), for "did you mean". */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The candidate closest to `word` when it is close enough to be a typo (or `word` is a prefix of it). */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  const w = word.toLowerCase();
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = c.startsWith(w) && w.length >= 2 ? 0.5 : distance(w, c.toLowerCase());
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return best !== undefined && bestD <= Math.max(1, Math.floor(w.length / 3)) ? best : undefined;
+}
+
+/** "; did you mean X?" or nothing. */
+export function didYouMean(word: string, candidates: readonly string[]): string {
+  const c = closest(word, candidates);
+  return c ? `; did you mean ${c}?` : '';
+}
+
+/** node:util parseArgs, with its errors turned into one-line usage errors (exit 2) that suggest the closest option. */
 export function parseFlags<O extends Options>(argv: string[], options: O, allowPositionals = true) {
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message.replace(/\. To specify.*$/s, '') : String(err));
+    const message = err instanceof Error ? err.message.replace(/\. To specify.*$/s, '') : String(err);
+    const unknown = /^Unknown option '(-{1,2})([^'=]+)'/.exec(message);
+    if (unknown) {
+      const names = Object.keys(options).map((n) => `--${n}`);
+      throw new UsageError(`unknown option ${unknown[1]}${unknown[2]}${didYouMean(`--${unknown[2]}`, names)}`);
+    }
+    throw new UsageError(message);
   }
 }
 

@@ -1,6 +1,7 @@
 import { TrainerHandle } from '../training/trainer-client.ts';
 import type { TrainerMessage } from '../../src-shared/trainer-protocol.ts';
 import { bar, formatDuration, percent } from './format.ts';
+import { RunStore } from '../runs/run-store.ts';
 
 /**
  * Run a trainer for a run and show its progress: a live bar on a terminal, one JSON object a line
@@ -31,11 +32,23 @@ export async function followTrainer(home: string, runId: string, opts: { json: b
     if (m.type === 'started') {
       const resumed = m.resumedAtStep > 0 ? `, resuming at step ${m.resumedAtStep}` : '';
       console.log(`run ${m.runId} on ${m.backend.name} (${m.backend.device})${resumed}`);
+      // How the auto settings came out, so a long or short run is never a surprise.
+      void new RunStore(home).get(runId).then(
+        (r) => {
+          const res = r.resolved;
+          if (!res || m.resumedAtStep > 0) return;
+          clearLine();
+          console.log(`${res.epochs} epochs × ${res.stepsPerEpoch} steps of ${res.batchSize} images (${r.dataset.train.toLocaleString('en-US')} training images)`);
+          for (const rule of res.autoRules ?? []) if (!rule.endsWith(": the recipe's")) console.log(`  auto ${rule}`);
+        },
+        () => undefined,
+      );
     } else if (m.type === 'progress' && live) {
       const p = m.progress;
       clearLine();
       out.write(
-        `epoch ${p.epoch}/${p.epochs} ${bar(p.stepInEpoch / p.stepsPerEpoch)} step ${p.step}/${p.totalSteps} ` +
+        // Fill, step count and ETA are all for the whole run (the ETA includes the evaluations still to come).
+        `epoch ${p.epoch}/${p.epochs} ${bar(p.totalSteps > 0 ? p.step / p.totalSteps : 0)} step ${p.step}/${p.totalSteps} ` +
           `loss ${p.loss.toFixed(3)} ${p.imagesPerSec.toFixed(0)} img/s ETA ${formatDuration(p.etaSeconds)}`,
       );
     } else if (m.type === 'epoch') {
@@ -52,10 +65,12 @@ export async function followTrainer(home: string, runId: string, opts: { json: b
   clearLine();
   const m = result.message;
   if (m?.type === 'done') {
+    const hint = m.outcome === 'finished' ? (await new RunStore(home).get(runId).catch(() => null))?.hint : undefined;
     if (opts.json) {
-      console.log(JSON.stringify({ type: 'done', runId, outcome: m.outcome, valAcc: m.valAcc, ttaAcc: m.ttaAcc, seconds: m.seconds, backend }));
+      console.log(JSON.stringify({ type: 'done', runId, outcome: m.outcome, valAcc: m.valAcc, ttaAcc: m.ttaAcc, seconds: m.seconds, backend, ...(hint ? { hint } : {}) }));
     } else if (m.outcome === 'finished') {
       console.log(`done: run ${runId}, val acc ${percent(m.valAcc)}, tta ${percent(m.ttaAcc)}, ${formatDuration(m.seconds)}`);
+      if (hint) console.log(`hint: ${hint}`);
     } else if (m.outcome === 'paused') {
       console.log(`paused run ${runId}. Resume with: kiln runs resume ${runId}`);
     } else {

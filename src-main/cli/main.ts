@@ -1,4 +1,5 @@
 import { UsageError } from '../common/errors.ts';
+import { didYouMean } from './args.ts';
 
 type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
 
@@ -32,7 +33,33 @@ export function usage(): string {
   ].join('\n');
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** Options every command takes, so they may come before the command name too. */
+const GLOBAL_FLAGS: Record<string, boolean> = { '--home': true, '--json': false };
+
+/**
+ * `kiln --home DIR dataset list` as `kiln dataset list --home DIR`: global options before the command
+ * move after it (where each command parses them).
+ */
+export function moveGlobalFlags(argv: string[]): string[] {
+  const leading: string[] = [];
+  let i = 0;
+  while (i < argv.length) {
+    const a = argv[i]!;
+    const flag = a.split('=')[0]!;
+    if (!(flag in GLOBAL_FLAGS)) break;
+    leading.push(a);
+    if (GLOBAL_FLAGS[flag] && !a.includes('=') && i + 1 < argv.length) leading.push(argv[++i]!);
+    i++;
+  }
+  if (leading.length === 0 || i >= argv.length) return argv;
+  return [argv[i]!, ...argv.slice(i + 1), ...leading];
+}
+
+/** Where a not-found error sends the person. */
+const LIST_COMMANDS: Record<string, string> = { RunNotFoundError: 'kiln runs list', DatasetNotFoundError: 'kiln dataset list' };
+
+export async function main(argvIn: string[]): Promise<number> {
+  const argv = moveGlobalFlags(argvIn);
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
@@ -45,12 +72,16 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   try {
-    if (!command) throw new UsageError(`unknown command "${name}"; expected one of: ${Object.keys(COMMANDS).join(', ')}`);
+    if (!command) {
+      throw new UsageError(`unknown command "${name}"${didYouMean(name, Object.keys(COMMANDS))} (kiln --help lists the commands)`);
+    }
     const mod = await command.load();
     return await mod.run(rest);
   } catch (err) {
     if (err instanceof UsageError) {
-      console.error(`kiln: ${err.message}`);
+      const list = LIST_COMMANDS[err.name];
+      const help = /^unknown option /.test(err.message) && command ? ` (kiln ${name} --help lists the options)` : '';
+      console.error(`kiln: ${err.message}${list ? `; \`${list}\` shows what there is` : ''}${help}`);
       return 2;
     }
     console.error(`kiln: ${err instanceof Error ? err.message : String(err)}`);

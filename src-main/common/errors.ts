@@ -5,6 +5,11 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** No dataset with that id in the store; the CLI exits 2 and points to `kiln dataset list`. */
+export class DatasetNotFoundError extends UsageError {
+  override name = 'DatasetNotFoundError';
+}
+
 /** Input data that is not what it should be; the message names the file or field. */
 export class DataError extends Error {
   override name = 'DataError';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { encodePngRgb } from './png-encode.ts';
-import { DataError, UsageError } from '../common/errors.ts';
+import { DataError, DatasetNotFoundError, UsageError } from '../common/errors.ts';
 import { writeJsonAtomic } from '../common/atomic-write.ts';
 import type { DatasetExclusions, ImageSplit, LoadedDataset } from '../common/dataset-types.ts';
 import { assertValidId, assertValidName, RESERVED_IDS } from './dataset-id.ts';
@@ -353,7 +353,7 @@ export class DatasetStore {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         const hint = RESERVED_IDS.has(id) ? ' (it is built into the engine, not stored)' : '';
-        throw new UsageError(`no dataset "${id}" in ${this.root}${hint}`);
+        throw new DatasetNotFoundError(`no dataset "${id}" in ${this.root}${hint}`);
       }
       throw err;
     }

@@ -2,9 +2,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { DataError, UsageError } from '../common/errors.ts';
 import type { ImageSplit } from '../common/dataset-types.ts';
+import type { FolderInspection } from '../../src-shared/contract.ts';
 import type { DatasetStore } from './dataset-store.ts';
 import { assertValidName, slugify } from './dataset-id.ts';
 import { decodeImage, SkipImageError, type FitMode } from './decode-image.ts';
+import { probeResolution } from './image-size.ts';
 import { scanFolder, type Layout } from './scan-folder.ts';
 import { stratifiedSplit } from './seeded-split.ts';
 import { throttle } from '../common/throttle.ts';
@@ -14,7 +16,7 @@ export interface ImportFolderOptions {
   folder: string;
   /** Display name; defaults to the folder's name. The id is a slug of it. */
   name?: string;
-  /** Side of the stored square images (default 32). */
+  /** Side of the stored square images; default: from the images' resolution (64 for photos, 32 for small images). */
   size?: number;
   /** Fraction of each class held out for validation when the layout has no validation folder (default 0.1). */
   valSplit?: number;
@@ -32,6 +34,9 @@ export interface ImportFolderSummary {
   name: string;
   imageSize: number;
   layout: Layout;
+  /** 'auto': chosen from the images' resolution (medianShortSide); 'given': the caller's size. */
+  sizeChosen: 'auto' | 'given';
+  medianShortSide: number | null;
   classes: { name: string; train: number; val: number }[];
   train: number;
   val: number;
@@ -49,11 +54,11 @@ export async function importFolder(
 ): Promise<ImportFolderSummary> {
   const started = performance.now();
   const folder = path.resolve(options.folder);
-  const size = options.size ?? 32;
+  const given = options.size;
   const valSplit = options.valSplit ?? 0.1;
   const seed = options.seed ?? 0;
   const fit = options.fit ?? 'crop';
-  if (!Number.isInteger(size) || size < 4 || size > 1024) throw new UsageError(`--size: expected an integer 4..1024, got ${size}`);
+  if (given !== undefined && (!Number.isInteger(given) || given < 4 || given > 1024)) throw new UsageError(`--size: expected an integer 4..1024, got ${given}`);
   if (!(valSplit >= 0 && valSplit < 1)) throw new UsageError(`--val-split: expected a number ≥ 0 and < 1, got ${valSplit}`);
   if (!Number.isInteger(seed)) throw new UsageError(`--seed: expected an integer, got ${seed}`);
   const name = (options.name ?? path.basename(folder)).trim();
@@ -62,8 +67,15 @@ export async function importFolder(
 
   const scan = await scanFolder(folder);
   signal?.throwIfAborted();
-  onProgress({ phase: 'scan', files: scan.files.length });
+  // Header reads of a sample: milliseconds, and they say what the photos are like even when --size is given.
+  const probe = await probeResolution(scan.files.map((f) => f.abs));
+  const size = given ?? probe.suggestedSize;
+  const sizeChosen = given === undefined ? 'auto' : 'given';
+  onProgress({ phase: 'scan', files: scan.files.length, imageSize: size, sizeChosen, medianShortSide: probe.medianShortSide });
   const warnings = [...scan.warnings];
+  if (given !== undefined && given < probe.suggestedSize && probe.medianShortSide !== null) {
+    warnings.push(`the images are photos (median short side ${probe.medianShortSide} px); at ${given} px they lose most detail: --size ${probe.suggestedSize} usually trains better`);
+  }
   const skipped = [...scan.unreadable];
   if (scan.classes.length > 256) throw new DataError(`${folder}: ${scan.classes.length} class folders, at most 256 are supported`);
 
@@ -159,6 +171,7 @@ export async function importFolder(
         seed: scan.hasValFolder ? null : seed,
         fit,
         ...(options.uploadedAs !== undefined ? { uploaded: true } : {}),
+        medianShortSide: probe.medianShortSide,
       },
       imageSize: S,
       classes,
@@ -176,6 +189,8 @@ export async function importFolder(
     name: manifest.name,
     imageSize: S,
     layout: scan.layout,
+    sizeChosen,
+    medianShortSide: probe.medianShortSide,
     classes: classes.map((c, k) => ({ name: c, train: manifest.classCounts.train[k], val: manifest.classCounts.val[k] })),
     train: train.count,
     val: val.count,
@@ -183,5 +198,23 @@ export async function importFolder(
     warnings,
     seconds,
     imagesPerSecond,
+  };
+}
+
+/** What an import of `folder` would find (classes, files, the size it would pick), without decoding anything. */
+export async function inspectFolder(folderArg: string): Promise<FolderInspection> {
+  const folder = path.resolve(folderArg);
+  const scan = await scanFolder(folder);
+  const probe = await probeResolution(scan.files.map((f) => f.abs));
+  const counts = scan.classes.map(() => 0);
+  for (const f of scan.files) counts[f.classIndex]!++;
+  return {
+    folder,
+    layout: scan.layout,
+    classes: scan.classes.map((name, k) => ({ name, files: counts[k]! })),
+    files: scan.files.length,
+    medianShortSide: probe.medianShortSide,
+    suggestedSize: probe.suggestedSize,
+    warnings: scan.warnings,
   };
 }

@@ -32,6 +32,6 @@ export async function createRun(home: string, config: RunConfig, name?: string):
       ...(excluded ? { excluded } : {}),
     },
     resolved: { ...resolved },
-    progress: { epoch: 0, step: 0, totalSteps: resolved.totalSteps },
+    progress: { epoch: 1, step: 0, totalSteps: resolved.totalSteps },
   });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BASE_OPT, resolveArch, resolveRun } from './resolve-config.ts';
+import { BASE_OPT, MAX_AUTO_EPOCHS, MIN_AUTO_BATCH, MIN_AUTO_STEPS, resolveArch, resolveRun, TARGET_AUTO_STEPS } from './resolve-config.ts';
 import { DEFAULT_RUN_CONFIG, mergeRunConfig, ResolvedConfigSchema } from '../../src-shared/run-config.ts';
 import { findPreset } from '../engine/arch/presets.ts';
 
@@ -44,6 +44,28 @@ describe('resolveRun', () => {
   it('names a recipe and request that disagree in a way the schema refuses', () => {
     const cfg = mergeRunConfig(DEFAULT_RUN_CONFIG, { net: { arch: 'wrn-22' }, opt: { momentumMax: 0.8 } });
     expect(() => resolveRun(cfg, 1000, 100)).toThrow(/opt\.momentumMin: momentum min must not be above momentum max/);
+  });
+
+  it('trains small datasets for more epochs when epochs are left to the recipe, and says why', () => {
+    // 245 photos (the newcomer's folder): batch 16 gives 15 steps an epoch; 24 epochs would be 360 steps.
+    const r = resolveRun(DEFAULT_RUN_CONFIG, 245, 153);
+    expect(r).toMatchObject({ batchSize: MIN_AUTO_BATCH, stepsPerEpoch: 15, epochs: Math.ceil(TARGET_AUTO_STEPS / 15) });
+    expect(r.config.opt.epochs).toBe(r.epochs);
+    expect(r.totalSteps).toBeGreaterThanOrEqual(TARGET_AUTO_STEPS);
+    expect(r.lrMax).toBeCloseTo((0.4 * 16) / 512, 12);
+    expect(r.autoRules).toEqual([
+      `batch 16: the recipe's 512, halved so 245 images × 24 epochs give ≥ ${TARGET_AUTO_STEPS} steps (as far as the floor of 16 allows)`,
+      `epochs ${r.epochs}: the recipe's 24, raised for a small dataset (245 images, 15 steps an epoch) to give ≥ ${TARGET_AUTO_STEPS} steps`,
+    ]);
+    // Tiny folders: capped.
+    expect(resolveRun(DEFAULT_RUN_CONFIG, 40, 10)).toMatchObject({ batchSize: 16, stepsPerEpoch: 2, epochs: MAX_AUTO_EPOCHS });
+    // Big enough datasets keep the recipe's length; mid-sized ones get smaller batches first.
+    expect(resolveRun(DEFAULT_RUN_CONFIG, 50_000, 10_000).epochs).toBe(24);
+    expect(resolveRun(DEFAULT_RUN_CONFIG, 5_000, 1_000)).toMatchObject({ epochs: 24, batchSize: 128 });
+    // Epochs set by the person stay; the batch still shrinks, down to the floor, and the rule says so.
+    const ten = resolveRun(mergeRunConfig(DEFAULT_RUN_CONFIG, { opt: { epochs: 10 } }), 245, 153);
+    expect(ten).toMatchObject({ epochs: 10, batchSize: 16, totalSteps: 150 });
+    expect(ten.autoRules).toEqual([`batch 16: the recipe's 512, halved so 245 images × 10 epochs give ≥ ${MIN_AUTO_STEPS} steps (as far as the floor of 16 allows)`]);
   });
 
   it('names an unknown preset', () => {

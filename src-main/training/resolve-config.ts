@@ -6,7 +6,21 @@ import { UsageError } from '../common/errors.ts';
 
 /** Fewer steps than this and a one-cycle run has too little room to warm up and anneal. */
 export const MIN_AUTO_STEPS = 300;
-const MIN_AUTO_BATCH = 32;
+/** The auto batch is halved no further than this (batch norm needs a few images per batch). */
+export const MIN_AUTO_BATCH = 16;
+/**
+ * Auto epochs: when the recipe's epochs give fewer optimiser steps than this (small datasets), the run
+ * trains for more epochs, up to MAX_AUTO_EPOCHS. A recipe tuned on 50,000 images takes thousands of
+ * steps; a few hundred photos at the recipe's 24 epochs get a few hundred and stop half-trained.
+ */
+export const TARGET_AUTO_STEPS = 600;
+export const MAX_AUTO_EPOCHS = 100;
+
+/** The rule in words, for `kiln train --help`, the README and the app. */
+export const AUTO_RULE_TEXT =
+  `batch: the recipe's, halved (not below ${MIN_AUTO_BATCH}) until the run has ${TARGET_AUTO_STEPS} steps (${MIN_AUTO_STEPS} when you set --epochs); ` +
+  `learning rate: the recipe's, scaled with the batch; epochs: the recipe's, raised for small datasets until the run has ` +
+  `${TARGET_AUTO_STEPS} steps (at most ${MAX_AUTO_EPOCHS} epochs)`;
 
 /**
  * The defaults under every recipe: what a field gets when neither the person nor the preset's recipe sets
@@ -40,9 +54,10 @@ function chosen<T extends object>(section: T, autoWhen: Partial<Record<keyof T, 
 
 /**
  * Resolve a request once, completely, when its run is created: base defaults, under the preset's recipe, under
- * the person's choices. Left to the recipe, the batch is halved while an epoch budget would give fewer than
- * MIN_AUTO_STEPS steps (small data or few epochs), and the learning rate scales linearly with the batch
- * (Goyal et al., 2017), so short runs stay sane without tuning.
+ * the person's choices. Left to the recipe, the batch is halved (not below MIN_AUTO_BATCH) while the run would
+ * have fewer than MIN_AUTO_STEPS steps (TARGET_AUTO_STEPS with auto epochs), the learning rate scales linearly
+ * with the batch (Goyal et al., 2017), and auto epochs are raised for small datasets until the run has
+ * TARGET_AUTO_STEPS steps. So short runs and small folders train sanely untuned; autoRules says what happened.
  */
 export function resolveRun(request: RunConfig, trainAvailable: number, valAvailable: number): ResolvedRun {
   const { spec, recipe, presetId } = resolveArch(request.net.arch);
@@ -50,11 +65,33 @@ export function resolveRun(request: RunConfig, trainAvailable: number, valAvaila
   const valCount = request.data.limitVal > 0 ? Math.min(request.data.limitVal, valAvailable) : valAvailable;
   const own = chosen(request.opt, { epochs: 0, batchSize: 0, lrMax: 0, weightDecay: -1 });
   const opt = { ...BASE_OPT, ...recipe.opt, ...own } as ResolvedConfig['opt'];
+  if (trainCount < 1) throw new UsageError(`the dataset has no training images`);
+  const autoRules: string[] = [];
+  const recipeBatch = opt.batchSize;
   if (own.batchSize === undefined) {
-    while (opt.batchSize > MIN_AUTO_BATCH && Math.floor(trainCount / opt.batchSize) * opt.epochs < MIN_AUTO_STEPS) opt.batchSize /= 2;
+    // With auto epochs, smaller batches come first: more steps at the recipe's length, and only then more epochs.
+    const wanted = own.epochs === undefined ? TARGET_AUTO_STEPS : MIN_AUTO_STEPS;
+    while (opt.batchSize > MIN_AUTO_BATCH && Math.floor(trainCount / opt.batchSize) * opt.epochs < wanted) opt.batchSize /= 2;
+    opt.batchSize = Math.min(opt.batchSize, trainCount);
+    const floorNote = Math.floor(trainCount / opt.batchSize) * opt.epochs < wanted ? ` (as far as the floor of ${MIN_AUTO_BATCH} allows)` : '';
+    autoRules.push(
+      opt.batchSize === recipeBatch
+        ? `batch ${opt.batchSize}: the recipe's`
+        : `batch ${opt.batchSize}: the recipe's ${recipeBatch}, halved so ${trainCount.toLocaleString('en-US')} images × ${opt.epochs} epochs give ≥ ${wanted} steps${floorNote}`,
+    );
   }
   opt.batchSize = Math.min(opt.batchSize, trainCount);
-  if (opt.batchSize < 1) throw new UsageError(`the dataset has no training images`);
+  if (own.epochs === undefined) {
+    const perEpoch = Math.floor(trainCount / opt.batchSize);
+    if (perEpoch * opt.epochs < TARGET_AUTO_STEPS) {
+      const recipeEpochs = opt.epochs;
+      opt.epochs = Math.min(MAX_AUTO_EPOCHS, Math.ceil(TARGET_AUTO_STEPS / perEpoch));
+      autoRules.push(
+        `epochs ${opt.epochs}: the recipe's ${recipeEpochs}, raised for a small dataset (${trainCount.toLocaleString('en-US')} images, ${perEpoch} steps an epoch) ` +
+          `to give ≥ ${TARGET_AUTO_STEPS} steps${opt.epochs === MAX_AUTO_EPOCHS ? ` (capped at ${MAX_AUTO_EPOCHS} epochs)` : ''}`,
+      );
+    } else autoRules.push(`epochs ${opt.epochs}: the recipe's`);
+  }
   if (own.lrMax === undefined) opt.lrMax = (recipe.opt.lrMax * opt.batchSize) / recipe.opt.batchSize;
   const aug = { ...BASE_AUG, ...recipe.aug, ...chosen(request.aug) } as ResolvedConfig['aug'];
   const parsed = ResolvedConfigSchema.safeParse({ ...request, aug, opt, net: { arch: spec } });
@@ -73,5 +110,6 @@ export function resolveRun(request: RunConfig, trainAvailable: number, valAvaila
     valCount,
     stepsPerEpoch,
     totalSteps: stepsPerEpoch * config.opt.epochs,
+    autoRules,
   };
 }

@@ -15,6 +15,11 @@ import { Learner, START_POSITION, type Callback, type FitOutcome, type StepMetri
 import { Sgd } from '../engine/train/sgd.ts';
 import type { TrainerMessage } from '../../src-shared/trainer-protocol.ts';
 import type { EpochMetrics } from '../../src-shared/train-types.ts';
+import type { ResolvedRun } from '../../src-shared/run-config.ts';
+import type { LoadedDataset } from '../common/dataset-types.ts';
+import { DatasetStore } from '../datasets/dataset-store.ts';
+import { SYNTHETIC_ID } from '../engine/data/synthetic.ts';
+import { runHint } from './run-hint.ts';
 
 export interface SessionOptions {
   home: string;
@@ -71,6 +76,7 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     const wallAtStart = record.wallSeconds;
     const wall = () => wallAtStart + (performance.now() - sessionStart) / 1000;
     let bestSoFar = record.best;
+    let lastEpoch: EpochMetrics | undefined;
     let evalSeconds = 0;
     let evalEpochs = 0;
     let lastProgress = 0;
@@ -87,12 +93,14 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
       const stepSec = p.stepInEpoch > 0 ? p.trainSeconds / p.stepInEpoch : 0;
       const stepsLeft = resolved.totalSteps - m.step;
       const epochsLeft = resolved.epochs - p.epoch;
-      const evalPerEpoch = evalEpochs > 0 ? evalSeconds / evalEpochs : 0;
+      // Until an evaluation has been timed, guess it: a forward pass is about a third of a training step, twice with TTA.
+      const evalPerEpoch =
+        evalEpochs > 0 ? evalSeconds / evalEpochs : (stepSec * (resolved.valCount / resolved.batchSize) * (resolved.config.aug.tta ? 2 : 1)) / 3;
       emit({
         type: 'progress',
         progress: {
           runId,
-          epoch: p.epoch + 1,
+          epoch: Math.min(p.epoch + 1, resolved.epochs),
           epochs: resolved.epochs,
           step: m.step,
           totalSteps: resolved.totalSteps,
@@ -102,7 +110,8 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
           lr: m.lr,
           momentum: m.momentum,
           imagesPerSec: p.trainSeconds > 0 ? p.seen / p.trainSeconds : 0,
-          etaSeconds: stepSec > 0 ? stepsLeft * stepSec + evalPerEpoch * epochsLeft : null,
+          // The whole run: steps left, an evaluation after each epoch left, and the final evaluation of the best checkpoint.
+          etaSeconds: stepSec > 0 ? stepsLeft * stepSec + evalPerEpoch * (epochsLeft + 1) : null,
         },
       });
     };
@@ -113,7 +122,8 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
         if (m.step === pauseAtStep) l.requestStop('pause');
         if (stepDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, stepDelayMs));
         if (m.step % stepStride === 0) {
-          const line: MetricLine = { type: 'step', step: m.step, epoch: m.epoch, loss: Number.isFinite(m.loss) ? m.loss : null, lr: m.lr, momentum: m.momentum, t: wall() };
+          // Epochs are 1-based wherever a person or a file sees them (the learner counts from 0).
+          const line: MetricLine = { type: 'step', step: m.step, epoch: m.epoch + 1, loss: Number.isFinite(m.loss) ? m.loss : null, lr: m.lr, momentum: m.momentum, t: wall() };
           await store.appendMetrics(runId, [line]);
         }
         const now = performance.now();
@@ -124,6 +134,7 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
       async onEpochEnd(l, m) {
         evalSeconds += m.evalSeconds;
         evalEpochs++;
+        lastEpoch = m;
         const line: MetricLine = { type: 'epoch', ...jsonSafe(m), t: wall() } as MetricLine;
         await store.appendMetrics(runId, [line]);
         await store.flushMetrics(runId);
@@ -155,7 +166,7 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
       status: 'running',
       backend: backendRecord,
       startedAt: record.startedAt ?? new Date().toISOString(),
-      progress: { epoch: position.epoch, step: position.step, totalSteps: resolved.totalSteps },
+      progress: { epoch: Math.min(position.epoch + 1, resolved.epochs), step: position.step, totalSteps: resolved.totalSteps },
     });
     emit({ type: 'started', runId, backend: backendRecord, resumedAtStep: position.step, totalSteps: resolved.totalSteps });
 
@@ -167,10 +178,14 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     const status = outcome === 'finished' ? 'finished' : outcome === 'paused' ? 'paused' : 'stopped';
     record = await store.update(runId, {
       status,
-      progress: { epoch: learner.position.epoch, step: learner.position.step, totalSteps: resolved.totalSteps },
+      progress: { epoch: Math.min(learner.position.epoch + 1, resolved.epochs), step: learner.position.step, totalSteps: resolved.totalSteps },
       wallSeconds: wall(),
       ...(status === 'paused' ? {} : { endedAt: new Date().toISOString() }),
     });
+    if (outcome === 'finished' && lastEpoch) {
+      const hint = await finishedRunHint(home, dataset, resolved, record.config.opt.epochs > 0, lastEpoch).catch(() => null);
+      if (hint) record = await store.update(runId, { hint });
+    }
     if (outcome === 'finished') {
       // The evaluation is a by-product: failing it leaves a finished run finished (`kiln runs eval` retries).
       await evaluateRun(home, runId, { checkpoint: 'best', dataset }).catch((err) => console.error(`kiln: evaluation of run ${runId} failed: ${serializeError(err).message}`));
@@ -189,6 +204,29 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     await store.closeMetrics(runId).catch(() => undefined);
     await release();
   }
+}
+
+/** The one-line hint for a finished run whose result is weak for a reason Kiln can name (run-hint.ts). */
+async function finishedRunHint(home: string, dataset: LoadedDataset, resolved: ResolvedRun, epochsGiven: boolean, last: EpochMetrics): Promise<string | null> {
+  const trainPerClass = dataset.classes.map(() => 0);
+  const labels = dataset.train.labels.subarray(0, resolved.trainCount);
+  for (const l of labels) trainPerClass[l]!++;
+  let medianShortSide: number | null = null;
+  if (dataset.id !== SYNTHETIC_ID) {
+    const source = (await new DatasetStore(home).get(dataset.id)).source;
+    if (source.kind === 'folder') medianShortSide = source.medianShortSide ?? null;
+  }
+  return runHint({
+    valAcc: last.valAcc,
+    trainAcc: last.trainAcc,
+    totalSteps: resolved.totalSteps,
+    stepsPerEpoch: resolved.stepsPerEpoch,
+    epochsGiven,
+    classes: dataset.classes,
+    trainPerClass,
+    imageSize: dataset.imageSize,
+    medianShortSide,
+  });
 }
 
 /** JSON has no NaN or Infinity; a diverged loss is stored as null. */

@@ -1,4 +1,5 @@
-import { parseFlags, numberFlag } from '../args.ts';
+import { didYouMean, parseFlags, numberFlag } from '../args.ts';
+import { formatTable } from '../../runs/run-format.ts';
 import { UsageError } from '../../common/errors.ts';
 import { buildGraph, summarize } from '../../engine/arch/graph.ts';
 import { PRESETS } from '../../engine/arch/presets.ts';
@@ -27,7 +28,15 @@ export async function run(argv: string[]): Promise<number> {
       return { id: p.id, title: p.title, spec: p.spec, trainableParams: s.trainableParams, flopsPerImage: s.flopsPerImage, recipe: p.recipe };
     });
     if (v.json) console.log(JSON.stringify(rows, null, 2));
-    else for (const r of rows) console.log(`${r.id.padEnd(12)} ${(r.trainableParams / 1e6).toFixed(2).padStart(6)}M params  ${(r.flopsPerImage / 1e9).toFixed(2)} GFLOPs  ${r.title}`);
+    else {
+      console.log(
+        formatTable(
+          ['PRESET', 'PARAMS', 'GFLOPS/IMAGE (32×32)', 'TITLE'],
+          rows.map((r) => [r.id, `${(r.trainableParams / 1e6).toFixed(2)}M`, (r.flopsPerImage / 1e9).toFixed(2), r.title]),
+          [false, true, true, false],
+        ),
+      );
+    }
     return 0;
   }
   if (sub === 'show') {
@@ -46,12 +55,17 @@ export async function run(argv: string[]): Promise<number> {
       console.log(JSON.stringify(summary, null, 2));
       return 0;
     }
-    const width = Math.max(...summary.layers.map((l) => l.name.length));
-    for (const l of summary.layers) console.log(`${l.name.padEnd(width)}  ${`[${l.outputShape.join('×')}]`.padEnd(14)} ${l.params.toLocaleString('en-US').padStart(12)}`);
+    console.log(
+      formatTable(
+        ['LAYER', 'OUTPUT (H×W×C)', 'PARAMS'],
+        summary.layers.map((l) => [l.name, l.outputShape.join('×'), l.params.toLocaleString('en-US')]),
+        [false, false, true],
+      ),
+    );
     console.log(`trainable parameters: ${summary.trainableParams.toLocaleString('en-US')}`);
     console.log(`all parameters:       ${summary.params.toLocaleString('en-US')}`);
     console.log(`FLOPs per image:      ${(summary.flopsPerImage / 1e9).toFixed(3)} G`);
     return 0;
   }
-  throw new UsageError(`arch: unknown subcommand "${sub}"; expected list or show`);
+  throw new UsageError(`arch: unknown subcommand "${sub}"; expected list or show${didYouMean(sub, ['list', 'show'])}`);
 }

@@ -1,6 +1,6 @@
 import { UsageError } from '../../common/errors.ts';
 import { resolveHome } from '../../common/home.ts';
-import { numberFlag, parseFlags } from '../args.ts';
+import { didYouMean, numberFlag, parseFlags } from '../args.ts';
 import { DatasetStore } from '../../datasets/dataset-store.ts';
 import { downloadCifar10 } from '../../datasets/download-cifar10.ts';
 import { importFolder } from '../../datasets/import-folder.ts';
@@ -8,10 +8,11 @@ import type { DownloadProgressEvent, ImportProgressEvent } from '../../../src-sh
 import { RESERVED_IDS } from '../../datasets/dataset-id.ts';
 import { assertDatasetUnused } from '../../app/dataset-usage.ts';
 import { RunStore } from '../../runs/run-store.ts';
+import { PHOTO_IMAGE_SIZE, PHOTO_MIN_SIDE, SMALL_IMAGE_SIZE } from '../../datasets/image-size.ts';
 
 const USAGE = `Usage:
-  kiln dataset download cifar10 [--url URL] [--sha256 HEX | --md5 HEX] [--json]
-  kiln dataset import <folder> [--name NAME] [--size 32] [--val-split 0.1] [--seed N] [--pad] [--json]
+  kiln dataset download cifar10 [--url URL] [--sha256 HEX | --md5 HEX] [--json]     (170 MB)
+  kiln dataset import <folder> [--name NAME] [--size N] [--val-split 0.1] [--seed N] [--pad] [--json]
   kiln dataset list [--json]
   kiln dataset show <id> [--json]
   kiln dataset rm <id> [--force] [--json]   (--force: even if runs used it)
@@ -19,6 +20,8 @@ const USAGE = `Usage:
 
 Options:
   --home DIR   where datasets live (default: $KILN_HOME or the app's user-data folder)
+  --size N     side of the stored square images in pixels; default from the images' resolution:
+               ${PHOTO_IMAGE_SIZE} for photos (median short side ≥ ${PHOTO_MIN_SIDE} px), ${SMALL_IMAGE_SIZE} for small images
   --pad        fit whole images inside the square with black bars instead of centre-cropping`;
 
 const common = { home: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
@@ -45,7 +48,7 @@ export async function run(argv: string[]): Promise<number> {
     case 'rename':
       return rename(rest);
     default:
-      throw new UsageError(`unknown dataset command "${sub}"; expected one of: download, import, list, show, rm, rename`);
+      throw new UsageError(`unknown dataset command "${sub}"; expected one of: download, import, list, show, rm, rename${didYouMean(sub, ['download', 'import', 'list', 'show', 'rm', 'rename'])}`);
   }
 }
 
@@ -129,12 +132,26 @@ async function importCmd(argv: string[]): Promise<number> {
         seed: numberFlag('seed', values.seed, { int: true }),
         fit: values.pad ? 'pad' : 'crop',
       },
-      (e) => bar.import(e),
+      (e) => {
+        // Said before decoding starts, so a wrong guess can be stopped (Ctrl-C) and rerun with --size.
+        if (e.phase === 'scan' && e.imageSize !== undefined && !values.json) {
+          bar.clear();
+          const from = e.medianShortSide != null ? `the images' median short side is ${e.medianShortSide} px` : 'no image header could be read';
+          console.error(
+            e.sizeChosen === 'auto'
+              ? `Image size ${e.imageSize}×${e.imageSize}: ${e.imageSize === PHOTO_IMAGE_SIZE ? 'photos' : 'small images'} (${from}); change it with --size N.`
+              : `Image size ${e.imageSize}×${e.imageSize} (--size; ${from}).`,
+          );
+        }
+        bar.import(e);
+      },
       signal,
     );
     bar.clear();
     if (values.json) {
-      console.log(JSON.stringify({ id: s.id, name: s.name, imageSize: s.imageSize, classes: s.classes, train: s.train, val: s.val, skipped: s.skipped, warnings: s.warnings }));
+      console.log(
+        JSON.stringify({ id: s.id, name: s.name, imageSize: s.imageSize, sizeChosen: s.sizeChosen, medianShortSide: s.medianShortSide, classes: s.classes, train: s.train, val: s.val, skipped: s.skipped, warnings: s.warnings }),
+      );
       return 0;
     }
     for (const w of s.warnings) console.error(`warning: ${w}`);
@@ -268,11 +285,12 @@ function fmtInt(n: number): string {
   return n.toLocaleString('en-US');
 }
 
+/** Decimal units, as download sites and the README give sizes (CIFAR-10's 170,052,171 bytes are "170 MB"). */
 function fmtBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KB`;
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GB`;
+  if (n < 1000) return `${n} B`;
+  if (n < 1000 ** 2) return `${(n / 1000).toFixed(1)} kB`;
+  if (n < 1000 ** 3) return `${(n / 1000 ** 2).toFixed(1)} MB`;
+  return `${(n / 1000 ** 3).toFixed(2)} GB`;
 }
 
 function fmtDuration(s: number): string {

@@ -1,5 +1,5 @@
 import type { ParseArgsConfig } from 'node:util';
-import { backendFlag, parseFlags } from '../args.ts';
+import { backendFlag, didYouMean, parseFlags } from '../args.ts';
 import { UsageError } from '../../common/errors.ts';
 import { resolveHome } from '../../common/home.ts';
 import { compareRuns } from '../../runs/compare-runs.ts';
@@ -98,7 +98,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!sub) {
     parseFlags(rest, COMMON); // a bad flag is reported as such
     const known = Object.keys(SUBCOMMANDS).join(', ');
-    throw new UsageError(name ? `runs: unknown subcommand "${name}"; expected one of: ${known}` : `runs: expected a subcommand: ${known}`);
+    throw new UsageError(name ? `runs: unknown subcommand "${name}"; expected one of: ${known}${didYouMean(name, Object.keys(SUBCOMMANDS))}` : `runs: expected a subcommand: ${known}`);
   }
   const { values, positionals } = parseFlags(rest, { ...COMMON, ...sub.options });
   if (values.help) {
@@ -190,7 +190,9 @@ function describeRun(r: RunRecord, m: RunMetrics, lock: Awaited<ReturnType<RunSt
         `label smoothing ${o.labelSmoothing ?? `recipe${r.resolved?.config ? ` → ${r.resolved.config.opt.labelSmoothing}` : ''}`}, seed ${r.seed}`,
     ],
     ['Backend', `${r.config.backend}${r.backend ? ` → ${r.backend.name} (${r.backend.device})` : ''}`],
-    ['Progress', `epoch ${r.progress.epoch}, step ${r.progress.step} of ${r.progress.totalSteps || '?'}`],
+    ['Progress', `epoch ${r.progress.epoch}${r.resolved ? `/${r.resolved.epochs}` : ''}, step ${r.progress.step}/${r.progress.totalSteps || '?'}`],
+    ...(r.resolved?.autoRules?.length ? [['Auto', r.resolved.autoRules.join('; ')] as [string, string]] : []),
+    ...(r.hint ? [['Hint', r.hint] as [string, string]] : []),
     ['Best', r.best ? `val ${formatPercent(r.best.valAcc)}, tta ${formatPercent(r.best.ttaAcc)} at epoch ${r.best.epoch}` : '-'],
     [
       'Final',
@@ -339,7 +341,7 @@ async function stopRun({ store, args: positionals, json, flags }: RunsContext): 
   });
   if (json) printJson(result);
   else if (result.already) console.log(`Run ${id} was already ${result.record.status}`);
-  else console.log(`Stopped run ${id} at epoch ${result.record.progress.epoch}, step ${result.record.progress.step}`);
+  else console.log(`Stopped run ${id} in epoch ${result.record.progress.epoch}, at step ${result.record.progress.step}`);
   return 0;
 }
 

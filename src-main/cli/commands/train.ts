@@ -5,6 +5,7 @@ import { resolveHome } from '../../common/home.ts';
 import { parseArchSpec, type ArchSpec } from '../../../src-shared/arch-spec.ts';
 import { findPreset, PRESETS } from '../../engine/arch/presets.ts';
 import { DEFAULT_RUN_CONFIG, mergeRunConfig, type RunConfig, type RunConfigPatch } from '../../../src-shared/run-config.ts';
+import { AUTO_RULE_TEXT } from '../../training/resolve-config.ts';
 import { createRun } from '../../training/create-run.ts';
 import { RunStore } from '../../runs/run-store.ts';
 import { followTrainer } from '../follow-trainer.ts';
@@ -14,9 +15,9 @@ const HELP = `Usage: kiln train --dataset <id|synthetic> --arch <preset|spec.jso
 Options:
   --dataset ID          dataset id from the store, or "synthetic" (built in)   [synthetic]
   --arch A              ${PRESETS.map((p) => p.id).join(', ')}, or a spec .json file   [resnet-9-s]
-  --epochs N            passes over the training data            [the preset's recipe]
-  --batch-size B        images per step                           [auto: recipe's, smaller for short runs]
-  --lr-max X            peak learning rate                        [auto: recipe's, scaled with the batch]
+  --epochs N            passes over the training data            [auto: the recipe's, more for small datasets]
+  --batch-size B        images per step                           [auto: the recipe's, smaller for small data]
+  --lr-max X            peak learning rate                        [auto: the recipe's, scaled with the batch]
   --weight-decay W      L2 weight decay                           [the recipe's]
   --label-smoothing S   label smoothing ε                         [the recipe's]
   --schedule S          one-cycle | constant                      [one-cycle]
@@ -32,7 +33,23 @@ Options:
 
 ${BACKENDS_HELP}
 
+Auto settings (recorded in the run; kiln runs show <id> says how each came out):
+  ${wrap(AUTO_RULE_TEXT, 96, '  ')}
+
 Ctrl-C pauses the run (checkpoint); resume with: kiln runs resume <id>`;
+
+function wrap(text: string, width: number, indent: string): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.join(`\n${indent}`);
+}
 
 export function readArch(value: string): string | ArchSpec {
   if (findPreset(value)) return value;
