@@ -50,6 +50,10 @@ export interface EvalResult {
 }
 
 const EVAL_BATCH = 250;
+/** A pipelined loop reads step results about this often (ms)... */
+const READ_INTERVAL_MS = 200;
+/** ...and lets at most this many steps queue up unread, which bounds the device memory they hold. */
+const MAX_IN_FLIGHT = 8;
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export class Learner {
@@ -114,6 +118,30 @@ export class Learner {
     return outcome;
   }
 
+  /**
+   * On a GPU backend trainStep returns once the step is queued, not done, and reading its [loss, correct] waits
+   * for the device. Pipelined, the loop reads finished steps only after the next one is queued, several steps
+   * in one read (about every READ_INTERVAL_MS, so progress still moves a few times a second): the device always
+   * has work queued while this thread reads results, runs callbacks and assembles the next batch. CPU backends
+   * compute inside trainStep, so there is nothing to overlap and every step is read as it ends.
+   */
+  pipelined = tf.getBackend() === 'webgpu';
+
+  /** Called after each read of step results: how many steps it covered and how long the thread waited for it. */
+  onRead?: (e: { steps: number; waitMs: number }) => void;
+
+  /**
+   * Trace counter: milliseconds the device sat with nothing queued while this thread worked (callbacks, batch
+   * assembly, queuing the next step), counted from a read that left no step queued to the next step queued.
+   */
+  deviceIdleMs = 0;
+  private idleSince = 0;
+
+  /** Queued steps whose results are not read yet (tensors on the device). */
+  private inFlight: { stats: tf.Tensor1D; metrics: Omit<StepMetrics, 'loss'> }[] = [];
+  private clock = 0;
+  private lastRead = 0;
+
   /** One epoch from the current position; false when stopped part-way. */
   private async runEpoch(): Promise<boolean> {
     const { batchSize, stepsPerEpoch } = this.resolved;
@@ -126,26 +154,26 @@ export class Learner {
       assembleTrainBatch(split, this.size, plan, i * batchSize, batchSize, this.config.aug, this.lut, buffers[slot]!, labels[slot]!);
     const first = this.position.stepInEpoch;
     if (first < stepsPerEpoch) fill(first, 0);
-    for (let i = first; i < stepsPerEpoch; i++) {
-      if (this.stopReason) return false;
+    this.clock = this.lastRead = performance.now();
+    for (let i = first; i < stepsPerEpoch && !this.stopReason; i++) {
       const slot = (i - first) % 2;
-      const started = performance.now();
-      const metrics = await this.runBatch(buffers[slot]!, labels[slot]!, () => {
-        if (i + 1 < stepsPerEpoch) fill(i + 1, 1 - slot);
-      });
-      this.position.trainSeconds += (performance.now() - started) / 1000;
-      for (const cb of this.callbacks) await cb.onBatchEnd?.(this, metrics);
+      this.dispatch(buffers[slot]!, labels[slot]!);
+      // Assembled while the step computes; the batch just queued was uploaded when its first kernel ran.
+      if (i + 1 < stepsPerEpoch) fill(i + 1, 1 - slot);
+      if (!this.pipelined) await this.collect(0);
+      else if (this.inFlight.length > MAX_IN_FLIGHT || (this.inFlight.length > 1 && performance.now() - this.lastRead >= READ_INTERVAL_MS)) {
+        await this.collect(1);
+      }
       await yieldToEventLoop();
     }
+    await this.collect(0);
+    if (this.position.stepInEpoch < stepsPerEpoch) return false;
     await this.endEpoch();
     return true;
   }
 
-  /**
-   * One optimiser step. `prepareNext` runs after the step is dispatched and before its results are
-   * read, so on asynchronous backends the next batch is assembled while this one computes.
-   */
-  private async runBatch(images: Float32Array, labels: Int32Array, prepareNext: () => void): Promise<StepMetrics> {
+  /** Queues one optimiser step (forward, backward, SGD); its results are read later by `collect`. */
+  private dispatch(images: Float32Array, labels: Int32Array): void {
     const { batchSize } = this.resolved;
     const { lr, momentum } = this.schedule(this.position.step);
     const stats = tf.tidy(() =>
@@ -157,15 +185,35 @@ export class Learner {
         microBatch: this.microBatch,
       }),
     );
-    prepareNext();
-    const [loss, correct] = await stats.data();
-    stats.dispose();
+    if (this.idleSince) this.deviceIdleMs += performance.now() - this.idleSince;
+    this.idleSince = 0;
     this.position.step++;
     this.position.stepInEpoch++;
-    this.position.lossSum += loss! * batchSize;
-    this.position.correct += correct!;
-    this.position.seen += batchSize;
-    return { step: this.position.step, epoch: this.position.epoch, loss: loss!, lr, momentum };
+    this.inFlight.push({ stats, metrics: { step: this.position.step, epoch: this.position.epoch, lr, momentum } });
+  }
+
+  /** Reads all queued steps but the last `keep` in one transfer, adds them to the epoch's sums, runs callbacks. */
+  private async collect(keep: number): Promise<void> {
+    const group = this.inFlight.splice(0, Math.max(0, this.inFlight.length - keep));
+    if (group.length === 0) return;
+    const waitStart = performance.now();
+    const stacked = tf.tidy(() => (group.length === 1 ? tf.clone(group[0]!.stats) : tf.stack(group.map((g) => g.stats))));
+    const values = await stacked.data();
+    const now = performance.now();
+    tf.dispose([stacked, ...group.map((g) => g.stats)]);
+    this.lastRead = now;
+    if (this.inFlight.length === 0) this.idleSince = now;
+    this.position.trainSeconds += (now - this.clock) / 1000;
+    this.onRead?.({ steps: group.length, waitMs: now - waitStart });
+    const { batchSize } = this.resolved;
+    for (const [k, g] of group.entries()) {
+      const loss = values[2 * k]!;
+      this.position.lossSum += loss * batchSize;
+      this.position.correct += values[2 * k + 1]!;
+      this.position.seen += batchSize;
+      for (const cb of this.callbacks) await cb.onBatchEnd?.(this, { ...g.metrics, loss });
+    }
+    this.clock = performance.now();
   }
 
   private async endEpoch(): Promise<void> {
