@@ -108,7 +108,7 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
     for (const ws of clients) {
       if (ws.readyState !== ws.OPEN) continue;
       if (event === 'runProgress' && ws.bufferedAmount > MAX_BUFFERED_EVENT_BYTES) continue;
-      ws.send(text);
+      send(ws, text);
     }
   };
   const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
@@ -194,15 +194,16 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
     });
   });
 
-  const send = (ws: WebSocket, message: unknown) => {
+  /** Every message to a client goes through here (a string is sent as is). */
+  function send(ws: WebSocket, message: unknown): void {
     if (ws.readyState !== ws.OPEN) return;
-    ws.send(JSON.stringify(message));
+    ws.send(typeof message === 'string' ? message : JSON.stringify(message));
     // A client that does not read its replies would make them pile up here without end.
     if (ws.bufferedAmount > maxClientBuffer) {
       log.warn(`closed a WebSocket that does not read its replies (${ws.bufferedAmount} bytes unsent)`);
       ws.terminate();
     }
-  };
+  }
   const inFlight = new WeakMap<WebSocket, number>();
 
   async function onMessage(ws: WebSocket, data: Buffer | Buffer[] | ArrayBuffer, isBinary: boolean): Promise<void> {
