@@ -99,5 +99,12 @@ describe('checkpoint crash safety', () => {
     expect(names.filter((n) => !/^(latest|best)(\.\d{6})?$/.test(n))).toEqual([]);
     expect(names.filter((n) => n.startsWith('latest.'))).toHaveLength(1);
     expect(names.filter((n) => n.startsWith('best.'))).toHaveLength(1);
+
+    // Checkpoints lost (deleted by hand, a disk error): the trainer refuses rather than restart from step 0.
+    fs.rmSync(store.checkpointDir(id), { recursive: true });
+    fs.mkdirSync(store.checkpointDir(id));
+    const lost = await trainOnce(id, {});
+    expect(lost.messages.find((m) => m.type === 'started')).toBeUndefined();
+    expect(lost.messages.find((m) => m.type === 'error')).toMatchObject({ error: { message: expect.stringContaining(`run ${id} reached step 16 but has no complete checkpoint`) } });
   });
 });

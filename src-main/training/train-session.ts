@@ -71,6 +71,11 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
       position = (await loadCheckpoint(latest, model, sgd)).position;
       // Lines written after the checkpoint (a crash) are replayed by this session.
       await store.rewindMetrics(runId, position.step);
+    } else if (record.progress.step > 0) {
+      // The record moves on only after a checkpoint is complete: one existed and is gone. Never restart from step 0 silently.
+      throw new Error(
+        `run ${runId} reached step ${record.progress.step} but has no complete checkpoint in ${store.checkpointDir(runId)}; resuming would restart it from step 0, so it was not resumed (start a new run with the same config instead)`,
+      );
     }
     const stepStride = Math.max(1, Math.ceil(resolved.totalSteps / MAX_STEP_LINES));
     const wallAtStart = record.wallSeconds;
