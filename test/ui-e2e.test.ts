@@ -241,7 +241,7 @@ describe('workbench in Chromium against kiln serve', () => {
     const summary = page.locator('[data-testid=arch-summary]');
     await poll(() => summary.textContent()).toContain('parameters');
     const before = await summary.locator('.stat b').first().textContent();
-    for (const [field, value] of [['groups', '2'], ['blocks', '1'], ['width', '1'], ['stem', '8'], ['dropout', '0']]) {
+    for (const [field, value] of [['groups', '2'], ['blocksPerGroup', '1'], ['widthFactor', '1'], ['stemChannels', '8'], ['dropout', '0']]) {
       await page.fill(`#f-arch-${field}`, value!);
     }
     await poll(() => summary.locator('.stat b').first().textContent()).not.toBe(before);
@@ -261,7 +261,7 @@ describe('workbench in Chromium against kiln serve', () => {
     // Reloaded with the run form on a saved custom architecture, the editor shows its fields (it came up blank).
     await reopen();
     await poll(() => page.locator('#f-arch-groups').inputValue()).toBe('2');
-    await poll(() => page.locator('#f-arch-blocks').inputValue()).toBe('1');
+    await poll(() => page.locator('#f-arch-blocksPerGroup').inputValue()).toBe('1');
     await shot(page, '2-architecture');
   });
 

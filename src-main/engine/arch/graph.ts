@@ -1,22 +1,13 @@
 import type { ArchSpec, ResNet9Spec, WideResNetSpec } from '../../../src-shared/arch-spec.ts';
 import type { ArchSummary, Shape } from '../../../src-shared/arch-types.ts';
+import { layerOf, type GraphNode } from '../layers/registry.ts';
 
 /**
- * The one intermediate form every consumer reads: the trainer's forward pass, the layer
- * table and parameter count, and the export to a tfjs-layers model all walk these nodes.
+ * The one intermediate form every consumer reads: the trainer's forward pass, the layer table and parameter
+ * count, and the exports all walk these nodes. Each node type's behaviour lives in its layer module
+ * (engine/layers/, listed in engine/layers/registry.ts).
  */
-export type GraphNode =
-  | { op: 'input'; name: string }
-  | { op: 'conv'; name: string; input: string; filters: number; kernel: number; stride: number }
-  | { op: 'bn'; name: string; input: string }
-  | { op: 'relu'; name: string; input: string }
-  | { op: 'add'; name: string; inputs: [string, string] }
-  | { op: 'maxpool'; name: string; input: string; size: number }
-  | { op: 'global-avg-pool'; name: string; input: string }
-  | { op: 'global-max-pool'; name: string; input: string }
-  | { op: 'dropout'; name: string; input: string; rate: number }
-  | { op: 'dense'; name: string; input: string; units: number; useBias: boolean }
-  | { op: 'scale'; name: string; input: string; factor: number };
+export type { GraphNode };
 
 export interface LayerInfo {
   name: string;
@@ -91,7 +82,9 @@ function buildWideResNet(spec: WideResNetSpec, numClasses: number, b: GraphBuild
 }
 
 function buildResNet9(spec: ResNet9Spec, numClasses: number, b: GraphBuilder): string {
-  const convBn = (prefix: string, input: string, filters: number) => b.relu(prefix, b.bn(prefix, b.conv(prefix, input, filters)));
+  const conv = (prefix: string, input: string, filters: number) =>
+    spec.conv === 'separable' ? b.add({ op: 'sepconv', name: `${prefix}/sepconv`, input, filters, kernel: 3 }) : b.conv(prefix, input, filters);
+  const convBn = (prefix: string, input: string, filters: number) => b.relu(prefix, b.bn(prefix, conv(prefix, input, filters)));
   const residual = (prefix: string, input: string, filters: number) => {
     const h = convBn(`${prefix}/res2`, convBn(`${prefix}/res1`, input, filters), filters);
     return b.add({ op: 'add', name: `${prefix}/add`, inputs: [input, h] });
@@ -114,57 +107,8 @@ function infer(node: GraphNode, shapes: Map<string, Shape>, inputShape: Shape): 
     if (!s) throw new Error(`graph: node ${node.name} reads unknown node ${name}`);
     return s;
   };
-  const info = (outputShape: Shape, params = 0, flops = 0, nonTrainable = 0): LayerInfo => ({
-    name: node.name,
-    op: node.op,
-    outputShape,
-    params,
-    nonTrainable,
-    flops,
-  });
-  switch (node.op) {
-    case 'input':
-      return info(inputShape);
-    case 'conv': {
-      const [h, w, c] = inShape(node.input);
-      // "same" padding: output side is ceil(side / stride).
-      const oh = Math.ceil(h / node.stride);
-      const ow = Math.ceil(w / node.stride);
-      const params = node.kernel * node.kernel * c * node.filters;
-      return info([oh, ow, node.filters], params, 2 * params * oh * ow);
-    }
-    case 'bn': {
-      const s = inShape(node.input);
-      const c = s[s.length - 1];
-      return info(s, 2 * c, 4 * s.reduce((a, v) => a * v, 1), 2 * c);
-    }
-    case 'relu':
-    case 'dropout':
-    case 'scale':
-      return info(inShape(node.input), 0, inShape(node.input).reduce((a, v) => a * v, 1));
-    case 'add': {
-      const [a, b] = node.inputs.map(inShape);
-      if (a.join() !== b.join()) throw new Error(`graph: ${node.name} adds shapes [${a}] and [${b}]`);
-      return info(a, 0, a.reduce((x, v) => x * v, 1));
-    }
-    case 'maxpool': {
-      const [h, w, c] = inShape(node.input);
-      const oh = Math.floor(h / node.size);
-      const ow = Math.floor(w / node.size);
-      if (oh < 1 || ow < 1) throw new Error(`graph: ${node.name} pools a ${h}×${w} map by ${node.size}: the input images are too small`);
-      return info([oh, ow, c], 0, h * w * c);
-    }
-    case 'global-avg-pool':
-    case 'global-max-pool': {
-      const [h, w, c] = inShape(node.input);
-      return info([c], 0, h * w * c);
-    }
-    case 'dense': {
-      const [c] = inShape(node.input);
-      const params = c * node.units + (node.useBias ? node.units : 0);
-      return info([node.units], params, 2 * c * node.units);
-    }
-  }
+  const r = layerOf(node).infer(node, inShape, inputShape);
+  return { name: node.name, op: node.op, outputShape: r.outputShape, params: r.params ?? 0, nonTrainable: r.nonTrainable ?? 0, flops: r.flops ?? 0 };
 }
 
 /** Turn a spec into the graph for images of the given size and class count. */

@@ -1,12 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Graph, GraphNode } from '../arch/graph.ts';
+import type { Graph } from '../arch/graph.ts';
 import '../register-gradients.ts';
-import { batchNormTrain } from '../ops/batch-norm.ts';
+import { layerOf, type GraphNode } from '../layers/registry.ts';
+import type { ForwardContext } from '../layers/layer-module.ts';
 import { Rng } from '../util/rng.ts';
-
-export const BN_EPSILON = 1e-5;
-/** PyTorch's convention: running = (1 − m)·running + m·batch. */
-export const BN_MOMENTUM = 0.1;
 
 export interface Param {
   name: string;
@@ -46,7 +43,6 @@ export class Model {
       this.params.push({ name, variable, isBnOrBias });
       this.byName.set(name, variable);
     };
-    const draw = (n: number, f: () => number) => Float32Array.from({ length: n }, f);
     const readers = new Map<string, GraphNode[]>();
     for (const node of graph.nodes) {
       const inputs = 'inputs' in node ? node.inputs : 'input' in node ? [node.input] : [];
@@ -60,22 +56,14 @@ export class Model {
       }
     }
     for (const node of graph.nodes) {
-      if (node.op === 'conv') {
-        const c = inChannels(node.input);
-        const fanIn = node.kernel * node.kernel * c;
-        const std = Math.sqrt(2 / fanIn);
-        add(`${node.name}/kernel`, draw(fanIn * node.filters, () => rng.normal() * std), [node.kernel, node.kernel, c, node.filters], false);
-      } else if (node.op === 'bn') {
-        const c = inChannels(node.input);
-        add(`${node.name}/gamma`, new Float32Array(c).fill(1), [c], true);
-        add(`${node.name}/beta`, new Float32Array(c), [c], true);
-        this.state.set(`${node.name}/moving_mean`, tf.variable(tf.zeros([c]), false, `${this.prefix}${node.name}/moving_mean`));
-        this.state.set(`${node.name}/moving_variance`, tf.variable(tf.ones([c]), false, `${this.prefix}${node.name}/moving_variance`));
-      } else if (node.op === 'dense') {
-        const c = inChannels(node.input);
-        const bound = 1 / Math.sqrt(c);
-        add(`${node.name}/kernel`, draw(c * node.units, () => (2 * rng.float() - 1) * bound), [c, node.units], false);
-        if (node.useBias) add(`${node.name}/bias`, draw(node.units, () => (2 * rng.float() - 1) * bound), [node.units], true);
+      const module = layerOf(node);
+      if (!module.init) continue;
+      const inputs = module.inputs(node);
+      const init = module.init(node, inputs.length > 0 ? inChannels(inputs[0]!) : 0, rng);
+      for (const p of init.params) add(`${node.name}/${p.suffix}`, p.values, p.shape, p.isBnOrBias);
+      for (const s of init.state ?? []) {
+        const name = `${node.name}/${s.suffix}`;
+        this.state.set(name, tf.variable(s.fill === 0 ? tf.zeros(s.shape) : tf.ones(s.shape), false, this.prefix + name));
       }
     }
   }
@@ -101,52 +89,21 @@ export class Model {
   }
 
   private apply(node: Exclude<GraphNode, { op: 'input' }>, get: (name: string) => tf.Tensor, training: boolean, dropoutSeed: number): tf.Tensor {
-    switch (node.op) {
-      case 'conv':
-        return tf.conv2d(get(node.input) as tf.Tensor4D, this.param(`${node.name}/kernel`) as tf.Tensor4D, node.stride, 'same');
-      case 'bn':
-        return this.batchNorm(node.name, get(node.input) as tf.Tensor4D, training, training && this.bnWithRelu.has(node.name));
-      case 'relu':
-        return training && this.fusedRelu.has(node.name) ? get(node.input) : tf.relu(get(node.input));
-      case 'add':
-        return tf.add(get(node.inputs[0]), get(node.inputs[1]));
-      case 'maxpool':
-        return tf.maxPool(get(node.input) as tf.Tensor4D, node.size, node.size, 'valid');
-      case 'global-avg-pool':
-        return tf.mean(get(node.input), [1, 2]);
-      case 'global-max-pool': {
-        // A maxPool over the whole map, not tf.max: max's gradient is a broadcast Equal mask (slow on wasm, and it
-        // hands a tie's gradient to every tied position), maxPool's goes to the first maximum, as PyTorch's MaxPool2d.
-        const x = get(node.input) as tf.Tensor4D;
-        const [n, h, w, c] = x.shape;
-        return tf.reshape(tf.maxPool(x, [h, w], [h, w], 'valid'), [n, c]);
-      }
-      case 'dropout':
-        return training && node.rate > 0 ? tf.dropout(get(node.input), node.rate, undefined, dropoutSeed + this.dropoutCalls++) : get(node.input);
-      case 'dense': {
-        const y = tf.matMul(get(node.input) as tf.Tensor2D, this.param(`${node.name}/kernel`) as tf.Tensor2D);
-        return node.useBias ? tf.add(y, this.param(`${node.name}/bias`)) : y;
-      }
-      case 'scale':
-        return tf.mul(get(node.input), node.factor);
-    }
-  }
-
-  private batchNorm(name: string, x: tf.Tensor4D, training: boolean, relu = false): tf.Tensor4D {
-    const gamma = this.param(`${name}/gamma`) as tf.Tensor1D;
-    const beta = this.param(`${name}/beta`) as tf.Tensor1D;
-    const movingMean = this.state.get(`${name}/moving_mean`)!;
-    const movingVar = this.state.get(`${name}/moving_variance`)!;
-    if (!training) return tf.batchNorm(x, movingMean as tf.Tensor1D, movingVar as tf.Tensor1D, beta, gamma, BN_EPSILON);
-    const { y, mean, variance } = batchNormTrain(x, gamma, beta, BN_EPSILON, { relu });
-    const n = x.shape[0] * x.shape[1] * x.shape[2];
-    tf.tidy(() => {
-      // The running variance is the unbiased estimate, as in PyTorch.
-      const unbiased = tf.mul(variance, n / Math.max(n - 1, 1));
-      movingMean.assign(tf.add(tf.mul(movingMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));
-      movingVar.assign(tf.add(tf.mul(movingVar, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)));
-    });
-    return y;
+    const module = layerOf(node);
+    const inputs = module.inputs(node);
+    const ctx: ForwardContext = {
+      input: (i = 0) => get(inputs[i]!),
+      param: (suffix) => this.param(`${node.name}/${suffix}`),
+      state: (suffix) => {
+        const v = this.state.get(`${node.name}/${suffix}`);
+        if (!v) throw new Error(`model has no state ${node.name}/${suffix}`);
+        return v;
+      },
+      training,
+      fused: node.op === 'bn' ? this.bnWithRelu.has(node.name) : node.op === 'relu' ? this.fusedRelu.has(node.name) : false,
+      nextSeed: () => dropoutSeed + this.dropoutCalls++,
+    };
+    return module.forward(node, ctx);
   }
 
   /** All weights and state by name, for checkpoints and export. */

@@ -1,6 +1,6 @@
 import type { Shape } from '../../../src-shared/arch-types.ts';
 import type { Graph, GraphNode } from '../arch/graph.ts';
-import { BN_EPSILON } from '../model/model.ts';
+import { BN_EPSILON } from '../layers/bn.ts';
 import { attr, OnnxGraphBuilder } from './onnx-builder.ts';
 import { DataType, encodeModel } from './onnx-proto.ts';
 
@@ -86,6 +86,20 @@ const EMITTERS: Emitters = {
       strides: attr.ints([node.stride, node.stride]),
       pads: attr.ints([top, left, bottom, right]),
     });
+  },
+  sepconv(node, ctx) {
+    const [h, w, c] = ctx.shape(node.input) as [number, number, number];
+    const [top, bottom] = samePads(h, node.kernel, 1);
+    const [left, right] = samePads(w, node.kernel, 1);
+    // Depthwise as a grouped Conv: tfjs's [k, k, C, 1] read as [1, C, k, k] has the data order of ONNX's [C, 1, k, k].
+    const dw = hwioToOihw(ctx.weight(`${node.name}/depthwise_kernel`));
+    const pw = hwioToOihw(ctx.weight(`${node.name}/pointwise_kernel`));
+    const depthwise = ctx.b.node('Conv', [ctx.value(node.input), ctx.b.floats(`${node.name}/depthwise_kernel`, [c, 1, node.kernel, node.kernel], dw.data)], `${node.name}/depthwise`, {
+      kernel_shape: attr.ints([node.kernel, node.kernel]),
+      group: attr.int(c),
+      pads: attr.ints([top, left, bottom, right]),
+    });
+    return ctx.b.node('Conv', [depthwise, ctx.b.floats(`${node.name}/pointwise_kernel`, pw.shape, pw.data)], node.name, { kernel_shape: attr.ints([1, 1]) });
   },
   bn(node, ctx) {
     const t = (suffix: string) => {

@@ -1,0 +1,30 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { one, type LayerModule } from './layer-module.ts';
+
+export type ConvNode = { op: 'conv'; name: string; input: string; filters: number; kernel: number; stride: number };
+
+/** A 2-D convolution, "same" padding, no bias (a BN follows). Kaiming-normal weights. */
+export const CONV: LayerModule<ConvNode> = {
+  op: 'conv',
+  inputs: one,
+  infer(node, inShape) {
+    const [h, w, c] = inShape(node.input);
+    // "same" padding: output side is ceil(side / stride).
+    const oh = Math.ceil(h! / node.stride);
+    const ow = Math.ceil(w! / node.stride);
+    const params = node.kernel * node.kernel * c! * node.filters;
+    return { outputShape: [oh, ow, node.filters], params, flops: 2 * params * oh * ow };
+  },
+  init(node, c, rng) {
+    const fanIn = node.kernel * node.kernel * c;
+    const std = Math.sqrt(2 / fanIn);
+    const values = Float32Array.from({ length: fanIn * node.filters }, () => rng.normal() * std);
+    return { params: [{ suffix: 'kernel', values, shape: [node.kernel, node.kernel, c, node.filters], isBnOrBias: false }] };
+  },
+  forward: (node, ctx) => tf.conv2d(ctx.input() as tf.Tensor4D, ctx.param('kernel') as tf.Tensor4D, node.stride, 'same'),
+  export(node, ctx) {
+    const layer = tfl.layers.conv2d({ filters: node.filters, kernelSize: node.kernel, strides: node.stride, padding: 'same', useBias: false, name: ctx.layerName() });
+    return { layer, x: layer.apply(ctx.input()) as tfl.SymbolicTensor, weights: [ctx.weight('kernel')] };
+  },
+};

@@ -1,0 +1,62 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { one, type LayerModule } from './layer-module.ts';
+
+export type SeparableConvNode = { op: 'sepconv'; name: string; input: string; filters: number; kernel: number };
+
+/**
+ * A depthwise-separable convolution (MobileNet, Xception): a k×k filter per channel, then a 1×1 convolution
+ * across channels; stride 1, "same" padding, no bias. About k²·C + C·F weights instead of k²·C·F.
+ *
+ * Training computes the depthwise part as a sum of k² shifted slices times per-channel weights: tfjs's wasm
+ * backend has no gradient kernels for DepthwiseConv2dNative, while slice, pad, mul and add have theirs on every
+ * backend. Inference uses tfjs's depthwiseConv2d (a unit test holds the two equal).
+ */
+export const SEPARABLE_CONV: LayerModule<SeparableConvNode> = {
+  op: 'sepconv',
+  inputs: one,
+  infer(node, inShape) {
+    const [h, w, c] = inShape(node.input) as [number, number, number];
+    if (node.kernel % 2 !== 1) throw new Error(`graph: ${node.name}: a separable convolution needs an odd kernel size, got ${node.kernel}`);
+    const depthwise = node.kernel * node.kernel * c;
+    const pointwise = c * node.filters;
+    return { outputShape: [h, w, node.filters], params: depthwise + pointwise, flops: 2 * (depthwise + pointwise) * h * w };
+  },
+  init(node, c, rng) {
+    const k = node.kernel;
+    const dStd = Math.sqrt(2 / (k * k));
+    const pStd = Math.sqrt(2 / c);
+    return {
+      params: [
+        { suffix: 'depthwise_kernel', values: Float32Array.from({ length: k * k * c }, () => rng.normal() * dStd), shape: [k, k, c, 1], isBnOrBias: false },
+        { suffix: 'pointwise_kernel', values: Float32Array.from({ length: c * node.filters }, () => rng.normal() * pStd), shape: [1, 1, c, node.filters], isBnOrBias: false },
+      ],
+    };
+  },
+  forward(node, ctx) {
+    const x = ctx.input() as tf.Tensor4D;
+    const dw = ctx.param('depthwise_kernel') as tf.Tensor4D;
+    const pw = ctx.param('pointwise_kernel') as tf.Tensor4D;
+    const depthwise = ctx.training ? shiftedDepthwise(x, dw, node.kernel) : tf.depthwiseConv2d(x, dw, 1, 'same');
+    return tf.conv2d(depthwise as tf.Tensor4D, pw, 1, 'same');
+  },
+  export(node, ctx) {
+    const layer = tfl.layers.separableConv2d({ filters: node.filters, kernelSize: node.kernel, strides: 1, padding: 'same', depthMultiplier: 1, useBias: false, name: ctx.layerName() });
+    return { layer, x: layer.apply(ctx.input()) as tfl.SymbolicTensor, weights: [ctx.weight('depthwise_kernel'), ctx.weight('pointwise_kernel')] };
+  },
+};
+
+/** tf.depthwiseConv2d(x, w, 1, 'same') for an odd k, from ops whose gradients every backend has. */
+export function shiftedDepthwise(x: tf.Tensor4D, w: tf.Tensor4D, k: number): tf.Tensor4D {
+  const [n, h, wd, c] = x.shape;
+  const p = (k - 1) / 2;
+  const padded = tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]]);
+  let sum: tf.Tensor4D | null = null;
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < k; j++) {
+      const term = tf.mul(tf.slice(padded, [0, i, j, 0], [n, h, wd, c]), tf.reshape(tf.slice(w, [i, j, 0, 0], [1, 1, c, 1]), [c])) as tf.Tensor4D;
+      sum = sum ? (tf.add(sum, term) as tf.Tensor4D) : term;
+    }
+  }
+  return sum!;
+}
