@@ -80,7 +80,7 @@ describe('process limits', () => {
     const saved = process.env.KILN_TEST_STEP_DELAY_MS;
     // Each step takes 10 minutes: a pause or stop request waits for the step to end.
     process.env.KILN_TEST_STEP_DELAY_MS = '600000';
-    const services = await createKilnServices({ home, emit: (event, payload) => void events.push({ event, payload }), stopTimeoutMs: 3000 });
+    const services = await createKilnServices({ home, emit: (event, payload) => void events.push({ event, payload }), stopTimeoutMs: 3000, maxTrainers: 2 });
     try {
       const config = mergeRunConfig(DEFAULT_RUN_CONFIG, {
         data: { dataset: 'synthetic', limitTrain: 64, limitVal: 32 },
@@ -90,6 +90,9 @@ describe('process limits', () => {
       });
       const [a, b] = await Promise.all([services.handlers['runs.start'](config, 'A'), services.handlers['runs.start'](config, 'B')]);
       const store = new RunStore(home);
+      // A third trainer is one too many: refused at once, and no run record is made for it.
+      await expect(services.handlers['runs.start'](config, 'C')).rejects.toMatchObject({ name: 'RunStateError', message: '2 runs are already training in this Kiln (at most 2 at once); pause or stop one first' });
+      expect((await store.list()).runs.map((r) => r.name).sort()).toEqual(['A', 'B']);
       const started = (id: string) => events.some((e) => e.event === 'runStatus' && (e.payload as KilnEvents['runStatus']).runId === id && (e.payload as KilnEvents['runStatus']).status === 'running');
       await waitUntil('both trainers training', () => started(a.id) && started(b.id)).catch((err: Error) => {
         throw new Error(`${err.message}; events: ${JSON.stringify(events).slice(0, 1500)}`);

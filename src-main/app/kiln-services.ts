@@ -55,6 +55,8 @@ export interface KilnServicesOptions {
   remote?: RemoteLimits;
   /** How long a trainer may take to pause or stop before it is killed (default 120 s). */
   stopTimeoutMs?: number;
+  /** Trainers at once (default 8). */
+  maxTrainers?: number;
   /** Limits of the heavy-job pool when `jobs` is not given. */
   jobLimits?: JobLimitsOption;
 }
@@ -100,7 +102,7 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
   const datasets = new DatasetStore(home);
   const archs = new CustomArchStore(home);
   const settings = opts.settings ?? new JsonSettingsStore(home);
-  const runs = new RunManager(home, opts.emit, log, opts.spawner, opts.stopTimeoutMs);
+  const runs = new RunManager(home, opts.emit, log, opts.spawner, opts.stopTimeoutMs, opts.maxTrainers);
   const tasks = new TaskManager(opts.emit, log);
   const jobs = opts.jobs ?? createJobRunner(undefined, opts.jobLimits);
   // Image decoding runs in a job process: a decoder crash ends the import, not the host (png-encode.ts says why).

@@ -29,8 +29,17 @@ export class RunManager {
     private readonly spawner: TrainerSpawner = forkSpawner,
     /** How long a trainer may take to honour pause or stop (finish its step, checkpoint) before it is killed. */
     private readonly stopTimeoutMs = 120_000,
+    /** Trainers at once: each holds a model, its data and a backend; more are refused with a reason. */
+    private readonly maxTrainers = 8,
   ) {
     this.store = new RunStore(home);
+  }
+
+  private assertRoom(): void {
+    const busy = this.live.size + this.starting.size;
+    if (busy >= this.maxTrainers) {
+      throw new RunStateError(`${busy} runs are already training in this Kiln (at most ${this.maxTrainers} at once); pause or stop one first`);
+    }
   }
 
   /** Wait for the trainer to end; past the timeout, kill it (SIGKILL) and wait for that. True if it ended by itself. */
@@ -55,7 +64,15 @@ export class RunManager {
   }
 
   async start(config: RunConfig, name?: string): Promise<RunRecord> {
-    const record = await createRun(this.home, config, name);
+    this.assertRoom();
+    const slot = `new:${Math.random()}`;
+    this.starting.add(slot);
+    let record: RunRecord;
+    try {
+      record = await createRun(this.home, config, name);
+    } finally {
+      this.starting.delete(slot);
+    }
     this.launch(record.id);
     this.log.info(`run ${record.id}: started`);
     return record;
@@ -64,6 +81,7 @@ export class RunManager {
   async resume(id: string): Promise<RunRecord> {
     // Checked and claimed with no await in between: ten concurrent resumes start one trainer.
     if (this.live.has(id) || this.starting.has(id)) throw new RunStateError(`run ${id} is already training`);
+    this.assertRoom();
     this.starting.add(id);
     try {
       // The same rules as `kiln runs resume`: paused, interrupted, queued or failed, and no live trainer.
