@@ -13,7 +13,7 @@ import { findPreset } from '../src-main/engine/arch/presets.ts';
 import { Model } from '../src-main/engine/model/model.ts';
 import { Learner } from '../src-main/engine/train/learner.ts';
 import { Sgd } from '../src-main/engine/train/sgd.ts';
-import { resolveOpt } from '../src-main/training/resolve-config.ts';
+import { resolveRun } from '../src-main/training/resolve-config.ts';
 import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../src-shared/run-config.ts';
 import { makeSyntheticDataset } from '../src-main/engine/data/synthetic.ts';
 
@@ -30,12 +30,12 @@ console.log(`${arch}, batch ${batch}, ${steps} steps (+1 warm-up) on ${info.devi
 const preset = findPreset(arch)!;
 const dataset = makeSyntheticDataset({ train: (steps + 1) * batch, val: 0, imageSize: 32 });
 const config = mergeRunConfig(DEFAULT_RUN_CONFIG, { net: { arch }, opt: { epochs: 1, batchSize: batch }, aug: { tta: false } });
-const resolved = resolveOpt(config, preset.recipe, dataset.train.count, 0);
+const resolved = resolveRun(config, dataset.train.count, 0);
 
 for (const pipelined of [false, true]) {
   const model = new Model(buildGraph(preset.spec, { imageSize: 32, numClasses: 10 }), 0);
-  const sgd = new Sgd(model.params, { ...config.opt, weightDecay: resolved.weightDecay });
-  const learner = new Learner(model, sgd, dataset, config, resolved);
+  const sgd = new Sgd(model.params, resolved.config.opt);
+  const learner = new Learner(model, sgd, dataset, resolved.config, resolved);
   learner.pipelined = pipelined;
   learner.evaluateEachEpoch = false;
   let waitMs = 0;
