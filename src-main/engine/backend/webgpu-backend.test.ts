@@ -167,9 +167,10 @@ describe.skipIf(skip)('webgpu backend', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-webgpu-'));
     afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
     const config: RunConfig = mergeRunConfig(DEFAULT_RUN_CONFIG, {
-      opt: { epochs: 2, batchSize: 16, lrMax: 0.2, labelSmoothing: 0 },
+      // All set here, not left to the recipe a custom spec inherits (Page's: 8 px cutout, a 1e4 warm-up divisor).
+      opt: { epochs: 2, batchSize: 16, lrMax: 0.2, labelSmoothing: 0, weightDecay: 5e-4, warmupFraction: 0.25, startDiv: 20, finalDiv: 1000, momentumMax: 0.95, momentumMin: 0.85 },
       net: { arch: { kind: 'resnet9', widths: [8, 8, 8, 8], outputScale: 1 } },
-      aug: { tta: false, cropPadding: 0, flip: false },
+      aug: { tta: false, cropPadding: 0, flip: false, cutout: 0 },
       seed: 3,
       backend: 'webgpu',
     });
@@ -207,15 +208,17 @@ describe.skipIf(skip)('webgpu backend', () => {
     it('a run paused mid-epoch and resumed from its checkpoint matches its uninterrupted twin', async () => {
       expect(straight, 'needs the run of the previous test').toBeDefined();
       const first = learner();
-      first.l.callbacks.push({ onBatchEnd: (l, m) => (m.step === 7 ? l.requestStop('pause') : undefined) });
+      first.l.callbacks.push({ onBatchEnd: (l, m) => (m.step === 3 ? l.requestStop('pause') : undefined) });
       expect(await first.l.fit()).toBe('paused');
       const ckpt = path.join(dir, 'latest');
       await saveCheckpoint(ckpt, first.l.model, first.l.sgd, first.l.position);
       first.l.model.dispose();
       first.l.sgd.dispose();
       const meta = await readCheckpointMeta(ckpt);
-      // Pipelined, the step queued behind the one that asked for the pause is finished and counted too.
-      expect(meta.position.step === 7 || meta.position.step === 8, `paused at step ${meta.position.step}`).toBe(true);
+      // Pipelined, steps already queued behind the one that asked for the pause (at most 9) are finished and
+      // counted too; the pause still lands mid-epoch (16 steps).
+      expect(meta.position.step, 'paused at').toBeGreaterThanOrEqual(3);
+      expect(meta.position.step, 'paused at').toBeLessThan(resolved.stepsPerEpoch);
       expect(meta.position).toMatchObject({ epoch: 0, stepInEpoch: meta.position.step, seen: 16 * meta.position.step });
 
       const second = learner(meta.position);
