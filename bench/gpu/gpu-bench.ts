@@ -118,7 +118,7 @@ async function benchModel(id: string, shareS: number): Promise<void> {
       },
     },
   ]);
-  learner.evaluateEachEpoch = false;
+  learner.callbacks.push({ beforeValidate: () => false });
   await learner.fit();
   await sync(model);
   const end = performance.now();

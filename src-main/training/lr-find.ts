@@ -8,23 +8,14 @@ import type { RunConfig } from '../../src-shared/run-config.ts';
 import { Model } from '../engine/model/model.ts';
 import { Learner } from '../engine/train/learner.ts';
 import { Sgd } from '../engine/train/sgd.ts';
+import { LrRangeTest, type LrRangeTestOptions } from '../engine/train/lr-range-test.ts';
 import type { LrFindPoint, LrFindResult } from '../../src-shared/train-types.ts';
 
-export interface LrFindOptions {
-  startLr: number;
-  endLr: number;
-  steps: number;
-  /** Stop once the smoothed loss exceeds this multiple of its minimum. */
-  divergeFactor: number;
-  onPoint?: (point: LrFindPoint) => void;
-}
+export type LrFindOptions = LrRangeTestOptions;
 
 export const DEFAULT_LR_FIND: LrFindOptions = { startLr: 1e-5, endLr: 10, steps: 100, divergeFactor: 4 };
 
-/**
- * The learning-rate range test (Smith, 2015): train from fresh weights while raising the LR
- * exponentially each step, record the loss, stop when it blows up.
- */
+/** The learning-rate range test (the LrRangeTest callback) from fresh weights, on the run a config would create. */
 export async function lrFind(dataset: LoadedDataset, config: RunConfig, opts: LrFindOptions): Promise<LrFindResult> {
   const base = resolveRun(config, dataset.train.count, dataset.val.count);
   const spec = base.config.net.arch;
@@ -37,35 +28,15 @@ export async function lrFind(dataset: LoadedDataset, config: RunConfig, opts: Lr
   const learner = new Learner(model, sgd, dataset, base.config, resolved);
   const microBatch = microBatchLimit(graph, resolved.batchSize, tf.getBackend());
   if (microBatch < resolved.batchSize) learner.microBatch = microBatch;
-  const ratio = opts.endLr / opts.startLr;
-  const momentum = base.config.opt.momentumMax;
-  learner.schedule = (step) => ({ lr: opts.startLr * ratio ** (step / Math.max(opts.steps - 1, 1)), momentum });
-  learner.evaluateEachEpoch = false;
-  const points: LrFindPoint[] = [];
-  let avg = 0;
-  let best = Infinity;
-  let stoppedEarly = false;
-  learner.callbacks.push({
-    onBatchEnd(l, m) {
-      // Bias-corrected exponential average, as fastai's recorder smooths it.
-      avg = 0.98 * avg + 0.02 * m.loss;
-      const smoothed = avg / (1 - 0.98 ** m.step);
-      points.push({ step: m.step, lr: m.lr, loss: m.loss, smoothedLoss: smoothed });
-      opts.onPoint?.(points.at(-1)!);
-      best = Math.min(best, smoothed);
-      if (!Number.isFinite(smoothed) || (m.step > 10 && smoothed > opts.divergeFactor * best)) {
-        stoppedEarly = true;
-        l.requestStop('stop');
-      } else if (m.step >= opts.steps) l.requestStop('stop');
-    },
-  });
+  const test = new LrRangeTest(opts);
+  learner.callbacks.push(test);
   try {
     await learner.fit();
   } finally {
     model.dispose();
     sgd.dispose();
   }
-  return { points, ...suggest(points), stoppedEarly };
+  return { points: test.points, ...suggest(test.points), stoppedEarly: test.stoppedEarly };
 }
 
 export function suggest(points: LrFindPoint[]): { suggestedLr: number | null; minLossLr: number | null } {

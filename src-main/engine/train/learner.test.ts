@@ -72,3 +72,38 @@ describe('Learner', () => {
     expect((await epochs(4))[0]!.trainLoss).not.toBe(a[0]!.trainLoss);
   });
 });
+
+describe('Learner hooks', () => {
+  it('calls before and after hooks of fit, epoch and batch in order, lets a batch hook set the LR, and skips validation when asked', async () => {
+    const { learner, model, sgd } = makeLearner({ epochs: 2 });
+    const events: string[] = [];
+    learner.callbacks.push({
+      onFitStart: () => void events.push('fit:start'),
+      onEpochStart: (_l, e) => void events.push(`epoch:start:${e}`),
+      onBatchStart: (_l, b) => {
+        events.push(`batch:start:${b.step}`);
+        b.lr = 0.001 * (b.step + 1);
+      },
+      onBatchEnd: (_l, m) => void events.push(`batch:end:${m.step}:${m.lr.toFixed(3)}`),
+      beforeValidate: () => false,
+      onEpochEnd: (_l, m) => void events.push(`epoch:end:${m.epoch}:${Number.isNaN(m.valAcc) ? 'no-val' : 'val'}`),
+      onFitEnd: (_l, o) => void events.push(`fit:end:${o}`),
+    });
+    expect(await learner.fit()).toBe('finished');
+    const spe = learner.resolved.stepsPerEpoch;
+    const epoch = (e: number) => [`epoch:start:${e}`, ...Array.from({ length: spe }, (_, i) => e * spe + i).flatMap((s) => [`batch:start:${s}`, `batch:end:${s + 1}:${(0.001 * (s + 1)).toFixed(3)}`]), `epoch:end:${e + 1}:no-val`];
+    expect(events).toEqual(['fit:start', ...epoch(0), ...epoch(1), 'fit:end:finished']);
+    model.dispose();
+    sgd.dispose();
+  });
+
+  it('stops at the next batch when its abort signal fires, pausing when the reason says so', async () => {
+    const { learner, model, sgd } = makeLearner({ epochs: 2 });
+    const controller = new AbortController();
+    learner.callbacks.push({ onBatchEnd: (_l, m) => (m.step === 2 ? controller.abort('pause') : undefined) });
+    expect(await learner.fit(controller.signal)).toBe('paused');
+    expect(learner.position.step).toBe(2);
+    model.dispose();
+    sgd.dispose();
+  });
+});

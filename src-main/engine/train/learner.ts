@@ -35,10 +35,26 @@ export const START_POSITION: Position = { epoch: 0, stepInEpoch: 0, step: 0, los
 
 export type FitOutcome = 'finished' | 'paused' | 'stopped';
 
-/** Progress, checkpointing, early stop and logging are callbacks, as in fastai's Learner. */
+/** The step about to be queued; a callback's onBatchStart may change its learning rate and momentum. */
+export interface BatchPlan {
+  step: number;
+  epoch: number;
+  lr: number;
+  momentum: number;
+}
+
+/**
+ * Progress, checkpointing, early stop, logging and the LR range test are callbacks, as in fastai's Learner:
+ * fit → epoch → batch, each with a hook before and after. onBatchStart runs synchronously as the step is
+ * queued (keep it cheap); onBatchEnd runs when the step's results are read, which on a pipelined GPU loop is
+ * a few steps later. beforeValidate returning false skips the epoch's evaluation.
+ */
 export interface Callback {
   onFitStart?(learner: Learner): void | Promise<void>;
+  onEpochStart?(learner: Learner, epoch: number): void | Promise<void>;
+  onBatchStart?(learner: Learner, batch: BatchPlan): void;
   onBatchEnd?(learner: Learner, metrics: StepMetrics): void | Promise<void>;
+  beforeValidate?(learner: Learner): boolean | void;
   onEpochEnd?(learner: Learner, metrics: EpochMetrics): void | Promise<void>;
   onFitEnd?(learner: Learner, outcome: FitOutcome): void | Promise<void>;
 }
@@ -95,19 +111,32 @@ export class Learner {
     return n === v.count ? v : { count: n, images: v.images.subarray(0, n * per), labels: v.labels.subarray(0, n) };
   }
 
-  /** The learning rate and momentum at a step; replaceable, as the LR range test does. */
-  schedule = (step: number): ScheduleValue => scheduleAt({ ...this.config.opt, lrMax: this.resolved.lrMax }, step, this.resolved.totalSteps);
+  /** The run's learning rate and momentum at a step (a callback's onBatchStart may override one step's). */
+  readonly schedule = (step: number): ScheduleValue => scheduleAt({ ...this.config.opt, lrMax: this.resolved.lrMax }, step, this.resolved.totalSteps);
 
   /** Most images per forward/backward pass (see trainStep); the trainer sets it from the backend's memory. */
   microBatch: number | undefined = undefined;
 
-  /** Evaluate on the validation split after each epoch (the LR range test turns this off). */
-  evaluateEachEpoch = true;
+  /**
+   * Trains to the end of the last epoch, or until a stop is requested or `signal` aborts (its reason 'pause'
+   * pauses, anything else stops); both are checked every batch.
+   */
+  async fit(signal?: AbortSignal): Promise<FitOutcome> {
+    const onAbort = () => this.requestStop(signal?.reason === 'pause' ? 'pause' : 'stop');
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await this.fitLoop();
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
 
-  async fit(): Promise<FitOutcome> {
+  private async fitLoop(): Promise<FitOutcome> {
     for (const cb of this.callbacks) await cb.onFitStart?.(this);
     let outcome: FitOutcome = 'finished';
     while (this.position.epoch < this.resolved.epochs) {
+      for (const cb of this.callbacks) await cb.onEpochStart?.(this, this.position.epoch);
       const done = await this.runEpoch();
       if (!done) {
         outcome = this.stopReason === 'stop' ? 'stopped' : 'paused';
@@ -175,7 +204,9 @@ export class Learner {
   /** Queues one optimiser step (forward, backward, SGD); its results are read later by `collect`. */
   private dispatch(images: Float32Array, labels: Int32Array): void {
     const { batchSize } = this.resolved;
-    const { lr, momentum } = this.schedule(this.position.step);
+    const plan: BatchPlan = { step: this.position.step, epoch: this.position.epoch, ...this.schedule(this.position.step) };
+    for (const cb of this.callbacks) cb.onBatchStart?.(this, plan);
+    const { lr, momentum } = plan;
     const stats = tf.tidy(() =>
       trainStep(this.model, this.sgd, tf.tensor4d(images, [batchSize, this.size, this.size, 3]), tf.tensor1d(labels, 'int32'), {
         lr,
@@ -219,7 +250,8 @@ export class Learner {
   private async endEpoch(): Promise<void> {
     const p = this.position;
     const evalStart = performance.now();
-    const val = this.evaluateEachEpoch ? await this.evaluate(this.valSplit, this.config.aug.tta) : { loss: NaN, acc: NaN };
+    const validate = this.callbacks.every((cb) => cb.beforeValidate?.(this) !== false);
+    const val = validate ? await this.evaluate(this.valSplit, this.config.aug.tta) : { loss: NaN, acc: NaN };
     const evalSeconds = (performance.now() - evalStart) / 1000;
     const metrics: EpochMetrics = {
       epoch: p.epoch + 1,
