@@ -235,6 +235,23 @@ describe('workbench in Chromium against kiln serve', () => {
     await task.locator('button:has-text("Dismiss")').click();
   });
 
+  it('cancels an upload and leaves nothing behind', async () => {
+    // 24 MB of files (not images: the import never runs), so the upload is still going when Cancel is pressed.
+    const big = path.join(tmp, 'big');
+    fs.mkdirSync(path.join(big, 'noise'), { recursive: true });
+    const bytes = Buffer.alloc(256 * 1024, 7);
+    for (let i = 0; i < 96; i++) fs.writeFileSync(path.join(big, 'noise', `${i}.bin`), bytes);
+    await page.fill('#import-name', 'big-upload');
+    await page.setInputFiles('#upload-folder', big);
+    await poll(() => page.locator('[data-testid=upload]').count()).toBe(1);
+    await page.click('button:has-text("Cancel upload")');
+    await poll(() => page.textContent('[data-testid=upload-note]')).toContain('Upload cancelled');
+    const uploads = path.join(tmp, 'home', 'tmp', 'uploads');
+    await poll(() => (fs.existsSync(uploads) ? fs.readdirSync(uploads).length : 0)).toBe(0);
+    expect(await page.locator('[data-testid=dataset-list] a:has-text("big-upload")').count()).toBe(0);
+    await page.fill('#import-name', '');
+  });
+
   it('edits an architecture with live summary and field errors, saves it and uses it', async () => {
     await page.click('a[data-view=architecture]');
     await page.click('button[data-arch=wrn-22]');
@@ -288,10 +305,13 @@ describe('workbench in Chromium against kiln serve', () => {
     await page.fill('#f-cfg-ls', '0.1');
     await poll(() => page.locator('#f-cfg-ls-error').count()).toBe(0);
     // Momentum min above max is refused, at the min field, in words (it was accepted).
+    await page.fill('#f-cfg-mmax', '0.95');
     await page.fill('#f-cfg-mmin', '0.99');
     await page.click('button:has-text("Start training")');
     await poll(() => page.locator('#f-cfg-mmin-error').textContent()).toBe('Momentum min must not be above momentum max');
-    await page.fill('#f-cfg-mmin', '0.85');
+    // Back to the recipe's momentum (empty fields).
+    await page.fill('#f-cfg-mmin', '');
+    await page.fill('#f-cfg-mmax', '');
     await poll(() => page.locator('#f-cfg-mmin-error').count()).toBe(0);
   });
 

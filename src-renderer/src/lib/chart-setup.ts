@@ -39,20 +39,22 @@ function axis(a: ChartAxis, theme: ChartTheme, position?: 'left' | 'right') {
       includeBounds: false,
       ...(a.integer ? { precision: 0 } : {}),
       // Always format: chart.js's default leaves float noise (0.30000000000000004) on some ranges.
-      callback: (v: number | string) => tickLabel(Number(v), a),
+      callback: (v: number | string, _i: number, ticks: { value: number }[]) => tickLabel(Number(v), a, ticks),
     },
     grid: { color: theme.grid, drawOnChartArea: position !== 'right' },
   };
 }
 
-function tickLabel(v: number, a: ChartAxis): string | null {
+function tickLabel(v: number, a: ChartAxis, ticks: { value: number }[] = []): string | null {
   if (a.percent) return `${Number((v * 100).toPrecision(3))}%`;
   if (v === 0) return '0';
   const abs = Math.abs(v);
   if (a.log) {
     // Label only 1, 2 and 5 per decade: chart.js puts a tick at every minor step, whose labels collide.
     const lead = Number((abs / 10 ** Math.floor(Math.log10(abs) + 1e-9)).toPrecision(2));
-    if (lead !== 1 && lead !== 2 && lead !== 5) return null;
+    // Within one decade (a loss from 0.6 to 1) there may be no 1, 2 or 5: label every tick then.
+    const span = ticks.length > 1 ? ticks.at(-1)!.value / ticks[0]!.value : Infinity;
+    if (span >= 10 && lead !== 1 && lead !== 2 && lead !== 5) return null;
     return abs < 1e-3 || abs >= 1e5 ? v.toExponential(0) : String(Number(v.toPrecision(2)));
   }
   if (abs < 1e-3 || abs >= 1e5) return v.toExponential(0);
