@@ -65,7 +65,8 @@ describe('pause and resume', () => {
     expect(paused.stdout()).toContain(`Resume with: kiln runs resume ${id}`);
     const before = await store.get(id);
     expect(before.status).toBe('paused');
-    expect(before.progress).toMatchObject({ epoch: 1, step: 6 });
+    // Step 6 of 4-step epochs is in the second epoch: the record counts epochs from 1, as the live display (the checkpoint's position from 0).
+    expect(before.progress).toMatchObject({ epoch: 2, step: 6 });
     expect((await readCheckpointMeta(path.join(store.checkpointDir(id), 'latest'))).position).toMatchObject({ epoch: 1, stepInEpoch: 2, step: 6 });
 
     const resumed = await kiln(['runs', 'resume', id, '--json', '--home', home]);
