@@ -38,7 +38,8 @@ export async function followTrainer(home: string, runId: string, opts: { json: b
           const res = r.resolved;
           if (!res || m.resumedAtStep > 0) return;
           clearLine();
-          console.log(`${res.epochs} epochs × ${res.stepsPerEpoch} steps of ${res.batchSize} images (${r.dataset.train.toLocaleString('en-US')} training images)`);
+          const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
+          console.log(`${n(res.epochs, 'epoch')} × ${n(res.stepsPerEpoch, 'step')} of ${n(res.batchSize, 'image')} (${r.dataset.train.toLocaleString('en-US')} training images)`);
           for (const rule of res.autoRules ?? []) if (!rule.endsWith(": the recipe's")) console.log(`  auto ${rule}`);
         },
         () => undefined,

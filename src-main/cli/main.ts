@@ -25,7 +25,7 @@ export function usage(): string {
     'Commands:',
     ...lines,
     '',
-    'Common options:',
+    'Common options (before or after the command):',
     '  --home DIR   where datasets and runs live (default: $KILN_HOME or the app\'s user-data folder)',
     '  --json       machine-readable output',
     '',

@@ -77,7 +77,7 @@ export function resolveRun(request: RunConfig, trainAvailable: number, valAvaila
     autoRules.push(
       opt.batchSize === recipeBatch
         ? `batch ${opt.batchSize}: the recipe's`
-        : `batch ${opt.batchSize}: the recipe's ${recipeBatch}, halved so ${trainCount.toLocaleString('en-US')} images × ${opt.epochs} epochs give ≥ ${wanted} steps${floorNote}`,
+        : `batch ${opt.batchSize}: the recipe's ${recipeBatch}, halved so ${trainCount.toLocaleString('en-US')} images × ${opt.epochs} epoch${opt.epochs === 1 ? '' : 's'} give ≥ ${wanted} steps${floorNote}`,
     );
   }
   opt.batchSize = Math.min(opt.batchSize, trainCount);
