@@ -50,7 +50,7 @@ describe('kiln serve (the command)', () => {
     const s = serve(['--host', '0.0.0.0', '--allow-remote', '--home', tempHome()]);
     const url = await s.url;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{32}$/);
-    expect(s.err()).toMatch(/WARNING: listening on 0\.0\.0\.0/);
+    expect(s.err()).toMatch(/WARNING: remote mode, listening on 0\.0\.0\.0/);
     s.child.kill('SIGINT');
     expect(await s.exit).toBe(0);
   }, 60_000);
