@@ -1,9 +1,19 @@
+import type { Readable } from 'node:stream';
 import type { UtilityProcess } from 'electron';
+import { forwardStderr } from '../common/third-party-noise.ts';
 import type { TrainerMessage } from '../../src-shared/trainer-protocol.ts';
 import type { TrainerSpawner } from '../training/trainer-client.ts';
 import type { JobProcess } from '../app/job-runner.ts';
 
-type Fork = (modulePath: string, args?: string[], options?: { serviceName?: string; stdio?: 'inherit' | 'pipe' | 'ignore'; env?: NodeJS.ProcessEnv }) => UtilityProcess;
+type Stdio = 'inherit' | 'pipe' | 'ignore';
+type Fork = (modulePath: string, args?: string[], options?: { serviceName?: string; stdio?: Stdio | Stdio[]; env?: NodeJS.ProcessEnv }) => UtilityProcess;
+
+/**
+ * stderr piped and forwarded without native libraries' noise (Dawn's adapter warnings), as trainer-client.ts does
+ * for forked trainers: a desktop session's stderr may be a socket to the journal, where it cannot be silenced at
+ * the source. stdout stays inherited.
+ */
+const STDIO: Stdio[] = ['ignore', 'inherit', 'pipe'];
 
 /**
  * Trainers as Electron utility processes (Chromium's process model): a crash or out-of-memory kills
@@ -13,7 +23,8 @@ type Fork = (modulePath: string, args?: string[], options?: { serviceName?: stri
  */
 export function utilityTrainerSpawner(fork: Fork, entry: string): TrainerSpawner {
   return (args) => {
-    const child = fork(entry, args, { serviceName: 'Kiln trainer', stdio: 'inherit' });
+    const child = fork(entry, args, { serviceName: 'Kiln trainer', stdio: STDIO });
+    if (child.stderr) forwardStderr(child.stderr as Readable);
     return {
       get pid() {
         return child.pid;
@@ -34,7 +45,8 @@ export function utilityTrainerSpawner(fork: Fork, entry: string): TrainerSpawner
 /** A job answers once; having the answer, the parent ends the process (see above). */
 export function utilityJobProcess(fork: Fork, entry: string): () => JobProcess {
   return () => {
-    const child = fork(entry, [], { serviceName: 'Kiln job', stdio: 'inherit' });
+    const child = fork(entry, [], { serviceName: 'Kiln job', stdio: STDIO });
+    if (child.stderr) forwardStderr(child.stderr as Readable);
     return {
       send: (m) => child.postMessage(m),
       onMessage: (l) =>
