@@ -91,44 +91,46 @@ async function benchModel(id: string, shareS: number): Promise<void> {
   current = id;
   const preset = findPreset(id);
   if (!preset) throw new Error(`unknown preset "${id}" in KILN_GPU_BENCH_MODELS`);
-  const dataset = randomDataset((warm + timed) * batch);
   const config = mergeRunConfig(DEFAULT_RUN_CONFIG, { net: { arch: id }, opt: { epochs: 1, batchSize: batch }, aug: { tta: false }, backend: 'webgpu' });
-  const resolved = resolveRun(config, dataset.train.count, 0);
   const model = new Model(buildGraph(preset.spec, { imageSize: 32, numClasses: 10 }), 0);
-  const sgd = new Sgd(model.params, resolved.config.opt);
   const t0 = performance.now();
-  let firstStepS = 0;
-  let timedFrom = 0;
   const state = { over: false };
-  const learner = new Learner(model, sgd, dataset, resolved.config, resolved, [
-    {
-      onBatchEnd: async (l, m) => {
-        if (m.step === 1) {
-          await sync(model);
-          firstStepS = (performance.now() - t0) / 1000;
-        }
-        if (m.step === warm) {
-          await sync(model);
-          timedFrom = performance.now();
-        }
-        if ((performance.now() - t0) / 1000 > shareS && m.step < warm + timed) {
-          state.over = true;
-          l.requestStop('stop');
-        }
+  // One Learner per phase (an epoch of exactly `steps` batches), both training the same model: the loop reads
+  // results a step behind the device, so a callback's moment says nothing about when a step finished. Each phase
+  // ends with a sync; the timed phase is what lies between two syncs.
+  let sgd: Sgd | undefined;
+  const phase = async (steps: number): Promise<number> => {
+    const dataset = randomDataset(steps * batch);
+    const resolved = resolveRun(config, dataset.train.count, 0);
+    sgd ??= new Sgd(model.params, resolved.config.opt);
+    const learner = new Learner(model, sgd, dataset, resolved.config, resolved, [
+      {
+        onBatchEnd: (l, m) => {
+          if ((performance.now() - t0) / 1000 > shareS && m.step < steps) {
+            state.over = true;
+            l.requestStop('stop');
+          }
+        },
+        beforeValidate: () => false,
       },
-    },
-  ]);
-  learner.callbacks.push({ beforeValidate: () => false });
-  await learner.fit();
-  await sync(model);
+    ]);
+    await learner.fit();
+    await sync(model);
+    return learner.position.step || steps;
+  };
+  await phase(1);
+  const firstStepS = (performance.now() - t0) / 1000;
+  if (warm > 1 && !state.over) await phase(warm - 1);
+  const timedFrom = performance.now();
+  const done = state.over ? 0 : await phase(timed);
   const end = performance.now();
   const memory = tf.memory() as tf.MemoryInfo & { numBytesInGPU?: number };
   model.dispose();
-  sgd.dispose();
-  if (state.over || timedFrom === 0) {
+  sgd?.dispose();
+  if (state.over) {
     say(
-      `${id}: over its ${shareS.toFixed(0)} s share after ${learner.position.step} of ${warm + timed} steps ` +
-        `(first step ${firstStepS.toFixed(1)} s, compile included); no rate measured`,
+      `${id}: over its ${shareS.toFixed(0)} s share (first step ${firstStepS.toFixed(1)} s, compile included)` +
+        (done > 0 ? `; ${done} timed steps took ${((end - timedFrom) / 1000).toFixed(1)} s, ${((done * batch * 1000) / (end - timedFrom)).toPrecision(3)} images/s` : '; no rate measured'),
     );
     return;
   }
