@@ -16,6 +16,7 @@ import type { BackendStatus } from './backends.ts';
 import type { EpochMetrics, LrFindResult } from './train-types.ts';
 import type { RunComparison } from './run-comparison.ts';
 import type { ArchSummary } from './arch-types.ts';
+import { ExportRequestSchema } from './export-format.ts';
 
 const id = z.string().min(1).max(200);
 /** A file-system path the person typed or picked: long enough for any real one, short enough to log. */
@@ -87,7 +88,8 @@ export const METHOD_ARGS = {
   'runs.compare': z.tuple([z.array(id).min(2).max(12)]),
   'runs.evaluate': z.tuple([id]),
   'runs.evaluation': z.tuple([id]),
-  'runs.export': z.tuple([id, fsPath]),
+  /** Writes the run's model to a folder: TensorFlow.js layers (default) or ONNX (NCHW unless `layout` says NHWC). */
+  'runs.export': z.tuple([id, fsPath, ExportRequestSchema.optional()]),
   /** Top-k classes for an image file's bytes (any format the importer reads). */
   'runs.predict': z.tuple([id, z.string().min(1).max(30_000_000), z.number().int().min(1).max(20).optional()]),
   /** The LR range test; the options default to 100 steps from 1e-5 to 10. */

@@ -10,6 +10,8 @@ export interface ComparedRun {
   /** Epochs and steps with metrics logged. */
   epochs: number;
   steps: number;
+  /** The run it was fine-tuned from; null when it started from random weights. */
+  origin: RunRecord['origin'] | null;
 }
 
 /** A run's step series at one aligned step: raw, or the mean loss of a decimation bucket ending there. */

@@ -71,6 +71,8 @@ function optShape<R extends boolean>(request: R) {
     wdExcludeBnBias: z.boolean(),
     /** ε in the smoothed targets (1-ε)·onehot + ε/K. */
     labelSmoothing: recipe(z.number().min(0).max(0.99)),
+    /** With initFrom: train only the head for this many epochs, then everything (0 = none). */
+    freezeEpochs: z.number().int().min(0).max(10_000).default(0),
   };
 }
 
@@ -87,6 +89,11 @@ export const RunConfigSchema = z.object({
   net: NetConfigSchema,
   opt: OptConfigSchema,
   backend: BackendNameSchema,
+  /**
+   * Fine-tuning: start from this past run's best weights (same architecture; the head is drawn
+   * afresh when the class lists differ). Absent: from the seed's random initialisation.
+   */
+  initFrom: z.string().min(1).max(200).optional(),
   /** Seeds weights, data order and augmentation: same seed + same backend ⇒ same metrics. */
   seed: z.number().int().min(0).max(2 ** 31 - 1),
 });
@@ -104,6 +111,8 @@ export const ResolvedConfigSchema = z.object({
   net: z.object({ arch: ArchSpecSchema }),
   opt: z.object(optShape(false)).refine(momentumOk, momentumOrder),
   backend: BackendNameSchema,
+  /** The run a fine-tune started from (its weights are linked into the run folder when it is created). */
+  initFrom: z.string().min(1).max(200).optional(),
   seed: z.number().int().min(0).max(2 ** 31 - 1),
 });
 export type ResolvedConfig = z.infer<typeof ResolvedConfigSchema>;
@@ -137,6 +146,7 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
     weightDecay: -1,
     wdExcludeBnBias: false,
     labelSmoothing: null,
+    freezeEpochs: 0,
   },
   backend: 'auto',
   seed: 0,

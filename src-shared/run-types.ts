@@ -64,6 +64,23 @@ export const RunDatasetSchema = loose({
 });
 export type RunDataset = z.infer<typeof RunDatasetSchema>;
 
+/** Where a fine-tuned run's weights came from (`config.initFrom`), as it stood when the run was created. */
+export const RunOriginSchema = loose({
+  runId: z.string().min(1),
+  runName: z.string(),
+  /** The source run's checkpoint that was copied, and the epoch it was written after. */
+  checkpoint: z.enum(['best', 'latest']),
+  epoch: count,
+  valAcc: fraction.nullable(),
+  dataset: loose({ id: z.string(), name: z.string() }),
+  classes: z.array(z.string()),
+  /** `kept` when the class lists are identical; otherwise the head was drawn afresh from the run's seed. */
+  head: z.enum(['kept', 'reinitialised']),
+  /** The parameters not copied (the head's, when re-initialised). */
+  reinitialised: z.array(z.string()),
+});
+export type RunOrigin = z.infer<typeof RunOriginSchema>;
+
 export const RunRecordSchema = loose({
   format: z.literal(RUN_FORMAT),
   id: z.string().min(1),
@@ -79,6 +96,8 @@ export const RunRecordSchema = loose({
   resolved: ResolvedRecipeSchema.optional(),
   /** The architecture spec as built; any JSON value. */
   arch: z.json(),
+  /** Set when the run started from another run's weights. */
+  origin: RunOriginSchema.optional(),
   dataset: RunDatasetSchema,
   seed: z.number().int().min(0),
   /** The backend and device that actually trained (config.backend may say `auto`). */

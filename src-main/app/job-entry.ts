@@ -70,7 +70,7 @@ async function run(job: JobRequest): Promise<unknown> {
     }
     case 'export': {
       const { exportRun } = await import('../training/export-run.ts');
-      const result = await exportRun(job.home, job.runId, job.dir);
+      const result = await exportRun(job.home, job.runId, job.dir, job.options ?? {});
       return { dir: result.dir };
     }
     case 'predict': {

@@ -2,6 +2,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { forwardStderr } from '../common/third-party-noise.ts';
 import type { RunConfig } from '../../src-shared/run-config.ts';
+import type { ExportRequest } from '../../src-shared/export-format.ts';
 import type { ImportFolderOptions } from '../datasets/import-folder.ts';
 
 /** A child process running `job-entry`: fork here, utilityProcess in the app. */
@@ -15,7 +16,7 @@ export interface JobProcess {
 export type JobRequest =
   | { kind: 'lrFind'; home: string; config: RunConfig; options?: { steps?: number; startLr?: number; endLr?: number } }
   | { kind: 'evaluate'; home: string; runId: string }
-  | { kind: 'export'; home: string; runId: string; dir: string }
+  | { kind: 'export'; home: string; runId: string; dir: string; options?: ExportRequest }
   | { kind: 'predict'; home: string; runId: string; imageBase64: string; top: number }
   | { kind: 'importFolder'; home: string; options: ImportFolderOptions };
 

@@ -288,11 +288,11 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
       await runs.store.get(id);
       return readEvaluation(home, id);
     },
-    'runs.export': async (id, dir) => {
+    'runs.export': async (id, dir, options) => {
       const checked = opts.remote ? checkRemoteExportDir(dir, home) : checkExportDir(dir, home);
       await runs.store.get(id);
       const out = ensureWritableDir(checked);
-      const result = await jobs<{ dir: string }>({ kind: 'export', home, runId: id, dir: out });
+      const result = await jobs<{ dir: string }>({ kind: 'export', home, runId: id, dir: out, ...(options ? { options } : {}) });
       log.info(`run ${id}: exported to ${result.dir}`);
       return result;
     },

@@ -21,6 +21,7 @@ export function compareRuns(inputs: readonly RunWithMetrics[], maxStepPoints = M
     wallSeconds: record.wallSeconds,
     epochs: metrics.epochs.length,
     steps: metrics.steps.length,
+    origin: record.origin ?? null,
   }));
 
   const epochNumbers = [...new Set(inputs.flatMap((r) => r.metrics.epochs.map((e) => e.epoch)))].sort((a, b) => a - b);

@@ -38,6 +38,10 @@ export interface RunInit {
   progress?: RunRecord['progress'];
   /** Default: now. */
   createdAt?: Date;
+  /** A fine-tuned run's source. */
+  origin?: RunRecord['origin'];
+  /** Writes what the run needs into its folder before run.json makes it visible (a fine-tune's starting weights). */
+  prepare?: (runDir: string) => Promise<void>;
 }
 
 export interface BrokenRun {
@@ -143,6 +147,7 @@ export class RunStore {
       config,
       ...(init.resolved ? { resolved: init.resolved } : {}),
       arch: init.arch as RunRecord['arch'],
+      ...(init.origin ? { origin: init.origin } : {}),
       dataset: init.dataset,
       seed: init.seed ?? config.seed,
       ...(init.backend ? { backend: init.backend } : {}),
@@ -156,6 +161,7 @@ export class RunStore {
       const valid = this.validate(record, id);
       await fs.promises.mkdir(this.checkpointDir(id));
       await fs.promises.mkdir(this.evalDir(id));
+      await init.prepare?.(path.join(this.root, id));
       await writeJsonAtomic(this.runFile(id), valid);
       return valid;
     } catch (err) {

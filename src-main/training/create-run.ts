@@ -1,3 +1,5 @@
+import { UsageError } from '../common/errors.ts';
+import { planInitFrom } from './init-from-run.ts';
 import { RunStore } from '../runs/run-store.ts';
 import type { RunRecord } from '../../src-shared/run-types.ts';
 import { resolveRun } from './resolve-config.ts';
@@ -18,9 +20,16 @@ export async function createRun(home: string, config: RunConfig, name?: string):
   const spec = resolved.config.net.arch;
   const graph = buildGraph(spec, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
   checkModelSize(graph, resolved.batchSize);
+  const { initFrom, opt } = resolved.config;
+  if (opt.freezeEpochs > 0 && !initFrom) {
+    throw new UsageError('opt.freezeEpochs: freezing the body only makes sense when starting from a past run (initFrom)');
+  }
+  if (opt.freezeEpochs > resolved.epochs) throw new UsageError(`opt.freezeEpochs: ${opt.freezeEpochs} frozen epochs in a run of ${resolved.epochs}`);
+  const init = initFrom ? await planInitFrom(home, initFrom, { spec, graph, classes: dataset.classes }) : undefined;
   return new RunStore(home).create({
     config,
     arch: spec,
+    ...(init ? { origin: init.origin, prepare: init.prepare } : {}),
     ...(name ? { name } : {}),
     dataset: {
       id: dataset.id,

@@ -17,7 +17,7 @@ export const OnnxModelInfoSchema = z.object({
   file: z.string(),
   opset: z.number().int(),
   /** NCHW: [batch, 3, H, W]; NHWC: [batch, H, W, 3]. */
-  layout: z.enum(ONNX_LAYOUTS as [OnnxLayout, ...OnnxLayout[]]),
+  layout: z.enum(ONNX_LAYOUTS),
   input: z.string(),
   output: z.string(),
   /** What the input holds: RGB float32 in 0..1, resized as `fit` says; the run's mean/std are applied inside the model. */

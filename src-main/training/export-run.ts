@@ -15,14 +15,13 @@ import { DatasetStore } from '../datasets/dataset-store.ts';
 import { buildLayersModel } from '../engine/model/layers-model.ts';
 import { loadRunModel, type CheckpointChoice, type RunModel } from './run-model.ts';
 import { ONNX_FILE, onnxModelInfo, OnnxModelInfoSchema, writeOnnxModel } from './export-onnx.ts';
-import type { OnnxLayout } from '../engine/onnx/graph-to-onnx.ts';
+import { EXPORT_FORMATS, type ExportFormat, type OnnxLayout } from '../../src-shared/export-format.ts';
 
 export const MODEL_FILE = 'model.json';
 export const WEIGHTS_FILE = 'weights.bin';
 export const KILN_FILE = 'kiln.json';
 
-export type ExportFormat = 'tfjs' | 'onnx';
-export const EXPORT_FORMATS: readonly ExportFormat[] = ['tfjs', 'onnx'];
+export { EXPORT_FORMATS, type ExportFormat };
 
 const triple = z.tuple([z.number(), z.number(), z.number()]);
 

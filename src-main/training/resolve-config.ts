@@ -26,7 +26,7 @@ export const AUTO_RULE_TEXT =
  * The defaults under every recipe: what a field gets when neither the person nor the preset's recipe sets
  * it (fast.ai's one-cycle defaults). A new recipe-able field gets its base value here.
  */
-export const BASE_OPT: Omit<ResolvedConfig['opt'], 'epochs' | 'batchSize' | 'lrMax' | 'weightDecay' | 'schedule' | 'nesterov' | 'wdExcludeBnBias'> = {
+export const BASE_OPT: Omit<ResolvedConfig['opt'], 'epochs' | 'batchSize' | 'lrMax' | 'weightDecay' | 'schedule' | 'nesterov' | 'wdExcludeBnBias' | 'freezeEpochs'> = {
   shape: 'linear',
   warmupFraction: 0.25,
   startDiv: 20,

@@ -11,6 +11,7 @@ import { frozenRun } from './frozen-run.ts';
 import { loadDataset } from './load-dataset.ts';
 import { Model } from '../engine/model/model.ts';
 import { cleanCheckpoints, loadCheckpoint, resolveCheckpoint, saveCheckpoint } from '../engine/train/checkpoint.ts';
+import { applyInitWeights, INIT_SLOT } from '../engine/train/fine-tune.ts';
 import { Learner, START_POSITION, type Callback, type FitOutcome, type StepMetrics } from '../engine/train/learner.ts';
 import { Sgd } from '../engine/train/sgd.ts';
 import type { TrainerMessage } from '../../src-shared/trainer-protocol.ts';
@@ -76,6 +77,9 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
       throw new Error(
         `run ${runId} reached step ${record.progress.step} but has no complete checkpoint in ${store.checkpointDir(runId)}; resuming would restart it from step 0, so it was not resumed (start a new run with the same config instead)`,
       );
+    } else if (resolved.config.initFrom) {
+      // A fine-tune's first session: the source run's weights, its head drawn afresh from the seed when the classes differ.
+      await applyInitWeights(path.join(store.checkpointDir(runId), INIT_SLOT), model, new Set(record.origin?.reinitialised ?? []));
     }
     const stepStride = Math.max(1, Math.ceil(resolved.totalSteps / MAX_STEP_LINES));
     const wallAtStart = record.wallSeconds;

@@ -183,6 +183,16 @@ function describeRun(r: RunRecord, m: RunMetrics, lock: Awaited<ReturnType<RunSt
       `${r.dataset.id} (${r.dataset.name}; ${r.dataset.classes.length} classes; ${r.dataset.train} train / ${r.dataset.val} val; manifest ${r.dataset.manifestHash.slice(0, 12)})`,
     ],
     ['Arch', typeof r.config.net.arch === 'string' ? r.config.net.arch : JSON.stringify(r.config.net.arch)],
+    ...(r.origin
+      ? ([
+          [
+            'Started from',
+            `run ${r.origin.runId} (${r.origin.dataset.name}, ${r.origin.checkpoint} checkpoint of epoch ${r.origin.epoch}, val ${formatPercent(r.origin.valAcc)}); ` +
+              `head ${r.origin.head === 'kept' ? 'kept (same classes)' : 're-initialised (other classes)'}` +
+              (o.freezeEpochs > 0 ? `; body frozen for ${o.freezeEpochs} epoch(s)` : ''),
+          ],
+        ] as [string, string][])
+      : []),
     [
       'Recipe',
       `epochs ${auto(o.epochs, 0, r.resolved?.epochs)}, batch ${auto(o.batchSize, 0, r.resolved?.batchSize)}, ` +
@@ -275,11 +285,12 @@ function describeComparison(c: RunComparison): string {
   const out: string[] = [];
   out.push(
     formatTable(
-      ['', 'ID', 'NAME', 'STATUS', 'EPOCHS', 'BEST VAL', 'FINAL VAL', 'FINAL TTA', 'WALL'],
+      ['', 'ID', 'NAME', 'STARTED FROM', 'STATUS', 'EPOCHS', 'BEST VAL', 'FINAL VAL', 'FINAL TTA', 'WALL'],
       c.runs.map((r, i) => [
         label(i),
         r.id,
         r.name === r.id ? '-' : r.name,
+        r.origin ? describeOrigin(r.origin) : 'scratch',
         r.status,
         String(r.epochs),
         formatPercent(r.best?.valAcc),
@@ -287,7 +298,7 @@ function describeComparison(c: RunComparison): string {
         formatPercent(r.final?.ttaAcc),
         formatDuration(r.wallSeconds),
       ]),
-      [false, false, false, false, true, true, true, true, true],
+      [false, false, false, false, false, true, true, true, true, true],
     ),
   );
   out.push('');
@@ -323,6 +334,11 @@ function describeComparison(c: RunComparison): string {
   out.push('');
   out.push(`Loss by step: ${c.byStep.length} aligned points (kiln runs compare … --json for the series)`);
   return out.join('\n');
+}
+
+/** A fine-tune's source in a few words: the run (by id, or by name when it has one), its epoch, and the head's fate. */
+export function describeOrigin(o: NonNullable<RunRecord['origin']>): string {
+  return `${o.runName === o.runId ? o.runId : o.runName} @${o.epoch}, head ${o.head === 'kept' ? 'kept' : 'new'}`;
 }
 
 async function resumeRun({ store, args: positionals, json }: RunsContext): Promise<number> {

@@ -8,6 +8,7 @@ import { DEFAULT_RUN_CONFIG, mergeRunConfig, type RunConfig, type RunConfigPatch
 import { AUTO_RULE_TEXT } from '../../training/resolve-config.ts';
 import { createRun } from '../../training/create-run.ts';
 import { RunStore } from '../../runs/run-store.ts';
+import { validateRunId } from '../../runs/run-id.ts';
 import { followTrainer } from '../follow-trainer.ts';
 
 const HELP = `Usage: kiln train --dataset <id|synthetic> --arch <preset|spec.json> [options]
@@ -27,6 +28,9 @@ Options:
   --backend B           ${BACKEND_CHOICES}   [auto]
   --limit-train N       use only the first N training images
   --limit-val N         use only the first N validation images
+  --init-from RUN       fine-tune: start from that run's best weights (its architecture;
+                        the head is drawn afresh when the class lists differ)
+  --freeze-epochs N     with --init-from: train only the head for the first N epochs   [0]
   --name NAME           a name for the run
   --home DIR            Kiln home                                 [$KILN_HOME or the app's data folder]
   --json                one JSON object a line
@@ -76,7 +80,7 @@ export function readArch(value: string): string | ArchSpec {
 }
 
 /** The run config a command line asks for. */
-export function configFromFlags(argv: string[]): { config: RunConfig; home: string; json: boolean; name?: string; help: boolean } {
+export function configFromFlags(argv: string[]): { config: RunConfig; home: string; json: boolean; name?: string; help: boolean; archGiven?: boolean } {
   const { values: v } = parseFlags(
     argv,
     {
@@ -94,6 +98,8 @@ export function configFromFlags(argv: string[]): { config: RunConfig; home: stri
       backend: { type: 'string' },
       'limit-train': { type: 'string' },
       'limit-val': { type: 'string' },
+      'init-from': { type: 'string' },
+      'freeze-epochs': { type: 'string' },
       name: { type: 'string' },
       home: { type: 'string' },
       json: { type: 'boolean' },
@@ -114,6 +120,7 @@ export function configFromFlags(argv: string[]): { config: RunConfig; home: stri
       ...(v['limit-val'] !== undefined ? { limitVal: numberFlag('limit-val', v['limit-val'], { int: true, min: 1 }) } : {}),
     },
     net: v.arch !== undefined ? { arch: readArch(v.arch) } : {},
+    ...(v['init-from'] !== undefined ? { initFrom: validateRunId(v['init-from']) } : {}),
     aug: {
       ...(v.cutout !== undefined ? { cutout: numberFlag('cutout', v.cutout, { int: true, min: 0, max: 64 }) } : {}),
       ...(v['no-tta'] ? { tta: false } : {}),
@@ -125,20 +132,32 @@ export function configFromFlags(argv: string[]): { config: RunConfig; home: stri
       ...(v['weight-decay'] !== undefined ? { weightDecay: numberFlag('weight-decay', v['weight-decay'], { min: 0, max: 1 }) } : {}),
       ...(v['label-smoothing'] !== undefined ? { labelSmoothing: numberFlag('label-smoothing', v['label-smoothing'], { min: 0, max: 0.99 }) } : {}),
       ...(v.schedule !== undefined ? { schedule: v.schedule as 'one-cycle' | 'constant' } : {}),
+      ...(v['freeze-epochs'] !== undefined ? { freezeEpochs: numberFlag('freeze-epochs', v['freeze-epochs'], { int: true, min: 0, max: 10_000 }) } : {}),
     },
     ...(v.seed !== undefined ? { seed: numberFlag('seed', v.seed, { int: true, min: 0, max: 2 ** 31 - 1 }) } : {}),
     ...(backend !== undefined ? { backend } : {}),
   };
-  return { config: mergeRunConfig(DEFAULT_RUN_CONFIG, patch), home, json: !!v.json, ...(v.name ? { name: v.name } : {}), help: false };
+  if (v['freeze-epochs'] !== undefined && v['init-from'] === undefined) throw new UsageError('--freeze-epochs: only with --init-from <run-id>');
+  const config = mergeRunConfig(DEFAULT_RUN_CONFIG, patch);
+  return { config, home, json: !!v.json, ...(v.name ? { name: v.name } : {}), help: false, archGiven: v.arch !== undefined };
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { config, home, json, name, help } = configFromFlags(argv);
+  const { config: asked, home, json, name, help, archGiven } = configFromFlags(argv);
   if (help) {
     console.log(HELP);
     return 0;
   }
-  await new RunStore(home).recoverInterrupted();
+  const store = new RunStore(home);
+  await store.recoverInterrupted();
+  let config = asked;
+  // A fine-tune keeps its source's architecture: without --arch, that is the one it trains.
+  if (config.initFrom && !archGiven) config = mergeRunConfig(config, { net: { arch: parseArchSpec((await store.get(config.initFrom)).arch, `run ${config.initFrom}'s architecture`) } });
   const record = await createRun(home, config, name);
+  if (record.origin && !json) {
+    const o = record.origin;
+    const frozen = config.opt.freezeEpochs > 0 ? `, body frozen for ${config.opt.freezeEpochs} epoch(s)` : '';
+    console.log(`starting from run ${o.runId} (epoch ${o.epoch}); head ${o.head === 'kept' ? 'kept' : `re-initialised for ${record.dataset.classes.length} classes`}${frozen}`);
+  }
   return followTrainer(home, record.id, { json });
 }

@@ -1,4 +1,5 @@
 import type { Shape } from '../../../src-shared/arch-types.ts';
+import { ONNX_LAYOUTS, type OnnxLayout } from '../../../src-shared/export-format.ts';
 import type { Graph, GraphNode } from '../arch/graph.ts';
 import { BN_EPSILON } from '../layers/bn.ts';
 import { attr, OnnxGraphBuilder } from './onnx-builder.ts';
@@ -14,8 +15,7 @@ export const ONNX_OPSET = 17;
 /** IR version 8 goes with opset 17. */
 export const ONNX_IR_VERSION = 8;
 
-export type OnnxLayout = 'nchw' | 'nhwc';
-export const ONNX_LAYOUTS: readonly OnnxLayout[] = ['nchw', 'nhwc'];
+export { ONNX_LAYOUTS, type OnnxLayout };
 export const ONNX_INPUT = 'input';
 export const ONNX_OUTPUT = 'logits';
 

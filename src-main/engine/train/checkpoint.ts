@@ -218,8 +218,8 @@ export async function readCheckpointMeta(target: string): Promise<CheckpointMeta
   return meta;
 }
 
-/** Restore weights, BN statistics and momentum into an already built model and optimiser. */
-export async function loadCheckpoint(target: string, model: Model, sgd: Sgd): Promise<CheckpointMeta> {
+/** Slot `target`'s checkpoint: its folder, meta, and each tensor's values checked against the shape the caller expects. */
+export async function readCheckpointTensors(target: string): Promise<{ dir: string; meta: CheckpointMeta; values(name: string, shape: number[]): Float32Array }> {
   let dir = resolveCheckpoint(target) ?? target;
   let meta: CheckpointMeta;
   let data: Buffer;
@@ -234,18 +234,27 @@ export async function loadCheckpoint(target: string, model: Model, sgd: Sgd): Pr
     meta = await readCheckpointMeta(dir);
     data = await fs.promises.readFile(path.join(dir, DATA));
   }
-  const state = stateOf(model, sgd);
   const index = new Map(meta.tensors.map((t) => [t.name, t]));
-  for (const [name, variable] of state) {
+  const values = (name: string, shape: number[]): Float32Array => {
     const entry = index.get(name);
     if (!entry) throw new Error(`checkpoint ${dir}: has no tensor ${name}; was it made for another architecture?`);
-    if (entry.shape.join() !== variable.shape.join()) {
-      throw new Error(`checkpoint ${dir}: tensor ${name} has shape [${entry.shape}], the model expects [${variable.shape}]`);
+    if (entry.shape.join() !== shape.join()) {
+      throw new Error(`checkpoint ${dir}: tensor ${name} has shape [${entry.shape}], the model expects [${shape}]`);
     }
-    const size = variable.size;
-    const values = new Float32Array(data.buffer.slice(data.byteOffset + entry.offset, data.byteOffset + entry.offset + size * 4));
-    if (values.length !== size) throw new Error(`checkpoint ${dir}: ${DATA} is truncated at tensor ${name}`);
-    tf.tidy(() => variable.assign(tf.tensor(values, variable.shape)));
+    const size = shape.reduce((a, d) => a * d, 1);
+    const out = new Float32Array(data.buffer.slice(data.byteOffset + entry.offset, data.byteOffset + entry.offset + size * 4));
+    if (out.length !== size) throw new Error(`checkpoint ${dir}: ${DATA} is truncated at tensor ${name}`);
+    return out;
+  };
+  return { dir, meta, values };
+}
+
+/** Restore weights, BN statistics and momentum into an already built model and optimiser. */
+export async function loadCheckpoint(target: string, model: Model, sgd: Sgd): Promise<CheckpointMeta> {
+  const { meta, values } = await readCheckpointTensors(target);
+  for (const [name, variable] of stateOf(model, sgd)) {
+    const v = values(name, variable.shape);
+    tf.tidy(() => variable.assign(tf.tensor(v, variable.shape)));
   }
   return meta;
 }

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ImageSplit, LoadedDataset } from '../../common/dataset-types.ts';
 import type { ResolvedConfig, ResolvedRun } from '../../../src-shared/run-config.ts';
 import { assembleEvalBatch, assembleTrainBatch, normalisationTable, planEpoch } from '../data/batches.ts';
-import type { Model } from '../model/model.ts';
+import type { Model, Param } from '../model/model.ts';
+import { headParamNames } from './fine-tune.ts';
 import { trainStep } from './train-step.ts';
 import { scheduleAt, type ScheduleValue } from './schedule.ts';
 import type { Sgd } from './sgd.ts';
@@ -90,6 +91,17 @@ export class Learner {
     this.position = { ...position };
     this.lut = normalisationTable(dataset.mean, dataset.std);
     this.size = dataset.imageSize;
+  }
+
+  /**
+   * What the current epoch trains: a fine-tune's first `opt.freezeEpochs` epochs train the head
+   * only (no gradient flows into the body, so those steps are also cheaper); BN layers in the body
+   * still normalise with batch statistics and update their running ones.
+   */
+  trainableParams(): Param[] {
+    if (this.position.epoch >= this.config.opt.freezeEpochs) return this.model.params;
+    const head = new Set(headParamNames(this.model.graph));
+    return this.model.params.filter((p) => head.has(p.name));
   }
 
   /** Ask the loop to end after the current batch; checked every batch. */
@@ -214,6 +226,7 @@ export class Learner {
         labelSmoothing: this.config.opt.labelSmoothing,
         dropoutSeed: this.config.seed * 1_000_003 + this.position.step,
         microBatch: this.microBatch,
+        params: this.trainableParams(),
       }),
     );
     if (this.idleSince) this.deviceIdleMs += performance.now() - this.idleSince;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Model } from '../model/model.ts';
+import type { Model, Param } from '../model/model.ts';
 import { smoothedCrossEntropy } from './loss.ts';
 import type { Sgd } from './sgd.ts';
 import { splitBatch } from './micro-batch.ts';
@@ -12,6 +12,8 @@ export interface TrainStepOptions {
   dropoutSeed: number;
   /** Most images per forward/backward pass; a larger batch is split and its gradients accumulated. */
   microBatch?: number;
+  /** Only these parameters train (a fine-tune's frozen epochs: the head); default all. */
+  params?: readonly Param[];
 }
 
 /**
@@ -27,7 +29,7 @@ export function trainStep(model: Model, sgd: Sgd, x: tf.Tensor4D, y: tf.Tensor1D
   return tf.tidy(() => {
     const n = x.shape[0];
     const sizes = splitBatch(n, opts.microBatch ?? n);
-    const vars = model.params.map((p) => p.variable);
+    const vars = (opts.params ?? model.params).map((p) => p.variable);
     let grads: tf.NamedTensorMap = {};
     let loss: tf.Tensor = tf.scalar(0);
     let correct: tf.Tensor = tf.scalar(0);

@@ -1,4 +1,5 @@
 import type { Evaluation, ImageItem, Prediction } from '../../../src-shared/contract.ts';
+import type { ExportFormat, OnnxLayout } from '../../../src-shared/export-format.ts';
 import { api } from '../lib/api.ts';
 import { errorMessage } from '../lib/errors.ts';
 
@@ -11,6 +12,9 @@ class EvaluateState {
   error = $state('');
   mistakeImages = $state.raw<Map<number, ImageItem>>(new Map());
   exportDir = $state('');
+  /** TensorFlow.js layers, or ONNX (with its input layout) for deployment outside Kiln. */
+  exportFormat = $state<ExportFormat>('tfjs');
+  exportLayout = $state<OnnxLayout>('nchw');
   exportResult = $state('');
   /** An export is in flight: the button says so and does not start a second one. */
   exporting = $state(false);
@@ -101,7 +105,8 @@ class EvaluateState {
     this.exportResult = '';
     this.exporting = true;
     try {
-      const { dir } = await api.call('runs.export', this.runId, this.exportDir.trim());
+      const options = this.exportFormat === 'onnx' ? { format: 'onnx' as const, layout: this.exportLayout } : { format: 'tfjs' as const };
+      const { dir } = await api.call('runs.export', this.runId, this.exportDir.trim(), options);
       this.exportResult = dir;
     } catch (err) {
       this.exportError = errorMessage(err);
