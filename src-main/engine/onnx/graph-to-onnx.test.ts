@@ -107,6 +107,14 @@ describe('graph to ONNX', () => {
     expect(new Set(info.opTypes)).toEqual(new Set(['Sub', 'Div', 'Conv', 'BatchNormalization', 'Relu', 'Add', 'GlobalAveragePool', 'Flatten', 'Gemm', 'Identity']));
   });
 
+  it('matches for depthwise-separable convolutions (grouped Conv + 1×1 Conv)', async () => {
+    const spec: ArchSpec = { kind: 'resnet9', widths: [4, 8, 8, 12], outputScale: 0.125, conv: 'separable' };
+    const { worst, scale, bytes } = await compare(spec, 16, 'nhwc', 2);
+    expect(decodeModel(bytes).opTypes.filter((t) => t === 'Conv').length).toBe(2 * 8);
+    expect(scale).toBeGreaterThan(0.01);
+    expect(worst).toBeLessThanOrEqual(1e-5 * Math.max(1, scale));
+  });
+
   it('names a missing weight', () => {
     const graph = buildGraph({ kind: 'resnet9', widths: [4, 4, 4, 4], outputScale: 1 }, { imageSize: 8, numClasses: 2 });
     expect(() => graphToOnnx(graph, new Map(), { layout: 'nchw', mean: MEAN, std: STD, producerVersion: 'test' })).toThrow('onnx: no weights named prep/conv/kernel');
