@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { batchNormTrain } from '../ops/batch-norm.ts';
 import { one, size, type LayerModule } from './layer-module.ts';
+import { attr, initializer } from '../onnx/onnx-emit.ts';
 
 export type BnNode = { op: 'bn'; name: string; input: string };
 
@@ -53,5 +54,11 @@ export const BN: LayerModule<BnNode> = {
   export(_node, ctx) {
     const layer = tfl.layers.batchNormalization({ axis: -1, epsilon: BN_EPSILON, momentum: KERAS_BN_MOMENTUM, name: ctx.layerName() });
     return { layer, x: layer.apply(ctx.input()) as tfl.SymbolicTensor, weights: ['gamma', 'beta', 'moving_mean', 'moving_variance'].map((p) => ctx.weight(p)) };
+  },
+  onnx(node, ctx) {
+    const t = (suffix: string) => initializer(ctx, `${node.name}/${suffix}`);
+    return ctx.b.node('BatchNormalization', [ctx.value(node.input), t('gamma'), t('beta'), t('moving_mean'), t('moving_variance')], node.name, {
+      epsilon: attr.float(BN_EPSILON),
+    });
   },
 };

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { one, type LayerModule } from './layer-module.ts';
+import { hwioToOihw, initializer, samePadsAttr, attr } from '../onnx/onnx-emit.ts';
 
 export type ConvNode = { op: 'conv'; name: string; input: string; filters: number; kernel: number; stride: number };
 
@@ -26,5 +27,14 @@ export const CONV: LayerModule<ConvNode> = {
   export(node, ctx) {
     const layer = tfl.layers.conv2d({ filters: node.filters, kernelSize: node.kernel, strides: node.stride, padding: 'same', useBias: false, name: ctx.layerName() });
     return { layer, x: layer.apply(ctx.input()) as tfl.SymbolicTensor, weights: [ctx.weight('kernel')] };
+  },
+  onnx(node, ctx) {
+    const [h, w] = ctx.shape(node.input) as [number, number, number];
+    const kernel = initializer(ctx, `${node.name}/kernel`, hwioToOihw(ctx.weight(`${node.name}/kernel`)));
+    return ctx.b.node('Conv', [ctx.value(node.input), kernel], node.name, {
+      kernel_shape: attr.ints([node.kernel, node.kernel]),
+      strides: attr.ints([node.stride, node.stride]),
+      pads: samePadsAttr(h, w, node.kernel, node.stride),
+    });
   },
 };

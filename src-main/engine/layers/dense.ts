@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { one, type LayerModule } from './layer-module.ts';
+import { initializer } from '../onnx/onnx-emit.ts';
 
 export type DenseNode = { op: 'dense'; name: string; input: string; units: number; useBias: boolean };
 
@@ -36,5 +37,12 @@ export const DENSE: LayerModule<DenseNode> = {
     const layer = tfl.layers.dense({ units: node.units, useBias: node.useBias, name: ctx.layerName() });
     const weights = [scaled(ctx.weight('kernel')), ...(node.useBias ? [scaled(ctx.weight('bias'))] : [])];
     return { layer, x: layer.apply(ctx.input()) as tfl.SymbolicTensor, weights };
+  },
+  onnx(node, ctx) {
+    const inShape = ctx.shape(node.input);
+    if (inShape.length !== 1) throw new Error(`onnx: ${node.name} reads a [${inShape}] map; only pooled vectors are supported`);
+    const inputs = [ctx.value(node.input), initializer(ctx, `${node.name}/kernel`)];
+    if (node.useBias) inputs.push(initializer(ctx, `${node.name}/bias`));
+    return ctx.b.node('Gemm', inputs, node.name);
   },
 };

@@ -13,4 +13,6 @@ export const DROPOUT: LayerModule<DropoutNode> = {
     const layer = tfl.layers.dropout({ rate: node.rate, name: ctx.layerName() });
     return { layer, x: layer.apply(ctx.input()) as tfl.SymbolicTensor };
   },
+  // Inference: dropout is the identity, so its output is its input's value.
+  onnx: (node, ctx) => ctx.value(node.input),
 };

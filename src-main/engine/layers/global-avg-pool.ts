@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { one, type LayerModule } from './layer-module.ts';
+import { globalPoolOnnx } from '../onnx/onnx-emit.ts';
 
 export type GlobalAvgPoolNode = { op: 'global-avg-pool'; name: string; input: string };
 
@@ -16,4 +17,5 @@ export const GLOBAL_AVG_POOL: LayerModule<GlobalAvgPoolNode> = {
     const layer = tfl.layers.globalAveragePooling2d({ name: ctx.layerName() });
     return { layer, x: layer.apply(ctx.input()) as tfl.SymbolicTensor };
   },
+  onnx: (node, ctx) => globalPoolOnnx('GlobalAveragePool', node, ctx),
 };

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { one, type LayerModule } from './layer-module.ts';
+import { globalPoolOnnx } from '../onnx/onnx-emit.ts';
 
 export type GlobalMaxPoolNode = { op: 'global-max-pool'; name: string; input: string };
 
@@ -22,4 +23,5 @@ export const GLOBAL_MAX_POOL: LayerModule<GlobalMaxPoolNode> = {
     const layer = tfl.layers.globalMaxPooling2d({ name: ctx.layerName() });
     return { layer, x: layer.apply(ctx.input()) as tfl.SymbolicTensor };
   },
+  onnx: (node, ctx) => globalPoolOnnx('GlobalMaxPool', node, ctx),
 };

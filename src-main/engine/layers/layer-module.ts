@@ -2,6 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Shape } from '../../../src-shared/arch-types.ts';
 import type { Rng } from '../util/rng.ts';
+import type { OnnxEmitContext } from '../onnx/onnx-emit.ts';
 
 /** What a node of a graph holds in common; each layer module adds its own fields. */
 export interface NodeBase {
@@ -71,7 +72,7 @@ export interface Exported {
  * Everything about one layer type, kept together as tfjs-layers keeps build/call/computeOutputShape/getConfig:
  * shape and parameter inference, initial weights, the forward pass, and the tfjs-layers export. A backend that
  * lacks a gradient the forward pass needs gets it from `kernels` (registered when the layer is first used).
- * ONNX export (issue 15) belongs here too, as an `onnx` member beside `export`.
+ * `onnx` writes the node into an ONNX graph (NCHW inside) and returns the ONNX value of its output.
  */
 export interface LayerModule<N extends NodeBase> {
   op: N['op'];
@@ -81,6 +82,8 @@ export interface LayerModule<N extends NodeBase> {
   init?(node: N, inChannels: number, rng: Rng): { params: ParamInit[]; state?: StateInit[] };
   forward(node: N, ctx: ForwardContext): tf.Tensor;
   export(node: N, ctx: ExportContext): Exported;
+  /** Absent only for the input node, which the ONNX writer handles itself. */
+  onnx?(node: N, ctx: OnnxEmitContext): string;
 }
 
 export const one = (node: { input: string }) => [node.input];

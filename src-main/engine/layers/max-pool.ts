@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { one, type LayerModule } from './layer-module.ts';
+import { attr } from '../onnx/onnx-emit.ts';
 
 export type MaxPoolNode = { op: 'maxpool'; name: string; input: string; size: number };
 
@@ -19,4 +20,9 @@ export const MAX_POOL: LayerModule<MaxPoolNode> = {
     const layer = tfl.layers.maxPooling2d({ poolSize: node.size, strides: node.size, padding: 'valid', name: ctx.layerName() });
     return { layer, x: layer.apply(ctx.input()) as tfl.SymbolicTensor };
   },
+  onnx: (node, ctx) =>
+    ctx.b.node('MaxPool', [ctx.value(node.input)], node.name, {
+      kernel_shape: attr.ints([node.size, node.size]),
+      strides: attr.ints([node.size, node.size]),
+    }),
 };

@@ -14,4 +14,5 @@ export const RELU: LayerModule<ReluNode> = {
     const layer = tfl.layers.activation({ activation: 'relu', name: ctx.layerName() });
     return { layer, x: layer.apply(ctx.input()) as tfl.SymbolicTensor };
   },
+  onnx: (node, ctx) => ctx.b.node('Relu', [ctx.value(node.input)], node.name),
 };

@@ -13,4 +13,5 @@ export const SCALE: LayerModule<ScaleNode> = {
     if (!ctx.isFolded()) throw new Error(`export: ${node.name} scales the output of a node other than a dense layer; only a scale right after a dense layer can be exported`);
     return { x: ctx.input() };
   },
+  onnx: (node, ctx) => ctx.b.node('Mul', [ctx.value(node.input), ctx.b.floats(`${node.name}/factor`, [], Float32Array.of(node.factor))], node.name),
 };

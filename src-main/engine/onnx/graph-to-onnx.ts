@@ -1,8 +1,9 @@
 import type { Shape } from '../../../src-shared/arch-types.ts';
 import { ONNX_LAYOUTS, type OnnxLayout } from '../../../src-shared/export-format.ts';
-import type { Graph, GraphNode } from '../arch/graph.ts';
-import { BN_EPSILON } from '../layers/bn.ts';
-import { attr, OnnxGraphBuilder } from './onnx-builder.ts';
+import type { Graph } from '../arch/graph.ts';
+import { layerOf } from '../layers/registry.ts';
+import { OnnxGraphBuilder } from './onnx-builder.ts';
+import { attr, hwioToOihw, samePads, type NamedWeight, type OnnxEmitContext } from './onnx-emit.ts';
 import { DataType, encodeModel } from './onnx-proto.ts';
 
 /**
@@ -16,13 +17,10 @@ export const ONNX_OPSET = 17;
 export const ONNX_IR_VERSION = 8;
 
 export { ONNX_LAYOUTS, type OnnxLayout };
+// Per-layer emission lives in each layer module's `onnx` member (engine/layers); these helpers are shared.
+export { hwioToOihw, samePads, type NamedWeight, type OnnxEmitContext };
 export const ONNX_INPUT = 'input';
 export const ONNX_OUTPUT = 'logits';
-
-export interface NamedWeight {
-  data: Float32Array;
-  shape: number[];
-}
 
 export interface OnnxExportOptions {
   layout: OnnxLayout;
@@ -33,107 +31,6 @@ export interface OnnxExportOptions {
   docString?: string;
   metadata?: Record<string, string>;
 }
-
-/** What one graph node's emitter sees. Maps are NCHW values here; `shape` reports Kiln's NHWC shapes. */
-export interface OnnxEmitContext {
-  b: OnnxGraphBuilder;
-  /** The ONNX value holding a graph node's output. */
-  value(node: string): string;
-  /** Kiln's shape of one example at a graph node's output: [H, W, C] for maps, [C] after pooling. */
-  shape(node: string): Shape;
-  /** A trained tensor by Kiln's parameter or state name. */
-  weight(name: string): NamedWeight;
-}
-
-type Emitter<N extends GraphNode> = (node: N, ctx: OnnxEmitContext) => string;
-type Emitters = { [Op in Exclude<GraphNode['op'], 'input'>]: Emitter<Extract<GraphNode, { op: Op }>> };
-
-/** TensorFlow's "same" padding, which can put one more row or column after than before (stride 2). */
-export function samePads(inSize: number, kernel: number, stride: number): [number, number] {
-  const out = Math.ceil(inSize / stride);
-  const total = Math.max((out - 1) * stride + kernel - inSize, 0);
-  const before = Math.floor(total / 2);
-  return [before, total - before];
-}
-
-/** [kh, kw, in, out] (tfjs) to [out, in, kh, kw] (ONNX). */
-export function hwioToOihw(w: NamedWeight): NamedWeight {
-  const [kh, kw, ci, co] = w.shape as [number, number, number, number];
-  const out = new Float32Array(w.data.length);
-  for (let y = 0; y < kh; y++)
-    for (let x = 0; x < kw; x++)
-      for (let i = 0; i < ci; i++)
-        for (let o = 0; o < co; o++) out[((o * ci + i) * kh + y) * kw + x] = w.data[((y * kw + x) * ci + i) * co + o]!;
-  return { data: out, shape: [co, ci, kh, kw] };
-}
-
-function globalPool(op: 'GlobalAveragePool' | 'GlobalMaxPool', node: { name: string; input: string }, ctx: OnnxEmitContext): string {
-  const pooled = ctx.b.node(op, [ctx.value(node.input)], `${node.name}/pooled`);
-  // [N, C, 1, 1] → [N, C], the same channel order as Kiln's pooled [N, C].
-  return ctx.b.node('Flatten', [pooled], node.name, { axis: attr.int(1) });
-}
-
-// One emitter per graph op. When layers become registry modules, each moves into its layer's module.
-const EMITTERS: Emitters = {
-  conv(node, ctx) {
-    const [h, w] = ctx.shape(node.input) as [number, number, number];
-    const kernel = hwioToOihw(ctx.weight(`${node.name}/kernel`));
-    const [top, bottom] = samePads(h, node.kernel, node.stride);
-    const [left, right] = samePads(w, node.kernel, node.stride);
-    const k = ctx.b.floats(`${node.name}/kernel`, kernel.shape, kernel.data);
-    return ctx.b.node('Conv', [ctx.value(node.input), k], node.name, {
-      kernel_shape: attr.ints([node.kernel, node.kernel]),
-      strides: attr.ints([node.stride, node.stride]),
-      pads: attr.ints([top, left, bottom, right]),
-    });
-  },
-  sepconv(node, ctx) {
-    const [h, w, c] = ctx.shape(node.input) as [number, number, number];
-    const [top, bottom] = samePads(h, node.kernel, 1);
-    const [left, right] = samePads(w, node.kernel, 1);
-    // Depthwise as a grouped Conv: tfjs's [k, k, C, 1] read as [1, C, k, k] has the data order of ONNX's [C, 1, k, k].
-    const dw = hwioToOihw(ctx.weight(`${node.name}/depthwise_kernel`));
-    const pw = hwioToOihw(ctx.weight(`${node.name}/pointwise_kernel`));
-    const depthwise = ctx.b.node('Conv', [ctx.value(node.input), ctx.b.floats(`${node.name}/depthwise_kernel`, [c, 1, node.kernel, node.kernel], dw.data)], `${node.name}/depthwise`, {
-      kernel_shape: attr.ints([node.kernel, node.kernel]),
-      group: attr.int(c),
-      pads: attr.ints([top, left, bottom, right]),
-    });
-    return ctx.b.node('Conv', [depthwise, ctx.b.floats(`${node.name}/pointwise_kernel`, pw.shape, pw.data)], node.name, { kernel_shape: attr.ints([1, 1]) });
-  },
-  bn(node, ctx) {
-    const t = (suffix: string) => {
-      const w = ctx.weight(`${node.name}/${suffix}`);
-      return ctx.b.floats(`${node.name}/${suffix}`, w.shape, w.data);
-    };
-    return ctx.b.node('BatchNormalization', [ctx.value(node.input), t('gamma'), t('beta'), t('moving_mean'), t('moving_variance')], node.name, {
-      epsilon: attr.float(BN_EPSILON),
-    });
-  },
-  relu: (node, ctx) => ctx.b.node('Relu', [ctx.value(node.input)], node.name),
-  add: (node, ctx) => ctx.b.node('Add', node.inputs.map((i) => ctx.value(i)), node.name),
-  maxpool: (node, ctx) =>
-    ctx.b.node('MaxPool', [ctx.value(node.input)], node.name, {
-      kernel_shape: attr.ints([node.size, node.size]),
-      strides: attr.ints([node.size, node.size]),
-    }),
-  'global-avg-pool': (node, ctx) => globalPool('GlobalAveragePool', node, ctx),
-  'global-max-pool': (node, ctx) => globalPool('GlobalMaxPool', node, ctx),
-  // Inference: dropout is the identity, so its output is its input's value.
-  dropout: (node, ctx) => ctx.value(node.input),
-  dense(node, ctx) {
-    const inShape = ctx.shape(node.input);
-    if (inShape.length !== 1) throw new Error(`onnx: ${node.name} reads a [${inShape}] map; only pooled vectors are supported`);
-    const kernel = ctx.weight(`${node.name}/kernel`);
-    const inputs = [ctx.value(node.input), ctx.b.floats(`${node.name}/kernel`, kernel.shape, kernel.data)];
-    if (node.useBias) {
-      const bias = ctx.weight(`${node.name}/bias`);
-      inputs.push(ctx.b.floats(`${node.name}/bias`, bias.shape, bias.data));
-    }
-    return ctx.b.node('Gemm', inputs, node.name);
-  },
-  scale: (node, ctx) => ctx.b.node('Mul', [ctx.value(node.input), ctx.b.floats(`${node.name}/factor`, [], Float32Array.of(node.factor))], node.name),
-};
 
 /**
  * The ONNX model for `graph` with `weights` (Kiln's names: `<node>/kernel`, `<node>/gamma`,
@@ -173,7 +70,8 @@ export function graphToOnnx(graph: Graph, weights: Map<string, NamedWeight>, opt
   };
   for (const node of graph.nodes) {
     if (node.op === 'input') continue;
-    const emit = EMITTERS[node.op] as Emitter<GraphNode>;
+    const emit = layerOf(node).onnx;
+    if (!emit) throw new Error(`onnx: no ONNX form for ${node.op} (${node.name})`);
     values.set(node.name, emit(node, ctx));
   }
   const logits = b.node('Identity', [ctx.value(graph.output)], ONNX_OUTPUT);

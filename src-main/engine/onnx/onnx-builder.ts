@@ -1,15 +1,5 @@
+import type { AttrValue, OnnxGraphWriter } from './onnx-emit.ts';
 import { AttributeType, DataType, type OnnxAttribute, type OnnxNode, type OnnxTensor } from './onnx-proto.ts';
-
-/** An attribute value, typed as ONNX wants it (a JS number does not say int or float). */
-export type AttrValue = { int: number } | { float: number } | { ints: number[] } | { floats: number[] } | { string: string };
-
-export const attr = {
-  int: (v: number): AttrValue => ({ int: v }),
-  float: (v: number): AttrValue => ({ float: v }),
-  ints: (v: number[]): AttrValue => ({ ints: v }),
-  floats: (v: number[]): AttrValue => ({ floats: v }),
-  string: (v: string): AttrValue => ({ string: v }),
-};
 
 function toAttribute(name: string, v: AttrValue): OnnxAttribute {
   if ('int' in v) return { name, type: AttributeType.INT, i: v.int };
@@ -25,7 +15,7 @@ function littleEndian(data: Float32Array | BigInt64Array): Uint8Array {
 }
 
 /** Collects the nodes and initializers of one ONNX graph, with unique names. */
-export class OnnxGraphBuilder {
+export class OnnxGraphBuilder implements OnnxGraphWriter {
   readonly nodes: OnnxNode[] = [];
   readonly initializers: OnnxTensor[] = [];
   private readonly names = new Set<string>();
