@@ -69,15 +69,17 @@ describe('evaluation', () => {
     const conf = plain.map((m: { confidence: number }) => m.confidence);
     expect(conf).toEqual([...conf].sort((a, b) => b - a));
 
-    // On demand from the last checkpoint: the final epoch's numbers.
-    const latest = JSON.parse((await kiln(['runs', 'eval', id, '--checkpoint', 'latest', '--json', '--home', home])).stdout);
+    // On demand from the last checkpoint: the final epoch's numbers; --out keeps a copy where asked.
+    const outFile = path.join(home, 'latest-eval.json');
+    const latest = JSON.parse((await kiln(['runs', 'eval', id, '--checkpoint', 'latest', '--json', '--out', outFile, '--home', home])).stdout);
     expect(latest.accuracy).toBe(record.final!.valAcc);
+    expect(JSON.parse(fs.readFileSync(outFile, 'utf8'))).toEqual(latest);
   });
 });
 
 describe('export and predict', () => {
   it('exports a tfjs layers model whose logits match the engine model to 1e-4, with kiln.json', async () => {
-    const { code, stdout, stderr } = await kiln(['export', id, exportDir, '--json', '--home', home]);
+    const { code, stdout, stderr } = await kiln(['export', id, '--out', exportDir, '--json', '--home', home]);
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(JSON.parse(stdout).files.map((f: string) => path.basename(f))).toEqual(['model.json', 'weights.bin', 'kiln.json']);
