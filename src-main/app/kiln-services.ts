@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { UsageError } from '../common/errors.ts';
+import { ConfigFieldError, UsageError } from '../common/errors.ts';
 import { KILN_VERSION } from '../common/version.ts';
 import { ensureWritableDir } from '../common/writable-dir.ts';
 import type { LoadedDataset } from '../common/dataset-types.ts';
@@ -255,7 +255,7 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
     },
     'runs.get': async (id) => runs.store.get(id),
     'runs.metrics': async (id) => runs.store.readMetrics(id),
-    'runs.start': async (config, name) => runs.start(config, name),
+    'runs.start': async (config, name) => runs.start(config, name).catch((err: unknown) => Promise.reject(asArgumentError('runs.start', err))),
     'runs.pause': async (id) => runs.pause(id),
     'runs.resume': async (id) => {
       await assertRunDataset(datasets, await runs.store.get(id), 'resuming it');
@@ -338,4 +338,10 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
       return { paused };
     },
   };
+}
+
+/** A setting the recipe made invalid, reported as the contract reports schema errors: at its field of argument 0. */
+function asArgumentError(method: string, err: unknown): unknown {
+  if (!(err instanceof ConfigFieldError)) return err;
+  return Object.assign(new Error(`${method}: argument 0.${err.path}: ${err.detail}`), { name: 'ValidationError' });
 }

@@ -19,3 +19,16 @@ export function serializeError(err: unknown): SerializedError {
   if (err instanceof Error) return { name: err.name, message: err.message };
   return { name: 'Error', message: String(err) };
 }
+
+/**
+ * A setting that is wrong only once the preset's recipe is merged in (momentum min above the recipe's max): a
+ * UsageError that knows its field, so a host can show it at that field as it shows schema errors.
+ */
+export class ConfigFieldError extends UsageError {
+  constructor(
+    readonly path: string,
+    readonly detail: string,
+  ) {
+    super(`run config (with the recipe applied): ${path}: ${detail}`);
+  }
+}

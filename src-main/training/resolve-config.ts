@@ -1,8 +1,7 @@
 import { parseArchSpec, type ArchSpec } from '../../src-shared/arch-spec.ts';
 import { findPreset, PRESETS } from '../engine/arch/presets.ts';
 import { ResolvedConfigSchema, type Recipe, type ResolvedConfig, type ResolvedRun, type RunConfig } from '../../src-shared/run-config.ts';
-import { formatZodError } from '../../src-shared/zod-error.ts';
-import { UsageError } from '../common/errors.ts';
+import { ConfigFieldError, UsageError } from '../common/errors.ts';
 
 /** Fewer steps than this and a one-cycle run has too little room to warm up and anneal. */
 export const MIN_AUTO_STEPS = 300;
@@ -95,7 +94,10 @@ export function resolveRun(request: RunConfig, trainAvailable: number, valAvaila
   if (own.lrMax === undefined) opt.lrMax = (recipe.opt.lrMax * opt.batchSize) / recipe.opt.batchSize;
   const aug = { ...BASE_AUG, ...recipe.aug, ...chosen(request.aug) } as ResolvedConfig['aug'];
   const parsed = ResolvedConfigSchema.safeParse({ ...request, aug, opt, net: { arch: spec } });
-  if (!parsed.success) throw new UsageError(formatZodError(parsed.error, 'run config (with the recipe applied)'));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigFieldError(issue.path.join('.') || '(root)', issue.message);
+  }
   const config = parsed.data;
   const stepsPerEpoch = Math.floor(trainCount / config.opt.batchSize);
   return {

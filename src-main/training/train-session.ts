@@ -3,16 +3,16 @@ import { MICRO_BATCH_NOTE, microBatchLimit, splitBatch } from '../engine/train/m
 import { serializeError } from '../common/errors.ts';
 import { evaluateRun } from './evaluate-run.ts';
 import { RunStore } from '../runs/run-store.ts';
-import type { MetricLine } from '../../src-shared/run-types.ts';
 import { loadBackend } from '../engine/backend/load-backend.ts';
 import { buildGraph } from '../engine/arch/graph.ts';
 import { checkModelSize } from '../engine/arch/model-size.ts';
 import { frozenRun } from './frozen-run.ts';
+import { checkpointer, metricsLogger, progressReporter, testHooks } from './session-callbacks.ts';
 import { loadDataset } from './load-dataset.ts';
 import { Model } from '../engine/model/model.ts';
 import { cleanCheckpoints, loadCheckpoint, resolveCheckpoint, saveCheckpoint } from '../engine/train/checkpoint.ts';
 import { applyInitWeights, INIT_SLOT } from '../engine/train/fine-tune.ts';
-import { Learner, START_POSITION, type Callback, type FitOutcome, type StepMetrics } from '../engine/train/learner.ts';
+import { Learner, START_POSITION, type FitOutcome } from '../engine/train/learner.ts';
 import { Sgd } from '../engine/train/sgd.ts';
 import type { TrainerMessage } from '../../src-shared/trainer-protocol.ts';
 import type { EpochMetrics } from '../../src-shared/train-types.ts';
@@ -30,9 +30,6 @@ export interface SessionOptions {
   onLearner?: (learner: Learner) => void;
 }
 
-/** At most this many per-step lines per run in metrics.jsonl; plots decimate further. */
-const MAX_STEP_LINES = 2000;
-const PROGRESS_INTERVAL_MS = 250;
 
 /**
  * Train one run to the end or until paused/stopped: what a trainer process does. It owns the run
@@ -81,87 +78,13 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
       // A fine-tune's first session: the source run's weights, its head drawn afresh from the seed when the classes differ.
       await applyInitWeights(path.join(store.checkpointDir(runId), INIT_SLOT), model, new Set(record.origin?.reinitialised ?? []));
     }
-    const stepStride = Math.max(1, Math.ceil(resolved.totalSteps / MAX_STEP_LINES));
     const wallAtStart = record.wallSeconds;
     const wall = () => wallAtStart + (performance.now() - sessionStart) / 1000;
-    let bestSoFar = record.best;
-    let lastEpoch: EpochMetrics | undefined;
-    let evalSeconds = 0;
-    let evalEpochs = 0;
-    let lastProgress = 0;
-    // Test hook: pause after this step, as a pause request arriving then would (tests of exact resume).
-    const pauseAtStep = Number(process.env.KILN_PAUSE_AT_STEP ?? NaN);
-    // Test hook: slow each step down, so a test can act on a run that is still training on a fast machine.
-    const stepDelayMs = Number(process.env.KILN_TEST_STEP_DELAY_MS ?? 0);
-
-    let lastSent: StepMetrics | undefined;
-    let lastStep: StepMetrics | undefined;
-    const sendProgress = (l: Learner, m: StepMetrics) => {
-      lastSent = m;
-      const p = l.position;
-      const stepSec = p.stepInEpoch > 0 ? p.trainSeconds / p.stepInEpoch : 0;
-      const stepsLeft = resolved.totalSteps - m.step;
-      const epochsLeft = resolved.epochs - p.epoch;
-      // Until an evaluation has been timed, guess it: a forward pass is about a third of a training step, twice with TTA.
-      const evalPerEpoch =
-        evalEpochs > 0 ? evalSeconds / evalEpochs : (stepSec * (resolved.valCount / resolved.batchSize) * (resolved.config.aug.tta ? 2 : 1)) / 3;
-      emit({
-        type: 'progress',
-        progress: {
-          runId,
-          epoch: Math.min(p.epoch + 1, resolved.epochs),
-          epochs: resolved.epochs,
-          step: m.step,
-          totalSteps: resolved.totalSteps,
-          stepInEpoch: p.stepInEpoch,
-          stepsPerEpoch: resolved.stepsPerEpoch,
-          loss: m.loss,
-          lr: m.lr,
-          momentum: m.momentum,
-          imagesPerSec: p.trainSeconds > 0 ? p.seen / p.trainSeconds : 0,
-          // The whole run: steps left, an evaluation after each epoch left, and the final evaluation of the best checkpoint.
-          etaSeconds: stepSec > 0 ? stepsLeft * stepSec + evalPerEpoch * (epochsLeft + 1) : null,
-        },
-      });
-    };
-
-    const logger: Callback = {
-      async onBatchEnd(l, m) {
-        lastStep = m;
-        if (m.step === pauseAtStep) l.requestStop('pause');
-        if (stepDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, stepDelayMs));
-        if (m.step % stepStride === 0) {
-          // Epochs are 1-based wherever a person or a file sees them (the learner counts from 0).
-          const line: MetricLine = { type: 'step', step: m.step, epoch: m.epoch + 1, loss: Number.isFinite(m.loss) ? m.loss : null, lr: m.lr, momentum: m.momentum, t: wall() };
-          await store.appendMetrics(runId, [line]);
-        }
-        const now = performance.now();
-        if (now - lastProgress < PROGRESS_INTERVAL_MS && m.step !== resolved.totalSteps) return;
-        lastProgress = now;
-        sendProgress(l, m);
-      },
-      async onEpochEnd(l, m) {
-        evalSeconds += m.evalSeconds;
-        evalEpochs++;
-        lastEpoch = m;
-        const line: MetricLine = { type: 'epoch', ...jsonSafe(m), t: wall() } as MetricLine;
-        await store.appendMetrics(runId, [line]);
-        await store.flushMetrics(runId);
-        const improved = !bestSoFar || m.valAcc > bestSoFar.valAcc;
-        if (improved) bestSoFar = { valAcc: m.valAcc, ttaAcc: m.ttaAcc ?? null, epoch: m.epoch };
-        await saveCheckpoint(latest, model, sgd, l.position, { epoch: m.epoch });
-        if (improved) await saveCheckpoint(best, model, sgd, l.position, { epoch: m.epoch, valAcc: m.valAcc });
-        record = await store.update(runId, {
-          progress: { epoch: m.epoch, step: m.step, totalSteps: resolved.totalSteps },
-          best: bestSoFar,
-          final: { valAcc: m.valAcc, ttaAcc: m.ttaAcc ?? null, valLoss: Number.isFinite(m.valLoss) ? m.valLoss : null },
-          wallSeconds: wall(),
-        });
-        emit({ type: 'epoch', runId, metrics: m });
-        emit({ type: 'checkpoint', runId, step: m.step });
-      },
-    };
-    learner = new Learner(model, sgd, dataset, config, resolved, [logger], position);
+    const progress = progressReporter(emit, runId, resolved);
+    const saver = checkpointer({ store, runId, model, sgd, latest, best, resolved, record, wall, emit, onRecord: (r) => (record = r) });
+    // Order matters at an epoch's end: its metrics line is written before the checkpoint and run.json move on.
+    const callbacks = [...testHooks(), metricsLogger(store, runId, resolved, wall), progress, saver];
+    learner = new Learner(model, sgd, dataset, config, resolved, callbacks, position);
     const microBatch = microBatchLimit(graph, resolved.batchSize, backend.name);
     if (microBatch < resolved.batchSize) learner.microBatch = microBatch;
     const backendRecord = {
@@ -180,8 +103,7 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     emit({ type: 'started', runId, backend: backendRecord, resumedAtStep: position.step, totalSteps: resolved.totalSteps });
 
     const outcome = await learner.fit();
-    // Progress is throttled: make sure the last step taken is the last one reported.
-    if (lastStep && lastStep !== lastSent) sendProgress(learner, lastStep);
+    progress.finish(learner);
     if (outcome !== 'finished') await saveCheckpoint(latest, model, sgd, learner.position, { paused: true });
     await store.flushMetrics(runId);
     const status = outcome === 'finished' ? 'finished' : outcome === 'paused' ? 'paused' : 'stopped';
@@ -191,6 +113,7 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
       wallSeconds: wall(),
       ...(status === 'paused' ? {} : { endedAt: new Date().toISOString() }),
     });
+    const lastEpoch = saver.lastEpoch;
     if (outcome === 'finished' && lastEpoch) {
       const hint = await finishedRunHint(home, dataset, resolved, record.config.opt.epochs > 0, lastEpoch).catch(() => null);
       if (hint) record = await store.update(runId, { hint });
@@ -238,7 +161,3 @@ async function finishedRunHint(home: string, dataset: LoadedDataset, resolved: R
   });
 }
 
-/** JSON has no NaN or Infinity; a diverged loss is stored as null. */
-function jsonSafe(m: EpochMetrics): Record<string, number | null> {
-  return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, typeof v === 'number' && !Number.isFinite(v) ? null : v]));
-}
