@@ -1,6 +1,8 @@
 import fs from 'node:fs';
-import sharp from 'sharp';
 import { isBmp } from './bmp-decode.ts';
+// sharp loads on first use, and as the build the host allows (its wasm build in Electron on Linux): importing
+// this module from the main process must not load a native module.
+import { loadSharp } from './sharp-build.ts';
 
 /** Stored side for photos (a short side of PHOTO_MIN_SIDE px or more): enough to keep what tells photos apart. */
 export const PHOTO_IMAGE_SIZE = 64;
@@ -35,6 +37,7 @@ async function shortSide(file: string): Promise<number | null> {
       await handle.close();
     }
     if (isBmp(head)) return Math.min(Math.abs(head.readInt32LE(18)), Math.abs(head.readInt32LE(22)));
+    const sharp = await loadSharp();
     const m = await sharp(file).metadata();
     if (!m.width || !m.height) return null;
     // EXIF orientations 5–8 swap the sides; the short side is the same either way.
