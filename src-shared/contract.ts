@@ -237,7 +237,6 @@ export interface KilnEvents {
   lrFindProgress: { findId: string; step: number; steps: number; lr: number; loss: number | null };
 }
 export type EventName = keyof KilnEvents;
-export const EVENT_NAMES: readonly EventName[] = ['datasetTask', 'runProgress', 'runEpoch', 'runStatus', 'lrFindProgress'];
 
 type Methods = { [M in MethodName]: (...args: MethodArgs<M>) => Promise<MethodResults[M]> };
 

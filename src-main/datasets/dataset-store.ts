@@ -6,7 +6,7 @@ import { DataError, DatasetNotFoundError, UsageError } from '../common/errors.ts
 import { writeJsonAtomic } from '../common/atomic-write.ts';
 import type { DatasetExclusions, ImageSplit, LoadedDataset } from '../common/dataset-types.ts';
 import { assertValidId, assertValidName, RESERVED_IDS } from './dataset-id.ts';
-import { channelStats } from './channel-stats.ts';
+import { channelStats } from '../common/channel-stats.ts';
 import { describeFsError } from '../common/fs-errors.ts';
 import { fsyncDir } from '../common/fsync-dir.ts';
 import { injectedDiskFull } from '../common/test-faults.ts';

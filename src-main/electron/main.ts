@@ -4,6 +4,7 @@
  * src-main/app (shared with `kiln serve`); this file only wires Electron to it.
  */
 import path from 'node:path';
+import { contentSecurityPolicy } from '../common/csp.ts';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { app, BrowserWindow, dialog, ipcMain, Menu, screen, session, shell, utilityProcess, type MenuItemConstructorOptions } from 'electron';
 import Store from 'electron-store';
@@ -20,9 +21,7 @@ import { utilityJobProcess, utilityTrainerSpawner } from './utility-spawner.ts';
 const here = path.dirname(fileURLToPath(import.meta.url));
 // Built layout (electron-vite): out/main/{index,trainer-entry,job-entry}.js, out/preload/index.cjs, out/renderer/.
 const PRELOAD = path.join(here, '../preload/index.cjs');
-const CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self'; " +
-  "connect-src 'self'; base-uri 'none'; form-action 'none'; object-src 'none'; frame-ancestors 'none'";
+const CSP = contentSecurityPolicy("'self'");
 
 // Test hooks and the dev server's address mean nothing to an installed app; children inherit what is left.
 if (app.isPackaged) stripDevEnv();

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { contentSecurityPolicy } from '../common/csp.ts';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -140,9 +141,7 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
     const headers: Record<string, string> = {
       ...base,
       'X-Frame-Options': 'DENY',
-      'Content-Security-Policy':
-        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self'; " +
-        `connect-src 'self' ws://${req.headers.host ?? hostPort(host, port)}; base-uri 'none'; form-action 'none'; object-src 'none'; frame-ancestors 'none'`,
+      'Content-Security-Policy': contentSecurityPolicy(`'self' ws://${req.headers.host ?? hostPort(host, port)}`),
     };
     if (url.pathname === '/api') return fail(426, 'Kiln: /api is a WebSocket');
     const head = req.method === 'HEAD';

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { ImageSplit, LoadedDataset } from '../../common/dataset-types.ts';
-import { channelStats } from './channel-stats.ts';
+import { channelStats } from '../../common/channel-stats.ts';
 import { Rng } from '../util/rng.ts';
 
 /**

@@ -4,7 +4,8 @@
  * so the message can be shown at the field that caused it.
  */
 export function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message.replace(/^Error invoking remote method '[^']+': (\w*Error: )?/, '');
+  // Electron's invoke would prefix 'Error invoking remote method …', but the preload answers errors as plain {name, message}.
+  if (err instanceof Error) return err.message;
   if (err && typeof err === 'object' && 'message' in err) return String((err as { message: unknown }).message);
   return String(err);
 }

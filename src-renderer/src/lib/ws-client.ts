@@ -200,9 +200,3 @@ export function connectKiln(options: WsClientOptions = {}): WsKilnClient {
     },
   };
 }
-
-/** `window.kiln` in the app (Electron preload); otherwise a connection to the server that served this page. */
-export function kilnApi(): KilnApi {
-  const w = globalThis as { kiln?: KilnApi };
-  return w.kiln ?? connectKiln();
-}
