@@ -45,11 +45,13 @@ export default {
   ],
   asarUnpack: [
     // Native and wasm payloads are loaded from real files: sharp and libvips, tfjs's wasm binaries and the
-    // threaded build's scripts (worker threads open them by path), Dawn, tfjs-node.
+    // threaded build's scripts (worker threads open them by path), ONNX Runtime's, Dawn, tfjs-node.
     'node_modules/sharp/**/*',
     'node_modules/@img/**/*',
     'node_modules/@tensorflow/tfjs-backend-wasm/dist/*.wasm',
     'node_modules/@tensorflow/tfjs-backend-wasm/wasm-out/**/*',
+    // ONNX Runtime's wasm build (kiln predict on an .onnx export) and the scripts its threads load.
+    'node_modules/onnxruntime-web/dist/ort-wasm-*',
     'node_modules/webgpu/dist/**/*',
     'node_modules/@tensorflow/tfjs-node*/**/*',
   ],

@@ -7,7 +7,11 @@ import type * as Ort from 'onnxruntime-web';
 let ort: Promise<typeof Ort> | undefined;
 
 function runtime(): Promise<typeof Ort> {
-  ort ??= import('onnxruntime-web');
+  ort ??= import('onnxruntime-web').then((o) => {
+    // Inside a packaged app's archive, worker threads cannot open the threaded build's scripts: one thread there.
+    if (/[\\/]app\.asar[\\/]/.test(import.meta.url)) o.env.wasm.numThreads = 1;
+    return o;
+  });
   return ort;
 }
 
