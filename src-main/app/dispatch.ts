@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { formatZodError } from '../../src-shared/zod-error.ts';
+import { serializeError } from '../common/errors.ts';
 import { isMethodName, parseArgs, type KilnHandlers, type MethodName } from '../../src-shared/contract.ts';
 import type { DailyLog } from './daily-log.ts';
 import type { SerializedError } from '../../src-shared/errors.ts';
@@ -8,16 +7,6 @@ export type Reply = { result: unknown } | { error: SerializedError };
 
 /** Names of mistakes in the request itself: worth a warning in the log, not a stack. */
 const REQUEST_ERRORS = new Set(['UnknownMethodError', 'ValidationError', 'UsageError', 'InvalidRunIdError', 'RunNotFoundError', 'DatasetNotFoundError', 'PathNotAllowedError', 'RunStateError', 'TaskNotFoundError', 'RunLockedError']);
-
-export function toSerializedError(err: unknown, method?: string): SerializedError {
-  if (err instanceof z.ZodError) return { name: 'ValidationError', message: formatZodError(err, method ?? 'value') };
-  if (err instanceof Error) return { name: err.name || 'Error', message: err.message || String(err) };
-  if (err && typeof err === 'object' && typeof (err as SerializedError).message === 'string') {
-    const e = err as SerializedError;
-    return { name: typeof e.name === 'string' ? e.name : 'Error', message: e.message };
-  }
-  return { name: 'Error', message: String(err) };
-}
 
 /**
  * One call from a renderer, whatever the transport: the method must exist, the arguments must
@@ -36,7 +25,7 @@ export async function dispatch(handlers: KilnHandlers, method: unknown, args: un
     const result = await fn(...(parsed as unknown[]));
     return { result: result === undefined ? null : result };
   } catch (err) {
-    const error = toSerializedError(err, name);
+    const error = serializeError(err, name);
     if (REQUEST_ERRORS.has(error.name)) log?.warn(`${name ?? 'call'}: ${error.name}: ${error.message}`);
     else log?.error(`${name ?? 'call'} failed: ${error.message}`, err);
     return { error };

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+import { formatZodError } from '../../src-shared/zod-error.ts';
 import type { SerializedError } from '../../src-shared/errors.ts';
 
 /** A mistake in what the person asked for (a bad flag, an unknown id): the CLI exits 2 with the message. */
@@ -15,8 +17,17 @@ export class DataError extends Error {
   override name = 'DataError';
 }
 
-export function serializeError(err: unknown): SerializedError {
-  if (err instanceof Error) return { name: err.name, message: err.message };
+/**
+ * Any thrown value as the plain {name, message} that crosses process and IPC boundaries: a ZodError as a
+ * ValidationError naming the field (`what` says of what), an Error as itself, a {name, message} object as is.
+ */
+export function serializeError(err: unknown, what = 'value'): SerializedError {
+  if (err instanceof z.ZodError) return { name: 'ValidationError', message: formatZodError(err, what) };
+  if (err instanceof Error) return { name: err.name || 'Error', message: err.message || String(err) };
+  if (err && typeof err === 'object' && typeof (err as SerializedError).message === 'string') {
+    const e = err as SerializedError;
+    return { name: typeof e.name === 'string' ? e.name : 'Error', message: e.message };
+  }
   return { name: 'Error', message: String(err) };
 }
 

@@ -42,7 +42,8 @@ export interface ClassCounts {
   val: number[];
 }
 
-export interface ImageItem {
+/** An image as the store gives it: PNG bytes (the contract's ImageItem carries them as base64). */
+export interface StoredImage {
   index: number;
   label: number;
   png: Uint8Array;
@@ -56,7 +57,7 @@ export interface ClassPage {
   /** How many images of this class the split holds, so a browser can size its scroll area. */
   total: number;
   offset: number;
-  items: ImageItem[];
+  items: StoredImage[];
 }
 
 interface SplitIndex {
@@ -395,7 +396,7 @@ export class DatasetStore {
     return index;
   }
 
-  private async readImages(manifest: DatasetManifest, split: SplitName, indices: number[], labels: Uint8Array): Promise<ImageItem[]> {
+  private async readImages(manifest: DatasetManifest, split: SplitName, indices: number[], labels: Uint8Array): Promise<StoredImage[]> {
     if (indices.length === 0) return [];
     const S = manifest.imageSize;
     const bytes = S * S * 3;
@@ -409,7 +410,7 @@ export class DatasetStore {
           const { bytesRead } = await handle.read(raw, 0, bytes, index * bytes);
           if (bytesRead !== bytes) throw new DataError(`${file}: truncated, image ${index} is past its end`);
           const png = encodePngRgb(raw, S, S);
-          const item: ImageItem = { index, label: labels[index], png: new Uint8Array(png.buffer, png.byteOffset, png.length) };
+          const item: StoredImage = { index, label: labels[index], png: new Uint8Array(png.buffer, png.byteOffset, png.length) };
           if (sources) item.source = sources[index];
           return item;
         }),

@@ -8,9 +8,9 @@ import { autoOrder, BACKEND_REGISTRY } from './registry.ts';
 export type { BackendInfo, LoadBackendOptions };
 export { BackendUnavailableError };
 
-/** Gradient functions live in tfjs-layers' bundle (tfjs-core's Node bundle registers none); training needs them. */
+/** Gradient functions (register-gradients.ts, the one place that registers them); training needs them. */
 async function ensureGradients(): Promise<void> {
-  await import('@tensorflow/tfjs-layers');
+  await import('../register-gradients.ts');
 }
 
 /**
