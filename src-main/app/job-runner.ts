@@ -1,6 +1,5 @@
-import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { forwardStderr } from '../common/third-party-noise.ts';
+import { forkTs } from '../common/fork-ts.ts';
 import type { RunConfig } from '../../src-shared/run-config.ts';
 import type { ExportRequest } from '../../src-shared/export-format.ts';
 import type { ImportFolderOptions } from '../datasets/import-folder.ts';
@@ -34,14 +33,7 @@ const CANCEL_GRACE_MS = 10_000;
 const ENTRY = fileURLToPath(new URL('./job-entry.ts', import.meta.url));
 
 export const forkJobProcess = (): JobProcess => {
-  const child = fork(ENTRY, [], {
-    execArgv: ['--import', 'tsx', ...process.execArgv.filter((a) => a.startsWith('--max-old-space-size'))],
-    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-  });
-  // Piped, not inherited: native libraries (Dawn) write warnings straight to fd 2, and only here can they be dropped.
-  if (child.stderr) forwardStderr(child.stderr);
-  // A failed spawn is reported through onExit; without a listener it would throw in the host.
-  child.on('error', () => undefined);
+  const child = forkTs(ENTRY);
   return {
     send: (m) => child.connected && child.send(m as object),
     onMessage: (l) => child.on('message', l),

@@ -1,7 +1,6 @@
-import { fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { forwardStderr } from '../common/third-party-noise.ts';
+import { forkTs } from '../common/fork-ts.ts';
 import type { ParentMessage, TrainerMessage } from '../../src-shared/trainer-protocol.ts';
 
 /** How a host starts a trainer process: fork here, Electron's utilityProcess in the app. */
@@ -19,12 +18,7 @@ const ENTRY = fileURLToPath(new URL('./trainer-entry.ts', import.meta.url));
 
 /** child_process.fork of the TypeScript entry through tsx, as the CLI and server run it. */
 export const forkSpawner: TrainerSpawner = (args) => {
-  const child = fork(ENTRY, args, {
-    execArgv: ['--import', 'tsx', ...process.execArgv.filter((a) => a.startsWith('--max-old-space-size'))],
-    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-  });
-  // Piped, not inherited: native libraries (Dawn) write warnings straight to fd 2, and only here can they be dropped.
-  if (child.stderr) forwardStderr(child.stderr);
+  const child = forkTs(ENTRY, args);
   return {
     pid: child.pid,
     send: (m) => child.connected && child.send(m),
