@@ -145,6 +145,8 @@ export interface FolderInspection {
   medianShortSide: number | null;
   /** The size an import picks when none is given. */
   suggestedSize: number;
+  /** Why it picks that size, for the form: "photos: median short side 270 px". */
+  sizeReason: string;
   warnings: string[];
 }
 

@@ -28,6 +28,8 @@ export type ImportProgressEvent =
       sizeChosen?: 'auto' | 'given';
       /** Median short side of a sample of the files, in pixels (auto size only). */
       medianShortSide?: number | null;
+      /** What the images are, in words: "photos: median short side 270 px". */
+      sizeReason?: string;
     }
   | { phase: 'decode'; done: number; total: number; skipped: number; imagesPerSecond: number; etaSeconds: number | null }
   | { phase: 'write'; images: number }

@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../src-shared/run-config.ts';
 import { createRun } from '../src-main/training/create-run.ts';
+import { inspectFolder } from '../src-main/datasets/import-folder.ts';
 import { MIN_AUTO_BATCH, TARGET_AUTO_STEPS } from '../src-main/training/resolve-config.ts';
 import { RunStore } from '../src-main/runs/run-store.ts';
 import { tempHome } from './fixtures/runs-fixtures.ts';
@@ -70,6 +71,9 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('a folder of photos with the defaults', () => {
   it('imports photos at 64 px and thumbnails at 32, says so before decoding, and takes --size when given', async () => {
+    // What the app's import form shows before Import is pressed.
+    expect(await inspectFolder(photos())).toMatchObject({ files: 48, suggestedSize: 64, sizeReason: expect.stringMatching(/^photos: median short side 1[2-8]0 px$/) });
+    expect(await inspectFolder(path.join(tmp, 'thumbs'))).toMatchObject({ suggestedSize: 32, sizeReason: 'small images: median short side 28 px' });
     const text = await kiln(['dataset', 'import', photos(), '--home', home]);
     expect(text.code).toBe(0);
     expect(text.stderr).toMatch(/^Image size 64×64: photos \(the images' median short side is 1[2-8]0 px\); change it with --size N\.$/m);

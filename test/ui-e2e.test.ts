@@ -172,14 +172,21 @@ describe('workbench in Chromium against kiln serve', () => {
     await poll(() => page.locator('.import [role=alert]').first().textContent()).toMatch(/does not exist/);
     expect(await page.locator('#import-folder').inputValue()).toBe(missing);
     await page.fill('#import-folder', folder);
+    // Before Import, the form says the size the import would pick from the images, and why.
+    const sizeNote = page.locator('[data-testid=import-size-note]');
+    // broken.png counts as a file until it fails to decode.
+    await poll(() => sizeNote.textContent()).toBe(`3 classes, ${CLASSES.length * PER_CLASS + 1} files. Kiln stores them at 32×32 px (small images: median short side 32 px). Type another size to change it.`);
+    expect(await page.inputValue('#f-import-size')).toBe('32');
     await page.fill('#import-name', 'shapes');
     await page.fill('#f-import-val', String(VAL_SPLIT));
     // 16 px keeps the two training runs below short on a shared 2-core machine.
     await page.fill('#f-import-size', '16');
+    expect(await sizeNote.textContent()).toContain('you chose 16 px');
     await page.click('button:has-text("Import folder")');
     const task = page.locator('[data-testid=task-import]');
     await poll(() => task.getAttribute('data-phase'), 60_000).toBe('done');
     await poll(() => task.textContent()).toContain('1 files skipped');
+    expect(await task.locator('[data-testid=task-size]').textContent()).toBe('Stored at 16×16 px as chosen (small images: median short side 32 px)');
     // The earlier error is gone once an import went through.
     expect(await page.locator('.import [role=alert]').count()).toBe(0);
     await task.locator('button:has-text("Open")').click();

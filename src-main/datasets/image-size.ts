@@ -25,6 +25,12 @@ export function suggestImageSize(medianShortSide: number | null): number {
   return medianShortSide !== null && medianShortSide >= PHOTO_MIN_SIDE ? PHOTO_IMAGE_SIZE : SMALL_IMAGE_SIZE;
 }
 
+/** Why that size, in the words the app shows beside it: "photos: median short side 270 px". */
+export function sizeReason(medianShortSide: number | null): string {
+  if (medianShortSide === null) return 'no image header could be read';
+  return `${suggestImageSize(medianShortSide) === PHOTO_IMAGE_SIZE ? 'photos' : 'small images'}: median short side ${medianShortSide} px`;
+}
+
 async function shortSide(file: string): Promise<number | null> {
   try {
     // Headers only: no pixels are decoded. BMPs (which sharp does not read) carry the size at bytes 18–25.

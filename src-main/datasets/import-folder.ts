@@ -6,7 +6,7 @@ import type { FolderInspection } from '../../src-shared/contract.ts';
 import type { DatasetStore } from './dataset-store.ts';
 import { assertValidName, slugify } from './dataset-id.ts';
 import { decodeImage, SkipImageError, type FitMode } from './decode-image.ts';
-import { probeResolution } from './image-size.ts';
+import { probeResolution, sizeReason } from './image-size.ts';
 import { scanFolder, type Layout } from './scan-folder.ts';
 import { stratifiedSplit } from './seeded-split.ts';
 import { throttle } from '../common/throttle.ts';
@@ -71,7 +71,7 @@ export async function importFolder(
   const probe = await probeResolution(scan.files.map((f) => f.abs));
   const size = given ?? probe.suggestedSize;
   const sizeChosen = given === undefined ? 'auto' : 'given';
-  onProgress({ phase: 'scan', files: scan.files.length, imageSize: size, sizeChosen, medianShortSide: probe.medianShortSide });
+  onProgress({ phase: 'scan', files: scan.files.length, imageSize: size, sizeChosen, medianShortSide: probe.medianShortSide, sizeReason: sizeReason(probe.medianShortSide) });
   const warnings = [...scan.warnings];
   if (given !== undefined && given < probe.suggestedSize && probe.medianShortSide !== null) {
     warnings.push(`the images are photos (median short side ${probe.medianShortSide} px); at ${given} px they lose most detail: --size ${probe.suggestedSize} usually trains better`);
@@ -215,6 +215,7 @@ export async function inspectFolder(folderArg: string): Promise<FolderInspection
     files: scan.files.length,
     medianShortSide: probe.medianShortSide,
     suggestedSize: probe.suggestedSize,
+    sizeReason: sizeReason(probe.medianShortSide),
     warnings: scan.warnings,
   };
 }

@@ -1,4 +1,4 @@
-import type { DatasetInfo, KilnEvents } from '../../../src-shared/contract.ts';
+import type { DatasetInfo, FolderInspection, KilnEvents } from '../../../src-shared/contract.ts';
 import { api } from '../lib/api.ts';
 import { errorMessage, errorsByField } from '../lib/errors.ts';
 import { toBase64, worthSending, type FolderFile } from '../lib/folder-files.ts';
@@ -31,6 +31,8 @@ export interface DatasetTask {
   event: TaskEvent | null;
   /** Files skipped during decode, kept once the import moves on to writing. */
   skipped: number;
+  /** The stored image size and why, from the scan (kept for the rest of the task). */
+  size: string;
   error: string;
   finished: boolean;
 }
@@ -38,7 +40,8 @@ export interface DatasetTask {
 export interface ImportRequest {
   folder: string;
   name: string;
-  size: number;
+  /** null: the import picks it from the images (64 px for photos, 32 for small images). */
+  size: number | null;
   valSplit: number;
   fit: 'crop' | 'pad';
 }
@@ -55,6 +58,12 @@ class DatasetsState {
   upload = $state<UploadProgress | null>(null);
   /** What the last upload came to when it did not turn into an import (cancelled, refused). */
   uploadNote = $state('');
+  /** What an import of the folder in the form would find (classes, files, the size it picks), before it starts. */
+  inspection = $state.raw<FolderInspection | null>(null);
+  /** The folder as typed that `inspection` (or the one under way) is for. */
+  inspectedFor = $state('');
+  inspecting = $state(false);
+  private inspectSeq = 0;
 
   constructor() {
     api.on('datasetTask', (e) => this.onTask(e));
@@ -95,6 +104,24 @@ class DatasetsState {
     }
   }
 
+  /** Look at the folder in the form; an answer for a folder typed since is dropped. */
+  async inspect(folderArg: string): Promise<void> {
+    const seq = ++this.inspectSeq;
+    const folder = folderArg.trim();
+    this.inspection = null;
+    this.inspectedFor = folder;
+    this.inspecting = Boolean(folder);
+    if (!folder) return;
+    try {
+      const found = await api.call('datasets.inspectFolder', folder);
+      if (seq === this.inspectSeq) this.inspection = found;
+    } catch {
+      // A path still being typed: Import says what is wrong with it.
+    } finally {
+      if (seq === this.inspectSeq) this.inspecting = false;
+    }
+  }
+
   async startImport(req: ImportRequest, emptyHint: string): Promise<boolean> {
     this.importErrors = {};
     this.uploadNote = '';
@@ -107,7 +134,7 @@ class DatasetsState {
       const { taskId } = await api.call('datasets.importFolder', {
         folder,
         name: req.name.trim() || undefined,
-        size: req.size,
+        size: req.size ?? undefined,
         valSplit: req.valSplit,
         fit: req.fit,
       });
@@ -146,7 +173,7 @@ class DatasetsState {
       };
       await Promise.all(Array.from({ length: UPLOAD_PARALLEL }, worker));
       if (up.cancelled) return false;
-      const { taskId } = await api.call('datasets.importUpload', uploadId, { ...(name ? { name } : {}), size: req.size, valSplit: req.valSplit, fit: req.fit });
+      const { taskId } = await api.call('datasets.importUpload', uploadId, { ...(name ? { name } : {}), size: req.size ?? undefined, valSplit: req.valSplit, fit: req.fit });
       this.addTask(taskId, 'import', `Import of ${up.label} (uploaded)`);
       return true;
     } catch (err) {
@@ -228,7 +255,7 @@ class DatasetsState {
 
   private addTask(taskId: string, kind: DatasetTask['kind'], label: string): void {
     if (this.tasks.some((t) => t.taskId === taskId)) return;
-    this.tasks.push({ taskId, kind, label, event: null, skipped: 0, error: '', finished: false });
+    this.tasks.push({ taskId, kind, label, event: null, skipped: 0, size: '', error: '', finished: false });
   }
 
   private onTask(e: KilnEvents['datasetTask']): void {
@@ -240,6 +267,11 @@ class DatasetsState {
     }
     task.event = e.event;
     if (e.event.phase === 'decode') task.skipped = e.event.skipped;
+    if (e.event.phase === 'scan' && e.event.imageSize !== undefined) {
+      const s = e.event.imageSize;
+      const why = e.event.sizeReason ?? '';
+      task.size = e.event.sizeChosen === 'given' ? `Stored at ${s}×${s} px as chosen${why ? ` (${why})` : ''}` : `Stored at ${s}×${s} px${why ? `: ${why}` : ''}`;
+    }
     if (e.event.phase === 'error') {
       task.error = e.event.error.message;
       task.finished = true;
