@@ -39,7 +39,8 @@ export class Model {
     const shapes = new Map(graph.layers.map((l) => [l.name, l.outputShape]));
     const inChannels = (name: string) => shapes.get(name)!.at(-1)!;
     const add = (name: string, values: Float32Array, shape: number[], isBnOrBias: boolean) => {
-      const variable = tf.variable(tf.tensor(values, shape), true, this.prefix + name);
+      // tidy drops the initial value: the variable keeps the data, the tensor would otherwise outlive dispose().
+      const variable = tf.tidy(() => tf.variable(tf.tensor(values, shape), true, this.prefix + name));
       this.params.push({ name, variable, isBnOrBias });
       this.byName.set(name, variable);
     };
@@ -63,7 +64,7 @@ export class Model {
       for (const p of init.params) add(`${node.name}/${p.suffix}`, p.values, p.shape, p.isBnOrBias);
       for (const s of init.state ?? []) {
         const name = `${node.name}/${s.suffix}`;
-        this.state.set(name, tf.variable(s.fill === 0 ? tf.zeros(s.shape) : tf.ones(s.shape), false, this.prefix + name));
+        this.state.set(name, tf.tidy(() => tf.variable(s.fill === 0 ? tf.zeros(s.shape) : tf.ones(s.shape), false, this.prefix + name)));
       }
     }
   }

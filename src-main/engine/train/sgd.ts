@@ -18,7 +18,8 @@ export class Sgd {
     private readonly params: Param[],
     private readonly opts: SgdOptions,
   ) {
-    for (const p of params) this.velocity.set(p.name, tf.variable(tf.zerosLike(p.variable), false, `${p.variable.name}/velocity`));
+    // In a tidy, so the zeros each variable starts from are released and dispose() frees everything.
+    for (const p of params) this.velocity.set(p.name, tf.tidy(() => tf.variable(tf.zerosLike(p.variable), false, `${p.variable.name}/velocity`)));
   }
 
   step(grads: tf.NamedTensorMap, lr: number, momentum: number): void {
