@@ -147,21 +147,18 @@ class RunsState {
     this.scheduleRefresh();
   }
 
-  async rename(id: string, name: string): Promise<string> {
-    try {
-      const record = await api.call('runs.rename', id, name);
-      this.list = this.list.map((r) => (r.id === id ? record : r));
-      const live = this.live.get(id);
-      if (live) live.record = record;
-      return '';
-    } catch (err) {
-      return errorMessage(err);
-    }
+  rename(id: string, name: string): Promise<string> {
+    return this.updateRecord(id, () => api.call('runs.rename', id, name));
   }
 
-  async annotate(id: string, a: { notes?: string; tags?: string[] }): Promise<string> {
+  annotate(id: string, a: { notes?: string; tags?: string[] }): Promise<string> {
+    return this.updateRecord(id, () => api.call('runs.annotate', id, a));
+  }
+
+  /** Runs a call that answers with the run's new record and shows that record everywhere; '' or the error. */
+  private async updateRecord(id: string, call: () => Promise<RunRecord>): Promise<string> {
     try {
-      const record = await api.call('runs.annotate', id, a);
+      const record = await call();
       this.list = this.list.map((r) => (r.id === id ? record : r));
       const live = this.live.get(id);
       if (live) live.record = record;
