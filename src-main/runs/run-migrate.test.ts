@@ -41,11 +41,13 @@ describe('run.json format 1', () => {
     fs.writeFileSync(path.join(store.runDir('old-run'), 'run.json'), JSON.stringify(formatOne));
     const record = await store.get('old-run');
     expect(record.format).toBe(RUN_FORMAT);
-    expect(record.config).toEqual(formatOne.config);
+    // Settings added since format 1 come in at the value that means "not used" (no frozen epochs).
+    const since = { freezeEpochs: 0 };
+    expect(record.config).toEqual({ ...formatOne.config, opt: { ...formatOne.config.opt, ...since } });
     // Format 1 used its config as stored except the four auto values, which `resolved` held.
     expect(record.resolved?.config).toEqual({
       ...formatOne.config,
-      opt: { ...formatOne.config.opt, epochs: 24, batchSize: 32, lrMax: 0.025, weightDecay: 5e-4 },
+      opt: { ...formatOne.config.opt, ...since, epochs: 24, batchSize: 32, lrMax: 0.025, weightDecay: 5e-4 },
       net: { arch: spec },
     });
     await store.update('old-run', { name: 'renamed' });
