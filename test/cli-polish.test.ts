@@ -1,27 +1,18 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { main, moveGlobalFlags } from '../src-main/cli/main.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { moveGlobalFlags } from '../src-main/cli/main.ts';
 import { closest } from '../src-main/cli/args.ts';
+import { cliInProcess } from './fixtures/cli-in-process.ts';
 
 /** The command line as a newcomer meets it: options where they put them, typos, ids that do not exist. */
 
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-cli-polish-'));
 afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
 
-async function kiln(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
-  const error = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  try {
-    const code = await main(args);
-    return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
+function kiln(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return cliInProcess(args);
 }
 
 describe('kiln command line', () => {

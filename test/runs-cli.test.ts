@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src-main/cli/main.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunStore } from '../src-main/runs/run-store.ts';
+import { cliInProcess } from './fixtures/cli-in-process.ts';
 import { createRun, fakeEpoch, fakeSteps, REPO, tempHome } from './fixtures/runs-fixtures.ts';
 import type { RunRecord } from '../src-shared/run-types.ts';
 
@@ -157,15 +157,6 @@ describe('kiln runs', () => {
 });
 
 async function kilnInProcess(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
-  const error = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  try {
-    const code = await main(['runs', ...args]);
-    return { code, stdout: out.join('\n') + '\n', stderr: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
+  const r = await cliInProcess(['runs', ...args]);
+  return { ...r, stdout: r.stdout + '\n' };
 }
