@@ -15,6 +15,11 @@ export class ModelTooLargeError extends UsageError {
   override name = 'ModelTooLargeError';
 }
 
+/** All parameters, trainable and not (BN running statistics), as summarize() counts them. */
+export function paramCount(graph: Graph): number {
+  return graph.layers.reduce((n, l) => n + l.params + l.nonTrainable, 0);
+}
+
 /** Forward activations kept for the backward pass plus their gradients, float32, for one image. */
 export function activationBytesPerImage(graph: Graph): number {
   return graph.layers.reduce((n, l) => n + l.outputShape.reduce((a, b) => a * b, 1), 0) * 4 * 2;
@@ -25,13 +30,13 @@ const count = (n: number) => (n >= 1e9 ? n.toExponential(2) : n >= 1e6 ? `${(n /
 
 /** Throw ModelTooLargeError, naming the measure and the limit, if the model is over a limit at `batchSize`. */
 export function checkModelSize(graph: Graph, batchSize: number, what = 'architecture'): void {
-  const params = graph.layers.reduce((n, l) => n + l.params + l.nonTrainable, 0);
+  const params = paramCount(graph);
   if (params > MAX_PARAMS) {
     throw new ModelTooLargeError(`${what}: ${count(params)} parameters, more than the ${count(MAX_PARAMS)} Kiln allows; use fewer or narrower layers`);
   }
-  const bytes = activationBytesPerImage(graph) * Math.max(1, batchSize);
+  const perImage = activationBytesPerImage(graph);
+  const bytes = perImage * Math.max(1, batchSize);
   if (bytes > MAX_ACTIVATION_BYTES) {
-    const perImage = activationBytesPerImage(graph);
     const fits = Math.floor(MAX_ACTIVATION_BYTES / perImage);
     const advice = fits >= 1 ? `use a batch size of at most ${fits}` : 'use fewer or narrower layers, or smaller images';
     throw new ModelTooLargeError(`${what}: about ${gib(bytes)} of activations at batch size ${batchSize}, more than the ${gib(MAX_ACTIVATION_BYTES)} Kiln allows; ${advice}`);

@@ -1,5 +1,5 @@
 import type { Graph } from '../arch/graph.ts';
-import { activationBytesPerImage } from '../arch/model-size.ts';
+import { activationBytesPerImage, paramCount } from '../arch/model-size.ts';
 
 /**
  * A 32-bit wasm heap ends at 4 GiB. Measured: wrn-22 in passes of 64 images peaked at 2.6 GB resident, about 1.3× the
@@ -13,8 +13,7 @@ const WASM_STEP_BUDGET_BYTES = 2.5 * 2 ** 30;
  */
 export function microBatchLimit(graph: Graph, batch: number, backend: string): number {
   if (backend !== 'wasm') return batch;
-  const params = graph.layers.reduce((n, l) => n + l.params + l.nonTrainable, 0);
-  const budget = WASM_STEP_BUDGET_BYTES - params * 4 * 4;
+  const budget = WASM_STEP_BUDGET_BYTES - paramCount(graph) * 4 * 4;
   return Math.max(1, Math.min(batch, Math.floor(budget / activationBytesPerImage(graph))));
 }
 
