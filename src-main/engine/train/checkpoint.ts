@@ -252,9 +252,14 @@ export async function readCheckpointTensors(target: string): Promise<{ dir: stri
 /** Restore weights, BN statistics and momentum into an already built model and optimiser. */
 export async function loadCheckpoint(target: string, model: Model, sgd: Sgd): Promise<CheckpointMeta> {
   const { meta, values } = await readCheckpointTensors(target);
-  for (const [name, variable] of stateOf(model, sgd)) {
+  assignVariables(stateOf(model, sgd), values);
+  return meta;
+}
+
+/** Give each variable its checkpoint values, by name, checked against its shape. */
+export function assignVariables(variables: Iterable<[string, tf.Variable]>, values: (name: string, shape: number[]) => Float32Array): void {
+  for (const [name, variable] of variables) {
     const v = values(name, variable.shape);
     tf.tidy(() => variable.assign(tf.tensor(v, variable.shape)));
   }
-  return meta;
 }

@@ -1,7 +1,6 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type { Graph } from '../arch/graph.ts';
 import type { Model } from '../model/model.ts';
-import { readCheckpointTensors, resolveCheckpoint } from './checkpoint.ts';
+import { assignVariables, readCheckpointTensors, resolveCheckpoint } from './checkpoint.ts';
 
 /** The checkpoint slot, under a fine-tuned run's `checkpoints/`, holding the weights it started from. */
 export const INIT_SLOT = 'init';
@@ -32,9 +31,5 @@ export function headParamNames(graph: Graph): string[] {
 export async function applyInitWeights(target: string, model: Model, skip: ReadonlySet<string>): Promise<void> {
   if (!resolveCheckpoint(target)) throw new Error(`fine-tune: no starting weights in ${target}`);
   const { values } = await readCheckpointTensors(target);
-  for (const [name, variable] of model.namedVariables()) {
-    if (skip.has(name)) continue;
-    const v = values(name, variable.shape);
-    tf.tidy(() => variable.assign(tf.tensor(v, variable.shape)));
-  }
+  assignVariables([...model.namedVariables()].filter(([name]) => !skip.has(name)), values);
 }
