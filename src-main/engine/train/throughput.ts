@@ -76,7 +76,6 @@ export async function measureThroughput(spec: ArchSpec, opts: ThroughputOptions)
   const rng = new Rng(0);
   const x = tf.tensor4d(Float32Array.from({ length: opts.batch * size * size * 3 }, () => rng.normal()), [opts.batch, size, size, 3]);
   const y = tf.tensor1d(Int32Array.from({ length: opts.batch }, () => rng.int(k)), 'int32');
-  const vars = model.params.map((p) => p.variable);
   const step = async () => {
     const stats = trainStep(model, sgd, x, y, { lr: 0.01, momentum: 0.9, labelSmoothing: 0.2, dropoutSeed: 0, microBatch: opts.microBatch });
     await stats.data();
