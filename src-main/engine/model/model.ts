@@ -46,7 +46,7 @@ export class Model {
     };
     const readers = new Map<string, GraphNode[]>();
     for (const node of graph.nodes) {
-      const inputs = 'inputs' in node ? node.inputs : 'input' in node ? [node.input] : [];
+      const inputs = layerOf(node).inputs(node);
       for (const i of inputs) readers.set(i, [...(readers.get(i) ?? []), node]);
     }
     for (const node of graph.nodes) {
