@@ -2,6 +2,7 @@ import type { Evaluation, ImageItem, Prediction } from '../../../src-shared/cont
 import type { ExportFormat, OnnxLayout } from '../../../src-shared/export-format.ts';
 import { api } from '../lib/api.ts';
 import { errorMessage } from '../lib/errors.ts';
+import { toBase64 } from '../lib/folder-files.ts';
 
 /** The evaluation of one run (stored, or computed on request), its mistakes' images, export and predictions. */
 class EvaluateState {
@@ -119,10 +120,7 @@ class EvaluateState {
     if (!this.runId) return;
     this.predictError = '';
     this.prediction = null;
-    const bytes = new Uint8Array(await file.arrayBuffer());
-    let binary = '';
-    for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    const base64 = btoa(binary);
+    const base64 = toBase64(new Uint8Array(await file.arrayBuffer()));
     this.predictImage = `data:${file.type || 'image/png'};base64,${base64}`;
     try {
       this.prediction = await api.call('runs.predict', this.runId, base64, 3);
