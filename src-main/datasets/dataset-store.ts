@@ -287,8 +287,12 @@ export class DatasetStore {
    * null for datasets without them (downloads, and folder imports made before Kiln kept them).
    */
   async sources(id: string): Promise<DatasetSources | null> {
-    const { manifest } = await this.readManifest(id);
-    const key = `${manifest.createdAt}|${manifest.counts.train}|${manifest.counts.val}`;
+    return this.sourcesOf((await this.readManifest(id)).manifest);
+  }
+
+  private async sourcesOf(manifest: DatasetManifest): Promise<DatasetSources | null> {
+    const id = manifest.id;
+    const key = cacheKey(manifest);
     const cached = this.sourcesCache.get(id);
     if (cached?.key === key) return cached.sources;
     const file = path.join(this.dir(id), DATASET_FILES.sources);
@@ -374,7 +378,7 @@ export class DatasetStore {
   }
 
   private async splitIndex(manifest: DatasetManifest, split: SplitName): Promise<SplitIndex> {
-    const key = `${manifest.createdAt}|${manifest.counts.train}|${manifest.counts.val}`;
+    const key = cacheKey(manifest);
     let entry = this.indexCache.get(manifest.id);
     if (!entry || entry.key !== key) {
       entry = { key, splits: {} };
@@ -401,7 +405,7 @@ export class DatasetStore {
     const S = manifest.imageSize;
     const bytes = S * S * 3;
     const file = path.join(this.dir(manifest.id), split === 'train' ? DATASET_FILES.trainImages : DATASET_FILES.valImages);
-    const sources = (await this.sources(manifest.id))?.[split];
+    const sources = (await this.sourcesOf(manifest))?.[split];
     const handle = await fs.promises.open(file, 'r');
     try {
       return await Promise.all(
@@ -437,6 +441,11 @@ async function readExact(file: string, expected: number): Promise<Uint8Array> {
   }
   if (buf.length !== expected) throw new DataError(`${file}: expected ${expected} bytes, found ${buf.length}`);
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+}
+
+/** Identifies one stored version of a dataset (a re-import under the same id has a new createdAt): keys the per-id caches. */
+function cacheKey(manifest: DatasetManifest): string {
+  return `${manifest.createdAt}|${manifest.counts.train}|${manifest.counts.val}`;
 }
 
 async function writeSynced(file: string, bytes: Uint8Array): Promise<void> {
