@@ -6,6 +6,7 @@ import type { Graph } from '../engine/arch/graph.ts';
 import { readCheckpointMeta, resolveCheckpoint } from '../engine/train/checkpoint.ts';
 import { headParamNames, INIT_SLOT } from '../engine/train/fine-tune.ts';
 import { RunStore } from '../runs/run-store.ts';
+import { checkpointEpoch } from './run-model.ts';
 import type { RunOrigin, RunRecord } from '../../src-shared/run-types.ts';
 
 /** A spec without its display name, keys sorted at every level: two specs that build the same network compare equal. */
@@ -38,13 +39,12 @@ export async function planInitFrom(
   const checkpoint = resolveCheckpoint(path.join(store.checkpointDir(sourceId), 'best'));
   if (!checkpoint) throw new UsageError(`start from run ${sourceId}: it has no finished epoch to start from (no best checkpoint)`);
   const meta = await readCheckpointMeta(checkpoint);
-  const epoch = typeof meta.extra?.epoch === 'number' ? meta.extra.epoch : meta.position.epoch;
   const sameClasses = JSON.stringify(source.dataset.classes) === JSON.stringify(target.classes);
   const origin: RunOrigin = {
     runId: source.id,
     runName: source.name,
     checkpoint: 'best',
-    epoch,
+    epoch: checkpointEpoch(meta),
     valAcc: source.best?.valAcc ?? null,
     dataset: { id: source.dataset.id, name: source.dataset.name },
     classes: source.dataset.classes,

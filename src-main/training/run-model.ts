@@ -64,7 +64,11 @@ export async function loadRunModel(home: string, runId: string, opts: { checkpoi
   } finally {
     sgd.dispose();
   }
+  return { record, dataset, spec, graph, model, checkpoint: opts.checkpoint, meta, epoch: checkpointEpoch(meta), dispose: () => model.dispose() };
+}
+
+/** Epochs finished when a checkpoint was written: the trainer's `extra.epoch` when it stored one, else its position. */
+export function checkpointEpoch(meta: CheckpointMeta): number {
   const extraEpoch = meta.extra?.epoch;
-  const epoch = typeof extraEpoch === 'number' ? extraEpoch : meta.position.epoch;
-  return { record, dataset, spec, graph, model, checkpoint: opts.checkpoint, meta, epoch, dispose: () => model.dispose() };
+  return typeof extraEpoch === 'number' ? extraEpoch : meta.position.epoch;
 }
