@@ -38,8 +38,7 @@ const cancel = new AbortController();
 
 /** Progress goes out as it comes; nothing waits for it. */
 function progress(event: unknown): void {
-  if (parentPort) parentPort.postMessage({ type: 'progress', event });
-  else process.send?.({ type: 'progress', event });
+  void reply({ type: 'progress', event });
 }
 
 async function run(job: JobRequest): Promise<unknown> {
