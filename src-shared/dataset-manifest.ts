@@ -12,6 +12,8 @@ export const DATASET_FILES = {
   valLabels: 'val-labels.u8',
   /** Folder imports: each stored image's file, relative to the imported folder ("/"-separated), in stored order. */
   sources: 'sources.json',
+  /** Images the person excluded from new runs: `{train: number[], val: number[]}` of stored indices. */
+  excluded: 'excluded.json',
 } as const;
 
 export const datasetSourcesSchema = z.object({ train: z.array(z.string()), val: z.array(z.string()) });

@@ -58,7 +58,7 @@ export class CustomArchStore {
 
   async save(name: string, spec: ArchSpec): Promise<void> {
     const parsed = ArchSpecSchema.parse(spec);
-    const file = path.join(this.dir, `${archFileStem(name)}.json`);
+    const file = this.fileOf(name);
     // Names that fold to the same file ("../../evil" and "evil") must not overwrite each other.
     const existing = await this.storedName(file);
     if (existing !== null && existing !== name.trim()) {
@@ -66,6 +66,11 @@ export class CustomArchStore {
     }
     await fs.promises.mkdir(this.dir, { recursive: true });
     await writeJsonAtomic(file, { name: name.trim(), spec: { ...parsed, name: name.trim() } });
+  }
+
+  /** The file a name is saved in: names that fold to the same stem share it. */
+  private fileOf(name: string): string {
+    return path.join(this.dir, `${archFileStem(name)}.json`);
   }
 
   private async storedName(file: string): Promise<string | null> {
@@ -79,7 +84,7 @@ export class CustomArchStore {
   }
 
   async remove(name: string): Promise<void> {
-    const file = path.join(this.dir, `${archFileStem(name)}.json`);
+    const file = this.fileOf(name);
     const existing = await this.storedName(file);
     if (existing !== null && existing !== '' && existing !== name.trim()) throw new UsageError(`no saved architecture named ${JSON.stringify(name)}`);
     try {

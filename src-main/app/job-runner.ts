@@ -122,7 +122,6 @@ export function createJobRunner(spawn: () => JobProcess = forkJobProcess, limits
         else reject(Object.assign(new Error(msg.error.message), { name: msg.error.name }));
       });
       proc.onExit((code) => {
-        clearTimeout(timer);
         if (settled || answered) return;
         settle();
         if (signal?.aborted) reject(signal.reason);

@@ -241,12 +241,12 @@ export class DatasetStore {
   async excluded(id: string): Promise<DatasetExclusions> {
     await this.get(id);
     try {
-      const parsed = JSON.parse(await fs.promises.readFile(path.join(this.dir(id), 'excluded.json'), 'utf8')) as Partial<DatasetExclusions>;
+      const parsed = JSON.parse(await fs.promises.readFile(path.join(this.dir(id), DATASET_FILES.excluded), 'utf8')) as Partial<DatasetExclusions>;
       const ints = (v: unknown) => (Array.isArray(v) ? v.filter((n): n is number => Number.isInteger(n) && n >= 0) : []);
       return { train: ints(parsed.train), val: ints(parsed.val) };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { train: [], val: [] };
-      throw new DataError(`${path.join(this.dir(id), 'excluded.json')}: ${(err as Error).message}`);
+      throw new DataError(`${path.join(this.dir(id), DATASET_FILES.excluded)}: ${(err as Error).message}`);
     }
   }
 
@@ -261,7 +261,7 @@ export class DatasetStore {
     if (excluded) set.add(index);
     else set.delete(index);
     const next = { ...current, [split]: [...set].sort((a, b) => a - b) };
-    await writeJsonAtomic(path.join(this.dir(id), 'excluded.json'), next);
+    await writeJsonAtomic(path.join(this.dir(id), DATASET_FILES.excluded), next);
     return next;
   }
 

@@ -127,7 +127,7 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
   // The address it listens on is always allowed: the printed URL must work (--host 127.0.0.2).
   const hostAllowed = (hostHeader: string | undefined) =>
     !loopback || (hostHeader !== undefined && (allowedLoopbackHosts(port).has(hostHeader.toLowerCase()) || hostHeader.toLowerCase() === hostPort(host, port).toLowerCase()));
-  const authorized = (_req: http.IncomingMessage, url: URL) => sameToken(url.searchParams.get('token'), token);
+  const authorized = (url: URL) => sameToken(url.searchParams.get('token'), token);
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -150,7 +150,7 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
     // Assets are the app's public code; only the page (which reads the token from its URL) asks for it.
     if (file && file !== fs.realpathSync(index)) return sendFile(res, file, headers, head);
     if (file || !path.extname(url.pathname)) {
-      if (!authorized(req, url)) return fail(401, 'Kiln: this page needs the token printed by `kiln serve` (open the URL it printed; a reload forgets it)');
+      if (!authorized(url)) return fail(401, 'Kiln: this page needs the token printed by `kiln serve` (open the URL it printed; a reload forgets it)');
     }
     if (file) return sendFile(res, file, headers, head);
     // Client-side routes get the app; a missing asset gets a 404.
@@ -169,7 +169,7 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
     if (url.pathname !== '/api') return refuse(404, 'Not Found');
     if (!hostAllowed(req.headers.host)) return refuse(421, 'Misdirected Request');
     // Accept, then close with a reason the page can show; nothing is read before the checks pass.
-    const reason = !authorized(req, url)
+    const reason = !authorized(url)
       ? 'missing or wrong token'
       : req.headers.origin !== `http://${req.headers.host}`
         ? `origin ${req.headers.origin ?? '(none)'} is not allowed`
