@@ -2,26 +2,14 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../src-main/cli/main.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cliInProcess } from './fixtures/cli-in-process.ts';
 import { resolveCheckpoint } from '../src-main/engine/train/checkpoint.ts';
 
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-train-'));
 const tinySpec = path.join(home, 'tiny.json');
 fs.writeFileSync(tinySpec, JSON.stringify({ kind: 'resnet9', widths: [8, 16, 32, 32], outputScale: 0.125 }));
 afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
-
-async function runMain(argv: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
-  const err = vi.spyOn(console, 'error').mockImplementation(() => {});
-  const log = vi.spyOn(console, 'log').mockImplementation(() => {});
-  try {
-    const code = await main(argv);
-    return { code, stderr: err.mock.calls.map((c) => c.join(' ')).join('\n'), stdout: log.mock.calls.map((c) => c.join(' ')).join('\n') };
-  } finally {
-    err.mockRestore();
-    log.mockRestore();
-  }
-}
 
 describe('kiln train', () => {
   it('trains a tiny net on synthetic shapes: the loss falls and accuracy rises above chance', () => {
@@ -61,7 +49,7 @@ describe('kiln train', () => {
       [['train', '--dataset', 'nope', '--home', home], /no dataset "nope"/],
     ];
     for (const [argv, message] of cases) {
-      const r = await runMain(argv);
+      const r = await cliInProcess(argv);
       expect(r.code, argv.join(' ')).toBe(2);
       expect(r.stderr).toMatch(message);
       expect(r.stderr.split('\n')).toHaveLength(1);
@@ -71,13 +59,13 @@ describe('kiln train', () => {
   it('explains a bad architecture file by field', async () => {
     const bad = path.join(home, 'bad.json');
     fs.writeFileSync(bad, JSON.stringify({ kind: 'wide-resnet', groups: 3, blocksPerGroup: 'three', widthFactor: 6, stemChannels: 16, dropout: 0 }));
-    const r = await runMain(['arch', 'show', bad]);
+    const r = await cliInProcess(['arch', 'show', bad]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/bad\.json: blocksPerGroup/);
   });
 
   it('prints the architecture table as JSON', async () => {
-    const r = await runMain(['arch', 'show', 'resnet-9', '--json']);
+    const r = await cliInProcess(['arch', 'show', 'resnet-9', '--json']);
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.stdout);
     expect(summary.trainableParams).toBe(6_573_120);
