@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import { DEFAULT_RUN_CONFIG, type RunConfig } from '../src-shared/run-config.ts'
 import { RunStore } from '../src-main/runs/run-store.ts';
 import { connectKiln } from '../src-renderer/src/lib/ws-client.ts';
 import { eventLog } from './server-helpers.ts';
+import { serveKiln } from './fixtures/kiln-process.ts';
 
 const BIN = path.resolve('bin/kiln.js');
 const homes: string[] = [];
@@ -17,24 +18,6 @@ const tempHome = () => {
   return h;
 };
 afterAll(() => homes.forEach((h) => fs.rmSync(h, { recursive: true, force: true })));
-
-function serve(args: string[]): { child: ChildProcess; out: () => string; err: () => string; url: Promise<string>; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, [BIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  const url = new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', () => {
-      const m = /Kiln is serving at (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.on('exit', () => reject(new Error(`kiln serve exited: ${err}`)));
-  });
-  url.catch(() => undefined);
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, out: () => out, err: () => err, url, exit };
-}
 
 describe('kiln serve (the command)', () => {
   it('refuses a non-loopback host without --allow-remote, and a bad flag, with exit 2', () => {
@@ -47,17 +30,17 @@ describe('kiln serve (the command)', () => {
   });
 
   it('warns when listening beyond this machine with --allow-remote', async () => {
-    const s = serve(['--host', '0.0.0.0', '--allow-remote', '--home', tempHome()]);
+    const s = serveKiln(['--host', '0.0.0.0', '--allow-remote', '--home', tempHome()]);
     const url = await s.url;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{32}$/);
-    expect(s.err()).toMatch(/WARNING: remote mode, listening on 0\.0\.0\.0/);
+    expect(s.stderr()).toMatch(/WARNING: remote mode, listening on 0\.0\.0\.0/);
     s.child.kill('SIGINT');
-    expect(await s.exit).toBe(0);
+    expect(await s.exited).toBe(0);
   }, 60_000);
 
   it('Ctrl-C pauses a running run (checkpoint) and exits 0', async () => {
     const home = tempHome();
-    const s = serve(['--home', home, '--token', 'test-token-0123456789abcdef']);
+    const s = serveKiln(['--home', home, '--token', 'test-token-0123456789abcdef']);
     const url = new URL(await s.url);
     expect(url.searchParams.get('token')).toBe('test-token-0123456789abcdef');
     const client = connectKiln({
@@ -76,8 +59,8 @@ describe('kiln serve (the command)', () => {
     const { id } = await client.call('runs.start', config);
     await progress.next((p) => p.runId === id, 120_000);
     s.child.kill('SIGINT');
-    expect(await s.exit).toBe(0);
-    expect(s.err()).toMatch(new RegExp(`pausing 1 running run.*\\n.*paused ${id}`, 's'));
+    expect(await s.exited).toBe(0);
+    expect(s.stderr()).toMatch(new RegExp(`pausing 1 running run.*\\n.*paused ${id}`, 's'));
     const record = await new RunStore(home).get(id);
     expect(record.status).toBe('paused');
     expect(fs.existsSync(path.join(new RunStore(home).checkpointDir(id), 'latest'))).toBe(true);
