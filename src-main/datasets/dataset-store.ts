@@ -1,20 +1,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { encodePngRgb } from './png-encode.ts';
-import { DataError, DatasetNotFoundError, UsageError } from '../common/errors.ts';
+import { DataError, UsageError } from '../common/errors.ts';
 import { writeJsonAtomic } from '../common/atomic-write.ts';
 import type { DatasetExclusions, ImageSplit, LoadedDataset } from '../common/dataset-types.ts';
 import { assertValidId, assertValidName, RESERVED_IDS } from './dataset-id.ts';
 import { channelStats } from '../common/channel-stats.ts';
 import { describeFsError } from '../common/fs-errors.ts';
 import { fsyncDir } from '../common/fsync-dir.ts';
-import { injectedDiskFull } from '../common/test-faults.ts';
+import { DatasetBrowser, type ClassPage } from './dataset-browser.ts';
+import { readExact, readManifest, splitFiles, writeSynced } from './dataset-files.ts';
 import {
   DATASET_FILES,
   FORMAT_VERSION,
-  datasetManifestSchema,
-  datasetSourcesSchema,
   type DatasetManifest,
   type DatasetSource,
   type DatasetSources,
@@ -42,30 +40,6 @@ export interface ClassCounts {
   val: number[];
 }
 
-/** An image as the store gives it: PNG bytes (the contract's ImageItem carries them as base64). */
-export interface StoredImage {
-  index: number;
-  label: number;
-  png: Uint8Array;
-  /** The file it was imported from, relative to the imported folder (folder imports only). */
-  source?: string;
-}
-
-export interface ClassPage {
-  classIndex: number;
-  split: SplitName;
-  /** How many images of this class the split holds, so a browser can size its scroll area. */
-  total: number;
-  offset: number;
-  items: StoredImage[];
-}
-
-interface SplitIndex {
-  labels: Uint8Array;
-  /** Image indices of each class, in stored order. */
-  byClass: Uint32Array[];
-}
-
 /**
  * Datasets on disk: <home>/datasets/<id>/ holding manifest.json and raw uint8
  * records. A dataset folder appears only by rename of a finished temp folder,
@@ -73,11 +47,11 @@ interface SplitIndex {
  */
 export class DatasetStore {
   readonly root: string;
-  private readonly indexCache = new Map<string, { key: string; splits: Partial<Record<SplitName, SplitIndex>> }>();
-  private readonly sourcesCache = new Map<string, { key: string; sources: DatasetSources | null }>();
+  private readonly browser: DatasetBrowser;
 
   constructor(home: string) {
     this.root = path.join(path.resolve(home), 'datasets');
+    this.browser = new DatasetBrowser(this.root);
   }
 
   dir(id: string): string {
@@ -206,10 +180,8 @@ export class DatasetStore {
     const S = manifest.imageSize;
     const readSplit = async (split: SplitName): Promise<ImageSplit> => {
       const count = manifest.counts[split];
-      const [images, labels] = await Promise.all([
-        readExact(path.join(dir, split === 'train' ? DATASET_FILES.trainImages : DATASET_FILES.valImages), count * S * S * 3),
-        readExact(path.join(dir, split === 'train' ? DATASET_FILES.trainLabels : DATASET_FILES.valLabels), count),
-      ]);
+      const files = splitFiles(dir, split);
+      const [images, labels] = await Promise.all([readExact(files.images, count * S * S * 3), readExact(files.labels, count)]);
       return { count, images, labels };
     };
     const [train, val] = await Promise.all([readSplit('train'), readSplit('val')]);
@@ -232,8 +204,7 @@ export class DatasetStore {
     // Rename first so the dataset vanishes at once, then delete at leisure.
     const trash = path.join(this.root, `.trash-${id}-${crypto.randomBytes(6).toString('hex')}`);
     await fs.promises.rename(dir, trash);
-    this.indexCache.delete(id);
-    this.sourcesCache.delete(id);
+    this.browser.forget(id);
     await fs.promises.rm(trash, { recursive: true, force: true });
   }
 
@@ -287,37 +258,7 @@ export class DatasetStore {
    * null for datasets without them (downloads, and folder imports made before Kiln kept them).
    */
   async sources(id: string): Promise<DatasetSources | null> {
-    return this.sourcesOf((await this.readManifest(id)).manifest);
-  }
-
-  private async sourcesOf(manifest: DatasetManifest): Promise<DatasetSources | null> {
-    const id = manifest.id;
-    const key = cacheKey(manifest);
-    const cached = this.sourcesCache.get(id);
-    if (cached?.key === key) return cached.sources;
-    const file = path.join(this.dir(id), DATASET_FILES.sources);
-    let text: string;
-    try {
-      text = await fs.promises.readFile(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      this.sourcesCache.set(id, { key, sources: null });
-      return null;
-    }
-    let parsed;
-    try {
-      parsed = datasetSourcesSchema.safeParse(JSON.parse(text));
-    } catch (err) {
-      throw new DataError(`${file}: not valid JSON (${(err as Error).message})`);
-    }
-    if (!parsed.success) throw new DataError(`${file}: expected {"train": [paths], "val": [paths]}`);
-    for (const split of ['train', 'val'] as const) {
-      if (parsed.data[split].length !== manifest.counts[split]) {
-        throw new DataError(`${file}: ${parsed.data[split].length} ${split} paths, expected ${manifest.counts[split]} (one per image)`);
-      }
-    }
-    this.sourcesCache.set(id, { key, sources: parsed.data });
-    return parsed.data;
+    return this.browser.sources((await this.readManifest(id)).manifest);
   }
 
   async classCounts(id: string): Promise<ClassCounts> {
@@ -325,136 +266,17 @@ export class DatasetStore {
     return { classes: m.classes, train: m.classCounts.train, val: m.classCounts.val };
   }
 
+  /** One page of a class's images, as PNGs (dataset-browser.ts). */
   async pageOfClass(id: string, split: SplitName, classIndex: number, offset: number, limit: number): Promise<ClassPage> {
-    const { manifest } = await this.readManifest(id);
-    if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= manifest.classes.length) {
-      throw new UsageError(`class index ${classIndex} is out of range: dataset "${id}" has ${manifest.classes.length} classes`);
-    }
-    if (!Number.isInteger(offset) || offset < 0) throw new UsageError(`offset: expected an integer ≥ 0, got ${offset}`);
-    if (!Number.isInteger(limit) || limit < 0 || limit > 1000) throw new UsageError(`limit: expected an integer 0..1000, got ${limit}`);
-    const index = await this.splitIndex(manifest, split);
-    const members = index.byClass[classIndex];
-    const chosen = Array.from(members.subarray(offset, offset + limit));
-    const items = await this.readImages(manifest, split, chosen, index.labels);
-    return { classIndex, split, total: members.length, offset, items };
+    return this.browser.pageOfClass((await this.readManifest(id)).manifest, split, classIndex, offset, limit);
   }
 
   async image(id: string, split: SplitName, index: number): Promise<{ png: Uint8Array; label: number; source?: string }> {
-    const { manifest } = await this.readManifest(id);
-    const count = manifest.counts[split];
-    if (!Number.isInteger(index) || index < 0 || index >= count) {
-      throw new UsageError(`image index ${index} is out of range: the ${split} split of "${id}" has ${count} images`);
-    }
-    const labels = (await this.splitIndex(manifest, split)).labels;
-    const [item] = await this.readImages(manifest, split, [index], labels);
-    return { png: item.png, label: item.label, ...(item.source !== undefined ? { source: item.source } : {}) };
+    return this.browser.image((await this.readManifest(id)).manifest, split, index);
   }
 
-  private async readManifest(id: string): Promise<{ manifest: DatasetManifest; hash: string }> {
-    const file = path.join(this.dir(id), DATASET_FILES.manifest);
-    let text: string;
-    try {
-      text = await fs.promises.readFile(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        const hint = RESERVED_IDS.has(id) ? ' (it is built into the engine, not stored)' : '';
-        throw new DatasetNotFoundError(`no dataset "${id}" in ${this.root}${hint}`);
-      }
-      throw err;
-    }
-    let raw: unknown;
-    try {
-      raw = JSON.parse(text);
-    } catch (err) {
-      throw new DataError(`${file}: not valid JSON (${(err as Error).message})`);
-    }
-    const parsed = datasetManifestSchema.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new DataError(`${file}: field "${issue.path.join('.') || '(root)'}": ${issue.message}`);
-    }
-    if (parsed.data.id !== id) throw new DataError(`${file}: field "id" is "${parsed.data.id}", expected "${id}" (the folder name)`);
-    return { manifest: parsed.data, hash: contentHash(parsed.data) };
-  }
-
-  private async splitIndex(manifest: DatasetManifest, split: SplitName): Promise<SplitIndex> {
-    const key = cacheKey(manifest);
-    let entry = this.indexCache.get(manifest.id);
-    if (!entry || entry.key !== key) {
-      entry = { key, splits: {} };
-      this.indexCache.set(manifest.id, entry);
-    }
-    const cached = entry.splits[split];
-    if (cached) return cached;
-    const labels = await readExact(
-      path.join(this.dir(manifest.id), split === 'train' ? DATASET_FILES.trainLabels : DATASET_FILES.valLabels),
-      manifest.counts[split],
-    );
-    const counts = new Array<number>(manifest.classes.length).fill(0);
-    for (const l of labels) counts[l]++;
-    const byClass = counts.map((c) => new Uint32Array(c));
-    const fill = new Array<number>(manifest.classes.length).fill(0);
-    for (let i = 0; i < labels.length; i++) byClass[labels[i]][fill[labels[i]]++] = i;
-    const index = { labels, byClass };
-    entry.splits[split] = index;
-    return index;
-  }
-
-  private async readImages(manifest: DatasetManifest, split: SplitName, indices: number[], labels: Uint8Array): Promise<StoredImage[]> {
-    if (indices.length === 0) return [];
-    const S = manifest.imageSize;
-    const bytes = S * S * 3;
-    const file = path.join(this.dir(manifest.id), split === 'train' ? DATASET_FILES.trainImages : DATASET_FILES.valImages);
-    const sources = (await this.sourcesOf(manifest))?.[split];
-    const handle = await fs.promises.open(file, 'r');
-    try {
-      return await Promise.all(
-        indices.map(async (index) => {
-          const raw = Buffer.alloc(bytes);
-          const { bytesRead } = await handle.read(raw, 0, bytes, index * bytes);
-          if (bytesRead !== bytes) throw new DataError(`${file}: truncated, image ${index} is past its end`);
-          const png = encodePngRgb(raw, S, S);
-          const item: StoredImage = { index, label: labels[index], png: new Uint8Array(png.buffer, png.byteOffset, png.length) };
-          if (sources) item.source = sources[index];
-          return item;
-        }),
-      );
-    } finally {
-      await handle.close();
-    }
-  }
-}
-
-/** Hash of what the data is, leaving out the display name, so renaming a dataset does not make old runs look stale. */
-function contentHash(manifest: DatasetManifest): string {
-  const { name: _name, ...rest } = manifest;
-  return crypto.createHash('sha256').update(JSON.stringify(rest)).digest('hex');
-}
-
-async function readExact(file: string, expected: number): Promise<Uint8Array> {
-  let buf: Buffer;
-  try {
-    buf = await fs.promises.readFile(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new DataError(`${file}: missing`);
-    throw err;
-  }
-  if (buf.length !== expected) throw new DataError(`${file}: expected ${expected} bytes, found ${buf.length}`);
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
-}
-
-/** Identifies one stored version of a dataset (a re-import under the same id has a new createdAt): keys the per-id caches. */
-function cacheKey(manifest: DatasetManifest): string {
-  return `${manifest.createdAt}|${manifest.counts.train}|${manifest.counts.val}`;
-}
-
-async function writeSynced(file: string, bytes: Uint8Array): Promise<void> {
-  const handle = await fs.promises.open(file, 'w');
-  try {
-    await handle.writeFile(bytes);
-    injectedDiskFull('dataset', file);
-    await handle.sync();
-  } finally {
-    await handle.close();
+  private readManifest(id: string): Promise<{ manifest: DatasetManifest; hash: string }> {
+    assertValidId(id);
+    return readManifest(this.root, id);
   }
 }
