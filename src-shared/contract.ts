@@ -42,7 +42,7 @@ export const METHOD_ARGS = {
   'datasets.page': z.tuple([id, split, count.max(255), count, z.number().int().min(1).max(500)]),
   'datasets.image': z.tuple([id, split, count]),
   /** Starts a download; progress arrives as `datasetTask` events with the returned task id. */
-  'datasets.downloadCifar10': z.tuple([z.object({ url: z.url().max(2048).optional(), sha256: z.string().regex(/^[0-9a-f]{64}$/i).optional(), md5: z.string().regex(/^[0-9a-f]{32}$/i).optional() })]),
+  'datasets.downloadCifar10': z.tuple([z.object({ url: z.url().max(2048).optional(), file: z.string().min(1).max(4096).optional(), sha256: z.string().regex(/^[0-9a-f]{64}$/i).optional(), md5: z.string().regex(/^[0-9a-f]{32}$/i).optional() })]),
   /**
    * What an import of this folder would find, before it starts: classes, file count, and the image size
    * the import picks when `size` is left out (from the images' resolution: 64 for photos, 32 for small images).

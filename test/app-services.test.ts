@@ -8,6 +8,7 @@ import { JsonSettingsStore } from '../src-main/app/settings-store.ts';
 import { checkExportDir, checkImportFolder } from '../src-main/app/safe-paths.ts';
 import { DEFAULT_RUN_CONFIG, type RunConfig } from '../src-shared/run-config.ts';
 import type { KilnEvents } from '../src-shared/contract.ts';
+import { makeCifar10Tarball } from './fixtures/cifar10-tarball.ts';
 
 const tiny: RunConfig = {
   ...DEFAULT_RUN_CONFIG,
@@ -131,6 +132,24 @@ describe('kiln services', () => {
       await expect(services.handlers['datasets.downloadCifar10']({ url: 'ftp://example.com/x.tar.gz' })).rejects.toThrow(/expected an http or https address/);
     } finally {
       server.close();
+    }
+  });
+
+  it('the download form takes a CIFAR-10 tarball already on disk (absolute path, checksum-verified)', async () => {
+    const src = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-tarball-'));
+    try {
+      const t = makeCifar10Tarball(src, 10);
+      await expect(services.handlers['datasets.downloadCifar10']({ file: 'cifar-10-binary.tar.gz' })).rejects.toThrow(/expected an absolute path/);
+      await expect(services.handlers['datasets.downloadCifar10']({ file: path.join(src, 'missing.tar.gz') })).rejects.toThrow(/does not exist/);
+      const { taskId } = await services.handlers['datasets.downloadCifar10']({ file: t.file, sha256: t.sha256 });
+      const last = () => events.filter((e) => e.event === 'datasetTask' && (e.payload as KilnEvents['datasetTask']).taskId === taskId).map((e) => (e.payload as KilnEvents['datasetTask']).event).at(-1);
+      await expect.poll(() => last()?.phase, { timeout: 30_000, interval: 50 }).toMatch(/^(done|error)$/);
+      expect(last()).toMatchObject({ phase: 'done', id: 'cifar10' });
+      expect((await services.handlers['datasets.get']('cifar10')).manifest).toMatchObject({ counts: { train: 50, val: 10 } });
+      expect(fs.existsSync(t.file)).toBe(true);
+      await services.handlers['datasets.remove']('cifar10');
+    } finally {
+      fs.rmSync(src, { recursive: true, force: true });
     }
   });
 

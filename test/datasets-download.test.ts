@@ -6,25 +6,26 @@ import http from 'node:http';
 import crypto from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { DatasetStore } from '../src-main/datasets/dataset-store.ts';
-import { downloadCifar10 } from '../src-main/datasets/download-cifar10.ts';
+import { CIFAR10_MD5, CIFAR10_URL, defaultCifar10Url, downloadCifar10 } from '../src-main/datasets/download-cifar10.ts';
+import { cliInProcess } from './fixtures/cli-in-process.ts';
 import type { DownloadProgressEvent } from '../src-shared/dataset-progress.ts';
+import { CIFAR10_CLASSES, REAL_CIFAR10, hasRealCifar10, makeCifar10Tarball, type Cifar10Tarball } from './fixtures/cifar10-tarball.ts';
 
-const TARBALL = path.resolve(import.meta.dirname, '../../shared/data/cifar10/cifar-10-binary.tar.gz');
-// From ../shared/data/cifar10/README.md.
-const SHA256 = 'bf1f0721ce0ef4d297df3162ec613933b73406a6e027455b5d0910ae1fe63c0a';
-const MD5 = '96af968412eb3de86a334178e1836a15';
-const SIZE = fs.statSync(TARBALL).size;
+// A small tarball in CIFAR-10's exact layout, made here, so the test needs nothing outside the checkout.
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-download-'));
+const fake: Cifar10Tarball = makeCifar10Tarball(path.join(tmp, 'source'), 100);
+const TARBALL = fake.file;
+const SIZE = fake.size;
+const { sha256: SHA256, md5: MD5 } = fake;
 const ETAG = '"cifar-test"';
 
-let tmp: string;
 let server: http.Server;
 let base: string;
 const requests: { path: string; range: string | undefined }[] = [];
 let dropsLeft = 0;
-const corrupt = fs.readFileSync(TARBALL).subarray(0, 5 << 20);
+const corrupt = fs.readFileSync(TARBALL).subarray(0, SIZE >> 1);
 
 beforeAll(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-download-'));
   server = http.createServer((req, res) => {
     const url = req.url ?? '';
     requests.push({ path: url, range: req.headers.range });
@@ -41,6 +42,12 @@ beforeAll(async () => {
     const headers = { etag: ETAG, 'content-length': String(SIZE - start), 'accept-ranges': 'bytes' };
     if (start > 0) res.writeHead(206, { ...headers, 'content-range': `bytes ${start}-${SIZE - 1}/${SIZE}` });
     else res.writeHead(200, headers);
+    if (url.startsWith('/slow') && start === 0) {
+      // Half at once, the rest after a pause: a progress event then reports more than a quarter, before the end.
+      res.write(fs.readFileSync(TARBALL).subarray(0, SIZE >> 1));
+      setTimeout(() => fs.createReadStream(TARBALL, { start: SIZE >> 1 }).pipe(res), 300);
+      return;
+    }
     const stream = fs.createReadStream(TARBALL, { start, end: url.startsWith('/drop') && dropsLeft > 0 ? start + Math.floor((SIZE - start) / 2) - 1 : undefined });
     if (url.startsWith('/drop') && dropsLeft > 0) {
       // Send half, then cut the connection as a flaky network would.
@@ -88,18 +95,21 @@ describe('CIFAR-10 download', () => {
     expect(dl.at(-1)).toMatchObject({ bytes: SIZE, totalBytes: SIZE });
     expect(events.map((e) => e.phase).filter((p, i, a) => p !== a[i - 1])).toEqual(['download', 'retry', 'download', 'verify', 'unpack', 'write', 'done']);
 
-    expect(s.classes.map((c) => c.name)).toEqual(['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']);
-    expect(s.classes.every((c) => c.train === 5000 && c.val === 1000)).toBe(true);
-    expect([s.train, s.val]).toEqual([50000, 10000]);
+    const n = fake.perBatch;
+    expect(s.classes.map((c) => c.name)).toEqual(CIFAR10_CLASSES);
+    expect(s.classes.every((c) => c.train === (5 * n) / 10 && c.val === n / 10)).toBe(true);
+    expect([s.train, s.val]).toEqual([5 * n, n]);
 
     const d = await store.load('cifar10');
-    // Official first labels of data_batch_1 and test_batch.
-    expect(Array.from(d.train.labels.subarray(0, 5))).toEqual([6, 9, 9, 4, 1]);
-    expect(Array.from(d.val.labels.subarray(0, 5))).toEqual([3, 8, 8, 0, 6]);
-    // Records 10,000.. come from data_batch_2; check its first labels and the first pixel of image 0 against the raw file bytes.
-    const raw = await readFromTarball(['data_batch_2.bin', 'data_batch_1.bin']);
+    // Records n.. come from data_batch_2; check labels of batches 1, 2 and the test batch, and pixels of image 3, against
+    // the raw file bytes as the system's tar unpacks them (an independent check of our tar reader).
+    const raw = await readFromTarball(['data_batch_2.bin', 'data_batch_1.bin', 'test_batch.bin']);
     const b2 = raw.get('data_batch_2.bin')!;
-    expect(Array.from(d.train.labels.subarray(10000, 10005))).toEqual([0, 1, 2, 3, 4].map((i) => b2[i * 3073]));
+    expect(b2.equals(fake.members.get('data_batch_2.bin')!)).toBe(true);
+    const first = (b: Buffer) => [0, 1, 2, 3, 4].map((i) => b[i * 3073]);
+    expect(Array.from(d.train.labels.subarray(0, 5))).toEqual(first(raw.get('data_batch_1.bin')!));
+    expect(Array.from(d.train.labels.subarray(n, n + 5))).toEqual(first(b2));
+    expect(Array.from(d.val.labels.subarray(0, 5))).toEqual(first(raw.get('test_batch.bin')!));
     const b1 = raw.get('data_batch_1.bin')!;
     // HWC: pixel (x=5, y=2) of image 3 is R at plane offset 2*32+5 of the record.
     const rec = 3 * 3073 + 1, p = 2 * 32 + 5;
@@ -112,17 +122,18 @@ describe('CIFAR-10 download', () => {
   it('keeps a cancelled download for resume, and a wrong checksum names both values and leaves nothing', async () => {
     const home = path.join(tmp, 'cancel');
     const store = new DatasetStore(home);
-    const url = `${base}/full/cifar-10-binary.tar.gz`;
+    const url = `${base}/slow/cifar-10-binary.tar.gz`;
     const ac = new AbortController();
     await expect(
-      downloadCifar10(store, { url, md5: MD5 }, (e) => e.phase === 'download' && e.bytes > 40e6 && ac.abort(new Error('stop')), ac.signal),
+      downloadCifar10(store, { url, md5: MD5 }, (e) => e.phase === 'download' && e.bytes > SIZE / 4 && ac.abort(new Error('stop')), ac.signal),
     ).rejects.toThrow('stop');
     let left = leftovers(home);
     expect(left.datasets).toEqual([]);
     expect(left.temp).toEqual([]);
     const part = left.downloads.find((n) => n.endsWith('.part'))!;
     const partSize = fs.statSync(path.join(home, 'datasets', '.downloads', part)).size;
-    expect(partSize).toBeGreaterThan(40e6);
+    expect(partSize).toBeGreaterThan(SIZE / 4);
+    expect(partSize).toBeLessThan(SIZE);
 
     requests.length = 0;
     const wrong = 'ab'.repeat(32);
@@ -145,7 +156,10 @@ describe('CIFAR-10 download', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
-    await expect(downloadCifar10(store, { url: `http://127.0.0.1:${port}/x.tar.gz`, md5: MD5 })).rejects.toThrow(`cannot reach 127.0.0.1:${port}: connection refused`);
+    // Offline: the error names the other ways to get the data.
+    await expect(downloadCifar10(store, { url: `http://127.0.0.1:${port}/x.tar.gz`, md5: MD5 })).rejects.toThrow(
+      `cannot reach 127.0.0.1:${port}: connection refused\nOther ways: \`kiln dataset download cifar10 --url URL\` (a mirror), --file PATH (a cifar-10-binary.tar.gz already on disk), or set KILN_CIFAR10_URL=URL.`,
+    );
 
     const sha = crypto.createHash('sha256').update(corrupt).digest('hex');
     await expect(downloadCifar10(store, { url: `${base}/corrupt.tar.gz`, sha256: sha })).rejects.toThrow(/^corrupt archive: /);
@@ -159,6 +173,66 @@ describe('CIFAR-10 download', () => {
     expect(requests).toEqual([]);
     expect(fs.readFileSync(path.join(home, 'datasets', 'cifar10', 'manifest.json'), 'utf8')).toBe('keep me');
     await expect(downloadCifar10(store, { url: `${base}/x`, sha256: 'xyz' })).rejects.toThrow('--sha256: expected 64 hex digits, got "xyz"');
+  });
+});
+
+describe('CIFAR-10 from a file or a mirror', () => {
+  it('--file reads a tarball on disk, verified against the official checksum unless given one, and leaves the file alone', async () => {
+    const home = path.join(tmp, 'file');
+    const store = new DatasetStore(home);
+    requests.length = 0;
+    // Not the official tarball, and no checksum given: refused, naming both values and how to proceed.
+    await expect(downloadCifar10(store, { file: TARBALL })).rejects.toThrow(
+      `checksum mismatch for ${TARBALL}: expected md5 ${CIFAR10_MD5} (the official tarball's), got ${MD5}; for another copy of CIFAR-10 in the same format, give its checksum with --sha256 or --md5`,
+    );
+    expect(fs.statSync(TARBALL).size).toBe(SIZE);
+    await expect(downloadCifar10(store, { file: path.join(tmp, 'nope.tar.gz') })).rejects.toThrow(`--file ${path.join(tmp, 'nope.tar.gz')}: no such file`);
+    await expect(downloadCifar10(store, { file: tmp })).rejects.toThrow(/not a file/);
+    await expect(downloadCifar10(store, { file: TARBALL, url: base })).rejects.toThrow('give either --file or --url, not both');
+
+    const cli = await cliInProcess(['dataset', 'download', 'cifar10', '--file', TARBALL, '--sha256', SHA256, '--home', home]);
+    expect(cli.stderr).toBe('');
+    expect(cli.stdout).toContain(`Read CIFAR-10 as "cifar10": 10 classes, ${5 * fake.perBatch} training and ${fake.perBatch} validation (test) images at 32×32.`);
+    expect(cli.stdout).toContain('checksum sha256 ok');
+    expect(cli.code).toBe(0);
+    expect(requests).toEqual([]);
+    expect(fs.statSync(TARBALL).size).toBe(SIZE);
+    expect(leftovers(home)).toEqual({ temp: [], datasets: ['cifar10'], downloads: [] });
+    expect((await store.load('cifar10')).train.count).toBe(5 * fake.perBatch);
+  });
+
+  it('KILN_CIFAR10_URL sets the default address (a mirror of the official tarball: its checksum is expected)', async () => {
+    expect(defaultCifar10Url({})).toBe(CIFAR10_URL);
+    expect(defaultCifar10Url({ KILN_CIFAR10_URL: ' http://mirror.example/c.tar.gz ' })).toBe('http://mirror.example/c.tar.gz');
+    const home = path.join(tmp, 'mirror');
+    const store = new DatasetStore(home);
+    const saved = process.env.KILN_CIFAR10_URL;
+    process.env.KILN_CIFAR10_URL = `${base}/mirror/cifar-10-binary.tar.gz`;
+    try {
+      requests.length = 0;
+      await expect(downloadCifar10(store, {})).rejects.toThrow(`expected md5 ${CIFAR10_MD5} (the official tarball's), got ${MD5}`);
+      expect(requests.map((r) => r.path)).toEqual(['/mirror/cifar-10-binary.tar.gz']);
+      const s = await downloadCifar10(store, { sha256: SHA256 });
+      expect(s.checksum).toEqual({ algorithm: 'sha256', value: SHA256 });
+      expect(s.warnings).toEqual([]);
+      expect(requests.map((r) => r.path)).toEqual(['/mirror/cifar-10-binary.tar.gz', '/mirror/cifar-10-binary.tar.gz']);
+    } finally {
+      if (saved === undefined) delete process.env.KILN_CIFAR10_URL;
+      else process.env.KILN_CIFAR10_URL = saved;
+    }
+  });
+});
+
+describe.runIf(hasRealCifar10())('the real CIFAR-10 tarball (where ../shared/data/cifar10 has it; optional)', () => {
+  it('is read through --file with its checksum and parses to the official labels', async () => {
+    const store = new DatasetStore(path.join(tmp, 'real'));
+    const s = await downloadCifar10(store, { file: REAL_CIFAR10.file, sha256: REAL_CIFAR10.sha256 });
+    expect([s.train, s.val]).toEqual([50000, 10000]);
+    expect(s.classes.every((c) => c.train === 5000 && c.val === 1000)).toBe(true);
+    const d = await store.load('cifar10');
+    // Official first labels of data_batch_1 and test_batch.
+    expect(Array.from(d.train.labels.subarray(0, 5))).toEqual([6, 9, 9, 4, 1]);
+    expect(Array.from(d.val.labels.subarray(0, 5))).toEqual([3, 8, 8, 0, 6]);
   });
 });
 

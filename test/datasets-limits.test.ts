@@ -9,27 +9,11 @@ import { downloadWithResume } from '../src-main/datasets/http-download.ts';
 import { importFolder } from '../src-main/datasets/import-folder.ts';
 import { tarEntries } from '../src-main/datasets/tar-reader.ts';
 import { tempHome } from './fixtures/runs-fixtures.ts';
+import { tarHeader } from './fixtures/cifar10-tarball.ts';
 
 /** Memory and size limits of the dataset readers: skipped tar entries stream by, downloads are capped. */
 const dir = tempHome();
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-function tarHeader(name: string, size: number): Buffer {
-  const h = Buffer.alloc(512);
-  h.write(name, 0, 'utf8');
-  h.write('0000644\0', 100);
-  h.write('0000000\0', 108);
-  h.write('0000000\0', 116);
-  h.write(size.toString(8).padStart(11, '0') + '\0', 124);
-  h.write('00000000000\0', 136);
-  h.write('0', 156);
-  h.write('ustar\0' + '00', 257);
-  h.fill(0x20, 148, 156);
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
-  return h;
-}
 
 /** A tar stream with one unwanted entry of `skipBytes` (fresh 1 MiB chunks, as gunzip hands them out), then a wanted one. */
 async function* archive(skipBytes: number): AsyncGenerator<Buffer> {

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_MISTAKES } from '../src-main/training/evaluation-summary.ts';
 import { DEFAULT_RUN_CONFIG } from '../src-shared/run-config.ts';
 import { ensureRendererBuilt } from '../src-main/server/build-renderer.ts';
+import { makeCifar10Tarball } from './fixtures/cifar10-tarball.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const SHOTS = path.join(ROOT, 'test/screenshots');
@@ -257,6 +258,25 @@ describe('workbench in Chromium against kiln serve', () => {
     await poll(() => (fs.existsSync(uploads) ? fs.readdirSync(uploads).length : 0)).toBe(0);
     expect(await page.locator('[data-testid=dataset-list] a:has-text("big-upload")').count()).toBe(0);
     await page.fill('#import-name', '');
+  });
+
+  it('adds CIFAR-10 from a tarball on the server\'s disk, checksum-verified, from the download form', async () => {
+    const tarball = makeCifar10Tarball(path.join(tmp, 'cifar-src'), 10);
+    await page.click('summary:has-text("Other sources")');
+    await page.fill('#cifar-file', tarball.file);
+    // A wrong checksum is refused and the file is left where it is.
+    await page.fill('#cifar-sum', 'ab'.repeat(32));
+    await page.click('[data-testid=cifar10-download]:has-text("Add CIFAR-10 from the file")');
+    const task = page.locator('[data-testid=task-download]');
+    await poll(() => task.getAttribute('data-phase'), 30_000).toBe('error');
+    await poll(() => task.textContent()).toContain(`got ${tarball.sha256}`);
+    await task.locator('button:has-text("Dismiss")').click();
+    await page.fill('#cifar-sum', tarball.sha256);
+    await page.click('[data-testid=cifar10-download]');
+    await poll(() => task.getAttribute('data-phase'), 30_000).toBe('done');
+    expect(fs.existsSync(tarball.file)).toBe(true);
+    await poll(() => page.locator('[data-testid=dataset-list] a:has-text("CIFAR-10")').count()).toBe(1);
+    await task.locator('button:has-text("Dismiss")').click();
   });
 
   it('edits an architecture with live summary and field errors, saves it and uses it', async () => {

@@ -45,6 +45,21 @@ export function checkImportFolder(folder: string, home: string): string {
   return resolved;
 }
 
+/** A CIFAR-10 tarball already on disk, given to the download form: an absolute path to an existing file. */
+export function checkTarballFile(file: string, home: string): string {
+  if (!path.isAbsolute(file)) throw new PathNotAllowedError(`file "${file}": expected an absolute path`);
+  const resolved = path.resolve(file);
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(resolved);
+  } catch {
+    throw new PathNotAllowedError(`file "${file}": does not exist`);
+  }
+  if (!stat.isFile()) throw new PathNotAllowedError(`file "${file}": is not a file (expected cifar-10-binary.tar.gz)`);
+  if (isInside(realish(resolved), realish(home))) throw new PathNotAllowedError(`file "${file}": is inside the Kiln home ${home}`);
+  return resolved;
+}
+
 /**
  * A folder the person chose to export into: absolute, and not inside the Kiln home except
  * under `<home>/exports/`, so an export can never overwrite runs, datasets or settings.

@@ -3,6 +3,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';
 import { Transform } from 'node:stream';
+import { pathToFileURL } from 'node:url';
 import { DataError, UsageError } from '../common/errors.ts';
 import type { DatasetStore } from './dataset-store.ts';
 import { downloadWithResume } from './http-download.ts';
@@ -26,8 +27,19 @@ export const CIFAR10_MAX_DOWNLOAD_BYTES = 200_000_000;
 /** Its largest member, a data batch, is 30,730,000 bytes. */
 const CIFAR10_MAX_ENTRY_BYTES = 32_000_000;
 
+/** A mirror of the official tarball, for machines that cannot reach the default host (same checksum expected). */
+export const CIFAR10_URL_ENV = 'KILN_CIFAR10_URL';
+
+/** The address a download without --url uses: $KILN_CIFAR10_URL when set, else the official host. */
+export function defaultCifar10Url(env: NodeJS.ProcessEnv = process.env): string {
+  return env[CIFAR10_URL_ENV]?.trim() || CIFAR10_URL;
+}
+
 export interface DownloadCifar10Options {
+  /** Defaults to defaultCifar10Url(). */
   url?: string;
+  /** A tarball already on disk, used instead of any download (and left where it is). */
+  file?: string;
   sha256?: string;
   md5?: string;
   /** Defaults to "cifar10". */
@@ -62,27 +74,53 @@ export async function downloadCifar10(
   signal?: AbortSignal,
 ): Promise<DownloadCifar10Summary> {
   const started = performance.now();
-  const url = options.url ?? CIFAR10_URL;
+  if (options.file !== undefined && options.url !== undefined) throw new UsageError('give either --file or --url, not both');
+  const file = options.file !== undefined ? path.resolve(options.file) : null;
+  const url = file ? pathToFileURL(file).href : (options.url ?? defaultCifar10Url());
   const id = options.id ?? 'cifar10';
   const name = options.name ?? 'CIFAR-10';
   const warnings: string[] = [];
-  const checksum = pickChecksum(options, url);
+  // A file on disk or the default address (official host or mirror) is the official tarball unless a checksum says otherwise.
+  const checksum = pickChecksum(options, file !== null || options.url === undefined || options.url === CIFAR10_URL);
   if (!checksum) warnings.push(`no --sha256 or --md5 given for ${url}: the download was not verified`);
   if (await store.has(id)) throw new UsageError(`dataset "${id}" already exists; remove it first with \`kiln dataset rm ${id}\``);
 
-  // The partial file lives under the store (same disk as the final rename) and is named after the URL, so reruns resume it.
-  const downloads = path.join(store.root, '.downloads');
-  await fs.promises.mkdir(downloads, { recursive: true });
-  const part = path.join(downloads, `${crypto.createHash('sha256').update(url).digest('hex').slice(0, 16)}.part`);
-
-  const dl = await downloadWithResume({ url, file: part, signal, onProgress, maxRetries: options.maxRetries, retryDelayMs: options.retryDelayMs, proxyFor: options.proxyFor, maxBytes: CIFAR10_MAX_DOWNLOAD_BYTES });
+  let tarball: string;
+  let bytes: number;
+  let dl: { resumedFrom: number; retries: number } = { resumedFrom: 0, retries: 0 };
+  if (file) {
+    bytes = await localTarballSize(file);
+    tarball = file;
+  } else {
+    // The partial file lives under the store (same disk as the final rename) and is named after the URL, so reruns resume it.
+    const downloads = path.join(store.root, '.downloads');
+    await fs.promises.mkdir(downloads, { recursive: true });
+    tarball = path.join(downloads, `${crypto.createHash('sha256').update(url).digest('hex').slice(0, 16)}.part`);
+    try {
+      const got = await downloadWithResume({ url, file: tarball, signal, onProgress, maxRetries: options.maxRetries, retryDelayMs: options.retryDelayMs, proxyFor: options.proxyFor, maxBytes: CIFAR10_MAX_DOWNLOAD_BYTES });
+      dl = got;
+      bytes = got.bytes;
+    } catch (err) {
+      // Offline, or the host is blocked: say how to get the data another way.
+      if (err instanceof DataError && err.message.startsWith('cannot reach ')) throw new DataError(`${err.message}\n${OTHER_SOURCES}`);
+      throw err;
+    }
+  }
+  // Only a download is Kiln's to delete; a file the user named stays where it is.
+  const drop = async () => {
+    if (!file) await discard(tarball);
+  };
 
   if (checksum) {
     onProgress({ phase: 'verify', algorithm: checksum.algorithm });
-    const actual = await hashFile(part, checksum.algorithm, signal);
+    const actual = await hashFile(tarball, checksum.algorithm, signal);
     if (actual !== checksum.value) {
-      await discard(part);
-      throw new DataError(`checksum mismatch for ${url}: expected ${checksum.algorithm} ${checksum.value}, got ${actual}`);
+      await drop();
+      const official = checksum.algorithm === 'md5' && checksum.value === CIFAR10_MD5 && !options.md5;
+      throw new DataError(
+        `checksum mismatch for ${file ?? url}: expected ${checksum.algorithm} ${checksum.value}${official ? " (the official tarball's)" : ''}, got ${actual}` +
+          (official ? `; for another copy of CIFAR-10 in the same format, give its checksum with --sha256 or --md5` : ''),
+      );
     }
   } else {
     onProgress({ phase: 'verify', algorithm: null });
@@ -90,9 +128,9 @@ export async function downloadCifar10(
 
   let parsed: Awaited<ReturnType<typeof unpack>>;
   try {
-    parsed = await unpack(part, dl.bytes, onProgress, signal);
+    parsed = await unpack(tarball, bytes, onProgress, signal);
   } catch (err) {
-    if (!signal?.aborted && err instanceof DataError) await discard(part);
+    if (!signal?.aborted && err instanceof DataError) await drop();
     throw err;
   }
   onProgress({ phase: 'write', images: parsed.train.count + parsed.val.count });
@@ -109,7 +147,7 @@ export async function downloadCifar10(
     },
     signal,
   );
-  await discard(part);
+  await drop();
   const seconds = (performance.now() - started) / 1000;
   onProgress({ phase: 'done', id, seconds });
   return {
@@ -119,7 +157,7 @@ export async function downloadCifar10(
     classes: manifest.classes.map((c, i) => ({ name: c, train: manifest.classCounts.train[i], val: manifest.classCounts.val[i] })),
     train: manifest.counts.train,
     val: manifest.counts.val,
-    bytes: dl.bytes,
+    bytes,
     resumedFrom: dl.resumedFrom,
     retries: dl.retries,
     checksum,
@@ -128,7 +166,23 @@ export async function downloadCifar10(
   };
 }
 
-function pickChecksum(options: DownloadCifar10Options, url: string): { algorithm: 'sha256' | 'md5'; value: string } | null {
+/** Said when the host cannot be reached: every other way in. */
+export const OTHER_SOURCES = `Other ways: \`kiln dataset download cifar10 --url URL\` (a mirror), --file PATH (a cifar-10-binary.tar.gz already on disk), or set ${CIFAR10_URL_ENV}=URL.`;
+
+async function localTarballSize(file: string): Promise<number> {
+  let st: fs.Stats;
+  try {
+    st = await fs.promises.stat(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`--file ${file}: no such file`);
+    throw err;
+  }
+  if (!st.isFile()) throw new UsageError(`--file ${file}: not a file (expected cifar-10-binary.tar.gz)`);
+  if (st.size > CIFAR10_MAX_DOWNLOAD_BYTES) throw new UsageError(`--file ${file}: ${st.size} bytes, more than CIFAR-10's tarball (at most ${CIFAR10_MAX_DOWNLOAD_BYTES})`);
+  return st.size;
+}
+
+function pickChecksum(options: DownloadCifar10Options, official: boolean): { algorithm: 'sha256' | 'md5'; value: string } | null {
   if (options.sha256 && options.md5) throw new UsageError('give either --sha256 or --md5, not both');
   if (options.sha256) {
     const v = options.sha256.toLowerCase();
@@ -140,7 +194,7 @@ function pickChecksum(options: DownloadCifar10Options, url: string): { algorithm
     if (!/^[0-9a-f]{32}$/.test(v)) throw new UsageError(`--md5: expected 32 hex digits, got "${options.md5}"`);
     return { algorithm: 'md5', value: v };
   }
-  return url === CIFAR10_URL ? { algorithm: 'md5', value: CIFAR10_MD5 } : null;
+  return official ? { algorithm: 'md5', value: CIFAR10_MD5 } : null;
 }
 
 async function hashFile(file: string, algorithm: string, signal?: AbortSignal): Promise<string> {

@@ -7,7 +7,7 @@ import { encodePngRgb } from '../../datasets/png-encode.ts';
 import { makeSyntheticDataset, SYNTHETIC_CLASSES, SYNTHETIC_ID } from '../../engine/data/synthetic.ts';
 import type { DatasetInfo, ImageItem } from '../../../src-shared/contract.ts';
 import { assertDatasetUnused, runsUsingDataset } from '../dataset-usage.ts';
-import { checkImportFolder, checkRemoteImportFolder } from '../safe-paths.ts';
+import { checkImportFolder, checkRemoteImportFolder, checkTarballFile } from '../safe-paths.ts';
 import type { HandlerContext, HandlersOf } from './handler-context.ts';
 
 // The built-in dataset's fixed shape (engine/data/synthetic.ts defaults); listing it must not draw 6,000 images.
@@ -97,10 +97,12 @@ export function datasetHandlers({ home, opts, log, datasets, runs, tasks, upload
       if (o.url && !/^https?:$/.test(new URL(o.url).protocol)) throw new UsageError(`url ${o.url}: expected an http or https address`);
       // A remote client must not make this machine fetch addresses of its choosing (its errors would map the network).
       if (opts.remote && o.url !== undefined && o.url !== CIFAR10_URL) throw new UsageError(`url ${o.url}: a remote Kiln downloads CIFAR-10 only from its built-in address`);
+      const file = o.file ? checkTarballFile(o.file, home) : undefined;
+      if (file && opts.remote) checkRemoteImportFolder(file, opts.remote);
       return tasks.start('download', (onProgress, signal) =>
         downloadCifar10(
           datasets,
-          { ...(o.url ? { url: o.url } : {}), ...(o.sha256 ? { sha256: o.sha256.toLowerCase() } : {}), ...(o.md5 ? { md5: o.md5.toLowerCase() } : {}), ...(opts.proxyFor ? { proxyFor: opts.proxyFor } : {}) },
+          { ...(o.url ? { url: o.url } : {}), ...(file ? { file } : {}), ...(o.sha256 ? { sha256: o.sha256.toLowerCase() } : {}), ...(o.md5 ? { md5: o.md5.toLowerCase() } : {}), ...(opts.proxyFor ? { proxyFor: opts.proxyFor } : {}) },
           onProgress,
           signal,
         ),

@@ -2,7 +2,7 @@ import { UsageError } from '../../common/errors.ts';
 import { resolveHome } from '../../common/home.ts';
 import { didYouMean, numberFlag, parseFlags } from '../args.ts';
 import { DatasetStore } from '../../datasets/dataset-store.ts';
-import { downloadCifar10 } from '../../datasets/download-cifar10.ts';
+import { CIFAR10_URL, CIFAR10_URL_ENV, downloadCifar10 } from '../../datasets/download-cifar10.ts';
 import { importFolder } from '../../datasets/import-folder.ts';
 import type { DownloadProgressEvent, ImportProgressEvent } from '../../../src-shared/dataset-progress.ts';
 import { RESERVED_IDS } from '../../datasets/dataset-id.ts';
@@ -11,7 +11,7 @@ import { RunStore } from '../../runs/run-store.ts';
 import { PHOTO_IMAGE_SIZE, PHOTO_MIN_SIDE, SMALL_IMAGE_SIZE } from '../../datasets/image-size.ts';
 
 const USAGE = `Usage:
-  kiln dataset download cifar10 [--url URL] [--sha256 HEX | --md5 HEX] [--json]     (170 MB)
+  kiln dataset download cifar10 [--url URL | --file PATH] [--sha256 HEX | --md5 HEX] [--json]   (170 MB)
   kiln dataset import <folder> [--name NAME] [--size N] [--val-split 0.1] [--seed N] [--pad] [--json]
   kiln dataset list [--json]
   kiln dataset show <id> [--json]
@@ -20,6 +20,11 @@ const USAGE = `Usage:
 
 Options:
   --home DIR   where datasets live (default: $KILN_HOME or the app's user-data folder)
+  --url URL    download from this address instead of ${CIFAR10_URL}
+               ($${CIFAR10_URL_ENV} sets a mirror for every download)
+  --file PATH  use a cifar-10-binary.tar.gz already on disk (nothing is downloaded)
+  --sha256 HEX, --md5 HEX  the checksum to verify; without one, the official tarball's md5 is expected
+               from the default address, a mirror and --file, and a --url download is not verified
   --size N     side of the stored square images in pixels; default from the images' resolution:
                ${PHOTO_IMAGE_SIZE} for photos (median short side ≥ ${PHOTO_MIN_SIDE} px), ${SMALL_IMAGE_SIZE} for small images
   --pad        fit whole images inside the square with black bars instead of centre-cropping`;
@@ -85,6 +90,7 @@ async function download(argv: string[]): Promise<number> {
   const { values, positionals: pos } = parseFlags(argv, {
     ...common,
     url: { type: 'string' },
+    file: { type: 'string' },
     sha256: { type: 'string' },
     md5: { type: 'string' },
   });
@@ -95,14 +101,14 @@ async function download(argv: string[]): Promise<number> {
   }
   const store = new DatasetStore(resolveHome(values.home));
   return cancellableJob(async (bar, signal) => {
-    const s = await downloadCifar10(store, { url: values.url, sha256: values.sha256, md5: values.md5 }, (e) => bar.download(e), signal);
+    const s = await downloadCifar10(store, { url: values.url, file: values.file, sha256: values.sha256, md5: values.md5 }, (e) => bar.download(e), signal);
     bar.clear();
     if (values.json) {
       console.log(JSON.stringify({ id: s.id, name: s.name, imageSize: s.imageSize, classes: s.classes, train: s.train, val: s.val, bytes: s.bytes, resumedFrom: s.resumedFrom, retries: s.retries, checksum: s.checksum, warnings: s.warnings }));
     } else {
       for (const w of s.warnings) console.error(`warning: ${w}`);
       const resumed = s.resumedFrom > 0 || s.retries > 0 ? `, resumed ${s.retries + (s.resumedFrom > 0 ? 1 : 0)} time(s)` : '';
-      console.log(`Downloaded ${s.name} as "${s.id}": ${s.classes.length} classes, ${fmtInt(s.train)} training and ${fmtInt(s.val)} validation (test) images at ${s.imageSize}×${s.imageSize}.`);
+      console.log(`${values.file ? 'Read' : 'Downloaded'} ${s.name} as "${s.id}": ${s.classes.length} classes, ${fmtInt(s.train)} training and ${fmtInt(s.val)} validation (test) images at ${s.imageSize}×${s.imageSize}.`);
       console.log(`${fmtBytes(s.bytes)} in ${s.seconds.toFixed(1)} s${resumed}; checksum ${s.checksum ? `${s.checksum.algorithm} ok` : 'not checked'}.`);
     }
     return 0;

@@ -94,11 +94,12 @@ class DatasetsState {
     }
   }
 
-  async startDownload(): Promise<void> {
+  /** The default address (official host or the server's KILN_CIFAR10_URL), a mirror's, or a tarball on disk. */
+  async startDownload(source: { url?: string; file?: string; sha256?: string; md5?: string } = {}): Promise<void> {
     this.downloadError = '';
     try {
-      const { taskId } = await api.call('datasets.downloadCifar10', {});
-      this.addTask(taskId, 'download', 'CIFAR-10 download');
+      const { taskId } = await api.call('datasets.downloadCifar10', source);
+      this.addTask(taskId, 'download', source.file ? 'CIFAR-10 from a file' : 'CIFAR-10 download');
     } catch (err) {
       this.downloadError = errorMessage(err);
     }
