@@ -22,6 +22,8 @@ export interface KilnServices {
   handlers: KilnHandlers;
   log: DailyLog;
   runs: RunManager;
+  /** Browser uploads in progress: a transport drops those a closed connection began (abandon). */
+  uploads: UploadStore;
   /** Runs that crash recovery marked interrupted at start-up. */
   recovered: string[];
   /** Pause running runs (checkpoint), cancel dataset tasks; for Ctrl-C and quitting the app. */
@@ -39,7 +41,7 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
   const runs = new RunManager(home, opts.emit, log, opts.spawner, opts.stopTimeoutMs, opts.maxTrainers);
   const tasks = new TaskManager(opts.emit, log);
   const jobs = opts.jobs ?? createJobRunner(undefined, opts.jobLimits);
-  const uploads = new UploadStore(home, opts.uploadMaxBytes);
+  const uploads = new UploadStore(home, { maxBytes: opts.uploadMaxBytes, idleMs: opts.uploadIdleMs });
   const ctx: HandlerContext = {
     home,
     opts,
@@ -75,10 +77,12 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
     handlers,
     log,
     runs,
+    uploads,
     recovered,
     async shutdown() {
       const paused = await runs.pauseAll();
       await tasks.closeAll();
+      await uploads.close();
       log.info(`shutdown: paused ${paused.length} run(s)`);
       return { paused };
     },

@@ -187,7 +187,12 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
       }
       clients.add(ws);
       send(ws, { hello: { version: KILN_VERSION } });
-      ws.on('close', () => clients.delete(ws));
+      ws.on('close', () => {
+        clients.delete(ws);
+        // Uploads this connection was still sending die with it (a closed tab, a dropped network).
+        const ups = uploadsOf.get(ws);
+        if (ups?.size) void services.uploads.abandon(ups).then((ids) => ids.length && log.info(`connection closed: dropped upload(s) ${ids.join(', ')}`));
+      });
       ws.on('error', (err) => log.warn(`WebSocket error: ${err.message}`));
       ws.on('message', (data, isBinary) => void onMessage(ws, data as Buffer, isBinary));
     });
@@ -204,6 +209,8 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
     }
   }
   const inFlight = new WeakMap<WebSocket, number>();
+  /** Uploads each connection began (finished ones are ignored by abandon). */
+  const uploadsOf = new WeakMap<WebSocket, Set<string>>();
 
   async function onMessage(ws: WebSocket, data: Buffer | Buffer[] | ArrayBuffer, isBinary: boolean): Promise<void> {
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
@@ -231,6 +238,11 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
     inFlight.set(ws, calls + 1);
     try {
       const reply = await dispatch(services.handlers, method, args ?? [], log);
+      if (method === 'datasets.uploadBegin' && 'result' in reply) {
+        const ups = uploadsOf.get(ws) ?? new Set<string>();
+        uploadsOf.set(ws, ups.add((reply.result as { uploadId: string }).uploadId));
+        if (ws.readyState !== ws.OPEN) void services.uploads.abandon(ups);
+      }
       send(ws, { id, ...reply });
     } finally {
       inFlight.set(ws, (inFlight.get(ws) ?? 1) - 1);

@@ -32,6 +32,8 @@ export interface KilnServicesOptions {
   proxyFor?: ProxyResolver;
   /** Cap on one browser upload's total bytes (default DEFAULT_UPLOAD_MAX_BYTES). */
   uploadMaxBytes?: number;
+  /** An upload that receives nothing for this long is dropped (default DEFAULT_UPLOAD_IDLE_MS). */
+  uploadIdleMs?: number;
   /** Set when clients may be remote (`kiln serve --allow-remote`): what they may touch on this disk. */
   remote?: RemoteLimits;
   /** How long a trainer may take to pause or stop before it is killed (default 120 s). */

@@ -165,6 +165,12 @@ class DatasetsState {
     const bytes = files.reduce((a, f) => a + f.file.size, 0);
     this.upload = { label: top ?? `${files.length} files`, files: files.length, bytes, sentFiles: 0, sentBytes: 0, uploadId: null, cancelled: false, startedAt: Date.now() };
     const up = this.upload;
+    // A reload or a closed window leaves no one to finish the upload: say so (the app's IPC has no connection to close).
+    const onLeave = () => {
+      up.cancelled = true;
+      if (up.uploadId) void api.call('datasets.uploadCancel', up.uploadId).catch(() => undefined);
+    };
+    window.addEventListener('pagehide', onLeave);
     try {
       const { uploadId } = await api.call('datasets.uploadBegin', { files: files.length, bytes, ...(name ? { name } : {}) });
       up.uploadId = uploadId;
@@ -185,6 +191,7 @@ class DatasetsState {
       if (up.uploadId) void api.call('datasets.uploadCancel', up.uploadId).catch(() => undefined);
       return false;
     } finally {
+      window.removeEventListener('pagehide', onLeave);
       if (this.upload === up) this.upload = null;
     }
   }
