@@ -82,8 +82,12 @@ export interface RemoteLimits {
   dataRoots: string[];
 }
 
-/** Remote mode: a folder to import must be inside one of the --data-root folders. */
+/**
+ * Remote mode: a folder to import must be inside one of the --data-root folders. Checked before anything
+ * else looks at the path, so the answer says nothing about what exists outside the roots.
+ */
 export function checkRemoteImportFolder(folder: string, limits: RemoteLimits): void {
+  if (!path.isAbsolute(folder)) throw new PathNotAllowedError(`folder "${folder}": expected an absolute path`);
   const real = realish(folder);
   if (limits.dataRoots.some((root) => isInside(real, realish(root)))) return;
   throw new PathNotAllowedError(

@@ -7,7 +7,7 @@ import type { DatasetStore } from './dataset-store.ts';
 import { assertValidName, slugify } from './dataset-id.ts';
 import { decodeImage, SkipImageError, type FitMode } from './decode-image.ts';
 import { probeResolution, sizeReason } from './image-size.ts';
-import { scanFolder, type Layout } from './scan-folder.ts';
+import { scanFolder, type Layout, type ScanLimits } from './scan-folder.ts';
 import { stratifiedSplit } from './seeded-split.ts';
 import { throttle } from '../common/throttle.ts';
 import type { ImportProgressEvent } from '../../src-shared/dataset-progress.ts';
@@ -27,6 +27,8 @@ export interface ImportFolderOptions {
   uploadedAs?: string;
   /** Images decoded at once (default: twice the cores, at least 8). */
   concurrency?: number;
+  /** Remote mode: entries (links included) whose real path leaves these folders are refused. */
+  within?: string[];
 }
 
 export interface ImportFolderSummary {
@@ -65,7 +67,7 @@ export async function importFolder(
   assertValidName(name);
   await store.assertNameFree(name);
 
-  const scan = await scanFolder(folder);
+  const scan = await scanFolder(folder, { ...(options.within ? { within: options.within } : {}) });
   signal?.throwIfAborted();
   // Header reads of a sample: milliseconds, and they say what the photos are like even when --size is given.
   const probe = await probeResolution(scan.files.map((f) => f.abs));
@@ -202,9 +204,9 @@ export async function importFolder(
 }
 
 /** What an import of `folder` would find (classes, files, the size it would pick), without decoding anything. */
-export async function inspectFolder(folderArg: string): Promise<FolderInspection> {
+export async function inspectFolder(folderArg: string, limits: ScanLimits = {}): Promise<FolderInspection> {
   const folder = path.resolve(folderArg);
-  const scan = await scanFolder(folder);
+  const scan = await scanFolder(folder, limits);
   const probe = await probeResolution(scan.files.map((f) => f.abs));
   const counts = scan.classes.map(() => 0);
   for (const f of scan.files) counts[f.classIndex]!++;

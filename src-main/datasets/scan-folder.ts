@@ -37,8 +37,18 @@ interface Entry {
   reason?: string;
 }
 
-/** Lists a folder, following symbolic links; a link that cannot be followed (dangling, a loop) is reported as broken. */
-async function listDir(dir: string): Promise<Entry[]> {
+/** Where a scan may go: real paths of the only folders (with their sub-folders) entries may resolve into. */
+export interface ScanLimits {
+  within?: string[];
+}
+
+const inside = (real: string, roots: string[]) => roots.some((r) => real === r || real.startsWith(r.endsWith(path.sep) ? r : r + path.sep));
+
+/**
+ * Lists a folder, following symbolic links; a link that cannot be followed (dangling, a loop), or, with
+ * `within`, one whose real path leaves those folders, is reported as broken.
+ */
+async function listDir(dir: string, within?: string[]): Promise<Entry[]> {
   const dirents = await fs.promises.readdir(dir, { withFileTypes: true });
   const out: Entry[] = [];
   for (const d of dirents) {
@@ -51,6 +61,10 @@ async function listDir(dir: string): Promise<Entry[]> {
         const st = await fs.promises.stat(abs);
         kind = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'broken';
         if (kind === 'broken') reason = 'not a regular file';
+        else if (within && !inside(await fs.promises.realpath(abs), within)) {
+          kind = 'broken';
+          reason = 'a symbolic link to outside the data root';
+        }
       } catch (err) {
         kind = 'broken';
         const code = (err as NodeJS.ErrnoException).code;
@@ -65,7 +79,7 @@ async function listDir(dir: string): Promise<Entry[]> {
 }
 
 /** Every image file under `dir` (recursively); a directory reached twice through links is walked once, so loops end. */
-async function collectImages(dir: string, rel: string, visited: Set<string>, out: { rel: string; abs: string }[], unreadable: ScanResult['unreadable'], warnings: string[]): Promise<void> {
+async function collectImages(dir: string, rel: string, visited: Set<string>, out: { rel: string; abs: string }[], unreadable: ScanResult['unreadable'], warnings: string[], within?: string[]): Promise<void> {
   let real: string;
   try {
     real = await fs.promises.realpath(dir);
@@ -80,21 +94,22 @@ async function collectImages(dir: string, rel: string, visited: Set<string>, out
   visited.add(real);
   let entries: Entry[];
   try {
-    entries = await listDir(dir);
+    entries = await listDir(dir, within);
   } catch (err) {
     unreadable.push({ path: rel, reason: `unreadable folder: ${(err as NodeJS.ErrnoException).code}` });
     return;
   }
   for (const e of entries) {
     const r = `${rel}/${e.name}`;
-    if (e.kind === 'dir') await collectImages(e.abs, r, visited, out, unreadable, warnings);
+    if (e.kind === 'dir') await collectImages(e.abs, r, visited, out, unreadable, warnings, within);
+    else if (e.reason && e.kind === 'broken' && within && !isImageName(e.name)) unreadable.push({ path: r, reason: e.reason });
     else if (!isImageName(e.name)) continue;
     else if (e.kind === 'file') out.push({ rel: r, abs: e.abs });
     else unreadable.push({ path: r, reason: e.reason ?? 'unreadable' });
   }
 }
 
-export async function scanFolder(folder: string): Promise<ScanResult> {
+export async function scanFolder(folder: string, limits: ScanLimits = {}): Promise<ScanResult> {
   let st: fs.Stats;
   try {
     st = await fs.promises.stat(folder);
@@ -102,7 +117,9 @@ export async function scanFolder(folder: string): Promise<ScanResult> {
     throw new UsageError(`folder "${folder}" does not exist`);
   }
   if (!st.isDirectory()) throw new UsageError(`"${folder}" is not a folder`);
-  const top = await listDir(folder);
+  const within = limits.within && (await Promise.all(limits.within.map((r) => fs.promises.realpath(r).catch(() => path.resolve(r)))));
+  if (within && !inside(await fs.promises.realpath(folder), within)) throw new UsageError(`folder "${folder}" is outside the data root`);
+  const top = await listDir(folder, within);
   const dirs = top.filter((e) => e.kind === 'dir');
   const warnings: string[] = [];
   const unreadable: ScanResult['unreadable'] = [];
@@ -119,7 +136,7 @@ export async function scanFolder(folder: string): Promise<ScanResult> {
   const byClass = new Map<string, { rel: string; abs: string; split: 'train' | 'val' | null }[]>();
   const addClassDir = async (dir: Entry, relBase: string, split: 'train' | 'val' | null) => {
     const found: { rel: string; abs: string }[] = [];
-    await collectImages(dir.abs, `${relBase}${dir.name}`, visited, found, unreadable, warnings);
+    await collectImages(dir.abs, `${relBase}${dir.name}`, visited, found, unreadable, warnings, within);
     const list = byClass.get(dir.name) ?? [];
     for (const f of found) list.push({ ...f, split });
     byClass.set(dir.name, list);
@@ -136,7 +153,7 @@ export async function scanFolder(folder: string): Promise<ScanResult> {
     for (const [splitDir, split] of [[trainDir!, 'train'], [valDir, 'val']] as const) {
       if (!splitDir) continue;
       visited.add(await fs.promises.realpath(splitDir.abs));
-      for (const c of await listDir(splitDir.abs)) {
+      for (const c of await listDir(splitDir.abs, within)) {
         if (c.kind === 'dir') await addClassDir(c, `${splitDir.name}/`, hasValFolder ? split : null);
         else if (isImageName(c.name)) warnings.push(`"${splitDir.name}/${c.name}" is not inside a class folder and was ignored`);
       }
@@ -145,7 +162,7 @@ export async function scanFolder(folder: string): Promise<ScanResult> {
     for (const d of dirs) await addClassDir(d, '', null);
   }
   if (looseImages > 0) warnings.push(`${looseImages} image(s) directly in the folder are not inside a class folder and were ignored`);
-  for (const e of top) if (e.kind === 'broken' && isImageName(e.name)) unreadable.push({ path: e.name, reason: e.reason ?? 'unreadable' });
+  for (const e of top) if (e.kind === 'broken' && (isImageName(e.name) || (within && e.reason))) unreadable.push({ path: e.name, reason: e.reason ?? 'unreadable' });
 
   const classes = [...byClass.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const files: ScannedFile[] = [];

@@ -34,6 +34,8 @@ function notBuiltIn(id: string, what: string): void {
 export function datasetHandlers({ home, opts, log, datasets, runs, tasks, uploads, importInJob }: HandlerContext): HandlersOf<'datasets'> {
   let synthetic: Promise<LoadedDataset> | undefined;
   const syntheticData = () => (synthetic ??= Promise.resolve().then(() => makeSyntheticDataset()));
+  // Remote mode: nothing a scan reaches (links included) may resolve outside the data roots.
+  const within = opts.remote ? { within: opts.remote.dataRoots } : {};
 
   const toItem = async (d: LoadedDataset, split: 'train' | 'val', index: number): Promise<ImageItem> => {
     const S = d.imageSize;
@@ -97,8 +99,8 @@ export function datasetHandlers({ home, opts, log, datasets, runs, tasks, upload
       if (o.url && !/^https?:$/.test(new URL(o.url).protocol)) throw new UsageError(`url ${o.url}: expected an http or https address`);
       // A remote client must not make this machine fetch addresses of its choosing (its errors would map the network).
       if (opts.remote && o.url !== undefined && o.url !== CIFAR10_URL) throw new UsageError(`url ${o.url}: a remote Kiln downloads CIFAR-10 only from its built-in address`);
+      if (o.file && opts.remote) checkRemoteImportFolder(o.file, opts.remote);
       const file = o.file ? checkTarballFile(o.file, home) : undefined;
-      if (file && opts.remote) checkRemoteImportFolder(file, opts.remote);
       return tasks.start('download', (onProgress, signal) =>
         downloadCifar10(
           datasets,
@@ -109,16 +111,16 @@ export function datasetHandlers({ home, opts, log, datasets, runs, tasks, upload
       );
     },
     'datasets.inspectFolder': async (folderArg) => {
+      if (opts.remote) checkRemoteImportFolder(folderArg, opts.remote);
       const folder = checkImportFolder(folderArg, home);
-      if (opts.remote) checkRemoteImportFolder(folder, opts.remote);
-      return inspectFolder(folder);
+      return inspectFolder(folder, within);
     },
     'datasets.importFolder': async (o) => {
+      if (opts.remote) checkRemoteImportFolder(o.folder, opts.remote);
       const folder = checkImportFolder(o.folder, home);
-      if (opts.remote) checkRemoteImportFolder(folder, opts.remote);
       // Said at once rather than as the task's failure a moment later.
       await datasets.assertNameFree(o.name?.trim() || path.basename(folder));
-      return tasks.start('import', (onProgress, signal) => importInJob(importOptions(folder, o), onProgress, signal));
+      return tasks.start('import', (onProgress, signal) => importInJob({ ...importOptions(folder, o), ...within }, onProgress, signal));
     },
     'datasets.uploadBegin': async ({ files, bytes, name }) => {
       if (name?.trim()) await datasets.assertNameFree(name);
