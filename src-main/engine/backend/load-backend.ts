@@ -10,7 +10,7 @@ export { BackendUnavailableError };
 
 /** Gradient functions (register-gradients.ts, the one place that registers them); training needs them. */
 async function ensureGradients(): Promise<void> {
-  await import('../register-gradients.ts');
+  await import('../ops/register-gradients.ts');
 }
 
 /**

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { batchNormTrain } from '../ops/batch-norm.ts';
 import { one, size, type LayerModule } from './layer-module.ts';
-import { attr, initializer } from '../onnx/onnx-emit.ts';
+import { attr, initializer } from './onnx-emit.ts';
 
 export type BnNode = { op: 'bn'; name: string; input: string };
 

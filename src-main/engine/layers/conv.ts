@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { one, type LayerModule } from './layer-module.ts';
-import { hwioToOihw, initializer, samePadsAttr, attr } from '../onnx/onnx-emit.ts';
+import { hwioToOihw, initializer, samePadsAttr, attr } from './onnx-emit.ts';
 
 export type ConvNode = { op: 'conv'; name: string; input: string; filters: number; kernel: number; stride: number };
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { one, type LayerModule } from './layer-module.ts';
-import { initializer } from '../onnx/onnx-emit.ts';
+import { initializer } from './onnx-emit.ts';
 
 export type DenseNode = { op: 'dense'; name: string; input: string; units: number; useBias: boolean };
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { one, type LayerModule } from './layer-module.ts';
-import { globalPoolOnnx } from '../onnx/onnx-emit.ts';
+import { globalPoolOnnx } from './onnx-emit.ts';
 
 export type GlobalMaxPoolNode = { op: 'global-max-pool'; name: string; input: string };
 

@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Shape } from '../../../src-shared/arch-types.ts';
 import type { Rng } from '../util/rng.ts';
-import type { OnnxEmitContext } from '../onnx/onnx-emit.ts';
+import type { OnnxEmitContext } from './onnx-emit.ts';
 
 /** What a node of a graph holds in common; each layer module adds its own fields. */
 export interface NodeBase {

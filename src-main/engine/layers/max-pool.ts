@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { one, type LayerModule } from './layer-module.ts';
-import { attr } from '../onnx/onnx-emit.ts';
+import { attr } from './onnx-emit.ts';
 
 export type MaxPoolNode = { op: 'maxpool'; name: string; input: string; size: number };
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { one, type LayerModule } from './layer-module.ts';
-import { attr, hwioToOihw, initializer, samePadsAttr } from '../onnx/onnx-emit.ts';
+import { attr, hwioToOihw, initializer, samePadsAttr } from './onnx-emit.ts';
 
 export type SeparableConvNode = { op: 'sepconv'; name: string; input: string; filters: number; kernel: number };
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Graph } from '../arch/graph.ts';
-import '../register-gradients.ts';
+import '../ops/register-gradients.ts';
 import { layerOf, type GraphNode } from '../layers/registry.ts';
 import type { ForwardContext } from '../layers/layer-module.ts';
 import { Rng } from '../util/rng.ts';

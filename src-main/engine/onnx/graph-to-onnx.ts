@@ -3,7 +3,7 @@ import { ONNX_LAYOUTS, type OnnxLayout } from '../../../src-shared/export-format
 import type { Graph } from '../arch/graph.ts';
 import { layerOf } from '../layers/registry.ts';
 import { OnnxGraphBuilder } from './onnx-builder.ts';
-import { attr, hwioToOihw, samePads, type NamedWeight, type OnnxEmitContext } from './onnx-emit.ts';
+import { attr, hwioToOihw, samePads, type NamedWeight, type OnnxEmitContext } from '../layers/onnx-emit.ts';
 import { DataType, encodeModel } from './onnx-proto.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { AttrValue, OnnxGraphWriter } from './onnx-emit.ts';
+import type { AttrValue, OnnxGraphWriter } from '../layers/onnx-emit.ts';
 import { AttributeType, DataType, type OnnxAttribute, type OnnxNode, type OnnxTensor } from './onnx-proto.ts';
 
 function toAttribute(name: string, v: AttrValue): OnnxAttribute {
