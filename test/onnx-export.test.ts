@@ -8,7 +8,7 @@ import { assembleEvalBatch, normalisationTable } from '../src-main/engine/data/b
 import { makeSyntheticDataset } from '../src-main/engine/data/synthetic.ts';
 import { decodeModel } from '../src-main/engine/onnx/onnx-proto.ts';
 import { openOnnxSession } from '../src-main/engine/onnx/onnx-runtime.ts';
-import { KilnExportSchema } from '../src-main/training/export-run.ts';
+import { KilnExportSchema } from '../src-main/training/kiln-export.ts';
 import { loadRunModel } from '../src-main/training/run-model.ts';
 import { tempHome } from './fixtures/runs-fixtures.ts';
 import { kiln, PROCESS_TEST_TIMEOUT, runIdOf } from './fixtures/kiln-process.ts';

@@ -1,34 +1,14 @@
 import fs from 'node:fs';
-import { z } from 'zod';
 import { writeFileAtomic } from '../common/atomic-write.ts';
 import { DataError } from '../common/errors.ts';
 import { KILN_VERSION } from '../common/version.ts';
-import { graphToOnnx, ONNX_INPUT, ONNX_LAYOUTS, ONNX_OPSET, ONNX_OUTPUT, type NamedWeight, type OnnxLayout } from '../engine/onnx/graph-to-onnx.ts';
+import { graphToOnnx, type NamedWeight } from '../engine/onnx/graph-to-onnx.ts';
 import { decodeModel } from '../engine/onnx/onnx-proto.ts';
-import type { KilnExport } from './export-run.ts';
+import type { KilnExport } from './kiln-export.ts';
 import type { RunModel } from './run-model.ts';
 
-export const ONNX_FILE = 'model.onnx';
 /** The metadata key under which model.onnx carries its own kiln.json, so the file alone can be used. */
 export const ONNX_KILN_KEY = 'kiln';
-
-/** kiln.json's account of model.onnx: how to feed it and what comes out. */
-export const OnnxModelInfoSchema = z.object({
-  file: z.string(),
-  opset: z.number().int(),
-  /** NCHW: [batch, 3, H, W]; NHWC: [batch, H, W, 3]. */
-  layout: z.enum(ONNX_LAYOUTS),
-  input: z.string(),
-  output: z.string(),
-  /** What the input holds: RGB float32 in 0..1, resized as `fit` says; the run's mean/std are applied inside the model. */
-  inputRange: z.literal('0..1'),
-  normalisation: z.literal('in-model'),
-});
-export type OnnxModelInfo = z.infer<typeof OnnxModelInfoSchema>;
-
-export function onnxModelInfo(layout: OnnxLayout): OnnxModelInfo {
-  return { file: ONNX_FILE, opset: ONNX_OPSET, layout, input: ONNX_INPUT, output: ONNX_OUTPUT, inputRange: '0..1', normalisation: 'in-model' };
-}
 
 /** The ONNX bytes of a loaded run model, with `kiln` (whose `onnx` says the layout) embedded as metadata. */
 export function runModelToOnnx(loaded: RunModel, kiln: KilnExport): Uint8Array {

@@ -2,19 +2,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { z } from 'zod';
 import { writeFileAtomic, writeJsonAtomic } from '../common/atomic-write.ts';
 import { DataError } from '../common/errors.ts';
 import { ensureWritableDir } from '../common/writable-dir.ts';
 import { KILN_VERSION } from '../common/version.ts';
 import { formatZodError } from '../../src-shared/zod-error.ts';
-import { ArchSpecSchema } from '../../src-shared/arch-spec.ts';
 import { loadBackend } from '../engine/backend/load-backend.ts';
 import type { BackendChoice } from '../../src-shared/backends.ts';
 import { DatasetStore } from '../datasets/dataset-store.ts';
 import { buildLayersModel } from '../engine/model/layers-model.ts';
 import { loadRunModel, type CheckpointChoice, type RunModel } from './run-model.ts';
-import { ONNX_FILE, onnxModelInfo, OnnxModelInfoSchema, writeOnnxModel } from './export-onnx.ts';
+import { writeOnnxModel } from './export-onnx.ts';
+import { KilnExportSchema, ONNX_FILE, onnxModelInfo, type KilnExport } from './kiln-export.ts';
 import { EXPORT_FORMATS, type ExportFormat, type OnnxLayout } from '../../src-shared/export-format.ts';
 
 export const MODEL_FILE = 'model.json';
@@ -22,36 +21,6 @@ export const WEIGHTS_FILE = 'weights.bin';
 export const KILN_FILE = 'kiln.json';
 
 export { EXPORT_FORMATS, type ExportFormat };
-
-const triple = z.tuple([z.number(), z.number(), z.number()]);
-
-/** What prediction needs besides the model: `kiln.json` beside `model.json`. */
-export const KilnExportSchema = z.object({
-  format: z.literal(1),
-  runId: z.string(),
-  runName: z.string(),
-  checkpoint: z.enum(['best', 'latest']),
-  /** Epochs finished when the exported checkpoint was written. */
-  epoch: z.number().int().min(0),
-  classes: z.array(z.string()).min(1),
-  /** Images are resized to imageSize × imageSize RGB, as the dataset import did. */
-  imageSize: z.number().int().min(1),
-  /** How a non-square image was made square on import: centre crop or black bars. */
-  fit: z.enum(['crop', 'pad']),
-  /** Per-channel mean and std on the 0..1 scale: input = (pixel / 255 − mean) / std. */
-  mean: triple,
-  std: triple,
-  arch: ArchSpecSchema,
-  /** Validation accuracy of the exported checkpoint, as the run measured it (null if unknown). */
-  valAcc: z.number().nullable(),
-  ttaAcc: z.number().nullable(),
-  dataset: z.object({ id: z.string(), name: z.string(), manifestHash: z.string() }),
-  kilnVersion: z.string(),
-  exportedAt: z.string(),
-  /** The ONNX model's file and input convention; absent when the folder holds the TensorFlow.js model. */
-  onnx: OnnxModelInfoSchema.optional(),
-});
-export type KilnExport = z.infer<typeof KilnExportSchema>;
 
 export interface ExportOptions {
   checkpoint?: CheckpointChoice;

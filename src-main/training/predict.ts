@@ -11,7 +11,8 @@ import { openOnnxSession } from '../engine/onnx/onnx-runtime.ts';
 import { normalisationTable } from '../engine/data/batches.ts';
 import { decodeImage } from '../datasets/decode-image.ts';
 import { IMAGE_EXTENSIONS } from '../datasets/scan-folder.ts';
-import { buildRunExport, KILN_FILE, KilnExportSchema, loadExport, readKilnExport, type KilnExport } from './export-run.ts';
+import { buildRunExport, KILN_FILE, loadExport, readKilnExport } from './export-run.ts';
+import { KilnExportSchema, type KilnExport } from './kiln-export.ts';
 import { readOnnxKiln } from './export-onnx.ts';
 import type { CheckpointChoice } from './run-model.ts';
 

@@ -22,7 +22,8 @@ import { resolveRun } from '../../training/resolve-config.ts';
 import { DEFAULT_RUN_CONFIG, mergeRunConfig, type RunConfig } from '../../../src-shared/run-config.ts';
 import { makeSyntheticDataset } from '../data/synthetic.ts';
 import type { ImageSplit, LoadedDataset } from '../../common/dataset-types.ts';
-import { Learner, type Position } from '../train/learner.ts';
+import { Learner } from '../train/learner.ts';
+import type { Position } from '../train/position.ts';
 import type { EpochMetrics } from '../../../src-shared/train-types.ts';
 import { loadCheckpoint, readCheckpointMeta, saveCheckpoint } from '../train/checkpoint.ts';
 

@@ -9,7 +9,8 @@ import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../../../src-shared/run-conf
 import { makeSyntheticDataset } from '../data/synthetic.ts';
 import { Model } from '../model/model.ts';
 import { cleanCheckpoints, loadCheckpoint, readCheckpointMeta, resolveCheckpoint, saveCheckpoint } from './checkpoint.ts';
-import { Learner, type Position } from './learner.ts';
+import { Learner } from './learner.ts';
+import type { Position } from './position.ts';
 import { Sgd } from './sgd.ts';
 import type { EpochMetrics } from '../../../src-shared/train-types.ts';
 

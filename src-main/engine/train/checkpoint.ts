@@ -7,7 +7,7 @@ import { faultPoint, injectedDiskFull } from '../../common/test-faults.ts';
 import { describeFsError } from '../../common/fs-errors.ts';
 import type { Model } from '../model/model.ts';
 import type { Sgd } from './sgd.ts';
-import type { Position } from './learner.ts';
+import type { Position } from './position.ts';
 
 /**
  * A checkpoint slot (`latest`, `best`) is a pointer file plus numbered folders beside it:

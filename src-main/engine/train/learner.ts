@@ -8,6 +8,7 @@ import { trainStep } from './train-step.ts';
 import { scheduleAt, type ScheduleValue } from './schedule.ts';
 import type { Sgd } from './sgd.ts';
 import type { EpochMetrics } from '../../../src-shared/train-types.ts';
+import { START_POSITION, type Position } from './position.ts';
 
 export interface StepMetrics {
   step: number;
@@ -16,23 +17,6 @@ export interface StepMetrics {
   lr: number;
   momentum: number;
 }
-
-/** Where a run stands; all a resumed run needs besides weights and optimiser state. */
-export interface Position {
-  /** 0-based epoch in progress. */
-  epoch: number;
-  /** Steps already taken in that epoch. */
-  stepInEpoch: number;
-  /** Steps taken in all. */
-  step: number;
-  /** The unfinished epoch's running training metrics. */
-  lossSum: number;
-  correct: number;
-  seen: number;
-  trainSeconds: number;
-}
-
-export const START_POSITION: Position = { epoch: 0, stepInEpoch: 0, step: 0, lossSum: 0, correct: 0, seen: 0, trainSeconds: 0 };
 
 export type FitOutcome = 'finished' | 'paused' | 'stopped';
 
