@@ -48,6 +48,8 @@ const ENGINE_TIERS: string[][] = [
   ['model'],
   ['onnx'],
   ['train'],
+  // ImageNet backbones: registry, safetensors reader, PyTorch weight mapping (they build graphs and fill models).
+  ['backbones'],
 ];
 
 /** Packages only some layers may import. */

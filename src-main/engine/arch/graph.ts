@@ -1,6 +1,7 @@
 import type { ArchSpec, ResNet9Spec, WideResNetSpec } from '../../../src-shared/arch-spec.ts';
 import type { ArchSummary, Shape } from '../../../src-shared/arch-types.ts';
 import { layerOf, type GraphNode } from '../layers/registry.ts';
+import { buildMobileNetV2, buildResNet } from './imagenet-archs.ts';
 
 /**
  * The one intermediate form every consumer reads: the trainer's forward pass, the layer table and parameter
@@ -29,7 +30,7 @@ export interface Graph {
   layers: LayerInfo[];
 }
 
-class GraphBuilder {
+export class GraphBuilder {
   readonly nodes: GraphNode[] = [{ op: 'input', name: 'input' }];
   private counters = new Map<string, number>();
 
@@ -114,7 +115,14 @@ function infer(node: GraphNode, shapes: Map<string, Shape>, inputShape: Shape): 
 /** Turn a spec into the graph for images of the given size and class count. */
 export function buildGraph(spec: ArchSpec, opts: { imageSize: number; numClasses: number }): Graph {
   const b = new GraphBuilder();
-  const output = spec.kind === 'wide-resnet' ? buildWideResNet(spec, opts.numClasses, b) : buildResNet9(spec, opts.numClasses, b);
+  const output =
+    spec.kind === 'wide-resnet'
+      ? buildWideResNet(spec, opts.numClasses, b)
+      : spec.kind === 'resnet9'
+        ? buildResNet9(spec, opts.numClasses, b)
+        : spec.kind === 'resnet'
+          ? buildResNet(spec, opts.numClasses, b)
+          : buildMobileNetV2(spec, opts.numClasses, b);
   const inputShape = [opts.imageSize, opts.imageSize, 3];
   const shapes = new Map<string, Shape>();
   const layers = b.nodes.map((node) => {

@@ -4,7 +4,13 @@ import { batchNormTrain } from '../ops/batch-norm.ts';
 import { one, size, type LayerModule } from './layer-module.ts';
 import { attr, initializer } from './onnx-emit.ts';
 
-export type BnNode = { op: 'bn'; name: string; input: string };
+export type BnNode = {
+  op: 'bn';
+  name: string;
+  input: string;
+  /** Added to the variance; absent: BN_EPSILON (PyTorch's 1e-5). Ported weights keep the epsilon they were trained with. */
+  epsilon?: number;
+};
 
 export const BN_EPSILON = 1e-5;
 /** PyTorch's convention: running = (1 − m)·running + m·batch. */
@@ -34,14 +40,15 @@ export const BN: LayerModule<BnNode> = {
       { suffix: 'moving_variance', fill: 1, shape: [c] },
     ],
   }),
-  forward(_node, ctx) {
+  forward(node, ctx) {
+    const eps = node.epsilon ?? BN_EPSILON;
     const x = ctx.input() as tf.Tensor4D;
     const gamma = ctx.param('gamma') as tf.Tensor1D;
     const beta = ctx.param('beta') as tf.Tensor1D;
     const movingMean = ctx.state('moving_mean');
     const movingVar = ctx.state('moving_variance');
-    if (!ctx.training) return tf.batchNorm(x, movingMean as tf.Tensor1D, movingVar as tf.Tensor1D, beta, gamma, BN_EPSILON);
-    const { y, mean, variance } = batchNormTrain(x, gamma, beta, BN_EPSILON, { relu: ctx.fused });
+    if (!ctx.training) return tf.batchNorm(x, movingMean as tf.Tensor1D, movingVar as tf.Tensor1D, beta, gamma, eps);
+    const { y, mean, variance } = batchNormTrain(x, gamma, beta, eps, { relu: ctx.fused });
     const n = x.shape[0] * x.shape[1] * x.shape[2];
     tf.tidy(() => {
       // The running variance is the unbiased estimate, as in PyTorch.
@@ -51,14 +58,14 @@ export const BN: LayerModule<BnNode> = {
     });
     return y;
   },
-  export(_node, ctx) {
-    const layer = tfl.layers.batchNormalization({ axis: -1, epsilon: BN_EPSILON, momentum: KERAS_BN_MOMENTUM, name: ctx.layerName() });
+  export(node, ctx) {
+    const layer = tfl.layers.batchNormalization({ axis: -1, epsilon: node.epsilon ?? BN_EPSILON, momentum: KERAS_BN_MOMENTUM, name: ctx.layerName() });
     return { layer, x: layer.apply(ctx.input()) as tfl.SymbolicTensor, weights: ['gamma', 'beta', 'moving_mean', 'moving_variance'].map((p) => ctx.weight(p)) };
   },
   onnx(node, ctx) {
     const t = (suffix: string) => initializer(ctx, `${node.name}/${suffix}`);
     return ctx.b.node('BatchNormalization', [ctx.value(node.input), t('gamma'), t('beta'), t('moving_mean'), t('moving_variance')], node.name, {
-      epsilon: attr.float(BN_EPSILON),
+      epsilon: attr.float(node.epsilon ?? BN_EPSILON),
     });
   },
 };

@@ -3,12 +3,14 @@ import { ADD, type AddNode } from './add.ts';
 import { BN, type BnNode } from './bn.ts';
 import { CONV, type ConvNode } from './conv.ts';
 import { DENSE, type DenseNode } from './dense.ts';
+import { DEPTHWISE_CONV, type DepthwiseConvNode } from './depthwise-conv.ts';
 import { DROPOUT, type DropoutNode } from './dropout.ts';
 import { GLOBAL_AVG_POOL, type GlobalAvgPoolNode } from './global-avg-pool.ts';
 import { GLOBAL_MAX_POOL, type GlobalMaxPoolNode } from './global-max-pool.ts';
 import { INPUT, type InputNode } from './input.ts';
 import { MAX_POOL, type MaxPoolNode } from './max-pool.ts';
 import { RELU, type ReluNode } from './relu.ts';
+import { RELU6, type Relu6Node } from './relu6.ts';
 import { SCALE, type ScaleNode } from './scale.ts';
 import { SEPARABLE_CONV, type SeparableConvNode } from './separable-conv.ts';
 
@@ -20,8 +22,10 @@ export type GraphNode =
   | InputNode
   | ConvNode
   | SeparableConvNode
+  | DepthwiseConvNode
   | BnNode
   | ReluNode
+  | Relu6Node
   | AddNode
   | MaxPoolNode
   | GlobalAvgPoolNode
@@ -36,8 +40,10 @@ export const LAYERS: { readonly [Op in LayerOp]: LayerModule<Extract<GraphNode, 
   input: INPUT,
   conv: CONV,
   sepconv: SEPARABLE_CONV,
+  dwconv: DEPTHWISE_CONV,
   bn: BN,
   relu: RELU,
+  relu6: RELU6,
   add: ADD,
   maxpool: MAX_POOL,
   'global-avg-pool': GLOBAL_AVG_POOL,

@@ -8,7 +8,7 @@ import { buildLayersModel } from '../model/layers-model.ts';
 import { Sgd } from '../train/sgd.ts';
 import { trainStep } from '../train/train-step.ts';
 import { Rng } from '../util/rng.ts';
-import { shiftedDepthwise } from './separable-conv.ts';
+import { shiftedDepthwise } from './depthwise-conv.ts';
 
 const separable: ArchSpec = { kind: 'resnet9', widths: [8, 16, 16, 16], outputScale: 0.125, conv: 'separable' };
 const standard: ArchSpec = { ...separable, conv: 'standard' };

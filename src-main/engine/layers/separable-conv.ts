@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { one, type LayerModule } from './layer-module.ts';
 import { attr, hwioToOihw, initializer, samePadsAttr } from './onnx-emit.ts';
+import { shiftedDepthwise } from './depthwise-conv.ts';
 
 export type SeparableConvNode = { op: 'sepconv'; name: string; input: string; filters: number; kernel: number };
 
@@ -58,18 +59,3 @@ export const SEPARABLE_CONV: LayerModule<SeparableConvNode> = {
     return ctx.b.node('Conv', [depthwise, pointwise], node.name, { kernel_shape: attr.ints([1, 1]) });
   },
 };
-
-/** tf.depthwiseConv2d(x, w, 1, 'same') for an odd k, from ops whose gradients every backend has. */
-export function shiftedDepthwise(x: tf.Tensor4D, w: tf.Tensor4D, k: number): tf.Tensor4D {
-  const [n, h, wd, c] = x.shape;
-  const p = (k - 1) / 2;
-  const padded = tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]]);
-  let sum: tf.Tensor4D | null = null;
-  for (let i = 0; i < k; i++) {
-    for (let j = 0; j < k; j++) {
-      const term = tf.mul(tf.slice(padded, [0, i, j, 0], [n, h, wd, c]), tf.reshape(tf.slice(w, [i, j, 0, 0], [1, 1, c, 1]), [c])) as tf.Tensor4D;
-      sum = sum ? (tf.add(sum, term) as tf.Tensor4D) : term;
-    }
-  }
-  return sum!;
-}

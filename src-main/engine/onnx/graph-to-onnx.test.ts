@@ -115,6 +115,19 @@ describe('graph to ONNX', () => {
     expect(worst).toBeLessThanOrEqual(1e-5 * Math.max(1, scale));
   });
 
+  it('matches for the ImageNet backbones: PyTorch padding at stride 2, padded max pool, depthwise convs, ReLU6', async () => {
+    const resnet: ArchSpec = { kind: 'resnet', block: 'bottleneck', blocks: [1, 2, 1, 1], widths: [4, 4, 8, 8], stemChannels: 4 };
+    const mobilenet: ArchSpec = { kind: 'mobilenetv2', widthMultiplier: 0.25, lastChannels: 16, dropout: 0.2 };
+    // Odd sizes: PyTorch's symmetric padding and TensorFlow's "same" disagree there.
+    for (const [spec, size] of [[resnet, 37], [mobilenet, 35]] as const) {
+      const { worst, scale, bytes } = await compare(spec, size, 'nchw', 2);
+      expect(scale).toBeGreaterThan(0.01);
+      expect(worst).toBeLessThanOrEqual(1e-5 * Math.max(1, scale));
+      const ops = new Set(decodeModel(bytes).opTypes);
+      expect(ops.has(spec.kind === 'resnet' ? 'MaxPool' : 'Clip')).toBe(true);
+    }
+  });
+
   it('names a missing weight', () => {
     const graph = buildGraph({ kind: 'resnet9', widths: [4, 4, 4, 4], outputScale: 1 }, { imageSize: 8, numClasses: 2 });
     expect(() => graphToOnnx(graph, new Map(), { layout: 'nchw', mean: MEAN, std: STD, producerVersion: 'test' })).toThrow('onnx: no weights named prep/conv/kernel');
