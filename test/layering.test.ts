@@ -263,7 +263,7 @@ describe('layering (dependencies point one way)', () => {
         'src-main/engine/data/bad.ts imports src-main/engine/backend/load-backend.ts: engine/data may import only engine/util, engine/testing, engine/ops',
         'src-main/engine/layers/bad.ts imports src-main/engine/model/model.ts: engine/layers may import only engine/util, engine/testing, engine/ops, engine/backend, engine/data',
         'src-main/engine/layers/bad.ts imports src-main/engine/onnx/graph-to-onnx.ts: engine/layers may import only engine/util, engine/testing, engine/ops, engine/backend, engine/data',
-        'src-main/engine/stray.ts: engine files belong in one of its sub-folders (util, testing, ops, backend, data, layers, arch, model, onnx, train)',
+        'src-main/engine/stray.ts: engine files belong in one of its sub-folders (util, testing, ops, backend, data, layers, arch, model, onnx, train, backbones)',
       ]);
     } finally {
       fs.rmSync(root, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import type { MobileNetV2Spec, ResNetSpec } from '../../../src-shared/arch-spec.ts';
-import type { GraphBuilder } from './graph.ts';
+import type { GraphBuilder } from './graph-builder.ts';
 
 /**
  * The ImageNet backbones, built node for node as torchvision builds them, and named after torchvision's modules
