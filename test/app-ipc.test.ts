@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IPC_EVENT, IPC_INVOKE, METHOD_ARGS, type MethodName } from '../src-shared/contract.ts';
 import { createKilnServices, type KilnServices } from '../src-main/app/kiln-services.ts';
-import { ipcEmitter, registerKilnIpc, trustedSender, type InvokeEventLike, type IpcMainLike } from '../src-main/electron/register-ipc.ts';
+import { appMainFrames, ipcEmitter, registerKilnIpc, type FrameLike, type InvokeEventLike, type IpcMainLike } from '../src-main/electron/register-ipc.ts';
 
 type Listener = (event: InvokeEventLike, ...args: unknown[]) => unknown;
 
@@ -18,15 +18,18 @@ class FakeIpcMain implements IpcMainLike {
   removeHandler(channel: string): void {
     this.handlers.delete(channel);
   }
-  invoke(url: string, ...args: unknown[]): Promise<{ result?: unknown; error?: { name: string; message: string } }> {
+  invoke(frame: FrameLike | null, ...args: unknown[]): Promise<{ result?: unknown; error?: { name: string; message: string } }> {
     const h = this.handlers.get(IPC_INVOKE);
     if (!h) throw new Error('nothing registered on the invoke channel');
-    return Promise.resolve(h({ senderFrame: { url } }, ...args)) as never;
+    return Promise.resolve(h({ senderFrame: frame }, ...args)) as never;
   }
 }
 
 const APP_URL = 'file:///opt/Kiln/resources/app/out/renderer/index.html';
-const PAGE = 'file:///opt/Kiln/resources/app/out/renderer/index.html#/runs';
+const frame = (url: string, processId: number, routingId: number): FrameLike => ({ url, processId, routingId });
+/** The app window's main frame, as Electron's senderFrame gives it. */
+const PAGE = frame(`${APP_URL}#/runs`, 7, 1);
+const appWindow = { isDestroyed: () => false, mainFrame: PAGE };
 
 /** Arguments that fail each method's schema: one too many for every tuple, and a non-integer number as the first argument (no method takes one). */
 function badArgs(method: MethodName): unknown[][] {
@@ -46,7 +49,7 @@ describe('Electron IPC registration', () => {
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-ipc-'));
     const emit = ipcEmitter(() => [{ isDestroyed: () => false, send: (...args: unknown[]) => void sent.push(args) }]);
     services = await createKilnServices({ home, emit, electron: true });
-    registerKilnIpc(ipc, services.handlers, { isTrustedSender: trustedSender(APP_URL), log: services.log });
+    registerKilnIpc(ipc, services.handlers, { isTrustedSender: appMainFrames(() => [appWindow]), log: services.log });
   });
   afterAll(async () => {
     await services?.shutdown();
@@ -82,16 +85,29 @@ describe('Electron IPC registration', () => {
   it('refuses unknown methods and other senders', async () => {
     expect((await ipc.invoke(PAGE, 'shell.exec', ['rm -rf /'])).error).toMatchObject({ name: 'UnknownMethodError' });
     expect((await ipc.invoke(PAGE, '__proto__', [])).error).toMatchObject({ name: 'UnknownMethodError' });
-    for (const url of ['https://evil.example/', 'file:///tmp/other/index.html', '']) {
-      expect((await ipc.invoke(url, 'app.info', [])).error).toMatchObject({ name: 'ForbiddenError' });
+    // Other pages, an iframe of the app's page, a window in another process showing the same file, a frame gone.
+    for (const other of [frame('https://evil.example/', 9, 1), frame(APP_URL, 7, 2), frame(APP_URL, 8, 1), null]) {
+      expect((await ipc.invoke(other, 'app.info', [])).error, JSON.stringify(other)).toMatchObject({ name: 'ForbiddenError' });
     }
+    // The same frame as a separate object (Electron may wrap a frame afresh): trusted by its ids.
+    expect((await ipc.invoke({ ...PAGE }, 'app.info', [])).result).toMatchObject({ electron: true });
   });
 
-  it('trusts only the dev server origin under npm run dev', () => {
-    const trusted = trustedSender('http://localhost:5173/');
-    expect(trusted('http://localhost:5173/#/train')).toBe(true);
-    expect(trusted('http://localhost:5174/')).toBe(false);
-    expect(trusted('not a url')).toBe(false);
+  it('judges the sender by frame identity, not URL text: a lower-case drive letter is the same page', () => {
+    // loadURL was given C:, Chromium reports the frame's URL with c: (and may escape it differently).
+    const win = { isDestroyed: () => false, mainFrame: frame('file:///c:/Program%20Files/Kiln/resources/app.asar/out/renderer/index.html', 3, 1) };
+    const trusted = appMainFrames(() => [win]);
+    expect(trusted(win.mainFrame)).toBe(true);
+    expect(trusted(frame('file:///C:/Program Files/Kiln/resources/app.asar/out/renderer/index.html', 3, 5))).toBe(false);
+    // Once the window is gone nothing is trusted.
+    expect(appMainFrames(() => [{ ...win, isDestroyed: () => true }])(win.mainFrame)).toBe(false);
+  });
+
+  it('trusts the dev server page the same way under npm run dev', () => {
+    const dev = frame('http://localhost:5173/#/train', 4, 1);
+    const trusted = appMainFrames(() => [{ isDestroyed: () => false, mainFrame: dev }]);
+    expect(trusted(dev)).toBe(true);
+    expect(trusted(frame('http://localhost:5173/', 5, 1))).toBe(false);
   });
 
   it('sends events on the fixed event channel', async () => {

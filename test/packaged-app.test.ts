@@ -20,7 +20,6 @@ import { encodePngRgb } from '../src-main/datasets/png-encode.ts';
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FAKE = path.join(ROOT, 'test/fixtures/fake-electron');
-const PLATFORM = `${process.platform}-${process.arch}`;
 
 const tiny: RunConfig = {
   ...DEFAULT_RUN_CONFIG,
@@ -47,6 +46,9 @@ interface Report {
   appInfo: Reply;
   fromDevServer: Reply;
   fromOtherFile: Reply;
+  fromIframe: Reply;
+  killed: { runId: string; lastWords: string; final: { status: string; error?: { name: string; message: string } }; stored: string; storedError?: { name: string; message: string } };
+  pageReloads: number;
   settings: Reply;
   run: { runId: string; statuses: { status: string }[]; stored: string; storedError?: unknown; epochs: number };
   lostDone: Report['run'];
@@ -63,6 +65,24 @@ let appDir: string;
 let asarFile: string;
 let listing: string[];
 let packageSeconds: number;
+let builder: BuilderReport;
+
+/** @electron/fuses' sentinel: the fuse wire follows it in Electron's binary. */
+const FUSE_SENTINEL = 'dL7pKGdnNz796PbbjQWNKmHXBZaB9tsX';
+
+/** What test/fixtures/package-app.mjs saw electron-builder resolve. */
+interface BuilderReport {
+  config: {
+    toolsets?: { appimage?: string };
+    mac?: { identity?: string | null; hardenedRuntime?: boolean; notarize?: boolean };
+    deb?: { depends?: string[]; recommends?: string[] };
+    linux?: { maintainer?: string };
+    electronFuses?: Record<string, boolean>;
+  };
+  homepage: string | null;
+  /** [fpm arguments, desktop file] for the deb; {desktop, desktopFileName} for the AppImage. */
+  effective: unknown[];
+}
 
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-package-'));
@@ -70,20 +90,17 @@ beforeAll(async () => {
   const env = { ...process.env, KILN_BUILD_OUT: path.join(tmp, 'out') };
   await run(process.execPath, [path.join(ROOT, 'node_modules/electron-vite/bin/electron-vite.js'), 'build', '--logLevel', 'warn'], { cwd: ROOT, env, maxBuffer: 64 << 20 });
 
-  // What electron-builder copies in place of a downloaded Electron: an executable it renames, and a license.
+  // What electron-builder copies in place of a downloaded Electron: an executable it renames, and a license. The
+  // executable carries a fuse wire as Electron's does (its sentinel, version 1, 8 fuses at Electron's defaults), so
+  // electron-builder flips the fuses in it as it would in the real binary.
   const electronDist = path.join(tmp, 'electron-dist');
   fs.mkdirSync(electronDist);
-  fs.writeFileSync(path.join(electronDist, 'electron'), '#!/bin/sh\necho "stand-in Electron: not runnable" >&2\nexit 1\n', { mode: 0o755 });
+  const script = '#!/bin/sh\necho "stand-in Electron: not runnable" >&2\nexit 1\n';
+  fs.writeFileSync(path.join(electronDist, 'electron'), Buffer.concat([Buffer.from(script), Buffer.from(FUSE_SENTINEL), Buffer.from([1, 8]), Buffer.from('10110001')]), { mode: 0o755 });
   fs.writeFileSync(path.join(electronDist, 'LICENSE'), 'stand-in');
-  await run(
-    process.execPath,
-    [
-      path.join(ROOT, 'node_modules/electron-builder/cli.js'),
-      '--config', 'electron-builder.config.mjs', '--dir', '--linux', `--${process.arch}`,
-      `-c.electronDist=${electronDist}`, `-c.directories.output=${path.join(tmp, 'dist')}`,
-    ],
-    { cwd: ROOT, env, maxBuffer: 64 << 20 },
-  );
+  const reportFile = path.join(tmp, 'builder-report.json');
+  await run(process.execPath, [path.join(ROOT, 'test/fixtures/package-app.mjs'), ROOT, electronDist, path.join(tmp, 'dist'), reportFile], { cwd: ROOT, env, maxBuffer: 64 << 20 });
+  builder = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as BuilderReport;
   packageSeconds = (performance.now() - started) / 1000;
   const unpackedDir = fs.readdirSync(path.join(tmp, 'dist')).find((d) => d.endsWith('-unpacked'))!;
   asarFile = path.join(tmp, 'dist', unpackedDir, 'resources', 'app.asar');
@@ -131,35 +148,98 @@ describe('the packaged app (electron-builder --dir, stand-in Electron)', () => {
     expect(JSON.parse(fs.readFileSync(path.join(appDir, 'package.json'), 'utf8')).main).toBe('out/main/index.js');
   });
 
-  it('unpacks sharp (native and wasm builds), libvips, tfjs\'s wasm binaries, the threaded wasm scripts and Dawn from the archive', () => {
+  it('unpacks sharp\'s wasm build, tfjs\'s wasm binaries, the threaded wasm scripts and ONNX Runtime\'s wasm build from the archive', () => {
     const unpacked = `${asarFile}.unpacked`;
     const mustExist = [
       'node_modules/sharp/package.json',
-      `node_modules/@img/sharp-${PLATFORM}/package.json`,
-      `node_modules/@img/sharp-libvips-${PLATFORM}/package.json`,
       // The build the job process decodes with in Electron on Linux (datasets/sharp-build.ts).
       'node_modules/@img/sharp-wasm32/index.cjs',
       'node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm',
       'node_modules/@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js',
       'node_modules/@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js',
+      'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm',
+      'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.mjs',
     ];
-    if (fs.existsSync(path.join(ROOT, 'node_modules/webgpu'))) mustExist.push(`node_modules/webgpu/dist/${PLATFORM}/dawn.node`);
     for (const f of mustExist) expect(fs.existsSync(path.join(unpacked, f)), f).toBe(true);
-    const natives = fs.readdirSync(path.join(unpacked, `node_modules/@img/sharp-${PLATFORM}/lib`));
-    expect(natives.some((f) => f.endsWith('.node'))).toBe(true);
-    expect(fs.readdirSync(path.join(unpacked, `node_modules/@img/sharp-libvips-${PLATFORM}/lib`)).some((f) => f.startsWith('libvips-cpp'))).toBe(true);
+    expect(listing).toContain('/node_modules/onnxruntime-web/dist/ort.node.min.mjs');
   });
 
-  it('leaves out tsx, esbuild, other platforms\' Dawn, tfjs-node, source maps and the project\'s sources', () => {
+  it('leaves out tsx, esbuild, Dawn, tfjs-node, source maps and the project\'s sources', () => {
     const top = new Set(listing.map((f) => f.split('/')[1]));
     expect([...top].sort()).toEqual(['node_modules', 'out', 'package.json']);
-    for (const dep of ['tsx', 'esbuild', '@esbuild', 'get-tsconfig', 'chart.js', 'electron', 'vite', 'vitest', 'typescript', 'svelte', 'electron-builder']) {
+    for (const dep of ['tsx', 'esbuild', '@esbuild', 'get-tsconfig', 'chart.js', 'electron', 'vite', 'vitest', 'typescript', 'svelte', 'electron-builder', 'webgpu']) {
       expect(listing.filter((f) => f.startsWith(`/node_modules/${dep}/`)), dep).toEqual([]);
     }
     expect(listing.filter((f) => f.startsWith('/node_modules/@tensorflow/tfjs-node'))).toEqual([]);
-    const dawn = listing.filter((f) => /^\/node_modules\/webgpu\/dist\/[^/]+\//.test(f)).map((f) => f.split('/')[4]);
-    expect([...new Set(dawn)].filter((d) => d !== PLATFORM)).toEqual([]);
     expect(listing.filter((f) => f.endsWith('.map'))).toEqual([]);
+  });
+
+  it('ships no dead files: ONNX Runtime\'s browser builds, a second tfjs-backend-webgpu, native libvips on Linux', () => {
+    const onnx = listing.filter((f) => f.startsWith('/node_modules/onnxruntime-web/') && !f.endsWith('/'));
+    const onnxFiles = onnx.filter((f) => /\.[a-z]+$/.test(f.split('/').at(-1)!)).map((f) => f.replace('/node_modules/onnxruntime-web/', ''));
+    expect(onnxFiles.filter((f) => f.startsWith('dist/')).sort()).toEqual(['dist/ort-wasm-simd-threaded.mjs', 'dist/ort-wasm-simd-threaded.wasm', 'dist/ort.node.min.mjs']);
+    expect(onnxFiles.filter((f) => f.startsWith('lib/'))).toEqual([]);
+    // tfjs-backend-webgpu is bundled into out/main; its node_modules copy would be a second one.
+    expect(listing.filter((f) => f.startsWith('/node_modules/@tensorflow/tfjs-backend-webgpu/'))).toEqual([]);
+    expect(listing.filter((f) => /^\/node_modules\/@img\/sharp-(libvips-)?linux/.test(f))).toEqual([]);
+  });
+
+  it('weighs at most 160 MB (app.asar and its unpacked files, linux)', () => {
+    const size = (p: string): number => (fs.statSync(p).isDirectory() ? fs.readdirSync(p).reduce((n, f) => n + size(path.join(p, f)), 0) : fs.statSync(p).size);
+    const asarBytes = size(asarFile);
+    const unpackedBytes = size(`${asarFile}.unpacked`);
+    console.log(`packaged-app: app.asar ${(asarBytes / 1e6).toFixed(1)} MB + unpacked ${(unpackedBytes / 1e6).toFixed(1)} MB`);
+    expect(asarBytes + unpackedBytes).toBeLessThanOrEqual(160e6);
+  });
+
+  it('resolves the Linux and macOS configuration: FUSE3 AppImage runtime, deb homepage, maintainer and Depends, ad-hoc signing', () => {
+    const { config } = builder;
+    expect(config.toolsets?.appimage).toBe('1.0.3');
+    // The deb's own checks passed ("Please specify project homepage", author e-mail) and fpm was to get these.
+    const [fpmArgs] = builder.effective.find((e) => Array.isArray(e)) as [string[]];
+    const arg = (name: string) => fpmArgs[fpmArgs.indexOf(name) + 1];
+    expect(builder.homepage).toMatch(/^https:\/\//);
+    expect(arg('--url')).toBe(builder.homepage);
+    expect(arg('--maintainer')).toMatch(/^[^<>]+ <[^@\s]+@[^@\s]+\.[a-z]+>$/);
+    for (const lib of ['libgbm1', 'libasound2', 'libnss3', 'libgtk-3-0', 'libxkbcommon0', 'libdrm2', 'xdg-utils']) {
+      expect(config.deb?.depends?.some((d) => d.split(' | ').some((alt) => alt === lib || alt === `${lib}t64`)), lib).toBe(true);
+    }
+    expect(config.deb?.recommends).toContain('libvulkan1');
+    // The AppImage's desktop entry was computed (its runtime is the toolset's, above).
+    expect(builder.effective.some((e) => (e as { desktopFileName?: string }).desktopFileName === 'kiln.desktop')).toBe(true);
+    // No Developer ID in this environment: ad hoc, no hardened runtime, no notarisation.
+    expect(config.mac).toMatchObject({ identity: '-', hardenedRuntime: false, notarize: false });
+  });
+
+  it('signs with a Developer ID and notarises when the release environment provides them', async () => {
+    const read = async (env: Record<string, string>) => {
+      const code = `const c = (await import(${JSON.stringify(pathToFileURL(path.join(ROOT, 'electron-builder.config.mjs')).href)})).default; console.log(JSON.stringify(c.mac));`;
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', code], { env: { PATH: process.env.PATH ?? '', ...env } });
+      return JSON.parse(stdout) as { identity?: string; hardenedRuntime: boolean; notarize: boolean };
+    };
+    const signed = await read({ CSC_LINK: '/secrets/developer-id.p12', APPLE_API_KEY: '/secrets/key.p8', APPLE_API_KEY_ID: 'K', APPLE_API_ISSUER: 'I' });
+    expect(signed.identity).toBeUndefined(); // electron-builder finds the Developer ID Application identity
+    expect(signed).toMatchObject({ hardenedRuntime: true, notarize: true });
+    expect(await read({ CSC_NAME: 'Kiln Developers (TEAMID)' })).toMatchObject({ hardenedRuntime: true, notarize: false });
+  });
+
+  it('flips Electron\'s fuses in the packaged binary: RunAsNode, NODE_OPTIONS and --inspect off, asar only and checked', () => {
+    // The wire as Electron reads it: after the sentinel, a version byte, a length byte, then one '0'/'1' per fuse.
+    const binary = fs.readFileSync(path.join(path.dirname(path.dirname(asarFile)), 'kiln'));
+    const at = binary.indexOf(FUSE_SENTINEL) + FUSE_SENTINEL.length;
+    expect(binary[at]).toBe(1);
+    const wire = binary.subarray(at + 2, at + 2 + binary[at + 1]!).toString('latin1');
+    // RunAsNode, EnableCookieEncryption, EnableNodeOptionsEnvironmentVariable, EnableNodeCliInspectArguments,
+    // EnableEmbeddedAsarIntegrityValidation, OnlyLoadAppFromAsar, LoadBrowserProcessSpecificV8Snapshot, GrantFileProtocolExtraPrivileges.
+    const fuse = (i: number) => wire[i];
+    expect(fuse(0)).toBe('0');
+    expect(fuse(2)).toBe('0');
+    expect(fuse(3)).toBe('0');
+    expect(fuse(4)).toBe('1');
+    expect(fuse(5)).toBe('1');
+    // Left as Electron ships it.
+    expect(fuse(1)).toBe('0');
+    expect(fuse(7)).toBe('1');
   });
 });
 
@@ -200,6 +280,8 @@ describe('the packaged main process under a fake electron', () => {
     expect(report.appInfo.result).toMatchObject({ home, electron: true });
     expect(report.fromDevServer.error?.name).toBe('ForbiddenError');
     expect(report.fromOtherFile.error?.name).toBe('ForbiddenError');
+    // Same URL as the window's page, another frame: refused (the check is by frame, not by URL text).
+    expect(report.fromIframe.error?.name).toBe('ForbiddenError');
   });
 
   it('drops development-only variables and keeps Chromium\'s data out of the Kiln home', () => {
@@ -219,8 +301,11 @@ describe('the packaged main process under a fake electron', () => {
 
   it('forks the packaged trainer and job entries, and their results arrive', () => {
     const trainer = report.forks.filter((f) => f.modulePath === path.join(appDir, 'out/main/trainer-entry.js'));
-    expect(trainer.map((f) => f.args)).toEqual([[home, report.run.runId], [home, report.lostDone.runId]]);
-    expect(trainer[0]!.options).toMatchObject({ serviceName: 'Kiln trainer' });
+    expect(trainer.map((f) => f.args)).toEqual([[home, report.run.runId], [home, report.lostDone.runId], [home, report.killed.runId]]);
+    // Each process has a name of its own: Chromium's child-process-gone reports it by that name.
+    const names = report.forks.map((f) => f.options.serviceName);
+    expect(trainer[0]!.options.serviceName).toMatch(/^Kiln trainer \d+$/);
+    expect(new Set(names).size).toBe(names.length);
     expect(report.lrFind.error).toBeUndefined();
     const jobs = report.forks.filter((f) => f.modulePath === path.join(appDir, 'out/main/job-entry.js'));
     expect(jobs.map((f) => f.args)).toEqual([[], []]);
@@ -249,6 +334,26 @@ describe('the packaged main process under a fake electron', () => {
     expect(report.lostDone.statuses.map((s) => s.status)).toEqual(['running', 'finished']);
     expect(report.lostDone.stored).toBe('finished');
     expect(report.lostDone.storedError).toBeUndefined();
+  });
+
+  it('records why a trainer the OS killed stopped: Chromium\'s reason, the exit code and its last stderr lines, in the run and in logs/', () => {
+    const { killed } = report;
+    expect(killed.final.status).toBe('failed');
+    expect(killed.stored).toBe('failed');
+    expect(killed.storedError?.name).toBe('TrainerCrashedError');
+    expect(killed.storedError?.message).toContain('reason killed, exit code 137');
+    expect(killed.storedError?.message).toContain(killed.lastWords);
+    const logs = fs.readdirSync(path.join(home, 'logs')).map((f) => fs.readFileSync(path.join(home, 'logs', f), 'utf8')).join('');
+    expect(logs).toMatch(/WARN\s+Utility process "Kiln trainer \d+" is gone: reason killed, exit code 137/);
+    expect(logs).toMatch(new RegExp(`ERROR run ${killed.runId}: the trainer of run ${killed.runId} exited unexpectedly \\(reason killed, exit code 137\\)`));
+    expect(logs).toContain(`last lines on stderr:\n    ${killed.lastWords}`);
+  });
+
+  it('logs a crashed window page and reloads it once', () => {
+    expect(report.pageReloads).toBe(1);
+    const logs = fs.readdirSync(path.join(home, 'logs')).map((f) => fs.readFileSync(path.join(home, 'logs', f), 'utf8')).join('');
+    expect(logs).toContain("the window's renderer is gone: reason crashed, exit code 139; reloading it");
+    expect(logs).toContain("the window's renderer is gone: reason crashed, exit code 139\n");
   });
 
   it('opens a new window for a second instance once the first window is gone', () => {

@@ -81,7 +81,7 @@ async function killAndResumeK(): Promise<void> {
   expect(ckAtKill % 4).toBe(0);
   expect(lastLogged).toBeGreaterThan(ckAtKill);
   expect(await K.exited).toBe(1);
-  expect(K.stderr()).toContain(`the trainer for run ${id} exited unexpectedly; resume it with: kiln runs resume ${id}`);
+  expect(K.stderr()).toContain(`the trainer for run ${id} exited unexpectedly (killed by SIGKILL); resume it with: kiln runs resume ${id}`);
   // Still 'running' with a dead holder's lock, unless the concurrent `kiln runs` call on L has already
   // swept it (every kiln command recovers interrupted runs first).
   const before = (await store.get(id)).status;

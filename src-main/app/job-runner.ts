@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { forkTs } from '../common/fork-ts.ts';
+import { forkedExitDetail, forkTs } from '../common/fork-ts.ts';
+import { describeExit, lastStderrLine, type ExitDetail } from '../common/process-exit.ts';
 import type { RunConfig } from '../../src-shared/run-config.ts';
 import type { ExportRequest } from '../../src-shared/export-format.ts';
 import type { ImportFolderOptions } from '../datasets/import-folder.ts';
@@ -8,7 +9,8 @@ import type { ImportFolderOptions } from '../datasets/import-folder.ts';
 export interface JobProcess {
   send(message: unknown): void;
   onMessage(listener: (message: unknown) => void): void;
-  onExit(listener: (code: number | null) => void): void;
+  /** `detail`, when the host knows more (an abnormal exit): Chromium's reason, the last stderr lines. */
+  onExit(listener: (code: number | null, detail?: ExitDetail) => void): void;
   kill(): void;
 }
 
@@ -37,7 +39,11 @@ export const forkJobProcess = (): JobProcess => {
   return {
     send: (m) => child.connected && child.send(m as object),
     onMessage: (l) => child.on('message', l),
-    onExit: (l) => child.on('exit', (code) => l(code)),
+    onExit: (l) =>
+      child.on('exit', (code) => {
+        if (code === 0) l(code);
+        else void forkedExitDetail(child).then((detail) => l(code, detail));
+      }),
     kill: () => child.kill('SIGKILL'),
   };
 };
@@ -121,11 +127,13 @@ export function createJobRunner(spawn: () => JobProcess = forkJobProcess, limits
         if (msg.type === 'result') resolve(msg.result);
         else reject(Object.assign(new Error(msg.error.message), { name: msg.error.name }));
       });
-      proc.onExit((code) => {
+      proc.onExit((code, detail) => {
         if (settled || answered) return;
         settle();
-        if (signal?.aborted) reject(signal.reason);
-        else reject(Object.assign(new Error(`the ${JOB_NAMES[request.kind]} process exited unexpectedly (exit code ${code ?? 'unknown'})`), { name: 'JobCrashedError' }));
+        if (signal?.aborted) return reject(signal.reason);
+        const last = lastStderrLine(detail);
+        const message = `the ${JOB_NAMES[request.kind]} process exited unexpectedly (${describeExit(code, null, detail)})${last ? `, last saying "${last}"` : ''}`;
+        reject(Object.assign(new Error(message), { name: 'JobCrashedError' }));
       });
       proc.send(request);
     });

@@ -7,6 +7,7 @@ import { resumeRunCheck, RunStateError, stopRun } from '../runs/run-lifecycle.ts
 import type { RunRecord } from '../../src-shared/run-types.ts';
 import type { KilnEvents } from '../../src-shared/contract.ts';
 import type { DailyLog } from './daily-log.ts';
+import { describeExit, lastStderrLine, stderrTailForLog, type ExitDetail } from '../common/process-exit.ts';
 
 type Emit = <E extends keyof KilnEvents>(event: E, payload: KilnEvents[E]) => void;
 
@@ -152,7 +153,7 @@ export class RunManager {
   private launch(id: string): void {
     const handle = new TrainerHandle(this.home, id, this.spawner);
     this.live.set(id, handle);
-    let exit: { code: number | null; signal: string | null } | undefined;
+    let exit: { code: number | null; signal: string | null; detail?: ExitDetail } | undefined;
     let started = false;
     handle.on('exit', (e) => (exit = e));
     handle.on('message', (m: TrainerMessage) => {
@@ -183,10 +184,14 @@ export class RunManager {
         this.emit('runStatus', { runId: id, status: settled.status, ...(settled.error ? { error: settled.error } : {}) });
         return;
       }
-      // Otherwise the process died (killed, out of memory, a native crash).
-      const how = exit?.signal ? `killed by ${exit.signal}` : `exit code ${exit?.code ?? 'unknown'}`;
-      const error = { name: 'TrainerCrashedError', message: `the trainer of run ${id} exited unexpectedly (${how}); resume the run to continue from its last checkpoint` };
-      this.log.error(`run ${id}: ${error.message}`);
+      // Otherwise the process died (killed, out of memory, a native crash): the record and the log say how.
+      const how = describeExit(exit?.code ?? null, exit?.signal ?? null, exit?.detail);
+      const last = lastStderrLine(exit?.detail);
+      const error = {
+        name: 'TrainerCrashedError',
+        message: `the trainer of run ${id} exited unexpectedly (${how})${last ? `, last saying "${last}"` : ''}; resume the run to continue from its last checkpoint`,
+      };
+      this.log.error(`run ${id}: ${error.message}`, stderrTailForLog(exit?.detail));
       try {
         await this.store.update(id, { status: 'failed', error, endedAt: new Date().toISOString() });
       } catch (err) {

@@ -2,6 +2,7 @@ import { TrainerHandle } from '../training/trainer-client.ts';
 import type { TrainerMessage } from '../../src-shared/trainer-protocol.ts';
 import { bar, formatDuration, percent } from './format.ts';
 import { RunStore } from '../runs/run-store.ts';
+import { describeExit, lastStderrLine, type ExitDetail } from '../common/process-exit.ts';
 
 /**
  * Run a trainer for a run and show its progress: a live bar on a terminal, one JSON object a line
@@ -11,6 +12,8 @@ export async function followTrainer(home: string, runId: string, opts: { json: b
   const out = process.stdout;
   const live = out.isTTY && !opts.json;
   const handle = new TrainerHandle(home, runId);
+  let exit: { code: number | null; signal: string | null; detail?: ExitDetail } | undefined;
+  handle.on('exit', (e) => (exit = e));
   let interrupted = false;
   const onSigint = () => {
     if (interrupted) return;
@@ -84,6 +87,8 @@ export async function followTrainer(home: string, runId: string, opts: { json: b
     console.error(`kiln: run ${runId} failed: ${m.error.message}`);
     return 1;
   }
-  console.error(`kiln: the trainer for run ${runId} exited unexpectedly; resume it with: kiln runs resume ${runId}`);
+  const last = lastStderrLine(exit?.detail);
+  const how = exit ? ` (${describeExit(exit.code, exit.signal, exit.detail)}${last ? `, last saying "${last}"` : ''})` : '';
+  console.error(`kiln: the trainer for run ${runId} exited unexpectedly${how}; resume it with: kiln runs resume ${runId}`);
   return 1;
 }

@@ -1,7 +1,10 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { forwardStderr } from './third-party-noise.ts';
+import { finalStderrLines, forwardStderr, type ForwardedStderr } from './third-party-noise.ts';
+import type { ExitDetail } from './process-exit.ts';
+
+const forwarded = new WeakMap<ChildProcess, ForwardedStderr>();
 
 /**
  * tsx's loader, resolved from this package rather than from the working directory: `--import tsx` resolves
@@ -31,7 +34,12 @@ export function forkTs(entry: string, args: string[] = []): ChildProcess {
     execArgv: [...loaderArgs(entry), ...process.execArgv.filter((a) => a.startsWith('--max-old-space-size'))],
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
-  if (child.stderr) forwardStderr(child.stderr);
+  if (child.stderr) forwarded.set(child, forwardStderr(child.stderr));
   child.on('error', () => undefined);
   return child;
+}
+
+/** What a forked child that has exited left behind: its last stderr lines (see process-exit.ts). */
+export async function forkedExitDetail(child: ChildProcess): Promise<ExitDetail> {
+  return { stderrTail: await finalStderrLines(forwarded.get(child)) };
 }

@@ -1,4 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
+import { LineTail } from './process-exit.ts';
 
 /**
  * Lines third-party native code prints on its own, which Kiln reports better itself: Dawn clamps the adapter
@@ -20,25 +21,50 @@ export function stripThirdPartyNoise(text: string): string {
     .join('');
 }
 
+/** A forwarded stderr: its last lines (noise excluded), and when it has ended. */
+export interface ForwardedStderr {
+  tail: LineTail;
+  ended: Promise<void>;
+}
+
 /**
  * Copies a child process's stderr to `to` line by line without the noise (unless KILN_DEBUG is set), so a
  * trainer's Dawn warnings reach neither the terminal nor a server's log. Whole lines only: a line is held
- * back until its newline arrives (or the stream ends).
+ * back until its newline arrives (or the stream ends). The last lines are kept for crash reports.
  */
-export function forwardStderr(from: Readable, to: Writable = process.stderr): void {
+export function forwardStderr(from: Readable, to: Writable = process.stderr): ForwardedStderr {
   let pending = '';
+  const tail = new LineTail();
+  let ended!: () => void;
+  const done = new Promise<void>((resolve) => (ended = resolve));
+  const write = (text: string) => {
+    const out = stripThirdPartyNoise(text);
+    if (!out) return;
+    tail.push(out);
+    to.write(out);
+  };
   from.setEncoding('utf8');
   from.on('data', (chunk: string) => {
     const text = pending + chunk;
     const cut = text.lastIndexOf('\n') + 1;
     pending = text.slice(cut);
-    const out = stripThirdPartyNoise(text.slice(0, cut));
-    if (out) to.write(out);
+    write(text.slice(0, cut));
   });
   from.on('end', () => {
-    const out = stripThirdPartyNoise(pending);
-    if (out) to.write(out);
+    write(pending);
+    ended();
   });
+  from.on('close', ended);
   // A parent whose own stderr went away has nowhere to forward to; that must not crash it.
-  from.on('error', () => undefined);
+  from.on('error', () => ended());
+  return { tail, ended: done };
+}
+
+/** The last stderr lines once the stream has ended (a process's last words can trail its exit), waiting at most `waitMs`. */
+export async function finalStderrLines(forwarded: ForwardedStderr | undefined, waitMs = 500): Promise<string[] | undefined> {
+  if (!forwarded) return undefined;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([forwarded.ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+  clearTimeout(timer);
+  return forwarded.tail.lines();
 }

@@ -15,8 +15,9 @@ import { DEFAULT_SETTINGS } from '../app/settings-store.ts';
 import { DailyLog } from '../app/daily-log.ts';
 import { chromiumDataDirFor, openRecovering, stripDevEnv, trustSystemCertificates } from './app-setup.ts';
 import { ElectronSettingsStore, type AppStoreData, type WindowBounds } from './electron-settings.ts';
-import { ipcEmitter, registerKilnIpc, trustedSender } from './register-ipc.ts';
+import { appMainFrames, ipcEmitter, registerKilnIpc } from './register-ipc.ts';
 import { utilityJobProcess, utilityTrainerSpawner } from './utility-spawner.ts';
+import { ProcessGoneLog } from './process-gone.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // Built layout (electron-vite): out/main/{index,trainer-entry,job-entry}.js, out/preload/index.cjs, out/renderer/.
@@ -38,6 +39,11 @@ const fallbackLog = new DailyLog(chromiumDir);
 let store: Store<AppStoreData> | undefined;
 let services: KilnServices | undefined;
 let mainWindow: BrowserWindow | undefined;
+// The app's own windows: only their main frames may call the services.
+const appWindows = new Set<BrowserWindow>();
+// Abnormal ends of child processes, logged in the Kiln home (set once the home is known to be usable).
+let goneLog: ProcessGoneLog | undefined;
+app.on('child-process-gone', (_event, details) => goneLog?.childGone(details));
 
 /** electron-store throws on a file it cannot parse; the file is kept aside and the app starts with defaults. */
 function openStore(log: DailyLog): Store<AppStoreData> {
@@ -73,11 +79,22 @@ function createWindow(): BrowserWindow {
     show: false,
     webPreferences: { preload: PRELOAD, contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true, spellcheck: false },
   });
+  appWindows.add(win);
   if (bounds.maximized) win.maximize();
   win.once('ready-to-show', () => win.show());
   win.on('close', () => store?.set('windowBounds', { ...win.getNormalBounds(), maximized: win.isMaximized() }));
   win.on('closed', () => {
+    appWindows.delete(win);
     if (mainWindow === win) mainWindow = undefined;
+  });
+  // A crashed or killed page is logged and reloaded once; a page that dies again within a minute stays down.
+  let lastReload = 0;
+  win.webContents.on('render-process-gone', (_event, details) => {
+    const again = Date.now() - lastReload < 60_000;
+    (services?.log ?? fallbackLog).error(`the window's renderer is gone: reason ${details.reason}, exit code ${details.exitCode}${again ? '' : '; reloading it'}`);
+    if (again || details.reason === 'clean-exit' || win.isDestroyed()) return;
+    lastReload = Date.now();
+    win.webContents.reload();
   });
   void win.loadURL(RENDERER_URL);
   return win;
@@ -131,13 +148,14 @@ async function start(): Promise<void> {
   } catch (err) {
     startLog.warn('could not add the system certificate store for downloads', err);
   }
+  goneLog = new ProcessGoneLog(startLog);
   const fork = utilityProcess.fork.bind(utilityProcess);
   services = await createKilnServices({
     home,
     electron: true,
     emit: ipcEmitter(() => BrowserWindow.getAllWindows().map((w) => w.webContents)),
-    spawner: utilityTrainerSpawner(fork, path.join(here, 'trainer-entry.js')),
-    jobs: createJobRunner(utilityJobProcess(fork, path.join(here, 'job-entry.js'))),
+    spawner: utilityTrainerSpawner(fork, path.join(here, 'trainer-entry.js'), goneLog),
+    jobs: createJobRunner(utilityJobProcess(fork, path.join(here, 'job-entry.js'), goneLog)),
     settings: new ElectronSettingsStore(settingsStore),
     // Downloads use Node's https; Chromium's resolver knows the system's proxy settings and PAC script.
     proxyFor: (url) => session.defaultSession.resolveProxy(url),
@@ -147,7 +165,7 @@ async function start(): Promise<void> {
       return result.canceled ? null : (result.filePaths[0] ?? null);
     },
   });
-  registerKilnIpc(ipcMain, services.handlers, { isTrustedSender: trustedSender(RENDERER_URL), log: services.log });
+  registerKilnIpc(ipcMain, services.handlers, { isTrustedSender: appMainFrames(() => [...appWindows].map((w) => w.webContents)), log: services.log });
   mainWindow = createWindow();
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) mainWindow = createWindow();

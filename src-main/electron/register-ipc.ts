@@ -8,8 +8,15 @@ export interface IpcMainLike {
   removeHandler(channel: string): void;
 }
 
+/** What the sender check needs of Electron's WebFrameMain. */
+export interface FrameLike {
+  readonly url: string;
+  readonly processId: number;
+  readonly routingId: number;
+}
+
 export interface InvokeEventLike {
-  senderFrame?: { url: string } | null;
+  senderFrame?: FrameLike | null;
 }
 
 export interface WebContentsLike {
@@ -25,12 +32,12 @@ export interface WebContentsLike {
 export function registerKilnIpc(
   ipcMain: IpcMainLike,
   handlers: KilnHandlers,
-  opts: { isTrustedSender: (url: string) => boolean; log?: DailyLog },
+  opts: { isTrustedSender: (frame: FrameLike | null | undefined) => boolean; log?: DailyLog },
 ): () => void {
   ipcMain.handle(IPC_INVOKE, async (event, method, args): Promise<Reply> => {
-    const url = event.senderFrame?.url ?? '';
-    if (!opts.isTrustedSender(url)) {
-      opts.log?.warn(`refused an IPC call from ${url || 'an unknown frame'}`);
+    const frame = event.senderFrame;
+    if (!opts.isTrustedSender(frame)) {
+      opts.log?.warn(`refused an IPC call from ${frame?.url || 'an unknown frame'}`);
       return { error: { name: 'ForbiddenError', message: 'Kiln only answers its own window' } };
     }
     return dispatch(handlers, method, args, opts.log);
@@ -45,18 +52,20 @@ export function ipcEmitter(windows: () => WebContentsLike[]) {
   };
 }
 
-/** The app's page: its file:// folder when packaged, the dev server's origin under `npm run dev`. */
-export function trustedSender(rendererUrl: string): (url: string) => boolean {
-  const base = new URL(rendererUrl);
-  if (base.protocol === 'file:') {
-    const dir = base.href.slice(0, base.href.lastIndexOf('/') + 1);
-    return (url) => url.startsWith(dir);
-  }
-  return (url) => {
-    try {
-      return new URL(url).origin === base.origin;
-    } catch {
-      return false;
-    }
+/**
+ * The sender must be the main frame of one of the app's windows, judged by identity: Electron hands out one
+ * WebFrameMain per frame, and its process and routing ids name it. Never by URL text: a file:// URL comes back
+ * from Chromium spelled differently from what loadURL was given (a Windows drive letter's case, escapes), and a
+ * dev server's page could share an origin with anything else on that port. An iframe, another window, or a
+ * frame that has navigated away (senderFrame null) is refused.
+ */
+export function appMainFrames(windows: () => { isDestroyed(): boolean; mainFrame: FrameLike }[]): (frame: FrameLike | null | undefined) => boolean {
+  return (frame) => {
+    if (!frame) return false;
+    return windows().some((wc) => {
+      if (wc.isDestroyed()) return false;
+      const main = wc.mainFrame;
+      return main === frame || (main.processId === frame.processId && main.routingId === frame.routingId);
+    });
   };
 }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { forkTs } from '../common/fork-ts.ts';
+import { forkedExitDetail, forkTs } from '../common/fork-ts.ts';
+import type { ExitDetail } from '../common/process-exit.ts';
 import type { ParentMessage, TrainerMessage } from '../../src-shared/trainer-protocol.ts';
 
 /** How a host starts a trainer process: fork here, Electron's utilityProcess in the app. */
@@ -9,7 +10,8 @@ export type TrainerSpawner = (args: string[]) => TrainerProcess;
 export interface TrainerProcess {
   send(message: ParentMessage): void;
   onMessage(listener: (message: TrainerMessage) => void): void;
-  onExit(listener: (code: number | null, signal: string | null) => void): void;
+  /** `detail`, when the host knows more (an abnormal exit): Chromium's reason, the last stderr lines. */
+  onExit(listener: (code: number | null, signal: string | null, detail?: ExitDetail) => void): void;
   kill(): void;
   pid?: number;
 }
@@ -23,14 +25,18 @@ export const forkSpawner: TrainerSpawner = (args) => {
     pid: child.pid,
     send: (m) => child.connected && child.send(m),
     onMessage: (l) => child.on('message', (m) => l(m as TrainerMessage)),
-    onExit: (l) => child.on('exit', (code, signal) => l(code, signal)),
+    onExit: (l) =>
+      child.on('exit', (code, signal) => {
+        if (code === 0) l(code, signal);
+        else void forkedExitDetail(child).then((detail) => l(code, signal, detail));
+      }),
     kill: () => child.kill('SIGKILL'),
   };
 };
 
 export interface TrainerEvents {
   message: [TrainerMessage];
-  exit: [{ code: number | null; signal: string | null }];
+  exit: [{ code: number | null; signal: string | null; detail?: ExitDetail }];
 }
 
 /** One running trainer, as its parent sees it. */
@@ -51,8 +57,8 @@ export class TrainerHandle extends EventEmitter<TrainerEvents> {
       this.emit('message', m);
     });
     this.done = new Promise((resolve) => {
-      this.proc.onExit((code, signal) => {
-        this.emit('exit', { code, signal });
+      this.proc.onExit((code, signal, detail) => {
+        this.emit('exit', { code, signal, detail });
         if (last?.type === 'done') resolve({ outcome: last.outcome, message: last });
         else if (last?.type === 'error') resolve({ outcome: 'failed', message: last });
         else resolve({ outcome: 'crashed' });
