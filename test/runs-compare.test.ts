@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RunStore } from '../src-main/runs/run-store.ts';
 import { compareRuns, decimateSteps } from '../src-main/runs/compare-runs.ts';
 import { createRun, fakeEpoch, fakeSteps, tempHome } from './fixtures/runs-fixtures.ts';
+import { resolveRun } from '../src-main/training/resolve-config.ts';
 
 let home: string;
 let store: RunStore;
@@ -70,7 +71,8 @@ describe('compareRuns', () => {
     expect(row.values[b.id]!.loss).toBe((await store.readMetrics(b.id)).steps[99]!.loss);
 
     const diff = Object.fromEntries(c.configDiff.map((d) => [d.path, d.values]));
-    expect(Object.keys(diff).sort()).toEqual(['aug.cutout', 'opt.lrMax', 'resolved.lrMax', 'trainedOn.device', 'trainedOn.name']);
+    // Each setting once: the resolved lrMax is the row opt.lrMax, not a second resolved.lrMax row.
+    expect(Object.keys(diff).sort()).toEqual(['aug.cutout', 'opt.lrMax', 'trainedOn.device', 'trainedOn.name']);
     expect(diff['opt.lrMax']).toEqual({ [a.id]: 0.4, [b.id]: 0.2 });
     // a left cutout to the recipe (null); b chose 8.
     expect(diff['aug.cutout']).toEqual({ [a.id]: null, [b.id]: 8 });
@@ -90,7 +92,9 @@ describe('compareRuns', () => {
     expect(diff['arch.widths[0]']).toBeUndefined();
     expect(diff['dataset.id']).toEqual({ [a.id]: 'cifar10', [b.id]: 'cifar10-small' });
     expect(diff['dataset.manifestHash']).toBeDefined();
-    expect(diff['resolved.batchSize']).toEqual({ [a.id]: 512, [b.id]: null });
+    // a resolved batch 512 from an auto request; b has no resolved part: its request (auto, 0) shows.
+    expect(diff['opt.batchSize']).toEqual({ [a.id]: 512, [b.id]: 0 });
+    expect(diff['resolved.stepsPerEpoch']).toEqual({ [a.id]: 98, [b.id]: null });
     expect(c.byEpoch).toEqual([]);
     expect(c.byStep).toEqual([]);
   });
@@ -99,6 +103,21 @@ describe('compareRuns', () => {
     const a = await createRun(store);
     const b = await createRun(store);
     expect(compareRuns(await load(a.id, b.id)).configDiff).toEqual([]);
+  });
+
+  it('shows each setting once: auto and resolved values, the preset and its built spec, in one row each', async () => {
+    const a = await createRun(store, { opt: { epochs: 0 } });
+    const b = await createRun(store, { opt: { epochs: 10 } }, { arch: { kind: 'resnet9', widths: [64, 128, 256, 1024], outputScale: 0.125 } });
+    // What createRun stores: the request resolved against 50,000 training images.
+    await store.update(a.id, { resolved: resolveRun(a.config, 50_000, 10_000) });
+    await store.update(b.id, { resolved: resolveRun(b.config, 50_000, 10_000) });
+    const c = compareRuns(await load(a.id, b.id));
+    const paths = c.configDiff.map((d) => d.path);
+    expect(paths).toEqual([...new Set(paths)]);
+    expect(paths.filter((p) => /epochs/i.test(p))).toEqual(['opt.epochs']);
+    expect(c.configDiff.find((d) => d.path === 'opt.epochs')!.values).toEqual({ [a.id]: resolveRun(a.config, 50_000, 10_000).epochs, [b.id]: 10 });
+    expect(paths.filter((p) => p.includes('widths'))).toEqual(['arch.widths[3]']);
+    expect(paths.some((p) => p.startsWith('resolved.config') || p.startsWith('resolved.autoRules'))).toBe(false);
   });
 
   it('refuses the same run twice', async () => {

@@ -177,4 +177,15 @@ describe('export and predict', () => {
     const usage = await kiln(['export', id]);
     expect(usage.code).toBe(2);
   });
+
+  it('refuses an ONNX export into a folder holding a TensorFlow.js one (one format, one kiln.json per folder)', async () => {
+    const before = fs.readFileSync(path.join(exportDir, 'kiln.json'), 'utf8');
+    const mixed = await kiln(['export', id, '--out', exportDir, '--format', 'onnx', '--home', home]);
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr.trim()).toBe(
+      `kiln: ${exportDir} already holds a TensorFlow.js export (model.json, weights.bin); export ONNX into another folder, e.g. ${exportDir}-onnx, so each keeps its own kiln.json`,
+    );
+    expect(fs.readdirSync(exportDir).sort()).toEqual(['kiln.json', 'model.json', 'weights.bin']);
+    expect(fs.readFileSync(path.join(exportDir, 'kiln.json'), 'utf8')).toBe(before);
+  });
 });

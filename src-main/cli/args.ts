@@ -4,42 +4,13 @@ import { BACKEND_NAMES, BACKENDS, BackendNameSchema, type BackendChoice } from '
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-/** Edit distance (insert, delete, substitute, swap of neighbours), for "did you mean". */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
-    }
-  }
-  return d[a.length]![b.length]!;
-}
-
-/** The candidate closest to `word` when it is close enough to be a typo (or `word` is a prefix of it). */
-export function closest(word: string, candidates: readonly string[]): string | undefined {
-  const w = word.toLowerCase();
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const d = c.startsWith(w) && w.length >= 2 ? 0.5 : distance(w, c.toLowerCase());
-    if (d < bestD) [best, bestD] = [c, d];
-  }
-  return best !== undefined && bestD <= Math.max(1, Math.floor(w.length / 3)) ? best : undefined;
-}
-
-/** "; did you mean X?" or nothing. */
-export function didYouMean(word: string, candidates: readonly string[]): string {
-  const c = closest(word, candidates);
-  return c ? `; did you mean ${c}?` : '';
-}
+export { closest, didYouMean } from '../common/did-you-mean.ts';
+import { didYouMean } from '../common/did-you-mean.ts';
 
 /** node:util parseArgs, with its errors turned into one-line usage errors (exit 2) that suggest the closest option. */
 export function parseFlags<O extends Options>(argv: string[], options: O, allowPositionals = true) {
   try {
-    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+    return parseArgs({ args: joinNegativeValues(argv, options), options, allowPositionals, strict: true });
   } catch (err) {
     const message = err instanceof Error ? err.message.replace(/\. To specify.*$/s, '') : String(err);
     const unknown = /^Unknown option '(-{1,2})([^'=]+)'/.exec(message);
@@ -49,6 +20,25 @@ export function parseFlags<O extends Options>(argv: string[], options: O, allowP
     }
     throw new UsageError(message);
   }
+}
+
+/**
+ * `--epochs -3` as `--epochs=-3`: parseArgs takes a value starting with a dash for a missing one ("argument is
+ * ambiguous"), so a negative number would never reach the range check that says what is expected.
+ */
+function joinNegativeValues(argv: string[], options: Options): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const flag = /^--([^=]+)$/.exec(argv[i]!);
+    const next = argv[i + 1];
+    if (flag && options[flag[1]!]?.type === 'string' && next !== undefined && /^-(\d|\.\d)/.test(next)) {
+      out.push(`${argv[i]}=${next}`);
+      i++;
+    } else {
+      out.push(argv[i]!);
+    }
+  }
+  return out;
 }
 
 export function numberFlag(name: string, value: string | undefined, opts: { int?: boolean; min?: number; max?: number } = {}): number | undefined {

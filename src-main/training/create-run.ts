@@ -4,7 +4,7 @@ import { RunStore } from '../runs/run-store.ts';
 import type { RunRecord } from '../../src-shared/run-types.ts';
 import { resolveRun } from './resolve-config.ts';
 import type { RunConfig } from '../../src-shared/run-config.ts';
-import { currentExclusions, loadDataset } from './load-dataset.ts';
+import { currentExclusions, loadDataset, resolveDatasetId } from './load-dataset.ts';
 import { buildGraph } from '../engine/arch/graph.ts';
 import { checkModelSize } from '../engine/arch/model-size.ts';
 
@@ -13,7 +13,9 @@ import { checkModelSize } from '../engine/arch/model-size.ts';
  * run. Everything that can be wrong with the request fails here, in the caller's process, before a trainer
  * starts; from here on the run reads only what run.json stores (`resolved.config`, `arch`).
  */
-export async function createRun(home: string, config: RunConfig, name?: string): Promise<RunRecord> {
+export async function createRun(home: string, request: RunConfig, name?: string): Promise<RunRecord> {
+  // A dataset named by its name is stored by id, so resuming never depends on names.
+  const config: RunConfig = { ...request, data: { ...request.data, dataset: await resolveDatasetId(home, request.data.dataset) } };
   const excluded = await currentExclusions(home, config.data.dataset);
   const dataset = await loadDataset(home, config.data.dataset, excluded);
   const resolved = resolveRun(config, dataset.train.count, dataset.val.count);

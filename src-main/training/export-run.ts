@@ -12,6 +12,7 @@ import type { BackendChoice } from '../../src-shared/backends.ts';
 import { DatasetStore } from '../datasets/dataset-store.ts';
 import { buildLayersModel } from '../engine/model/layers-model.ts';
 import { loadRunModel, type CheckpointChoice, type RunModel } from './run-model.ts';
+import { assertOneFormatPerFolder } from './export-folder.ts';
 import { writeOnnxModel } from './export-onnx.ts';
 import { KilnExportSchema, ONNX_FILE, onnxModelInfo, type KilnExport } from './kiln-export.ts';
 import { EXPORT_FORMATS, type ExportFormat, type OnnxLayout } from '../../src-shared/export-format.ts';
@@ -95,6 +96,7 @@ export function buildRunExport(home: string, runId: string, opts: ExportOptions 
 export async function exportRun(home: string, runId: string, dir: string, opts: ExportOptions = {}): Promise<ExportResult> {
   // Checked (and created) before the model is built: an unwritable place fails at once, in words.
   const out = ensureWritableDir(dir);
+  assertOneFormatPerFolder(out, opts.format ?? 'tfjs', { tfjs: [MODEL_FILE, WEIGHTS_FILE], onnx: [ONNX_FILE] });
   if (opts.format === 'onnx') {
     const kiln = await withRunModel(home, runId, opts, async (loaded, info) => {
       const kiln: KilnExport = { ...info, onnx: onnxModelInfo(opts.layout ?? 'nchw') };

@@ -1,5 +1,6 @@
 import { withoutExcluded, type DatasetExclusions, type LoadedDataset } from '../common/dataset-types.ts';
 import { DatasetStore } from '../datasets/dataset-store.ts';
+import { resolveDatasetRef } from '../datasets/dataset-lookup.ts';
 import { makeSyntheticDataset, SYNTHETIC_ID } from '../engine/data/synthetic.ts';
 
 /**
@@ -9,6 +10,11 @@ import { makeSyntheticDataset, SYNTHETIC_ID } from '../engine/data/synthetic.ts'
 export async function loadDataset(home: string, id: string, excluded?: DatasetExclusions): Promise<LoadedDataset> {
   if (id === SYNTHETIC_ID) return makeSyntheticDataset();
   return withoutExcluded(await new DatasetStore(home).load(id), excluded);
+}
+
+/** The id of a dataset given by id or by name (what a person types); did-you-mean when neither. */
+export async function resolveDatasetId(home: string, ref: string): Promise<string> {
+  return ref === SYNTHETIC_ID ? ref : resolveDatasetRef(new DatasetStore(home), ref);
 }
 
 /** The dataset's exclusion list as it is now: what a new run snapshots. */

@@ -1,6 +1,7 @@
 import { parseArchSpec, type ArchSpec } from '../../src-shared/arch-spec.ts';
 import { findPreset, PRESETS } from '../engine/arch/presets.ts';
 import { ResolvedConfigSchema, type Recipe, type ResolvedConfig, type ResolvedRun, type RunConfig } from '../../src-shared/run-config.ts';
+import { didYouMean } from '../common/did-you-mean.ts';
 import { ConfigFieldError, UsageError } from '../common/errors.ts';
 
 /** Fewer steps than this and a one-cycle run has too little room to warm up and anneal. */
@@ -39,7 +40,7 @@ export const BASE_AUG: Pick<ResolvedConfig['aug'], 'cutout'> = { cutout: 0 };
 export function resolveArch(arch: RunConfig['net']['arch']): { spec: ArchSpec; recipe: Recipe; presetId?: string } {
   if (typeof arch === 'string') {
     const preset = findPreset(arch);
-    if (!preset) throw new UsageError(`unknown architecture "${arch}"; expected one of ${PRESETS.map((p) => p.id).join(', ')} or a spec`);
+    if (!preset) throw new UsageError(`unknown architecture "${arch}"; expected one of ${PRESETS.map((p) => p.id).join(', ')} or a spec${didYouMean(arch, PRESETS.map((p) => p.id))}`);
     return { spec: preset.spec, recipe: preset.recipe, presetId: preset.id };
   }
   // Custom specs start from Page's recipe: it is the one that holds up best across widths here.

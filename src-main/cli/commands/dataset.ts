@@ -6,6 +6,7 @@ import { CIFAR10_URL, CIFAR10_URL_ENV, downloadCifar10 } from '../../datasets/do
 import { importFolder } from '../../datasets/import-folder.ts';
 import type { DownloadProgressEvent, ImportProgressEvent } from '../../../src-shared/dataset-progress.ts';
 import { RESERVED_IDS } from '../../datasets/dataset-id.ts';
+import { resolveDatasetRef } from '../../datasets/dataset-lookup.ts';
 import { assertDatasetUnused } from '../../app/dataset-usage.ts';
 import { RunStore } from '../../runs/run-store.ts';
 import { PHOTO_IMAGE_SIZE, PHOTO_MIN_SIDE, SMALL_IMAGE_SIZE } from '../../datasets/image-size.ts';
@@ -14,9 +15,9 @@ const USAGE = `Usage:
   kiln dataset download cifar10 [--url URL | --file PATH] [--sha256 HEX | --md5 HEX] [--json]   (170 MB)
   kiln dataset import <folder> [--name NAME] [--size N] [--val-split 0.1] [--seed N] [--pad] [--json]
   kiln dataset list [--json]
-  kiln dataset show <id> [--json]
-  kiln dataset rm <id> [--force] [--json]   (--force: even if runs used it)
-  kiln dataset rename <id> <name> [--json]
+  kiln dataset show <id|name> [--json]
+  kiln dataset rm <id|name> [--force] [--json]   (--force: even if runs used it)
+  kiln dataset rename <id|name> <new-name> [--json]
 
 Options:
   --home DIR   where datasets live (default: $KILN_HOME or the app's user-data folder)
@@ -197,9 +198,9 @@ async function list(argv: string[]): Promise<number> {
 async function show(argv: string[]): Promise<number> {
   const { values, positionals: pos } = parseFlags(argv, common);
   if (values.help) return (console.log(USAGE), 0);
-  const [id] = positionals(pos, ['id']);
+  const [ref] = positionals(pos, ['id']);
   const store = new DatasetStore(resolveHome(values.home));
-  const m = await store.get(id);
+  const m = await store.get(await resolveDatasetRef(store, ref));
   if (values.json) {
     console.log(JSON.stringify(m));
     return 0;
@@ -219,11 +220,11 @@ async function show(argv: string[]): Promise<number> {
 async function remove(argv: string[]): Promise<number> {
   const { values, positionals: pos } = parseFlags(argv, { ...common, force: { type: 'boolean' } });
   if (values.help) return (console.log(USAGE), 0);
-  const [id] = positionals(pos, ['id']);
-  if (RESERVED_IDS.has(id)) throw new UsageError(`"${id}" is built in and cannot be removed`);
+  const [ref] = positionals(pos, ['id']);
+  if (RESERVED_IDS.has(ref)) throw new UsageError(`"${ref}" is built in and cannot be removed`);
   const home = resolveHome(values.home);
   const store = new DatasetStore(home);
-  await store.get(id);
+  const id = await resolveDatasetRef(store, ref);
   if (!values.force) await assertDatasetUnused(new RunStore(home), id, `add --force to delete it anyway`);
   await store.remove(id);
   console.log(values.json ? JSON.stringify({ removed: id }) : `Removed dataset "${id}".`);
@@ -233,9 +234,10 @@ async function remove(argv: string[]): Promise<number> {
 async function rename(argv: string[]): Promise<number> {
   const { values, positionals: pos } = parseFlags(argv, common);
   if (values.help) return (console.log(USAGE), 0);
-  const [id, name] = positionals(pos, ['id', 'name']);
-  if (RESERVED_IDS.has(id)) throw new UsageError(`"${id}" is built in and cannot be renamed`);
+  const [ref, name] = positionals(pos, ['id', 'name']);
+  if (RESERVED_IDS.has(ref)) throw new UsageError(`"${ref}" is built in and cannot be renamed`);
   const store = new DatasetStore(resolveHome(values.home));
+  const id = await resolveDatasetRef(store, ref);
   const m = await store.rename(id, name);
   console.log(values.json ? JSON.stringify({ id: m.id, name: m.name }) : `Renamed dataset "${id}" to "${m.name}".`);
   return 0;

@@ -1,6 +1,6 @@
 import { numberFlag, parseFlags } from '../args.ts';
 import { loadBackend } from '../../engine/backend/load-backend.ts';
-import { loadDataset } from '../../training/load-dataset.ts';
+import { loadDataset, resolveDatasetId } from '../../training/load-dataset.ts';
 import { DEFAULT_LR_FIND, lrFind } from '../../training/lr-find.ts';
 import { configFromFlags } from './train.ts';
 
@@ -34,7 +34,7 @@ export async function run(argv: string[]): Promise<number> {
     endLr: numberFlag('end-lr', v['end-lr'], { min: 1e-9, max: 1000 }) ?? DEFAULT_LR_FIND.endLr,
     steps: numberFlag('steps', v.steps, { int: true, min: 10, max: 100_000 }) ?? DEFAULT_LR_FIND.steps,
   };
-  const dataset = await loadDataset(home, config.data.dataset);
+  const dataset = await loadDataset(home, await resolveDatasetId(home, config.data.dataset));
   const backend = await loadBackend(config.backend);
   if (!json) console.error(`lr-find on ${backend.name} (${backend.device}): ${opts.steps} steps from ${opts.startLr} to ${opts.endLr}`);
   const result = await lrFind(dataset, config, {

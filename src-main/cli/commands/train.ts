@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { BACKEND_CHOICES, BACKENDS_HELP, backendFlag, parseFlags, numberFlag } from '../args.ts';
+import { BACKEND_CHOICES, BACKENDS_HELP, backendFlag, didYouMean, parseFlags, numberFlag } from '../args.ts';
 import { UsageError } from '../../common/errors.ts';
 import { resolveHome } from '../../common/home.ts';
 import { parseArchSpec, type ArchSpec } from '../../../src-shared/arch-spec.ts';
@@ -14,7 +14,7 @@ import { followTrainer } from '../follow-trainer.ts';
 const HELP = `Usage: kiln train --dataset <id|synthetic> --arch <preset|spec.json> [options]
 
 Options:
-  --dataset ID          dataset id from the store, or "synthetic" (built in)   [synthetic]
+  --dataset ID|NAME     dataset id or name from the store, or "synthetic" (built in)   [synthetic]
   --arch A              ${PRESETS.map((p) => p.id).join(', ')}, or a spec .json file   [resnet-9-s]
   --epochs N            passes over the training data            [auto: the recipe's, more for small datasets]
   --batch-size B        images per step                           [auto: the recipe's, smaller for small data]
@@ -58,7 +58,7 @@ function wrap(text: string, width: number, indent: string): string {
 export function readArch(value: string): string | ArchSpec {
   if (findPreset(value)) return value;
   if (!value.endsWith('.json') && !fs.existsSync(value)) {
-    throw new UsageError(`--arch: unknown preset "${value}"; expected one of ${PRESETS.map((p) => p.id).join(', ')} or a spec .json file`);
+    throw new UsageError(`--arch: unknown preset "${value}"; expected one of ${PRESETS.map((p) => p.id).join(', ')} or a spec .json file${didYouMean(value, PRESETS.map((p) => p.id))}`);
   }
   let text: string;
   try {

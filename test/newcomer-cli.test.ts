@@ -1,0 +1,69 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DatasetStore } from '../src-main/datasets/dataset-store.ts';
+import { downloadCifar10 } from '../src-main/datasets/download-cifar10.ts';
+import { createRun } from '../src-main/training/create-run.ts';
+import { DEFAULT_RUN_CONFIG } from '../src-shared/run-config.ts';
+import { cliInProcess } from './fixtures/cli-in-process.ts';
+import { makeCifar10Tarball } from './fixtures/cifar10-tarball.ts';
+
+/** Frictions a newcomer met on the README's paths: negative numbers, typos in presets and dataset ids, names vs ids. */
+
+const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-newcomer-'));
+afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
+
+beforeAll(async () => {
+  // A folder import of "hymenoptera_data" gets the id "hymenoptera-data"; the name is what every list shows.
+  const t = makeCifar10Tarball(path.join(home, 'src'), 10);
+  await downloadCifar10(new DatasetStore(home), { file: t.file, sha256: t.sha256, id: 'hymenoptera-data', name: 'hymenoptera_data' });
+});
+
+describe('numbers', () => {
+  it('a negative number gets the same clear error as any other out-of-range number', async () => {
+    for (const [flag, bad, zero] of [
+      ['--epochs', '-3', '0'],
+      ['--batch-size', '-8', '0'],
+    ]) {
+      const neg = await cliInProcess(['train', flag, bad, '--home', home]);
+      const low = await cliInProcess(['train', flag, zero, '--home', home]);
+      expect({ code: neg.code, stderr: neg.stderr }).toEqual({ code: 2, stderr: `kiln: ${flag}: expected an integer ≥ 1, got ${bad}` });
+      expect(low.stderr).toBe(`kiln: ${flag}: expected an integer ≥ 1, got ${zero}`);
+    }
+    // A negative value given with "=" always worked; a flag without its value still says so.
+    expect((await cliInProcess(['train', '--epochs=-3', '--home', home])).stderr).toBe('kiln: --epochs: expected an integer ≥ 1, got -3');
+    expect((await cliInProcess(['train', '--epochs', '--home', home])).code).toBe(2);
+  });
+});
+
+describe('did you mean', () => {
+  it('suggests the preset for a mistyped --arch', async () => {
+    const r = await cliInProcess(['train', '--arch', 'resnet9s', '--home', home]);
+    expect(r).toMatchObject({ code: 2, stderr: 'kiln: --arch: unknown preset "resnet9s"; expected one of wrn-22, resnet-9, resnet-9-s or a spec .json file; did you mean resnet-9-s?' });
+    expect((await cliInProcess(['arch', 'show', 'wrn22'])).stderr).toMatch(/did you mean wrn-22\?$/);
+  });
+
+  it('suggests the dataset for a mistyped id or name', async () => {
+    const r = await cliInProcess(['train', '--dataset', 'hymenoptera-dat', '--home', home]);
+    expect(r).toMatchObject({ code: 2, stderr: `kiln: no dataset "hymenoptera-dat" in ${path.join(home, 'datasets')}; did you mean hymenoptera-data?; \`kiln dataset list\` shows what there is` });
+    expect((await cliInProcess(['dataset', 'show', 'synthetc', '--home', home])).stderr).toMatch(/did you mean synthetic\?/);
+  });
+});
+
+describe('dataset names wherever ids are taken', () => {
+  it('dataset show / rename take the name shown in lists', async () => {
+    const show = await cliInProcess(['dataset', 'show', 'hymenoptera_data', '--home', home]);
+    expect(show.code).toBe(0);
+    expect(show.stdout.split('\n')[0]).toBe('hymenoptera_data (hymenoptera-data)');
+    expect((await cliInProcess(['dataset', 'show', 'HYMENOPTERA_DATA', '--home', home])).code).toBe(0);
+  });
+
+  it('a run asked for by dataset name records the id, so a later rename cannot break resume', async () => {
+    const config = { ...DEFAULT_RUN_CONFIG, data: { dataset: 'hymenoptera_data', limitTrain: 0, limitVal: 0 }, net: { arch: 'resnet-9-s' } };
+    const record = await createRun(home, config as typeof DEFAULT_RUN_CONFIG);
+    expect(record.dataset.id).toBe('hymenoptera-data');
+    expect(record.config.data.dataset).toBe('hymenoptera-data');
+    expect(record.resolved?.config?.data.dataset).toBe('hymenoptera-data');
+  });
+});
