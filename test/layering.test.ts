@@ -21,11 +21,13 @@ const LAYERS: { layer: string; may: string[] }[] = [
   { layer: 'src-main/engine', may: ['src-main/common', 'src-shared'] },
   { layer: 'src-main/datasets', may: ['src-main/common', 'src-shared'] },
   { layer: 'src-main/runs', may: ['src-main/common', 'src-shared'] },
-  { layer: 'src-main/training', may: ['src-main/engine', 'src-main/datasets', 'src-main/runs', 'src-main/common', 'src-shared'] },
-  { layer: 'src-main/app', may: ['src-main/training', 'src-main/engine', 'src-main/datasets', 'src-main/runs', 'src-main/common', 'src-shared'] },
-  { layer: 'src-main/server', may: ['src-main/app', 'src-main/training', 'src-main/engine', 'src-main/datasets', 'src-main/runs', 'src-main/common', 'src-shared'] },
-  { layer: 'src-main/cli', may: ['src-main/server', 'src-main/app', 'src-main/training', 'src-main/engine', 'src-main/datasets', 'src-main/runs', 'src-main/common', 'src-shared'] },
-  { layer: 'src-main/electron', may: ['src-main/server', 'src-main/app', 'src-main/training', 'src-main/engine', 'src-main/datasets', 'src-main/runs', 'src-main/common', 'src-shared'] },
+  // Pretrained weights in the Kiln home: the engine's registry and loader, the datasets' resumable download.
+  { layer: 'src-main/backbones', may: ['src-main/engine', 'src-main/datasets', 'src-main/common', 'src-shared'] },
+  { layer: 'src-main/training', may: ['src-main/backbones', 'src-main/engine', 'src-main/datasets', 'src-main/runs', 'src-main/common', 'src-shared'] },
+  { layer: 'src-main/app', may: ['src-main/training', 'src-main/backbones', 'src-main/engine', 'src-main/datasets', 'src-main/runs', 'src-main/common', 'src-shared'] },
+  { layer: 'src-main/server', may: ['src-main/app', 'src-main/training', 'src-main/backbones', 'src-main/engine', 'src-main/datasets', 'src-main/runs', 'src-main/common', 'src-shared'] },
+  { layer: 'src-main/cli', may: ['src-main/server', 'src-main/app', 'src-main/training', 'src-main/backbones', 'src-main/engine', 'src-main/datasets', 'src-main/runs', 'src-main/common', 'src-shared'] },
+  { layer: 'src-main/electron', may: ['src-main/server', 'src-main/app', 'src-main/training', 'src-main/backbones', 'src-main/engine', 'src-main/datasets', 'src-main/runs', 'src-main/common', 'src-shared'] },
   { layer: 'src-preload', may: ['src-shared'] },
   // Build config (vite.config.ts) runs in Node; only the app itself is the renderer layer.
   { layer: 'src-renderer/src', may: ['src-shared'] },

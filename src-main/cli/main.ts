@@ -11,7 +11,8 @@ const COMMANDS: Record<string, Command> = {
   dataset: { summary: 'download, import, list and manage datasets', load: () => import('./commands/dataset.ts') },
   runs: { summary: 'list, compare, resume and manage runs', load: () => import('./commands/runs.ts') },
   export: { summary: 'export a trained model (TensorFlow.js layers or ONNX, + kiln.json)', load: () => import('./commands/export.ts') },
-  predict: { summary: 'classify image files with a trained model', load: () => import('./commands/predict.ts') },
+  predict: { summary: 'classify image files with a trained model (or imagenet:NAME)', load: () => import('./commands/predict.ts') },
+  backbone: { summary: 'list, download and add pretrained ImageNet backbones', load: () => import('./commands/backbone.ts') },
   bench: { summary: 'measure training and inference throughput', load: () => import('./commands/bench.ts') },
   serve: { summary: 'serve the app and its API over HTTP/WebSocket', load: () => import('./commands/serve.ts') },
 };
@@ -56,7 +57,7 @@ export function moveGlobalFlags(argv: string[]): string[] {
 }
 
 /** Where a not-found error sends the person. */
-const LIST_COMMANDS: Record<string, string> = { RunNotFoundError: 'kiln runs list', DatasetNotFoundError: 'kiln dataset list' };
+const LIST_COMMANDS: Record<string, string> = { RunNotFoundError: 'kiln runs list', DatasetNotFoundError: 'kiln dataset list', UnknownBackboneError: 'kiln backbone list' };
 
 export async function main(argvIn: string[]): Promise<number> {
   const argv = moveGlobalFlags(argvIn);

@@ -18,6 +18,7 @@ import {
   parseCifarMeta,
 } from './cifar10-parse.ts';
 import { throttle } from '../common/throttle.ts';
+import { hashFile } from '../common/hash-file.ts';
 import type { DownloadProgressEvent } from '../../src-shared/dataset-progress.ts';
 
 export const CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
@@ -195,12 +196,6 @@ function pickChecksum(options: DownloadCifar10Options, official: boolean): { alg
     return { algorithm: 'md5', value: v };
   }
   return official ? { algorithm: 'md5', value: CIFAR10_MD5 } : null;
-}
-
-async function hashFile(file: string, algorithm: string, signal?: AbortSignal): Promise<string> {
-  const hash = crypto.createHash(algorithm);
-  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20, signal })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 async function unpack(file: string, totalBytes: number, onProgress: (e: DownloadProgressEvent) => void, signal?: AbortSignal) {
