@@ -13,6 +13,7 @@ import { dispatch } from '../app/dispatch.ts';
 import { createKilnServices, type EmitEvent, type KilnServices } from '../app/kiln-services.ts';
 import { allowedLoopbackHosts, hostPort, isLoopbackHost } from './host-check.ts';
 import { resolveStatic, sendFile } from './static-files.ts';
+import { guardSockets, InFlightBudget, RefusalLog, type InFlightBudgetOptions } from './connection-guard.ts';
 
 export const DEFAULT_RENDERER_DIR = fileURLToPath(new URL('../../out/renderer/', import.meta.url));
 /** A request message may carry an image for runs.predict (30 MB of base64) and little else is large. */
@@ -46,6 +47,12 @@ export interface KilnServerOptions {
   dataRoots?: string[];
   maxConnections?: number;
   maxClientBufferBytes?: number;
+  /** Bytes of calls being handled per connection and overall before connections are paused (connection-guard.ts). */
+  inFlightBytes?: InFlightBudgetOptions;
+  /** A socket must send its first request's headers within this (default DEFAULT_FIRST_REQUEST_MS). */
+  firstRequestMs?: number;
+  /** TCP connections from one non-loopback address (default DEFAULT_MAX_PER_ADDRESS). */
+  maxPerAddress?: number;
 }
 
 export interface KilnServer {
@@ -56,6 +63,10 @@ export interface KilnServer {
   port: number;
   token: string;
   services: KilnServices;
+  /** Connections refused so far, by reason. */
+  refusals: RefusalLog;
+  /** Bytes of calls in flight now, and their peak. */
+  inFlight: InFlightBudget;
   /** Pause running runs, close every connection and the server. */
   close(): Promise<{ paused: string[] }>;
 }
@@ -122,6 +133,8 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
     ...(opts.allowRemote ? { remote: { dataRoots: opts.dataRoots ?? [] } } : {}),
   });
   const { log } = services;
+  const refusals = new RefusalLog(log);
+  const budget = new InFlightBudget(opts.inFlightBytes);
 
   let port = 0;
   // The address it listens on is always allowed: the printed URL must work (--host 127.0.0.2).
@@ -176,12 +189,12 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
         : null;
     wss.handleUpgrade(req, socket, head, (ws) => {
       if (reason) {
-        log.warn(`refused a WebSocket from ${req.socket.remoteAddress}: ${reason}`);
+        refusals.refused(`WebSocket: ${reason}`, req.socket.remoteAddress);
         ws.close(WS_POLICY_VIOLATION, reason);
         return;
       }
       if (clients.size >= maxConnections) {
-        log.warn(`refused a WebSocket from ${req.socket.remoteAddress}: ${clients.size} connections already open`);
+        refusals.refused(`WebSocket: ${maxConnections} connections already open`, req.socket.remoteAddress);
         ws.close(WS_TRY_AGAIN_LATER, `too many connections (${maxConnections}); close another Kiln tab`);
         return;
       }
@@ -189,6 +202,7 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
       send(ws, { hello: { version: KILN_VERSION } });
       ws.on('close', () => {
         clients.delete(ws);
+        budget.forget(ws);
         // Uploads this connection was still sending die with it (a closed tab, a dropped network).
         const ups = uploadsOf.get(ws);
         if (ups?.size) void services.uploads.abandon(ups).then((ids) => ids.length && log.info(`connection closed: dropped upload(s) ${ids.join(', ')}`));
@@ -214,6 +228,17 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
 
   async function onMessage(ws: WebSocket, data: Buffer | Buffer[] | ArrayBuffer, isBinary: boolean): Promise<void> {
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    // Counted from arrival to reply: a message holds about its size several times over (text, parsed, decoded) until then.
+    const size = buf.length;
+    budget.enter(ws, size);
+    try {
+      await handleMessage(ws, buf, isBinary);
+    } finally {
+      budget.leave(ws, size);
+    }
+  }
+
+  async function handleMessage(ws: WebSocket, buf: Buffer, isBinary: boolean): Promise<void> {
     if (buf.length > maxMessageBytes) {
       return send(ws, { id: peekId(buf.subarray(0, 200).toString('utf8')), error: { name: 'MessageTooLargeError', message: `message of ${buf.length} bytes is over the limit of ${maxMessageBytes} bytes` } });
     }
@@ -256,8 +281,8 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
     server.listen(opts.port ?? 0, host, () => resolve());
   });
   port = (server.address() as AddressInfo).port;
-  // Plain HTTP connections are capped too (the WebSocket count is checked on upgrade).
-  server.maxConnections = maxConnections * 4;
+  // TCP connections are capped too (the WebSocket count is checked on upgrade), making room by closing idle ones.
+  guardSockets(server, refusals, { maxSockets: maxConnections * 4, ...(opts.firstRequestMs ? { firstRequestMs: opts.firstRequestMs } : {}), ...(opts.maxPerAddress ? { maxPerAddress: opts.maxPerAddress } : {}) });
   const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const origin = `http://${hostPort(shownHost, port)}`;
   log.info(`serving at ${hostPort(host, port)} (renderer ${rendererDir})`);
@@ -270,6 +295,8 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
     port,
     token,
     services,
+    refusals,
+    inFlight: budget,
     close: () =>
       (closing ??= (async () => {
         const result = await services.shutdown();
@@ -279,6 +306,7 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
           server.close(() => resolve());
           server.closeAllConnections();
         });
+        refusals.flush();
         log.info('server closed');
         return result;
       })()),

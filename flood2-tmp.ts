@@ -1,0 +1,13 @@
+import { fork } from 'node:child_process';
+import WebSocket from 'ws';
+import { rawSocket, request } from './test/server-helpers.ts';
+const child = fork('mem-tmp.ts', [], { execArgv: ['--import', 'tsx', ...process.argv.slice(3)] });
+const url = new URL(await new Promise<string>((r) => child.once('message', (m: any) => r(m.url))));
+const CHUNKS = Number(process.argv[2]);
+const data = Buffer.alloc(4 * 1024 * 1024, 7).toString('base64');
+const { ws } = await rawSocket(`ws://${url.host}/api?token=${url.searchParams.get('token')}`, url.origin);
+const begin = await request(ws, JSON.stringify({ id: 0, method: 'datasets.uploadBegin', args: [{ files: CHUNKS, bytes: CHUNKS * 4 * 1024 * 1024 }] }));
+const id = (begin.result as any).uploadId;
+let n = 0;
+await new Promise<void>((resolve) => { ws.on('message', () => { if (++n === CHUNKS) resolve(); }); for (let i = 1; i <= CHUNKS; i++) ws.send(JSON.stringify({ id: i, method: 'datasets.uploadChunk', args: [id, `c/f${i}.png`, 0, data] })); });
+child.send('x'); console.log(await new Promise((r) => child.once('message', r))); child.kill();

@@ -1,0 +1,10 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startKilnServer } from './src-main/server/kiln-server.ts';
+const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-mem-'));
+const server = await startKilnServer({ home, port: 0 });
+let max = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 }, peakInflight = 0;
+setInterval(() => { const m = process.memoryUsage(); for (const k of Object.keys(max) as (keyof typeof max)[]) max[k] = Math.max(max[k], m[k]); peakInflight = Math.max(peakInflight, server.inFlight.stats().bytes); }, 20).unref();
+process.on('message', async () => { const M = (n: number) => (n / 2 ** 20).toFixed(0); process.send!({ max: Object.fromEntries(Object.entries(max).map(([k, v]) => [k, M(v)])), peakInflight: M(server.inFlight.stats().peak) }); });
+process.send!({ url: server.url });
