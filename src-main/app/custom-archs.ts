@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeJsonAtomic } from '../common/atomic-write.ts';
 import { UsageError } from '../common/errors.ts';
+import { hasUnsafeChars } from '../common/printable.ts';
 import { ArchSpecSchema, type ArchSpec } from '../../src-shared/arch-spec.ts';
 
 export interface CustomArch {
@@ -13,7 +14,7 @@ export interface CustomArch {
 export function archFileStem(name: string): string {
   const trimmed = name.trim();
   // Cf: bidirectional overrides (U+202E) and other invisible characters that make two names look alike.
-  if (!trimmed || trimmed.length > 80 || /[\p{Cc}\p{Cf}\p{Co}\p{Cs}\p{Zl}\p{Zp}]/u.test(trimmed)) {
+  if (!trimmed || trimmed.length > 80 || hasUnsafeChars(trimmed)) {
     throw new UsageError(`architecture name ${JSON.stringify(name)}: expected 1–80 printable characters`);
   }
   const stem = trimmed

@@ -1,4 +1,5 @@
 import { UsageError } from '../common/errors.ts';
+import { escapeUnsafeChars, hasUnsafeChars } from '../common/printable.ts';
 
 /** The engine's built-in procedural dataset owns this id; the store never creates a folder for it. */
 export const RESERVED_IDS = new Set(['synthetic']);
@@ -14,9 +15,10 @@ export function assertValidId(id: string): void {
 
 export function assertValidName(name: string): void {
   const trimmed = name.trim();
-  if (trimmed === '' || trimmed.length > 100) throw new UsageError(`invalid dataset name "${name}": expected 1 to 100 characters`);
-  if (trimmed === '.' || trimmed === '..' || /[/\\]/.test(trimmed) || /\p{Cc}/u.test(trimmed)) {
-    throw new UsageError(`invalid dataset name "${name}": it may not be "." or "..", or contain "/", "\\" or control characters`);
+  const shown = escapeUnsafeChars(name);
+  if (trimmed === '' || trimmed.length > 100) throw new UsageError(`invalid dataset name "${shown}": expected 1 to 100 characters`);
+  if (trimmed === '.' || trimmed === '..' || /[/\\]/.test(trimmed) || hasUnsafeChars(trimmed)) {
+    throw new UsageError(`invalid dataset name "${shown}": it may not be "." or "..", or contain "/", "\\", control or invisible formatting characters (such as a right-to-left override)`);
   }
 }
 

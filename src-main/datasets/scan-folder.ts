@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../common/errors.ts';
+import { escapeUnsafeChars } from '../common/printable.ts';
 
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.webp', '.gif', '.bmp', '.dib', '.tif', '.tiff']);
 const VAL_DIR_NAMES = ['val', 'valid', 'validation', 'test'];
@@ -137,9 +138,11 @@ export async function scanFolder(folder: string, limits: ScanLimits = {}): Promi
   const addClassDir = async (dir: Entry, relBase: string, split: 'train' | 'val' | null) => {
     const found: { rel: string; abs: string }[] = [];
     await collectImages(dir.abs, `${relBase}${dir.name}`, visited, found, unreadable, warnings, within);
-    const list = byClass.get(dir.name) ?? [];
+    // A folder name with a terminal escape or a bidi override would act wherever the class is printed: written out instead.
+    const name = escapeUnsafeChars(dir.name);
+    const list = byClass.get(name) ?? [];
     for (const f of found) list.push({ ...f, split });
-    byClass.set(dir.name, list);
+    byClass.set(name, list);
   };
 
   let hasValFolder = false;
