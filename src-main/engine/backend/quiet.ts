@@ -19,9 +19,13 @@ export function quietTfjs(): void {
  * /dev/fd/2) gives a second descriptor for the same terminal, pipe or file, and close + open reuse the lowest
  * free number, which is 2. Where any of that is impossible (Windows, a socket as stderr, fd 0 or 1 closed)
  * `fn` simply runs unsilenced. Node's own writes to stderr in the window are dropped too, so keep it short.
+ *
+ * Never inside an Electron process (`versions.electron`): Chromium's threads there (and Electron's own stderr
+ * pipe to the parent) would see fd 2 closed and reopened under them, and another thread's open() could take
+ * number 2 in the gap. Electron's children are piped and filtered by the parent instead (forwardStderr).
  */
-export async function withNativeStderrSilenced<T>(fn: () => Promise<T>): Promise<T> {
-  if (debugOutput() || process.platform === 'win32') return fn();
+export async function withNativeStderrSilenced<T>(fn: () => Promise<T>, versions: NodeJS.ProcessVersions = process.versions): Promise<T> {
+  if (debugOutput() || process.platform === 'win32' || versions.electron) return fn();
   const fdDir = fs.existsSync('/proc/self/fd') ? '/proc/self/fd' : '/dev/fd';
   let saved: number;
   try {
