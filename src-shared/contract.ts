@@ -237,6 +237,8 @@ export interface KilnEvents {
   runEpoch: { runId: string; metrics: EpochMetrics };
   runStatus: { runId: string; status: RunRecord['status']; error?: SerializedError };
   lrFindProgress: { findId: string; step: number; steps: number; lr: number; loss: number | null };
+  /** The desktop app only: a newer release exists (its version and release page). */
+  appUpdate: { version: string; url: string };
 }
 export type EventName = keyof KilnEvents;
 

@@ -7,6 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -16,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_RUN_CONFIG, type RunConfig } from '../src-shared/run-config.ts';
 import { DEFAULT_SETTINGS } from '../src-main/app/settings-store.ts';
 import { encodePngRgb } from '../src-main/datasets/png-encode.ts';
+import { RELEASES_PAGE } from '../src-main/common/project.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -49,6 +51,7 @@ interface Report {
   fromIframe: Reply;
   killed: { runId: string; lastWords: string; final: { status: string; error?: { name: string; message: string } }; stored: string; storedError?: { name: string; message: string } };
   pageReloads: number;
+  updateNotices: { version: string; url: string }[];
   settings: Reply;
   run: { runId: string; statuses: { status: string }[]; stored: string; storedError?: unknown; epochs: number };
   lostDone: Report['run'];
@@ -131,6 +134,8 @@ async function driveMain(scenario: 'main' | 'fail', home: string, extraEnv: Reco
     // Both are for development only and must be ignored by a packaged app.
     ELECTRON_RENDERER_URL: 'http://localhost:5173/',
     KILN_TEST_STEP_DELAY_MS: '1',
+    // No update check in tests, unless a scenario points it at a feed of its own.
+    KILN_UPDATE_CHECK: '0',
     ...extraEnv,
   };
   await run(process.execPath, [path.join(FAKE, 'drive-main.mjs'), appDir, scenario, reportFile, JSON.stringify(tiny)], { env, maxBuffer: 64 << 20, timeout: 300_000 });
@@ -246,6 +251,9 @@ describe('the packaged app (electron-builder --dir, stand-in Electron)', () => {
 describe('the packaged main process under a fake electron', () => {
   let home: string;
   let report: Report;
+  let feed: http.Server;
+  const feedRequests: string[] = [];
+  afterAll(() => feed?.close());
   const garbage = '{"settings": {"theme": "dark",';
 
   beforeAll(async () => {
@@ -259,8 +267,15 @@ describe('the packaged main process under a fake electron', () => {
       fs.mkdirSync(path.join(photos, cls), { recursive: true });
       for (let i = 0; i < 4; i++) fs.writeFileSync(path.join(photos, cls, `${i}.png`), encodePngRgb(new Uint8Array(12 * 10 * 3).fill(40 * k + 10 * i), 12, 10));
     }
+    // The releases feed: a newer version than this one.
+    feed = http.createServer((req, res) => {
+      feedRequests.push(req.headers['user-agent'] ?? '');
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ tag_name: 'v99.0.0', html_url: `${RELEASES_PAGE}/tag/v99.0.0` }));
+    });
+    await new Promise<void>((resolve) => feed.listen(0, '127.0.0.1', resolve));
+    const feedUrl = `http://127.0.0.1:${(feed.address() as { port: number }).port}/releases/latest`;
     // The job process decodes with sharp's wasm build, as the app does in Electron on Linux.
-    report = await driveMain('main', home, { FAKE_IMPORT_FOLDER: photos, KILN_SHARP_WASM: '1' });
+    report = await driveMain('main', home, { FAKE_IMPORT_FOLDER: photos, KILN_SHARP_WASM: '1', KILN_UPDATE_CHECK: '1', KILN_UPDATE_FEED: feedUrl, FAKE_EXPECT_UPDATE: '1' });
     if (report.driverError) throw new Error(report.driverError);
   }, 300_000);
 
@@ -354,6 +369,13 @@ describe('the packaged main process under a fake electron', () => {
     const logs = fs.readdirSync(path.join(home, 'logs')).map((f) => fs.readFileSync(path.join(home, 'logs', f), 'utf8')).join('');
     expect(logs).toContain("the window's renderer is gone: reason crashed, exit code 139; reloading it");
     expect(logs).toContain("the window's renderer is gone: reason crashed, exit code 139\n");
+  });
+
+  it('checks the releases feed once, in the background, and tells the window of a newer version', () => {
+    expect(feedRequests).toEqual([`Kiln/${JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version}`]);
+    expect(report.updateNotices).toEqual([{ version: '99.0.0', url: `${RELEASES_PAGE}/tag/v99.0.0` }]);
+    const logs = fs.readdirSync(path.join(home, 'logs')).map((f) => fs.readFileSync(path.join(home, 'logs', f), 'utf8')).join('');
+    expect(logs).toContain('Kiln 99.0.0 is available');
   });
 
   it('opens a new window for a second instance once the first window is gone', () => {

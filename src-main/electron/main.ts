@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { contentSecurityPolicy } from '../common/csp.ts';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { app, BrowserWindow, dialog, ipcMain, Menu, screen, session, shell, utilityProcess, type MenuItemConstructorOptions } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, net, screen, session, shell, utilityProcess, type MenuItemConstructorOptions } from 'electron';
 import Store from 'electron-store';
 import { resolveHome } from '../common/home.ts';
 import { createKilnServices, type KilnServices } from '../app/kiln-services.ts';
@@ -18,6 +18,9 @@ import { ElectronSettingsStore, type AppStoreData, type WindowBounds } from './e
 import { appMainFrames, ipcEmitter, registerKilnIpc } from './register-ipc.ts';
 import { utilityJobProcess, utilityTrainerSpawner } from './utility-spawner.ts';
 import { ProcessGoneLog } from './process-gone.ts';
+import { scheduleUpdateCheck } from '../app/update-check.ts';
+import { RELEASES_FEED, RELEASES_PAGE } from '../common/project.ts';
+import { KILN_VERSION } from '../common/version.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // Built layout (electron-vite): out/main/{index,trainer-entry,job-entry}.js, out/preload/index.cjs, out/renderer/.
@@ -43,6 +46,7 @@ let mainWindow: BrowserWindow | undefined;
 const appWindows = new Set<BrowserWindow>();
 // Abnormal ends of child processes, logged in the Kiln home (set once the home is known to be usable).
 let goneLog: ProcessGoneLog | undefined;
+let updates: { latest(): { version: string; url: string } | undefined } | undefined;
 app.on('child-process-gone', (_event, details) => goneLog?.childGone(details));
 
 /** electron-store throws on a file it cannot parse; the file is kept aside and the app starts with defaults. */
@@ -82,6 +86,11 @@ function createWindow(): BrowserWindow {
   appWindows.add(win);
   if (bounds.maximized) win.maximize();
   win.once('ready-to-show', () => win.show());
+  // A window opened after the update check answered still hears of it.
+  win.webContents.on('did-finish-load', () => {
+    const notice = updates?.latest();
+    if (notice) ipcEmitter(() => [win.webContents])('appUpdate', notice);
+  });
   win.on('close', () => store?.set('windowBounds', { ...win.getNormalBounds(), maximized: win.isMaximized() }));
   win.on('closed', () => {
     appWindows.delete(win);
@@ -134,7 +143,11 @@ function lockDown(): void {
       if (url !== contents.getURL()) event.preventDefault();
     });
     contents.on('will-attach-webview', (event) => event.preventDefault());
-    contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+    // No new windows; the project's release pages (the update notice's link) open in the system browser.
+    contents.setWindowOpenHandler(({ url }) => {
+      if (url === RELEASES_PAGE || url.startsWith(`${RELEASES_PAGE}/`)) void shell.openExternal(url);
+      return { action: 'deny' };
+    });
   });
 }
 
@@ -150,10 +163,11 @@ async function start(): Promise<void> {
   }
   goneLog = new ProcessGoneLog(startLog);
   const fork = utilityProcess.fork.bind(utilityProcess);
+  const emit = ipcEmitter(() => [...appWindows].map((w) => w.webContents));
   services = await createKilnServices({
     home,
     electron: true,
-    emit: ipcEmitter(() => BrowserWindow.getAllWindows().map((w) => w.webContents)),
+    emit,
     spawner: utilityTrainerSpawner(fork, path.join(here, 'trainer-entry.js'), goneLog),
     jobs: createJobRunner(utilityJobProcess(fork, path.join(here, 'job-entry.js'), goneLog)),
     settings: new ElectronSettingsStore(settingsStore),
@@ -167,8 +181,20 @@ async function start(): Promise<void> {
   });
   registerKilnIpc(ipcMain, services.handlers, { isTrustedSender: appMainFrames(() => [...appWindows].map((w) => w.webContents)), log: services.log });
   mainWindow = createWindow();
+  // A plain notice of a newer release, a while after start-up. Off in development and tests, and where
+  // KILN_UPDATE_CHECK=0; KILN_UPDATE_FEED names another feed of the same shape (a mirror).
+  if (app.isPackaged && process.env.KILN_UPDATE_CHECK !== '0') {
+    updates = scheduleUpdateCheck({
+      feedUrl: process.env.KILN_UPDATE_FEED || RELEASES_FEED,
+      current: KILN_VERSION,
+      fetch: net.fetch as typeof fetch,
+      delayMs: 5_000,
+      log: services.log,
+      onNotice: (notice) => emit('appUpdate', notice),
+    });
+  }
   app.on('activate', () => {
-    if (BrowserWindow.getAllWindows().length === 0) mainWindow = createWindow();
+    if (appWindows.size === 0) mainWindow = createWindow();
   });
 }
 

@@ -1,4 +1,4 @@
-import type { MethodResults, Settings } from '../../../src-shared/contract.ts';
+import type { KilnEvents, MethodResults, Settings } from '../../../src-shared/contract.ts';
 import { api, watchConnection, type ConnectionState } from '../lib/api.ts';
 import { errorMessage } from '../lib/errors.ts';
 
@@ -27,6 +27,8 @@ function parseHash(hash: string): Route {
 class AppState {
   route = $state<Route>(parseHash(location.hash));
   info = $state.raw<MethodResults['app.info'] | null>(null);
+  /** A newer release, when the desktop app's update check found one. */
+  update = $state.raw<KilnEvents['appUpdate'] | null>(null);
   settings = $state.raw<Settings | null>(null);
   connection = $state<ConnectionState>('connecting');
   private wasOpen = $state(false);
@@ -45,6 +47,7 @@ class AppState {
       this.systemDark = e.matches;
       this.applyTheme();
     });
+    api.on('appUpdate', (u) => (this.update = u));
     watchConnection((s) => {
       this.connection = s;
       if (s === 'open') this.wasOpen = true;
