@@ -44,13 +44,15 @@ export const ScheduleSchema = z.enum(['one-cycle', 'constant']);
 
 function optShape<R extends boolean>(request: R) {
   const recipe = <T extends z.ZodType>(s: T) => (request ? s.nullable() : s) as R extends true ? z.ZodNullable<T> : T;
+  // The same in a request: null = "auto", the one spelling the form and the CLI write (empty field = null = auto).
+  const auto = recipe;
   return {
-    /** Passes over the training split; 0 = auto (the preset's recipe). */
-    epochs: z.number().int().min(request ? 0 : 1).max(10_000),
-    /** Images per optimiser step; 0 = auto (the preset's batch, halved until an epoch budget gives ≥ 300 steps). */
-    batchSize: z.number().int().min(request ? 0 : 1).max(8192),
-    /** Peak learning rate (for `constant`, the learning rate); 0 = auto (the preset's, scaled linearly with batch size). */
-    lrMax: z.number().min(0).max(100),
+    /** Passes over the training split; null = auto (the preset's recipe; 0 is the older spelling). */
+    epochs: auto(z.number().int().min(request ? 0 : 1).max(10_000)),
+    /** Images per optimiser step; null = auto (the preset's batch, halved until an epoch budget gives ≥ 300 steps). */
+    batchSize: auto(z.number().int().min(request ? 0 : 1).max(8192)),
+    /** Peak learning rate (for `constant`, the learning rate); null = auto (the preset's, scaled linearly with batch size). */
+    lrMax: auto(z.number().min(0).max(100)),
     schedule: ScheduleSchema,
     /** Shape of the one-cycle ramps. */
     shape: recipe(z.enum(['linear', 'cosine'])),
@@ -65,8 +67,8 @@ function optShape<R extends boolean>(request: R) {
     /** SGD momentum at the peak learning rate. */
     momentumMin: recipe(z.number().min(0).max(1)),
     nesterov: z.boolean(),
-    /** L2 weight decay added to the gradient (PyTorch SGD semantics); -1 = auto (the preset's). */
-    weightDecay: z.number().min(request ? -1 : 0).max(1),
+    /** L2 weight decay added to the gradient (PyTorch SGD semantics); null = auto (the preset's; -1 is the older spelling). */
+    weightDecay: auto(z.number().min(request ? -1 : 0).max(1)),
     /** Leave batch-norm parameters and biases out of weight decay. */
     wdExcludeBnBias: z.boolean(),
     /** ε in the smoothed targets (1-ε)·onehot + ε/K. */
@@ -132,9 +134,9 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   aug: { cropPadding: 4, flip: true, cutout: null, tta: true },
   net: { arch: 'resnet-9-s' },
   opt: {
-    epochs: 0,
-    batchSize: 0,
-    lrMax: 0,
+    epochs: null,
+    batchSize: null,
+    lrMax: null,
     schedule: 'one-cycle',
     shape: null,
     warmupFraction: null,
@@ -143,7 +145,7 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
     momentumMax: null,
     momentumMin: null,
     nesterov: true,
-    weightDecay: -1,
+    weightDecay: null,
     wdExcludeBnBias: false,
     labelSmoothing: null,
     freezeEpochs: 0,

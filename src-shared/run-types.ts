@@ -21,11 +21,12 @@ function loose<T extends z.ZodRawShape>(shape: T): z.ZodObject<T> {
   return z.looseObject(shape) as unknown as z.ZodObject<T>;
 }
 
-export const RunStatusSchema = z.enum(['queued', 'running', 'paused', 'stopped', 'finished', 'failed', 'interrupted']);
+/** `diverged`: the loss blew up (NaN, or far above its start for several steps) and the run was ended there. */
+export const RunStatusSchema = z.enum(['queued', 'running', 'paused', 'stopped', 'finished', 'failed', 'interrupted', 'diverged']);
 export type RunStatus = z.infer<typeof RunStatusSchema>;
 
 /** Statuses after which no trainer will touch the run again without a resume. */
-export const SETTLED_STATUSES: readonly RunStatus[] = ['paused', 'stopped', 'finished', 'failed', 'interrupted'];
+export const SETTLED_STATUSES: readonly RunStatus[] = ['paused', 'stopped', 'finished', 'failed', 'interrupted', 'diverged'];
 
 const iso = z.iso.datetime({ offset: true });
 const count = z.number().int().min(0);
@@ -91,6 +92,8 @@ export const RunRecordSchema = loose({
   /** The config as asked for (null and 0/−1 mean "the recipe's"). */
   /** Set when a run finishes with a weak result for a reason Kiln can name: one line, with the change to try. */
   hint: z.string().optional(),
+  /** Set when status is `diverged`: where (step, epoch, the learning rate then), the losses, and what to try. */
+  diverged: loose({ step: count, epoch: count, lr: finite, loss: loss, startLoss: finite, advice: z.string() }).optional(),
   config: RunConfigSchema,
   /** The config resolved once, at creation: what the run trains with, and what resume/eval/export read. */
   resolved: ResolvedRecipeSchema.optional(),

@@ -26,5 +26,5 @@ export type TrainerMessage =
   | { type: 'progress'; progress: TrainerProgress }
   | { type: 'epoch'; runId: string; metrics: EpochMetrics }
   | { type: 'checkpoint'; runId: string; step: number }
-  | { type: 'done'; runId: string; outcome: 'finished' | 'paused' | 'stopped'; valAcc: number | null; ttaAcc: number | null; seconds: number }
+  | { type: 'done'; runId: string; outcome: 'finished' | 'paused' | 'stopped' | 'diverged'; valAcc: number | null; ttaAcc: number | null; seconds: number }
   | { type: 'error'; runId: string; error: SerializedError };

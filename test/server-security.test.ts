@@ -44,6 +44,20 @@ describe('kiln serve: security', () => {
     expect((await get(server.port, '/..%2f..%2fpackage.json')).body).not.toMatch(/"name": "kiln"/);
   });
 
+  it('a reload without the token gets a 401 page whose script restores it from this origin\'s sessionStorage, never a cookie', async () => {
+    const page = await get(server.port, '/#/train');
+    expect(page.status).toBe(401);
+    expect(page.headers['set-cookie']).toBeUndefined();
+    expect(page.headers['content-security-policy']).toMatch(/script-src 'self'/);
+    const src = /<script src="([^"]+)"><\/script>/.exec(page.body)![1]!;
+    const script = await get(server.port, src);
+    expect(script.status).toBe(200);
+    expect(script.body).toMatch(/sessionStorage\.getItem\("kiln\.token"\)/);
+    expect(script.body).not.toMatch(/cookie/i);
+    // The script holds no token itself: it only puts back what the tab kept.
+    expect(script.body).not.toContain(server.token);
+  });
+
   it('refuses a Host header that is not this loopback server (DNS rebinding)', async () => {
     expect((await get(server.port, `/?token=${server.token}`, { host: `evil.example:${server.port}` })).status).toBe(421);
   });

@@ -3,21 +3,19 @@
  * with its real services, on a small folder of PNGs this test draws. Screenshots of each view go to
  * test/screenshots/ (git-ignored) for a person to look at.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_MISTAKES } from '../src-main/training/evaluation-summary.ts';
 import { DEFAULT_RUN_CONFIG } from '../src-shared/run-config.ts';
 import { ensureRendererBuilt } from '../src-main/server/build-renderer.ts';
 import { makeCifar10Tarball } from './fixtures/cifar10-tarball.ts';
+import { BASE_VIEWPORT, launchChromium, poll, SHOTS, shot, startServer, stopServer } from './fixtures/ui-harness.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
-const SHOTS = path.join(ROOT, 'test/screenshots');
-const CHROMIUM = '/usr/bin/chromium';
 const CLASSES = ['reds', 'greens', 'blues'];
 const PER_CLASS = 60;
 const VAL_SPLIT = 0.25;
@@ -57,56 +55,6 @@ async function drawFolder(dir: string): Promise<void> {
   fs.writeFileSync(path.join(dir, 'reds', 'broken.png'), 'not an image at all');
 }
 
-function startServer(home: string): Promise<{ child: ChildProcess; url: string }> {
-  // Trainers inherit a 150 ms pause per step: on a fast machine a 12-step run would otherwise finish
-  // before the test's Pause click lands.
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/kiln.js'), 'serve', '--port', '0', '--home', home], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, KILN_TEST_STEP_DELAY_MS: '150' },
-  });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`kiln serve printed no URL within 60 s:\n${out}`)), 60_000);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const m = /Kiln is serving at (http:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, url: m[1]! });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`kiln serve exited (${code}):\n${out}`)));
-  });
-}
-
-/** expect.poll with a timeout fit for a browser talking to a server on a shared 2-core machine. */
-function poll<T>(fn: () => Promise<T> | T, timeout = 20_000) {
-  return expect.poll(fn, { timeout, interval: 100 });
-}
-
-const BASE_VIEWPORT = { width: 1280, height: 800 };
-const SHOT_VIEWPORTS = [
-  { width: 1024, height: 700 },
-  { width: 1600, height: 1000 },
-];
-
-/** The view as it is now, at the small and the large window size, light and dark: `name-1024-light.png` … */
-async function shot(page: Page, name: string): Promise<void> {
-  for (const vp of SHOT_VIEWPORTS) {
-    await page.setViewportSize(vp);
-    for (const scheme of ['light', 'dark'] as const) {
-      await page.emulateMedia({ colorScheme: scheme });
-      await page.waitForTimeout(350); // let the throttled charts draw their latest points
-      await page.screenshot({ path: path.join(SHOTS, `${name}-${vp.width}-${scheme}.png`), fullPage: false });
-    }
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-  await page.setViewportSize(BASE_VIEWPORT);
-}
-
 async function points(page: Page, testId: string): Promise<number> {
   return Number(await page.getAttribute(`[data-testid="${testId}"]`, 'data-points'));
 }
@@ -126,13 +74,9 @@ describe('workbench in Chromium against kiln serve', () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-ui-'));
     folder = path.join(tmp, 'shapes');
     await drawFolder(folder);
-    fs.rmSync(SHOTS, { recursive: true, force: true });
     fs.mkdirSync(SHOTS, { recursive: true });
     ({ child: server, url } = await startServer(path.join(tmp, 'home')));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: BASE_VIEWPORT, colorScheme: 'light' });
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('console', (m) => {
@@ -143,22 +87,23 @@ describe('workbench in Chromium against kiln serve', () => {
   });
 
   /**
-   * A reload, as a person does one: the token lives only in the page's memory (the app takes it out
-   * of the address bar), so reopening means the printed URL, at the view the page was on.
+   * A reload (F5), as a person does one: the app took the token out of the address bar and keeps it in the
+   * tab's sessionStorage, so the reload comes back to the same view, signed in (it was a bare 401 page).
    */
   async function reopen(): Promise<void> {
-    expect(page.url()).not.toContain('token=');
-    await page.goto(url + new URL(page.url()).hash);
+    const before = new URL(page.url());
+    expect(before.search).not.toContain('token=');
+    await page.reload();
+    await page.locator('a[data-view=datasets]').waitFor();
+    const after = new URL(page.url());
+    expect(after.search).not.toContain('token=');
+    expect(after.hash).toBe(before.hash);
+    expect(await page.context().cookies()).toEqual([]);
   }
 
   afterAll(async () => {
     await browser?.close();
-    if (server && server.exitCode === null) {
-      const exited = new Promise((r) => server.once('exit', r));
-      server.kill('SIGINT');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (server.exitCode === null) server.kill('SIGKILL');
-    }
+    await stopServer(server);
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -326,15 +271,16 @@ describe('workbench in Chromium against kiln serve', () => {
   it('shows a bad setting at its field', async () => {
     await configureRun('bad', 0);
     await page.fill('#f-cfg-ls', '1.5');
-    await page.click('button:has-text("Start training")');
+    // Checked as typed, and Start is off with the reason beside it.
     await poll(() => page.locator('#f-cfg-ls-error').textContent()).toMatch(/0\.99/);
+    expect(await page.locator('button:has-text("Start training")').isDisabled()).toBe(true);
+    expect(await page.locator('[data-testid=start-blocker]').textContent()).toMatch(/Label smoothing: At most 0\.99/);
     // Correcting the field clears the error.
     await page.fill('#f-cfg-ls', '0.1');
     await poll(() => page.locator('#f-cfg-ls-error').count()).toBe(0);
     // Momentum min above max is refused, at the min field, in words (it was accepted).
     await page.fill('#f-cfg-mmax', '0.95');
     await page.fill('#f-cfg-mmin', '0.99');
-    await page.click('button:has-text("Start training")');
     await poll(() => page.locator('#f-cfg-mmin-error').textContent()).toBe('Momentum min must not be above momentum max');
     // Back to the recipe's momentum (empty fields).
     await page.fill('#f-cfg-mmin', '');
@@ -419,8 +365,10 @@ describe('workbench in Chromium against kiln serve', () => {
     await poll(() => live.getAttribute('data-status'), 120_000).toBe('finished');
     // Defaults means the recipe's defaults, not the last config started.
     await page.click('button:has-text("Defaults")');
-    await poll(() => page.locator('#f-cfg-epochs').inputValue()).toBe(String(DEFAULT_RUN_CONFIG.opt.epochs));
-    expect(await page.locator('#f-cfg-lr').inputValue()).toBe(String(DEFAULT_RUN_CONFIG.opt.lrMax));
+    // Auto is an empty field (null in the config).
+    expect(DEFAULT_RUN_CONFIG.opt.epochs).toBeNull();
+    await poll(() => page.locator('#f-cfg-epochs').inputValue()).toBe('');
+    expect(await page.locator('#f-cfg-lr').inputValue()).toBe('');
     expect(await page.locator('#f-cfg-seed').inputValue()).toBe(String(DEFAULT_RUN_CONFIG.seed));
   });
 

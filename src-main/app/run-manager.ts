@@ -204,7 +204,7 @@ export class RunManager {
   private async settledStatus(id: string): Promise<Pick<RunRecord, 'status' | 'error'> | undefined> {
     try {
       const record = await this.store.get(id);
-      return record.status === 'paused' || record.status === 'finished' || record.status === 'stopped' || record.status === 'failed' ? record : undefined;
+      return ['paused', 'finished', 'stopped', 'failed', 'diverged'].includes(record.status) ? record : undefined;
     } catch {
       return undefined;
     }

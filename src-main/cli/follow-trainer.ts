@@ -69,7 +69,7 @@ export async function followTrainer(home: string, runId: string, opts: { json: b
   clearLine();
   const m = result.message;
   if (m?.type === 'done') {
-    const hint = m.outcome === 'finished' ? (await new RunStore(home).get(runId).catch(() => null))?.hint : undefined;
+    const hint = m.outcome === 'finished' || m.outcome === 'diverged' ? (await new RunStore(home).get(runId).catch(() => null))?.hint : undefined;
     if (opts.json) {
       console.log(JSON.stringify({ type: 'done', runId, outcome: m.outcome, valAcc: m.valAcc, ttaAcc: m.ttaAcc, seconds: m.seconds, backend, ...(hint ? { hint } : {}) }));
     } else if (m.outcome === 'finished') {
@@ -77,9 +77,12 @@ export async function followTrainer(home: string, runId: string, opts: { json: b
       if (hint) console.log(`hint: ${hint}`);
     } else if (m.outcome === 'paused') {
       console.log(`paused run ${runId}. Resume with: kiln runs resume ${runId}`);
+    } else if (m.outcome === 'diverged') {
+      console.error(`kiln: run ${runId} ${hint ?? 'diverged'}`);
     } else {
       console.log(`stopped run ${runId}`);
     }
+    if (m.outcome === 'diverged') return 1;
     return m.outcome === 'paused' || interrupted ? 130 : 0;
   }
   if (m?.type === 'error') {

@@ -7,8 +7,8 @@ import type { RunComparison } from '../../src-shared/run-comparison.ts';
 
 export function describeRun(r: RunRecord, m: RunMetrics, lock: Awaited<ReturnType<RunStore['lockHolder']>>, dir: string): string {
   const o = r.config.opt;
-  const auto = (set: number, autoWhen: number, resolved: number | undefined) =>
-    set === autoWhen ? `auto${resolved === undefined ? '' : ` → ${formatNumber(resolved, 6)}`}` : formatNumber(set, 6);
+  const auto = (set: number | null, autoWhen: number, resolved: number | undefined) =>
+    set === null || set === autoWhen ? `auto${resolved === undefined ? '' : ` → ${formatNumber(resolved, 6)}`}` : formatNumber(set, 6);
   const lines: [string, string][] = [
     ['Run', r.id],
     ['Name', r.name],

@@ -12,7 +12,7 @@ export class RunStateError extends Error {
 /** Statuses a trainer may pick up again: it continues from `checkpoints/latest` when there is one. */
 export const RESUMABLE: readonly RunStatus[] = ['paused', 'interrupted', 'queued', 'failed'];
 /** Statuses after which a run is over. */
-export const ENDED: readonly RunStatus[] = ['stopped', 'finished'];
+export const ENDED: readonly RunStatus[] = ['stopped', 'finished', 'diverged'];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

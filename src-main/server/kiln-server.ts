@@ -14,6 +14,7 @@ import { createKilnServices, type EmitEvent, type KilnServices } from '../app/ki
 import { allowedLoopbackHosts, hostPort, isLoopbackHost } from './host-check.ts';
 import { resolveStatic, sendFile } from './static-files.ts';
 import { guardSockets, InFlightBudget, RefusalLog, type InFlightBudgetOptions } from './connection-guard.ts';
+import { SESSION_RESTORE_PATH, SESSION_RESTORE_SCRIPT, sessionRestorePage } from './session-restore.ts';
 
 export const DEFAULT_RENDERER_DIR = fileURLToPath(new URL('../../out/renderer/', import.meta.url));
 /** A request message may carry an image for runs.predict (30 MB of base64) and little else is large. */
@@ -97,9 +98,9 @@ function peekId(text: string): number | string | null {
 
 /**
  * `kiln serve`: the built renderer over HTTP and the KilnApi contract over a WebSocket at /api. A page
- * needs the token in its URL (`?token=`); the page keeps it in memory only (no cookie, which every
- * service on the host would receive whatever its port, no sessionStorage) and sends it with the
- * WebSocket request. Static assets (the app's public code) need no token. The WebSocket only accepts pages
+ * needs the token in its URL (`?token=`); the page keeps it in this tab's sessionStorage (never a cookie, which
+ * every service on the host would receive whatever its port) so a reload finds it again (session-restore.ts),
+ * and sends it with the WebSocket request. Static assets (the app's public code) need no token. The WebSocket only accepts pages
  * of this server's own origin. Wire protocol: on accepting a connection the server sends
  * {hello: {version}}; then client → {id, method, args}; server → {id, result} | {id, error: {name,
  * message}} | {event, payload}. A refused connection is closed with 1008 and the reason.
@@ -162,8 +163,15 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
     const file = resolveStatic(rendererDir, url.pathname);
     // Assets are the app's public code; only the page (which reads the token from its URL) asks for it.
     if (file && file !== fs.realpathSync(index)) return sendFile(res, file, headers, head);
+    if (url.pathname === SESSION_RESTORE_PATH) {
+      res.writeHead(200, { ...headers, 'Content-Type': 'text/javascript; charset=utf-8' });
+      return res.end(head ? undefined : SESSION_RESTORE_SCRIPT);
+    }
     if (file || !path.extname(url.pathname)) {
-      if (!authorized(url)) return fail(401, 'Kiln: this page needs the token printed by `kiln serve` (open the URL it printed; a reload forgets it)');
+      if (!authorized(url)) {
+        res.writeHead(401, { ...headers, 'Content-Type': 'text/html; charset=utf-8' });
+        return res.end(head ? undefined : sessionRestorePage('Kiln: this page needs the token printed by `kiln serve`: open the URL it printed.'));
+      }
     }
     if (file) return sendFile(res, file, headers, head);
     // Client-side routes get the app; a missing asset gets a 404.

@@ -7,6 +7,8 @@ import type { RunConfig } from '../../src-shared/run-config.ts';
 import { currentExclusions, loadDataset, resolveDatasetId } from './load-dataset.ts';
 import { buildGraph } from '../engine/arch/graph.ts';
 import { checkModelSize } from '../engine/arch/model-size.ts';
+import { archLabel } from '../runs/run-id.ts';
+import { pickRunName } from '../runs/run-names.ts';
 
 /**
  * Check a config against its dataset and architecture, resolve it once and completely, and record a queued
@@ -28,11 +30,14 @@ export async function createRun(home: string, request: RunConfig, name?: string)
   }
   if (opt.freezeEpochs > resolved.epochs) throw new UsageError(`opt.freezeEpochs: ${opt.freezeEpochs} frozen epochs in a run of ${resolved.epochs}`);
   const init = initFrom ? await planInitFrom(home, initFrom, { spec, graph, classes: dataset.classes }) : undefined;
-  return new RunStore(home).create({
+  const store = new RunStore(home);
+  const taken = (await store.list()).runs.map((r) => r.name);
+  const runName = pickRunName(taken, name, dataset.name, archLabel(config.net.arch));
+  return store.create({
     config,
     arch: spec,
     ...(init ? { origin: init.origin, prepare: init.prepare } : {}),
-    ...(name ? { name } : {}),
+    name: runName,
     dataset: {
       id: dataset.id,
       name: dataset.name,

@@ -8,6 +8,7 @@ import { buildGraph } from '../engine/arch/graph.ts';
 import { checkModelSize } from '../engine/arch/model-size.ts';
 import { frozenRun } from './frozen-run.ts';
 import { checkpointer, metricsLogger, progressReporter, testHooks } from './session-callbacks.ts';
+import { describeDivergence, divergenceGuard } from '../engine/train/divergence.ts';
 import { loadDataset } from './load-dataset.ts';
 import { Model } from '../engine/model/model.ts';
 import { cleanCheckpoints, loadCheckpoint, resolveCheckpoint, saveCheckpoint } from '../engine/train/checkpoint.ts';
@@ -84,7 +85,8 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     const progress = progressReporter(emit, runId, resolved);
     const saver = checkpointer({ store, runId, model, sgd, latest, best, resolved, record, wall, emit, onRecord: (r) => (record = r) });
     // Order matters at an epoch's end: its metrics line is written before the checkpoint and run.json move on.
-    const callbacks = [...testHooks(), metricsLogger(store, runId, resolved, wall), progress, saver];
+    const guard = divergenceGuard();
+    const callbacks = [...testHooks(), metricsLogger(store, runId, resolved, wall), progress, guard, saver];
     learner = new Learner(model, sgd, dataset, config, resolved, callbacks, position);
     const microBatch = microBatchLimit(graph, resolved.batchSize, backend.name);
     if (microBatch < resolved.batchSize) learner.microBatch = microBatch;
@@ -105,18 +107,21 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
 
     const outcome = await learner.fit();
     progress.finish(learner);
-    if (outcome !== 'finished') await saveCheckpoint(latest, model, sgd, learner.position, { paused: true });
+    // A diverged run's weights are not worth keeping: `latest` stays the last epoch's checkpoint.
+    if (outcome === 'paused' || outcome === 'stopped') await saveCheckpoint(latest, model, sgd, learner.position, { paused: true });
     await store.flushMetrics(runId);
-    const status = outcome === 'finished' ? 'finished' : outcome === 'paused' ? 'paused' : 'stopped';
+    const status = outcome;
+    if (guard.diverged) console.error(`kiln: run ${runId} ${describeDivergence(guard.diverged)}`);
     record = await store.update(runId, {
       status,
+      ...(guard.diverged ? { diverged: guard.diverged, hint: describeDivergence(guard.diverged) } : {}),
       progress: { epoch: Math.min(learner.position.epoch + 1, resolved.epochs), step: learner.position.step, totalSteps: resolved.totalSteps },
       wallSeconds: wall(),
       ...(status === 'paused' ? {} : { endedAt: new Date().toISOString() }),
     });
     const lastEpoch = saver.lastEpoch;
     if (outcome === 'finished' && lastEpoch) {
-      const hint = await finishedRunHint(home, dataset, resolved, record.config.opt.epochs > 0, lastEpoch).catch(() => null);
+      const hint = await finishedRunHint(home, dataset, resolved, (record.config.opt.epochs ?? 0) > 0, lastEpoch).catch(() => null);
       if (hint) record = await store.update(runId, { hint });
     }
     if (outcome === 'finished') {

@@ -18,7 +18,8 @@ export interface StepMetrics {
   momentum: number;
 }
 
-export type FitOutcome = 'finished' | 'paused' | 'stopped';
+/** `diverged`: a callback (divergence.ts) ended the run because its loss blew up. */
+export type FitOutcome = 'finished' | 'paused' | 'stopped' | 'diverged';
 
 /** The step about to be queued; a callback's onBatchStart may change its learning rate and momentum. */
 export interface BatchPlan {
@@ -59,7 +60,7 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 
 export class Learner {
   position: Position;
-  private stopReason: 'pause' | 'stop' | null = null;
+  private stopReason: 'pause' | 'stop' | 'diverge' | null = null;
   private readonly lut: Float32Array;
   private readonly size: number;
 
@@ -89,7 +90,7 @@ export class Learner {
   }
 
   /** Ask the loop to end after the current batch; checked every batch. */
-  requestStop(reason: 'pause' | 'stop'): void {
+  requestStop(reason: 'pause' | 'stop' | 'diverge'): void {
     this.stopReason ??= reason;
   }
 
@@ -135,7 +136,7 @@ export class Learner {
       for (const cb of this.callbacks) await cb.onEpochStart?.(this, this.position.epoch);
       const done = await this.runEpoch();
       if (!done) {
-        outcome = this.stopReason === 'stop' ? 'stopped' : 'paused';
+        outcome = this.stopReason === 'stop' ? 'stopped' : this.stopReason === 'diverge' ? 'diverged' : 'paused';
         break;
       }
     }
@@ -192,7 +193,8 @@ export class Learner {
       await yieldToEventLoop();
     }
     await this.collect(0);
-    if (this.position.stepInEpoch < stepsPerEpoch) return false;
+    // A diverged last step ends the epoch without its evaluation or checkpoint: the previous one is kept.
+    if (this.position.stepInEpoch < stepsPerEpoch || this.stopReason === 'diverge') return false;
     await this.endEpoch();
     return true;
   }

@@ -10,6 +10,13 @@ export function errorMessage(err: unknown): string {
   return String(err);
 }
 
+/** A message as shown in the page: paths under the Kiln home lose that prefix (it says nothing, and it is long). */
+export function withoutHome(message: string, home: string | undefined): string {
+  if (!home) return message;
+  const h = home.replace(/[\\/]+$/, '');
+  return message.split(h + '/').join('').split(h + '\\').join('').split(h).join('the Kiln home');
+}
+
 export interface FieldError {
   /** Dotted path inside the argument, e.g. `opt.epochs`; empty when the error is about the whole call. */
   path: string;
@@ -36,6 +43,7 @@ export function plainFieldMessage(message: string): string {
     [/^Too small: expected string to have >=1 characters?$/, () => 'Must not be empty.'],
     [/^Too big: expected string to have <=(\d+) characters$/, (m) => `At most ${m[1]} characters.`],
     [/^Invalid input: expected int, received number$/, () => 'Expected a whole number.'],
+    [/^Invalid input: expected number, received NaN$/, () => 'Expected a number.'],
     [/^Invalid input: expected (\w+), received (\w+)$/, (m) => `Expected a ${m[1]}, not a ${m[2]}.`],
     [/^Invalid option: expected one of (.*)$/, (m) => `Expected one of ${m[1]!.replace(/\|/g, ', ')}.`],
   ];

@@ -29,7 +29,7 @@ export const RUN_COLUMNS: RunColumn[] = [
   num('epochs', 'Epochs', (r) => r.resolved?.epochs ?? (r.config.opt.epochs || null), (v) => (v ? String(v) : 'auto')),
   num('batch', 'Batch', (r) => r.resolved?.batchSize ?? (r.config.opt.batchSize || null), (v) => (v ? String(v) : 'auto')),
   num('lr', 'Max LR', (r) => r.resolved?.lrMax ?? (r.config.opt.lrMax || null), (v) => (v ? formatNumber(v, 3) : 'auto')),
-  num('wd', 'WD', (r) => r.resolved?.weightDecay ?? (r.config.opt.weightDecay >= 0 ? r.config.opt.weightDecay : null), (v) => (v === null || v === undefined ? 'auto' : formatNumber(v, 3))),
+  num('wd', 'WD', (r) => r.resolved?.weightDecay ?? ((r.config.opt.weightDecay ?? -1) >= 0 ? r.config.opt.weightDecay : null), (v) => (v === null || v === undefined ? 'auto' : formatNumber(v, 3))),
   num('seed', 'Seed', (r) => r.seed, (v) => String(v ?? '')),
   num('valAcc', 'Val acc', (r) => r.final?.valAcc, (v) => formatPercent(v)),
   num('valLoss', 'Val loss', (r) => r.final?.valLoss, (v) => formatNumber(v, 4)),

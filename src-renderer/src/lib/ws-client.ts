@@ -5,6 +5,7 @@
  */
 import type { EventName, KilnApi, KilnEvents, MethodArgs, MethodName, MethodResults } from '../../../src-shared/contract.ts';
 import type { SerializedError } from '../../../src-shared/errors.ts';
+import { SESSION_TOKEN_KEY } from '../../../src-shared/session.ts';
 
 /** The error a call rejects with: the service's {name, message}. */
 export class KilnCallError extends Error {
@@ -49,17 +50,23 @@ const POLICY_VIOLATION = 1008;
 let memoryToken: string | null | undefined;
 
 /**
- * The token the page was opened with. It lives only in this variable: not in sessionStorage, not in a
- * cookie (which every service on the host would receive, whatever its port), and it is taken out of
- * the address bar so it is not left in history or shared with the URL. A reload needs the printed URL again.
+ * The token the page was opened with. It is taken out of the address bar so it is not left in history or
+ * shared with the URL, and kept in this tab's sessionStorage (readable only by this origin, port included;
+ * never a cookie, which every service on the host would receive) so a reload (F5) keeps the session: the
+ * server's 401 page puts it back (src-main/server/session-restore.ts).
  */
 function pageToken(): string | null {
   if (memoryToken !== undefined) return memoryToken;
-  const g = globalThis as { location?: { href: string }; history?: History };
+  const g = globalThis as { location?: { href: string }; history?: History; sessionStorage?: Storage };
   if (!g.location) return (memoryToken = null);
   const url = new URL(g.location.href);
   memoryToken = url.searchParams.get('token');
   if (memoryToken !== null) {
+    try {
+      g.sessionStorage?.setItem(SESSION_TOKEN_KEY, memoryToken);
+    } catch {
+      // storage off (a locked-down browser): a reload then needs the printed URL, as before
+    }
     url.searchParams.delete('token');
     try {
       g.history?.replaceState(g.history.state, '', url.pathname + url.search + url.hash);
@@ -177,7 +184,10 @@ export function connectKiln(options: WsClientOptions = {}): WsKilnClient {
       if (refused) return Promise.reject(refused);
       if (closedByUs) return Promise.reject(new KilnCallError({ name: 'ConnectionError', message: 'the connection to Kiln was closed' }));
       const id = nextId++;
-      const text = JSON.stringify({ id, method, args });
+      // JSON writes an omitted optional argument (undefined) in an array as null, which its schema refuses.
+      const sent: unknown[] = [...args];
+      while (sent.length && sent[sent.length - 1] === undefined) sent.pop();
+      const text = JSON.stringify({ id, method, args: sent });
       return new Promise<MethodResults[M]>((resolve, reject) => {
         pending.set(id, { resolve: resolve as (v: unknown) => void, reject, method });
         if (socket && socket.readyState === OPEN) socket.send(text);

@@ -1,8 +1,10 @@
 import type { MethodResults } from '../../../src-shared/contract.ts';
 import type { RunConfig } from '../../../src-shared/run-config.ts';
 import { api } from '../lib/api.ts';
-import { errorMessage, errorsByField } from '../lib/errors.ts';
+import { errorMessage, errorsByField, withoutHome } from '../lib/errors.ts';
+import { firstFieldProblem, runConfigErrors } from '../lib/run-form-fields.ts';
 import { app } from './app-state.svelte.ts';
+import { datasets } from './datasets-state.svelte.ts';
 import { runs } from './runs-state.svelte.ts';
 
 const DRAFT_KEY = 'kiln.trainDraft';
@@ -13,7 +15,24 @@ export type LrFindResult = MethodResults['runs.lrFind'];
 class TrainState {
   draft = $state<RunConfig | null>(null);
   name = $state('');
+  /** The last refused Start's errors (the server's word), until the next edit. */
   errors = $state<Record<string, string>>({});
+  /** The draft checked on every change with the schema the server validates with. */
+  checked = $derived(this.draft ? runConfigErrors($state.snapshot(this.draft)) : {});
+  /** What each field shows: the live check, and the server's answer for what it alone can judge. */
+  shown = $derived({ ...this.errors, ...this.checked });
+  /** The picked dataset is gone (deleted, or renamed away under another id). */
+  datasetMissing = $derived(
+    Boolean(this.draft && datasets.loaded && this.draft.data.dataset !== 'synthetic' && !datasets.list.some((d) => d.id === this.draft!.data.dataset)),
+  );
+  /** Why Start cannot go ahead now, in words; '' when it can. */
+  blocker = $derived(
+    !this.draft
+      ? 'Loading…'
+      : this.datasetMissing
+        ? `The dataset “${this.draft.data.dataset}” is no longer there: pick another.`
+        : firstFieldProblem(this.checked),
+  );
   starting = $state(false);
   lrResult = $state.raw<LrFindResult | null>(null);
   lrFinding = $state(false);
@@ -33,7 +52,7 @@ class TrainState {
     } catch {
       saved = null;
     }
-    this.draft = saved && typeof saved === 'object' && saved.opt && saved.data ? saved : structuredClone(defaults);
+    this.draft = saved && typeof saved === 'object' && saved.opt && saved.data ? withNullAuto(saved) : structuredClone(defaults);
   }
 
   /** Counts edits, so a Start whose answer arrives after the person changed the form does not show stale errors. */
@@ -47,21 +66,31 @@ class TrainState {
   }
 
   persist(): void {
-    if (this.draft) localStorage.setItem(DRAFT_KEY, JSON.stringify($state.snapshot(this.draft)));
+    // A half-typed number (NaN) is not kept: JSON would turn it into null, which means auto.
+    if (this.draft && !Object.keys(this.checked).length) localStorage.setItem(DRAFT_KEY, JSON.stringify($state.snapshot(this.draft)));
+  }
+
+  /** Another dataset: image limits and a typed name belonged to the last one. */
+  datasetChanged(): void {
+    if (!this.draft) return;
+    this.draft.data.limitTrain = 0;
+    this.draft.data.limitVal = 0;
+    this.name = '';
+    this.edited();
   }
 
   /** The recipe defaults, keeping the dataset picked. */
   resetToDefaults(): void {
     if (!app.settings) return;
     const dataset = this.draft?.data.dataset;
-    this.draft = structuredClone(app.settings.defaultRunConfig);
+    this.draft = withNullAuto(structuredClone(app.settings.defaultRunConfig));
     if (dataset) this.draft.data.dataset = dataset;
     this.errors = {};
     this.persist();
   }
 
   async start(): Promise<string | null> {
-    if (!this.draft) return null;
+    if (!this.draft || this.blocker) return null;
     this.errors = {};
     this.starting = true;
     const editsAtStart = this.edits;
@@ -69,6 +98,8 @@ class TrainState {
       const config = $state.snapshot(this.draft) as RunConfig;
       const record = await api.call('runs.start', config, this.name.trim() || undefined);
       runs.follow(record.id).record = record;
+      // The next run gets its own name (a generated one unless another is typed).
+      this.name = '';
       void runs.refresh();
       // Only the dataset is remembered: the stored default config stays the recipe's, so Defaults means defaults.
       void app.saveSettings({ lastDataset: config.data.dataset });
@@ -77,6 +108,7 @@ class TrainState {
       if (this.edits !== editsAtStart) return null;
       this.errors = errorsByField(err, 0);
       if (!Object.keys(this.errors).length) this.errors = { '': errorMessage(err) };
+      if (this.errors['']) this.errors[''] = withoutHome(this.errors[''], app.info?.home);
       return null;
     } finally {
       this.starting = false;
@@ -98,7 +130,7 @@ class TrainState {
     } catch (err) {
       const cancelled = err && typeof err === 'object' && (err as { name?: string }).name === 'AbortError';
       if (cancelled) this.lrNote = 'Cancelled.';
-      else this.lrError = errorMessage(err);
+      else this.lrError = withoutHome(errorMessage(err), app.info?.home);
     } finally {
       off();
       this.lrFinding = false;
@@ -111,6 +143,13 @@ class TrainState {
     if (id) await api.call('runs.lrFindCancel', id).catch((err: unknown) => (this.lrError = errorMessage(err)));
   }
 
+}
+
+/** A draft saved before null was the one "auto": 0 epochs / batch / LR and −1 weight decay read as auto. */
+function withNullAuto(c: RunConfig): RunConfig {
+  const o = c.opt;
+  const auto = (v: number | null | undefined, was: number) => (v === undefined || v === was ? null : v);
+  return { ...c, opt: { ...o, epochs: auto(o.epochs, 0), batchSize: auto(o.batchSize, 0), lrMax: auto(o.lrMax, 0), weightDecay: auto(o.weightDecay, -1) } };
 }
 
 export const train = new TrainState();

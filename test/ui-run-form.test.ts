@@ -1,0 +1,121 @@
+/**
+ * The run form in Chromium against `kiln serve` (one server, one browser for the file): number fields that keep
+ * what is typed, errors as typed and after Defaults, Start off with its reason, generated and refused run names,
+ * a diverged run's notice. Uses the built-in synthetic dataset, tiny runs.
+ */
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureRendererBuilt } from '../src-main/server/build-renderer.ts';
+import { BASE_VIEWPORT, launchChromium, poll, SHOTS, shot, startServer, stopServer } from './fixtures/ui-harness.ts';
+
+describe('run form in Chromium against kiln serve', () => {
+  let tmp: string;
+  let home: string;
+  let server: ChildProcess;
+  let url: string;
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    await ensureRendererBuilt();
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-ui-form-'));
+    home = path.join(tmp, 'home');
+    fs.mkdirSync(SHOTS, { recursive: true });
+    ({ child: server, url } = await startServer(home, { KILN_TEST_STEP_DELAY_MS: '0' }));
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: BASE_VIEWPORT, colorScheme: 'light' });
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.setDefaultTimeout(30_000);
+    await page.goto(url);
+    await page.click('a[data-view=train]');
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await stopServer(server);
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const start = () => page.locator('button:has-text("Start training")');
+  const blocker = () => page.locator('[data-testid=start-blocker]');
+  /** Type as a person does: select what is there, then one key at a time. */
+  async function typeInto(selector: string, text: string): Promise<void> {
+    await page.click(selector);
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(text);
+  }
+
+  it('keeps what is typed until it parses, with Start off and its reason beside it meanwhile', async () => {
+    await typeInto('#f-cfg-lr', '1e-');
+    expect(await page.inputValue('#f-cfg-lr')).toBe('1e-');
+    await poll(() => start().isDisabled()).toBe(true);
+    expect(await blocker().textContent()).toMatch(/^Max learning rate: Expected a number/);
+    await page.keyboard.type('3');
+    expect(await page.inputValue('#f-cfg-lr')).toBe('1e-3');
+    await poll(() => start().isEnabled()).toBe(true);
+    expect(await blocker().count()).toBe(0);
+    await typeInto('#f-cfg-wd', '5e-4');
+    await typeInto('#f-cfg-ls', '.1');
+    expect([await page.inputValue('#f-cfg-wd'), await page.inputValue('#f-cfg-ls')]).toEqual(['5e-4', '.1']);
+    // A non-zero field clears with Backspace, to auto.
+    await typeInto('#f-cfg-epochs', '3');
+    await page.keyboard.press('Backspace');
+    expect(await page.inputValue('#f-cfg-epochs')).toBe('');
+    expect(await page.getAttribute('#f-cfg-epochs', 'placeholder')).toBe('auto');
+    expect(await page.locator('#f-cfg-epochs-error').count()).toBe(0);
+    await shot(page, 'form-1-typed');
+  });
+
+  it('recomputes errors on every change and on Defaults', async () => {
+    await typeInto('#f-cfg-wd', '-5');
+    await poll(() => page.locator('#f-cfg-wd-error').textContent()).toBe('At least 0.');
+    await typeInto('#f-cfg-mmax', '0.9');
+    await typeInto('#f-cfg-mmin', '0.95');
+    await poll(() => page.locator('#f-cfg-mmin-error').textContent()).toBe('Momentum min must not be above momentum max');
+    await typeInto('#f-cfg-lr', 'abc');
+    await shot(page, 'form-2-invalid');
+    await page.click('button:has-text("Defaults")');
+    await poll(() => page.locator('[role=alert]').count()).toBe(0);
+    expect(await page.inputValue('#f-cfg-wd')).toBe('');
+    expect(await page.inputValue('#f-cfg-lr')).toBe('');
+    expect(await start().isEnabled()).toBe(true);
+  });
+
+  it('stores what was typed: 1e-3 is 0.001 in the run config; the run gets a generated name', async () => {
+    await typeInto('#f-cfg-limitTrain', '64');
+    await typeInto('#f-cfg-limitVal', '32');
+    await typeInto('#f-cfg-epochs', '1');
+    await typeInto('#f-cfg-batch', '16');
+    await typeInto('#f-cfg-lr', '1e-3');
+    await typeInto('#f-cfg-wd', '5e-4');
+    await typeInto('#f-cfg-ls', '.1');
+    await page.selectOption('#cfg-backend', 'wasm');
+    expect(await page.getAttribute('#cfg-name', 'placeholder')).toBe('Synthetic shapes · resnet-9-s · n');
+    await start().click();
+    const live = page.locator('[data-testid=run-live]');
+    await poll(() => live.getAttribute('data-run-id')).toBeTruthy();
+    const id = (await live.getAttribute('data-run-id'))!;
+    const record = JSON.parse(fs.readFileSync(path.join(home, 'runs', id, 'run.json'), 'utf8'));
+    expect(record.config.opt).toMatchObject({ lrMax: 0.001, weightDecay: 0.0005, labelSmoothing: 0.1, epochs: 1, batchSize: 16 });
+    expect(record.name).toBe('Synthetic shapes · resnet-9-s · 1');
+    await poll(() => live.getAttribute('data-status'), 120_000).toBe('finished');
+  });
+
+  it('refuses a duplicate run name beside the Start button', async () => {
+    await page.fill('#cfg-name', 'Synthetic shapes · resnet-9-s · 1');
+    await start().click();
+    const error = page.locator('.actions [role=alert]');
+    await poll(() => error.textContent()).toMatch(/a run named "Synthetic shapes · resnet-9-s · 1" already exists/);
+    expect(await error.textContent()).not.toContain(home);
+    await shot(page, 'form-3-name-taken');
+  });
+
+  it('raised no errors in the page', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
