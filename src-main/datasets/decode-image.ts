@@ -53,8 +53,33 @@ export async function decodeImage(file: string, opts: DecodeOptions): Promise<Ui
     }
     return new Uint8Array(data.buffer, data.byteOffset, data.length);
   } catch (err) {
-    throw new SkipImageError(cleanSharpMessage((err as Error).message));
+    throw new SkipImageError(describeDecodeFailure(buf, (err as Error).message));
   }
+}
+
+const JPEG_SOI = [0xff, 0xd8, 0xff];
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+const startsWith = (buf: Buffer, sig: number[]) => sig.every((b, i) => buf[i] === b);
+
+/** Whether a JPEG's data ends with its end-of-image marker (FF D9), padding after it allowed. */
+function jpegHasEnd(buf: Buffer): boolean {
+  let end = buf.length;
+  while (end > 2 && (buf[end - 1] === 0x00 || buf[end - 1] === 0x0a || buf[end - 1] === 0x0d || buf[end - 1] === 0x20)) end--;
+  return buf.lastIndexOf(Buffer.from([0xff, 0xd9]), end - 2) === end - 2;
+}
+
+/**
+ * Why a file could not be decoded, in words. libvips keeps one error buffer for all its threads, so with
+ * decodes in parallel one failure may find another's message, or none ("Unknown error"): the file's own
+ * bytes say whether it is a JPEG or PNG cut short.
+ */
+export function describeDecodeFailure(buf: Buffer, message: string): string {
+  const said = cleanSharpMessage(message);
+  const vague = said === 'Unknown error' || said === 'cannot decode';
+  if (startsWith(buf, JPEG_SOI) && (!jpegHasEnd(buf) || /premature end/i.test(said))) return 'truncated JPEG: the file ends before the image does (an interrupted copy or download?)';
+  if (startsWith(buf, PNG_SIGNATURE) && !buf.subarray(-12).includes(Buffer.from('IEND'))) return 'truncated PNG: the file ends before the image does (an interrupted copy or download?)';
+  if (vague) return 'cannot decode: the decoder gave no reason (a damaged or unsupported file)';
+  return said;
 }
 
 function cleanSharpMessage(message: string): string {
