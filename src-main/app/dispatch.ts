@@ -1,4 +1,5 @@
 import { serializeError } from '../common/errors.ts';
+import { fsErrorInWords } from '../common/fs-errors.ts';
 import { isMethodName, parseArgs, type KilnHandlers, type MethodName } from '../../src-shared/contract.ts';
 import type { DailyLog } from './daily-log.ts';
 import type { SerializedError } from '../../src-shared/errors.ts';
@@ -25,7 +26,7 @@ export async function dispatch(handlers: KilnHandlers, method: unknown, args: un
     const result = await fn(...(parsed as unknown[]));
     return { result: result === undefined ? null : result };
   } catch (err) {
-    const error = serializeError(err, name);
+    const error = serializeError(fsErrorInWords(err), name);
     if (REQUEST_ERRORS.has(error.name)) log?.warn(`${name ?? 'call'}: ${error.name}: ${error.message}`);
     else log?.error(`${name ?? 'call'} failed: ${error.message}`, err);
     return { error };

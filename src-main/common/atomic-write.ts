@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { fsyncDir } from './fsync-dir.ts';
+import { injectedDiskFull } from './test-faults.ts';
 
 /**
  * Write through a temp file in the same folder, fsync it, rename it over the target and fsync the
@@ -14,6 +15,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
   try {
     const handle = await fs.promises.open(tmp, 'w');
     try {
+      injectedDiskFull('atomic-write', tmp);
       await handle.writeFile(data);
       await handle.sync();
     } finally {

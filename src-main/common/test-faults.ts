@@ -24,5 +24,6 @@ export function injectedDiskFull(op: string, file: string): void {
   const err = new Error(`ENOSPC: no space left on device, write '${file}'`) as NodeJS.ErrnoException;
   err.code = 'ENOSPC';
   err.path = file;
+  err.syscall = 'write';
   throw err;
 }

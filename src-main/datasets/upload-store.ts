@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../common/errors.ts';
 import { describeFsError } from '../common/fs-errors.ts';
+import { injectedDiskFull } from '../common/test-faults.ts';
 import { createLockFile, holderState, LOCK_STALE_MS, readLockFile, startHeartbeat, type LockInfo } from '../common/lock-file.ts';
 
 /** Default cap on one upload's total size: a few hundred thousand photos, not a disk's worth. */
@@ -121,6 +122,7 @@ export class UploadStore {
         // At the offset, into the file this upload made ('r+' does not create): a file removed under it is an error, not a fresh start.
         const handle = await fs.promises.open(file, have === undefined ? 'wx' : 'r+');
         try {
+          injectedDiskFull('upload', file);
           await handle.write(data, 0, data.length, offset);
         } finally {
           await handle.close();
