@@ -16,6 +16,7 @@ interface Task {
   kind: TaskKind;
   controller: AbortController;
   done: Promise<void>;
+  key?: string;
 }
 
 /**
@@ -30,7 +31,16 @@ export class TaskManager {
     private readonly log: DailyLog,
   ) {}
 
-  start(kind: TaskKind, work: (onProgress: (e: TaskEvent) => void, signal: AbortSignal) => Promise<unknown>): { taskId: string } {
+  /**
+   * Start `work` as a task. With a `key` (what it makes, e.g. a dataset id), a second start while one with that
+   * key runs joins it: the caller gets the running task's id and its events, and nothing runs twice.
+   */
+  start(kind: TaskKind, work: (onProgress: (e: TaskEvent) => void, signal: AbortSignal) => Promise<unknown>, key?: string): { taskId: string } {
+    const running = key === undefined ? undefined : [...this.tasks.values()].find((t) => t.key === key);
+    if (running) {
+      this.log.info(`task ${running.id}: joined by another caller (${key})`);
+      return { taskId: running.id };
+    }
     const id = `${kind}-${crypto.randomBytes(6).toString('hex')}`;
     const controller = new AbortController();
     const send = (event: TaskEvent) => this.emit('datasetTask', { taskId: id, kind, event });
@@ -49,7 +59,7 @@ export class TaskManager {
         },
       )
       .finally(() => this.tasks.delete(id));
-    this.tasks.set(id, { id, kind, controller, done });
+    this.tasks.set(id, { id, kind, controller, done, ...(key !== undefined ? { key } : {}) });
     return { taskId: id };
   }
 

@@ -108,6 +108,8 @@ export function datasetHandlers({ home, opts, log, datasets, runs, tasks, upload
           onProgress,
           signal,
         ),
+        // One download per dataset id: a second caller (another tab, a double click) joins the first.
+        'dataset:cifar10',
       );
     },
     'datasets.inspectFolder': async (folderArg) => {
