@@ -3,7 +3,9 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createKilnServices } from '../src-main/app/kiln-services.ts';
-import { createJobRunner, type JobProcess } from '../src-main/app/job-runner.ts';
+import { createJobRunner } from '../src-main/app/job-runner.ts';
+import type { ChildEnd, Transport } from '../src-main/common/child-channel.ts';
+import type { JobChannel } from '../src-main/app/job-protocol.ts';
 import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../src-shared/run-config.ts';
 import { pidAlive } from '../src-main/runs/lock-file.ts';
 import { RunStore } from '../src-main/runs/run-store.ts';
@@ -18,17 +20,17 @@ const home = tempHome();
 afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
 
 /** A real child process that answers a 'predict' request after `top` milliseconds. */
-const slowJob = (live: Set<number>, inflight: { now: number; most: number }): JobProcess => {
+const slowJob = (live: Set<number>, inflight: { now: number; most: number }): ChildEnd<JobChannel> => {
   inflight.most = Math.max(inflight.most, ++inflight.now);
-  const code = `process.on('message', (m) => setTimeout(() => process.send({ type: 'result', result: { pid: process.pid } }, () => process.exit(0)), m.top));`;
+  const code = `process.on('message', (m) => setTimeout(() => process.send({ type: 'result', result: { pid: process.pid } }, () => process.exit(0)), m.job.top));`;
   const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   live.add(child.pid!);
   child.on('exit', () => live.delete(child.pid!));
   return {
-    send: (m) => child.send(m as object),
-    onMessage: (l) => child.on('message', (m) => (inflight.now--, l(m))),
-    onExit: (l) => child.on('exit', (c) => l(c)),
-    kill: () => child.kill('SIGKILL'),
+    send: (m) => void child.send(m),
+    onMessage: (l) => void child.on('message', (m) => (inflight.now--, l(m as never))),
+    onExit: (l) => void child.on('exit', (code, signal) => l({ code, signal })),
+    kill: () => void child.kill('SIGKILL'),
   };
 };
 const predict = (ms: number) => ({ kind: 'predict' as const, home, runId: 'r', imageBase64: '', top: ms });
@@ -38,7 +40,7 @@ describe('process limits', () => {
     const live = new Set<number>();
     const inflight = { now: 0, most: 0 };
     const jobs = createJobRunner(
-      () => slowJob(live, inflight),
+      (() => slowJob(live, inflight)) as Transport,
       { maxRunning: 2, maxQueued: 1, timeoutMs: { lrFind: 1, evaluate: 1, export: 1, predict: 3000 } },
     );
     const first = [jobs(predict(300)), jobs(predict(300)), jobs(predict(300))];
@@ -57,7 +59,7 @@ describe('process limits', () => {
       const { fork } = require('node:child_process');
       const child = fork(${JSON.stringify(entry)}, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       console.log('child ' + child.pid);
-      child.send({ kind: 'predict', home: '/nonexistent', runId: 'x', imageBase64: '', top: 1 });
+      child.send({ type: 'job', job: { kind: 'predict', home: '/nonexistent', runId: 'x', imageBase64: '', top: 1 } });
       setInterval(() => {}, 1000);`;
     const parent = spawn(process.execPath, ['-e', parentCode], { cwd: REPO, env: { ...process.env, KILN_TEST_JOB_BLOCK_MS: '300000' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -4,7 +4,8 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createKilnServices } from '../src-main/app/kiln-services.ts';
 import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../src-shared/run-config.ts';
 import { createRun as createTrainableRun } from '../src-main/training/create-run.ts';
-import { forkSpawner, type TrainerSpawner } from '../src-main/training/trainer-client.ts';
+import { FORK } from '../src-main/common/fork-transport.ts';
+import type { Transport } from '../src-main/common/child-channel.ts';
 import { LOCK_STALE_MS, startHeartbeat } from '../src-main/runs/lock-file.ts';
 import { resumeRunCheck, stopRun } from '../src-main/runs/run-lifecycle.ts';
 import { RunStore } from '../src-main/runs/run-store.ts';
@@ -86,9 +87,9 @@ describe('run locks', () => {
     });
     const run = await createTrainableRun(home, config);
     let spawned = 0;
-    const counting: TrainerSpawner = (args) => {
+    const counting: Transport = (channel, args) => {
       spawned++;
-      return forkSpawner(args);
+      return FORK(channel, args);
     };
     const services = await createKilnServices({ home, emit: () => undefined, spawner: counting });
     try {

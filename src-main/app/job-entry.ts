@@ -8,40 +8,26 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { serializeError } from '../common/errors.ts';
-import { PARENT_CLOSE_GRACE_MS } from '../common/parent-port.ts';
-import { dieWithParent } from '../common/parent-watchdog.ts';
+import { connectParent } from '../common/parent-end.ts';
 import { parseRunConfig } from '../../src-shared/run-config.ts';
 import { loadBackend } from '../engine/backend/load-backend.ts';
 import { loadDataset } from '../training/load-dataset.ts';
 import { DEFAULT_LR_FIND, lrFind } from '../training/lr-find.ts';
-import type { JobRequest } from './job-runner.ts';
+import { JOB_CHANNEL, type JobRequest, type JobResults } from './job-protocol.ts';
 
-interface ParentPort {
-  on(event: 'message', listener: (e: { data: unknown }) => void): void;
-  postMessage(message: unknown): void;
-}
-
-const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
-// stderr is a pipe to the parent (see job-runner.ts); a parent gone away must not crash the job.
-process.stderr.on('error', () => undefined);
-
-function reply(message: unknown): Promise<void> {
-  if (parentPort) {
-    parentPort.postMessage(message);
-    return Promise.resolve();
-  }
-  return new Promise((resolve) => (process.send ? process.send(message, () => resolve()) : resolve()));
-}
+// A parent that went away will never read the answer (and a job stuck in a kernel is killed 5 s later).
+const parent = connectParent(JOB_CHANNEL, { orphanGraceMs: 5_000 });
+parent.onParentGone(() => process.exit(1));
 
 // The first message is the job; a later {type: 'cancel'} asks it to stop.
 const cancel = new AbortController();
 
 /** Progress goes out as it comes; nothing waits for it. */
 function progress(event: unknown): void {
-  void reply({ type: 'progress', event });
+  void parent.send({ type: 'progress', event });
 }
 
-async function run(job: JobRequest): Promise<unknown> {
+async function run(job: JobRequest): Promise<JobResults[JobRequest['kind']]> {
   switch (job.kind) {
     case 'importFolder': {
       // Decoding (sharp, libvips) happens here, never in the app's main process (png-encode.ts says why).
@@ -54,12 +40,10 @@ async function run(job: JobRequest): Promise<unknown> {
       await loadBackend(config.backend);
       const opts = { ...DEFAULT_LR_FIND, ...job.options };
       // Each step's point goes to the host as it comes, so the page can show progress and an ETA.
-      // A cancel stops it at the next step (the learner's callback throws; lrFind disposes the model).
-      const onPoint = (p: { step: number; lr: number; loss: number }) => {
-        if (cancel.signal.aborted) throw Object.assign(new Error('learning-rate finder cancelled'), { name: 'AbortError' });
+      const onPoint = (p: { step: number; lr: number; loss: number }) =>
         progress({ step: p.step, steps: opts.steps, lr: p.lr, loss: Number.isFinite(p.loss) ? p.loss : null });
-      };
-      return lrFind(await loadDataset(job.home, config.data.dataset), config, { ...opts, onPoint });
+      // A cancel stops it at the next step (lrFind rejects with an AbortError and disposes the model).
+      return lrFind(await loadDataset(job.home, config.data.dataset), config, { ...opts, onPoint }, cancel.signal);
     }
     case 'evaluate': {
       const { evaluateRun } = await import('../training/evaluate-run.ts');
@@ -94,33 +78,25 @@ async function run(job: JobRequest): Promise<unknown> {
   }
 }
 
-async function handle(data: unknown): Promise<void> {
+async function handle(job: JobRequest): Promise<void> {
   // Test hook: a main thread stuck in one long synchronous kernel, deaf to 'disconnect'.
   const block = Number(process.env.KILN_TEST_JOB_BLOCK_MS ?? 0);
   if (block) process.stderr.write(`kiln test: job ${process.pid} blocking\n`);
   for (const until = Date.now() + block; Date.now() < until; );
   let exitCode = 0;
   try {
-    await reply({ type: 'result', result: await run(data as JobRequest) });
+    await parent.send({ type: 'result', result: await run(job) });
   } catch (err) {
     exitCode = 1;
-    await reply({ type: 'error', error: serializeError(err) });
+    await parent.send({ type: 'error', error: serializeError(err) });
   }
-  // Electron's port has no delivery callback and closes on exit, which can drop the answer: the parent ends this
-  // process once it has it (utility-spawner.ts); leave on our own only if it does not.
-  if (parentPort) setTimeout(() => process.exit(exitCode), PARENT_CLOSE_GRACE_MS);
-  else process.exit(exitCode);
+  parent.leave(exitCode);
 }
 
 let started = false;
-function onMessage(m: unknown): void {
-  if (!started) {
+parent.onMessage((m) => {
+  if (m.type === 'job' && !started) {
     started = true;
-    void handle(m);
-  } else if ((m as { type?: string } | null)?.type === 'cancel') cancel.abort();
-}
-if (parentPort) parentPort.on('message', (e) => onMessage(e.data));
-else process.on('message', onMessage);
-// A parent that went away will never read the answer.
-process.on('disconnect', () => process.exit(1));
-dieWithParent(5_000);
+    void handle(m.job);
+  } else if (m.type === 'cancel') cancel.abort();
+});

@@ -1,25 +1,9 @@
-import { fileURLToPath } from 'node:url';
-import { forkedExitDetail, forkTs } from '../common/fork-ts.ts';
-import { describeExit, lastStderrLine, type ExitDetail } from '../common/process-exit.ts';
-import type { RunConfig } from '../../src-shared/run-config.ts';
-import type { ExportRequest } from '../../src-shared/export-format.ts';
-import type { ImportFolderOptions } from '../datasets/import-folder.ts';
+import { FORK } from '../common/fork-transport.ts';
+import type { ChildEnd, Transport } from '../common/child-channel.ts';
+import { describeExit, lastStderrLine } from '../common/process-exit.ts';
+import { JOB_CHANNEL, type JobChannel, type JobRequest, type JobResult } from './job-protocol.ts';
 
-/** A child process running `job-entry`: fork here, utilityProcess in the app. */
-export interface JobProcess {
-  send(message: unknown): void;
-  onMessage(listener: (message: unknown) => void): void;
-  /** `detail`, when the host knows more (an abnormal exit): Chromium's reason, the last stderr lines. */
-  onExit(listener: (code: number | null, detail?: ExitDetail) => void): void;
-  kill(): void;
-}
-
-export type JobRequest =
-  | { kind: 'lrFind'; home: string; config: RunConfig; options?: { steps?: number; startLr?: number; endLr?: number } }
-  | { kind: 'evaluate'; home: string; runId: string }
-  | { kind: 'export'; home: string; runId: string; dir: string; options?: ExportRequest }
-  | { kind: 'predict'; home: string; runId: string; imageBase64: string; top: number }
-  | { kind: 'importFolder'; home: string; options: ImportFolderOptions };
+export type { JobRequest, JobResult };
 
 export interface JobOptions {
   /** The job's progress events ({type: 'progress', event} from the process), in order. */
@@ -28,29 +12,11 @@ export interface JobOptions {
   signal?: AbortSignal;
 }
 
-export type JobRunner = <T>(request: JobRequest, options?: JobOptions) => Promise<T>;
+export type JobRunner = <R extends JobRequest>(request: R, options?: JobOptions) => Promise<JobResult<R>>;
 
 const CANCEL_GRACE_MS = 10_000;
 
-const ENTRY = fileURLToPath(new URL('./job-entry.ts', import.meta.url));
-
-export const forkJobProcess = (): JobProcess => {
-  const child = forkTs(ENTRY);
-  return {
-    send: (m) => child.connected && child.send(m as object),
-    onMessage: (l) => child.on('message', l),
-    onExit: (l) =>
-      child.on('exit', (code) => {
-        if (code === 0) l(code);
-        else void forkedExitDetail(child).then((detail) => l(code, detail));
-      }),
-    kill: () => child.kill('SIGKILL'),
-  };
-};
-
 const JOB_NAMES: Record<JobRequest['kind'], string> = { lrFind: 'learning-rate finder', evaluate: 'evaluation', export: 'export', predict: 'prediction', importFolder: 'folder import' };
-
-type JobMessage<T> = { type: 'progress'; event: unknown } | { type: 'result'; result: T } | { type: 'error'; error: { name: string; message: string } };
 
 export interface JobLimits {
   /** Heavy jobs running at once; more wait in a queue. */
@@ -81,7 +47,7 @@ export class JobQueueFullError extends Error {
  * most `maxRunning` processes at once, the rest queued (up to `maxQueued`), each one killed when it
  * runs past its kind's timeout.
  */
-export function createJobRunner(spawn: () => JobProcess = forkJobProcess, limits: JobLimitsOption = {}): JobRunner {
+export function createJobRunner(transport: Transport = FORK, limits: JobLimitsOption = {}): JobRunner {
   const { maxRunning, maxQueued } = { ...DEFAULT_JOB_LIMITS, ...limits };
   const timeoutMs = { ...DEFAULT_JOB_LIMITS.timeoutMs, ...limits.timeoutMs };
   let running = 0;
@@ -90,10 +56,10 @@ export function createJobRunner(spawn: () => JobProcess = forkJobProcess, limits
     running--;
     queue.shift()?.();
   };
-  const runOne = <T>(request: JobRequest, { onProgress, signal }: JobOptions) =>
-    new Promise<T>((resolve, reject) => {
+  const runOne = <R extends JobRequest>(request: R, { onProgress, signal }: JobOptions) =>
+    new Promise<JobResult<R>>((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
-      const proc = spawn();
+      const proc: ChildEnd<JobChannel> = transport(JOB_CHANNEL, []);
       let answered = false;
       let settled = false;
       let killTimer: NodeJS.Timeout | undefined;
@@ -115,8 +81,7 @@ export function createJobRunner(spawn: () => JobProcess = forkJobProcess, limits
         proc.kill();
         reject(Object.assign(new Error(`the ${JOB_NAMES[request.kind]} took longer than ${Math.round(timeout / 1000)} s and was stopped`), { name: 'JobTimeoutError' }));
       }, timeout);
-      proc.onMessage((m) => {
-        const msg = m as JobMessage<T>;
+      proc.onMessage((msg) => {
         if (msg.type === 'progress') {
           if (!settled) onProgress?.(msg.event);
           return;
@@ -124,10 +89,10 @@ export function createJobRunner(spawn: () => JobProcess = forkJobProcess, limits
         answered = true;
         if (settled) return;
         settle();
-        if (msg.type === 'result') resolve(msg.result);
+        if (msg.type === 'result') resolve(msg.result as JobResult<R>);
         else reject(Object.assign(new Error(msg.error.message), { name: msg.error.name }));
       });
-      proc.onExit((code, detail) => {
+      proc.onExit(({ code, detail }) => {
         if (settled || answered) return;
         settle();
         if (signal?.aborted) return reject(signal.reason);
@@ -135,9 +100,9 @@ export function createJobRunner(spawn: () => JobProcess = forkJobProcess, limits
         const message = `the ${JOB_NAMES[request.kind]} process exited unexpectedly (${describeExit(code, null, detail)})${last ? `, last saying "${last}"` : ''}`;
         reject(Object.assign(new Error(message), { name: 'JobCrashedError' }));
       });
-      proc.send(request);
+      proc.send({ type: 'job', job: request });
     });
-  return async <T>(request: JobRequest, options: JobOptions = {}) => {
+  return async <R extends JobRequest>(request: R, options: JobOptions = {}) => {
     if (running >= maxRunning) {
       if (queue.length >= maxQueued) {
         throw new JobQueueFullError(`Kiln is busy: ${running} jobs are running and ${queue.length} are waiting; try the ${JOB_NAMES[request.kind]} again later`);
@@ -146,7 +111,7 @@ export function createJobRunner(spawn: () => JobProcess = forkJobProcess, limits
     }
     running++;
     try {
-      return await runOne<T>(request, options);
+      return await runOne(request, options);
     } finally {
       next();
     }

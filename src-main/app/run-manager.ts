@@ -1,13 +1,15 @@
 import type { RunConfig } from '../../src-shared/run-config.ts';
 import { createRun } from '../training/create-run.ts';
-import { forkSpawner, TrainerHandle, type TrainerSpawner } from '../training/trainer-client.ts';
+import { TrainerHandle } from '../training/trainer-client.ts';
+import { FORK } from '../common/fork-transport.ts';
+import type { ChildExit, Transport } from '../common/child-channel.ts';
 import type { TrainerMessage } from '../../src-shared/trainer-protocol.ts';
 import { RunStore } from '../runs/run-store.ts';
 import { resumeRunCheck, RunStateError, stopRun } from '../runs/run-lifecycle.ts';
 import type { RunRecord } from '../../src-shared/run-types.ts';
 import type { KilnEvents } from '../../src-shared/contract.ts';
 import type { DailyLog } from './daily-log.ts';
-import { describeExit, lastStderrLine, stderrTailForLog, type ExitDetail } from '../common/process-exit.ts';
+import { describeExit, lastStderrLine, stderrTailForLog } from '../common/process-exit.ts';
 
 type Emit = <E extends keyof KilnEvents>(event: E, payload: KilnEvents[E]) => void;
 
@@ -27,7 +29,8 @@ export class RunManager {
     readonly home: string,
     private readonly emit: Emit,
     private readonly log: DailyLog,
-    private readonly spawner: TrainerSpawner = forkSpawner,
+    /** How trainers are started: forked here; utility processes or the GPU trainer page in the app. */
+    private readonly spawner: Transport = FORK,
     /** How long a trainer may take to honour pause or stop (finish its step, checkpoint) before it is killed. */
     private readonly stopTimeoutMs = 120_000,
     /** Trainers at once: each holds a model, its data and a backend; more are refused with a reason. */
@@ -153,7 +156,7 @@ export class RunManager {
   private launch(id: string): void {
     const handle = new TrainerHandle(this.home, id, this.spawner);
     this.live.set(id, handle);
-    let exit: { code: number | null; signal: string | null; detail?: ExitDetail } | undefined;
+    let exit: ChildExit | undefined;
     let started = false;
     handle.on('exit', (e) => (exit = e));
     handle.on('message', (m: TrainerMessage) => {

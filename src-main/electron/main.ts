@@ -16,7 +16,7 @@ import { DailyLog } from '../app/daily-log.ts';
 import { chromiumDataDirFor, openRecovering, stripDevEnv, trustSystemCertificates } from './app-setup.ts';
 import { ElectronSettingsStore, type AppStoreData, type WindowBounds } from './electron-settings.ts';
 import { appMainFrames, ipcEmitter, registerKilnIpc } from './register-ipc.ts';
-import { utilityJobProcess, utilityTrainerSpawner } from './utility-spawner.ts';
+import { utilityTransport } from './utility-transport.ts';
 import { ProcessGoneLog } from './process-gone.ts';
 import { scheduleUpdateCheck } from '../app/update-check.ts';
 import { RELEASES_FEED, RELEASES_PAGE } from '../common/project.ts';
@@ -168,8 +168,8 @@ async function start(): Promise<void> {
     home,
     electron: true,
     emit,
-    spawner: utilityTrainerSpawner(fork, path.join(here, 'trainer-entry.js'), goneLog),
-    jobs: createJobRunner(utilityJobProcess(fork, path.join(here, 'job-entry.js'), goneLog)),
+    spawner: utilityTransport(fork, here, goneLog),
+    jobs: createJobRunner(utilityTransport(fork, here, goneLog)),
     settings: new ElectronSettingsStore(settingsStore),
     // Downloads use Node's https; Chromium's resolver knows the system's proxy settings and PAC script.
     proxyFor: (url) => session.defaultSession.resolveProxy(url),

@@ -15,7 +15,7 @@ const GRACE_MS = 400;
  * Chromium's account of child processes that ended abnormally (app 'child-process-gone'): every one is logged
  * with its reason and exit code, and a spawner asks for the reason of its own process by name when that process
  * exits. Which of the two events comes first is not documented, so the question waits a little for the answer.
- * Names must be unique per live process (utility-spawner.ts makes them so).
+ * Names must be unique per live process (electron/utility-transport.ts makes them so).
  */
 export class ProcessGoneLog {
   private readonly known = new Map<string, ChildGoneDetails>();

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { UsageError } from '../common/errors.ts';
 import { KILN_VERSION } from '../common/version.ts';
-import type { TrainerSpawner } from '../training/trainer-client.ts';
+import type { Transport } from '../common/child-channel.ts';
 import { dispatch } from '../app/dispatch.ts';
 import { createKilnServices, type EmitEvent, type KilnServices } from '../app/kiln-services.ts';
 import { allowedLoopbackHosts, hostPort, isLoopbackHost } from './host-check.ts';
@@ -43,7 +43,7 @@ export interface KilnServerOptions {
   allowRemote?: boolean;
   rendererDir?: string;
   maxMessageBytes?: number;
-  spawner?: TrainerSpawner;
+  spawner?: Transport;
   /** With allowRemote: the only folders (and their sub-folders) a client may import from. */
   dataRoots?: string[];
   maxConnections?: number;

@@ -15,8 +15,11 @@ export type LrFindOptions = LrRangeTestOptions;
 
 export const DEFAULT_LR_FIND: LrFindOptions = { startLr: 1e-5, endLr: 10, steps: 100, divergeFactor: 4 };
 
-/** The learning-rate range test (the LrRangeTest callback) from fresh weights, on the run a config would create. */
-export async function lrFind(dataset: LoadedDataset, config: RunConfig, opts: LrFindOptions): Promise<LrFindResult> {
+/**
+ * The learning-rate range test (the LrRangeTest callback) from fresh weights, on the run a config would create.
+ * Aborting `signal` ends it at the next step with an AbortError.
+ */
+export async function lrFind(dataset: LoadedDataset, config: RunConfig, opts: LrFindOptions, signal?: AbortSignal): Promise<LrFindResult> {
   const base = resolveRun(config, dataset.train.count, dataset.val.count);
   const spec = base.config.net.arch;
   const epochs = Math.ceil(opts.steps / Math.max(base.stepsPerEpoch, 1));
@@ -31,11 +34,12 @@ export async function lrFind(dataset: LoadedDataset, config: RunConfig, opts: Lr
   const test = new LrRangeTest(opts);
   learner.callbacks.push(test);
   try {
-    await learner.fit();
+    await learner.fit(signal);
   } finally {
     model.dispose();
     sgd.dispose();
   }
+  if (signal?.aborted) throw Object.assign(new Error('learning-rate finder cancelled'), { name: 'AbortError' });
   return { points: test.points, ...suggest(test.points), stoppedEarly: test.stoppedEarly };
 }
 

@@ -28,8 +28,8 @@ export interface SessionOptions {
   home: string;
   runId: string;
   emit: (message: TrainerMessage) => void;
-  /** Called once the learner exists, so the host can wire pause/stop requests to it. */
-  onLearner?: (learner: Learner) => void;
+  /** Pauses (reason 'pause') or stops (any other reason) the run after the current step. */
+  signal?: AbortSignal;
 }
 
 
@@ -96,7 +96,6 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
       ...(backend.adapter ? { adapter: backend.adapter } : {}),
       ...(microBatch < resolved.batchSize ? { microBatch: { size: microBatch, parts: splitBatch(resolved.batchSize, microBatch).length, note: MICRO_BATCH_NOTE } } : {}),
     };
-    opts.onLearner?.(learner);
     record = await store.update(runId, {
       status: 'running',
       backend: backendRecord,
@@ -105,7 +104,7 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     });
     emit({ type: 'started', runId, backend: backendRecord, resumedAtStep: position.step, totalSteps: resolved.totalSteps });
 
-    const outcome = await learner.fit();
+    const outcome = await learner.fit(opts.signal);
     progress.finish(learner);
     // A diverged run's weights are not worth keeping: `latest` stays the last epoch's checkpoint.
     if (outcome === 'paused' || outcome === 'stopped') await saveCheckpoint(latest, model, sgd, learner.position, { paused: true });

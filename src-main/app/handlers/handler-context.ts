@@ -2,7 +2,7 @@ import type { DatasetStore } from '../../datasets/dataset-store.ts';
 import type { ImportFolderOptions } from '../../datasets/import-folder.ts';
 import type { ProxyResolver } from '../../datasets/proxy.ts';
 import type { UploadStore } from '../../datasets/upload-store.ts';
-import type { TrainerSpawner } from '../../training/trainer-client.ts';
+import type { Transport } from '../../common/child-channel.ts';
 import type { KilnEvents, KilnHandlers } from '../../../src-shared/contract.ts';
 import type { ImportProgressEvent } from '../../../src-shared/dataset-progress.ts';
 import type { CustomArchStore } from '../custom-archs.ts';
@@ -20,7 +20,8 @@ export interface KilnServicesOptions {
   /** Pushes an event to every connected renderer. */
   emit: EmitEvent;
   /** How trainers start: child_process.fork by default, Electron's utilityProcess in the app. */
-  spawner?: TrainerSpawner;
+  /** How trainers are started (fork by default; utility processes or the GPU trainer page in the app). */
+  spawner?: Transport;
   /** How heavy jobs (LR range test, evaluation, export, prediction) run out of process; a fork of job-entry.ts by default. */
   jobs?: JobRunner;
   /** settings.json under the home by default; electron-store in the app. */

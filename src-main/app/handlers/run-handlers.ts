@@ -3,8 +3,7 @@ import { ensureWritableDir } from '../../common/writable-dir.ts';
 import { compareRuns } from '../../runs/compare-runs.ts';
 import { readEvaluation } from '../../training/evaluate-run.ts';
 import { DEFAULT_LR_FIND } from '../../training/lr-find.ts';
-import type { Evaluation, KilnEvents, Prediction } from '../../../src-shared/contract.ts';
-import type { LrFindResult } from '../../../src-shared/train-types.ts';
+import type { KilnEvents } from '../../../src-shared/contract.ts';
 import { assertRunDataset } from '../dataset-usage.ts';
 import { checkExportDir, checkRemoteExportDir } from '../safe-paths.ts';
 import type { HandlerContext, HandlersOf } from './handler-context.ts';
@@ -45,7 +44,7 @@ export function runHandlers({ home, opts, log, datasets, runs, jobs }: HandlerCo
     },
     'runs.evaluate': async (id) => {
       await assertRunDataset(datasets, await runs.store.get(id), 'evaluating it');
-      const result = await jobs<Evaluation>({ kind: 'evaluate', home, runId: id });
+      const result = await jobs({ kind: 'evaluate', home, runId: id });
       log.info(`run ${id}: evaluated`);
       return result;
     },
@@ -57,24 +56,24 @@ export function runHandlers({ home, opts, log, datasets, runs, jobs }: HandlerCo
       const checked = opts.remote ? checkRemoteExportDir(dir, home) : checkExportDir(dir, home);
       await runs.store.get(id);
       const out = ensureWritableDir(checked);
-      const result = await jobs<{ dir: string }>({ kind: 'export', home, runId: id, dir: out, ...(options ? { options } : {}) });
+      const result = await jobs({ kind: 'export', home, runId: id, dir: out, ...(options ? { options } : {}) });
       log.info(`run ${id}: exported to ${result.dir}`);
       return result;
     },
     'runs.predict': async (id, imageBase64, top) => {
       await assertRunDataset(datasets, await runs.store.get(id), 'trying a picture');
-      return jobs<Prediction>({ kind: 'predict', home, runId: id, imageBase64, top: top ?? 3 });
+      return jobs({ kind: 'predict', home, runId: id, imageBase64, top: top ?? 3 });
     },
     'runs.lrFind': async (config, options) => {
       const { startLr, endLr } = { ...DEFAULT_LR_FIND, ...options };
       if (!(endLr > startLr)) throw new UsageError(`runs.lrFind: endLr (${endLr}) must be above startLr (${startLr})`);
       const { findId, ...jobOptions } = options ?? {};
-      if (!findId) return jobs<LrFindResult>({ kind: 'lrFind', home, config, options: jobOptions });
+      if (!findId) return jobs({ kind: 'lrFind', home, config, options: jobOptions });
       if (lrFinds.has(findId)) throw new UsageError(`runs.lrFind: a range test "${findId}" is running already`);
       const controller = new AbortController();
       lrFinds.set(findId, controller);
       try {
-        return await jobs<LrFindResult>(
+        return await jobs(
           { kind: 'lrFind', home, config, options: jobOptions },
           {
             signal: controller.signal,

@@ -56,11 +56,24 @@ const EVAL_BATCH = 250;
 const READ_INTERVAL_MS = 200;
 /** ...and lets at most this many steps queue up unread, which bounds the device memory they hold. */
 const MAX_IN_FLIGHT = 8;
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** Lets messages (a pause) in between steps; in a browser (the GPU trainer page) without setTimeout's clamping. */
+export const yieldToEventLoop: () => Promise<void> =
+  typeof setImmediate === 'function'
+    ? () => new Promise<void>((resolve) => setImmediate(resolve))
+    : () =>
+        new Promise<void>((resolve) => {
+          const { port1, port2 } = new MessageChannel();
+          port1.onmessage = () => {
+            port1.close();
+            resolve();
+          };
+          port2.postMessage(null);
+        });
 
 export class Learner {
   position: Position;
-  private stopReason: 'pause' | 'stop' | 'diverge' | null = null;
+  /** The one way a fit ends early: the host's AbortSignal (fit's argument) and callbacks' requestStop both abort this. */
+  private readonly stopper = new AbortController();
   private readonly lut: Float32Array;
   private readonly size: number;
 
@@ -89,9 +102,16 @@ export class Learner {
     return this.model.params.filter((p) => head.has(p.name));
   }
 
-  /** Ask the loop to end after the current batch; checked every batch. */
+  /**
+   * For callbacks (the LR range test's end, a divergence guard): end the fit after the current batch, as an abort
+   * of fit's signal would. Hosts pass an AbortSignal to fit() instead.
+   */
   requestStop(reason: 'pause' | 'stop' | 'diverge'): void {
-    this.stopReason ??= reason;
+    this.stopper.abort(reason);
+  }
+
+  private get stopReason(): 'pause' | 'stop' | 'diverge' | null {
+    return this.stopper.signal.aborted ? (this.stopper.signal.reason as 'pause' | 'stop' | 'diverge') : null;
   }
 
   get trainSplit(): ImageSplit {
@@ -119,7 +139,7 @@ export class Learner {
    * pauses, anything else stops); both are checked every batch.
    */
   async fit(signal?: AbortSignal): Promise<FitOutcome> {
-    const onAbort = () => this.requestStop(signal?.reason === 'pause' ? 'pause' : 'stop');
+    const onAbort = () => this.stopper.abort(signal?.reason === 'pause' ? 'pause' : 'stop');
     if (signal?.aborted) onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
