@@ -76,9 +76,11 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
       throw new Error(
         `run ${runId} reached step ${record.progress.step} but has no complete checkpoint in ${store.checkpointDir(runId)}; resuming would restart it from step 0, so it was not resumed (start a new run with the same config instead)`,
       );
-    } else if (resolved.config.initFrom) {
+    } else {
+      // From step 0: lines a session killed before its first checkpoint wrote would be logged a second time.
+      await store.rewindMetrics(runId, 0);
       // A fine-tune's first session: the source run's weights, its head drawn afresh from the seed when the classes differ.
-      await applyInitWeights(path.join(store.checkpointDir(runId), INIT_SLOT), model, new Set(record.origin?.reinitialised ?? []));
+      if (resolved.config.initFrom) await applyInitWeights(path.join(store.checkpointDir(runId), INIT_SLOT), model, new Set(record.origin?.reinitialised ?? []));
     }
     const wallAtStart = record.wallSeconds;
     const wall = () => wallAtStart + (performance.now() - sessionStart) / 1000;
