@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BackboneStore, LicenceNotAcceptedError } from '../src-main/backbones/backbone-store.ts';
-import { backboneGraph, findBackbone } from '../src-main/engine/backbones/registry.ts';
-import { torchTensorsOf } from '../src-main/engine/backbones/torch-weights.ts';
+import { findBackbone } from '../src-main/engine/backbones/registry.ts';
+import { torchTensorsOfBackbone, writeSafetensors } from './fixtures/safetensors-writer.ts';
 import { REPO } from './fixtures/runs-fixtures.ts';
 import { PROCESS_TEST_TIMEOUT } from './fixtures/kiln-process.ts';
 
@@ -125,7 +125,7 @@ describe('backbone weights store', () => {
     await expect(store.add('mobilenetv2', SOURCE, { unverified: true })).rejects.toThrow(`${SOURCE}: does not fit mobilenetv2: missing tensor features.0.0.weight`);
     // A full-size MobileNetV2 in torchvision's names (zeros: only names and shapes are checked).
     const file = path.join(tmp, 'mobilenetv2.safetensors');
-    writeZeros(file, torchTensorsOf(backboneGraph(findBackbone('mobilenetv2')!)).map((r) => ({ name: r.torchName, shape: r.torchShape })));
+    writeSafetensors(file, torchTensorsOfBackbone('mobilenetv2'));
     const record = await store.add('mobilenetv2', file, { unverified: true });
     expect(record).toMatchObject({ name: 'mobilenetv2', verified: false, source: { kind: 'file', path: file } });
     expect((await store.resolve('mobilenetv2')).record.verified).toBe(false);
@@ -150,21 +150,6 @@ describe('backbone weights store', () => {
     expect(rows.map((r) => [r.name, r.cached?.verified ?? null])).toEqual([['resnet18', true], ['resnet50', null], ['mobilenetv2', null]]);
   });
 });
-
-/** A safetensors file of F32 zeros with these tensors. */
-function writeZeros(file: string, tensors: { name: string; shape: number[] }[]): void {
-  let offset = 0;
-  const header: Record<string, unknown> = {};
-  for (const t of tensors) {
-    const n = t.shape.reduce((a, d) => a * d, 1) * 4;
-    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + n] };
-    offset += n;
-  }
-  const json = Buffer.from(JSON.stringify(header));
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(json.length));
-  fs.writeFileSync(file, Buffer.concat([len, json, Buffer.alloc(offset)]));
-}
 
 /** `kiln …` as a process with `input` on its stdin. */
 function kilnWithInput(args: string[], input: string): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -8,6 +8,13 @@ export type FitMode = 'crop' | 'pad';
 export interface DecodeOptions {
   size: number;
   fit: FitMode;
+  /**
+   * timm's / torchvision's eval transform for pretrained backbones (fit 'crop' only): resize to cover scaleTo×scaleTo
+   * (the short side to scaleTo), then take the centre size×size. Absent: cover size×size directly.
+   */
+  scaleTo?: number;
+  /** Resampling kernel (sharp's default, Lanczos-3, when absent); 'cubic' is Catmull-Rom, PIL's bicubic. */
+  kernel?: 'cubic' | 'linear';
 }
 
 /** An image that cannot be used; the import skips it and reports the reason. */
@@ -42,8 +49,12 @@ export async function decodeImage(file: string, opts: DecodeOptions): Promise<Ui
   }
   const S = opts.size;
   try {
-    const { data, info } = await img
-      .resize(S, S, opts.fit === 'crop' ? { fit: 'cover', position: 'centre' } : { fit: 'contain', background: { r: 0, g: 0, b: 0, alpha: 1 } })
+    const kernel = opts.kernel ? { kernel: opts.kernel } : {};
+    const scaled = opts.scaleTo && opts.fit === 'crop' && opts.scaleTo > S ? opts.scaleTo : null;
+    const resized = scaled
+      ? await centreCrop(img.resize(scaled, scaled, { fit: 'outside', ...kernel }), S, sharp)
+      : img.resize(S, S, opts.fit === 'crop' ? { fit: 'cover', position: 'centre', ...kernel } : { fit: 'contain', background: { r: 0, g: 0, b: 0, alpha: 1 }, ...kernel });
+    const { data, info } = await resized
       .toColourspace('srgb')
       .removeAlpha()
       .raw({ depth: 'uchar' })
@@ -80,6 +91,21 @@ export function describeDecodeFailure(buf: Buffer, message: string): string {
   if (startsWith(buf, PNG_SIGNATURE) && !buf.subarray(-12).includes(Buffer.from('IEND'))) return 'truncated PNG: the file ends before the image does (an interrupted copy or download?)';
   if (vague) return 'cannot decode: the decoder gave no reason (a damaged or unsupported file)';
   return said;
+}
+
+/**
+ * torchvision's Resize(short side) + CenterCrop: the short side is already scaled; the crop's offsets are
+ * round((side − S) / 2) with Python's round-half-to-even, as CenterCrop computes them.
+ */
+async function centreCrop(img: Sharp, S: number, sharp: Awaited<ReturnType<typeof loadSharp>>): Promise<Sharp> {
+  const { data, info } = await img.toColourspace('srgb').removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const offset = (side: number) => roundHalfEven((side - S) / 2);
+  return sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } }).extract({ left: offset(info.width), top: offset(info.height), width: S, height: S });
+}
+
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 function cleanSharpMessage(message: string): string {

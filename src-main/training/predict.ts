@@ -9,7 +9,9 @@ import type { BackendChoice } from '../../src-shared/backends.ts';
 import { formatZodError } from '../../src-shared/zod-error.ts';
 import { openOnnxSession } from '../engine/onnx/onnx-runtime.ts';
 import { normalisationTable } from '../engine/data/batches.ts';
-import { decodeImage } from '../datasets/decode-image.ts';
+import { decodeImage, type DecodeOptions } from '../datasets/decode-image.ts';
+import { parseBackboneRef } from '../engine/backbones/registry.ts';
+import { loadImagenetModel } from './imagenet-model.ts';
 import { IMAGE_EXTENSIONS } from '../datasets/scan-folder.ts';
 import { buildRunExport, KILN_FILE, loadExport, readKilnExport } from './export-run.ts';
 import { KilnExportSchema, type KilnExport } from './kiln-export.ts';
@@ -42,11 +44,25 @@ export class Classifier {
     readonly runtime: 'tfjs' | 'onnx',
     private readonly scorer: Scorer,
     private readonly release: () => void,
+    /** How files are decoded: the dataset import's resize unless the model says otherwise (a backbone's config). */
+    private readonly decodeOptions: DecodeOptions = { size: kiln.imageSize, fit: kiln.fit },
+    /** For imagenet:NAME, the stored weights it runs (their SHA-256, and whether they are the pinned file). */
+    readonly weights: { sha256: string; verified: boolean } | null = null,
   ) {}
 
-  /** `target` is an export folder (it has kiln.json), a model.onnx written by kiln export, or a run id. */
+  /**
+   * `target` is an export folder (it has kiln.json), a model.onnx written by kiln export, a run id, or
+   * `imagenet:NAME`: a pretrained backbone stored in the Kiln home, with its ImageNet head.
+   */
   static async open(home: string, target: string, opts: { checkpoint?: CheckpointChoice; backend?: BackendChoice } = {}): Promise<Classifier> {
-    await loadBackend(opts.backend ?? 'cpu');
+    const backbone = parseBackboneRef(target);
+    // A full-size backbone at 224 px is seconds per image on tfjs's pure-JS cpu backend: wasm unless asked.
+    await loadBackend(opts.backend ?? (backbone !== null ? 'wasm' : 'cpu'));
+    if (backbone !== null) {
+      const m = await loadImagenetModel(home, backbone);
+      const layers = Classifier.fromLayers(m.model, m.kiln, target);
+      return new Classifier(m.kiln, target, 'tfjs', layers.scorer, layers.release, m.decode, { sha256: m.record.sha256, verified: m.record.verified });
+    }
     if (target.toLowerCase().endsWith('.onnx') && fs.existsSync(target) && fs.statSync(target).isFile()) {
       const { bytes, kiln } = await readOnnxKiln(target);
       const parsed = KilnExportSchema.safeParse(kiln);
@@ -110,14 +126,20 @@ export class Classifier {
 
   /** Decode a file exactly as the dataset import did (same resize and fit) into size×size RGB bytes. */
   decode(file: string): Promise<Uint8Array> {
-    return decodeImage(file, { size: this.kiln.imageSize, fit: this.kiln.fit });
+    return decodeImage(file, this.decodeOptions);
   }
 
   /** Class probabilities for images of size×size×3 bytes (HWC), preprocessed as in training. */
   async probabilities(images: Uint8Array[]): Promise<Float32Array[]> {
+    return (await this.scores(images)).probs;
+  }
+
+  /** Logits and class probabilities for images of size×size×3 bytes (HWC), preprocessed as in training. */
+  async scores(images: Uint8Array[]): Promise<{ logits: Float32Array[]; probs: Float32Array[] }> {
     const S = this.kiln.imageSize;
     const k = this.kiln.classes.length;
     const out: Float32Array[] = [];
+    const raw: Float32Array[] = [];
     for (let start = 0; start < images.length; start += BATCH) {
       const batch = images.slice(start, start + BATCH);
       batch.forEach((img, b) => {
@@ -126,14 +148,19 @@ export class Classifier {
       const logits = await this.scorer(batch);
       const probs = tf.tidy(() => tf.softmax(logits));
       const data = (await probs.data()) as Float32Array;
+      const values = (await logits.data()) as Float32Array;
       tf.dispose([logits, probs]);
-      for (let b = 0; b < batch.length; b++) out.push(data.slice(b * k, (b + 1) * k));
+      for (let b = 0; b < batch.length; b++) {
+        out.push(data.slice(b * k, (b + 1) * k));
+        raw.push(values.slice(b * k, (b + 1) * k));
+      }
     }
-    return out;
+    return { logits: raw, probs: out };
   }
 
   /** Top-k classes of image files; a file that cannot be decoded is reported, not fatal. */
-  async predictFiles(files: string[], top = 3): Promise<{ predictions: FilePrediction[]; failures: PredictFailure[] }> {
+  /** `logits`: each prediction also carries the model's raw logits (all classes). */
+  async predictFiles(files: string[], top = 3, opts: { logits?: boolean } = {}): Promise<{ predictions: (FilePrediction & { logits?: number[] })[]; failures: PredictFailure[] }> {
     const decoded: { file: string; pixels: Uint8Array }[] = [];
     const failures: PredictFailure[] = [];
     for (const file of files) {
@@ -143,10 +170,12 @@ export class Classifier {
         failures.push({ file, error: (err as Error).message });
       }
     }
-    const probs = await this.probabilities(decoded.map((d) => d.pixels));
+    const { probs, logits } = await this.scores(decoded.map((d) => d.pixels));
     const predictions = decoded.map((d, i) => {
       const ranked = topK(probs[i]!, this.kiln.classes, top);
-      return { file: d.file, classIndex: this.kiln.classes.indexOf(ranked[0]!.className), top: ranked };
+      // By index, not by name: ImageNet has two classes named "crane" (the bird, the machine).
+      const classIndex = probs[i]!.reduce((best, p, c, all) => (p > all[best]! ? c : best), 0);
+      return { file: d.file, classIndex, top: ranked, ...(opts.logits ? { logits: Array.from(logits[i]!) } : {}) };
     });
     return { predictions, failures };
   }
