@@ -165,6 +165,8 @@ export const EpochMetricSchema = loose({
   lr: finite,
   imagesPerSec: z.number().min(0),
   seconds: z.number().min(0),
+  /** Validation images behind valAcc: a fixed sample after each epoch but the last (older runs: absent, the whole split). */
+  valImages: count.optional(),
   t: z.number().min(0),
 });
 export type EpochMetric = z.infer<typeof EpochMetricSchema>;

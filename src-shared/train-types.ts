@@ -14,6 +14,8 @@ export interface EpochMetrics {
   seconds: number;
   /** Seconds spent evaluating after the epoch. */
   evalSeconds: number;
+  /** Validation images evaluated: a fixed sample after each epoch but the last, the whole split after the last. */
+  valImages?: number;
 }
 
 export interface LrFindPoint {
@@ -30,4 +32,6 @@ export interface LrFindResult {
   /** A tenth of the LR at the minimum loss, the other common rule. */
   minLossLr: number | null;
   stoppedEarly: boolean;
+  /** The batch size it trained at; the suggestions are for that batch (scaleLr for another). */
+  batchSize: number;
 }

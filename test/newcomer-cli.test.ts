@@ -67,3 +67,18 @@ describe('dataset names wherever ids are taken', () => {
     expect(record.resolved?.config?.data.dataset).toBe('hymenoptera-data');
   });
 });
+
+describe('lr-find', () => {
+  it('says its batch size and an ETA, and scales its suggestion to the batch asked for', async () => {
+    const spec = path.join(home, 'tiny.json');
+    fs.writeFileSync(spec, JSON.stringify({ kind: 'resnet9', widths: [4, 8, 8, 8], outputScale: 0.125 }));
+    const r = await cliInProcess(['lr-find', '--dataset', 'synthetic', '--arch', spec, '--limit-train', '256', '--batch-size', '16', '--steps', '12', '--end-lr', '1', '--for-batch', '64', '--backend', 'wasm', '--home', home]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^lr-find on wasm \(.*\): 12 steps at batch 16 \(kiln train's batch with these options\), lr 0\.00001 to 1$/m);
+    expect(r.stderr).toMatch(/^lr-find: about \d+s left \(at most 12 steps\)$/m);
+    const found = /^suggested lr-max at batch 16: (\S+) .*min-loss\/10: (\S+)$/m.exec(r.stdout)!;
+    const scaled = /^for batch 64 \(scaled linearly\): lr-max (\S+); min-loss\/10: (\S+)$/m.exec(r.stdout)!;
+    expect(found && scaled).toBeTruthy();
+    for (const i of [1, 2]) if (found[i] !== 'none') expect(Number(scaled[i])).toBeCloseTo(Number(found[i]) * 4, 2);
+  });
+});

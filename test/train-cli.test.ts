@@ -23,9 +23,12 @@ describe('kiln train', () => {
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     const epochs = lines.filter((l) => l.type === 'epoch');
     expect(epochs.map((e) => e.epoch)).toEqual([1, 2]);
-    for (const key of ['trainLoss', 'trainAcc', 'valLoss', 'valAcc', 'ttaAcc', 'lr', 'imagesPerSec', 'seconds']) {
+    for (const key of ['trainLoss', 'trainAcc', 'valLoss', 'valAcc', 'lr', 'imagesPerSec', 'seconds', 'valImages']) {
       expect(typeof epochs[0][key], key).toBe('number');
     }
+    // TTA after the last epoch only (the whole split), where it is the number the run is judged by.
+    expect([epochs[0].ttaAcc, typeof epochs[1].ttaAcc]).toEqual([undefined, 'number']);
+    expect(epochs[1].valImages).toBe(256);
     expect(epochs[1].trainLoss).toBeLessThan(epochs[0].trainLoss);
     expect(epochs[1].valLoss).toBeLessThan(epochs[0].valLoss);
     expect(epochs[1].valAcc).toBeGreaterThan(0.15);

@@ -2,7 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadBackend } from '../engine/backend/load-backend.ts';
 import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../../src-shared/run-config.ts';
 import { makeSyntheticDataset } from '../engine/data/synthetic.ts';
-import { lrFind, suggest } from './lr-find.ts';
+import { lrFind, lrFindBatchSize, scaleLr, suggest } from './lr-find.ts';
+import type { LoadedDataset } from '../common/dataset-types.ts';
 import type { LrFindPoint } from '../../src-shared/train-types.ts';
 
 beforeAll(async () => {
@@ -39,5 +40,17 @@ describe('lrFind', () => {
     expect(result.stoppedEarly).toBe(true);
     expect(result.points.length).toBeLessThan(30);
     expect(result.points.length).toBeGreaterThan(10);
+    expect(result.batchSize).toBe(16);
+  });
+
+  it('trains at the batch kiln train resolves for the same options, and scales a suggestion linearly to another', () => {
+    // The README's two commands: `train --limit-train 10000 --epochs 4` runs at the auto batch 128; lr-find
+    // given the same options measures at 128, without them at the recipe's 512 on the whole of CIFAR-10.
+    const cifar = (train: number) => ({ train: { count: train }, val: { count: 10000 } }) as LoadedDataset;
+    const config = mergeRunConfig(DEFAULT_RUN_CONFIG, { net: { arch: 'resnet-9-s' } });
+    expect(lrFindBatchSize(cifar(50000), config)).toBe(512);
+    expect(lrFindBatchSize(cifar(10000), mergeRunConfig(config, { data: { limitTrain: 10000 }, opt: { epochs: 4 } }))).toBe(128);
+    expect(scaleLr(0.4, 512, 128)).toBeCloseTo(0.1, 12);
+    expect(scaleLr(null, 512, 128)).toBeNull();
   });
 });

@@ -40,7 +40,20 @@ export async function lrFind(dataset: LoadedDataset, config: RunConfig, opts: Lr
     sgd.dispose();
   }
   if (signal?.aborted) throw Object.assign(new Error('learning-rate finder cancelled'), { name: 'AbortError' });
-  return { points: test.points, ...suggest(test.points), stoppedEarly: test.stoppedEarly };
+  return { points: test.points, ...suggest(test.points), stoppedEarly: test.stoppedEarly, batchSize: resolved.batchSize };
+}
+
+/**
+ * The batch the range test trains at: what `kiln train` with the same config resolves (an auto batch depends
+ * on the data and on whether epochs are given), so its suggestion is for that batch.
+ */
+export function lrFindBatchSize(dataset: LoadedDataset, config: RunConfig): number {
+  return resolveRun(config, dataset.train.count, dataset.val.count).batchSize;
+}
+
+/** A learning rate found at one batch size, for another: SGD's linear scaling rule (as Kiln's auto batch scales its LR). */
+export function scaleLr(lr: number | null, fromBatch: number, toBatch: number): number | null {
+  return lr === null ? null : (lr * toBatch) / fromBatch;
 }
 
 export function suggest(points: LrFindPoint[]): { suggestedLr: number | null; minLossLr: number | null } {

@@ -32,22 +32,39 @@ export function metricsLogger(store: RunStore, runId: string, resolved: Resolved
   };
 }
 
-/** `progress` messages at most every PROGRESS_INTERVAL_MS, with an ETA for the whole run; `finish` sends the last step. */
+/** Steps of a session left out of its step time: the first ones compile kernels and fill caches, and ran ~2× slower. */
+export const WARMUP_STEPS = 3;
+
+/**
+ * `progress` messages at most every PROGRESS_INTERVAL_MS, with an ETA for the whole run; `finish` sends the last step.
+ * The ETA counts the steps left at the step time measured after the warm-up steps, and the evaluations left at the
+ * measured seconds per image: the sample after each epoch but the last, the whole split (twice with TTA) after the
+ * last, and the final evaluation of the best checkpoint (the whole split, with and without TTA).
+ */
 export function progressReporter(emit: (m: TrainerMessage) => void, runId: string, resolved: ResolvedRun): Callback & { finish(l: Learner): void } {
-  let evalSeconds = 0;
-  let evalEpochs = 0;
+  let evalSecondsPerImage = 0;
   let lastProgress = 0;
   let lastSent: StepMetrics | undefined;
   let lastStep: StepMetrics | undefined;
+  let sessionSteps = 0;
+  /** Where the step timing starts in the current epoch: after the warm-up, and at each later epoch's start. */
+  let base: { epoch: number; seconds: number; steps: number } | undefined;
+  const stepSeconds = (l: Learner) => {
+    const p = l.position;
+    if (base && base.epoch === p.epoch && p.stepInEpoch > base.steps) return (p.trainSeconds - base.seconds) / (p.stepInEpoch - base.steps);
+    return p.stepInEpoch > 0 ? p.trainSeconds / p.stepInEpoch : 0;
+  };
   const send = (l: Learner, m: StepMetrics) => {
     lastSent = m;
     const p = l.position;
-    const stepSec = p.stepInEpoch > 0 ? p.trainSeconds / p.stepInEpoch : 0;
+    const stepSec = stepSeconds(l);
     const stepsLeft = resolved.totalSteps - m.step;
     const epochsLeft = resolved.epochs - p.epoch;
-    // Until an evaluation has been timed, guess it: a forward pass is about a third of a training step, twice with TTA.
-    const evalPerEpoch =
-      evalEpochs > 0 ? evalSeconds / evalEpochs : (stepSec * (resolved.valCount / resolved.batchSize) * (resolved.config.aug.tta ? 2 : 1)) / 3;
+    const full = resolved.valCount;
+    const tta = resolved.config.aug.tta ? 2 : 1;
+    const images = Math.max(0, epochsLeft - 1) * Math.min(l.epochValSample, full) + (epochsLeft > 0 ? full * tta : 0) + full * 2;
+    // Until an evaluation has been timed, guess: a forward pass of an image is about a third of its training step.
+    const perImage = evalSecondsPerImage > 0 ? evalSecondsPerImage : stepSec / resolved.batchSize / 3;
     emit({
       type: 'progress',
       progress: {
@@ -62,22 +79,23 @@ export function progressReporter(emit: (m: TrainerMessage) => void, runId: strin
         lr: m.lr,
         momentum: m.momentum,
         imagesPerSec: p.trainSeconds > 0 ? p.seen / p.trainSeconds : 0,
-        // The whole run: steps left, an evaluation after each epoch left, and the final evaluation of the best checkpoint.
-        etaSeconds: stepSec > 0 ? stepsLeft * stepSec + evalPerEpoch * (epochsLeft + 1) : null,
+        etaSeconds: stepSec > 0 ? stepsLeft * stepSec + images * perImage : null,
       },
     });
   };
   return {
     onBatchEnd(l, m) {
       lastStep = m;
+      sessionSteps++;
+      const p = l.position;
+      if (sessionSteps === WARMUP_STEPS || (base && base.epoch !== p.epoch)) base = { epoch: p.epoch, seconds: p.trainSeconds, steps: p.stepInEpoch };
       const now = performance.now();
       if (now - lastProgress < PROGRESS_INTERVAL_MS && m.step !== resolved.totalSteps) return;
       lastProgress = now;
       send(l, m);
     },
     onEpochEnd(_l, m) {
-      evalSeconds += m.evalSeconds;
-      evalEpochs++;
+      if (m.valImages) evalSecondsPerImage = m.evalSeconds / (m.valImages * (m.ttaAcc !== undefined ? 2 : 1));
     },
     // Progress is throttled: make sure the last step taken is the last one reported.
     finish(l) {

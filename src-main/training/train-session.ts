@@ -127,7 +127,9 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     }
     if (outcome === 'finished') {
       // The evaluation is a by-product: failing it leaves a finished run finished (`kiln runs eval` retries).
-      await evaluateRun(home, runId, { checkpoint: 'best', dataset }).catch((err) => console.error(`kiln: evaluation of run ${runId} failed: ${serializeError(err).message}`));
+      const ev = await evaluateRun(home, runId, { checkpoint: 'best', dataset }).catch((err) => void console.error(`kiln: evaluation of run ${runId} failed: ${serializeError(err).message}`));
+      // The best checkpoint was picked on the per-epoch sample; its accuracies are now the whole split's, with TTA.
+      if (ev && record.best && ev.epoch === record.best.epoch) record = await store.update(runId, { best: { ...record.best, valAcc: ev.accuracy, ttaAcc: ev.tta ? ev.ttaAccuracy : null } });
     }
     emit({ type: 'done', runId, outcome, valAcc: record.final?.valAcc ?? null, ttaAcc: record.final?.ttaAcc ?? null, seconds: record.wallSeconds });
     model.dispose();

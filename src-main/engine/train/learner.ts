@@ -9,6 +9,7 @@ import { scheduleAt, type ScheduleValue } from './schedule.ts';
 import type { Sgd } from './sgd.ts';
 import type { EpochMetrics } from '../../../src-shared/train-types.ts';
 import { START_POSITION, type Position } from './position.ts';
+import { EPOCH_VAL_SAMPLE, fixedValSample } from './val-sample.ts';
 
 export interface StepMetrics {
   step: number;
@@ -270,7 +271,10 @@ export class Learner {
     const p = this.position;
     const evalStart = performance.now();
     const validate = this.callbacks.every((cb) => cb.beforeValidate?.(this) !== false);
-    const val = validate ? await this.evaluate(this.valSplit, this.config.aug.tta) : { loss: NaN, acc: NaN };
+    // Epochs before the last: a fixed sample, without TTA; the last: the whole split, with TTA.
+    const last = p.epoch + 1 >= this.resolved.epochs;
+    const split = last ? this.valSplit : this.epochValSplit();
+    const val = validate ? await this.evaluate(split, last && this.config.aug.tta) : { loss: NaN, acc: NaN };
     const evalSeconds = (performance.now() - evalStart) / 1000;
     const metrics: EpochMetrics = {
       epoch: p.epoch + 1,
@@ -284,9 +288,18 @@ export class Learner {
       imagesPerSec: p.trainSeconds > 0 ? p.seen / p.trainSeconds : 0,
       seconds: p.trainSeconds,
       evalSeconds,
+      ...(validate ? { valImages: split.count } : {}),
     };
     this.position = { ...START_POSITION, epoch: p.epoch + 1, step: p.step };
     for (const cb of this.callbacks) await cb.onEpochEnd?.(this, metrics);
+  }
+
+  /** Most images validated after an epoch but the last (see val-sample.ts). */
+  epochValSample = EPOCH_VAL_SAMPLE;
+  private valSample: ImageSplit | undefined;
+  private epochValSplit(): ImageSplit {
+    this.valSample ??= fixedValSample(this.valSplit, this.epochValSample, this.size);
+    return this.valSample;
   }
 
   /** Loss and accuracy with BN running statistics; with `tta`, also the accuracy of image + flip averaged. */
