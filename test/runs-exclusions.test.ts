@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatasetStore } from '../src-main/datasets/dataset-store.ts';
 import { createRun } from '../src-main/training/create-run.ts';
-import { loadDataset } from '../src-main/training/load-dataset.ts';
+import { loadCurrentDataset, loadDataset } from '../src-main/training/load-dataset.ts';
 import { DEFAULT_RUN_CONFIG } from '../src-shared/run-config.ts';
 
 let home: string;
@@ -32,5 +32,7 @@ describe('excluded images', () => {
     const d = await loadDataset(home, 'pets', after.dataset.excluded);
     expect(d.train.count).toBe(38);
     expect([...d.val.indices!]).toEqual([0, 1, 2, 4, 5, 6, 7, 8, 9]);
+    // The LR finder (app job and CLI) trains on what a new run would: the excluded images left out.
+    expect((await loadCurrentDataset(home, 'pets')).train.count).toBe(38);
   });
 });

@@ -11,7 +11,7 @@ import { serializeError } from '../common/errors.ts';
 import { connectParent } from '../common/parent-end.ts';
 import { parseRunConfig } from '../../src-shared/run-config.ts';
 import { loadBackend } from '../engine/backend/load-backend.ts';
-import { loadDataset, resolveDatasetId } from '../training/load-dataset.ts';
+import { loadCurrentDataset, resolveDatasetId } from '../training/load-dataset.ts';
 import { DEFAULT_LR_FIND, lrFind } from '../training/lr-find.ts';
 import { JOB_CHANNEL, type JobRequest, type JobResults } from './job-protocol.ts';
 
@@ -43,7 +43,7 @@ async function run(job: JobRequest): Promise<JobResults[JobRequest['kind']]> {
       const onPoint = (p: { step: number; lr: number; loss: number }) =>
         progress({ step: p.step, steps: opts.steps, lr: p.lr, loss: Number.isFinite(p.loss) ? p.loss : null });
       // A cancel stops it at the next step (lrFind rejects with an AbortError and disposes the model).
-      return lrFind(await loadDataset(job.home, await resolveDatasetId(job.home, config.data.dataset)), config, { ...opts, onPoint }, cancel.signal);
+      return lrFind(await loadCurrentDataset(job.home, await resolveDatasetId(job.home, config.data.dataset)), config, { ...opts, onPoint }, cancel.signal);
     }
     case 'evaluate': {
       const { evaluateRun } = await import('../training/evaluate-run.ts');

@@ -17,6 +17,11 @@ export async function resolveDatasetId(home: string, ref: string): Promise<strin
   return ref === SYNTHETIC_ID ? ref : resolveDatasetRef(new DatasetStore(home), ref);
 }
 
+/** The dataset as a new run would train on it now: less the images excluded so far (the LR finder reads this). */
+export async function loadCurrentDataset(home: string, id: string): Promise<LoadedDataset> {
+  return loadDataset(home, id, await currentExclusions(home, id));
+}
+
 /** The dataset's exclusion list as it is now: what a new run snapshots. */
 export async function currentExclusions(home: string, id: string): Promise<DatasetExclusions | undefined> {
   if (id === SYNTHETIC_ID) return undefined;

@@ -10,19 +10,33 @@ beforeAll(async () => {
   await loadBackend('wasm');
 });
 
-const points = (losses: number[]): LrFindPoint[] =>
-  losses.map((loss, i) => ({ step: i + 1, lr: 1e-4 * 10 ** (i / 4), loss, smoothedLoss: loss }));
-
 describe('suggest', () => {
-  it('picks the steepest fall before the minimum, and a tenth of the minimum', () => {
-    // Flat, then falling fastest between points 9 and 10, minimum at 13, then diverging.
-    const s = suggest(points([2.3, 2.3, 2.3, 2.3, 2.3, 2.3, 2.29, 2.25, 2.2, 1.7, 1.5, 1.4, 1.3, 1.6, 3, 9]));
-    expect(s.suggestedLr).toBeCloseTo(1e-4 * 10 ** (9 / 4), 12);
-    expect(s.minLossLr).toBeCloseTo((1e-4 * 10 ** (12 / 4)) / 10, 12);
+  /** 100 points from 1e-5 to 10, as the finder takes them. */
+  const sweep = (loss: (i: number) => number): LrFindPoint[] =>
+    Array.from({ length: 100 }, (_, i) => ({ step: i + 1, lr: 1e-5 * 10 ** ((6 * i) / 99), loss: loss(i), smoothedLoss: loss(i) }));
+  /** Flat at 2.3, a long fall from step 33 (LR 1e-3) to the minimum at step 67 (LR 0.1), then up steeply. */
+  const valleyShape = (i: number) => (i < 33 ? 2.3 : i <= 67 ? 2.3 - (1.3 * (i - 33)) / 34 : 1.0 + 0.2 * (i - 67) ** 1.5);
+
+  it('picks the LR partway down the longest descent (fastai valley), and a tenth of the minimum', () => {
+    const s = suggest(sweep(valleyShape));
+    expect(s.suggestedLr).toBeGreaterThan(3e-3);
+    expect(s.suggestedLr).toBeLessThan(0.05);
+    expect(s.minLossLr).toBeCloseTo(1e-5 * 10 ** ((6 * 67) / 99) / 10, 10);
   });
 
-  it('gives no suggestion from too few points', () => {
-    expect(suggest(points([2, 1]))).toEqual({ suggestedLr: null, minLossLr: null });
+  it('is not led off by a sharp dip of noise early on, nor by a spike near the end', () => {
+    // The photo set's case: a dip at LR ~1e-4 (steeper than the real fall) made the old rule suggest 1.07e-4.
+    const noisy = (i: number) => valleyShape(i) - (i === 18 ? 0.25 : 0) + (i === 70 ? 11 : 0);
+    const s = suggest(sweep(noisy));
+    expect(s.suggestedLr).toBeGreaterThan(3e-3);
+    expect(s.suggestedLr).toBeLessThan(0.05);
+  });
+
+  it('ignores everything from a non-finite loss on, and gives nothing from too few points', () => {
+    const pts = sweep(valleyShape).map((p, i) => (i >= 60 ? { ...p, loss: NaN, smoothedLoss: NaN } : p));
+    const s = suggest(pts);
+    expect(s.suggestedLr).toBeLessThan(pts[60]!.lr);
+    expect(suggest(sweep(valleyShape).slice(0, 8))).toEqual({ suggestedLr: null, minLossLr: null });
   });
 });
 

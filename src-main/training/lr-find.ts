@@ -56,21 +56,36 @@ export function scaleLr(lr: number | null, fromBatch: number, toBatch: number): 
   return lr === null ? null : (lr * toBatch) / fromBatch;
 }
 
+/**
+ * The suggestion, as fastai's `valley`: on the smoothed loss (the first tenth of the points, still settling, and
+ * the last few, where it turns up, left out; nothing from a non-finite loss on), the longest run of points that
+ * each lie below some earlier one, i.e. the longest stretch of descent however noisy; the LR two thirds of the
+ * way down it. The steepest single step, used before, picked a noise dip near the start (1e-4 where 0.01–0.05
+ * trained best). `minLossLr` is the older rule of thumb: a tenth of the LR at the lowest smoothed loss.
+ */
 export function suggest(points: LrFindPoint[]): { suggestedLr: number | null; minLossLr: number | null } {
-  const usable = points.filter((p) => Number.isFinite(p.smoothedLoss));
+  const firstBad = points.findIndex((p) => !Number.isFinite(p.smoothedLoss));
+  const finite = firstBad < 0 ? points : points.slice(0, firstBad);
+  const usable = finite.slice(Math.floor(points.length / 10), Math.max(0, finite.length - 5));
   if (usable.length < 5) return { suggestedLr: null, minLossLr: null };
-  // Skip the first few points, whose average is still settling.
-  const skip = Math.min(5, Math.floor(usable.length / 5));
-  let minIdx = skip;
-  for (let i = skip; i < usable.length; i++) if (usable[i]!.smoothedLoss < usable[minIdx]!.smoothedLoss) minIdx = i;
-  let steepest: number | null = null;
-  let slope = 0;
-  for (let i = skip + 1; i <= minIdx; i++) {
-    const d = (usable[i]!.smoothedLoss - usable[i - 1]!.smoothedLoss) / Math.log(usable[i]!.lr / usable[i - 1]!.lr);
-    if (d < slope) {
-      slope = d;
-      steepest = usable[i]!.lr;
+  const losses = usable.map((p) => p.smoothedLoss);
+  const n = losses.length;
+  // lds[i]: the longest strictly decreasing subsequence ending at i (fastai's "longest valley").
+  const lds = new Array<number>(n).fill(1);
+  let maxStart = 0;
+  let maxEnd = 0;
+  for (let i = 1; i < n; i++) {
+    for (let j = 0; j < i; j++) {
+      if (losses[i]! < losses[j]! && lds[i]! < lds[j]! + 1) lds[i] = lds[j]! + 1;
+      if (lds[maxEnd]! < lds[i]!) {
+        maxEnd = i;
+        maxStart = maxEnd - lds[maxEnd]!;
+      }
     }
   }
-  return { suggestedLr: steepest, minLossLr: usable[minIdx]!.lr / 10 };
+  const sections = (maxEnd - maxStart) / 3;
+  const idx = Math.min(n - 1, Math.max(0, maxStart + Math.floor(sections) + Math.floor(sections / 2)));
+  let minIdx = 0;
+  for (let i = 1; i < n; i++) if (losses[i]! < losses[minIdx]!) minIdx = i;
+  return { suggestedLr: maxEnd > 0 ? usable[idx]!.lr : null, minLossLr: usable[minIdx]!.lr / 10 };
 }

@@ -1,6 +1,6 @@
 import { numberFlag, parseFlags } from '../args.ts';
 import { loadBackend } from '../../engine/backend/load-backend.ts';
-import { loadDataset, resolveDatasetId } from '../../training/load-dataset.ts';
+import { loadCurrentDataset, resolveDatasetId } from '../../training/load-dataset.ts';
 import { DEFAULT_LR_FIND, lrFind, lrFindBatchSize, scaleLr } from '../../training/lr-find.ts';
 import { StepEta } from '../../training/step-eta.ts';
 import { formatDuration } from '../format.ts';
@@ -41,7 +41,7 @@ export async function run(argv: string[]): Promise<number> {
     steps: numberFlag('steps', v.steps, { int: true, min: 10, max: 100_000 }) ?? DEFAULT_LR_FIND.steps,
   };
   const forBatch = numberFlag('for-batch', v['for-batch'], { int: true, min: 1, max: 8192 });
-  const dataset = await loadDataset(home, await resolveDatasetId(home, config.data.dataset));
+  const dataset = await loadCurrentDataset(home, await resolveDatasetId(home, config.data.dataset));
   const backend = await loadBackend(config.backend);
   const batch = lrFindBatchSize(dataset, config);
   if (!json) console.error(`lr-find on ${backend.name} (${backend.device}): ${opts.steps} steps at batch ${batch} (kiln train's batch with these options), lr ${opts.startLr} to ${opts.endLr}`);
