@@ -114,7 +114,8 @@ export async function run(argv: string[]): Promise<number> {
     for (const b of backends) {
       if (!CONCRETE_BACKEND_NAMES.includes(b as ConcreteBackendName)) throw new UsageError(`--backends: unknown backend "${b}"; expected some of ${CONCRETE_BACKEND_NAMES.join(', ')}`);
     }
-    const archs = v.archs?.split(',') ?? PRESETS.map((p) => p.id).reverse();
+    // The ImageNet backbones are benchmarked at their own sizes, not in the CIFAR-sized --all sweep.
+    const archs = v.archs?.split(',') ?? PRESETS.filter((p) => !p.imagenet).map((p) => p.id).reverse();
     return benchAll({ backends, archs, torch: !v['no-torch'], batch });
   }
   if (!v.arch) throw new UsageError('bench: --arch is required (or --all)');

@@ -8,6 +8,11 @@ import type { GraphBuilder } from './graph-builder.ts';
  * epsilon 1e-5, so pretrained weights give PyTorch's logits.
  */
 
+/** The published networks (torchvision's resnet18, resnet50, mobilenet_v2). */
+export const RESNET18_SPEC: ResNetSpec = { kind: 'resnet', name: 'resnet18', block: 'basic', blocks: [2, 2, 2, 2], widths: [64, 128, 256, 512], stemChannels: 64 };
+export const RESNET50_SPEC: ResNetSpec = { kind: 'resnet', name: 'resnet50', block: 'bottleneck', blocks: [3, 4, 6, 3], widths: [64, 128, 256, 512], stemChannels: 64 };
+export const MOBILENETV2_SPEC: MobileNetV2Spec = { kind: 'mobilenetv2', name: 'mobilenetv2', widthMultiplier: 1, lastChannels: 1280, dropout: 0.2 };
+
 const conv = (b: GraphBuilder, name: string, input: string, filters: number, kernel: number, stride: number) =>
   b.add({ op: 'conv', name, input, filters, kernel, stride, pad: (kernel - 1) >> 1 });
 

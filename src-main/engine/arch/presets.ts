@@ -1,11 +1,14 @@
 import type { ArchSpec } from '../../../src-shared/arch-spec.ts';
 import type { Recipe } from '../../../src-shared/run-config.ts';
+import { MOBILENETV2_SPEC, RESNET18_SPEC, RESNET50_SPEC } from './imagenet-archs.ts';
 
 export interface Preset {
   id: string;
   title: string;
   spec: ArchSpec;
   recipe: Recipe;
+  /** An ImageNet backbone's architecture (engine/backbones/registry.ts has its pretrained weights). */
+  imagenet?: boolean;
 }
 
 // David Page, "How to train your ResNet" parts 1–4 (2018): ResNet-9, 24 epochs at batch 512,
@@ -51,6 +54,15 @@ const FASTAI_WRN_RECIPE: Recipe = {
   aug: { cutout: 0 },
 };
 
+// torchvision's ImageNet classification references (references/classification): ResNets with SGD at 0.1, momentum
+// 0.9, weight decay 1e-4, batch 256 (32 × 8 GPUs) for 90 epochs; MobileNetV2 at 0.045, weight decay 4e-5, 300 epochs.
+// Their step and exponential decays become Kiln's one-cycle with a short warm-up and a cosine fall.
+const imagenetRecipe = (source: string, epochs: number, lrMax: number, weightDecay: number): Recipe => ({
+  source: `torchvision ImageNet reference, ${source}; one-cycle (5% warm-up, cosine) in place of its step decay`,
+  opt: { epochs, batchSize: 256, lrMax, weightDecay, warmupFraction: 0.05, startDiv: 25, finalDiv: 1e4, shape: 'cosine', momentumMax: 0.9, momentumMin: 0.9, labelSmoothing: 0 },
+  aug: { cutout: 0 },
+});
+
 export const PRESETS: readonly Preset[] = [
   {
     id: 'wrn-22',
@@ -70,6 +82,27 @@ export const PRESETS: readonly Preset[] = [
     title: 'ResNet-9 at quarter width, for CPUs',
     spec: { kind: 'resnet9', name: 'resnet-9-s', widths: [16, 32, 64, 128], outputScale: 0.125 },
     recipe: { ...PAGE_RECIPE, source: `${PAGE_RECIPE.source}, carried over to quarter width` },
+  },
+  {
+    id: 'resnet18',
+    title: 'ResNet-18 (ImageNet architecture; pretrained weights: kiln backbone get resnet18)',
+    spec: RESNET18_SPEC,
+    recipe: imagenetRecipe('ResNet', 90, 0.1, 1e-4),
+    imagenet: true,
+  },
+  {
+    id: 'resnet50',
+    title: 'ResNet-50 (ImageNet architecture; pretrained weights: kiln backbone get resnet50)',
+    spec: RESNET50_SPEC,
+    recipe: imagenetRecipe('ResNet', 90, 0.1, 1e-4),
+    imagenet: true,
+  },
+  {
+    id: 'mobilenetv2',
+    title: 'MobileNetV2 (ImageNet architecture; pretrained weights: kiln backbone get mobilenetv2)',
+    spec: MOBILENETV2_SPEC,
+    recipe: imagenetRecipe('MobileNetV2', 300, 0.045, 4e-5),
+    imagenet: true,
   },
 ];
 

@@ -1,5 +1,6 @@
-import type { ArchSpec, MobileNetV2Spec, ResNetSpec } from '../../../src-shared/arch-spec.ts';
+import type { ArchSpec } from '../../../src-shared/arch-spec.ts';
 import { buildGraph, type Graph } from '../arch/graph.ts';
+import { MOBILENETV2_SPEC, RESNET18_SPEC, RESNET50_SPEC } from '../arch/imagenet-archs.ts';
 
 /**
  * The ImageNet backbones Kiln knows: each one's architecture (a spec, as for every other net), the pretrained
@@ -59,9 +60,6 @@ export const LICENCE_NOTE =
 
 const hf = (repo: string, revision: string) => `https://huggingface.co/${repo}/resolve/${revision}/model.safetensors`;
 
-export const RESNET18_SPEC: ResNetSpec = { kind: 'resnet', name: 'resnet18', block: 'basic', blocks: [2, 2, 2, 2], widths: [64, 128, 256, 512], stemChannels: 64 };
-export const RESNET50_SPEC: ResNetSpec = { kind: 'resnet', name: 'resnet50', block: 'bottleneck', blocks: [3, 4, 6, 3], widths: [64, 128, 256, 512], stemChannels: 64 };
-export const MOBILENETV2_SPEC: MobileNetV2Spec = { kind: 'mobilenetv2', name: 'mobilenetv2', widthMultiplier: 1, lastChannels: 1280, dropout: 0.2 };
 
 /** timm's MobileNetV2 stages (blocks.<stage>.<i>): the repeats of the paper's table, flattened by torchvision into features.1…17. */
 const MOBILENETV2_STAGES = [1, 2, 3, 4, 3, 3, 1];

@@ -1,0 +1,57 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import type { ArchSpec } from '../../../src-shared/arch-spec.ts';
+import { loadBackend } from '../backend/load-backend.ts';
+import { Model } from '../model/model.ts';
+import { Sgd } from '../train/sgd.ts';
+import { trainStep } from '../train/train-step.ts';
+import { Rng } from '../util/rng.ts';
+import { buildGraph, summarize } from './graph.ts';
+import { makeDivisible, MOBILENETV2_SPEC, RESNET18_SPEC, RESNET50_SPEC } from './imagenet-archs.ts';
+
+describe('ImageNet architectures', () => {
+  it("count torchvision's parameters exactly and keep its shapes at 224 px", () => {
+    // torchvision: sum(p.numel() for p in model.parameters()) for resnet18, resnet50, mobilenet_v2.
+    const expected: [ArchSpec, number, number[]][] = [
+      [RESNET18_SPEC, 11_689_512, [7, 7, 512]],
+      [RESNET50_SPEC, 25_557_032, [7, 7, 2048]],
+      [MOBILENETV2_SPEC, 3_504_872, [7, 7, 1280]],
+    ];
+    for (const [spec, params, last] of expected) {
+      const g = buildGraph(spec, { imageSize: 224, numClasses: 1000 });
+      expect(summarize(g).trainableParams).toBe(params);
+      expect(g.layers.find((l) => l.op === 'global-avg-pool')).toBeDefined();
+      const pooled = g.layers.findIndex((l) => l.op === 'global-avg-pool');
+      expect(g.layers[pooled - 1]!.outputShape).toEqual(last);
+    }
+    expect([makeDivisible(32 * 0.25), makeDivisible(16 * 0.35), makeDivisible(24 * 1.4)]).toEqual([8, 8, 32]);
+  });
+
+  it('train on wasm (depthwise and strided convs, padded max pool, ReLU6): the loss of a fixed batch falls', async () => {
+    await loadBackend('wasm', { wasmThreads: 1 });
+    const specs: ArchSpec[] = [
+      { kind: 'resnet', block: 'bottleneck', blocks: [1, 1, 1, 1], widths: [4, 4, 8, 8], stemChannels: 8 },
+      { kind: 'mobilenetv2', widthMultiplier: 0.25, lastChannels: 32, dropout: 0 },
+    ];
+    // MobileNetV2 is many small ops (its depthwise convs train as k² shifted slices): fewer, smaller steps.
+    for (const [spec, steps, lr] of [[specs[0]!, 8, 0.05], [specs[1]!, 4, 0.02]] as const) {
+      const model = new Model(buildGraph(spec, { imageSize: 16, numClasses: 2 }), 1);
+      const sgd = new Sgd(model.params, { nesterov: true, weightDecay: 5e-4, wdExcludeBnBias: false });
+      const rng = new Rng(3, 3);
+      const x = tf.tensor4d(Float32Array.from({ length: 8 * 16 * 16 * 3 }, () => rng.normal()), [8, 16, 16, 3]);
+      const y = tf.tensor1d(Int32Array.from({ length: 8 }, (_, i) => i % 2), 'int32');
+      const losses: number[] = [];
+      for (let step = 0; step < steps; step++) {
+        const stats = trainStep(model, sgd, x, y, { lr, momentum: 0.9, labelSmoothing: 0, dropoutSeed: step });
+        losses.push(stats.dataSync()[0]!);
+        stats.dispose();
+      }
+      expect(losses.every(Number.isFinite), `${spec.kind}: ${losses}`).toBe(true);
+      // BN over a batch of 8 at 1×1 late in the net is noisy: the best loss after the first step, not the last.
+      expect(Math.min(...losses.slice(1)), `${spec.kind}: ${losses}`).toBeLessThan(0.85 * losses[0]!);
+      tf.dispose([x, y]);
+      model.dispose();
+      sgd.dispose();
+    }
+  });
+});
