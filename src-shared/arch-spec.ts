@@ -61,6 +61,9 @@ export const MobileNetV2SpecSchema = z.object({
 
 export const ArchSpecSchema = z.discriminatedUnion('kind', [WideResNetSpecSchema, ResNet9SpecSchema, ResNetSpecSchema, MobileNetV2SpecSchema]);
 
+/** Each kind's name as the editor titles it. */
+export const KIND_TITLES: Record<ArchSpec['kind'], string> = { 'wide-resnet': 'Wide ResNet', resnet9: 'ResNet-9', resnet: 'ResNet', mobilenetv2: 'MobileNetV2' };
+
 export type WideResNetSpec = z.infer<typeof WideResNetSpecSchema>;
 export type ResNet9Spec = z.infer<typeof ResNet9SpecSchema>;
 export type ResNetSpec = z.infer<typeof ResNetSpecSchema>;
