@@ -35,7 +35,7 @@ const resolved = resolveRun(config, dataset.train.count, 0);
 for (const pipelined of [false, true]) {
   const model = new Model(buildGraph(preset.spec, { imageSize: 32, numClasses: 10 }), 0);
   const sgd = new Sgd(model.params, resolved.config.opt);
-  const learner = new Learner(model, sgd, dataset, resolved.config, resolved, [{ beforeValidate: () => false }]);
+  const learner = new Learner(model, sgd, dataset, resolved, [{ beforeValidate: () => false }]);
   learner.pipelined = pipelined;
   let waitMs = 0;
   let reads = 0;

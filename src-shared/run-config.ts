@@ -36,23 +36,33 @@ function augShape<R extends boolean>(request: R) {
 }
 
 export const NetConfigSchema = z.object({
-  /** A preset id (`wrn-22`, `resnet-9`, `resnet-9-s`) or an architecture spec. */
-  arch: z.union([z.string().min(1).max(200), ArchSpecSchema]),
+  /**
+   * A preset id (`wrn-22`, `resnet-9`, `resnet-9-s`) or an architecture spec. null = auto, for a fine-tune only:
+   * the architecture of the run it starts from (a fine-tune keeps its source's architecture).
+   */
+  arch: z.union([z.string().min(1).max(200), ArchSpecSchema]).nullable(),
 });
 
 export const ScheduleSchema = z.enum(['one-cycle', 'constant']);
 
+/**
+ * A request's auto value is null. Records and drafts from before format 3 spelt it 0 (epochs, batch, LR) or −1
+ * (weight decay, where 0 is a real choice): that legacy spelling is read as null, so parsed configs hold only null.
+ */
+function autoNull<T extends z.ZodType>(s: T, legacyAuto: number) {
+  return z.preprocess((v) => (v === legacyAuto ? null : v), s.nullable());
+}
+
 function optShape<R extends boolean>(request: R) {
   const recipe = <T extends z.ZodType>(s: T) => (request ? s.nullable() : s) as R extends true ? z.ZodNullable<T> : T;
-  // The same in a request: null = "auto", the one spelling the form and the CLI write (empty field = null = auto).
-  const auto = recipe;
+  const auto = <T extends z.ZodType>(s: T, legacyAuto: number) => (request ? autoNull(s, legacyAuto) : s) as R extends true ? z.ZodNullable<T> : T;
   return {
-    /** Passes over the training split; null = auto (the preset's recipe; 0 is the older spelling). */
-    epochs: auto(z.number().int().min(request ? 0 : 1).max(10_000)),
+    /** Passes over the training split; null = auto (the preset's recipe, more for small datasets). */
+    epochs: auto(z.number().int().min(1).max(10_000), 0),
     /** Images per optimiser step; null = auto (the preset's batch, halved until an epoch budget gives ≥ 300 steps). */
-    batchSize: auto(z.number().int().min(request ? 0 : 1).max(8192)),
+    batchSize: auto(z.number().int().min(1).max(8192), 0),
     /** Peak learning rate (for `constant`, the learning rate); null = auto (the preset's, scaled linearly with batch size). */
-    lrMax: auto(z.number().min(0).max(100)),
+    lrMax: auto(z.number().positive().max(100), 0),
     schedule: ScheduleSchema,
     /** Shape of the one-cycle ramps. */
     shape: recipe(z.enum(['linear', 'cosine'])),
@@ -67,8 +77,8 @@ function optShape<R extends boolean>(request: R) {
     /** SGD momentum at the peak learning rate. */
     momentumMin: recipe(z.number().min(0).max(1)),
     nesterov: z.boolean(),
-    /** L2 weight decay added to the gradient (PyTorch SGD semantics); null = auto (the preset's; -1 is the older spelling). */
-    weightDecay: auto(z.number().min(request ? -1 : 0).max(1)),
+    /** L2 weight decay added to the gradient (PyTorch SGD semantics); null = auto (the preset's). */
+    weightDecay: auto(z.number().min(0).max(1), -1),
     /** Leave batch-norm parameters and biases out of weight decay. */
     wdExcludeBnBias: z.boolean(),
     /** ε in the smoothed targets (1-ε)·onehot + ε/K. */
@@ -176,24 +186,25 @@ export function parseRunConfig(value: unknown, what = 'run config'): RunConfig {
   return result.data;
 }
 
+const count = z.number().int().min(0);
+
 /**
- * What run.json keeps as `resolved`: the complete config, and the numbers derived from it and the dataset.
- * The flat epochs/batchSize/lrMax/weightDecay repeat config.opt for readers of format-1 records.
+ * What run.json keeps as `resolved`, written once when the run is created and never changed: the complete
+ * config, and the numbers derived from it and the dataset. The one thing the trainer, resume, evaluation,
+ * export, prediction, comparison and the runs table read.
  */
-export interface ResolvedRun {
-  config: ResolvedConfig;
+export const ResolvedRunSchema = z.object({
+  config: ResolvedConfigSchema,
   /** The preset the request named, if any (the spec itself is config.net.arch). */
-  presetId?: string;
-  recipeSource: string;
-  epochs: number;
-  batchSize: number;
-  lrMax: number;
-  weightDecay: number;
-  /** Images per split as trained (after limitTrain / limitVal). */
-  trainCount: number;
-  valCount: number;
-  stepsPerEpoch: number;
-  totalSteps: number;
-  /** How each `auto` value was chosen, one sentence each (batch, epochs), for `kiln runs show` and the app. */
-  autoRules?: string[];
-}
+  presetId: z.string().optional(),
+  /** Where the recipe's numbers come from. */
+  recipeSource: z.string(),
+  /** Images per split as trained (after limitTrain / limitVal and exclusions). */
+  trainCount: count,
+  valCount: count,
+  stepsPerEpoch: count,
+  totalSteps: count,
+  /** How each auto value was chosen, one sentence each (batch, epochs), for `kiln runs show` and the app. */
+  autoRules: z.array(z.string()),
+});
+export type ResolvedRun = z.infer<typeof ResolvedRunSchema>;

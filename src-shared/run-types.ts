@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ResolvedConfigSchema, RunConfigSchema } from './run-config.ts';
+import { ResolvedRunSchema, RunConfigSchema } from './run-config.ts';
 
 /**
  * What run.json and metrics.jsonl hold. run.json is read by the CLI, the app and the
@@ -7,8 +7,11 @@ import { ResolvedConfigSchema, RunConfigSchema } from './run-config.ts';
  * version does not know survives a read-modify-write instead of being stripped.
  */
 
-/** 2: `resolved.config` holds the whole resolved config (format 1 records are migrated on read, runs/run-migrate.ts). */
-export const RUN_FORMAT = 2;
+/**
+ * 3: `request` (as asked, null = auto) and a required `resolved` (the frozen config and its derived counts) are
+ * the only config; no top-level arch or seed. Older records are migrated on read (runs/run-migrate.ts).
+ */
+export const RUN_FORMAT = 3;
 export const RUN_NOTES_MAX = 10_000;
 export const RUN_TAG_MAX = 40;
 export const RUN_TAGS_MAX = 32;
@@ -34,23 +37,6 @@ const finite = z.number().refine(Number.isFinite, 'expected a finite number');
 const fraction = z.number().min(0).max(1);
 /** A loss is null when it was NaN or infinite (a diverged run): JSON has no NaN. */
 const loss = finite.nullable();
-
-export const ResolvedRecipeSchema = loose({
-  /** Every setting the run uses, concrete (see ResolvedConfigSchema); absent only in records of tests and old formats. */
-  config: ResolvedConfigSchema.optional(),
-  presetId: z.string().optional(),
-  recipeSource: z.string().optional(),
-  batchSize: count,
-  lrMax: finite,
-  weightDecay: finite,
-  epochs: count,
-  stepsPerEpoch: count,
-  trainCount: count.optional(),
-  valCount: count.optional(),
-  totalSteps: count.optional(),
-  autoRules: z.array(z.string()).optional(),
-});
-export type ResolvedRecipe = z.infer<typeof ResolvedRecipeSchema>;
 
 export const RunDatasetSchema = loose({
   id: z.string().min(1),
@@ -89,20 +75,17 @@ export const RunRecordSchema = loose({
   status: RunStatusSchema,
   /** Set when status is `failed` (and kept as the last error otherwise). */
   error: z.object({ name: z.string(), message: z.string() }).optional(),
-  /** The config as asked for (null and 0/−1 mean "the recipe's"). */
   /** Set when a run finishes with a weak result for a reason Kiln can name: one line, with the change to try. */
   hint: z.string().optional(),
   /** Set when status is `diverged`: where (step, epoch, the learning rate then), the losses, and what to try. */
   diverged: loose({ step: count, epoch: count, lr: finite, loss: loss, startLoss: finite, advice: z.string() }).optional(),
-  config: RunConfigSchema,
-  /** The config resolved once, at creation: what the run trains with, and what resume/eval/export read. */
-  resolved: ResolvedRecipeSchema.optional(),
-  /** The architecture spec as built; any JSON value. */
-  arch: z.json(),
+  /** The config as asked for (null means auto: the recipe's). Kept to show what was asked and to run it again. */
+  request: RunConfigSchema,
+  /** The config resolved once, at creation, frozen: what the run trains with, and all that any reader reads. */
+  resolved: ResolvedRunSchema,
   /** Set when the run started from another run's weights. */
   origin: RunOriginSchema.optional(),
   dataset: RunDatasetSchema,
-  seed: z.number().int().min(0),
   /** The backend and device that actually trained (config.backend may say `auto`). */
   backend: loose({
     name: z.string(),
@@ -137,8 +120,12 @@ export const RunRecordSchema = loose({
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 
-/** Fields of run.json that update() may not change: the id names the folder, the format is the store's. */
-export type RunPatch = Partial<Omit<RunRecord, 'id' | 'format'>>;
+/**
+ * Fields of run.json that update() may not change: the id names the folder, the format is the store's, and what
+ * the run was asked and resolved to (with the data it was resolved against) is frozen at creation.
+ */
+export const FROZEN_RUN_FIELDS = ['id', 'format', 'request', 'resolved', 'dataset'] as const;
+export type RunPatch = Partial<Omit<RunRecord, (typeof FROZEN_RUN_FIELDS)[number]>>;
 
 /** One optimiser step (written at a stride chosen by the engine). `t`: wall seconds since run start, across resumes. */
 export const StepMetricSchema = loose({

@@ -71,7 +71,8 @@ describe('kiln services', () => {
     try {
       const { RunStore } = await import('../src-main/runs/run-store.ts');
       const dataset = { id: 'synthetic', name: 'Synthetic shapes', manifestHash: 'x', classes: ['a', 'b'], train: 10, val: 10 };
-      const orphan = await new RunStore(other).create({ config: tiny, arch: tiny.net.arch, dataset, status: 'running' });
+      const { resolveRun } = await import('../src-main/training/resolve-config.ts');
+      const orphan = await new RunStore(other).create({ request: tiny, resolved: resolveRun(tiny, 10, 10), dataset, status: 'running' });
       const s2 = await createKilnServices({ home: other, emit: () => undefined });
       expect(s2.recovered).toEqual([orphan.id]);
       expect((await s2.handlers['runs.get'](orphan.id)).status).toBe('interrupted');

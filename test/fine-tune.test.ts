@@ -78,10 +78,12 @@ describe('fine-tuning from a past run', () => {
     const id = runIdOf(first.stdout);
     const record = await store.get(id);
     expect(record.status).toBe('paused');
-    expect(record.resolved?.stepsPerEpoch).toBe(3);
-    expect(record.config.net).toEqual({ arch: TINY });
-    expect(record.config.initFrom).toBe(source);
-    expect(record.config.opt.freezeEpochs).toBe(1);
+    expect(record.resolved.stepsPerEpoch).toBe(3);
+    // Asked without --arch: auto, the source's architecture, which run creation froze.
+    expect(record.request.net).toEqual({ arch: null });
+    expect(record.resolved.config.net).toEqual({ arch: TINY });
+    expect(record.resolved.config.initFrom).toBe(source);
+    expect(record.resolved.config.opt.freezeEpochs).toBe(1);
     expect(record.origin).toEqual({
       runId: source,
       runName: 'shapes',

@@ -63,8 +63,8 @@ describe('dataset names wherever ids are taken', () => {
     const config = { ...DEFAULT_RUN_CONFIG, data: { dataset: 'hymenoptera_data', limitTrain: 0, limitVal: 0 }, net: { arch: 'resnet-9-s' } };
     const record = await createRun(home, config as typeof DEFAULT_RUN_CONFIG);
     expect(record.dataset.id).toBe('hymenoptera-data');
-    expect(record.config.data.dataset).toBe('hymenoptera-data');
-    expect(record.resolved?.config?.data.dataset).toBe('hymenoptera-data');
+    expect(record.request.data.dataset).toBe('hymenoptera-data');
+    expect(record.resolved.config.data.dataset).toBe('hymenoptera-data');
   });
 });
 

@@ -90,8 +90,8 @@ describe('a folder of photos with the defaults', () => {
   it('chooses the length of a run from the dataset size and records why', async () => {
     const record = await createRun(home, mergeRunConfig(DEFAULT_RUN_CONFIG, { data: { dataset: 'my-photos' } }));
     // 32 training photos: the smallest auto batch, 2 steps an epoch, so many more epochs than the recipe's 24.
-    expect(record.resolved).toMatchObject({ batchSize: MIN_AUTO_BATCH, stepsPerEpoch: 2, epochs: 100 });
-    expect(record.resolved!.autoRules!.join('\n')).toMatch(/^epochs 100: the recipe's 24, raised for a small dataset \(32 images, 2 steps an epoch\) to give ≥ 600 steps \(capped at 100 epochs\)$/m);
+    expect(record.resolved).toMatchObject({ config: { opt: { batchSize: MIN_AUTO_BATCH, epochs: 100 } }, stepsPerEpoch: 2 });
+    expect(record.resolved.autoRules.join('\n')).toMatch(/^epochs 100: the recipe's 24, raised for a small dataset \(32 images, 2 steps an epoch\) to give ≥ 600 steps \(capped at 100 epochs\)$/m);
     expect(TARGET_AUTO_STEPS).toBeGreaterThan(2 * 24);
     await new RunStore(home).remove(record.id);
   });

@@ -4,6 +4,7 @@ import { RunStore } from '../src-main/runs/run-store.ts';
 import { compareRuns, decimateSteps } from '../src-main/runs/compare-runs.ts';
 import { createRun, fakeEpoch, fakeSteps, tempHome } from './fixtures/runs-fixtures.ts';
 import { resolveRun } from '../src-main/training/resolve-config.ts';
+import { DEFAULT_RUN_CONFIG, mergeRunConfig } from '../src-shared/run-config.ts';
 
 let home: string;
 let store: RunStore;
@@ -21,10 +22,9 @@ describe('compareRuns', () => {
   it('aligns epochs and steps, and lists only the settings that differ', async () => {
     const spe = 97; // steps per epoch
     const a = await createRun(store, { opt: { lrMax: 0.4, batchSize: 512 }, seed: 1 });
-    const b = await createRun(store, { opt: { lrMax: 0.2, batchSize: 512 }, aug: { cutout: 8 }, seed: 1 });
+    const b = await createRun(store, { opt: { lrMax: 0.2, batchSize: 512 }, aug: { cutout: 4 }, seed: 1 });
     await store.update(a.id, {
       status: 'finished',
-      resolved: { batchSize: 512, lrMax: 0.4, weightDecay: 5e-4, epochs: 10, stepsPerEpoch: spe },
       backend: { name: 'wasm', device: 'cpu' },
       best: { valAcc: 0.91, ttaAcc: 0.915, epoch: 9 },
       final: { valAcc: 0.91, ttaAcc: 0.915, valLoss: 0.31 },
@@ -32,7 +32,6 @@ describe('compareRuns', () => {
     });
     await store.update(b.id, {
       status: 'paused',
-      resolved: { batchSize: 512, lrMax: 0.2, weightDecay: 5e-4, epochs: 10, stepsPerEpoch: spe },
       backend: { name: 'webgpu', device: 'NVIDIA H200' },
       wallSeconds: 200,
     });
@@ -71,30 +70,31 @@ describe('compareRuns', () => {
     expect(row.values[b.id]!.loss).toBe((await store.readMetrics(b.id)).steps[99]!.loss);
 
     const diff = Object.fromEntries(c.configDiff.map((d) => [d.path, d.values]));
-    // Each setting once: the resolved lrMax is the row opt.lrMax, not a second resolved.lrMax row.
+    // The frozen configs are compared, each setting once: what each run trained with, whatever was left to the recipe.
     expect(Object.keys(diff).sort()).toEqual(['aug.cutout', 'opt.lrMax', 'trainedOn.device', 'trainedOn.name']);
     expect(diff['opt.lrMax']).toEqual({ [a.id]: 0.4, [b.id]: 0.2 });
-    // a left cutout to the recipe (null); b chose 8.
-    expect(diff['aug.cutout']).toEqual({ [a.id]: null, [b.id]: 8 });
+    // a left cutout to the recipe (resnet-9-s: 8); b chose 4.
+    expect(diff['aug.cutout']).toEqual({ [a.id]: 8, [b.id]: 4 });
+    expect(a.request.aug.cutout).toBeNull();
     expect(diff['trainedOn.device']).toEqual({ [a.id]: 'cpu', [b.id]: 'NVIDIA H200' });
   });
 
   it('diffs architecture specs and datasets deeply, and shows a missing setting as null', async () => {
     const a = await createRun(store);
-    const b = await createRun(store, {}, {
-      arch: { kind: 'resnet9', widths: [64, 128, 256, 1024], outputScale: 0.125 },
-      dataset: { id: 'cifar10-small', name: 'CIFAR-10 (5k)', manifestHash: 'sha256:00', classes: ['a'], train: 5000, val: 1000 },
-    });
-    await store.update(a.id, { resolved: { batchSize: 512, lrMax: 0.4, weightDecay: 5e-4, epochs: 10, stepsPerEpoch: 98 } });
+    const wider = { kind: 'resnet9' as const, widths: [64, 128, 256, 1024] as [number, number, number, number], outputScale: 0.125 };
+    const small = { id: 'cifar10-small', name: 'CIFAR-10 (5k)', manifestHash: 'sha256:00', classes: ['a'], train: 5000, val: 1000 };
+    const request = mergeRunConfig(DEFAULT_RUN_CONFIG, { net: { arch: wider } });
+    const b = await createRun(store, { net: { arch: wider } }, { dataset: small, resolved: resolveRun(request, small.train, small.val) });
     const c = compareRuns(await load(a.id, b.id));
     const diff = Object.fromEntries(c.configDiff.map((d) => [d.path, d.values]));
-    expect(diff['arch.widths[3]']).toEqual({ [a.id]: 512, [b.id]: 1024 });
-    expect(diff['arch.widths[0]']).toBeUndefined();
+    const aWidths = (a.resolved.config.net.arch as { widths: number[] }).widths;
+    // The architecture by name (a preset's id, or a custom spec's name) and the built specs under arch.*.
+    expect(diff['net.arch']).toEqual({ [a.id]: 'resnet-9-s', [b.id]: 'custom' });
+    expect(diff['arch.widths[3]']).toEqual({ [a.id]: aWidths[3], [b.id]: 1024 });
     expect(diff['dataset.id']).toEqual({ [a.id]: 'cifar10', [b.id]: 'cifar10-small' });
     expect(diff['dataset.manifestHash']).toBeDefined();
-    // a resolved batch 512 from an auto request; b has no resolved part: its request (auto) shows.
-    expect(diff['opt.batchSize']).toEqual({ [a.id]: 512, [b.id]: (await store.get(b.id)).config.opt.batchSize ?? null });
-    expect(diff['resolved.stepsPerEpoch']).toEqual({ [a.id]: 98, [b.id]: null });
+    // What was derived from the data, under resolved.*.
+    expect(diff['resolved.trainCount']).toEqual({ [a.id]: 50_000, [b.id]: 5000 });
     expect(c.byEpoch).toEqual([]);
     expect(c.byStep).toEqual([]);
   });
@@ -106,16 +106,14 @@ describe('compareRuns', () => {
   });
 
   it('shows each setting once: auto and resolved values, the preset and its built spec, in one row each', async () => {
-    const a = await createRun(store, { opt: { epochs: 0 } });
-    const b = await createRun(store, { opt: { epochs: 10 } }, { arch: { kind: 'resnet9', widths: [64, 128, 256, 1024], outputScale: 0.125 } });
-    // What createRun stores: the request resolved against 50,000 training images.
-    await store.update(a.id, { resolved: resolveRun(a.config, 50_000, 10_000) });
-    await store.update(b.id, { resolved: resolveRun(b.config, 50_000, 10_000) });
+    const a = await createRun(store, { opt: { epochs: null } });
+    const wider = { kind: 'resnet9' as const, widths: [64, 128, 256, 1024] as [number, number, number, number], outputScale: 0.125 };
+    const b = await createRun(store, { opt: { epochs: 10 }, net: { arch: wider } });
     const c = compareRuns(await load(a.id, b.id));
     const paths = c.configDiff.map((d) => d.path);
     expect(paths).toEqual([...new Set(paths)]);
     expect(paths.filter((p) => /epochs/i.test(p))).toEqual(['opt.epochs']);
-    expect(c.configDiff.find((d) => d.path === 'opt.epochs')!.values).toEqual({ [a.id]: resolveRun(a.config, 50_000, 10_000).epochs, [b.id]: 10 });
+    expect(c.configDiff.find((d) => d.path === 'opt.epochs')!.values).toEqual({ [a.id]: a.resolved.config.opt.epochs, [b.id]: 10 });
     expect(paths.filter((p) => p.includes('widths'))).toEqual(['arch.widths[3]']);
     expect(paths.some((p) => p.startsWith('resolved.config') || p.startsWith('resolved.autoRules'))).toBe(false);
   });

@@ -91,7 +91,7 @@ describe('export and predict', () => {
     const dataset = makeSyntheticDataset();
     const { model, kiln: info } = await loadExport(exportDir);
     expect(info).toMatchObject({ runId: id, checkpoint: 'best', classes: dataset.classes, imageSize: 32, fit: 'crop', mean: dataset.mean, std: dataset.std, valAcc: record.best!.valAcc });
-    expect(info.arch).toEqual(record.arch);
+    expect(info.arch).toEqual(record.resolved.config.net.arch);
 
     const engine = await loadRunModel(home, id, { checkpoint: 'best', dataset });
     const n = 48;

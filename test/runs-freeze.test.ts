@@ -29,7 +29,7 @@ describe('a run is frozen at creation', () => {
       backend: 'wasm',
     });
     const created = await createRun(home, config, 'frozen');
-    const stored = structuredClone(created.resolved!);
+    const stored = structuredClone(created.resolved);
     expect(stored.config?.aug.cutout).toBe(8);
     const store = new RunStore(home);
 

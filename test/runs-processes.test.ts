@@ -158,7 +158,7 @@ describe('concurrent writers', () => {
     }
     await killHard(writer);
     const record = await store.get(r.id);
-    expect((record.arch as { kind: string }).kind).toBe('resnet9');
+    expect(record.error?.name).toMatch(/^Padding\d+$/);
     await store.recoverInterrupted();
     expect(fs.readdirSync(store.runDir(r.id)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
     // A stale update lock left by the killed writer does not block the next update.

@@ -97,7 +97,7 @@ describe('update', () => {
     const r = await createRun(store);
     const file = store.runFile(r.id);
     const before = fs.readFileSync(file);
-    await expect(store.update(r.id, { arch: { widths: [1n] } as never })).rejects.toThrow();
+    await expect(store.update(r.id, { notes: { widths: [1n] } as never })).rejects.toThrow();
     await expect(store.update(r.id, { status: 'exploded' as never })).rejects.toThrow(/status/);
     await expect(store.update(r.id, { best: { valAcc: 1.5, ttaAcc: null, epoch: 1 } })).rejects.toThrow(/best\.valAcc/);
     expect(fs.readFileSync(file).equals(before)).toBe(true);

@@ -37,7 +37,7 @@ describe('kiln train', () => {
     expect(done.valAcc).toBe(epochs[1].valAcc);
     // The run record holds what the comparison views read.
     const record = JSON.parse(fs.readFileSync(path.join(home, 'runs', done.runId, 'run.json'), 'utf8'));
-    expect(record).toMatchObject({ status: 'finished', backend: { name: 'wasm' }, resolved: { batchSize: 32, lrMax: 0.4, epochs: 2 } });
+    expect(record).toMatchObject({ status: 'finished', backend: { name: 'wasm' }, resolved: { config: { opt: { batchSize: 32, lrMax: 0.4, epochs: 2 } } } });
     const latest = resolveCheckpoint(path.join(home, 'runs', done.runId, 'checkpoints', 'latest'));
     expect(latest && fs.existsSync(path.join(latest, 'tensors.bin'))).toBe(true);
   }, 600_000);

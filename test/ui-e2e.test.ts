@@ -401,7 +401,8 @@ describe('workbench in Chromium against kiln serve', () => {
     await poll(() => runPage.locator('[data-testid=epoch-log] tbody tr td:last-child').allTextContents()).toEqual([expect.stringMatching(/s$/), expect.stringMatching(/s$/), expect.stringMatching(/s$/)]);
     const cfg = await runPage.locator('[data-testid=run-config]').textContent();
     expect(cfg).toContain('opt.lrMax');
-    expect(cfg).toContain('resolved.batchSize');
+    expect(cfg).toContain('opt.batchSize');
+    expect(cfg).toContain('resolved.stepsPerEpoch');
     expect(cfg).toContain('versions.kiln');
     await poll(() => points(page, 'chart-loss')).toBeGreaterThan(0);
     await page.fill('#run-tags', 'baseline, wasm');

@@ -103,7 +103,7 @@ async function benchModel(id: string, shareS: number): Promise<void> {
     const dataset = randomDataset(steps * batch);
     const resolved = resolveRun(config, dataset.train.count, 0);
     sgd ??= new Sgd(model.params, resolved.config.opt);
-    const learner = new Learner(model, sgd, dataset, resolved.config, resolved, [
+    const learner = new Learner(model, sgd, dataset, resolved, [
       {
         onBatchEnd: (l, m) => {
           if ((performance.now() - t0) / 1000 > shareS && m.step < steps) {

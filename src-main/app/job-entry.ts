@@ -49,7 +49,7 @@ async function run(job: JobRequest): Promise<JobResults[JobRequest['kind']]> {
       const { evaluateRun } = await import('../training/evaluate-run.ts');
       const { RunStore } = await import('../runs/run-store.ts');
       const record = await new RunStore(job.home).get(job.runId);
-      return evaluateRun(job.home, job.runId, { backend: record.config.backend });
+      return evaluateRun(job.home, job.runId, { backend: record.resolved.config.backend });
     }
     case 'export': {
       const { exportRun } = await import('../training/export-run.ts');

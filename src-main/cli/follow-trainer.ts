@@ -39,11 +39,11 @@ export async function followTrainer(home: string, runId: string, opts: { json: b
       void new RunStore(home).get(runId).then(
         (r) => {
           const res = r.resolved;
-          if (!res || m.resumedAtStep > 0) return;
+          if (m.resumedAtStep > 0) return;
           clearLine();
           const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
-          console.log(`${n(res.epochs, 'epoch')} × ${n(res.stepsPerEpoch, 'step')} of ${n(res.batchSize, 'image')} (${r.dataset.train.toLocaleString('en-US')} training images)`);
-          for (const rule of res.autoRules ?? []) if (!rule.endsWith(": the recipe's")) console.log(`  auto ${rule}`);
+          console.log(`${n(res.config.opt.epochs, 'epoch')} × ${n(res.stepsPerEpoch, 'step')} of ${n(res.config.opt.batchSize, 'image')} (${r.dataset.train.toLocaleString('en-US')} training images)`);
+          for (const rule of res.autoRules) if (!rule.endsWith(": the recipe's")) console.log(`  auto ${rule}`);
         },
         () => undefined,
       );

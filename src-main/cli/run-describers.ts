@@ -6,9 +6,11 @@ import type { RunMetrics, RunRecord } from '../../src-shared/run-types.ts';
 import type { RunComparison } from '../../src-shared/run-comparison.ts';
 
 export function describeRun(r: RunRecord, m: RunMetrics, lock: Awaited<ReturnType<RunStore['lockHolder']>>, dir: string): string {
-  const o = r.config.opt;
-  const auto = (set: number | null, autoWhen: number, resolved: number | undefined) =>
-    set === null || set === autoWhen ? `auto${resolved === undefined ? '' : ` → ${formatNumber(resolved, 6)}`}` : formatNumber(set, 6);
+  // The frozen config is what the run trains with; the request only says which of its values were auto.
+  const c = r.resolved.config;
+  const o = c.opt;
+  const asked = r.request.opt;
+  const value = (frozen: number, request: number | null) => (request === null ? `auto → ${formatNumber(frozen, 6)}` : formatNumber(frozen, 6));
   const lines: [string, string][] = [
     ['Run', r.id],
     ['Name', r.name],
@@ -18,7 +20,7 @@ export function describeRun(r: RunRecord, m: RunMetrics, lock: Awaited<ReturnTyp
       'Dataset',
       `${r.dataset.id} (${r.dataset.name}; ${r.dataset.classes.length} classes; ${r.dataset.train} train / ${r.dataset.val} val; manifest ${r.dataset.manifestHash.slice(0, 12)})`,
     ],
-    ['Arch', typeof r.config.net.arch === 'string' ? r.config.net.arch : JSON.stringify(r.config.net.arch)],
+    ['Arch', `${r.resolved.presetId ?? c.net.arch.name ?? 'custom spec'}${r.resolved.presetId ? '' : ` ${JSON.stringify(c.net.arch)}`}`],
     ...(r.origin
       ? ([
           [
@@ -31,13 +33,13 @@ export function describeRun(r: RunRecord, m: RunMetrics, lock: Awaited<ReturnTyp
       : []),
     [
       'Recipe',
-      `epochs ${auto(o.epochs, 0, r.resolved?.epochs)}, batch ${auto(o.batchSize, 0, r.resolved?.batchSize)}, ` +
-        `lr ${auto(o.lrMax, 0, r.resolved?.lrMax)} ${o.schedule}, wd ${auto(o.weightDecay, -1, r.resolved?.weightDecay)}, ` +
-        `label smoothing ${o.labelSmoothing ?? `recipe${r.resolved?.config ? ` → ${r.resolved.config.opt.labelSmoothing}` : ''}`}, seed ${r.seed}`,
+      `epochs ${value(o.epochs, asked.epochs)}, batch ${value(o.batchSize, asked.batchSize)}, ` +
+        `lr ${value(o.lrMax, asked.lrMax)} ${o.schedule}, wd ${value(o.weightDecay, asked.weightDecay)}, ` +
+        `label smoothing ${value(o.labelSmoothing, asked.labelSmoothing)}, seed ${c.seed} (${r.resolved.recipeSource})`,
     ],
-    ['Backend', `${r.config.backend}${r.backend ? ` → ${r.backend.name} (${r.backend.device})` : ''}`],
-    ['Progress', `epoch ${r.progress.epoch}${r.resolved ? `/${r.resolved.epochs}` : ''}, step ${r.progress.step}/${r.progress.totalSteps || '?'}`],
-    ...(r.resolved?.autoRules?.length ? [['Auto', r.resolved.autoRules.join('; ')] as [string, string]] : []),
+    ['Backend', `${c.backend}${r.backend ? ` → ${r.backend.name} (${r.backend.device})` : ''}`],
+    ['Progress', `epoch ${r.progress.epoch}/${o.epochs}, step ${r.progress.step}/${r.progress.totalSteps || '?'}`],
+    ...(r.resolved.autoRules.length ? [['Auto', r.resolved.autoRules.join('; ')] as [string, string]] : []),
     ...(r.hint ? [['Hint', r.hint] as [string, string]] : []),
     ['Best', r.best ? `val ${formatPercent(r.best.valAcc)}, tta ${formatPercent(r.best.ttaAcc)} at epoch ${r.best.epoch}` : '-'],
     [

@@ -59,36 +59,20 @@ export function decimateSteps(steps: readonly StepMetric[], max: number): { step
   return out;
 }
 
-/** Resolved numbers that are also config fields: shown once, under the config's path. */
-const RESOLVED_IN_OPT = ['epochs', 'batchSize', 'lrMax', 'weightDecay'] as const;
-
 /**
  * The settings a comparison looks at, flattened to dotted paths, each once: a config field shows the value the
- * run trained with (the resolved one where the record has it, so `auto` shows as what it became), the
- * architecture as built under `arch.*` (a preset's id, or a custom spec's name, under `net.arch`), and the
- * resolved counts that are no config field under `resolved.*`.
+ * run trained with (its frozen config, so `auto` shows as what it became), the architecture as built under
+ * `arch.*` (a preset's id, or a custom spec's name, under `net.arch`), and the derived counts under `resolved.*`.
  */
 export function runSettings(record: RunRecord): Map<string, unknown> {
   const out = new Map<string, unknown>();
-  const { net, ...config } = record.config;
-  flatten(config, '', out);
-  const resolved = record.resolved;
-  if (resolved?.config) {
-    const { net: _builtArch, ...trained } = resolved.config;
-    flatten(trained, '', out);
-  }
-  if (resolved) {
-    const { config: _config, autoRules: _why, ...numbers } = resolved;
-    for (const k of RESOLVED_IN_OPT) {
-      if (numbers[k] !== undefined) out.set(`opt.${k}`, numbers[k]);
-      delete numbers[k];
-    }
-    flatten(numbers, 'resolved', out);
-  }
-  const { arch, ...netRest } = net;
-  out.set('net.arch', typeof arch === 'string' ? arch : (arch.name ?? 'custom'));
-  flatten(netRest, 'net', out);
-  flatten(record.arch, 'arch', out);
+  // The frozen config, what each run trained with (auto values as what they became), each setting once.
+  const { config, presetId, autoRules: _why, ...derived } = record.resolved;
+  const { net, ...trained } = config;
+  flatten(trained, '', out);
+  out.set('net.arch', presetId ?? net.arch.name ?? 'custom');
+  flatten(net.arch, 'arch', out);
+  flatten(derived, 'resolved', out);
   out.set('dataset.id', record.dataset.id);
   out.set('dataset.manifestHash', record.dataset.manifestHash);
   if (record.backend) flatten(record.backend, 'trainedOn', out);

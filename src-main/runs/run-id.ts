@@ -43,3 +43,8 @@ export function baseRunId(createdAt: Date, arch: string, dataset: string): strin
 export function archLabel(arch: string | { kind: string; name?: string }): string {
   return typeof arch === 'string' ? arch : arch.name || arch.kind;
 }
+
+/** A run's architecture in a few characters, from its frozen config: the preset it named, else its spec's name or kind. */
+export function runArchLabel(record: { resolved: { presetId?: string | undefined; config: { net: { arch: { kind: string; name?: string | undefined } } } } }): string {
+  return archLabel(record.resolved.presetId ?? record.resolved.config.net.arch);
+}

@@ -2,16 +2,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { writeFileAtomic, writeJsonAtomic } from '../common/atomic-write.ts';
-import { parseRunConfig, type RunConfig } from '../../src-shared/run-config.ts';
+import { parseRunConfig, type ResolvedRun, type RunConfig } from '../../src-shared/run-config.ts';
 import { currentHost, currentVersions } from './host-info.ts';
 import { holderState, readLockFile, type LockInfo } from './lock-file.ts';
 import { keepUpToStep, MetricsAppender, readMetricsFile, serializeMetricLines } from './metrics-log.ts';
 import { BrokenRunError, RunNotFoundError } from './run-errors.ts';
-import { archLabel, baseRunId, validateRunId } from './run-id.ts';
+import { baseRunId, runArchLabel, validateRunId } from './run-id.ts';
 import {
+  FROZEN_RUN_FIELDS,
   RUN_FORMAT,
   type MetricLine,
-  type ResolvedRecipe,
   type RunDataset,
   type RunMetrics,
   type RunPatch,
@@ -25,17 +25,15 @@ import { acquireTrainerLock, trainerLockHolder, unlockRun, type Release } from '
 export type { Release } from './run-trainer-lock.ts';
 
 export interface RunInit {
-  config: RunConfig;
-  /** The architecture spec (any JSON). */
-  arch: unknown;
+  /** The config as asked for (null = auto). */
+  request: RunConfig;
+  /** The config resolved once, with its derived counts (training/resolve-config.ts): frozen from here on. */
+  resolved: ResolvedRun;
   dataset: RunDataset;
   name?: string;
   /** Default: 'queued'. */
   status?: RunStatus;
-  resolved?: ResolvedRecipe;
   backend?: RunRecord['backend'];
-  /** Default: config.seed. */
-  seed?: number;
   progress?: RunRecord['progress'];
   /** Default: now. */
   createdAt?: Date;
@@ -78,9 +76,9 @@ export class RunStore extends RunFiles {
   private readonly appenders = new Map<string, MetricsAppender>();
 
   async create(init: RunInit): Promise<RunRecord> {
-    const config = parseRunConfig(init.config, 'run config');
+    const request = parseRunConfig(init.request, 'run config');
     const createdAt = init.createdAt ?? new Date();
-    const base = baseRunId(createdAt, archLabel(config.net.arch), init.dataset.id);
+    const base = baseRunId(createdAt, runArchLabel(init), init.dataset.id);
     await fs.promises.mkdir(this.root, { recursive: true });
     // mkdir without `recursive` fails if the folder exists: that claims the id even against another process.
     let id = base;
@@ -98,12 +96,10 @@ export class RunStore extends RunFiles {
       id,
       name: init.name?.trim() || id,
       status: init.status ?? 'queued',
-      config,
-      ...(init.resolved ? { resolved: init.resolved } : {}),
-      arch: init.arch as RunRecord['arch'],
+      request,
+      resolved: init.resolved,
       ...(init.origin ? { origin: init.origin } : {}),
       dataset: init.dataset,
-      seed: init.seed ?? config.seed,
       ...(init.backend ? { backend: init.backend } : {}),
       versions: currentVersions(),
       host: currentHost(),
@@ -160,6 +156,9 @@ export class RunStore extends RunFiles {
       const current = await this.get(id);
       const change = typeof patch === 'function' ? patch(current) : patch;
       if (!change) return current;
+      // The type keeps these out of a patch; a cast must not get round it (id and format are simply kept).
+      const frozen = FROZEN_RUN_FIELDS.find((k) => k !== 'id' && k !== 'format' && k in change && JSON.stringify((change as Record<string, unknown>)[k]) !== JSON.stringify(current[k]));
+      if (frozen) throw new Error(`run ${id}: ${frozen} is fixed when the run is created and cannot be changed`);
       const next = this.validate({ ...current, ...change, id: current.id, format: current.format }, id);
       await writeJsonAtomic(this.runFile(id), next);
       return next;

@@ -7,7 +7,7 @@ import type { RunConfig } from '../../src-shared/run-config.ts';
 import { currentExclusions, loadDataset, resolveDatasetId } from './load-dataset.ts';
 import { buildGraph } from '../engine/arch/graph.ts';
 import { checkModelSize } from '../engine/arch/model-size.ts';
-import { archLabel } from '../runs/run-id.ts';
+import { runArchLabel } from '../runs/run-id.ts';
 import { pickRunName } from '../runs/run-names.ts';
 
 /**
@@ -20,22 +20,23 @@ export async function createRun(home: string, request: RunConfig, name?: string)
   const config: RunConfig = { ...request, data: { ...request.data, dataset: await resolveDatasetId(home, request.data.dataset) } };
   const excluded = await currentExclusions(home, config.data.dataset);
   const dataset = await loadDataset(home, config.data.dataset, excluded);
-  const resolved = resolveRun(config, dataset.train.count, dataset.val.count);
+  // A fine-tune keeps its source's architecture: auto (null) is the source run's spec, as it trained it.
+  const arch = config.net.arch ?? (config.initFrom ? (await new RunStore(home).get(config.initFrom)).resolved.config.net.arch : null);
+  const resolved = resolveRun({ ...config, net: { arch } }, dataset.train.count, dataset.val.count);
   const spec = resolved.config.net.arch;
   const graph = buildGraph(spec, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
-  checkModelSize(graph, resolved.batchSize);
+  checkModelSize(graph, resolved.config.opt.batchSize);
   const { initFrom, opt } = resolved.config;
   if (opt.freezeEpochs > 0 && !initFrom) {
     throw new UsageError('opt.freezeEpochs: freezing the body only makes sense when starting from a past run (initFrom)');
   }
-  if (opt.freezeEpochs > resolved.epochs) throw new UsageError(`opt.freezeEpochs: ${opt.freezeEpochs} frozen epochs in a run of ${resolved.epochs}`);
+  if (opt.freezeEpochs > opt.epochs) throw new UsageError(`opt.freezeEpochs: ${opt.freezeEpochs} frozen epochs in a run of ${opt.epochs}`);
   const init = initFrom ? await planInitFrom(home, initFrom, { spec, graph, classes: dataset.classes }) : undefined;
   const store = new RunStore(home);
   const taken = (await store.list()).runs.map((r) => r.name);
-  const runName = pickRunName(taken, name, dataset.name, archLabel(config.net.arch));
+  const runName = pickRunName(taken, name, dataset.name, runArchLabel({ resolved }));
   return store.create({
-    config,
-    arch: spec,
+    request: config,
     ...(init ? { origin: init.origin, prepare: init.prepare } : {}),
     name: runName,
     dataset: {
@@ -47,7 +48,7 @@ export async function createRun(home: string, request: RunConfig, name?: string)
       val: resolved.valCount,
       ...(excluded ? { excluded } : {}),
     },
-    resolved: { ...resolved },
+    resolved,
     progress: { epoch: 1, step: 0, totalSteps: resolved.totalSteps },
   });
 }

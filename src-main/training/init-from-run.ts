@@ -30,9 +30,10 @@ export async function planInitFrom(
 ): Promise<{ origin: RunOrigin; prepare: (runDir: string) => Promise<void> }> {
   const store = new RunStore(home);
   const source: RunRecord = await store.get(sourceId);
-  if (shapeOf(source.arch) !== shapeOf(target.spec)) {
+  const sourceSpec = source.resolved.config.net.arch;
+  if (shapeOf(sourceSpec) !== shapeOf(target.spec)) {
     throw new UsageError(
-      `start from run ${sourceId}: it trained ${describe(source.arch)}, this run asks for ${describe(target.spec)}; ` +
+      `start from run ${sourceId}: it trained ${describe(sourceSpec)}, this run asks for ${describe(target.spec)}; ` +
         `fine-tuning keeps the architecture (choose the source run's)`,
     );
   }

@@ -23,14 +23,16 @@ export async function lrFind(dataset: LoadedDataset, config: RunConfig, opts: Lr
   const base = resolveRun(config, dataset.train.count, dataset.val.count);
   const spec = base.config.net.arch;
   const epochs = Math.ceil(opts.steps / Math.max(base.stepsPerEpoch, 1));
-  const resolved = { ...base, epochs, totalSteps: epochs * base.stepsPerEpoch };
+  // Long enough for the test's steps; the test sets the learning rate itself.
+  const resolved = { ...base, config: { ...base.config, opt: { ...base.config.opt, epochs } }, totalSteps: epochs * base.stepsPerEpoch };
+  const { batchSize } = resolved.config.opt;
   const graph = buildGraph(spec, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
-  checkModelSize(graph, resolved.batchSize);
+  checkModelSize(graph, batchSize);
   const model = new Model(graph, base.config.seed);
   const sgd = new Sgd(model.params, base.config.opt);
-  const learner = new Learner(model, sgd, dataset, base.config, resolved);
-  const microBatch = microBatchLimit(graph, resolved.batchSize, tf.getBackend());
-  if (microBatch < resolved.batchSize) learner.microBatch = microBatch;
+  const learner = new Learner(model, sgd, dataset, resolved);
+  const microBatch = microBatchLimit(graph, batchSize, tf.getBackend());
+  if (microBatch < batchSize) learner.microBatch = microBatch;
   const test = new LrRangeTest(opts);
   learner.callbacks.push(test);
   try {
@@ -40,7 +42,7 @@ export async function lrFind(dataset: LoadedDataset, config: RunConfig, opts: Lr
     sgd.dispose();
   }
   if (signal?.aborted) throw Object.assign(new Error('learning-rate finder cancelled'), { name: 'AbortError' });
-  return { points: test.points, ...suggest(test.points), stoppedEarly: test.stoppedEarly, batchSize: resolved.batchSize };
+  return { points: test.points, ...suggest(test.points), stoppedEarly: test.stoppedEarly, batchSize };
 }
 
 /**
@@ -48,7 +50,7 @@ export async function lrFind(dataset: LoadedDataset, config: RunConfig, opts: Lr
  * on the data and on whether epochs are given), so its suggestion is for that batch.
  */
 export function lrFindBatchSize(dataset: LoadedDataset, config: RunConfig): number {
-  return resolveRun(config, dataset.train.count, dataset.val.count).batchSize;
+  return resolveRun(config, dataset.train.count, dataset.val.count).config.opt.batchSize;
 }
 
 /** A learning rate found at one batch size, for another: SGD's linear scaling rule (as Kiln's auto batch scales its LR). */

@@ -38,6 +38,7 @@ export const BASE_OPT: Omit<ResolvedConfig['opt'], 'epochs' | 'batchSize' | 'lrM
 export const BASE_AUG: Pick<ResolvedConfig['aug'], 'cutout'> = { cutout: 0 };
 
 export function resolveArch(arch: RunConfig['net']['arch']): { spec: ArchSpec; recipe: Recipe; presetId?: string } {
+  if (arch === null) throw new ConfigFieldError('net.arch', 'auto (null) means the architecture of the run a fine-tune starts from: set initFrom, or choose an architecture');
   if (typeof arch === 'string') {
     const preset = findPreset(arch);
     if (!preset) throw new UsageError(`unknown architecture "${arch}"; expected one of ${PRESETS.map((p) => p.id).join(', ')} or a spec${didYouMean(arch, PRESETS.map((p) => p.id))}`);
@@ -47,9 +48,9 @@ export function resolveArch(arch: RunConfig['net']['arch']): { spec: ArchSpec; r
   return { spec: parseArchSpec(arch), recipe: findPreset('resnet-9')!.recipe };
 }
 
-/** The request's own choices: null (recipe-able fields) and the 0 / −1 auto values are not choices. */
-function chosen<T extends object>(section: T, autoWhen: Partial<Record<keyof T, unknown>> = {}): Partial<T> {
-  return Object.fromEntries(Object.entries(section).filter(([k, v]) => v !== null && v !== undefined && !(k in autoWhen && autoWhen[k as keyof T] === v))) as Partial<T>;
+/** The request's own choices: null (auto: the recipe's) is not a choice. */
+function chosen<T extends object>(section: T): { [K in keyof T]?: Exclude<T[K], null> } {
+  return Object.fromEntries(Object.entries(section).filter(([, v]) => v !== null && v !== undefined)) as { [K in keyof T]?: Exclude<T[K], null> };
 }
 
 /**
@@ -63,7 +64,7 @@ export function resolveRun(request: RunConfig, trainAvailable: number, valAvaila
   const { spec, recipe, presetId } = resolveArch(request.net.arch);
   const trainCount = request.data.limitTrain > 0 ? Math.min(request.data.limitTrain, trainAvailable) : trainAvailable;
   const valCount = request.data.limitVal > 0 ? Math.min(request.data.limitVal, valAvailable) : valAvailable;
-  const own = chosen(request.opt, { epochs: 0, batchSize: 0, lrMax: 0, weightDecay: -1 });
+  const own = chosen(request.opt);
   const opt = { ...BASE_OPT, ...recipe.opt, ...own } as ResolvedConfig['opt'];
   if (trainCount < 1) throw new UsageError(`the dataset has no training images`);
   const autoRules: string[] = [];
@@ -105,10 +106,6 @@ export function resolveRun(request: RunConfig, trainAvailable: number, valAvaila
     config,
     ...(presetId ? { presetId } : {}),
     recipeSource: recipe.source,
-    epochs: config.opt.epochs,
-    batchSize: config.opt.batchSize,
-    lrMax: config.opt.lrMax,
-    weightDecay: config.opt.weightDecay,
     trainCount,
     valCount,
     stepsPerEpoch,

@@ -45,14 +45,14 @@ export async function loadRunModel(home: string, runId: string, opts: { checkpoi
     const hint = opts.checkpoint === 'best' ? ' (no epoch has finished yet; --checkpoint latest uses the last pause)' : '';
     throw new UsageError(`run ${runId} has no ${opts.checkpoint} checkpoint${hint}`);
   }
-  const dataset = opts.dataset ?? (await loadDataset(home, record.config.data.dataset, record.dataset.excluded));
+  const dataset = opts.dataset ?? (await loadDataset(home, record.resolved.config.data.dataset, record.dataset.excluded));
   if (dataset.manifestHash !== record.dataset.manifestHash) {
     throw new Error(`dataset ${dataset.id} changed since run ${runId} was trained (manifest hash differs)`);
   }
   // The spec the run trained, as stored: never today's preset of the same name.
-  const spec = parseArchSpec(record.arch, `run ${runId}: run.json arch`);
+  const spec = record.resolved.config.net.arch;
   const graph = buildGraph(spec, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
-  const model = new Model(graph, record.config.seed);
+  const model = new Model(graph, record.resolved.config.seed);
   // loadCheckpoint restores optimiser state too; a throwaway Sgd takes it.
   const sgd = new Sgd(model.params, { nesterov: false, weightDecay: 0, wdExcludeBnBias: false });
   let meta: CheckpointMeta;

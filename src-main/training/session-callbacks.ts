@@ -59,18 +59,18 @@ export function progressReporter(emit: (m: TrainerMessage) => void, runId: strin
     const p = l.position;
     const stepSec = stepSeconds(l);
     const stepsLeft = resolved.totalSteps - m.step;
-    const epochsLeft = resolved.epochs - p.epoch;
+    const epochsLeft = resolved.config.opt.epochs - p.epoch;
     const full = resolved.valCount;
     const tta = resolved.config.aug.tta ? 2 : 1;
     const images = Math.max(0, epochsLeft - 1) * Math.min(l.epochValSample, full) + (epochsLeft > 0 ? full * tta : 0) + full * 2;
     // Until an evaluation has been timed, guess: a forward pass of an image is about a third of its training step.
-    const perImage = evalSecondsPerImage > 0 ? evalSecondsPerImage : stepSec / resolved.batchSize / 3;
+    const perImage = evalSecondsPerImage > 0 ? evalSecondsPerImage : stepSec / resolved.config.opt.batchSize / 3;
     emit({
       type: 'progress',
       progress: {
         runId,
-        epoch: Math.min(p.epoch + 1, resolved.epochs),
-        epochs: resolved.epochs,
+        epoch: Math.min(p.epoch + 1, resolved.config.opt.epochs),
+        epochs: resolved.config.opt.epochs,
         step: m.step,
         totalSteps: resolved.totalSteps,
         stepInEpoch: p.stepInEpoch,

@@ -6,7 +6,6 @@ import { RunStore } from '../runs/run-store.ts';
 import { loadBackend } from '../engine/backend/load-backend.ts';
 import { buildGraph } from '../engine/arch/graph.ts';
 import { checkModelSize } from '../engine/arch/model-size.ts';
-import { frozenRun } from './frozen-run.ts';
 import { checkpointer, metricsLogger, progressReporter, testHooks } from './session-callbacks.ts';
 import { describeDivergence, divergenceGuard } from '../engine/train/divergence.ts';
 import { loadDataset } from './load-dataset.ts';
@@ -50,7 +49,7 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
   let learner: Learner | undefined;
   try {
     // Everything below comes from what the run stored at creation, never from the presets of this code.
-    const resolved = frozenRun(record);
+    const { resolved } = record;
     const { config } = resolved;
     const backend = await loadBackend(config.backend);
     const dataset = await loadDataset(home, config.data.dataset, record.dataset.excluded);
@@ -58,7 +57,7 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
       throw new Error(`dataset ${dataset.id} changed since run ${runId} was created (manifest hash differs)`);
     }
     const graph = buildGraph(config.net.arch, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
-    checkModelSize(graph, resolved.batchSize);
+    checkModelSize(graph, resolved.config.opt.batchSize);
     const model = new Model(graph, config.seed);
     const sgd = new Sgd(model.params, config.opt);
     const latest = path.join(store.checkpointDir(runId), 'latest');
@@ -89,20 +88,20 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     // Order matters at an epoch's end: its metrics line is written before the checkpoint and run.json move on.
     const guard = divergenceGuard();
     const callbacks = [...testHooks(), metricsLogger(store, runId, resolved, wall), progress, guard, saver];
-    learner = new Learner(model, sgd, dataset, config, resolved, callbacks, position);
-    const microBatch = microBatchLimit(graph, resolved.batchSize, backend.name);
-    if (microBatch < resolved.batchSize) learner.microBatch = microBatch;
+    learner = new Learner(model, sgd, dataset, resolved, callbacks, position);
+    const microBatch = microBatchLimit(graph, resolved.config.opt.batchSize, backend.name);
+    if (microBatch < resolved.config.opt.batchSize) learner.microBatch = microBatch;
     const backendRecord = {
       name: backend.name,
       device: backend.device,
       ...(backend.adapter ? { adapter: backend.adapter } : {}),
-      ...(microBatch < resolved.batchSize ? { microBatch: { size: microBatch, parts: splitBatch(resolved.batchSize, microBatch).length, note: MICRO_BATCH_NOTE } } : {}),
+      ...(microBatch < resolved.config.opt.batchSize ? { microBatch: { size: microBatch, parts: splitBatch(resolved.config.opt.batchSize, microBatch).length, note: MICRO_BATCH_NOTE } } : {}),
     };
     record = await store.update(runId, {
       status: 'running',
       backend: backendRecord,
       startedAt: record.startedAt ?? new Date().toISOString(),
-      progress: { epoch: Math.min(position.epoch + 1, resolved.epochs), step: position.step, totalSteps: resolved.totalSteps },
+      progress: { epoch: Math.min(position.epoch + 1, resolved.config.opt.epochs), step: position.step, totalSteps: resolved.totalSteps },
     });
     emit({ type: 'started', runId, backend: backendRecord, resumedAtStep: position.step, totalSteps: resolved.totalSteps });
 
@@ -116,13 +115,13 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     record = await store.update(runId, {
       status,
       ...(guard.diverged ? { diverged: guard.diverged, hint: describeDivergence(guard.diverged) } : {}),
-      progress: { epoch: Math.min(learner.position.epoch + 1, resolved.epochs), step: learner.position.step, totalSteps: resolved.totalSteps },
+      progress: { epoch: Math.min(learner.position.epoch + 1, resolved.config.opt.epochs), step: learner.position.step, totalSteps: resolved.totalSteps },
       wallSeconds: wall(),
       ...(status === 'paused' ? {} : { endedAt: new Date().toISOString() }),
     });
     const lastEpoch = saver.lastEpoch;
     if (outcome === 'finished' && lastEpoch) {
-      const hint = await finishedRunHint(home, dataset, resolved, (record.config.opt.epochs ?? 0) > 0, lastEpoch).catch(() => null);
+      const hint = await finishedRunHint(home, dataset, resolved, record.request.opt.epochs !== null, lastEpoch).catch(() => null);
       if (hint) record = await store.update(runId, { hint });
     }
     if (outcome === 'finished') {

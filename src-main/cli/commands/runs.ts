@@ -7,7 +7,7 @@ import { evaluateRun } from '../../training/evaluate-run.ts';
 import { parseCheckpointChoice } from '../../training/run-model.ts';
 import { resumeRunCheck, stopRun as stopStoredRun } from '../../runs/run-lifecycle.ts';
 import { numberFlag } from '../args.ts';
-import { archLabel, validateRunId } from '../../runs/run-id.ts';
+import { runArchLabel, validateRunId } from '../../runs/run-id.ts';
 import { formatDate, formatDuration, formatPercent, formatTable } from '../../runs/run-format.ts';
 import { describeComparison, describeEvaluation, describeRun } from '../run-describers.ts';
 import { RunStore } from '../../runs/run-store.ts';
@@ -140,7 +140,7 @@ async function listRuns({ store, args: positionals, json }: RunsContext): Promis
     r.name === r.id ? '-' : r.name,
     r.status,
     r.dataset.id,
-    archLabel(r.config.net.arch),
+    runArchLabel(r),
     formatPercent(r.best?.valAcc),
     formatPercent(r.best?.ttaAcc),
     formatDuration(r.wallSeconds),
@@ -241,7 +241,7 @@ async function evalRun({ store, args: positionals, json, flags }: RunsContext): 
   const backendChoice = backendFlag(flags.backend as string | undefined);
   const record = await store.get(id);
   // The run's own backend by default: the numbers then match what it reported while training.
-  const backend = (backendChoice ?? record.backend?.name ?? record.config.backend) as 'auto';
+  const backend = (backendChoice ?? record.backend?.name ?? record.resolved.config.backend) as 'auto';
   const result = await evaluateRun(store.home, id, { checkpoint, backend });
   const out = flags.out as string | undefined;
   if (out) await writeJsonAtomic(out, result);

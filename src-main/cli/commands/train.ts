@@ -80,7 +80,7 @@ export function readArch(value: string): string | ArchSpec {
 }
 
 /** The run config a command line asks for. */
-export function configFromFlags(argv: string[]): { config: RunConfig; home: string; json: boolean; name?: string; help: boolean; archGiven?: boolean } {
+export function configFromFlags(argv: string[]): { config: RunConfig; home: string; json: boolean; name?: string; help: boolean } {
   const { values: v } = parseFlags(
     argv,
     {
@@ -119,7 +119,8 @@ export function configFromFlags(argv: string[]): { config: RunConfig; home: stri
       ...(v['limit-train'] !== undefined ? { limitTrain: numberFlag('limit-train', v['limit-train'], { int: true, min: 1 }) } : {}),
       ...(v['limit-val'] !== undefined ? { limitVal: numberFlag('limit-val', v['limit-val'], { int: true, min: 1 }) } : {}),
     },
-    net: v.arch !== undefined ? { arch: readArch(v.arch) } : {},
+    // A fine-tune without --arch asks for auto: its source run's architecture (run creation applies the rule).
+    net: v.arch !== undefined ? { arch: readArch(v.arch) } : v['init-from'] !== undefined ? { arch: null } : {},
     ...(v['init-from'] !== undefined ? { initFrom: validateRunId(v['init-from']) } : {}),
     aug: {
       ...(v.cutout !== undefined ? { cutout: numberFlag('cutout', v.cutout, { int: true, min: 0, max: 64 }) } : {}),
@@ -139,20 +140,17 @@ export function configFromFlags(argv: string[]): { config: RunConfig; home: stri
   };
   if (v['freeze-epochs'] !== undefined && v['init-from'] === undefined) throw new UsageError('--freeze-epochs: only with --init-from <run-id>');
   const config = mergeRunConfig(DEFAULT_RUN_CONFIG, patch);
-  return { config, home, json: !!v.json, ...(v.name ? { name: v.name } : {}), help: false, archGiven: v.arch !== undefined };
+  return { config, home, json: !!v.json, ...(v.name ? { name: v.name } : {}), help: false };
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const { config: asked, home, json, name, help, archGiven } = configFromFlags(argv);
+  const { config, home, json, name, help } = configFromFlags(argv);
   if (help) {
     console.log(HELP);
     return 0;
   }
   const store = new RunStore(home);
   await store.recoverInterrupted();
-  let config = asked;
-  // A fine-tune keeps its source's architecture: without --arch, that is the one it trains.
-  if (config.initFrom && !archGiven) config = mergeRunConfig(config, { net: { arch: parseArchSpec((await store.get(config.initFrom)).arch, `run ${config.initFrom}'s architecture`) } });
   const record = await createRun(home, config, name);
   if (record.origin && !json) {
     const o = record.origin;

@@ -177,10 +177,10 @@ describe.skipIf(skip)('webgpu backend', () => {
     });
     const resolved = resolveRun(config, dataset.train.count, dataset.val.count);
     const learner = (position?: Position) => {
-      const spec = config.net.arch as Exclude<RunConfig['net']['arch'], string>;
+      const spec = resolved.config.net.arch;
       const model = new Model(buildGraph(spec, { imageSize: 16, numClasses: 2 }), config.seed);
       const sgd = new Sgd(model.params, resolved.config.opt);
-      const l = new Learner(model, sgd, dataset, resolved.config, resolved, [], position);
+      const l = new Learner(model, sgd, dataset, resolved, [], position);
       const epochs: EpochMetrics[] = [];
       l.callbacks.push({ onEpochEnd: (_l, m) => void epochs.push(m) });
       return { l, epochs };

@@ -30,10 +30,10 @@ const config = mergeRunConfig(DEFAULT_RUN_CONFIG, {
 const resolved = resolveRun(config, dataset.train.count, dataset.val.count);
 
 function learner(position?: Position) {
-  const spec = config.net.arch as Exclude<typeof config.net.arch, string>;
+  const spec = resolved.config.net.arch;
   const model = new Model(buildGraph(spec, { imageSize: 16, numClasses: 10 }), config.seed);
   const sgd = new Sgd(model.params, resolved.config.opt);
-  return new Learner(model, sgd, dataset, resolved.config, resolved, [], position);
+  return new Learner(model, sgd, dataset, resolved, [], position);
 }
 
 const metricsOf = (l: Learner) => {

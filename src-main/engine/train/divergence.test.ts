@@ -20,7 +20,7 @@ function learnerAt(opt: Partial<RunConfig['opt']>) {
   const sgd = new Sgd(model.params, resolved.config.opt);
   const guard = divergenceGuard();
   const epochsEnded: number[] = [];
-  const learner = new Learner(model, sgd, dataset, resolved.config, resolved, [guard, { onEpochEnd: (_l, m) => void epochsEnded.push(m.epoch) }]);
+  const learner = new Learner(model, sgd, dataset, resolved, [guard, { onEpochEnd: (_l, m) => void epochsEnded.push(m.epoch) }]);
   const dispose = () => (model.dispose(), sgd.dispose());
   return { learner, guard, epochsEnded, dispose };
 }

@@ -19,7 +19,7 @@ function makeLearner(opts: { epochs: number; seed?: number }) {
   const resolved = resolveRun(config, dataset.train.count, dataset.val.count);
   const model = new Model(buildGraph(tiny, { imageSize: 16, numClasses: 10 }), config.seed);
   const sgd = new Sgd(model.params, resolved.config.opt);
-  return { learner: new Learner(model, sgd, dataset, resolved.config, resolved), model, sgd };
+  return { learner: new Learner(model, sgd, dataset, resolved), model, sgd };
 }
 
 beforeAll(async () => {

@@ -77,16 +77,18 @@ export class Learner {
   private readonly stopper = new AbortController();
   private readonly lut: Float32Array;
   private readonly size: number;
+  readonly config: ResolvedConfig;
 
   constructor(
     readonly model: Model,
     readonly sgd: Sgd,
     readonly dataset: LoadedDataset,
-    readonly config: ResolvedConfig,
+    /** The run's frozen config and its derived counts: the only settings the loop reads. */
     readonly resolved: ResolvedRun,
     readonly callbacks: Callback[] = [],
     position: Position = START_POSITION,
   ) {
+    this.config = resolved.config;
     this.position = { ...position };
     this.lut = normalisationTable(dataset.mean, dataset.std);
     this.size = dataset.imageSize;
@@ -130,7 +132,7 @@ export class Learner {
   }
 
   /** The run's learning rate and momentum at a step (a callback's onBatchStart may override one step's). */
-  readonly schedule = (step: number): ScheduleValue => scheduleAt({ ...this.config.opt, lrMax: this.resolved.lrMax }, step, this.resolved.totalSteps);
+  readonly schedule = (step: number): ScheduleValue => scheduleAt(this.config.opt, step, this.resolved.totalSteps);
 
   /** Most images per forward/backward pass (see trainStep); the trainer sets it from the backend's memory. */
   microBatch: number | undefined = undefined;
@@ -153,7 +155,7 @@ export class Learner {
   private async fitLoop(): Promise<FitOutcome> {
     for (const cb of this.callbacks) await cb.onFitStart?.(this);
     let outcome: FitOutcome = 'finished';
-    while (this.position.epoch < this.resolved.epochs) {
+    while (this.position.epoch < this.config.opt.epochs) {
       for (const cb of this.callbacks) await cb.onEpochStart?.(this, this.position.epoch);
       const done = await this.runEpoch();
       if (!done) {
@@ -191,7 +193,8 @@ export class Learner {
 
   /** One epoch from the current position; false when stopped part-way. */
   private async runEpoch(): Promise<boolean> {
-    const { batchSize, stepsPerEpoch } = this.resolved;
+    const { stepsPerEpoch } = this.resolved;
+    const { batchSize } = this.config.opt;
     const split = this.trainSplit;
     const plan = planEpoch(split.count, this.size, this.config.aug, this.config.seed, this.position.epoch);
     const per = this.size * this.size * 3;
@@ -222,7 +225,7 @@ export class Learner {
 
   /** Queues one optimiser step (forward, backward, SGD); its results are read later by `collect`. */
   private dispatch(images: Float32Array, labels: Int32Array): void {
-    const { batchSize } = this.resolved;
+    const { batchSize } = this.config.opt;
     const plan: BatchPlan = { step: this.position.step, epoch: this.position.epoch, ...this.schedule(this.position.step) };
     for (const cb of this.callbacks) cb.onBatchStart?.(this, plan);
     const { lr, momentum } = plan;
@@ -256,7 +259,7 @@ export class Learner {
     if (this.inFlight.length === 0) this.idleSince = now;
     this.position.trainSeconds += (now - this.clock) / 1000;
     this.onRead?.({ steps: group.length, waitMs: now - waitStart });
-    const { batchSize } = this.resolved;
+    const { batchSize } = this.config.opt;
     for (const [k, g] of group.entries()) {
       const loss = values[2 * k]!;
       this.position.lossSum += loss * batchSize;
@@ -272,7 +275,7 @@ export class Learner {
     const evalStart = performance.now();
     const validate = this.callbacks.every((cb) => cb.beforeValidate?.(this) !== false);
     // Epochs before the last: a fixed sample, without TTA; the last: the whole split, with TTA.
-    const last = p.epoch + 1 >= this.resolved.epochs;
+    const last = p.epoch + 1 >= this.config.opt.epochs;
     const split = last ? this.valSplit : this.epochValSplit();
     const val = validate ? await this.evaluate(split, last && this.config.aug.tta) : { loss: NaN, acc: NaN };
     const evalSeconds = (performance.now() - evalStart) / 1000;

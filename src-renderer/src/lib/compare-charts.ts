@@ -98,11 +98,11 @@ export function compareCharts(c: RunComparison, o: CompareOptions): CompareChart
   };
 }
 
-/** The architecture a run trained, as a person names it: a preset's id, or a saved spec's name and kind. */
+/** The architecture a run trained, as a person names it: the preset it named, or its spec's name and kind. */
 export function archLabel(record: RunRecord | undefined): string | null {
   if (!record) return null;
-  const a = record.config.net.arch;
-  return typeof a === 'string' ? a : `${a.name ?? 'custom'} (${a.kind})`;
+  const a = record.resolved.config.net.arch;
+  return record.resolved.presetId ?? `${a.name ?? 'custom'} (${a.kind})`;
 }
 
 /**

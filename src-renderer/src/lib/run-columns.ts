@@ -20,17 +20,17 @@ const num = (key: string, label: string, value: (r: RunRecord) => number | null 
 });
 const text = (key: string, label: string, value: (r: RunRecord) => string): RunColumn => ({ key, label, numeric: false, value, show: value });
 
-/** Hyperparameters as resolved for the run (the recipe's values where the config said auto), then final metrics. */
+/** Hyperparameters from the run's frozen config (the recipe's values where the request said auto), then final metrics. */
 export const RUN_COLUMNS: RunColumn[] = [
   text('name', 'Name', (r) => r.name),
   text('status', 'Status', (r) => r.status),
   text('dataset', 'Dataset', (r) => r.dataset.name),
   text('arch', 'Arch', (r) => archLabel(r) ?? ''),
-  num('epochs', 'Epochs', (r) => r.resolved?.epochs ?? (r.config.opt.epochs || null), (v) => (v ? String(v) : 'auto')),
-  num('batch', 'Batch', (r) => r.resolved?.batchSize ?? (r.config.opt.batchSize || null), (v) => (v ? String(v) : 'auto')),
-  num('lr', 'Max LR', (r) => r.resolved?.lrMax ?? (r.config.opt.lrMax || null), (v) => (v ? formatNumber(v, 3) : 'auto')),
-  num('wd', 'WD', (r) => r.resolved?.weightDecay ?? ((r.config.opt.weightDecay ?? -1) >= 0 ? r.config.opt.weightDecay : null), (v) => (v === null || v === undefined ? 'auto' : formatNumber(v, 3))),
-  num('seed', 'Seed', (r) => r.seed, (v) => String(v ?? '')),
+  num('epochs', 'Epochs', (r) => r.resolved.config.opt.epochs, (v) => String(v ?? '')),
+  num('batch', 'Batch', (r) => r.resolved.config.opt.batchSize, (v) => String(v ?? '')),
+  num('lr', 'Max LR', (r) => r.resolved.config.opt.lrMax, (v) => formatNumber(v, 3)),
+  num('wd', 'WD', (r) => r.resolved.config.opt.weightDecay, (v) => formatNumber(v, 3)),
+  num('seed', 'Seed', (r) => r.resolved.config.seed, (v) => String(v ?? '')),
   num('valAcc', 'Val acc', (r) => r.final?.valAcc, (v) => formatPercent(v)),
   num('valLoss', 'Val loss', (r) => r.final?.valLoss, (v) => formatNumber(v, 4)),
   num('best', 'Best acc', (r) => r.best?.valAcc, (v) => formatPercent(v)),
