@@ -31,7 +31,8 @@ const LAYERS: { layer: string; may: string[] }[] = [
   { layer: 'src-preload', may: ['src-shared'] },
   // Build config (vite.config.ts) runs in Node; only the app itself is the renderer layer.
   { layer: 'src-renderer/src', may: ['src-shared'] },
-  { layer: 'bench', may: ['src-main', 'src-shared'] },
+  // Benchmarks drive the app as its clients and tests do: the renderer's API client and the test fixtures too.
+  { layer: 'bench', may: ['src-main', 'src-shared', 'src-renderer/src/lib', 'test/fixtures'] },
   { layer: 'bin', may: ['src-main', 'src-shared'] },
 ];
 

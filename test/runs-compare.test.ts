@@ -107,7 +107,9 @@ describe('compareRuns', () => {
 
   it('shows each setting once: auto and resolved values, the preset and its built spec, in one row each', async () => {
     const a = await createRun(store, { opt: { epochs: null } });
-    const wider = { kind: 'resnet9' as const, widths: [64, 128, 256, 1024] as [number, number, number, number], outputScale: 0.125 };
+    // resnet-9-s's spec with a wider last layer.
+    const base = a.resolved.config.net.arch as { kind: 'resnet9'; widths: [number, number, number, number]; outputScale: number };
+    const wider = { ...base, widths: [base.widths[0], base.widths[1], base.widths[2], 1024] as [number, number, number, number] };
     const b = await createRun(store, { opt: { epochs: 10 }, net: { arch: wider } });
     const c = compareRuns(await load(a.id, b.id));
     const paths = c.configDiff.map((d) => d.path);
