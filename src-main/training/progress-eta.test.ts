@@ -7,7 +7,7 @@ import { progressReporter, WARMUP_STEPS } from './session-callbacks.ts';
 
 /** The progress line's ETA, fed by a learner whose first steps are slow (kernel compilation), as a real one's are. */
 describe('training ETA', () => {
-  const resolved = { totalSteps: 100, epochs: 2, stepsPerEpoch: 50, valCount: 1000, batchSize: 10, config: { aug: { tta: true } } } as unknown as ResolvedRun;
+  const resolved = { totalSteps: 100, stepsPerEpoch: 50, valCount: 1000, config: { aug: { tta: true }, opt: { epochs: 2, batchSize: 10 } } } as unknown as ResolvedRun;
 
   function drive() {
     const sent: number[] = [];
