@@ -72,7 +72,7 @@ describe.runIf(hasRealCifar10() && process.env.KILN_LONG_TESTS === '1')('the LR 
     const model = new Model(buildGraph(ARCH, { imageSize: 32, numClasses: 10 }), 0);
     const sgd = new Sgd(model.params, resolved.config.opt);
     let acc = 0;
-    const learner = new Learner(model, sgd, dataset, resolved.config, resolved, [{ onEpochEnd: (_l, m) => void (acc = m.valAcc) }]);
+    const learner = new Learner(model, sgd, dataset, resolved, [{ onEpochEnd: (_l, m) => void (acc = m.valAcc) }]);
     await learner.fit();
     model.dispose();
     sgd.dispose();
