@@ -91,7 +91,13 @@ async function get(argv: string[]): Promise<number> {
     }
   }
   return cancellableJob(async (bar, signal) => {
-    const s = await store.download(name, { acceptLicence: accept, onProgress: (e) => bar.download(e), signal, ...(values.url ? { url: values.url } : {}), ...(values.sha256 ? { sha256: values.sha256 } : {}) });
+    const s = await store
+      .download(name, { acceptLicence: accept, onProgress: (e) => bar.download(e), signal, ...(values.url ? { url: values.url } : {}), ...(values.sha256 ? { sha256: values.sha256 } : {}) })
+      .catch((err: Error) => {
+        // Offline or air-gapped: say how to install a copy fetched elsewhere.
+        if (/^cannot (reach|download from) /.test(err.message)) err.message += `; on a machine without access, copy ${backbone.weights.url} over and run \`kiln backbone add ${name} FILE\``;
+        throw err;
+      });
     bar.clear();
     if (values.json) console.log(JSON.stringify(s));
     else if (s.alreadyStored) console.log(`${name}: already stored (${fmtBytes(s.bytes)}, sha256 ${s.record.sha256.slice(0, 12)}…) in ${store.weightsFile(name)}`);
