@@ -27,37 +27,32 @@ function realish(p: string): string {
   }
 }
 
+/** A path the person chose to read from: absolute, existing, of the expected kind, and not inside the Kiln home. */
+function checkSource(p: string, home: string, kind: 'folder' | 'file', expected: string, insideHint: string): string {
+  if (!path.isAbsolute(p)) throw new PathNotAllowedError(`${kind} "${p}": expected an absolute path`);
+  const resolved = path.resolve(p);
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(resolved);
+  } catch {
+    throw new PathNotAllowedError(`${kind} "${p}": does not exist`);
+  }
+  if (kind === 'folder' ? !stat.isDirectory() : !stat.isFile()) throw new PathNotAllowedError(`${kind} "${p}": is not a ${kind}${expected}`);
+  if (isInside(realish(resolved), realish(home))) throw new PathNotAllowedError(`${kind} "${p}": is inside the Kiln home ${home}${insideHint}`);
+  return resolved;
+}
+
 /**
  * A folder the person chose to import from: absolute, an existing directory, and not inside the
  * Kiln home (which holds Kiln's own data, never a source of images).
  */
 export function checkImportFolder(folder: string, home: string): string {
-  if (!path.isAbsolute(folder)) throw new PathNotAllowedError(`folder "${folder}": expected an absolute path`);
-  const resolved = path.resolve(folder);
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(resolved);
-  } catch {
-    throw new PathNotAllowedError(`folder "${folder}": does not exist`);
-  }
-  if (!stat.isDirectory()) throw new PathNotAllowedError(`folder "${folder}": is not a folder`);
-  if (isInside(realish(resolved), realish(home))) throw new PathNotAllowedError(`folder "${folder}": is inside the Kiln home ${home}; choose a folder of your own images`);
-  return resolved;
+  return checkSource(folder, home, 'folder', '', '; choose a folder of your own images');
 }
 
 /** A CIFAR-10 tarball already on disk, given to the download form: an absolute path to an existing file. */
 export function checkTarballFile(file: string, home: string): string {
-  if (!path.isAbsolute(file)) throw new PathNotAllowedError(`file "${file}": expected an absolute path`);
-  const resolved = path.resolve(file);
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(resolved);
-  } catch {
-    throw new PathNotAllowedError(`file "${file}": does not exist`);
-  }
-  if (!stat.isFile()) throw new PathNotAllowedError(`file "${file}": is not a file (expected cifar-10-binary.tar.gz)`);
-  if (isInside(realish(resolved), realish(home))) throw new PathNotAllowedError(`file "${file}": is inside the Kiln home ${home}`);
-  return resolved;
+  return checkSource(file, home, 'file', ' (expected cifar-10-binary.tar.gz)', '');
 }
 
 /**

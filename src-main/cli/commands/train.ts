@@ -23,7 +23,7 @@ Options:
   --label-smoothing S   label smoothing ε                         [the recipe's]
   --schedule S          one-cycle | constant                      [one-cycle]
   --cutout N            cutout square side in pixels, 0 = off     [the recipe's]
-  --no-tta              skip test-time augmentation
+  --no-tta              skip test-time augmentation (done after the last epoch and on the best checkpoint)
   --seed N              seeds weights, order and augmentation     [0]
   --backend B           ${BACKEND_CHOICES}   [auto]
   --limit-train N       use only the first N training images
