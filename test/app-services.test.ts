@@ -46,15 +46,15 @@ describe('kiln services', () => {
       .toBeTruthy();
     const failed = events.find((e) => e.event === 'runStatus' && (e.payload as KilnEvents['runStatus']).status === 'failed')!.payload as KilnEvents['runStatus'];
     expect(failed.runId).toBe(id);
-    expect(failed.error).toEqual({ name: 'TrainerCrashedError', message: expect.stringMatching(/exited unexpectedly \(killed by SIGKILL\)/) });
+    expect(failed.error).toEqual({ name: 'OutOfMemoryError', message: expect.stringMatching(/was killed, most likely because it ran out of memory \(killed by SIGKILL\); training it needs about/) });
     const stored = await services.handlers['runs.get'](id);
     expect(stored.status).toBe('failed');
-    expect(stored.error?.name).toBe('TrainerCrashedError');
+    expect(stored.error?.name).toBe('OutOfMemoryError');
     expect(services.runs.isLive(id)).toBe(false);
     // The host still answers, and the log has the error.
     expect((await services.handlers['app.info']()).home).toBe(path.resolve(home));
     const log = fs.readFileSync(new DailyLog(home).fileFor(), 'utf8');
-    expect(log).toMatch(new RegExp(`ERROR run ${id}: the trainer of run ${id} exited unexpectedly`));
+    expect(log).toMatch(new RegExp(`ERROR run ${id}: the trainer of run ${id} was killed, most likely because it ran out of memory`));
     // Resumed, a new trainer takes over the dead one's lock and finishes the run.
     await services.handlers['runs.resume'](id);
     await expect

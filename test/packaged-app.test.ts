@@ -355,12 +355,14 @@ describe('the packaged main process under a fake electron', () => {
     const { killed } = report;
     expect(killed.final.status).toBe('failed');
     expect(killed.stored).toBe('failed');
-    expect(killed.storedError?.name).toBe('TrainerCrashedError');
-    expect(killed.storedError?.message).toContain('reason killed, exit code 137');
+    // The OS's SIGKILL is most often its out-of-memory killer: said so, with the model's estimate.
+    expect(killed.storedError?.name).toBe('OutOfMemoryError');
+    expect(killed.storedError?.message).toContain('was killed, most likely because it ran out of memory (reason killed, exit code 137)');
+    expect(killed.storedError?.message).toContain('training it needs about');
     expect(killed.storedError?.message).toContain(killed.lastWords);
     const logs = fs.readdirSync(path.join(home, 'logs')).map((f) => fs.readFileSync(path.join(home, 'logs', f), 'utf8')).join('');
     expect(logs).toMatch(/WARN\s+Utility process "Kiln trainer \d+" is gone: reason killed, exit code 137/);
-    expect(logs).toMatch(new RegExp(`ERROR run ${killed.runId}: the trainer of run ${killed.runId} exited unexpectedly \\(reason killed, exit code 137\\)`));
+    expect(logs).toMatch(new RegExp(`ERROR run ${killed.runId}: the trainer of run ${killed.runId} was killed, most likely because it ran out of memory \\(reason killed, exit code 137\\)`));
     expect(logs).toContain(`last lines on stderr:\n    ${killed.lastWords}`);
   });
 

@@ -9,7 +9,8 @@ import { resumeRunCheck, RunStateError, stopRun } from '../runs/run-lifecycle.ts
 import type { RunRecord } from '../../src-shared/run-types.ts';
 import type { KilnEvents } from '../../src-shared/contract.ts';
 import type { DailyLog } from './daily-log.ts';
-import { describeExit, lastStderrLine, stderrTailForLog } from '../common/process-exit.ts';
+import { describeExit, lastStderrLine, stderrTailForLog, type ExitDetail } from '../common/process-exit.ts';
+import { checkRunFits, describeRunMemory } from '../training/run-memory.ts';
 
 type Emit = <E extends keyof KilnEvents>(event: E, payload: KilnEvents[E]) => void;
 
@@ -23,6 +24,10 @@ export class RunManager {
   private readonly live = new Map<string, TrainerHandle>();
   /** Resumes between their checks and their launch: a second resume of the same run is refused at once. */
   private readonly starting = new Set<string>();
+  /** Trainers this host killed (a pause or stop past its timeout): their SIGKILL is not an out-of-memory. */
+  private readonly killed = new WeakSet<TrainerHandle>();
+  /** Each trainer's end as this host handles it (status recorded, event sent). */
+  private readonly settling = new WeakMap<TrainerHandle, Promise<void>>();
   readonly store: RunStore;
 
   constructor(
@@ -54,6 +59,7 @@ export class RunManager {
     clearTimeout(timer);
     if (result === 'done') return true;
     this.log.warn(`run ${handle.runId}: the trainer did not ${what} within ${this.stopTimeoutMs} ms; killed it`);
+    this.killed.add(handle);
     handle.kill();
     await handle.done;
     return false;
@@ -90,6 +96,8 @@ export class RunManager {
     try {
       // The same rules as `kiln runs resume`: paused, interrupted, queued or failed, and no live trainer.
       const record = await resumeRunCheck(this.store, id);
+      // A model this machine cannot hold would only be killed again: said now, before a trainer starts.
+      await checkRunFits(this.home, record);
       this.launch(id);
       this.log.info(`run ${id}: resumed`);
       return record;
@@ -115,9 +123,15 @@ export class RunManager {
     const handle = this.live.get(id);
     if (handle) {
       handle.stop();
-      if (await this.endWithin(handle, 'stop')) return;
+      if (await this.endWithin(handle, 'stop')) {
+        // Answered with how the run really ended: a trainer that failed or crashed while stopping did not stop.
+        await this.settling.get(handle);
+        const record = await this.store.get(id);
+        if (record.status === 'stopped' || record.status === 'finished') return;
+        throw new RunStateError(`run ${id} did not stop cleanly: it ended ${record.status}${record.error ? ` (${record.error.message})` : ''}`);
+      }
       // Killed: the run is still to be ended for good, as asked.
-      await new Promise((resolve) => setImmediate(resolve));
+      await this.settling.get(handle);
     }
     const { already } = await stopRun(this.store, id);
     if (!already) this.emit('runStatus', { runId: id, status: 'stopped' });
@@ -133,6 +147,7 @@ export class RunManager {
     const ids = this.liveIds();
     const handles = ids.map((id) => this.live.get(id)!);
     for (const h of handles) h.pause();
+    const settled = handles.map((h) => this.settling.get(h));
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
     const all = Promise.all(handles.map((h) => h.done)).then(() => 'done' as const);
@@ -140,7 +155,11 @@ export class RunManager {
     clearTimeout(timer);
     if (result === 'timeout') {
       // Killed trainers leave 'running' runs; the next start's recovery marks them interrupted.
-      for (const h of handles) h.kill();
+      for (const h of handles) {
+        this.killed.add(h);
+        h.kill();
+      }
+      await Promise.all(settled);
       this.log.warn(`pauseAll: trainers did not pause within ${timeoutMs} ms; killed them`);
     }
     return ids;
@@ -165,7 +184,7 @@ export class RunManager {
     });
     // The final status goes out once the process has exited, so a client that reacts to it
     // (resume a paused run) finds the run no longer live.
-    void handle.done.then(async (result) => {
+    const settling = handle.done.then(async (result) => {
       this.live.delete(id);
       const m = result.message;
       if (m?.type === 'done') {
@@ -190,10 +209,16 @@ export class RunManager {
       // Otherwise the process died (killed, out of memory, a native crash): the record and the log say how.
       const how = describeExit(exit?.code ?? null, exit?.signal ?? null, exit?.detail);
       const last = lastStderrLine(exit?.detail);
-      const error = {
-        name: 'TrainerCrashedError',
-        message: `the trainer of run ${id} exited unexpectedly (${how})${last ? `, last saying "${last}"` : ''}; resume the run to continue from its last checkpoint`,
-      };
+      const error = looksOutOfMemory(exit, this.killed.has(handle))
+        ? {
+            name: 'OutOfMemoryError',
+            // Resuming would run out again: the estimate says why and what to change.
+            message: `the trainer of run ${id} ${exit?.detail?.reason === 'oom' ? 'ran out of memory' : 'was killed, most likely because it ran out of memory'} (${how})${last ? `, last saying "${last}"` : ''}; ${(await this.recordOf(id).then((r) => r && describeRunMemory(this.home, r))) ?? 'the model or its batch is too large for this machine'}. Resuming would run out again: start a new run with a smaller batch size or a narrower model`,
+          }
+        : {
+            name: 'TrainerCrashedError',
+            message: `the trainer of run ${id} exited unexpectedly (${how})${last ? `, last saying "${last}"` : ''}; resume the run to continue from its last checkpoint`,
+          };
       this.log.error(`run ${id}: ${error.message}`, stderrTailForLog(exit?.detail));
       try {
         await this.store.update(id, { status: 'failed', error, endedAt: new Date().toISOString() });
@@ -202,6 +227,11 @@ export class RunManager {
       }
       this.emit('runStatus', { runId: id, status: 'failed', error });
     });
+    this.settling.set(handle, settling);
+  }
+
+  private recordOf(id: string): Promise<RunRecord | null> {
+    return this.store.get(id).catch(() => null);
   }
 
   private async settledStatus(id: string): Promise<Pick<RunRecord, 'status' | 'error'> | undefined> {
@@ -218,4 +248,17 @@ export class RunManager {
     else if (m.type === 'progress') this.emit('runProgress', m.progress);
     else if (m.type === 'epoch') this.emit('runEpoch', { runId: m.runId, metrics: m.metrics });
   }
+}
+
+/**
+ * A trainer that ended by SIGKILL that this host did not send (the kernel's OOM killer; a container's limit), that
+ * Chromium says went for 'oom', or whose last words are V8's or the allocator's out-of-memory abort.
+ */
+export function looksOutOfMemory(exit: { code: number | null; signal: string | null; detail?: ExitDetail } | undefined, killedByHost: boolean): boolean {
+  if (!exit) return false;
+  if (exit.detail?.reason === 'oom') return true;
+  if (/out of memory|allocation failed|heap limit|cannot allocate memory|std::bad_alloc/i.test((exit.detail?.stderrTail ?? []).join('\n'))) return true;
+  // SIGKILL, or as Electron reports a utility process the OS killed: 'killed' with exit code 137 (128 + 9).
+  const sigkill = exit.signal === 'SIGKILL' || (exit.detail?.reason === 'killed' && exit.code === 137);
+  return sigkill && !killedByHost;
 }

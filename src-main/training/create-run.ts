@@ -25,7 +25,7 @@ export async function createRun(home: string, request: RunConfig, name?: string)
   const resolved = resolveRun({ ...config, net: { arch } }, dataset.train.count, dataset.val.count);
   const spec = resolved.config.net.arch;
   const graph = buildGraph(spec, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
-  checkModelSize(graph, resolved.config.opt.batchSize);
+  checkModelSize(graph, resolved.config.opt.batchSize, 'architecture', resolved.config.backend);
   const { initFrom, opt } = resolved.config;
   if (opt.freezeEpochs > 0 && !initFrom) {
     throw new UsageError('opt.freezeEpochs: freezing the body only makes sense when starting from a past run (initFrom)');

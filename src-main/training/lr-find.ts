@@ -27,7 +27,7 @@ export async function lrFind(dataset: LoadedDataset, config: RunConfig, opts: Lr
   const resolved = { ...base, config: { ...base.config, opt: { ...base.config.opt, epochs } }, totalSteps: epochs * base.stepsPerEpoch };
   const { batchSize } = resolved.config.opt;
   const graph = buildGraph(spec, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
-  checkModelSize(graph, batchSize);
+  checkModelSize(graph, batchSize, 'architecture', tf.getBackend());
   const model = new Model(graph, base.config.seed);
   const sgd = new Sgd(model.params, base.config.opt);
   const learner = new Learner(model, sgd, dataset, resolved);

@@ -57,7 +57,7 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
       throw new Error(`dataset ${dataset.id} changed since run ${runId} was created (manifest hash differs)`);
     }
     const graph = buildGraph(config.net.arch, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
-    checkModelSize(graph, resolved.config.opt.batchSize);
+    checkModelSize(graph, resolved.config.opt.batchSize, 'architecture', backend.name);
     const model = new Model(graph, config.seed);
     const sgd = new Sgd(model.params, config.opt);
     const latest = path.join(store.checkpointDir(runId), 'latest');

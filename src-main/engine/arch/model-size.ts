@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { UsageError } from '../../common/errors.ts';
 import type { Graph } from './graph.ts';
 
@@ -10,6 +11,14 @@ import type { Graph } from './graph.ts';
 export const MAX_PARAMS = 500_000_000;
 /** Estimated activation memory for one training step at the run's batch size. */
 export const MAX_ACTIVATION_BYTES = 48 * 2 ** 30;
+
+/**
+ * A 32-bit wasm heap ends at 4 GiB. Measured: wrn-22 in passes of 64 images peaked at 2.6 GB resident, about 1.3× the
+ * activation estimate, so the estimate gets 2.5 GiB and the rest is left to fragmentation and the step's temporaries.
+ */
+export const WASM_STEP_BUDGET_BYTES = 2.5 * 2 ** 30;
+/** The share of the machine's memory (or the process's cgroup limit) one trainer's estimate may take. */
+export const MACHINE_MEMORY_SHARE = 0.75;
 
 export class ModelTooLargeError extends UsageError {
   override name = 'ModelTooLargeError';
@@ -28,8 +37,41 @@ export function activationBytesPerImage(graph: Graph): number {
 const gib = (bytes: number) => `${(bytes / 2 ** 30).toPrecision(3)} GiB`;
 const count = (n: number) => (n >= 1e9 ? n.toExponential(2) : n >= 1e6 ? `${(n / 1e6).toPrecision(3)} M` : String(n));
 
-/** Throw ModelTooLargeError, naming the measure and the limit, if the model is over a limit at `batchSize`. */
-export function checkModelSize(graph: Graph, batchSize: number, what = 'architecture'): void {
+/**
+ * The memory this process may use: the machine's, or less where a cgroup (a container, systemd's MemoryMax) caps it.
+ * KILN_MEMORY_LIMIT_BYTES stands in for it (tests; a person who wants a tighter cap).
+ */
+export function memoryLimitBytes(env: NodeJS.ProcessEnv = process.env): number {
+  const given = Number(env.KILN_MEMORY_LIMIT_BYTES);
+  if (Number.isFinite(given) && given > 0) return given;
+  const constrained = (process as { constrainedMemory?: () => number | undefined }).constrainedMemory?.() ?? 0;
+  // Node reports "no limit" as 0 or as a number near 2⁶³.
+  return constrained > 0 && constrained < os.totalmem() ? constrained : os.totalmem();
+}
+
+/** Weights, gradients, momentum and one spare copy (the update's temporaries), float32. */
+export const stateBytes = (graph: Graph) => paramCount(graph) * 4 * 4;
+
+/** What training at `batchSize` is estimated to hold: model state, and activations for one pass (a micro-batch on wasm). */
+export function trainingMemoryBytes(graph: Graph, batchSize: number, backend?: string): { total: number; state: number; activations: number; pass: number } {
+  const state = stateBytes(graph);
+  const perImage = activationBytesPerImage(graph);
+  const batch = Math.max(1, batchSize);
+  const pass = backend === 'wasm' ? Math.max(1, Math.min(batch, Math.floor((WASM_STEP_BUDGET_BYTES - state) / perImage))) : batch;
+  return { total: state + perImage * pass, state, activations: perImage * pass, pass };
+}
+
+/** "about 5.2 GiB (weights, gradients and momentum 4.1 GiB + activations 1.1 GiB for 128 images)". */
+export function describeTrainingMemory(m: ReturnType<typeof trainingMemoryBytes>): string {
+  return `about ${gib(m.total)} (weights, gradients and momentum ${gib(m.state)} + activations ${gib(m.activations)} for ${m.pass} image${m.pass === 1 ? '' : 's'} a pass)`;
+}
+
+/**
+ * Throw ModelTooLargeError, naming the measure and the limit, if the model is over a limit at `batchSize`: the fixed
+ * caps, the machine's memory (its cgroup limit where lower), and on wasm its 4 GiB heap. Checked where an
+ * architecture is saved (batch 1), a run is created or resumed, and an LR range test starts.
+ */
+export function checkModelSize(graph: Graph, batchSize: number, what = 'architecture', backend?: string): void {
   const params = paramCount(graph);
   if (params > MAX_PARAMS) {
     throw new ModelTooLargeError(`${what}: ${count(params)} parameters, more than the ${count(MAX_PARAMS)} Kiln allows; use fewer or narrower layers`);
@@ -40,5 +82,16 @@ export function checkModelSize(graph: Graph, batchSize: number, what = 'architec
     const fits = Math.floor(MAX_ACTIVATION_BYTES / perImage);
     const advice = fits >= 1 ? `use a batch size of at most ${fits}` : 'use fewer or narrower layers, or smaller images';
     throw new ModelTooLargeError(`${what}: about ${gib(bytes)} of activations at batch size ${batchSize}, more than the ${gib(MAX_ACTIVATION_BYTES)} Kiln allows; ${advice}`);
+  }
+  const need = trainingMemoryBytes(graph, batchSize, backend);
+  if (backend === 'wasm' && need.state + perImage > WASM_STEP_BUDGET_BYTES) {
+    throw new ModelTooLargeError(`${what}: training needs ${describeTrainingMemory(need)}, more than the wasm backend's 4 GiB heap holds (${gib(WASM_STEP_BUDGET_BYTES)} for the model); use fewer or narrower layers, or another backend`);
+  }
+  const limit = memoryLimitBytes();
+  const allowed = limit * MACHINE_MEMORY_SHARE;
+  if (need.total > allowed) {
+    const fits = Math.floor((allowed - need.state) / perImage);
+    const advice = need.state < allowed && fits >= 1 && fits < batchSize ? `use a batch size of at most ${fits}, or fewer or narrower layers` : 'use fewer or narrower layers';
+    throw new ModelTooLargeError(`${what}: training needs ${describeTrainingMemory(need)}, more than this machine can give one run (${gib(allowed)}: ${Math.round(MACHINE_MEMORY_SHARE * 100)}% of its ${gib(limit)}); ${advice}`);
   }
 }
