@@ -40,7 +40,7 @@ describe('numbers', () => {
 describe('did you mean', () => {
   it('suggests the preset for a mistyped --arch', async () => {
     const r = await cliInProcess(['train', '--arch', 'resnet9s', '--home', home]);
-    expect(r).toMatchObject({ code: 2, stderr: 'kiln: --arch: unknown preset "resnet9s"; expected one of wrn-22, resnet-9, resnet-9-s or a spec .json file; did you mean resnet-9-s?' });
+    expect(r).toMatchObject({ code: 2, stderr: 'kiln: --arch: unknown preset "resnet9s"; expected one of wrn-22, resnet-9, resnet-9-s, resnet18, resnet50, mobilenetv2 or a spec .json file; did you mean resnet-9-s?' });
     expect((await cliInProcess(['arch', 'show', 'wrn22'])).stderr).toMatch(/did you mean wrn-22\?$/);
   });
 

@@ -27,11 +27,13 @@ describe('presets', () => {
     expect(s.trainableParams / full.trainableParams).toBeLessThan(1 / 15);
   });
 
-  it('every preset builds for 32×32 and goes 32→16→8 where it strides', () => {
+  it('every preset builds for 32×32 and goes 32→16→8 where it strides (the ImageNet nets 16→…→1)', () => {
     for (const preset of PRESETS) {
       const graph = buildGraph(preset.spec, cifar);
       const sides = new Set(graph.layers.filter((l) => l.outputShape.length === 3).map((l) => l.outputShape[0]));
-      expect([...sides].sort((a, b) => b - a)).toEqual(preset.spec.kind === 'wide-resnet' ? [32, 16, 8] : [32, 16, 8, 4]);
+      // The ImageNet nets stride 32 in all (ResNet: stem 2, max pool 2, then 2 per stage): down to 1 at 32 px.
+      const expected = preset.spec.kind === 'wide-resnet' ? [32, 16, 8] : preset.spec.kind === 'resnet9' ? [32, 16, 8, 4] : [32, 16, 8, 4, 2, 1];
+      expect([...sides].sort((a, b) => b - a), preset.id).toEqual(expected);
       expect(summarize(graph).flopsPerImage).toBeGreaterThan(0);
     }
   });
