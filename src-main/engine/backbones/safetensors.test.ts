@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { halfToFloat, SafetensorsFile } from './safetensors.ts';
+import { encodeSafetensors, halfToFloat, SafetensorsFile } from './safetensors.ts';
 
 /** A safetensors file in memory: header JSON as given, then `data`. */
 function file(header: unknown, data: Uint8Array = new Uint8Array(0), lengthOverride?: bigint): Uint8Array {
@@ -49,6 +49,17 @@ describe('safetensors reader', () => {
     expect(bad(file({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, new Uint8Array(8)))).toThrow('x.safetensors: tensor "w": 8 bytes for a F32 tensor of shape [3] (expected 12)');
     expect(bad(file({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, new Uint8Array(8)))).toThrow('x.safetensors: tensor "w": its data (bytes 0–16) runs past the end of the file (8 data bytes): the file is cut short');
     expect(bad(file({ w: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, new Uint8Array(4)))).toThrow('x.safetensors: tensor "w": shape must be a list of sizes');
+  });
+
+  it('writes F32 files it reads back, the header padded to 8 bytes', () => {
+    const bytes = encodeSafetensors([{ name: 'layer1.0.conv1.weight', shape: [2, 1, 1, 3], data: Float32Array.of(1, -2, 3.5, 0, 1e-8, -7) }, { name: 'b', shape: [1], data: Float32Array.of(9) }], { format: 'pt' });
+    expect(Number(new DataView(bytes.buffer).getBigUint64(0, true)) % 8).toBe(0);
+    const st = SafetensorsFile.fromBytes(bytes, 'w.safetensors');
+    expect(st.names).toEqual(['layer1.0.conv1.weight', 'b']);
+    expect(st.entry('layer1.0.conv1.weight').shape).toEqual([2, 1, 1, 3]);
+    expect(Array.from(st.float32('layer1.0.conv1.weight'))).toEqual(Array.from(Float32Array.of(1, -2, 3.5, 0, 1e-8, -7)));
+    expect(st.header.metadata).toEqual({ format: 'pt' });
+    expect(() => encodeSafetensors([{ name: 'x', shape: [2], data: new Float32Array(3) }])).toThrow('safetensors: tensor "x" has 3 values for shape [2]');
   });
 
   it('says when the file cannot be read', async () => {

@@ -146,3 +146,29 @@ export function halfToFloat(h: number): number {
   if (exp === 0x1f) return frac ? NaN : sign * Infinity;
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
+
+/**
+ * A safetensors file's bytes for float32 tensors (F32, little-endian), in the order given: for tests that make
+ * weights files, and for writing Kiln's own weights in a form PyTorch reads. The header is padded to 8 bytes.
+ */
+export function encodeSafetensors(tensors: { name: string; shape: number[]; data: Float32Array }[], metadata?: Record<string, string>): Uint8Array {
+  const header: Record<string, unknown> = metadata ? { __metadata__: metadata } : {};
+  let offset = 0;
+  for (const t of tensors) {
+    const n = t.shape.reduce((a, d) => a * d, 1);
+    if (n !== t.data.length) throw new Error(`safetensors: tensor "${t.name}" has ${t.data.length} values for shape [${t.shape}]`);
+    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + 4 * n] };
+    offset += 4 * n;
+  }
+  let json = new TextEncoder().encode(JSON.stringify(header));
+  if (json.length % 8) json = new TextEncoder().encode(JSON.stringify(header) + ' '.repeat(8 - (json.length % 8)));
+  const out = new Uint8Array(8 + json.length + offset);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  let at = 8 + json.length;
+  for (const t of tensors) {
+    for (let i = 0; i < t.data.length; i++, at += 4) view.setFloat32(at, t.data[i]!, true);
+  }
+  return out;
+}
