@@ -2,6 +2,7 @@ import { UsageError } from '../common/errors.ts';
 import type { DatasetStore } from '../datasets/dataset-store.ts';
 import type { RunStore } from '../runs/run-store.ts';
 import type { RunRecord } from '../../src-shared/run-types.ts';
+import { isBuiltInDataset } from '../training/dataset-source.ts';
 
 /** What a run cannot do without the dataset it trained on (its metrics and checkpoints stay). */
 export const NEEDS_DATASET = 'mistake images, evaluation, "try a picture" and resume';
@@ -29,7 +30,7 @@ export async function assertDatasetUnused(runs: RunStore, datasetId: string, how
 
 /** For a run whose dataset is gone: say so plainly instead of "no such dataset". */
 export async function assertRunDataset(datasets: DatasetStore, record: RunRecord, what: string): Promise<void> {
-  if (record.dataset.id === 'synthetic' || (await datasets.has(record.dataset.id))) return;
+  if (isBuiltInDataset(record.dataset.id) || (await datasets.has(record.dataset.id))) return;
   throw new UsageError(
     `run "${record.name}" was trained on dataset "${record.dataset.name}" (${record.dataset.id}), which has been deleted: ` +
       `its metrics and checkpoints remain, but ${what} needs the dataset (import it again under the same id to restore it)`,

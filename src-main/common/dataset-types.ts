@@ -16,6 +16,11 @@ export interface DatasetExclusions {
   val: number[];
 }
 
+/** How many of a split's `count` images remain once `drop` (stored indices) is left out: what withoutExcluded keeps. */
+export function keptCount(count: number, drop: readonly number[] | undefined): number {
+  return count - new Set((drop ?? []).filter((i) => Number.isInteger(i) && i >= 0 && i < count)).size;
+}
+
 /** The dataset without the excluded images; each split keeps the stored index of every image it kept. */
 export function withoutExcluded<D extends { train: ImageSplit; val: ImageSplit; imageSize: number }>(d: D, ex: DatasetExclusions | undefined): D {
   if (!ex || (!ex.train.length && !ex.val.length)) return d;

@@ -4,7 +4,9 @@ import { RunStore } from '../runs/run-store.ts';
 import type { RunRecord } from '../../src-shared/run-types.ts';
 import { resolveRun } from './resolve-config.ts';
 import type { RunConfig } from '../../src-shared/run-config.ts';
-import { currentExclusions, loadDataset, resolveDatasetId } from './load-dataset.ts';
+import { resolveDatasetId } from './load-dataset.ts';
+import { datasetSource } from './dataset-source.ts';
+import { keptCount } from '../common/dataset-types.ts';
 import { buildGraph } from '../engine/arch/graph.ts';
 import { checkModelSize } from '../engine/arch/model-size.ts';
 import { runArchLabel } from '../runs/run-id.ts';
@@ -13,16 +15,18 @@ import { pickRunName } from '../runs/run-names.ts';
 /**
  * Check a config against its dataset and architecture, resolve it once and completely, and record a queued
  * run. Everything that can be wrong with the request fails here, in the caller's process, before a trainer
- * starts; from here on the run reads only what run.json stores (`resolved.config`, `arch`).
+ * starts; from here on the run reads only what run.json stores (`resolved`). The dataset is described from its
+ * manifest, never loaded: starting a run in the app's main process reads no image.
  */
 export async function createRun(home: string, request: RunConfig, name?: string): Promise<RunRecord> {
   // A dataset named by its name is stored by id, so resuming never depends on names.
   const config: RunConfig = { ...request, data: { ...request.data, dataset: await resolveDatasetId(home, request.data.dataset) } };
-  const excluded = await currentExclusions(home, config.data.dataset);
-  const dataset = await loadDataset(home, config.data.dataset, excluded);
+  const dataset = await datasetSource(home, config.data.dataset).describe();
+  const excluded = dataset.excluded.train.length || dataset.excluded.val.length ? dataset.excluded : undefined;
   // A fine-tune keeps its source's architecture: auto (null) is the source run's spec, as it trained it.
   const arch = config.net.arch ?? (config.initFrom ? (await new RunStore(home).get(config.initFrom)).resolved.config.net.arch : null);
-  const resolved = resolveRun({ ...config, net: { arch } }, dataset.train.count, dataset.val.count);
+  const available = { train: keptCount(dataset.counts.train, excluded?.train), val: keptCount(dataset.counts.val, excluded?.val) };
+  const resolved = resolveRun({ ...config, net: { arch } }, available.train, available.val);
   const spec = resolved.config.net.arch;
   const graph = buildGraph(spec, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
   checkModelSize(graph, resolved.config.opt.batchSize, 'architecture', resolved.config.backend);

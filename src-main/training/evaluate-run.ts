@@ -7,8 +7,7 @@ import { writeJsonAtomic } from '../common/atomic-write.ts';
 import { loadBackend } from '../engine/backend/load-backend.ts';
 import type { BackendChoice } from '../../src-shared/backends.ts';
 import { assembleEvalBatch, normalisationTable } from '../engine/data/batches.ts';
-import { SYNTHETIC_ID } from '../engine/data/synthetic.ts';
-import { DatasetStore } from '../datasets/dataset-store.ts';
+import { datasetSource } from './dataset-source.ts';
 import type { Model } from '../engine/model/model.ts';
 import { summarizePredictions } from './evaluation-summary.ts';
 import { loadRunModel, type CheckpointChoice } from './run-model.ts';
@@ -85,11 +84,10 @@ export async function evaluateRun(home: string, runId: string, opts: EvaluateOpt
 
 /** The imported folder and the validation images' files in it, for datasets imported from a folder. */
 async function sourceFiles(home: string, datasetId: string): Promise<{ folder: string; val: string[] } | null> {
-  if (datasetId === SYNTHETIC_ID) return null;
-  const store = new DatasetStore(home);
-  const [manifest, sources] = await Promise.all([store.get(datasetId), store.sources(datasetId)]);
-  if (!sources || manifest.source.kind !== 'folder') return null;
-  return { folder: manifest.source.path, val: sources.val };
+  const source = datasetSource(home, datasetId);
+  const [{ origin }, sources] = await Promise.all([source.describe(), source.sources()]);
+  if (!sources || origin?.kind !== 'folder') return null;
+  return { folder: origin.path, val: sources.val };
 }
 
 /** The saved evaluation of a run, or null when it has none. */

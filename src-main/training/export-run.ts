@@ -9,7 +9,7 @@ import { KILN_VERSION } from '../common/version.ts';
 import { formatZodError } from '../../src-shared/zod-error.ts';
 import { loadBackend } from '../engine/backend/load-backend.ts';
 import type { BackendChoice } from '../../src-shared/backends.ts';
-import { DatasetStore } from '../datasets/dataset-store.ts';
+import { datasetSource } from './dataset-source.ts';
 import { buildLayersModel } from '../engine/model/layers-model.ts';
 import { loadRunModel, type CheckpointChoice, type RunModel } from './run-model.ts';
 import { assertOneFormatPerFolder } from './export-folder.ts';
@@ -42,11 +42,8 @@ export interface ExportResult {
 /** What kiln.json says about a run's checkpoint, the data it was trained on and its preprocessing. */
 async function describeExport(home: string, loaded: RunModel): Promise<KilnExport> {
   const { record, dataset, spec, checkpoint } = loaded;
-  let fit: 'crop' | 'pad' = 'crop';
-  if (dataset.id !== 'synthetic') {
-    const manifest = await new DatasetStore(home).get(dataset.id);
-    if (manifest.source.kind === 'folder') fit = manifest.source.fit;
-  }
+  const { origin } = await datasetSource(home, dataset.id).describe();
+  const fit = origin?.kind === 'folder' ? origin.fit : 'crop';
   const scores = checkpoint === 'best' ? record.best : record.final;
   // 'latest' of a paused run is mid-epoch: no accuracy was measured for it.
   const measured = checkpoint === 'best' || record.status === 'finished';

@@ -19,8 +19,7 @@ import type { TrainerMessage } from '../../src-shared/trainer-protocol.ts';
 import type { EpochMetrics } from '../../src-shared/train-types.ts';
 import type { ResolvedRun } from '../../src-shared/run-config.ts';
 import type { LoadedDataset } from '../common/dataset-types.ts';
-import { DatasetStore } from '../datasets/dataset-store.ts';
-import { SYNTHETIC_ID } from '../engine/data/synthetic.ts';
+import { datasetSource } from './dataset-source.ts';
 import { runHint } from './run-hint.ts';
 
 export interface SessionOptions {
@@ -151,11 +150,8 @@ async function finishedRunHint(home: string, dataset: LoadedDataset, resolved: R
   const trainPerClass = dataset.classes.map(() => 0);
   const labels = dataset.train.labels.subarray(0, resolved.trainCount);
   for (const l of labels) trainPerClass[l]!++;
-  let medianShortSide: number | null = null;
-  if (dataset.id !== SYNTHETIC_ID) {
-    const source = (await new DatasetStore(home).get(dataset.id)).source;
-    if (source.kind === 'folder') medianShortSide = source.medianShortSide ?? null;
-  }
+  const { origin } = await datasetSource(home, dataset.id).describe();
+  const medianShortSide = origin?.kind === 'folder' ? (origin.medianShortSide ?? null) : null;
   return runHint({
     valAcc: last.valAcc,
     trainAcc: last.trainAcc,

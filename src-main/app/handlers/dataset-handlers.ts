@@ -1,17 +1,13 @@
 import path from 'node:path';
 import { UsageError } from '../../common/errors.ts';
-import type { LoadedDataset } from '../../common/dataset-types.ts';
 import { CIFAR10_URL, downloadCifar10 } from '../../datasets/download-cifar10.ts';
 import { inspectFolder, type ImportFolderOptions } from '../../datasets/import-folder.ts';
-import { encodePngRgb } from '../../datasets/png-encode.ts';
-import { makeSyntheticDataset, SYNTHETIC_CLASSES, SYNTHETIC_ID } from '../../engine/data/synthetic.ts';
-import type { DatasetInfo, ImageItem } from '../../../src-shared/contract.ts';
+import type { StoredImage } from '../../datasets/dataset-browser.ts';
+import { builtInDatasets, datasetSource, isBuiltInDataset } from '../../training/dataset-source.ts';
+import type { ImageItem } from '../../../src-shared/contract.ts';
 import { assertDatasetUnused, runsUsingDataset } from '../dataset-usage.ts';
 import { checkImportFolder, checkRemoteImportFolder, checkTarballFile } from '../safe-paths.ts';
 import type { HandlerContext, HandlersOf } from './handler-context.ts';
-
-// The built-in dataset's fixed shape (engine/data/synthetic.ts defaults); listing it must not draw 6,000 images.
-const SYNTHETIC_INFO = { id: SYNTHETIC_ID, name: 'Synthetic shapes', builtIn: true as const, classes: SYNTHETIC_CLASSES, counts: { train: 5000, val: 1000 }, imageSize: 32 };
 
 type ImportChoices = Partial<Pick<ImportFolderOptions, 'name' | 'size' | 'valSplit' | 'seed' | 'fit'>>;
 
@@ -28,37 +24,24 @@ function importOptions(folder: string, o: { [K in keyof ImportChoices]?: ImportC
 }
 
 function notBuiltIn(id: string, what: string): void {
-  if (id === SYNTHETIC_ID) throw new UsageError(`the "${SYNTHETIC_ID}" dataset is built in and cannot be ${what}`);
+  if (isBuiltInDataset(id)) throw new UsageError(`the "${id}" dataset is built in and cannot be ${what}`);
+}
+
+/** An image as the contract carries it: PNG bytes as base64. */
+function toItem(it: StoredImage): ImageItem {
+  return { index: it.index, label: it.label, png: Buffer.from(it.png).toString('base64'), ...(it.source !== undefined ? { source: it.source } : {}) };
 }
 
 export function datasetHandlers({ home, opts, log, datasets, runs, tasks, uploads, importInJob }: HandlerContext): HandlersOf<'datasets'> {
-  let synthetic: Promise<LoadedDataset> | undefined;
-  const syntheticData = () => (synthetic ??= Promise.resolve().then(() => makeSyntheticDataset()));
   // Remote mode: nothing a scan reaches (links included) may resolve outside the data roots.
   const within = opts.remote ? { within: opts.remote.dataRoots } : {};
 
-  const toItem = async (d: LoadedDataset, split: 'train' | 'val', index: number): Promise<ImageItem> => {
-    const S = d.imageSize;
-    const per = S * S * 3;
-    const raw = d[split].images.subarray(index * per, (index + 1) * per);
-    const png = encodePngRgb(raw, S, S);
-    return { index, label: d[split].labels[index]!, png: png.toString('base64') };
-  };
-
   return {
-    'datasets.list': async () => [SYNTHETIC_INFO, ...(await datasets.list())],
+    // Built-in datasets first, described without drawing an image.
+    'datasets.list': async () => [...(await Promise.all(builtInDatasets().map(async (d) => (await d.describe()).manifest))), ...(await datasets.list())],
     'datasets.get': async (id) => {
-      if (id === SYNTHETIC_ID) {
-        const d = await syntheticData();
-        const count = (labels: Uint8Array) => {
-          const c = new Array<number>(d.classes.length).fill(0);
-          for (const l of labels) c[l]!++;
-          return c;
-        };
-        return { manifest: SYNTHETIC_INFO, classCounts: { train: count(d.train.labels), val: count(d.val.labels) } } satisfies DatasetInfo;
-      }
-      const manifest = await datasets.get(id);
-      return { manifest, classCounts: manifest.classCounts, excluded: await datasets.excluded(id) };
+      const { manifest, classCounts, excluded } = await datasetSource(datasets, id).describe();
+      return { manifest, classCounts, excluded };
     },
     'datasets.remove': async (id, o) => {
       notBuiltIn(id, 'removed');
@@ -72,29 +55,10 @@ export function datasetHandlers({ home, opts, log, datasets, runs, tasks, upload
       return datasets.rename(id, name);
     },
     'datasets.page': async (id, split, classIndex, offset, limit) => {
-      if (id === SYNTHETIC_ID) {
-        const d = await syntheticData();
-        if (classIndex >= d.classes.length) throw new UsageError(`class index ${classIndex} is out of range: dataset "${id}" has ${d.classes.length} classes`);
-        const members: number[] = [];
-        d[split].labels.forEach((l, i) => l === classIndex && members.push(i));
-        const chosen = members.slice(offset, offset + limit);
-        return { total: members.length, items: await Promise.all(chosen.map((i) => toItem(d, split, i))) };
-      }
-      const page = await datasets.pageOfClass(id, split, classIndex, offset, limit);
-      return {
-        total: page.total,
-        items: page.items.map((it) => ({ index: it.index, label: it.label, png: Buffer.from(it.png).toString('base64'), ...(it.source !== undefined ? { source: it.source } : {}) })),
-      };
+      const page = await datasetSource(datasets, id).page(split, classIndex, offset, limit);
+      return { total: page.total, items: page.items.map(toItem) };
     },
-    'datasets.image': async (id, split, index) => {
-      if (id === SYNTHETIC_ID) {
-        const d = await syntheticData();
-        if (index >= d[split].count) throw new UsageError(`image index ${index} is out of range: the ${split} split of "${id}" has ${d[split].count} images`);
-        return toItem(d, split, index);
-      }
-      const { png, label, source } = await datasets.image(id, split, index);
-      return { index, label, png: Buffer.from(png).toString('base64'), ...(source !== undefined ? { source } : {}) };
-    },
+    'datasets.image': async (id, split, index) => toItem(await datasetSource(datasets, id).image(split, index)),
     'datasets.downloadCifar10': async (o) => {
       if (o.url && !/^https?:$/.test(new URL(o.url).protocol)) throw new UsageError(`url ${o.url}: expected an http or https address`);
       // A remote client must not make this machine fetch addresses of its choosing (its errors would map the network).

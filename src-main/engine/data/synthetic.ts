@@ -81,12 +81,26 @@ function shuffleSplit(split: ImageSplit, size: number, rng: Rng): ImageSplit {
   return { count: split.count, images, labels };
 }
 
+/** The built-in dataset's size when nothing else is asked (the app lists and trains this one). */
+export const SYNTHETIC_DEFAULTS: Required<SyntheticOptions> = { train: 5000, val: 1000, imageSize: 32, seed: 1 };
+
+/**
+ * What the built-in dataset holds, without drawing it: its counts per class (labels are dealt in class order,
+ * then shuffled) and the hash that stands for its manifest.
+ */
+export function describeSynthetic(opts: SyntheticOptions = {}): { imageSize: number; counts: { train: number; val: number }; classCounts: { train: number[]; val: number[] }; manifestHash: string } {
+  const { train, val, imageSize, seed } = { ...SYNTHETIC_DEFAULTS, ...opts };
+  const perClass = (count: number) => SHAPES.map((_, c) => Math.floor(count / SHAPES.length) + (c < count % SHAPES.length ? 1 : 0));
+  const manifestHash = crypto.createHash('sha256').update(JSON.stringify({ SYNTHETIC_ID, train, val, imageSize, seed, generator: 2 })).digest('hex');
+  return { imageSize, counts: { train, val }, classCounts: { train: perClass(train), val: perClass(val) }, manifestHash };
+}
+
 export function makeSyntheticDataset(opts: SyntheticOptions = {}): LoadedDataset {
-  const { train = 5000, val = 1000, imageSize = 32, seed = 1 } = opts;
+  const { train, val, imageSize, seed } = { ...SYNTHETIC_DEFAULTS, ...opts };
   const trainSplit = drawSplit(train, imageSize, new Rng(seed, 1));
   const valSplit = drawSplit(val, imageSize, new Rng(seed, 2));
   const { mean, std } = channelStats(trainSplit.images);
-  const manifestHash = crypto.createHash('sha256').update(JSON.stringify({ SYNTHETIC_ID, train, val, imageSize, seed, generator: 2 })).digest('hex');
+  const { manifestHash } = describeSynthetic({ train, val, imageSize, seed });
   return {
     id: SYNTHETIC_ID,
     name: 'Synthetic shapes',
