@@ -112,6 +112,11 @@ export const RunRecordSchema = loose({
   progress: loose({ epoch: count, step: count, totalSteps: count }),
   best: loose({ valAcc: fraction, ttaAcc: fraction.nullable().optional(), epoch: count }).optional(),
   final: loose({ valAcc: fraction, ttaAcc: fraction.nullable().optional(), valLoss: loss }).optional(),
+  /**
+   * The evaluation of a checkpoint on the whole validation split (eval/evaluation.json), as every view shows it: the
+   * one accuracy and TTA figure of a finished run (the per-epoch scores may be of a sample).
+   */
+  evaluation: loose({ checkpoint: z.enum(['best', 'latest']), epoch: count, valAcc: fraction, ttaAcc: fraction }).optional(),
   /** Training time summed over all sessions (pauses and downtime excluded), in seconds. */
   wallSeconds: z.number().min(0),
   /** The person's notes on the run (free text) and tags (short labels to filter the runs table by). */

@@ -26,7 +26,7 @@ describe('run form in Chromium against kiln serve', () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-ui-form-'));
     home = path.join(tmp, 'home');
     fs.mkdirSync(SHOTS, { recursive: true });
-    ({ child: server, url } = await startServer(home, { KILN_TEST_STEP_DELAY_MS: '0' }));
+    ({ child: server, url } = await startServer(home));
     browser = await launchChromium();
     page = await browser.newPage({ viewport: BASE_VIEWPORT, colorScheme: 'light' });
     page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -104,6 +104,10 @@ describe('run form in Chromium against kiln serve', () => {
     expect(record.config.opt).toMatchObject({ lrMax: 0.001, weightDecay: 0.0005, labelSmoothing: 0.1, epochs: 1, batchSize: 16 });
     expect(record.name).toBe('Synthetic shapes · resnet-9-s · 1');
     await poll(() => live.getAttribute('data-status'), 120_000).toBe('finished');
+    // A notice says it finished and how; the header says what it started from.
+    await poll(() => page.locator('[data-testid=run-notice]').textContent()).toMatch(/^Finished in .*: best val \d+\.\d% at epoch 1/);
+    expect(await page.locator('[data-testid=run-origin]').textContent()).toBe('Started from random weights (from scratch)');
+    await shot(page, 'form-4-finished');
   });
 
   it('refuses a duplicate run name beside the Start button', async () => {
@@ -113,6 +117,23 @@ describe('run form in Chromium against kiln serve', () => {
     await poll(() => error.textContent()).toMatch(/a run named "Synthetic shapes · resnet-9-s · 1" already exists/);
     expect(await error.textContent()).not.toContain(home);
     await shot(page, 'form-3-name-taken');
+  });
+
+  it('asks before Stop, and Keep it keeps training', async () => {
+    await page.fill('#cfg-name', '');
+    await typeInto('#f-cfg-limitTrain', '512');
+    await typeInto('#f-cfg-epochs', '2');
+    await start().click();
+    const live = page.locator('[data-testid=run-live]');
+    await poll(() => live.getAttribute('data-status'), 60_000).toBe('running');
+    await live.locator('button:has-text("Stop…")').click();
+    expect(await page.locator('[data-testid=stop-confirm]').textContent()).toMatch(/cannot be resumed/);
+    await shot(page, 'form-5-stop-confirm');
+    await live.locator('button:has-text("Keep it")').click();
+    expect(await live.getAttribute('data-status')).toBe('running');
+    await live.locator('button:has-text("Stop…")').click();
+    await live.locator('button:has-text("Stop run")').click();
+    await poll(() => live.getAttribute('data-status'), 60_000).toBe('stopped');
   });
 
   it('raised no errors in the page', () => {

@@ -76,6 +76,8 @@ export async function evaluateRun(home: string, runId: string, opts: EvaluateOpt
     const file = evaluationFile(home, runId);
     await fs.promises.mkdir(path.dirname(file), { recursive: true });
     await writeJsonAtomic(file, result);
+    // The same figures in run.json, so the runs table, the run page and Evaluate show one accuracy and one TTA.
+    await new RunStore(home).update(runId, { evaluation: { checkpoint, epoch: loaded.epoch, valAcc: result.accuracy, ttaAcc: result.ttaAccuracy } });
     return result;
   } finally {
     loaded.dispose();

@@ -34,7 +34,8 @@ export const RUN_COLUMNS: RunColumn[] = [
   num('valAcc', 'Val acc', (r) => r.final?.valAcc, (v) => formatPercent(v)),
   num('valLoss', 'Val loss', (r) => r.final?.valLoss, (v) => formatNumber(v, 4)),
   num('best', 'Best acc', (r) => r.best?.valAcc, (v) => formatPercent(v)),
-  num('tta', 'TTA acc', (r) => r.final?.ttaAcc, (v) => formatPercent(v)),
+  // One TTA figure everywhere: the evaluation's (Evaluate shows the same), else the last epoch's.
+  num('tta', 'TTA acc', (r) => r.evaluation?.ttaAcc ?? r.final?.ttaAcc, (v) => formatPercent(v, 2)),
   num('time', 'Time', (r) => r.wallSeconds, (v) => formatDuration(v)),
   { key: 'created', label: 'Created', numeric: false, value: (r) => r.createdAt, show: (r) => formatDate(r.createdAt) },
 ];
