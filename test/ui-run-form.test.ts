@@ -101,7 +101,7 @@ describe('run form in Chromium against kiln serve', () => {
     await poll(() => live.getAttribute('data-run-id')).toBeTruthy();
     const id = (await live.getAttribute('data-run-id'))!;
     const record = JSON.parse(fs.readFileSync(path.join(home, 'runs', id, 'run.json'), 'utf8'));
-    expect(record.config.opt).toMatchObject({ lrMax: 0.001, weightDecay: 0.0005, labelSmoothing: 0.1, epochs: 1, batchSize: 16 });
+    expect(record.request.opt).toMatchObject({ lrMax: 0.001, weightDecay: 0.0005, labelSmoothing: 0.1, epochs: 1, batchSize: 16 });
     expect(record.name).toBe('Synthetic shapes · resnet-9-s · 1');
     await poll(() => live.getAttribute('data-status'), 120_000).toBe('finished');
     // A notice says it finished and how; the header says what it started from.

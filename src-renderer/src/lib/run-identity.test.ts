@@ -3,14 +3,14 @@ import type { RunRecord } from '../../../src-shared/run-types.ts';
 import { endNotice, startedFromText } from './run-identity.ts';
 import { RUN_COLUMNS } from './run-columns.ts';
 
-const base = { status: 'finished', wallSeconds: 95, config: { opt: { freezeEpochs: 0 } }, best: { valAcc: 0.68, epoch: 7 }, final: { valAcc: 0.67, ttaAcc: 0.68, valLoss: 1 } } as unknown as RunRecord;
+const base = { status: 'finished', wallSeconds: 95, resolved: { config: { opt: { freezeEpochs: 0 } } }, best: { valAcc: 0.68, epoch: 7 }, final: { valAcc: 0.67, ttaAcc: 0.68, valLoss: 1 } } as unknown as RunRecord;
 
 describe('run identity', () => {
   it('says what a run started from, and how long its body was frozen', () => {
     expect(startedFromText(base)).toBe('random weights (from scratch)');
     const tuned = {
       ...base,
-      config: { opt: { freezeEpochs: 2 } },
+      resolved: { config: { opt: { freezeEpochs: 2 } } },
       origin: { runId: 'a', runName: 'photos · resnet-9-s · 1', checkpoint: 'best', epoch: 12, valAcc: 0.77, dataset: { id: 'p', name: 'photos' }, head: 'reinitialised' },
     } as unknown as RunRecord;
     expect(startedFromText(tuned)).toBe('run “photos · resnet-9-s · 1” (photos, its best weights from epoch 12, val 77.0%); head drawn afresh (other classes); body frozen for the first 2 epochs');

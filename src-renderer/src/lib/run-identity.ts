@@ -5,7 +5,7 @@ import { formatDuration, formatPercent } from './format.ts';
 export function startedFromText(r: RunRecord): string {
   const o = r.origin;
   if (!o) return 'random weights (from scratch)';
-  const freeze = r.resolved?.config?.opt.freezeEpochs ?? r.config.opt.freezeEpochs ?? 0;
+  const freeze = r.resolved.config.opt.freezeEpochs;
   const val = o.valAcc === null ? '' : `, val ${formatPercent(o.valAcc)}`;
   return (
     `run “${o.runName}” (${o.dataset.name}, its ${o.checkpoint} weights from epoch ${o.epoch}${val}); ` +
