@@ -32,6 +32,14 @@ describe('suggest', () => {
     expect(s.suggestedLr).toBeLessThan(0.05);
   });
 
+  it('suggests no less than a tenth of the LR at the minimum (valley runs low for a one-cycle max LR)', () => {
+    // A short early descent, then a long flat stretch to a minimum far to the right.
+    const late = (i: number) => (i < 20 ? 2.3 - 0.01 * i : i < 85 ? 2.1 - 0.0005 * (i - 20) : 3);
+    const s = suggest(sweep(late));
+    expect(s.suggestedLr).toBe(s.minLossLr);
+    expect(s.minLossLr).toBeCloseTo(1e-5 * 10 ** ((6 * 84) / 99) / 10, 10);
+  });
+
   it('ignores everything from a non-finite loss on, and gives nothing from too few points', () => {
     const pts = sweep(valleyShape).map((p, i) => (i >= 60 ? { ...p, loss: NaN, smoothedLoss: NaN } : p));
     const s = suggest(pts);
