@@ -83,6 +83,18 @@ describe('backbone weights store', () => {
     expect((await store.list()).find((b) => b.name === 'resnet18')!.cached?.sha256).toBe(SHA256);
   });
 
+  it('resumes in a later attempt where a failed one stopped (the partial file is kept, the rest fetched by Range)', async () => {
+    const store = new BackboneStore(path.join(tmp, 'later'));
+    dropsLeft = 1;
+    const url = `${base}/drop/later.safetensors`;
+    await expect(store.download('resnet18', { url, sha256: SHA256, acceptLicence: true, maxRetries: 0 })).rejects.toThrow(`download of ${url} failed after 1 attempts`);
+    expect(list(path.join(store.root, '.downloads')).filter((n) => n.endsWith('.part'))).toHaveLength(1);
+    expect(await store.record('resnet18')).toBeNull();
+    const s = await store.download('resnet18', { url, sha256: SHA256 });
+    expect(s.resumedFrom).toBe(BYTES.length >> 1);
+    expect(fs.readFileSync(store.weightsFile('resnet18')).equals(BYTES)).toBe(true);
+  });
+
   it('refuses a file whose SHA-256 is not the pin, leaving nothing behind', async () => {
     const store = new BackboneStore(path.join(tmp, 'bad-sum'));
     await expect(store.download('resnet18', { url: `${base}/model.safetensors`, sha256: '0'.repeat(64), acceptLicence: true })).rejects.toThrow(
