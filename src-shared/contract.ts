@@ -17,6 +17,7 @@ import type { EpochMetrics, LrFindResult } from './train-types.ts';
 import type { RunComparison } from './run-comparison.ts';
 import type { ArchSummary } from './arch-types.ts';
 import { ExportRequestSchema } from './export-format.ts';
+import { BackboneNameSchema, type BackboneList, type BackboneProgress, type BackboneStatus } from './backbones.ts';
 
 const id = z.string().min(1).max(200);
 /** A file-system path the person typed or picked: long enough for any real one, short enough to log. */
@@ -49,7 +50,7 @@ export const METHOD_ARGS = {
    */
   'datasets.inspectFolder': z.tuple([fsPath]),
   /** Starts an import of a folder the person chose (picker or drop). Without `size`, the import picks it as inspectFolder says. */
-  'datasets.importFolder': z.tuple([z.object({ folder: fsPath, name: z.string().max(200).optional(), size: z.number().int().min(8).max(256).optional(), valSplit: z.number().min(0).max(0.9).optional(), seed: count.optional(), fit: z.enum(['crop', 'pad']).optional() })]),
+  'datasets.importFolder': z.tuple([z.object({ folder: fsPath, name: z.string().max(200).optional(), size: z.number().int().min(8).max(256).optional(), forBackbone: BackboneNameSchema.optional(), valSplit: z.number().min(0).max(0.9).optional(), seed: count.optional(), fit: z.enum(['crop', 'pad']).optional() })]),
   'datasets.cancelTask': z.tuple([id]),
   /** Leave an image out of new runs (true) or take it back (false); the stored image stays. */
   'datasets.setExcluded': z.tuple([id, split, count, z.boolean()]),
@@ -60,10 +61,21 @@ export const METHOD_ARGS = {
    */
   'datasets.uploadBegin': z.tuple([z.object({ files: z.number().int().min(1).max(10_000_000), bytes: count, name: z.string().max(200).optional() })]),
   'datasets.uploadChunk': z.tuple([id, z.string().min(1).max(2000), count, z.string().max(4 * 1024 * 1024 * 4 / 3 + 4)]),
-  'datasets.importUpload': z.tuple([id, z.object({ name: z.string().max(200).optional(), size: z.number().int().min(8).max(256).optional(), valSplit: z.number().min(0).max(0.9).optional(), seed: count.optional(), fit: z.enum(['crop', 'pad']).optional() })]),
+  'datasets.importUpload': z.tuple([id, z.object({ name: z.string().max(200).optional(), size: z.number().int().min(8).max(256).optional(), forBackbone: BackboneNameSchema.optional(), valSplit: z.number().min(0).max(0.9).optional(), seed: count.optional(), fit: z.enum(['crop', 'pad']).optional() })]),
   'datasets.uploadCancel': z.tuple([id]),
   /** Electron only: a native folder picker; null when cancelled or not available. */
   'datasets.pickFolder': z.tuple([]),
+
+  /** Pretrained ImageNet backbones: which are known, which are on this machine, their size and licence. */
+  'backbones.list': z.tuple([]),
+  /**
+   * Fetch a backbone's pinned weights (resumable, SHA-256 checked); resolves when they are in place, with
+   * `backboneProgress` events meanwhile. `acceptLicence` says the person saw the licence note (backbones.list).
+   */
+  'backbones.download': z.tuple([BackboneNameSchema, z.object({ acceptLicence: z.literal(true) })]),
+  'backbones.cancelDownload': z.tuple([BackboneNameSchema]),
+  /** Install a local safetensors file: checked against the pinned SHA-256, or with `unverified` only its tensor names and shapes. */
+  'backbones.add': z.tuple([BackboneNameSchema, fsPath, z.object({ unverified: z.boolean().optional() }).optional()]),
 
   'archs.presets': z.tuple([]),
   /** Layer table, parameters and FLOPs for a spec at an input size and class count. */
@@ -205,6 +217,10 @@ export interface MethodResults {
   'datasets.importUpload': { taskId: string };
   'datasets.uploadCancel': void;
   'datasets.pickFolder': string | null;
+  'backbones.list': BackboneList;
+  'backbones.download': BackboneStatus;
+  'backbones.cancelDownload': void;
+  'backbones.add': BackboneStatus;
   'archs.presets': PresetInfo[];
   'archs.summarize': ArchSummary;
   'archs.listCustom': { name: string; spec: ArchSpec }[];
@@ -239,6 +255,7 @@ export interface KilnEvents {
   lrFindProgress: { findId: string; step: number; steps: number; lr: number; loss: number | null };
   /** The desktop app only: a newer release exists (its version and release page). */
   appUpdate: { version: string; url: string };
+  backboneProgress: BackboneProgress;
 }
 export type EventName = keyof KilnEvents;
 

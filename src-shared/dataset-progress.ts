@@ -25,7 +25,9 @@ export type ImportProgressEvent =
       files: number;
       /** The stored side the import will use, and whether it was chosen from the images' resolution. */
       imageSize?: number;
-      sizeChosen?: 'auto' | 'given';
+      sizeChosen?: 'auto' | 'given' | 'backbone';
+      /** Bytes the images will take at that size, on disk and in memory while a run trains (skipped files aside). */
+      bytes?: number;
       /** Median short side of a sample of the files, in pixels (auto size only). */
       medianShortSide?: number | null;
       /** What the images are, in words: "photos: median short side 270 px". */

@@ -92,6 +92,28 @@ function optShape<R extends boolean>(request: R) {
 const momentumOrder = { message: 'momentum min must not be above momentum max', path: ['momentumMin'] };
 const momentumOk = (o: { momentumMin: number | null; momentumMax: number | null }) => o.momentumMin === null || o.momentumMax === null || o.momentumMin <= o.momentumMax;
 
+/** `initFrom` naming a pretrained ImageNet backbone rather than a past run. */
+export const IMAGENET_PREFIX = 'imagenet:';
+export const TransferModeSchema = z.enum(['auto', 'fast', 'fine-tune']);
+export type TransferMode = z.infer<typeof TransferModeSchema>;
+/** Auto picks the fast mode below this many training images: features once, a head in seconds. */
+export const FAST_MODE_MAX_IMAGES = 3000;
+
+/** A run that starts from a pretrained backbone, as resolved at creation. */
+export const ResolvedBackboneSchema = z.object({
+  name: z.string().min(1).max(80),
+  mode: z.enum(['fast', 'fine-tune']),
+  /** The backbone's input normalisation (ImageNet's), used instead of the dataset's everywhere the run is read. */
+  mean: z.tuple([z.number(), z.number(), z.number()]),
+  std: z.tuple([z.number(), z.number(), z.number()]),
+  /** Fine-tune: the body's learning rate is the head's times this. */
+  bodyLrScale: z.number().min(0).max(1),
+  /** SHA-256 of the weights file the run started from, and whether it matched the pin (`kiln backbone add --unverified`: false). */
+  sha256: z.string(),
+  verified: z.boolean(),
+});
+export type ResolvedBackbone = z.infer<typeof ResolvedBackboneSchema>;
+
 export const AugConfigSchema = z.object(augShape(true));
 export const OptConfigSchema = z.object(optShape(true)).refine(momentumOk, momentumOrder);
 
@@ -106,6 +128,12 @@ export const RunConfigSchema = z.object({
    * afresh when the class lists differ). Absent: from the seed's random initialisation.
    */
   initFrom: z.string().min(1).max(200).optional(),
+  /**
+   * With `initFrom: 'imagenet:NAME'`: `fast` freezes the backbone, computes each image's features once (cached)
+   * and trains a new head on them; `fine-tune` trains everything (the body at a lower learning rate). Absent or
+   * `auto`: fast for folders under FAST_MODE_MAX_IMAGES training images.
+   */
+  transfer: TransferModeSchema.optional(),
   /** Seeds weights, data order and augmentation: same seed + same backend ⇒ same metrics. */
   seed: z.number().int().min(0).max(2 ** 31 - 1),
 });
@@ -125,6 +153,8 @@ export const ResolvedConfigSchema = z.object({
   backend: BackendNameSchema,
   /** The run a fine-tune started from (its weights are linked into the run folder when it is created). */
   initFrom: z.string().min(1).max(200).optional(),
+  /** Set when initFrom names an ImageNet backbone. */
+  backbone: ResolvedBackboneSchema.optional(),
   seed: z.number().int().min(0).max(2 ** 31 - 1),
 });
 export type ResolvedConfig = z.infer<typeof ResolvedConfigSchema>;

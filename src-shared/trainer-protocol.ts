@@ -19,6 +19,11 @@ export interface TrainerProgress {
   imagesPerSec: number;
   /** Seconds left, from the throughput so far (training and evaluation); null until measurable. */
   etaSeconds: number | null;
+  /**
+   * Set while a fast transfer run computes its frozen backbone's features (once per image; cached ones are
+   * skipped): images done of those to compute, and that pass's own rate and ETA.
+   */
+  features?: { done: number; total: number; imagesPerSec: number; etaSeconds: number | null };
 }
 
 export type TrainerMessage =

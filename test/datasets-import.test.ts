@@ -266,7 +266,7 @@ describe('folder import: layouts and splits', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(Object.keys(out)).toEqual(['id', 'name', 'imageSize', 'sizeChosen', 'medianShortSide', 'classes', 'train', 'val', 'skipped', 'warnings']);
+    expect(Object.keys(out)).toEqual(['id', 'name', 'imageSize', 'sizeChosen', 'bytes', 'medianShortSide', 'classes', 'train', 'val', 'skipped', 'warnings']);
     expect(out).toMatchObject({ id: 'katzen-hunde', name: 'Katzen & Hunde', imageSize: 8, train: 10, val: 5, skipped: [] });
     const listed = JSON.parse(kiln('list', '--json').stdout);
     expect(listed.map((d: { id: string }) => d.id)).toEqual(['synthetic', 'katzen-hunde']);

@@ -146,7 +146,7 @@ describe('fine-tuning from a past run', () => {
     expect(arch.stderr.trim()).toBe(`kiln: start from run ${source}: it trained a custom resnet9 spec, this run asks for "resnet-9-s"; fine-tuning keeps the architecture (choose the source run's)`);
     const freeze = await kiln(trainArgs(['--dataset', 'two', '--freeze-epochs', '1']));
     expect(freeze.code).toBe(2);
-    expect(freeze.stderr.trim()).toBe('kiln: --freeze-epochs: only with --init-from <run-id>');
+    expect(freeze.stderr.trim()).toBe('kiln: --freeze-epochs: only with --init-from <run-id> or imagenet:NAME');
     const missing = await kiln(trainArgs(['--dataset', 'two', '--init-from', 'no-such-run']));
     expect(missing.code).toBe(2);
     expect(missing.stderr.trim().startsWith(`kiln: no run "no-such-run" in ${path.join(home, 'runs')}`)).toBe(true);

@@ -9,6 +9,7 @@ import { createJobRunner } from './job-runner.ts';
 import { RunManager } from './run-manager.ts';
 import { JsonSettingsStore } from './settings-store.ts';
 import { TaskManager } from './task-manager.ts';
+import { backboneHandlers } from './handlers/backbone-handlers.ts';
 import { appHandlers } from './handlers/app-handlers.ts';
 import { archHandlers } from './handlers/arch-handlers.ts';
 import { datasetHandlers } from './handlers/dataset-handlers.ts';
@@ -71,6 +72,7 @@ export async function createKilnServices(opts: KilnServicesOptions): Promise<Kil
     ...datasetHandlers(ctx),
     ...archHandlers(ctx),
     ...runHandlers(ctx),
+    ...backboneHandlers(ctx),
   };
 
   return {

@@ -50,7 +50,10 @@ export async function followTrainer(home: string, runId: string, opts: { json: b
     } else if (m.type === 'progress' && live) {
       const p = m.progress;
       clearLine();
-      out.write(
+      const f = p.features;
+      // A fast transfer run's first phase: the frozen backbone's pass over the images not cached yet.
+      if (f) out.write(`features ${bar(f.total > 0 ? f.done / f.total : 0)} ${f.done}/${f.total} images ${f.imagesPerSec.toFixed(1)} img/s ETA ${formatDuration(f.etaSeconds)}`);
+      else out.write(
         // Fill, step count and ETA are all for the whole run (the ETA includes the evaluations still to come).
         `epoch ${p.epoch}/${p.epochs} ${bar(p.totalSteps > 0 ? p.step / p.totalSteps : 0)} step ${p.step}/${p.totalSteps} ` +
           `loss ${p.loss.toFixed(3)} ${p.imagesPerSec.toFixed(0)} img/s ETA ${formatDuration(p.etaSeconds)}`,

@@ -1,3 +1,4 @@
+import { formatBytesDecimal } from '../../src-shared/dataset-size.ts';
 import type { DownloadProgressEvent, ImportProgressEvent } from '../../src-shared/dataset-progress.ts';
 
 /**
@@ -73,12 +74,7 @@ export function fmtInt(n: number): string {
 }
 
 /** Decimal units, as download sites and the README give sizes (CIFAR-10's 170,052,171 bytes are "170 MB"). */
-export function fmtBytes(n: number): string {
-  if (n < 1000) return `${n} B`;
-  if (n < 1000 ** 2) return `${(n / 1000).toFixed(1)} kB`;
-  if (n < 1000 ** 3) return `${(n / 1000 ** 2).toFixed(1)} MB`;
-  return `${(n / 1000 ** 3).toFixed(2)} GB`;
-}
+export const fmtBytes = formatBytesDecimal;
 
 export function fmtDuration(s: number): string {
   if (s < 60) return `${Math.ceil(s)}s`;

@@ -11,13 +11,16 @@ import { scanFolder, type Layout, type ScanLimits } from './scan-folder.ts';
 import { stratifiedSplit } from './seeded-split.ts';
 import { throttle } from '../common/throttle.ts';
 import type { ImportProgressEvent } from '../../src-shared/dataset-progress.ts';
+import { storedBytes } from '../../src-shared/dataset-size.ts';
 
 export interface ImportFolderOptions {
   folder: string;
   /** Display name; defaults to the folder's name. The id is a slug of it. */
   name?: string;
-  /** Side of the stored square images; default: from the images' resolution (64 for photos, 32 for small images). */
+  /** Side of the stored square images; default: the backbone's (`forBackbone`), else from the images' resolution (64 for photos, 32 for small images). */
   size?: number;
+  /** The pretrained backbone the dataset is for: its input size is the default. */
+  forBackbone?: { name: string; inputSize: number };
   /** Fraction of each class held out for validation when the layout has no validation folder (default 0.1). */
   valSplit?: number;
   seed?: number;
@@ -36,8 +39,10 @@ export interface ImportFolderSummary {
   name: string;
   imageSize: number;
   layout: Layout;
-  /** 'auto': chosen from the images' resolution (medianShortSide); 'given': the caller's size. */
-  sizeChosen: 'auto' | 'given';
+  /** 'auto': chosen from the images' resolution (medianShortSide); 'given': the caller's size; 'backbone': the backbone's input size. */
+  sizeChosen: 'auto' | 'given' | 'backbone';
+  /** Bytes the stored images take (on disk, and in memory while a run trains). */
+  bytes: number;
   medianShortSide: number | null;
   classes: { name: string; train: number; val: number }[];
   train: number;
@@ -71,12 +76,16 @@ export async function importFolder(
   signal?.throwIfAborted();
   // Header reads of a sample: milliseconds, and they say what the photos are like even when --size is given.
   const probe = await probeResolution(scan.files.map((f) => f.abs));
-  const size = given ?? probe.suggestedSize;
-  const sizeChosen = given === undefined ? 'auto' : 'given';
-  onProgress({ phase: 'scan', files: scan.files.length, imageSize: size, sizeChosen, medianShortSide: probe.medianShortSide, sizeReason: sizeReason(probe.medianShortSide) });
+  const size = given ?? options.forBackbone?.inputSize ?? probe.suggestedSize;
+  const sizeChosen = given !== undefined ? 'given' : options.forBackbone ? 'backbone' : 'auto';
+  const reason = sizeChosen === 'backbone' ? `the input size of imagenet:${options.forBackbone!.name}` : sizeReason(probe.medianShortSide);
+  onProgress({ phase: 'scan', files: scan.files.length, imageSize: size, sizeChosen, medianShortSide: probe.medianShortSide, sizeReason: reason, bytes: storedBytes(scan.files.length, size) });
   const warnings = [...scan.warnings];
   if (given !== undefined && given < probe.suggestedSize && probe.medianShortSide !== null) {
     warnings.push(`the images are photos (median short side ${probe.medianShortSide} px); at ${given} px they lose most detail: --size ${probe.suggestedSize} usually trains better`);
+  }
+  if (probe.medianShortSide !== null && size > probe.medianShortSide * 1.25) {
+    warnings.push(`the images' median short side is ${probe.medianShortSide} px: stored at ${size} px they are enlarged, which adds disk and memory but no detail`);
   }
   const skipped = [...scan.unreadable];
   if (scan.classes.length > 256) throw new DataError(`${folder}: ${scan.classes.length} class folders, at most 256 are supported`);
@@ -192,6 +201,7 @@ export async function importFolder(
     imageSize: S,
     layout: scan.layout,
     sizeChosen,
+    bytes: storedBytes(train.count + val.count, S),
     medianShortSide: probe.medianShortSide,
     classes: classes.map((c, k) => ({ name: c, train: manifest.classCounts.train[k], val: manifest.classCounts.val[k] })),
     train: train.count,

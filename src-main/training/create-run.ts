@@ -11,6 +11,7 @@ import { buildGraph } from '../engine/arch/graph.ts';
 import { checkModelSize } from '../engine/arch/model-size.ts';
 import { runArchLabel } from '../runs/run-id.ts';
 import { pickRunName } from '../runs/run-names.ts';
+import { planBackbone } from './backbone-init.ts';
 
 /**
  * Check a config against its dataset and architecture, resolve it once and completely, and record a queued
@@ -20,28 +21,34 @@ import { pickRunName } from '../runs/run-names.ts';
  */
 export async function createRun(home: string, request: RunConfig, name?: string): Promise<RunRecord> {
   // A dataset named by its name is stored by id, so resuming never depends on names.
-  const config: RunConfig = { ...request, data: { ...request.data, dataset: await resolveDatasetId(home, request.data.dataset) } };
-  const dataset = await datasetSource(home, config.data.dataset).describe();
+  const asked: RunConfig = { ...request, data: { ...request.data, dataset: await resolveDatasetId(home, request.data.dataset) } };
+  const dataset = await datasetSource(home, asked.data.dataset).describe();
   const excluded = dataset.excluded.train.length || dataset.excluded.val.length ? dataset.excluded : undefined;
+  const available = { train: keptCount(dataset.counts.train, excluded?.train), val: keptCount(dataset.counts.val, excluded?.val) };
+  const trainAvailable = asked.data.limitTrain > 0 ? Math.min(asked.data.limitTrain, available.train) : available.train;
+  // `imagenet:NAME`: the backbone's architecture, and its fast or fine-tune recipe.
+  const backbone = planBackbone(home, asked, trainAvailable);
+  const config = backbone?.config ?? asked;
   // A fine-tune keeps its source's architecture: auto (null) is the source run's spec, as it trained it.
   const arch = config.net.arch ?? (config.initFrom ? (await new RunStore(home).get(config.initFrom)).resolved.config.net.arch : null);
-  const available = { train: keptCount(dataset.counts.train, excluded?.train), val: keptCount(dataset.counts.val, excluded?.val) };
-  const resolved = resolveRun({ ...config, net: { arch } }, available.train, available.val);
+  const resolved = resolveRun({ ...config, net: { arch } }, available.train, available.val, backbone ? { recipe: backbone.recipe, raiseEpochs: backbone.raiseEpochs } : {});
+  if (backbone) resolved.config.backbone = await backbone.resolved();
   const spec = resolved.config.net.arch;
   const graph = buildGraph(spec, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
-  checkModelSize(graph, resolved.config.opt.batchSize, 'architecture', resolved.config.backend);
+  // A frozen backbone keeps no gradients: the feature pass needs far less than a training step.
+  if (resolved.config.backbone?.mode !== 'fast') checkModelSize(graph, resolved.config.opt.batchSize, 'architecture', resolved.config.backend);
   const { initFrom, opt } = resolved.config;
   if (opt.freezeEpochs > 0 && !initFrom) {
-    throw new UsageError('opt.freezeEpochs: freezing the body only makes sense when starting from a past run (initFrom)');
+    throw new UsageError('opt.freezeEpochs: freezing the body only makes sense when starting from a past run or a backbone (initFrom)');
   }
   if (opt.freezeEpochs > opt.epochs) throw new UsageError(`opt.freezeEpochs: ${opt.freezeEpochs} frozen epochs in a run of ${opt.epochs}`);
-  const init = initFrom ? await planInitFrom(home, initFrom, { spec, graph, classes: dataset.classes }) : undefined;
+  const init = initFrom && !backbone ? await planInitFrom(home, initFrom, { spec, graph, classes: dataset.classes }) : undefined;
   const store = new RunStore(home);
   const taken = (await store.list()).runs.map((r) => r.name);
   const runName = pickRunName(taken, name, dataset.name, runArchLabel({ resolved }));
   return store.create({
     request: config,
-    ...(init ? { origin: init.origin, prepare: init.prepare } : {}),
+    ...(init ? { origin: init.origin, prepare: init.prepare } : backbone ? { prepare: backbone.prepare } : {}),
     name: runName,
     dataset: {
       id: dataset.id,

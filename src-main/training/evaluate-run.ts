@@ -32,6 +32,11 @@ export interface EvaluateOptions {
   backend?: BackendChoice;
   /** The run's dataset when the caller has it loaded already. */
   dataset?: LoadedDataset;
+  /**
+   * The checkpoint's predictions of the first `count` validation images, when the caller has them already (a fast
+   * transfer run scores its head on cached features): no forward pass of the whole model.
+   */
+  predictions?: (count: number) => Promise<{ scores: Float32Array; probs: Float32Array; ttaProbs: Float32Array }>;
 }
 
 export const EVALUATION_FILE = 'evaluation.json';
@@ -54,7 +59,7 @@ export async function evaluateRun(home: string, runId: string, opts: EvaluateOpt
     const { record, dataset, model } = loaded;
     const count = Math.min(record.dataset.val, dataset.val.count);
     const k = dataset.classes.length;
-    const table = await predictSplit(model, dataset, count);
+    const table = opts.predictions ? await opts.predictions(count) : await predictSplit(model, dataset, count);
     const summary = summarizePredictions({ classes: dataset.classes, labels: dataset.val.labels.subarray(0, count), ...table, ...(dataset.val.indices ? { indices: dataset.val.indices.subarray(0, count) } : {}) });
     const origin = await sourceFiles(home, record.dataset.id);
     if (origin) {

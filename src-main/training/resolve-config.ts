@@ -60,8 +60,16 @@ function chosen<T extends object>(section: T): { [K in keyof T]?: Exclude<T[K], 
  * with the batch (Goyal et al., 2017), and auto epochs are raised for small datasets until the run has
  * TARGET_AUTO_STEPS steps. So short runs and small folders train sanely untuned; autoRules says what happened.
  */
-export function resolveRun(request: RunConfig, trainAvailable: number, valAvailable: number): ResolvedRun {
-  const { spec, recipe, presetId } = resolveArch(request.net.arch);
+export function resolveRun(
+  request: RunConfig,
+  trainAvailable: number,
+  valAvailable: number,
+  /** A recipe other than the architecture's (a pretrained backbone's fast or fine-tune recipe), and whether auto epochs may rise. */
+  override: { recipe?: Recipe; raiseEpochs?: boolean } = {},
+): ResolvedRun {
+  const arch = resolveArch(request.net.arch);
+  const { spec, presetId } = arch;
+  const recipe = override.recipe ?? arch.recipe;
   const trainCount = request.data.limitTrain > 0 ? Math.min(request.data.limitTrain, trainAvailable) : trainAvailable;
   const valCount = request.data.limitVal > 0 ? Math.min(request.data.limitVal, valAvailable) : valAvailable;
   const own = chosen(request.opt);
@@ -84,7 +92,7 @@ export function resolveRun(request: RunConfig, trainAvailable: number, valAvaila
   opt.batchSize = Math.min(opt.batchSize, trainCount);
   if (own.epochs === undefined) {
     const perEpoch = Math.floor(trainCount / opt.batchSize);
-    if (perEpoch * opt.epochs < TARGET_AUTO_STEPS) {
+    if (perEpoch * opt.epochs < TARGET_AUTO_STEPS && override.raiseEpochs !== false) {
       const recipeEpochs = opt.epochs;
       opt.epochs = Math.min(MAX_AUTO_EPOCHS, Math.ceil(TARGET_AUTO_STEPS / perEpoch));
       autoRules.push(

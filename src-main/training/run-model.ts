@@ -5,6 +5,7 @@ import { UsageError } from '../common/errors.ts';
 import { parseArchSpec, type ArchSpec } from '../../src-shared/arch-spec.ts';
 import { buildGraph, type Graph } from '../engine/arch/graph.ts';
 import { loadDataset } from './load-dataset.ts';
+import { withRunNormalisation } from './backbone-init.ts';
 import { Model } from '../engine/model/model.ts';
 import { loadCheckpoint, resolveCheckpoint, type CheckpointMeta } from '../engine/train/checkpoint.ts';
 import { Sgd } from '../engine/train/sgd.ts';
@@ -45,7 +46,8 @@ export async function loadRunModel(home: string, runId: string, opts: { checkpoi
     const hint = opts.checkpoint === 'best' ? ' (no epoch has finished yet; --checkpoint latest uses the last pause)' : '';
     throw new UsageError(`run ${runId} has no ${opts.checkpoint} checkpoint${hint}`);
   }
-  const dataset = opts.dataset ?? (await loadDataset(home, record.resolved.config.data.dataset, record.dataset.excluded));
+  // A backbone run reads its images with the backbone's normalisation (as it trained).
+  const dataset = opts.dataset ?? withRunNormalisation(await loadDataset(home, record.resolved.config.data.dataset, record.dataset.excluded), record.resolved.config);
   if (dataset.manifestHash !== record.dataset.manifestHash) {
     throw new Error(`dataset ${dataset.id} changed since run ${runId} was trained (manifest hash differs)`);
   }

@@ -21,6 +21,8 @@ import type { ResolvedRun } from '../../src-shared/run-config.ts';
 import type { LoadedDataset } from '../common/dataset-types.ts';
 import { datasetSource } from './dataset-source.ts';
 import { runHint } from './run-hint.ts';
+import { applyBackboneWeights, bodyLrScales, withRunNormalisation } from './backbone-init.ts';
+import { runFastTransfer } from './fast-transfer.ts';
 
 export interface SessionOptions {
   home: string;
@@ -51,16 +53,21 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     const { resolved } = record;
     const { config } = resolved;
     const backend = await loadBackend(config.backend);
-    const dataset = await loadDataset(home, config.data.dataset, record.dataset.excluded);
+    const dataset = withRunNormalisation(await loadDataset(home, config.data.dataset, record.dataset.excluded), config);
     if (dataset.manifestHash !== record.dataset.manifestHash) {
       throw new Error(`dataset ${dataset.id} changed since run ${runId} was created (manifest hash differs)`);
     }
     const graph = buildGraph(config.net.arch, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
-    checkModelSize(graph, resolved.config.opt.batchSize, 'architecture', backend.name);
+    const fast = config.backbone?.mode === 'fast';
+    if (!fast) checkModelSize(graph, resolved.config.opt.batchSize, 'architecture', backend.name);
     const model = new Model(graph, config.seed);
-    const sgd = new Sgd(model.params, config.opt);
     const latest = path.join(store.checkpointDir(runId), 'latest');
     const best = path.join(store.checkpointDir(runId), 'best');
+    if (fast && !resolveCheckpoint(best)) {
+      await applyBackboneWeights(store.runDir(runId), config.backbone!, model);
+      return await fastSession({ home, runId, emit, signal: opts.signal, store, record, resolved, dataset, model, latest, best, sessionStart, backendName: backend.name, backendDevice: backend.device });
+    }
+    const sgd = new Sgd(model.params, { ...config.opt, lrScale: bodyLrScales(graph, model.params, config.backbone) });
     // This process holds the lock: sweep what a crash mid-save left, keeping each slot's newest complete checkpoint.
     await cleanCheckpoints(latest);
     await cleanCheckpoints(best);
@@ -77,8 +84,10 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     } else {
       // From step 0: lines a session killed before its first checkpoint wrote would be logged a second time.
       await store.rewindMetrics(runId, 0);
+      // A fine-tune of a pretrained backbone: its weights and BN statistics, a new head from the seed.
+      if (config.backbone) await applyBackboneWeights(store.runDir(runId), config.backbone, model);
       // A fine-tune's first session: the source run's weights, its head drawn afresh from the seed when the classes differ.
-      if (resolved.config.initFrom) await applyInitWeights(path.join(store.checkpointDir(runId), INIT_SLOT), model, new Set(record.origin?.reinitialised ?? []));
+      else if (resolved.config.initFrom) await applyInitWeights(path.join(store.checkpointDir(runId), INIT_SLOT), model, new Set(record.origin?.reinitialised ?? []));
     }
     const wallAtStart = record.wallSeconds;
     const wall = () => wallAtStart + (performance.now() - sessionStart) / 1000;
@@ -142,6 +151,51 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
   } finally {
     await store.closeMetrics(runId).catch(() => undefined);
     await release();
+  }
+}
+
+/** A fast transfer run's session: the features, the head, the checkpoints, the evaluation (fast-transfer.ts). */
+async function fastSession(o: {
+  home: string;
+  runId: string;
+  emit: SessionOptions['emit'];
+  signal: AbortSignal | undefined;
+  store: RunStore;
+  record: Awaited<ReturnType<RunStore['get']>>;
+  resolved: ResolvedRun;
+  dataset: LoadedDataset;
+  model: Model;
+  latest: string;
+  best: string;
+  sessionStart: number;
+  backendName: string;
+  backendDevice: string;
+}): Promise<FitOutcome> {
+  const { home, runId, emit, store, resolved, dataset, model } = o;
+  const wallAtStart = o.record.wallSeconds;
+  const wall = () => wallAtStart + (performance.now() - o.sessionStart) / 1000;
+  let record = await store.update(runId, {
+    status: 'running',
+    backend: { name: o.backendName, device: o.backendDevice },
+    startedAt: o.record.startedAt ?? new Date().toISOString(),
+  });
+  emit({ type: 'started', runId, backend: { name: o.backendName, device: o.backendDevice }, resumedAtStep: 0, totalSteps: resolved.totalSteps });
+  try {
+    const fit = await runFastTransfer({ store, home, runId, record, resolved, dataset, model, latest: o.latest, best: o.best, emit, wall, signal: o.signal ?? new AbortController().signal });
+    record = fit.record;
+    if (fit.outcome === 'finished') {
+      if (fit.lastEpoch) {
+        const hint = await finishedRunHint(home, dataset, resolved, record.request.opt.epochs !== null, fit.lastEpoch).catch(() => null);
+        if (hint) record = await store.update(runId, { hint });
+      }
+      await evaluateRun(home, runId, { checkpoint: 'best', dataset, predictions: fit.predictions }).catch((err) => console.error(`kiln: evaluation of run ${runId} failed: ${serializeError(err).message}`));
+    } else {
+      record = await store.update(runId, { status: fit.outcome === 'paused' ? 'paused' : 'stopped', wallSeconds: wall(), ...(fit.outcome === 'paused' ? {} : { endedAt: new Date().toISOString() }) });
+    }
+    emit({ type: 'done', runId, outcome: fit.outcome, valAcc: record.final?.valAcc ?? null, ttaAcc: record.final?.ttaAcc ?? null, seconds: record.wallSeconds });
+    return fit.outcome;
+  } finally {
+    model.dispose();
   }
 }
 

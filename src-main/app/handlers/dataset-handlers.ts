@@ -7,14 +7,16 @@ import { builtInDatasets, datasetSource, isBuiltInDataset } from '../../training
 import type { ImageItem } from '../../../src-shared/contract.ts';
 import { assertDatasetUnused, runsUsingDataset } from '../dataset-usage.ts';
 import { checkImportFolder, checkRemoteImportFolder, checkTarballFile } from '../safe-paths.ts';
+import { backboneForImport } from '../../training/backbone-source.ts';
 import type { HandlerContext, HandlersOf } from './handler-context.ts';
 
 type ImportChoices = Partial<Pick<ImportFolderOptions, 'name' | 'size' | 'valSplit' | 'seed' | 'fit'>>;
 
 /** importFolder's options from a call's, leaving out what the caller left out (the importer's defaults apply). */
-function importOptions(folder: string, o: { [K in keyof ImportChoices]?: ImportChoices[K] | undefined }): ImportFolderOptions {
+function importOptions(folder: string, o: { [K in keyof ImportChoices]?: ImportChoices[K] | undefined } & { forBackbone?: string | undefined }): ImportFolderOptions {
   return {
     folder,
+    ...(o.forBackbone !== undefined ? { forBackbone: backboneForImport(o.forBackbone) } : {}),
     ...(o.name !== undefined ? { name: o.name } : {}),
     ...(o.size !== undefined ? { size: o.size } : {}),
     ...(o.valSplit !== undefined ? { valSplit: o.valSplit } : {}),

@@ -10,10 +10,12 @@ import { assertDatasetUnused } from '../../app/dataset-usage.ts';
 import { RunStore } from '../../runs/run-store.ts';
 import { cancellableJob, fmtBytes, fmtInt } from '../progress-line.ts';
 import { PHOTO_IMAGE_SIZE, PHOTO_MIN_SIDE, SMALL_IMAGE_SIZE } from '../../datasets/image-size.ts';
+import { BACKBONE_MAX_SIZE, BACKBONE_MIN_SIZE, storageNote } from '../../../src-shared/dataset-size.ts';
+import { backboneForImport } from '../../training/backbone-source.ts';
 
 const USAGE = `Usage:
   kiln dataset download cifar10 [--url URL | --file PATH] [--sha256 HEX | --md5 HEX] [--json]   (170 MB)
-  kiln dataset import <folder> [--name NAME] [--size N] [--val-split 0.1] [--seed N] [--pad] [--json]
+  kiln dataset import <folder> [--name NAME] [--size N | --for imagenet:NAME] [--val-split 0.1] [--seed N] [--pad] [--json]
   kiln dataset list [--json]
   kiln dataset show <id|name> [--json]
   kiln dataset rm <id|name> [--force] [--json]   (--force: even if runs used it)
@@ -27,7 +29,11 @@ Options:
   --sha256 HEX, --md5 HEX  the checksum to verify; without one, the official tarball's md5 is expected
                from the default address, a mirror and --file, and a --url download is not verified
   --size N     side of the stored square images in pixels; default from the images' resolution:
-               ${PHOTO_IMAGE_SIZE} for photos (median short side ≥ ${PHOTO_MIN_SIDE} px), ${SMALL_IMAGE_SIZE} for small images
+               ${PHOTO_IMAGE_SIZE} for photos (median short side ≥ ${PHOTO_MIN_SIDE} px), ${SMALL_IMAGE_SIZE} for small images;
+               pretrained backbones see ${BACKBONE_MIN_SIZE}–${BACKBONE_MAX_SIZE} px (at 224 px an image takes 150 kB, on disk and in memory)
+  --for imagenet:NAME
+               store the images at that backbone's input size (224 px for resnet18, resnet50,
+               mobilenetv2; kiln backbone list), unless --size says otherwise
   --pad        fit whole images inside the square with black bars instead of centre-cropping`;
 
 const common = { home: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
@@ -102,9 +108,11 @@ async function importCmd(argv: string[]): Promise<number> {
     'val-split': { type: 'string' },
     seed: { type: 'string' },
     pad: { type: 'boolean' },
+    for: { type: 'string' },
   });
   if (values.help) return (console.log(USAGE), 0);
   const [folder] = positionals(pos, ['folder']);
+  const forBackbone = values.for !== undefined ? backboneForImport(values.for) : undefined;
   const store = new DatasetStore(resolveHome(values.home));
   return cancellableJob(async (bar, signal) => {
     const s = await importFolder(
@@ -116,6 +124,7 @@ async function importCmd(argv: string[]): Promise<number> {
         valSplit: numberFlag('val-split', values['val-split'], { min: 0, max: 0.99 }),
         seed: numberFlag('seed', values.seed, { int: true }),
         fit: values.pad ? 'pad' : 'crop',
+        ...(forBackbone ? { forBackbone } : {}),
       },
       (e) => {
         // Said before decoding starts, so a wrong guess can be stopped (Ctrl-C) and rerun with --size.
@@ -125,8 +134,11 @@ async function importCmd(argv: string[]): Promise<number> {
           console.error(
             e.sizeChosen === 'auto'
               ? `Image size ${e.imageSize}×${e.imageSize}: ${e.imageSize === PHOTO_IMAGE_SIZE ? 'photos' : 'small images'} (${from}); change it with --size N.`
-              : `Image size ${e.imageSize}×${e.imageSize} (--size; ${from}).`,
+              : e.sizeChosen === 'backbone'
+                ? `Image size ${e.imageSize}×${e.imageSize}: ${e.sizeReason} (${from}); change it with --size N.`
+                : `Image size ${e.imageSize}×${e.imageSize} (--size; ${from}).`,
           );
+          console.error(`${storageNote(e.files, e.imageSize)}.`);
         }
         bar.import(e);
       },
@@ -135,7 +147,7 @@ async function importCmd(argv: string[]): Promise<number> {
     bar.clear();
     if (values.json) {
       console.log(
-        JSON.stringify({ id: s.id, name: s.name, imageSize: s.imageSize, sizeChosen: s.sizeChosen, medianShortSide: s.medianShortSide, classes: s.classes, train: s.train, val: s.val, skipped: s.skipped, warnings: s.warnings }),
+        JSON.stringify({ id: s.id, name: s.name, imageSize: s.imageSize, sizeChosen: s.sizeChosen, bytes: s.bytes, medianShortSide: s.medianShortSide, classes: s.classes, train: s.train, val: s.val, skipped: s.skipped, warnings: s.warnings }),
       );
       return 0;
     }
@@ -147,7 +159,7 @@ async function importCmd(argv: string[]): Promise<number> {
     }
     console.log(`Imported "${s.name}" as "${s.id}": ${s.classes.length} classes, ${fmtInt(s.train)} training and ${fmtInt(s.val)} validation images at ${s.imageSize}×${s.imageSize} (${s.layout}).`);
     const total = s.train + s.val + s.skipped.length;
-    console.log(`Decoded ${fmtInt(total)} files in ${s.seconds.toFixed(1)} s (${s.imagesPerSecond.toFixed(0)} images/s).`);
+    console.log(`Decoded ${fmtInt(total)} files in ${s.seconds.toFixed(1)} s (${s.imagesPerSecond.toFixed(0)} images/s); the images take ${fmtBytes(s.bytes)} on disk, and as much in memory while a run trains.`);
     return 0;
   });
 }

@@ -10,6 +10,9 @@ import { createRun } from '../../training/create-run.ts';
 import { RunStore } from '../../runs/run-store.ts';
 import { validateRunId } from '../../runs/run-id.ts';
 import { followTrainer } from '../follow-trainer.ts';
+import { FAST_MODE_MAX_IMAGES, TransferModeSchema, type TransferMode } from '../../../src-shared/run-config.ts';
+import { backboneName } from '../../training/backbone-source.ts';
+import { describeBackboneStart } from '../../training/backbone-init.ts';
 
 const HELP = `Usage: kiln train --dataset <id|synthetic> --arch <preset|spec.json> [options]
 
@@ -30,7 +33,14 @@ Options:
   --limit-val N         use only the first N validation images
   --init-from RUN       fine-tune: start from that run's best weights (its architecture;
                         the head is drawn afresh when the class lists differ)
-  --freeze-epochs N     with --init-from: train only the head for the first N epochs   [0]
+  --init-from imagenet:NAME
+                        start from a pretrained ImageNet backbone (kiln backbone list): its
+                        architecture and weights, a new head for your classes
+  --transfer MODE       with imagenet:NAME: fast (backbone frozen, features computed once and
+                        cached, a head trained in seconds) or fine-tune (everything trains, the
+                        backbone at 1/10 of the head's learning rate)
+                        [auto: fast below ${FAST_MODE_MAX_IMAGES.toLocaleString('en-US')} training images]
+  --freeze-epochs N     with --init-from (run, or a fine-tuned backbone): train only the head for the first N epochs   [0]
   --name NAME           a name for the run
   --home DIR            Kiln home                                 [$KILN_HOME or the app's data folder]
   --json                one JSON object a line
@@ -99,6 +109,7 @@ export function configFromFlags(argv: string[]): { config: RunConfig; home: stri
       'limit-train': { type: 'string' },
       'limit-val': { type: 'string' },
       'init-from': { type: 'string' },
+      transfer: { type: 'string' },
       'freeze-epochs': { type: 'string' },
       name: { type: 'string' },
       home: { type: 'string' },
@@ -121,7 +132,8 @@ export function configFromFlags(argv: string[]): { config: RunConfig; home: stri
     },
     // A fine-tune without --arch asks for auto: its source run's architecture (run creation applies the rule).
     net: v.arch !== undefined ? { arch: readArch(v.arch) } : v['init-from'] !== undefined ? { arch: null } : {},
-    ...(v['init-from'] !== undefined ? { initFrom: validateRunId(v['init-from']) } : {}),
+    ...(v['init-from'] !== undefined ? { initFrom: backboneName(v['init-from']) !== null ? v['init-from'] : validateRunId(v['init-from']) } : {}),
+    ...(v.transfer !== undefined ? { transfer: transferFlag(v.transfer, v['init-from']) } : {}),
     aug: {
       ...(v.cutout !== undefined ? { cutout: numberFlag('cutout', v.cutout, { int: true, min: 0, max: 64 }) } : {}),
       ...(v['no-tta'] ? { tta: false } : {}),
@@ -138,9 +150,17 @@ export function configFromFlags(argv: string[]): { config: RunConfig; home: stri
     ...(v.seed !== undefined ? { seed: numberFlag('seed', v.seed, { int: true, min: 0, max: 2 ** 31 - 1 }) } : {}),
     ...(backend !== undefined ? { backend } : {}),
   };
-  if (v['freeze-epochs'] !== undefined && v['init-from'] === undefined) throw new UsageError('--freeze-epochs: only with --init-from <run-id>');
+  if (v['freeze-epochs'] !== undefined && v['init-from'] === undefined) throw new UsageError('--freeze-epochs: only with --init-from <run-id> or imagenet:NAME');
+  if (v.arch !== undefined && backboneName(v['init-from']) !== null) throw new UsageError(`--arch: a run from ${v['init-from']} trains that backbone's architecture; leave --arch out`);
   const config = mergeRunConfig(DEFAULT_RUN_CONFIG, patch);
   return { config, home, json: !!v.json, ...(v.name ? { name: v.name } : {}), help: false };
+}
+
+function transferFlag(value: string, initFrom: string | undefined): TransferMode {
+  if (backboneName(initFrom) === null) throw new UsageError('--transfer: only with --init-from imagenet:NAME');
+  const parsed = TransferModeSchema.safeParse(value);
+  if (!parsed.success) throw new UsageError(`--transfer: expected fast, fine-tune or auto, got "${value}"`);
+  return parsed.data;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -157,5 +177,7 @@ export async function run(argv: string[]): Promise<number> {
     const frozen = config.opt.freezeEpochs > 0 ? `, body frozen for ${config.opt.freezeEpochs} epoch(s)` : '';
     console.log(`starting from run ${o.runId} (epoch ${o.epoch}); head ${o.head === 'kept' ? 'kept' : `re-initialised for ${record.dataset.classes.length} classes`}${frozen}`);
   }
+  const backbone = record.resolved?.config?.backbone;
+  if (backbone && !json) console.log(describeBackboneStart(backbone, record, config.opt.freezeEpochs));
   return followTrainer(home, record.id, { json });
 }

@@ -79,14 +79,18 @@ export class Model {
    * Logits for a batch of normalised NHWC images. In training mode BN uses batch statistics and
    * updates its running statistics as a side effect, as PyTorch and tfjs-layers do.
    */
-  forward(input: tf.Tensor4D, training: boolean, dropoutSeed = 0): tf.Tensor2D {
+  forward(input: tf.Tensor4D, training: boolean, dropoutSeed = 0, until = this.graph.output): tf.Tensor2D {
     const values = new Map<string, tf.Tensor>([['input', input]]);
     const get = (name: string) => values.get(name)!;
+    // Nodes are in topological order: `until` (a frozen backbone's features) needs none after it.
     for (const node of this.graph.nodes) {
       if (node.op === 'input') continue;
       values.set(node.name, this.apply(node, get, training, dropoutSeed));
+      if (node.name === until) break;
     }
-    return get(this.graph.output) as tf.Tensor2D;
+    const out = values.get(until);
+    if (!out) throw new Error(`model has no node ${until}`);
+    return out as tf.Tensor2D;
   }
 
   private apply(node: Exclude<GraphNode, { op: 'input' }>, get: (name: string) => tf.Tensor, training: boolean, dropoutSeed: number): tf.Tensor {

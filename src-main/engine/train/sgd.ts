@@ -5,6 +5,8 @@ export interface SgdOptions {
   nesterov: boolean;
   weightDecay: number;
   wdExcludeBnBias: boolean;
+  /** Per-parameter factor on the learning rate (a pretrained body learns slower than a new head); absent = 1. */
+  lrScale?: ReadonlyMap<string, number>;
 }
 
 /**
@@ -26,6 +28,7 @@ export class Sgd {
     tf.tidy(() => {
       const mu = tf.scalar(momentum);
       const negLr = tf.scalar(-lr);
+      const scaled = new Map<number, tf.Scalar>();
       for (const p of this.params) {
         const grad = grads[p.variable.name];
         if (!grad) continue;
@@ -35,7 +38,9 @@ export class Sgd {
         const vNext = tf.add(tf.mul(v, mu), g);
         v.assign(vNext);
         const d = this.opts.nesterov ? tf.add(g, tf.mul(vNext, mu)) : vNext;
-        p.variable.assign(tf.add(p.variable, tf.mul(d, negLr)));
+        const k = this.opts.lrScale?.get(p.name) ?? 1;
+        if (k !== 1 && !scaled.has(k)) scaled.set(k, tf.scalar(-lr * k));
+        p.variable.assign(tf.add(p.variable, tf.mul(d, k === 1 ? negLr : scaled.get(k)!)));
       }
     });
   }

@@ -44,6 +44,8 @@ export interface ImportRequest {
   size: number | null;
   valSplit: number;
   fit: 'crop' | 'pad';
+  /** The pretrained backbone the images are for: its input size when `size` is null. */
+  forBackbone?: string;
 }
 
 class DatasetsState {
@@ -136,6 +138,7 @@ class DatasetsState {
         folder,
         name: req.name.trim() || undefined,
         size: req.size ?? undefined,
+        ...(req.forBackbone ? { forBackbone: req.forBackbone } : {}),
         valSplit: req.valSplit,
         fit: req.fit,
       });
@@ -180,7 +183,7 @@ class DatasetsState {
       };
       await Promise.all(Array.from({ length: UPLOAD_PARALLEL }, worker));
       if (up.cancelled) return false;
-      const { taskId } = await api.call('datasets.importUpload', uploadId, { ...(name ? { name } : {}), size: req.size ?? undefined, valSplit: req.valSplit, fit: req.fit });
+      const { taskId } = await api.call('datasets.importUpload', uploadId, { ...(name ? { name } : {}), size: req.size ?? undefined, ...(req.forBackbone ? { forBackbone: req.forBackbone } : {}), valSplit: req.valSplit, fit: req.fit });
       this.addTask(taskId, 'import', `Import of ${up.label} (uploaded)`);
       return true;
     } catch (err) {
@@ -278,7 +281,7 @@ class DatasetsState {
     if (e.event.phase === 'scan' && e.event.imageSize !== undefined) {
       const s = e.event.imageSize;
       const why = e.event.sizeReason ?? '';
-      task.size = e.event.sizeChosen === 'given' ? `Stored at ${s}×${s} px as chosen${why ? ` (${why})` : ''}` : `Stored at ${s}×${s} px${why ? `: ${why}` : ''}`;
+      task.size = e.event.sizeChosen !== 'auto' ? `Stored at ${s}×${s} px as chosen${why ? ` (${why})` : ''}` : `Stored at ${s}×${s} px${why ? `: ${why}` : ''}`;
     }
     if (e.event.phase === 'error') {
       task.error = e.event.error.message;

@@ -1,0 +1,37 @@
+import { UsageError } from '../../common/errors.ts';
+import { backboneStatus, backboneStatuses, fetchBackbone, installBackbone, LICENCE_NOTE } from '../../training/backbone-source.ts';
+import { checkRemoteImportFolder } from '../safe-paths.ts';
+import type { HandlerContext, HandlersOf } from './handler-context.ts';
+
+/** The `backbones.*` namespace: the weights store under the Kiln home, as `kiln backbone list/get/add` use it. */
+export function backboneHandlers({ home, opts, log }: HandlerContext): HandlersOf<'backbones'> {
+  const o = { home, emit: opts.emit, log };
+  /** Downloads in progress, by backbone: one at a time each, cancellable. */
+  const downloads = new Map<string, AbortController>();
+  return {
+    'backbones.list': async () => ({ backbones: await backboneStatuses(o.home), licenceNote: LICENCE_NOTE }),
+    'backbones.download': async (name) => {
+      if (downloads.has(name)) throw new UsageError(`backbone ${name} is downloading already`);
+      const controller = new AbortController();
+      downloads.set(name, controller);
+      o.log.info(`backbone ${name}: download started`);
+      try {
+        await fetchBackbone(o.home, name, (event) => o.emit('backboneProgress', { name, event }), controller.signal, opts.proxyFor);
+        o.log.info(`backbone ${name}: downloaded`);
+        return await backboneStatus(o.home, name);
+      } finally {
+        downloads.delete(name);
+      }
+    },
+    'backbones.cancelDownload': async (name) => {
+      downloads.get(name)?.abort(new Error(`download of ${name} cancelled`));
+    },
+    'backbones.add': async (name, file, options) => {
+      // A remote client may name files only under the data roots the server was started with.
+      if (opts.remote) checkRemoteImportFolder(file, opts.remote);
+      await installBackbone(o.home, name, file, { unverified: options?.unverified ?? false });
+      o.log.info(`backbone ${name}: added from ${file}${options?.unverified ? ' (unverified)' : ''}`);
+      return backboneStatus(o.home, name);
+    },
+  };
+}
