@@ -174,6 +174,8 @@ async function fastSession(o: {
   const { home, runId, emit, store, resolved, dataset, model } = o;
   const wallAtStart = o.record.wallSeconds;
   const wall = () => wallAtStart + (performance.now() - o.sessionStart) / 1000;
+  // A session killed while its head trained left step lines: the head trains again from step 0.
+  await store.rewindMetrics(runId, 0);
   let record = await store.update(runId, {
     status: 'running',
     backend: { name: o.backendName, device: o.backendDevice },
