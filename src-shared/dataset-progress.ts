@@ -33,6 +33,7 @@ export type ImportProgressEvent =
       /** What the images are, in words: "photos: median short side 270 px". */
       sizeReason?: string;
     }
-  | { phase: 'decode'; done: number; total: number; skipped: number; imagesPerSecond: number; etaSeconds: number | null }
+  /** `decoding`: a large image (relative path) about to be decoded; a crash after it names it. */
+  | { phase: 'decode'; done: number; total: number; skipped: number; imagesPerSecond: number; etaSeconds: number | null; decoding?: string }
   | { phase: 'write'; images: number }
   | { phase: 'done'; id: string; seconds: number; imagesPerSecond: number };

@@ -1,6 +1,6 @@
 import { FORK } from '../common/fork-transport.ts';
 import type { ChildEnd, Transport } from '../common/child-channel.ts';
-import { describeExit, lastStderrLine } from '../common/process-exit.ts';
+import { describeExit, lastStderrLine, looksOutOfMemory } from '../common/process-exit.ts';
 import { JOB_CHANNEL, type JobChannel, type JobRequest, type JobResult } from './job-protocol.ts';
 
 export type { JobRequest, JobResult };
@@ -62,6 +62,7 @@ export function createJobRunner(transport: Transport = FORK, limits: JobLimitsOp
       const proc: ChildEnd<JobChannel> = transport(JOB_CHANNEL, []);
       let answered = false;
       let settled = false;
+      let lastDecoding: string | undefined;
       let killTimer: NodeJS.Timeout | undefined;
       const onAbort = () => {
         proc.send({ type: 'cancel' });
@@ -83,6 +84,9 @@ export function createJobRunner(transport: Transport = FORK, limits: JobLimitsOp
       }, timeout);
       proc.onMessage((msg) => {
         if (msg.type === 'progress') {
+          // A large image about to be decoded: if the process dies now, that file is why.
+          const decoding = (msg.event as { decoding?: unknown } | null)?.decoding;
+          if (typeof decoding === 'string') lastDecoding = decoding;
           if (!settled) onProgress?.(msg.event);
           return;
         }
@@ -92,12 +96,15 @@ export function createJobRunner(transport: Transport = FORK, limits: JobLimitsOp
         if (msg.type === 'result') resolve(msg.result as JobResult<R>);
         else reject(Object.assign(new Error(msg.error.message), { name: msg.error.name }));
       });
-      proc.onExit(({ code, detail }) => {
+      proc.onExit((exit) => {
+        const { code, detail } = exit;
         if (settled || answered) return;
         settle();
         if (signal?.aborted) return reject(signal.reason);
         const last = lastStderrLine(detail);
-        const message = `the ${JOB_NAMES[request.kind]} process exited unexpectedly (${describeExit(code, null, detail)})${last ? `, last saying "${last}"` : ''}`;
+        const oom = looksOutOfMemory(exit, false) ? ', most likely out of memory' : '';
+        const where = lastDecoding ? ` while decoding "${lastDecoding}"` : '';
+        const message = `the ${JOB_NAMES[request.kind]} process exited unexpectedly${where}${oom} (${describeExit(code, exit.signal ?? null, detail)})${last ? `, last saying "${last}"` : ''}`;
         reject(Object.assign(new Error(message), { name: 'JobCrashedError' }));
       });
       proc.send({ type: 'job', job: request });

@@ -51,3 +51,16 @@ export class LineTail {
     if (this.kept.length > this.max) this.kept.shift();
   }
 }
+
+/**
+ * A child (trainer, job) that ended by SIGKILL that this host did not send (the kernel's OOM killer; a container's limit), that
+ * Chromium says went for 'oom', or whose last words are V8's or the allocator's out-of-memory abort.
+ */
+export function looksOutOfMemory(exit: { code: number | null; signal?: string | null; detail?: ExitDetail } | undefined, killedByHost: boolean): boolean {
+  if (!exit) return false;
+  if (exit.detail?.reason === 'oom') return true;
+  if (/out of memory|allocation failed|heap limit|cannot allocate memory|std::bad_alloc/i.test((exit.detail?.stderrTail ?? []).join('\n'))) return true;
+  // SIGKILL, or as Electron reports a utility process the OS killed: 'killed' with exit code 137 (128 + 9).
+  const sigkill = exit.signal === 'SIGKILL' || (exit.detail?.reason === 'killed' && exit.code === 137);
+  return sigkill && !killedByHost;
+}

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { Sharp } from 'sharp';
 import { decodeBmp, isBmp } from './bmp-decode.ts';
 import { loadSharp } from './sharp-build.ts';
+import { DecodeBudget, imageHeaderSize, LARGE_DECODE_BYTES, MAX_IMAGE_FILE_BYTES } from './decode-budget.ts';
 
 export type FitMode = 'crop' | 'pad';
 
@@ -15,6 +16,10 @@ export interface DecodeOptions {
   scaleTo?: number;
   /** Resampling kernel (sharp's default, Lanczos-3, when absent); 'cubic' is Catmull-Rom, PIL's bicubic. */
   kernel?: 'cubic' | 'linear';
+  /** Shared by an import's decodes: each waits for room for its file and pixels (decode-budget.ts). */
+  budget?: DecodeBudget;
+  /** Called before a decode of LARGE_DECODE_BYTES or more starts (a crash after it can then name the file). */
+  onLarge?: (estimateBytes: number) => void;
 }
 
 /** An image that cannot be used; the import skips it and reports the reason. */
@@ -26,6 +31,33 @@ export class SkipImageError extends Error {}
  * PIL's convert('RGB') does, so imports match what torchvision would see.
  */
 export async function decodeImage(file: string, opts: DecodeOptions): Promise<Uint8Array> {
+  // Size and pixel count first, from the file system and the header: nothing is read that could not be held.
+  let fileBytes: number;
+  try {
+    fileBytes = (await fs.promises.stat(file)).size;
+  } catch (err) {
+    throw new SkipImageError(`unreadable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (fileBytes > MAX_IMAGE_FILE_BYTES) throw new SkipImageError(`file of ${mib(fileBytes)} is over the ${mib(MAX_IMAGE_FILE_BYTES)} Kiln reads for one image`);
+  const dims = await imageHeaderSize(file);
+  // RGBA pixels as decoded, plus a copy on the way to RGB (a BMP: our decoder's RGB and sharp's copy of it).
+  const estimate = fileBytes + (dims ? dims.width * dims.height * 8 : 0);
+  const budget = opts.budget ?? new DecodeBudget();
+  if (dims && estimate > budget.capacity) {
+    throw new SkipImageError(`${dims.width}×${dims.height} pixels: decoding needs about ${mib(estimate)}, more than the ${mib(budget.capacity)} an import may use at once`);
+  }
+  const release = await budget.acquire(estimate);
+  try {
+    if (estimate >= LARGE_DECODE_BYTES) opts.onLarge?.(estimate);
+    return await decodeWithin(file, opts);
+  } finally {
+    release();
+  }
+}
+
+const mib = (n: number) => `${(n / 1024 ** 2).toFixed(0)} MiB`;
+
+async function decodeWithin(file: string, opts: DecodeOptions): Promise<Uint8Array> {
   let buf: Buffer;
   try {
     buf = await fs.promises.readFile(file);

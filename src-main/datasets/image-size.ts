@@ -1,8 +1,6 @@
-import fs from 'node:fs';
-import { isBmp } from './bmp-decode.ts';
-// sharp loads on first use, and as the build the host allows (its wasm build in Electron on Linux): importing
-// this module from the main process must not load a native module.
-import { loadSharp } from './sharp-build.ts';
+// sharp loads on first use (in decode-budget.ts), and as the build the host allows (its wasm build in Electron on
+// Linux): importing this module from the main process must not load a native module.
+import { imageHeaderSize } from './decode-budget.ts';
 
 /** Stored side for photos (a short side of PHOTO_MIN_SIDE px or more): enough to keep what tells photos apart. */
 export const PHOTO_IMAGE_SIZE = 64;
@@ -32,25 +30,9 @@ export function sizeReason(medianShortSide: number | null): string {
 }
 
 async function shortSide(file: string): Promise<number | null> {
-  try {
-    // Headers only: no pixels are decoded. BMPs (which sharp does not read) carry the size at bytes 18–25.
-    const handle = await fs.promises.open(file, 'r');
-    let head: Buffer;
-    try {
-      head = Buffer.alloc(26);
-      await handle.read(head, 0, 26, 0);
-    } finally {
-      await handle.close();
-    }
-    if (isBmp(head)) return Math.min(Math.abs(head.readInt32LE(18)), Math.abs(head.readInt32LE(22)));
-    const sharp = await loadSharp();
-    const m = await sharp(file).metadata();
-    if (!m.width || !m.height) return null;
-    // EXIF orientations 5–8 swap the sides; the short side is the same either way.
-    return Math.min(m.width, m.height);
-  } catch {
-    return null;
-  }
+  // Headers only: no pixels are decoded. EXIF orientations 5–8 swap the sides; the short side is the same either way.
+  const size = await imageHeaderSize(file);
+  return size ? Math.min(size.width, size.height) : null;
 }
 
 /** Judge a folder's resolution from the headers of up to 64 of its files (evenly spread, so every class counts). */

@@ -10,6 +10,7 @@ import { probeResolution, sizeReason } from './image-size.ts';
 import { scanFolder, type Layout, type ScanLimits } from './scan-folder.ts';
 import { stratifiedSplit } from './seeded-split.ts';
 import { throttle } from '../common/throttle.ts';
+import { DecodeBudget } from './decode-budget.ts';
 import type { ImportProgressEvent } from '../../src-shared/dataset-progress.ts';
 import { storedBytes } from '../../src-shared/dataset-size.ts';
 
@@ -32,6 +33,8 @@ export interface ImportFolderOptions {
   concurrency?: number;
   /** Remote mode: entries (links included) whose real path leaves these folders are refused. */
   within?: string[];
+  /** Bytes of file and pixels decoding at once (default: a quarter of the machine's memory, at most 1 GiB). */
+  decodeBudgetBytes?: number;
 }
 
 export interface ImportFolderSummary {
@@ -106,12 +109,15 @@ export async function importFolder(
     emit({ phase: 'decode', done, total: scan.files.length, skipped: failed, imagesPerSecond: Math.round(rate * 10) / 10, etaSeconds: rate > 0 ? Math.round(((scan.files.length - done) / rate) * 10) / 10 : null }, force);
   };
   const skipReasons: (string | null)[] = new Array(scan.files.length).fill(null);
+  // Pixels in memory at once are budgeted; a large decode is announced first, so a crash in it names its file.
+  const budget = new DecodeBudget(options.decodeBudgetBytes);
   const workerLoop = async () => {
     while (next < scan.files.length) {
       signal?.throwIfAborted();
       const i = next++;
       try {
-        pixels[i] = await decodeImage(scan.files[i].abs, { size: S, fit });
+        const rel = scan.files[i]!.rel;
+        pixels[i] = await decodeImage(scan.files[i]!.abs, { size: S, fit, budget, onLarge: () => onProgress({ phase: 'decode', done, total: scan.files.length, skipped: failed, imagesPerSecond: 0, etaSeconds: null, decoding: rel }) });
       } catch (err) {
         if (!(err instanceof SkipImageError)) throw err;
         skipReasons[i] = err.message;

@@ -1,6 +1,8 @@
-import os from 'node:os';
 import { UsageError } from '../../common/errors.ts';
+import { memoryLimitBytes } from '../../common/memory-limit.ts';
 import type { Graph } from './graph.ts';
+
+export { memoryLimitBytes };
 
 /**
  * Limits on what a spec may ask of a machine. Each field of a spec is capped on its own, but their
@@ -36,18 +38,6 @@ export function activationBytesPerImage(graph: Graph): number {
 
 const gib = (bytes: number) => `${(bytes / 2 ** 30).toPrecision(3)} GiB`;
 const count = (n: number) => (n >= 1e9 ? n.toExponential(2) : n >= 1e6 ? `${(n / 1e6).toPrecision(3)} M` : String(n));
-
-/**
- * The memory this process may use: the machine's, or less where a cgroup (a container, systemd's MemoryMax) caps it.
- * KILN_MEMORY_LIMIT_BYTES stands in for it (tests; a person who wants a tighter cap).
- */
-export function memoryLimitBytes(env: NodeJS.ProcessEnv = process.env): number {
-  const given = Number(env.KILN_MEMORY_LIMIT_BYTES);
-  if (Number.isFinite(given) && given > 0) return given;
-  const constrained = (process as { constrainedMemory?: () => number | undefined }).constrainedMemory?.() ?? 0;
-  // Node reports "no limit" as 0 or as a number near 2⁶³.
-  return constrained > 0 && constrained < os.totalmem() ? constrained : os.totalmem();
-}
 
 /** Weights, gradients, momentum and one spare copy (the update's temporaries), float32. */
 export const stateBytes = (graph: Graph) => paramCount(graph) * 4 * 4;
