@@ -167,7 +167,17 @@ describe('workbench in Chromium against kiln serve', () => {
     const natural = await page.locator('dialog[open] img').evaluate((img: HTMLImageElement) => img.naturalWidth);
     expect(natural).toBe(16);
     await shot(page, '1-dataset-image');
+    // Curating: a training image is left out of new runs from its dialog, and restored from the Excluded view.
+    await page.click('dialog[open] button:has-text("Exclude from new runs")');
+    await poll(() => page.locator('dialog[open] button:has-text("Excluded — restore")').count()).toBe(1);
     await page.keyboard.press('Escape');
+    await poll(() => page.locator('[data-testid=excluded-summary]').textContent()).toMatch(/^1 training and 0 validation images are excluded/);
+    await page.click('[data-testid=excluded-summary] button');
+    await poll(() => page.locator('[data-testid=excluded-list] li').count()).toBe(1);
+    expect(await page.locator('[data-testid=excluded-list] li small').textContent()).toMatch(/^greens · train #\d+$/);
+    await shot(page, '1-dataset-excluded');
+    await page.click('[data-testid=excluded-list] button:has-text("Restore")');
+    await poll(() => page.locator('[data-testid=excluded-summary]').count()).toBe(0);
     await shot(page, '1-datasets');
   });
 

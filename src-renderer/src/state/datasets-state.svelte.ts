@@ -243,6 +243,17 @@ class DatasetsState {
     }
   }
 
+  /** Leave an image out of new runs (or take it back); the open dataset's list follows. Returns an error message or ''. */
+  async setExcluded(id: string, split: 'train' | 'val', index: number, on: boolean): Promise<string> {
+    try {
+      const excluded = await api.call('datasets.setExcluded', id, split, index, on);
+      if (this.detail?.manifest.id === id) this.detail = { ...this.detail, excluded };
+      return '';
+    } catch (err) {
+      return errorMessage(err);
+    }
+  }
+
   /** The runs trained on a dataset, named in the delete confirmation; null if they cannot be listed. */
   async usage(id: string): Promise<{ id: string; name: string }[] | null> {
     try {
