@@ -30,7 +30,7 @@ const kilnVersion: Plugin = {
  */
 const localRequire: Plugin = {
   name: 'kiln-local-require',
-  transform(code, id) {
+  transform(code) {
     if (!/\bconst require = createRequire\(/.test(code)) return null;
     return { code: code.replace(/(?<![.\w$])require(?=\s*[(.]|\s*=\s*createRequire\()/g, 'kilnLocalRequire'), map: null };
   },

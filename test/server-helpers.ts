@@ -35,7 +35,10 @@ export function eventLog<E extends EventName>(client: WsKilnClient, event: E) {
   const waiters: { pred: (p: KilnEvents[E]) => boolean; resolve: (p: KilnEvents[E]) => void }[] = [];
   client.on(event, (p) => {
     seen.push(p);
-    for (const w of waiters.splice(0)) (w.pred(p) ? w.resolve(p) : waiters.push(w));
+    for (const w of waiters.splice(0)) {
+      if (w.pred(p)) w.resolve(p);
+      else waiters.push(w);
+    }
   });
   return {
     seen,

@@ -1,5 +1,5 @@
-import type { EpochMetric, RunMetrics, RunRecord, RunStatus, StepMetric } from '../../src-shared/run-types.ts';
-import type { ComparedRun, RunComparison, StepPoint } from '../../src-shared/run-comparison.ts';
+import type { RunMetrics, RunRecord, StepMetric } from '../../src-shared/run-types.ts';
+import type { RunComparison, StepPoint } from '../../src-shared/run-comparison.ts';
 
 export interface RunWithMetrics {
   record: RunRecord;
@@ -93,7 +93,13 @@ function diffSettings(records: readonly RunRecord[]): RunComparison['configDiff'
   const settings = records.map(runSettings);
   const paths: string[] = [];
   const seen = new Set<string>();
-  for (const s of settings) for (const p of s.keys()) if (!seen.has(p)) seen.add(p), paths.push(p);
+  for (const s of settings) {
+    for (const p of s.keys()) {
+      if (seen.has(p)) continue;
+      seen.add(p);
+      paths.push(p);
+    }
+  }
   const diff: RunComparison['configDiff'] = [];
   for (const p of paths) {
     const values = settings.map((s) => (s.has(p) ? s.get(p) : null));

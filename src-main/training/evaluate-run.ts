@@ -110,7 +110,7 @@ export async function readEvaluation(home: string, runId: string): Promise<RunEv
   try {
     return JSON.parse(text) as RunEvaluation;
   } catch (err) {
-    throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
+    throw new Error(`${file}: not valid JSON (${(err as Error).message})`, { cause: err });
   }
 }
 

@@ -1,8 +1,7 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import type { LoadedDataset } from '../common/dataset-types.ts';
 import { UsageError } from '../common/errors.ts';
-import { parseArchSpec, type ArchSpec } from '../../src-shared/arch-spec.ts';
+import type { ArchSpec } from '../../src-shared/arch-spec.ts';
 import { buildGraph, type Graph } from '../engine/arch/graph.ts';
 import { loadDataset } from './load-dataset.ts';
 import { withRunNormalisation } from './backbone-init.ts';

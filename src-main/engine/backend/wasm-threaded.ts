@@ -96,7 +96,7 @@ async function createThreadedModule(threads: number, timeoutMs: number): Promise
   try {
     module = await withTimeout(pending, timeoutMs, 'starting the threaded wasm module');
   } catch (err) {
-    throw new Error(`${err instanceof Error ? err.message : String(err)}${abortMessage ? ` (${abortMessage})` : ''}`);
+    throw new Error(`${err instanceof Error ? err.message : String(err)}${abortMessage ? ` (${abortMessage})` : ''}`, { cause: err });
   }
   // The bridge tfjs's own init() sets up; BackendWasm expects it.
   (module as unknown as { tfjs: unknown }).tfjs = {
@@ -194,7 +194,7 @@ export async function startWasm(threads: number, options: { initTimeoutMs?: numb
     return { threads: wanted };
   } catch (err) {
     restoreStock();
-    if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to initialise');
+    if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to initialise', { cause: err });
     return { threads: 1, fallbackReason: err instanceof Error ? err.message : String(err) };
   }
 }

@@ -1,4 +1,3 @@
-import type { Shape } from '../../../src-shared/arch-types.ts';
 import { ONNX_LAYOUTS, type OnnxLayout } from '../../../src-shared/export-format.ts';
 import type { Graph } from '../arch/graph.ts';
 import { layerOf } from '../layers/registry.ts';

@@ -120,7 +120,7 @@ export async function cleanCheckpoints(target: string): Promise<void> {
   for (const { name } of numberedFolders(parent, slot)) {
     if (path.join(parent, name) !== keep) await fs.promises.rm(path.join(parent, name), { recursive: true, force: true });
   }
-  let names: string[] = [];
+  let names: string[];
   try {
     names = await fs.promises.readdir(parent);
   } catch {
@@ -212,7 +212,7 @@ export async function readCheckpointMeta(target: string): Promise<CheckpointMeta
   try {
     meta = JSON.parse(await fs.promises.readFile(file, 'utf8'));
   } catch (err) {
-    throw new Error(`checkpoint ${file}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`checkpoint ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   if (meta.format !== 1) throw new Error(`checkpoint ${file}: format ${meta.format}, expected 1`);
   return meta;

@@ -46,7 +46,7 @@ class TrainState {
   /** The draft from the last session, else the stored default RunConfig. */
   init(defaults: RunConfig): void {
     if (this.draft) return;
-    let saved: RunConfig | null = null;
+    let saved: RunConfig | null;
     try {
       saved = JSON.parse(localStorage.getItem(DRAFT_KEY) ?? 'null');
     } catch {
