@@ -1,6 +1,6 @@
 import { TrainerHandle } from '../training/trainer-client.ts';
 import type { TrainerMessage } from '../../src-shared/trainer-protocol.ts';
-import { bar, formatDuration, percent } from './format.ts';
+import { bar, formatDuration, formatPercent } from './format.ts';
 import { RunStore } from '../runs/run-store.ts';
 import { describeExit, lastStderrLine, type ExitDetail } from '../common/process-exit.ts';
 
@@ -62,8 +62,8 @@ export async function followTrainer(home: string, runId: string, opts: { json: b
       const e = m.metrics;
       clearLine();
       console.log(
-        `epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(3)} acc ${percent(e.trainAcc)} | val loss ${e.valLoss.toFixed(3)} ` +
-          `acc ${percent(e.valAcc)}${e.ttaAcc !== undefined ? ` tta ${percent(e.ttaAcc)}` : ''} | ${e.imagesPerSec.toFixed(0)} img/s, ${formatDuration(e.seconds)}`,
+        `epoch ${e.epoch}: train loss ${e.trainLoss.toFixed(3)} acc ${formatPercent(e.trainAcc, 1)} | val loss ${e.valLoss.toFixed(3)} ` +
+          `acc ${formatPercent(e.valAcc, 1)}${e.ttaAcc !== undefined ? ` tta ${formatPercent(e.ttaAcc, 1)}` : ''} | ${e.imagesPerSec.toFixed(0)} img/s, ${formatDuration(e.seconds)}`,
       );
     }
   });
@@ -76,7 +76,7 @@ export async function followTrainer(home: string, runId: string, opts: { json: b
     if (opts.json) {
       console.log(JSON.stringify({ type: 'done', runId, outcome: m.outcome, valAcc: m.valAcc, ttaAcc: m.ttaAcc, seconds: m.seconds, backend, ...(hint ? { hint } : {}) }));
     } else if (m.outcome === 'finished') {
-      console.log(`done: run ${runId}, val acc ${percent(m.valAcc)}, tta ${percent(m.ttaAcc)}, ${formatDuration(m.seconds)}`);
+      console.log(`done: run ${runId}, val acc ${formatPercent(m.valAcc, 1)}, tta ${formatPercent(m.ttaAcc, 1)}, ${formatDuration(m.seconds)}`);
       if (hint) console.log(`hint: ${hint}`);
     } else if (m.outcome === 'paused') {
       console.log(`paused run ${runId}. Resume with: kiln runs resume ${runId}`);

@@ -1,4 +1,4 @@
-import { formatBytesDecimal } from '../../src-shared/dataset-size.ts';
+import { bar as drawBar, formatBytes, formatDuration, formatInt } from './format.ts';
 import type { DownloadProgressEvent, ImportProgressEvent } from '../../src-shared/dataset-progress.ts';
 
 /**
@@ -31,22 +31,22 @@ export class ProgressLine {
   download(e: DownloadProgressEvent): void {
     if (e.phase === 'download') {
       const frac = e.totalBytes ? e.bytes / e.totalBytes : null;
-      const eta = e.etaSeconds !== null ? ` ETA ${fmtDuration(e.etaSeconds)}` : '';
-      this.draw(`downloading ${bar(frac)} ${fmtBytes(e.bytes)}${e.totalBytes ? ` / ${fmtBytes(e.totalBytes)}` : ''} ${fmtBytes(e.bytesPerSecond)}/s${eta}`);
+      const eta = e.etaSeconds !== null ? ` ETA ${formatDuration(e.etaSeconds)}` : '';
+      this.draw(`downloading ${bar(frac)} ${formatBytes(e.bytes)}${e.totalBytes ? ` / ${formatBytes(e.totalBytes)}` : ''} ${formatBytes(e.bytesPerSecond)}/s${eta}`);
     } else if (e.phase === 'retry') {
       this.clear();
-      console.error(`connection lost (${e.reason}); resuming from ${fmtBytes(e.resumeFrom)} (attempt ${e.attempt + 1})`);
+      console.error(`connection lost (${e.reason}); resuming from ${formatBytes(e.resumeFrom)} (attempt ${e.attempt + 1})`);
     } else if (e.phase === 'verify') this.draw(e.algorithm ? `verifying ${e.algorithm}…` : 'no checksum to verify');
     else if (e.phase === 'unpack') this.draw(`unpacking   ${bar(e.bytes / e.totalBytes)}`);
-    else if (e.phase === 'write') this.draw(`writing ${fmtInt(e.images)} images…`);
+    else if (e.phase === 'write') this.draw(`writing ${formatInt(e.images)} images…`);
   }
 
   import(e: ImportProgressEvent): void {
-    if (e.phase === 'scan') this.draw(`found ${fmtInt(e.files)} image files`);
+    if (e.phase === 'scan') this.draw(`found ${formatInt(e.files)} image files`);
     else if (e.phase === 'decode') {
-      const eta = e.etaSeconds !== null ? ` ETA ${fmtDuration(e.etaSeconds)}` : '';
-      this.draw(`decoding ${bar(e.total ? e.done / e.total : 1)} ${fmtInt(e.done)}/${fmtInt(e.total)} ${e.imagesPerSecond.toFixed(0)} img/s${eta}${e.skipped ? ` (${e.skipped} skipped)` : ''}`);
-    } else if (e.phase === 'write') this.draw(`writing ${fmtInt(e.images)} images…`);
+      const eta = e.etaSeconds !== null ? ` ETA ${formatDuration(e.etaSeconds)}` : '';
+      this.draw(`decoding ${bar(e.total ? e.done / e.total : 1)} ${formatInt(e.done)}/${formatInt(e.total)} ${e.imagesPerSecond.toFixed(0)} img/s${eta}${e.skipped ? ` (${e.skipped} skipped)` : ''}`);
+    } else if (e.phase === 'write') this.draw(`writing ${formatInt(e.images)} images…`);
   }
 
   clear(): void {
@@ -62,21 +62,4 @@ export class ProgressLine {
   }
 }
 
-function bar(frac: number | null, width = 24): string {
-  if (frac === null) return `[${'?'.repeat(width)}]`;
-  const f = Math.max(0, Math.min(1, frac));
-  const full = Math.round(f * width);
-  return `[${'#'.repeat(full)}${'-'.repeat(width - full)}] ${(f * 100).toFixed(0).padStart(3)}%`;
-}
-
-export function fmtInt(n: number): string {
-  return n.toLocaleString('en-US');
-}
-
-/** Decimal units, as download sites and the README give sizes (CIFAR-10's 170,052,171 bytes are "170 MB"). */
-export const fmtBytes = formatBytesDecimal;
-
-export function fmtDuration(s: number): string {
-  if (s < 60) return `${Math.ceil(s)}s`;
-  return `${Math.floor(s / 60)}m${String(Math.ceil(s % 60)).padStart(2, '0')}s`;
-}
+const bar = (fraction: number | null) => drawBar(fraction, 24, true);

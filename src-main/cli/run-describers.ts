@@ -1,5 +1,5 @@
 /** What `kiln runs show`, `compare` and `eval` print: a run, a comparison, an evaluation as terminal text. */
-import { formatDate, formatDuration, formatNumber, formatPercent, formatTable, formatValue } from '../runs/run-format.ts';
+import { formatDate, formatDuration, formatNumber, formatPercent, formatTable, formatValue } from './format.ts';
 import type { RunStore } from '../runs/run-store.ts';
 import type { RunEvaluation } from '../training/evaluate-run.ts';
 import type { RunMetrics, RunRecord } from '../../src-shared/run-types.ts';

@@ -4,6 +4,7 @@ import { encodePngRgb } from './png-encode.ts';
 import { DataError, UsageError } from '../common/errors.ts';
 import { cacheKey, readExact, splitFiles } from './dataset-files.ts';
 import { DATASET_FILES, datasetSourcesSchema, type DatasetManifest, type DatasetSources, type SplitName } from '../../src-shared/dataset-manifest.ts';
+import { readTextOrNull } from '../common/read-text.ts';
 
 /** An image as the store gives it: PNG bytes (the contract's ImageItem carries them as base64). */
 export interface StoredImage {
@@ -52,11 +53,8 @@ export class DatasetBrowser {
     const cached = this.sourcesCache.get(id);
     if (cached?.key === key) return cached.sources;
     const file = path.join(this.root, id, DATASET_FILES.sources);
-    let text: string;
-    try {
-      text = await fs.promises.readFile(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const text = await readTextOrNull(file);
+    if (text === null) {
       this.sourcesCache.set(id, { key, sources: null });
       return null;
     }

@@ -5,6 +5,7 @@ import { DataError, DatasetNotFoundError } from '../common/errors.ts';
 import { injectedDiskFull } from '../common/test-faults.ts';
 import { RESERVED_IDS } from './dataset-id.ts';
 import { DATASET_FILES, datasetManifestSchema, type DatasetManifest, type SplitName } from '../../src-shared/dataset-manifest.ts';
+import { readTextOrNull } from '../common/read-text.ts';
 
 /** The raw files of one split: uint8 RGB images, one label byte each. */
 export function splitFiles(dir: string, split: SplitName): { images: string; labels: string } {
@@ -16,15 +17,10 @@ export function splitFiles(dir: string, split: SplitName): { images: string; lab
 /** A dataset folder's manifest, checked, with the hash runs record; DatasetNotFoundError when it has none. */
 export async function readManifest(root: string, id: string): Promise<{ manifest: DatasetManifest; hash: string }> {
   const file = path.join(root, id, DATASET_FILES.manifest);
-  let text: string;
-  try {
-    text = await fs.promises.readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      const hint = RESERVED_IDS.has(id) ? ' (it is built into the engine, not stored)' : '';
-      throw new DatasetNotFoundError(`no dataset "${id}" in ${root}${hint}`);
-    }
-    throw err;
+  const text = await readTextOrNull(file);
+  if (text === null) {
+    const hint = RESERVED_IDS.has(id) ? ' (it is built into the engine, not stored)' : '';
+    throw new DatasetNotFoundError(`no dataset "${id}" in ${root}${hint}`);
   }
   let raw: unknown;
   try {

@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { DataError } from '../common/errors.ts';
 import { formatZodError } from '../../src-shared/zod-error.ts';
 import { EpochMetricSchema, StepMetricSchema, type EpochMetric, type MetricLine, type RunMetrics, type StepMetric } from '../../src-shared/run-types.ts';
+import { readTextOrNull } from '../common/read-text.ts';
 
 /**
  * metrics.jsonl: one JSON object per line, only ever appended. Lines of a type this version
@@ -126,13 +127,8 @@ export function parseMetricsText(text: string, file: string): RunMetrics {
 }
 
 export async function readMetricsFile(file: string): Promise<RunMetrics> {
-  let text: string;
-  try {
-    text = await fs.promises.readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { steps: [], epochs: [], tornTail: false };
-    throw err;
-  }
+  const text = await readTextOrNull(file);
+  if (text === null) return { steps: [], epochs: [], tornTail: false };
   return parseMetricsText(text, file);
 }
 

@@ -7,6 +7,7 @@ import { createLockFile, holderState, readLockFile, releaseLockFile, removeStale
 import { BrokenRunError, RunLockedError, RunNotFoundError } from './run-errors.ts';
 import { validateRunId } from './run-id.ts';
 import { migrateRunRecord } from './run-migrate.ts';
+import { readTextOrNull } from '../common/read-text.ts';
 
 export const RUN_FILE = 'run.json';
 export const METRICS_FILE = 'metrics.jsonl';
@@ -57,11 +58,8 @@ export class RunFiles {
 
   async get(id: string): Promise<RunRecord> {
     const file = this.runFile(id);
-    let text: string;
-    try {
-      text = await fs.promises.readFile(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const text = await readTextOrNull(file);
+    if (text === null) {
       if (fs.existsSync(this.runDir(id))) throw new BrokenRunError(`${file}: missing (the run folder has no run.json)`);
       throw new RunNotFoundError(id, this.root);
     }

@@ -21,6 +21,7 @@ import {
 import { RUN_FILE, RunFiles, TRASH_PREFIX } from './run-files.ts';
 import { recoverInterrupted } from './run-recovery.ts';
 import { acquireTrainerLock, trainerLockHolder, unlockRun, type Release } from './run-trainer-lock.ts';
+import { readTextOrNull } from '../common/read-text.ts';
 
 export type { Release } from './run-trainer-lock.ts';
 
@@ -232,13 +233,8 @@ export class RunStore extends RunFiles {
     await this.withUpdateLock(id, async () => {
       this.closeAppender(id);
       const file = this.metricsFile(id);
-      let text: string;
-      try {
-        text = await fs.promises.readFile(file, 'utf8');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-        throw err;
-      }
+      const text = await readTextOrNull(file);
+      if (text === null) return;
       await writeFileAtomic(file, keepUpToStep(text, step));
     });
   }

@@ -12,6 +12,7 @@ import type { Model } from '../engine/model/model.ts';
 import { summarizePredictions } from './evaluation-summary.ts';
 import { loadRunModel, type CheckpointChoice } from './run-model.ts';
 import { RunStore } from '../runs/run-store.ts';
+import { readTextOrNull } from '../common/read-text.ts';
 
 /** The contract's Evaluation, plus what was evaluated. */
 export interface RunEvaluation extends Evaluation {
@@ -100,13 +101,8 @@ async function sourceFiles(home: string, datasetId: string): Promise<{ folder: s
 /** The saved evaluation of a run, or null when it has none. */
 export async function readEvaluation(home: string, runId: string): Promise<RunEvaluation | null> {
   const file = evaluationFile(home, runId);
-  let text: string;
-  try {
-    text = await fs.promises.readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
+  const text = await readTextOrNull(file);
+  if (text === null) return null;
   try {
     return JSON.parse(text) as RunEvaluation;
   } catch (err) {

@@ -1,5 +1,5 @@
 import { didYouMean, parseFlags, numberFlag } from '../args.ts';
-import { formatTable } from '../../runs/run-format.ts';
+import { formatTable } from '../format.ts';
 import { UsageError } from '../../common/errors.ts';
 import { buildGraph, summarize } from '../../engine/arch/graph.ts';
 import { PRESETS } from '../../engine/arch/presets.ts';

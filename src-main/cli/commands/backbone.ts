@@ -4,8 +4,8 @@ import { resolveHome } from '../../common/home.ts';
 import { BackboneStore, knownBackbone } from '../../backbones/backbone-store.ts';
 import { BACKBONE_NAMES, LICENCE_NOTE } from '../../engine/backbones/registry.ts';
 import { didYouMean, parseFlags } from '../args.ts';
-import { cancellableJob, fmtBytes } from '../progress-line.ts';
-import { formatTable } from '../../runs/run-format.ts';
+import { cancellableJob } from '../progress-line.ts';
+import { formatBytes, formatTable } from '../format.ts';
 
 const USAGE = `Usage:
   kiln backbone list [--json]
@@ -69,7 +69,7 @@ async function list(argv: string[]): Promise<number> {
     return 0;
   }
   const state = (c: (typeof all)[number]['cached']) => (!c ? 'not stored' : c.verified ? 'stored' : 'stored (unverified)');
-  console.log(formatTable(['NAME', 'WEIGHTS', 'SIZE', 'INPUT', 'SOURCE', 'LICENCE'], all.map((b) => [b.name, state(b.cached), fmtBytes(b.cached?.bytes ?? b.approxBytes), `${b.inputSize} px`, `${b.repo}@${b.revision.slice(0, 7)}`, b.licence])));
+  console.log(formatTable(['NAME', 'WEIGHTS', 'SIZE', 'INPUT', 'SOURCE', 'LICENCE'], all.map((b) => [b.name, state(b.cached), formatBytes(b.cached?.bytes ?? b.approxBytes), `${b.inputSize} px`, `${b.repo}@${b.revision.slice(0, 7)}`, b.licence])));
   console.log(`\nWeights live in ${store.root}. ${LICENCE_NOTE}`);
   return 0;
 }
@@ -83,7 +83,7 @@ async function get(argv: string[]): Promise<number> {
   let accept = Boolean(values.yes);
   const stored = await store.record(name);
   if (!accept && !(stored?.verified && stored.sha256 === (values.sha256 ?? backbone.weights.sha256).toLowerCase()) && !(await store.licenceAccepted())) {
-    console.error(`${backbone.title}: ${backbone.weights.repo} at ${backbone.weights.revision.slice(0, 7)}, about ${fmtBytes(backbone.weights.approxBytes)}.\n\n${LICENCE_NOTE}\n`);
+    console.error(`${backbone.title}: ${backbone.weights.repo} at ${backbone.weights.revision.slice(0, 7)}, about ${formatBytes(backbone.weights.approxBytes)}.\n\n${LICENCE_NOTE}\n`);
     accept = await confirm('Download the weights and accept this note? [y/N] ');
     if (!accept) {
       console.error('kiln: nothing downloaded (the licence note was not accepted; --yes accepts it)');
@@ -100,10 +100,10 @@ async function get(argv: string[]): Promise<number> {
       });
     bar.clear();
     if (values.json) console.log(JSON.stringify(s));
-    else if (s.alreadyStored) console.log(`${name}: already stored (${fmtBytes(s.bytes)}, sha256 ${s.record.sha256.slice(0, 12)}…) in ${store.weightsFile(name)}`);
+    else if (s.alreadyStored) console.log(`${name}: already stored (${formatBytes(s.bytes)}, sha256 ${s.record.sha256.slice(0, 12)}…) in ${store.weightsFile(name)}`);
     else {
       const resumed = s.resumedFrom > 0 || s.retries > 0 ? `, resumed ${s.retries + (s.resumedFrom > 0 ? 1 : 0)} time(s)` : '';
-      console.log(`Downloaded ${name}: ${fmtBytes(s.bytes)} in ${s.seconds.toFixed(1)} s${resumed}; sha256 ok. Stored in ${store.weightsFile(name)}.`);
+      console.log(`Downloaded ${name}: ${formatBytes(s.bytes)} in ${s.seconds.toFixed(1)} s${resumed}; sha256 ok. Stored in ${store.weightsFile(name)}.`);
     }
     return 0;
   });

@@ -8,7 +8,8 @@ import { RESERVED_IDS } from '../../datasets/dataset-id.ts';
 import { resolveDatasetRef } from '../../datasets/dataset-lookup.ts';
 import { assertDatasetUnused } from '../../app/dataset-usage.ts';
 import { RunStore } from '../../runs/run-store.ts';
-import { cancellableJob, fmtBytes, fmtInt } from '../progress-line.ts';
+import { cancellableJob } from '../progress-line.ts';
+import { formatBytes, formatInt } from '../format.ts';
 import { PHOTO_IMAGE_SIZE, PHOTO_MIN_SIDE, SMALL_IMAGE_SIZE } from '../../datasets/image-size.ts';
 import { BACKBONE_MAX_SIZE, BACKBONE_MIN_SIZE, storageNote } from '../../../src-shared/dataset-size.ts';
 import { backboneForImport } from '../../training/backbone-source.ts';
@@ -93,8 +94,8 @@ async function download(argv: string[]): Promise<number> {
     } else {
       for (const w of s.warnings) console.error(`warning: ${w}`);
       const resumed = s.resumedFrom > 0 || s.retries > 0 ? `, resumed ${s.retries + (s.resumedFrom > 0 ? 1 : 0)} time(s)` : '';
-      console.log(`${values.file ? 'Read' : 'Downloaded'} ${s.name} as "${s.id}": ${s.classes.length} classes, ${fmtInt(s.train)} training and ${fmtInt(s.val)} validation (test) images at ${s.imageSize}×${s.imageSize}.`);
-      console.log(`${fmtBytes(s.bytes)} in ${s.seconds.toFixed(1)} s${resumed}; checksum ${s.checksum ? `${s.checksum.algorithm} ok` : 'not checked'}.`);
+      console.log(`${values.file ? 'Read' : 'Downloaded'} ${s.name} as "${s.id}": ${s.classes.length} classes, ${formatInt(s.train)} training and ${formatInt(s.val)} validation (test) images at ${s.imageSize}×${s.imageSize}.`);
+      console.log(`${formatBytes(s.bytes)} in ${s.seconds.toFixed(1)} s${resumed}; checksum ${s.checksum ? `${s.checksum.algorithm} ok` : 'not checked'}.`);
     }
     return 0;
   });
@@ -157,9 +158,9 @@ async function importCmd(argv: string[]): Promise<number> {
       for (const k of s.skipped.slice(0, 20)) console.error(`  ${k.path}: ${k.reason}`);
       if (s.skipped.length > 20) console.error(`  … and ${s.skipped.length - 20} more (use --json for all)`);
     }
-    console.log(`Imported "${s.name}" as "${s.id}": ${s.classes.length} classes, ${fmtInt(s.train)} training and ${fmtInt(s.val)} validation images at ${s.imageSize}×${s.imageSize} (${s.layout}).`);
+    console.log(`Imported "${s.name}" as "${s.id}": ${s.classes.length} classes, ${formatInt(s.train)} training and ${formatInt(s.val)} validation images at ${s.imageSize}×${s.imageSize} (${s.layout}).`);
     const total = s.train + s.val + s.skipped.length;
-    console.log(`Decoded ${fmtInt(total)} files in ${s.seconds.toFixed(1)} s (${s.imagesPerSecond.toFixed(0)} images/s); the images take ${fmtBytes(s.bytes)} on disk, and as much in memory while a run trains.`);
+    console.log(`Decoded ${formatInt(total)} files in ${s.seconds.toFixed(1)} s (${s.imagesPerSecond.toFixed(0)} images/s); the images take ${formatBytes(s.bytes)} on disk, and as much in memory while a run trains.`);
     return 0;
   });
 }
@@ -178,7 +179,7 @@ async function list(argv: string[]): Promise<number> {
   const rows = [
     ['ID', 'NAME', 'SIZE', 'CLASSES', 'TRAIN', 'VAL', 'CREATED'],
     ...[...RESERVED_IDS].map((id) => [id, '(built-in, generated on the fly)', '', '', '', '', '']),
-    ...all.map((m) => [m.id, m.name, `${m.imageSize}×${m.imageSize}`, String(m.classes.length), fmtInt(m.counts.train), fmtInt(m.counts.val), m.createdAt.slice(0, 16).replace('T', ' ')]),
+    ...all.map((m) => [m.id, m.name, `${m.imageSize}×${m.imageSize}`, String(m.classes.length), formatInt(m.counts.train), formatInt(m.counts.val), m.createdAt.slice(0, 16).replace('T', ' ')]),
   ];
   console.log(table(rows));
   if (all.length === 0) console.log(`\nNo datasets in ${store.root} yet: try \`kiln dataset download cifar10\` or \`kiln dataset import <folder>\`.`);
@@ -198,12 +199,12 @@ async function show(argv: string[]): Promise<number> {
   const src = m.source.kind === 'cifar10' ? `download ${m.source.url}` : `folder ${m.source.path} (${m.source.layout}${m.source.valSplit !== null ? `, val-split ${m.source.valSplit}, seed ${m.source.seed}` : ''}, ${m.source.fit})`;
   console.log(`${m.name} (${m.id})`);
   console.log(`  source:  ${src}`);
-  console.log(`  images:  ${fmtInt(m.counts.train)} train, ${fmtInt(m.counts.val)} val, ${m.imageSize}×${m.imageSize} RGB`);
+  console.log(`  images:  ${formatInt(m.counts.train)} train, ${formatInt(m.counts.val)} val, ${m.imageSize}×${m.imageSize} RGB`);
   console.log(`  mean:    ${m.mean.map((v) => v.toFixed(4)).join(', ')}`);
   console.log(`  std:     ${m.std.map((v) => v.toFixed(4)).join(', ')}`);
   console.log(`  created: ${m.createdAt}`);
   console.log('');
-  console.log(table([['CLASS', 'TRAIN', 'VAL'], ...m.classes.map((c, i) => [c, fmtInt(m.classCounts.train[i]), fmtInt(m.classCounts.val[i])])]));
+  console.log(table([['CLASS', 'TRAIN', 'VAL'], ...m.classes.map((c, i) => [c, formatInt(m.classCounts.train[i]), formatInt(m.classCounts.val[i])])]));
   return 0;
 }
 

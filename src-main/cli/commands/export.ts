@@ -5,7 +5,7 @@ import { EXPORT_FORMATS, exportRun } from '../../training/export-run.ts';
 import { ONNX_LAYOUTS } from '../../engine/onnx/graph-to-onnx.ts';
 import { parseCheckpointChoice } from '../../training/run-model.ts';
 import { validateRunId } from '../../runs/run-id.ts';
-import { formatPercent } from '../../runs/run-format.ts';
+import { formatPercent } from '../format.ts';
 
 const HELP = `Usage: kiln export <run-id> --out <dir> [options]
 

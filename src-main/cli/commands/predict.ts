@@ -5,7 +5,7 @@ import { resolveHome } from '../../common/home.ts';
 import { Classifier, classFromFolder, collectImageFiles, summarizeFilePredictions } from '../../training/predict.ts';
 import { parseCheckpointChoice } from '../../training/run-model.ts';
 import { parseBackboneRef } from '../../engine/backbones/registry.ts';
-import { formatPercent, formatTable } from '../../runs/run-format.ts';
+import { formatPercent, formatTable } from '../format.ts';
 
 const HELP = `Usage: kiln predict <export-dir|model.onnx|run-id|imagenet:NAME> <image or folder>… [options]
 

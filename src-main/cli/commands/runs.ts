@@ -8,7 +8,7 @@ import { parseCheckpointChoice } from '../../training/run-model.ts';
 import { resumeRunCheck, stopRun as stopStoredRun } from '../../runs/run-lifecycle.ts';
 import { numberFlag } from '../args.ts';
 import { runArchLabel, validateRunId } from '../../runs/run-id.ts';
-import { formatDate, formatDuration, formatPercent, formatTable } from '../../runs/run-format.ts';
+import { formatDate, formatDuration, formatPercent, formatTable } from '../format.ts';
 import { describeComparison, describeEvaluation, describeRun } from '../run-describers.ts';
 import { RunStore } from '../../runs/run-store.ts';
 import { writeJsonAtomic } from '../../common/atomic-write.ts';
