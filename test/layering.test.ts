@@ -219,58 +219,57 @@ export function violations(root: string): string[] {
   return [...new Set(found)].sort();
 }
 
+/** Runs `check` on a throwaway tree that `put` fills with files, removed afterwards. */
+function inTree(check: (root: string, put: (rel: string, text: string) => void) => void): void {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-layering-'));
+  try {
+    check(root, (rel, text) => {
+      fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+      fs.writeFileSync(path.join(root, rel), text);
+    });
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
 describe('layering (dependencies point one way)', () => {
   it('every import in the sources follows the layer rules', () => {
     expect(violations(ROOT)).toEqual([]);
   });
 
   it('catches an engine file that imports the run store, a renderer file that imports main, and electron outside its layer', () => {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-layering-'));
-    try {
-      const put = (rel: string, text: string) => {
-        fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
-        fs.writeFileSync(path.join(root, rel), text);
-      };
-      put('src-main/engine/train/bad.ts', "import { RunStore } from '../../runs/run-store.ts';\nexport const x = await import('../../training/x.ts');\n");
-      put('src-main/engine/train/bad.test.ts', "import { RunStore } from '../../runs/run-store.ts';\n");
-      put('src-main/engine/train/ok.ts', "// import { RunStore } from '../../runs/run-store.ts';\nimport { a } from '../arch/graph.ts';\nimport type { B } from '../../../src-shared/run-types.ts';\n");
-      put('src-renderer/src/views/bad.svelte', "<script lang=\"ts\">\n  import type { RunRecord } from '../../../src-main/runs/run-store.ts';\n</script>\n<p>x</p>\n");
-      put('src-main/app/bad.ts', "import { app } from 'electron';\n");
-      put('src-shared/bad.ts', "import fs from 'node:fs';\nimport { z } from 'zod';\n");
-      expect(violations(root)).toEqual([
-        'src-main/app/bad.ts imports electron: only src-main/electron, src-preload may',
-        'src-main/engine/train/bad.ts imports src-main/runs/run-store.ts: src-main/engine may import only src-main/common, src-shared',
-        'src-main/engine/train/bad.ts imports src-main/training/x.ts: src-main/engine may import only src-main/common, src-shared',
-        'src-renderer/src/views/bad.svelte imports src-main/runs/run-store.ts: src-renderer/src may import only src-shared',
-        'src-shared/bad.ts imports node:fs: src-shared may import only zod',
-      ]);
-    } finally {
-      fs.rmSync(root, { recursive: true, force: true });
-    }
+    inTree((root, put) => {
+    put('src-main/engine/train/bad.ts', "import { RunStore } from '../../runs/run-store.ts';\nexport const x = await import('../../training/x.ts');\n");
+    put('src-main/engine/train/bad.test.ts', "import { RunStore } from '../../runs/run-store.ts';\n");
+    put('src-main/engine/train/ok.ts', "// import { RunStore } from '../../runs/run-store.ts';\nimport { a } from '../arch/graph.ts';\nimport type { B } from '../../../src-shared/run-types.ts';\n");
+    put('src-renderer/src/views/bad.svelte', "<script lang=\"ts\">\n  import type { RunRecord } from '../../../src-main/runs/run-store.ts';\n</script>\n<p>x</p>\n");
+    put('src-main/app/bad.ts', "import { app } from 'electron';\n");
+    put('src-shared/bad.ts', "import fs from 'node:fs';\nimport { z } from 'zod';\n");
+    expect(violations(root)).toEqual([
+      'src-main/app/bad.ts imports electron: only src-main/electron, src-preload may',
+      'src-main/engine/train/bad.ts imports src-main/runs/run-store.ts: src-main/engine may import only src-main/common, src-shared',
+      'src-main/engine/train/bad.ts imports src-main/training/x.ts: src-main/engine may import only src-main/common, src-shared',
+      'src-renderer/src/views/bad.svelte imports src-main/runs/run-store.ts: src-renderer/src may import only src-shared',
+      'src-shared/bad.ts imports node:fs: src-shared may import only zod',
+    ]);
+    });
   });
 
   it('catches an engine file that imports a higher or sibling engine tier, and a file directly in engine/', () => {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-layering-'));
-    try {
-      const put = (rel: string, text: string) => {
-        fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
-        fs.writeFileSync(path.join(root, rel), text);
-      };
-      put('src-main/engine/layers/bad.ts', "import { Model } from '../model/model.ts';\nimport type { X } from '../onnx/graph-to-onnx.ts';\n");
-      put('src-main/engine/data/bad.ts', "import { loadBackend } from '../backend/load-backend.ts';\n");
-      put('src-main/engine/stray.ts', "import { Rng } from './util/rng.ts';\n");
-      // Allowed: a higher tier importing lower ones, a folder importing itself, a test reaching up.
-      put('src-main/engine/model/ok.ts', "import { layerOf } from '../layers/registry.ts';\nimport { Rng } from '../util/rng.ts';\nimport { m } from './other.ts';\n");
-      put('src-main/engine/layers/ok.test.ts', "import { Model } from '../model/model.ts';\n");
-      expect(violations(root)).toEqual([
-        'src-main/engine/data/bad.ts imports src-main/engine/backend/load-backend.ts: engine/data may import only engine/util, engine/testing, engine/ops',
-        'src-main/engine/layers/bad.ts imports src-main/engine/model/model.ts: engine/layers may import only engine/util, engine/testing, engine/ops, engine/backend, engine/data',
-        'src-main/engine/layers/bad.ts imports src-main/engine/onnx/graph-to-onnx.ts: engine/layers may import only engine/util, engine/testing, engine/ops, engine/backend, engine/data',
-        'src-main/engine/stray.ts: engine files belong in one of its sub-folders (util, testing, ops, backend, data, layers, arch, model, onnx, train, backbones)',
-      ]);
-    } finally {
-      fs.rmSync(root, { recursive: true, force: true });
-    }
+    inTree((root, put) => {
+    put('src-main/engine/layers/bad.ts', "import { Model } from '../model/model.ts';\nimport type { X } from '../onnx/graph-to-onnx.ts';\n");
+    put('src-main/engine/data/bad.ts', "import { loadBackend } from '../backend/load-backend.ts';\n");
+    put('src-main/engine/stray.ts', "import { Rng } from './util/rng.ts';\n");
+    // Allowed: a higher tier importing lower ones, a folder importing itself, a test reaching up.
+    put('src-main/engine/model/ok.ts', "import { layerOf } from '../layers/registry.ts';\nimport { Rng } from '../util/rng.ts';\nimport { m } from './other.ts';\n");
+    put('src-main/engine/layers/ok.test.ts', "import { Model } from '../model/model.ts';\n");
+    expect(violations(root)).toEqual([
+      'src-main/engine/data/bad.ts imports src-main/engine/backend/load-backend.ts: engine/data may import only engine/util, engine/testing, engine/ops',
+      'src-main/engine/layers/bad.ts imports src-main/engine/model/model.ts: engine/layers may import only engine/util, engine/testing, engine/ops, engine/backend, engine/data',
+      'src-main/engine/layers/bad.ts imports src-main/engine/onnx/graph-to-onnx.ts: engine/layers may import only engine/util, engine/testing, engine/ops, engine/backend, engine/data',
+      'src-main/engine/stray.ts: engine files belong in one of its sub-folders (util, testing, ops, backend, data, layers, arch, model, onnx, train, backbones)',
+    ]);
+    });
   });
 
   it('finds circles: in a synthetic graph, and in a tree where every import keeps the layer rules', () => {
@@ -287,25 +286,18 @@ describe('layering (dependencies point one way)', () => {
     graph.set('a/w.ts', ['zod']);
     expect(circles(graph)).toEqual(['import circle: c/p.ts → c/q.ts → c/p.ts']);
 
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-layering-'));
-    try {
-      const put = (rel: string, text: string) => {
-        fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
-        fs.writeFileSync(path.join(root, rel), text);
-      };
-      // Both inside one folder (always allowed by the layer rules); a type-only import still closes the circle.
-      put('src-main/engine/train/learner.ts', "import { headParamNames } from './fine-tune.ts';\n");
-      put('src-main/engine/train/fine-tune.ts', "import { load } from './checkpoint.ts';\n");
-      put('src-main/engine/train/checkpoint.ts', "import type { Position } from './learner.ts';\n");
-      put('src-main/training/a.ts', "export const b = () => import('./b.ts');\n");
-      put('src-main/training/b.ts', "import { a } from './a.ts';\n");
-      put('src-main/training/a.test.ts', "import { b } from './b.ts';\n");
-      expect(violations(root)).toEqual([
-        'import circle: src-main/engine/train/checkpoint.ts → src-main/engine/train/learner.ts → src-main/engine/train/fine-tune.ts → src-main/engine/train/checkpoint.ts',
-        'import circle: src-main/training/a.ts → src-main/training/b.ts → src-main/training/a.ts',
-      ]);
-    } finally {
-      fs.rmSync(root, { recursive: true, force: true });
-    }
+    inTree((root, put) => {
+    // Both inside one folder (always allowed by the layer rules); a type-only import still closes the circle.
+    put('src-main/engine/train/learner.ts', "import { headParamNames } from './fine-tune.ts';\n");
+    put('src-main/engine/train/fine-tune.ts', "import { load } from './checkpoint.ts';\n");
+    put('src-main/engine/train/checkpoint.ts', "import type { Position } from './learner.ts';\n");
+    put('src-main/training/a.ts', "export const b = () => import('./b.ts');\n");
+    put('src-main/training/b.ts', "import { a } from './a.ts';\n");
+    put('src-main/training/a.test.ts', "import { b } from './b.ts';\n");
+    expect(violations(root)).toEqual([
+      'import circle: src-main/engine/train/checkpoint.ts → src-main/engine/train/learner.ts → src-main/engine/train/fine-tune.ts → src-main/engine/train/checkpoint.ts',
+      'import circle: src-main/training/a.ts → src-main/training/b.ts → src-main/training/a.ts',
+    ]);
+    });
   });
 });
