@@ -61,7 +61,8 @@ async function timed(fn: () => Promise<void>, n: number): Promise<number> {
 }
 
 const rows: Record<string, unknown>[] = [];
-for (const name of archs) {
+// --heads-only: just the fast mode's head times (no backbone passes).
+for (const name of process.argv.includes('--heads-only') ? [] : archs) {
   const backbone = findBackbone(name);
   if (!backbone) throw new Error(`unknown backbone ${name}`);
   for (const size of sizes) {
@@ -77,11 +78,14 @@ for (const name of archs) {
       f.dispose();
     }, batches);
     const sgd = new Sgd(model.params, { nesterov: true, weightDecay: 5e-4, wdExcludeBnBias: false });
-    const stepSecs = await timed(async () => {
-      const s = trainStep(model, sgd, x, y, { lr: 0.01, momentum: 0.9, labelSmoothing: 0.1, dropoutSeed: 0 });
-      await s.data();
-      s.dispose();
-    }, trainBatches);
+    // --train-batches 0 skips the fine-tune step (MobileNetV2 at 224 px, batch 8, aborted wasm here).
+    const stepSecs = trainBatches > 0
+      ? await timed(async () => {
+          const s = trainStep(model, sgd, x, y, { lr: 0.01, momentum: 0.9, labelSmoothing: 0.1, dropoutSeed: 0 });
+          await s.data();
+          s.dispose();
+        }, trainBatches)
+      : NaN;
     tf.dispose([x, y]);
     sgd.dispose();
     model.dispose();
@@ -108,7 +112,7 @@ for (const name of archs) {
   log(`${name}: head on 300 images' ${dim} features, 40 epochs: ${heads[name]!.toFixed(2)} s`);
 }
 
-const torch = torchRates();
+const torch = rows.length ? torchRates() : new Map<string, { forward: number; train: number }>();
 const fmt = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(1));
 const table = [
   '| backbone | px | wasm features img/s | PyTorch forward img/s | ratio | wasm fine-tune step img/s | PyTorch train step img/s | ratio | head, 300 images (s) |',
