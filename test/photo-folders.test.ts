@@ -74,6 +74,8 @@ describe('a folder of photos with the defaults', () => {
     // What the app's import form shows before Import is pressed.
     expect(await inspectFolder(photos())).toMatchObject({ files: 48, suggestedSize: 64, sizeReason: expect.stringMatching(/^photos: median short side 1[2-8]0 px$/) });
     expect(await inspectFolder(path.join(tmp, 'thumbs'))).toMatchObject({ suggestedSize: 32, sizeReason: 'small images: median short side 28 px' });
+    // Photos straight in the folder: said in the layout's terms (it was "0 classes … no image header could be read").
+    await expect(inspectFolder(path.join(tmp, 'thumbs', 'a'))).rejects.toThrow(/has no sub-folders: expected one sub-folder per class/);
     const text = await kiln(['dataset', 'import', photos(), '--home', home]);
     expect(text.code).toBe(0);
     expect(text.stderr).toMatch(/^Image size 64×64: photos \(the images' median short side is 1[2-8]0 px\); change it with --size N\.$/m);

@@ -123,7 +123,15 @@ describe('workbench in Chromium against kiln serve', () => {
     await page.click('button:has-text("Import folder")');
     await poll(() => page.locator('.import [role=alert]').first().textContent()).toMatch(/does not exist/);
     expect(await page.locator('#import-folder').inputValue()).toBe(missing);
+    // A flat folder of images is told what layout Kiln expects as the path is typed, before Import.
+    const flat = path.join(tmp, 'flat');
+    fs.mkdirSync(flat, { recursive: true });
+    fs.copyFileSync(path.join(folder, 'reds', '000.png'), path.join(flat, '000.png'));
+    await page.fill('#import-folder', flat);
+    await poll(() => page.locator('.import [role=alert]').first().textContent()).toMatch(/expected one sub-folder per class/);
     await page.fill('#import-folder', folder);
+    // The bad path's error goes once a good one is typed.
+    await poll(() => page.locator('.import [role=alert]').count()).toBe(0);
     // Before Import, the form says the size the import would pick from the images, and why.
     const sizeNote = page.locator('[data-testid=import-size-note]');
     // broken.png counts as a file until it fails to decode.

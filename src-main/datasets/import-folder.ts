@@ -223,6 +223,10 @@ export async function importFolder(
 export async function inspectFolder(folderArg: string, limits: ScanLimits = {}): Promise<FolderInspection> {
   const folder = path.resolve(folderArg);
   const scan = await scanFolder(folder, limits);
+  if (scan.classes.length === 0) {
+    // A flat folder of photos (or an empty one) said in the person's terms, not as "0 classes, no header read".
+    throw new UsageError(`"${folder}" has no sub-folders: expected one sub-folder per class (e.g. ${path.join(folder, 'cats')}, ${path.join(folder, 'dogs')}), each holding that class's images`);
+  }
   const probe = await probeResolution(scan.files.map((f) => f.abs));
   const counts = scan.classes.map(() => 0);
   for (const f of scan.files) counts[f.classIndex]!++;

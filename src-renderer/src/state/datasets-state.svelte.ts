@@ -65,6 +65,8 @@ class DatasetsState {
   /** The folder as typed that `inspection` (or the one under way) is for. */
   inspectedFor = $state('');
   inspecting = $state(false);
+  /** Why the folder being typed cannot be imported (no such folder, no class sub-folders), as the path changes. */
+  inspectError = $state('');
   private inspectSeq = 0;
 
   constructor() {
@@ -114,12 +116,15 @@ class DatasetsState {
     this.inspection = null;
     this.inspectedFor = folder;
     this.inspecting = Boolean(folder);
+    this.inspectError = '';
+    // The last Import's complaint was about the path as it was then.
+    if (this.importErrors.folder) this.importErrors = { ...this.importErrors, folder: '' };
     if (!folder) return;
     try {
       const found = await api.call('datasets.inspectFolder', folder);
       if (seq === this.inspectSeq) this.inspection = found;
-    } catch {
-      // A path still being typed: Import says what is wrong with it.
+    } catch (err) {
+      if (seq === this.inspectSeq) this.inspectError = errorMessage(err);
     } finally {
       if (seq === this.inspectSeq) this.inspecting = false;
     }
