@@ -117,8 +117,8 @@ class DatasetsState {
     this.inspectedFor = folder;
     this.inspecting = Boolean(folder);
     this.inspectError = '';
-    // The last Import's complaint was about the path as it was then.
-    if (this.importErrors.folder) this.importErrors = { ...this.importErrors, folder: '' };
+    // The last Import's complaint about the path (at the field, or the whole form's) was about the path as it was then.
+    if (this.importErrors.folder || this.importErrors['']) this.importErrors = { ...this.importErrors, folder: '', '': '' };
     if (!folder) return;
     try {
       const found = await api.call('datasets.inspectFolder', folder);
