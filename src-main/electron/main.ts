@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { contentSecurityPolicy } from '../common/csp.ts';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { app, BrowserWindow, dialog, ipcMain, Menu, net, screen, session, shell, utilityProcess, type MenuItemConstructorOptions } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, MessageChannelMain, net, screen, session, shell, utilityProcess, type MenuItemConstructorOptions } from 'electron';
 import Store from 'electron-store';
 import { resolveHome } from '../common/home.ts';
 import { createKilnServices, type KilnServices } from '../app/kiln-services.ts';
@@ -17,6 +17,8 @@ import { chromiumDataDirFor, openRecovering, stripDevEnv, trustSystemCertificate
 import { ElectronSettingsStore, type AppStoreData, type WindowBounds } from './electron-settings.ts';
 import { appMainFrames, ipcEmitter, registerKilnIpc } from './register-ipc.ts';
 import { utilityTransport } from './utility-transport.ts';
+import { gpuTrainerTransport, trainerRouter } from './gpu-trainer-transport.ts';
+import { RunStore } from '../runs/run-store.ts';
 import { ProcessGoneLog } from './process-gone.ts';
 import { scheduleUpdateCheck } from '../app/update-check.ts';
 import { RELEASES_FEED, RELEASES_PAGE } from '../common/project.ts';
@@ -25,6 +27,9 @@ import { KILN_VERSION } from '../common/version.ts';
 const here = path.dirname(fileURLToPath(import.meta.url));
 // Built layout (electron-vite): out/main/{index,trainer-entry,job-entry}.js, out/preload/index.cjs, out/renderer/.
 const PRELOAD = path.join(here, '../preload/index.cjs');
+// The hidden window that trains GPU runs on Chromium's WebGPU, and its preload (gpu-trainer-transport.ts).
+const GPU_TRAINER_URL = pathToFileURL(path.join(here, '../renderer/gpu-trainer.html')).href;
+const GPU_TRAINER_PRELOAD = path.join(here, '../preload/gpu-trainer.cjs');
 const CSP = contentSecurityPolicy("'self'");
 
 // Test hooks and the dev server's address mean nothing to an installed app; children inherit what is left.
@@ -168,7 +173,12 @@ async function start(): Promise<void> {
     home,
     electron: true,
     emit,
-    spawner: utilityTransport(fork, here, goneLog),
+    // CPU runs in utility processes; WebGPU and auto runs with a hidden trainer page on Chromium's own WebGPU.
+    spawner: trainerRouter(
+      utilityTransport(fork, here, goneLog),
+      gpuTrainerTransport({ fork, dir: here, BrowserWindow, MessageChannelMain, pageUrl: GPU_TRAINER_URL, preload: GPU_TRAINER_PRELOAD, gone: goneLog, log: startLog }),
+      async (h, runId) => (await new RunStore(h).get(runId)).resolved.config.backend,
+    ),
     jobs: createJobRunner(utilityTransport(fork, here, goneLog)),
     settings: new ElectronSettingsStore(settingsStore),
     // Downloads use Node's https; Chromium's resolver knows the system's proxy settings and PAC script.

@@ -1,6 +1,6 @@
 import type { Model } from '../engine/model/model.ts';
 import { saveCheckpoint } from '../engine/train/checkpoint.ts';
-import type { Callback, Learner, StepMetrics } from '../engine/train/learner.ts';
+import type { Callback as LearnerCallback, LearnerView, StepMetrics } from '../engine/train/learner.ts';
 import type { Sgd } from '../engine/train/sgd.ts';
 import type { RunStore } from '../runs/run-store.ts';
 import type { ResolvedRun } from '../../src-shared/run-config.ts';
@@ -8,7 +8,8 @@ import type { MetricLine, RunRecord } from '../../src-shared/run-types.ts';
 import type { EpochMetrics } from '../../src-shared/train-types.ts';
 import type { TrainerMessage } from '../../src-shared/trainer-protocol.ts';
 
-/** The trainer's callbacks, one concern each; train-session.ts wires them to one learner. */
+/** The trainer's callbacks, one concern each; train-session.ts wires them to one learner, local or on the GPU page. */
+type Callback = LearnerCallback<LearnerView>;
 
 /** At most this many per-step lines per run in metrics.jsonl; plots decimate further. */
 const MAX_STEP_LINES = 2000;
@@ -41,7 +42,7 @@ export const WARMUP_STEPS = 3;
  * measured seconds per image: the sample after each epoch but the last, the whole split (twice with TTA) after the
  * last, and the final evaluation of the best checkpoint (the whole split, with and without TTA).
  */
-export function progressReporter(emit: (m: TrainerMessage) => void, runId: string, resolved: ResolvedRun): Callback & { finish(l: Learner): void } {
+export function progressReporter(emit: (m: TrainerMessage) => void, runId: string, resolved: ResolvedRun): Callback & { finish(l: LearnerView): void } {
   let evalSecondsPerImage = 0;
   let lastProgress = 0;
   let lastSent: StepMetrics | undefined;
@@ -49,12 +50,12 @@ export function progressReporter(emit: (m: TrainerMessage) => void, runId: strin
   let sessionSteps = 0;
   /** Where the step timing starts in the current epoch: after the warm-up, and at each later epoch's start. */
   let base: { epoch: number; seconds: number; steps: number } | undefined;
-  const stepSeconds = (l: Learner) => {
+  const stepSeconds = (l: LearnerView) => {
     const p = l.position;
     if (base && base.epoch === p.epoch && p.stepInEpoch > base.steps) return (p.trainSeconds - base.seconds) / (p.stepInEpoch - base.steps);
     return p.stepInEpoch > 0 ? p.trainSeconds / p.stepInEpoch : 0;
   };
-  const send = (l: Learner, m: StepMetrics) => {
+  const send = (l: LearnerView, m: StepMetrics) => {
     lastSent = m;
     const p = l.position;
     const stepSec = stepSeconds(l);

@@ -23,6 +23,12 @@ import { datasetSource } from './dataset-source.ts';
 import { runHint } from './run-hint.ts';
 import { applyBackboneWeights, bodyLrScales, withRunNormalisation } from './backbone-init.ts';
 import { runFastTransfer } from './fast-transfer.ts';
+import { BackendUnavailableError, type BackendInfo } from '../engine/backend/load-backend.ts';
+import { adapterDevice } from '../engine/backend/webgpu-adapter.ts';
+import type { OwnerLink } from './gpu/gpu-protocol.ts';
+import { meetGpuPage } from './gpu/gpu-handshake.ts';
+import { RemoteLearner } from './gpu/remote-learner.ts';
+import type { WebgpuAdapter } from '../../src-shared/backend-types.ts';
 
 export interface SessionOptions {
   home: string;
@@ -30,6 +36,30 @@ export interface SessionOptions {
   emit: (message: TrainerMessage) => void;
   /** Pauses (reason 'pause') or stops (any other reason) the run after the current step. */
   signal?: AbortSignal;
+  /**
+   * The GPU trainer page (Chromium's WebGPU; training/gpu), for a run whose backend is `webgpu` or `auto`: its
+   * steps run there while this process keeps the files. `auto` falls back to a local backend, saying why.
+   */
+  gpu?: OwnerLink;
+}
+
+/** The tfjs backend of the process that owns a GPU page's run: its copy of the weights for checkpoints, and the final evaluation. */
+const GPU_OWNER_BACKEND = 'wasm';
+
+/**
+ * Where the run trains: on the GPU page when it has one and it passed its self-check; otherwise on this process's
+ * backend (`auto` records why it did not use the page; an explicit `webgpu` fails with that reason).
+ */
+async function chooseBackend(opts: SessionOptions, choice: ResolvedRun['config']['backend']): Promise<{ backend: BackendInfo; page?: { link: OwnerLink; adapter: WebgpuAdapter; checked: string }; fallback?: string }> {
+  if (!opts.gpu || (choice !== 'auto' && choice !== 'webgpu')) return { backend: await loadBackend(choice) };
+  const verdict = await meetGpuPage(opts.gpu, opts.home, choice);
+  if (verdict.ok) {
+    const mirror = await loadBackend(GPU_OWNER_BACKEND);
+    return { backend: { ...mirror, name: 'webgpu', tfjsBackend: 'webgpu', device: adapterDevice(verdict.adapter), adapter: verdict.adapter }, page: { link: opts.gpu, adapter: verdict.adapter, checked: verdict.checked } };
+  }
+  opts.gpu.send({ type: 'close' });
+  if (choice === 'webgpu') throw new BackendUnavailableError(`backend "webgpu" is unavailable: ${verdict.reason}`);
+  return { backend: await loadBackend('auto'), fallback: `not on the GPU: ${verdict.reason}` };
 }
 
 
@@ -47,12 +77,15 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
   });
   const sessionStart = performance.now();
   let record = await store.get(runId);
-  let learner: Learner | undefined;
+  let learner: Learner | RemoteLearner | undefined;
+  let page: OwnerLink | undefined;
   try {
     // Everything below comes from what the run stored at creation, never from the presets of this code.
     const { resolved } = record;
     const { config } = resolved;
-    const backend = await loadBackend(config.backend);
+    const chosen = await chooseBackend(opts, config.backend);
+    const { backend } = chosen;
+    page = chosen.page?.link;
     const dataset = withRunNormalisation(await loadDataset(home, config.data.dataset, record.dataset.excluded), config);
     if (dataset.manifestHash !== record.dataset.manifestHash) {
       throw new Error(`dataset ${dataset.id} changed since run ${runId} was created (manifest hash differs)`);
@@ -96,13 +129,15 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     // Order matters at an epoch's end: its metrics line is written before the checkpoint and run.json move on.
     const guard = divergenceGuard();
     const callbacks = [...testHooks(), metricsLogger(store, runId, resolved, wall), progress, guard, saver];
-    learner = new Learner(model, sgd, dataset, resolved, callbacks, position);
+    learner = page ? new RemoteLearner(page, model, sgd, dataset, resolved, callbacks, position) : new Learner(model, sgd, dataset, resolved, callbacks, position);
     const microBatch = microBatchLimit(graph, resolved.config.opt.batchSize, backend.name);
     if (microBatch < resolved.config.opt.batchSize) learner.microBatch = microBatch;
     const backendRecord = {
       name: backend.name,
       device: backend.device,
       ...(backend.adapter ? { adapter: backend.adapter } : {}),
+      ...(chosen.page ? { runsIn: `Chromium's WebGPU (GPU trainer page; self-check ${chosen.page.checked === 'now' ? 'passed' : 'passed earlier'})` } : {}),
+      ...(chosen.fallback ? { fallback: chosen.fallback } : {}),
       ...(microBatch < resolved.config.opt.batchSize ? { microBatch: { size: microBatch, parts: splitBatch(resolved.config.opt.batchSize, microBatch).length, note: MICRO_BATCH_NOTE } } : {}),
     };
     record = await store.update(runId, {
@@ -149,6 +184,10 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     emit({ type: 'error', runId, error });
     throw err;
   } finally {
+    if (page) {
+      page.send({ type: 'close' });
+      page.close();
+    }
     await store.closeMetrics(runId).catch(() => undefined);
     await release();
   }

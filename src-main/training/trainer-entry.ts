@@ -8,6 +8,7 @@ import { serializeError } from '../common/errors.ts';
 import { connectParent } from '../common/parent-end.ts';
 import { runTrainingSession } from './train-session.ts';
 import { TRAINER_CHANNEL } from './trainer-channel.ts';
+import { portLink } from './gpu/port-link.ts';
 
 const parent = connectParent(TRAINER_CHANNEL, { orphanGraceMs: 60_000 });
 // The one way to stop a run: this signal, whose reason ('pause' or 'stop') goes into the learner's fit().
@@ -22,7 +23,7 @@ process.on('SIGTERM', () => request('pause'));
 // A parent that went away can't be asked; keep the work: checkpoint and pause (or be killed within the grace).
 parent.onParentGone(() => request('pause'));
 
-const [home, runId] = process.argv.slice(2);
+const [home, runId, mode] = process.argv.slice(2);
 if (!home || !runId) {
   console.error('usage: trainer-entry <home> <run-id> [gpu-page]');
   process.exit(2);
@@ -36,6 +37,8 @@ try {
     runId,
     emit: (m) => void (lastSend = parent.send(m)),
     signal: stop.signal,
+    // The app's GPU trainer transport starts this process with 'gpu-page' and hands over the page's port.
+    ...(mode === 'gpu-page' ? { gpu: portLink(await parent.port()) } : {}),
   });
 } catch (err) {
   // The session has already recorded the failure and told the parent.

@@ -1,7 +1,20 @@
 import { installed, type BackendEntry, type BackendInfo } from './backend-entry.ts';
+import { BackendUnavailableError } from './backend-unavailable.ts';
 import { adapterDevice, startWebgpu, vulkanLoaderPresent } from './webgpu.ts';
 
+/**
+ * Electron (21+) runs every process inside V8's memory cage, which forbids external ArrayBuffers; Dawn for Node's
+ * getMappedRange returns one, so the first upload or read would throw "External buffers are not allowed"
+ * (electron/electron#35801). In the app, WebGPU is Chromium's own, in the GPU trainer page (training/gpu).
+ */
+export function inElectron(): boolean {
+  return Boolean((process.versions as { electron?: string }).electron);
+}
+
+const IN_ELECTRON = "inside the app, WebGPU runs on Chromium's own WebGPU in the GPU trainer page, never through Dawn for Node (Electron's memory cage forbids its external buffers)";
+
 async function loadWebgpu(allowSoftware: boolean): Promise<BackendInfo> {
+  if (inElectron()) throw new BackendUnavailableError(`backend "webgpu" is unavailable here: ${IN_ELECTRON}`);
   const adapter = await startWebgpu({ allowSoftware });
   return { name: 'webgpu', tfjsBackend: 'webgpu', device: adapterDevice(adapter), threads: 1, adapter };
 }
@@ -9,7 +22,10 @@ async function loadWebgpu(allowSoftware: boolean): Promise<BackendInfo> {
 /** WebGPU through Dawn (the `webgpu` package). Asked for by name it takes any adapter, a software one too. */
 export const WEBGPU_BACKEND: BackendEntry = {
   probe: () =>
-    !(installed('webgpu') && installed('@tensorflow/tfjs-backend-webgpu'))
+    // In the app the GPU trainer page brings WebGPU; whether Chromium has an adapter is asked when a run starts.
+    inElectron()
+      ? { available: true }
+      : !(installed('webgpu') && installed('@tensorflow/tfjs-backend-webgpu'))
       ? { available: false, reason: 'the webgpu and @tensorflow/tfjs-backend-webgpu packages are not installed' }
       : vulkanLoaderPresent()
         ? { available: true }

@@ -8,6 +8,9 @@ import { describeFsError } from '../../common/fs-errors.ts';
 import type { Model } from '../model/model.ts';
 import type { Sgd } from './sgd.ts';
 import type { Position } from './position.ts';
+import { assignVariables, trainingState } from './training-state.ts';
+
+export { assignVariables };
 
 /**
  * A checkpoint slot (`latest`, `best`) is a pointer file plus numbered folders beside it:
@@ -33,12 +36,6 @@ export interface CheckpointMeta {
 
 const META = 'checkpoint.json';
 const DATA = 'tensors.bin';
-
-function stateOf(model: Model, sgd: Sgd): Map<string, tf.Variable> {
-  const all = new Map(model.namedVariables());
-  for (const p of model.params) all.set(`${p.name}/velocity`, sgd.velocity.get(p.name)!);
-  return all;
-}
 
 const numbered = (slot: string) => new RegExp(`^${slot.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(\\d{6,})$`);
 
@@ -160,7 +157,7 @@ export async function saveCheckpoint(target: string, model: Model, sgd: Sgd, pos
   const tensors: CheckpointMeta['tensors'] = [];
   const chunks: Buffer[] = [];
   let offset = 0;
-  for (const [name, variable] of stateOf(model, sgd)) {
+  for (const [name, variable] of trainingState(model, sgd)) {
     const data = (await variable.data()) as Float32Array;
     tensors.push({ name, shape: variable.shape, offset });
     chunks.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
@@ -252,14 +249,6 @@ export async function readCheckpointTensors(target: string): Promise<{ dir: stri
 /** Restore weights, BN statistics and momentum into an already built model and optimiser. */
 export async function loadCheckpoint(target: string, model: Model, sgd: Sgd): Promise<CheckpointMeta> {
   const { meta, values } = await readCheckpointTensors(target);
-  assignVariables(stateOf(model, sgd), values);
+  assignVariables(trainingState(model, sgd), values);
   return meta;
-}
-
-/** Give each variable its checkpoint values, by name, checked against its shape. */
-export function assignVariables(variables: Iterable<[string, tf.Variable]>, values: (name: string, shape: number[]) => Float32Array): void {
-  for (const [name, variable] of variables) {
-    const v = values(name, variable.shape);
-    tf.tidy(() => variable.assign(tf.tensor(v, variable.shape)));
-  }
 }

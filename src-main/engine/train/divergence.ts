@@ -1,4 +1,4 @@
-import type { Callback, Learner, StepMetrics } from './learner.ts';
+import type { Callback, LearnerView, StepMetrics } from './learner.ts';
 
 /** What a diverged run records: where it went wrong, and what to try. */
 export interface Divergence {
@@ -31,7 +31,7 @@ export interface DivergenceOptions {
  * learner then stops with the outcome `diverged`; the trainer keeps the last epoch's checkpoint (it saves nothing
  * of the diverged weights).
  */
-export function divergenceGuard(opts: DivergenceOptions = {}): Callback & { diverged: Divergence | null } {
+export function divergenceGuard(opts: DivergenceOptions = {}): Callback<LearnerView> & { diverged: Divergence | null } {
   const warmupSteps = opts.warmupSteps ?? 5;
   const factor = opts.factor ?? 4;
   const margin = opts.margin ?? 2;
@@ -42,7 +42,7 @@ export function divergenceGuard(opts: DivergenceOptions = {}): Callback & { dive
   const recent: boolean[] = [];
   const guard = {
     diverged: null as Divergence | null,
-    onBatchEnd(learner: Learner, m: StepMetrics) {
+    onBatchEnd(learner: LearnerView, m: StepMetrics) {
       if (guard.diverged) return;
       const finite = Number.isFinite(m.loss);
       if (finite && first.length < warmupSteps) {

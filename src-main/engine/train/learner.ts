@@ -3,7 +3,7 @@ import type { ImageSplit, LoadedDataset } from '../../common/dataset-types.ts';
 import type { ResolvedConfig, ResolvedRun } from '../../../src-shared/run-config.ts';
 import { assembleEvalBatch, assembleTrainBatch, normalisationTable, planEpoch } from '../data/batches.ts';
 import type { Model, Param } from '../model/model.ts';
-import { headParamNames } from './fine-tune.ts';
+import { headParamNames } from './head.ts';
 import { trainStep } from './train-step.ts';
 import { scheduleAt, type ScheduleValue } from './schedule.ts';
 import type { Sgd } from './sgd.ts';
@@ -36,14 +36,25 @@ export interface BatchPlan {
  * queued (keep it cheap); onBatchEnd runs when the step's results are read, which on a pipelined GPU loop is
  * a few steps later. beforeValidate returning false skips the epoch's evaluation.
  */
-export interface Callback {
-  onFitStart?(learner: Learner): void | Promise<void>;
-  onEpochStart?(learner: Learner, epoch: number): void | Promise<void>;
-  onBatchStart?(learner: Learner, batch: BatchPlan): void;
-  onBatchEnd?(learner: Learner, metrics: StepMetrics): void | Promise<void>;
-  beforeValidate?(learner: Learner): boolean | void;
-  onEpochEnd?(learner: Learner, metrics: EpochMetrics): void | Promise<void>;
-  onFitEnd?(learner: Learner, outcome: FitOutcome): void | Promise<void>;
+export interface Callback<L extends LearnerView = Learner> {
+  onFitStart?(learner: L): void | Promise<void>;
+  onEpochStart?(learner: L, epoch: number): void | Promise<void>;
+  onBatchStart?(learner: L, batch: BatchPlan): void;
+  onBatchEnd?(learner: L, metrics: StepMetrics): void | Promise<void>;
+  beforeValidate?(learner: L): boolean | void;
+  onEpochEnd?(learner: L, metrics: EpochMetrics): void | Promise<void>;
+  onFitEnd?(learner: L, outcome: FitOutcome): void | Promise<void>;
+}
+
+/**
+ * What a callback that needs no model sees of a learner: where the fit stands and a way to end it. A local
+ * Learner is one; so is the trainer's view of a fit on the GPU trainer page (training/gpu/remote-learner.ts).
+ */
+export interface LearnerView {
+  readonly position: Position;
+  /** Validation images checked after each epoch but the last (the rest of the split only at the end). */
+  readonly epochValSample: number;
+  requestStop(reason: 'pause' | 'stop' | 'diverge'): void;
 }
 
 export interface EvalResult {
@@ -142,7 +153,7 @@ export class Learner {
    * pauses, anything else stops); both are checked every batch.
    */
   async fit(signal?: AbortSignal): Promise<FitOutcome> {
-    const onAbort = () => this.stopper.abort(signal?.reason === 'pause' ? 'pause' : 'stop');
+    const onAbort = () => this.stopper.abort(signal?.reason === 'pause' || signal?.reason === 'diverge' ? signal.reason : 'stop');
     if (signal?.aborted) onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {

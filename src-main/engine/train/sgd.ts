@@ -16,6 +16,11 @@ export interface SgdOptions {
 export class Sgd {
   readonly velocity = new Map<string, tf.Variable>();
 
+  /** Per-parameter learning-rate factors, if any (the GPU trainer page's optimiser gets the same). */
+  get lrScale(): ReadonlyMap<string, number> | undefined {
+    return this.opts.lrScale;
+  }
+
   constructor(
     private readonly params: Param[],
     private readonly opts: SgdOptions,
