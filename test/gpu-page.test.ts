@@ -84,10 +84,11 @@ describe.skipIf(skip)('the GPU trainer page in Chromium (WebGPU on SwiftShader)'
       return { model, sgd: new Sgd(model.params, resolved.config.opt) };
     };
     const onPage = make();
-    const { link, errors } = await host.open();
+    const { link, errors, page } = await host.open();
     const remote = new RemoteLearner(link, onPage.model, onPage.sgd, dataset, resolved, [], START_POSITION);
     expect(await remote.fit()).toBe('finished');
     link.close();
+    await page.close();
     const local = make();
     expect(await new Learner(local.model, local.sgd, dataset, resolved).fit()).toBe('finished');
     const { worst, where } = maxStateError(await readTrainingState(onPage.model, onPage.sgd), await readTrainingState(local.model, local.sgd));
@@ -140,7 +141,7 @@ describe.skipIf(skip)('the GPU trainer page in Chromium (WebGPU on SwiftShader)'
       const down: OwnerMessage[] = [];
       const up: PageMessage[] = [];
       const stop = new AbortController();
-      const { link, errors } = await host.open({ initScript: opts.initScript, tap: (m, dir) => (dir === 'up' ? up.push(m as PageMessage) : down.push(m as OwnerMessage)) });
+      const { link, errors, page } = await host.open({ initScript: opts.initScript, tap: (m, dir) => (dir === 'up' ? up.push(m as PageMessage) : down.push(m as OwnerMessage)) });
       const outcome = await runTrainingSession({
         home,
         runId,
@@ -151,6 +152,8 @@ describe.skipIf(skip)('the GPU trainer page in Chromium (WebGPU on SwiftShader)'
           if (opts.pauseAtStep !== undefined && m.type === 'progress' && m.progress.step >= opts.pauseAtStep) stop.abort('pause');
         },
       });
+      // Each session gets a page (a renderer and a WebGPU device) of its own, as each run does in the app.
+      await page.close();
       return { outcome, messages, down, up, errors, record: await store.get(runId) };
     }
 
@@ -216,7 +219,7 @@ describe.skipIf(skip)('the GPU trainer page in Chromium (WebGPU on SwiftShader)'
         expect(s.outcome).toBe('finished');
         expect(s.record.status).toBe('finished');
         expect(s.record.backend!.name).not.toBe('webgpu');
-        expect(s.record.backend!.fallback).toMatch(/^not on the GPU: the WebGPU self-check failed: .*External buffers are not allowed/);
+        expect(s.record.backend!.fallback, s.record.backend!.fallback).toMatch(/^not on the GPU: the WebGPU self-check failed: .*External buffers are not allowed/);
         expect(s.down.filter((m) => m.type === 'check')).toHaveLength(attempt === 1 ? 1 : 0);
         expect(s.down.filter((m) => m.type === 'init')).toHaveLength(0);
       }

@@ -13,12 +13,9 @@ cd "$root"
 smoke=0
 [ "${1:-}" = "--smoke" ] && smoke=1
 data="${KILN_CIFAR10_TARBALL:-$root/../shared/data/cifar10/cifar-10-binary.tar.gz}"
-report="${OUT:+$OUT/gpu-proof.txt}"
-[ -n "$report" ] && : >"$report"
-say() {
-  echo "$*"
-  if [ -n "$report" ]; then echo "$*" >>"$report"; fi
-}
+report_name=gpu-proof.txt
+# shellcheck source=bench/gpu/report.sh
+. "$root/bench/gpu/report.sh"
 carry="$root/bench/gpu/carry"
 # The carried Node (bench/gpu/carry) on a bare machine; this machine's otherwise.
 node=$(command -v node || true)

@@ -7,12 +7,9 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 carry="$here/carry"
-report="${OUT:+$OUT/gpu-bench.txt}"
-[ -n "$report" ] && : >"$report"
-say() {
-  echo "$*"
-  if [ -n "$report" ]; then echo "$*" >>"$report"; fi
-}
+report_name=gpu-bench.txt
+# shellcheck source=bench/gpu/report.sh
+. "$(dirname "$0")/report.sh"
 
 if [ ! -f "$carry/gpu-bench.mjs" ]; then
   say "run.sh: $carry/gpu-bench.mjs is missing: run bench/gpu/prepare.sh on the machine with the repo, and carry bench/gpu/carry"
