@@ -27,9 +27,20 @@ export async function webSocketPageLink(url: string): Promise<PageLink> {
     ws.onopen = () => resolve();
     ws.onerror = () => reject(new Error(`could not connect to the trainer at ${url}`));
   });
+  // A socket drops what arrives before a listener (a MessagePort queues it until started): queue it here.
+  const queued: OwnerMessage[] = [];
+  const listeners: ((m: OwnerMessage) => void)[] = [];
+  ws.addEventListener('message', (e) => {
+    const m = decodeMessage(new Uint8Array(e.data as ArrayBuffer)) as OwnerMessage;
+    if (listeners.length) for (const l of listeners) l(m);
+    else queued.push(m);
+  });
   return {
     send: (m: PageMessage) => ws.send(encodeMessage(m)),
-    onMessage: (l) => void ws.addEventListener('message', (e) => l(decodeMessage(new Uint8Array(e.data as ArrayBuffer)) as OwnerMessage)),
+    onMessage: (l) => {
+      listeners.push(l);
+      for (const m of queued.splice(0)) l(m);
+    },
     onClose: (l) => void ws.addEventListener('close', () => l()),
     close: () => ws.close(),
   };
