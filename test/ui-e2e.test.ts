@@ -135,14 +135,19 @@ describe('workbench in Chromium against kiln serve', () => {
     // Before Import, the form says the size the import would pick from the images, and why.
     const sizeNote = page.locator('[data-testid=import-size-note]');
     // broken.png counts as a file until it fails to decode.
-    // (followed by what they take on disk and in memory)
-    await poll(() => sizeNote.textContent()).toContain(`3 classes, ${CLASSES.length * PER_CLASS + 1} files. Kiln stores them at 32×32 px (small images: median short side 32 px). Type another size to change it.`);
+    const files = CLASSES.length * PER_CLASS + 1;
+    // …and what that takes: raw RGB, 32·32·3 bytes an image, on disk and in memory while a run trains.
+    await poll(() => sizeNote.textContent()).toBe(
+      `3 classes, ${files} files. Kiln stores them at 32×32 px (small images: median short side 32 px). Type another size to change it. ` +
+        `${files} images at 32×32 px: about ${((files * 32 * 32 * 3) / 1000).toFixed(1)} kB on disk, and as much in memory while a run trains.`,
+    );
     expect(await page.inputValue('#f-import-size')).toBe('32');
     await page.fill('#import-name', 'shapes');
     await page.fill('#f-import-val', String(VAL_SPLIT));
     // 16 px keeps the two training runs below short on a shared 2-core machine.
     await page.fill('#f-import-size', '16');
     expect(await sizeNote.textContent()).toContain('you chose 16 px');
+    expect(await sizeNote.textContent()).toContain(`${files} images at 16×16 px: about ${((files * 16 * 16 * 3) / 1000).toFixed(1)} kB on disk`);
     await page.click('button:has-text("Import folder")');
     const task = page.locator('[data-testid=task-import]');
     await poll(() => task.getAttribute('data-phase'), 60_000).toBe('done');
