@@ -2,7 +2,7 @@
 # The real-GPU proof, in one script (issue 19, item 6). From the repo root:
 #   bash bench/gpu/prepare.sh        # once, on a machine with the repo's node_modules: makes bench/gpu/carry
 #   bash bench/gpu/proof.sh          # on the GPU machine: bench/gpu as it is, then ResNet-9 on CIFAR-10
-#   bash bench/gpu/proof.sh --smoke  # anywhere: the same path in seconds (software adapter, 1 epoch of 256 images)
+#   bash bench/gpu/proof.sh --smoke  # anywhere: the same path in seconds (software adapter, quarter-width ResNet-9, 1 epoch of 128 images)
 # Prints (and writes to $OUT/gpu-proof.txt when OUT is set): bench/gpu's images/s and projections, the ResNet-9
 # run's wall time, images/s and TTA test accuracy, and the PyTorch peer on the same card when torch is installed.
 # Budget: bench/gpu gets KILN_GPU_BENCH_BUDGET_S (default 150 s here), the run the rest of a 10-minute slot.
@@ -54,9 +54,9 @@ say "proof.sh: ResNet-9 run exit $rc"
 # 3. The PyTorch peer on the same card (throughput at the recipe's batch), when torch is there.
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
   device=$(/usr/bin/python3 -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")')
-  if [ "$smoke" = 1 ]; then peer=(--batch 64 --steps 3 --warmup 1); else peer=(--batch 512); fi
+  if [ "$smoke" = 1 ]; then peer=(--arch resnet-9-s --batch 32 --steps 3 --warmup 1); else peer=(--arch resnet-9 --batch 512); fi
   say "proof.sh: PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') on $device"
-  /usr/bin/python3 bench/torch/reference.py throughput --arch resnet-9 --device "$device" "${peer[@]}" 2>&1 | while IFS= read -r l; do say "torch: $l"; done
+  /usr/bin/python3 bench/torch/reference.py throughput --device "$device" "${peer[@]}" 2>&1 | while IFS= read -r l; do say "torch: $l"; done
 else
   say "proof.sh: no PyTorch here (apt-get install python3-torch): no peer figure"
 fi
