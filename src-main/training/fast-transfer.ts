@@ -85,7 +85,6 @@ export async function runFastTransfer(o: FastTransferOptions): Promise<{ outcome
   const classes = dataset.classes.length;
   const stride = Math.max(1, Math.ceil(resolved.totalSteps / 2000));
   const trainStart = performance.now();
-  let record = o.record;
   const result = await fitHead(
     features.train,
     features.val,
@@ -138,7 +137,7 @@ export async function runFastTransfer(o: FastTransferOptions): Promise<{ outcome
     sgd.dispose();
   }
   const finite = (v: number) => (Number.isFinite(v) ? v : null);
-  record = await store.update(runId, {
+  const record = await store.update(runId, {
     status: 'finished',
     progress: { epoch: resolved.config.opt.epochs, step: resolved.totalSteps, totalSteps: resolved.totalSteps },
     best: { valAcc: finite(bestMetrics.valAcc) ?? 0, ttaAcc: bestMetrics.ttaAcc ?? null, epoch: result.best.epoch },

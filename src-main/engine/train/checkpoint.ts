@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import * as tf from '@tensorflow/tfjs-core';
 import { fsyncDir } from '../../common/fsync-dir.ts';
 import { faultPoint, injectedDiskFull } from '../../common/test-faults.ts';
 import { describeFsError } from '../../common/fs-errors.ts';
