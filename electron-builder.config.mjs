@@ -30,7 +30,9 @@ const pkg = JSON.parse(fs.readFileSync(new URL('./package.json', import.meta.url
 const env = (...names) => names.every((n) => Boolean(process.env[n]));
 const developerId = env('CSC_LINK') || env('CSC_NAME');
 const notaryCredentials =
-  env('APPLE_API_KEY', 'APPLE_API_KEY_ID', 'APPLE_API_ISSUER') || env('APPLE_ID', 'APPLE_APP_SPECIFIC_PASSWORD', 'APPLE_TEAM_ID') || env('APPLE_KEYCHAIN_PROFILE');
+  env('APPLE_API_KEY', 'APPLE_API_KEY_ID', 'APPLE_API_ISSUER') ||
+  env('APPLE_ID', 'APPLE_APP_SPECIFIC_PASSWORD', 'APPLE_TEAM_ID') ||
+  env('APPLE_KEYCHAIN_PROFILE');
 
 /**
  * What Electron's Linux binary links against (its ELF NEEDED entries, as Chrome's own deb lists them), for

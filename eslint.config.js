@@ -14,7 +14,10 @@ export default ts.config(
     languageOptions: { globals: { ...globals.node } },
     rules: {
       // `_name` marks a value left out on purpose (destructuring a field away, an unused callback argument).
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
+      ],
       // Non-null assertions follow checks the compiler cannot see (noUncheckedIndexedAccess); they are reviewed, not banned.
       '@typescript-eslint/no-non-null-assertion': 'off',
       // Tests and fixtures cast through unknown to build partial records on purpose.

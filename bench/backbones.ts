@@ -40,7 +40,25 @@ log(`wasm on ${info.device}; batch ${batch}, ${batches} forward and ${trainBatch
 /** PyTorch's numbers, keyed `arch@size`, or none when it is not installed. */
 function torchRates(): Map<string, { forward: number; train: number }> {
   const script = path.join(import.meta.dirname, 'torch', 'backbones.py');
-  const r = spawnSync('/usr/bin/python3', [script, '--sizes', sizes.join(','), '--batch', String(batch), '--threads', String(threads), '--batches', String(batches), '--train-batches', String(trainBatches), '--archs', archs.join(',')], { encoding: 'utf8' });
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [
+      script,
+      '--sizes',
+      sizes.join(','),
+      '--batch',
+      String(batch),
+      '--threads',
+      String(threads),
+      '--batches',
+      String(batches),
+      '--train-batches',
+      String(trainBatches),
+      '--archs',
+      archs.join(','),
+    ],
+    { encoding: 'utf8' },
+  );
   const out = new Map<string, { forward: number; train: number }>();
   if (r.status !== 0) {
     log(`PyTorch reference not run: ${(r.stderr || r.error?.message || '').trim().split('\n').at(-1)}`);
@@ -71,7 +89,10 @@ for (const name of process.argv.includes('--heads-only') ? [] : archs) {
     const head = graph.nodes.find((n) => n.name === headNode(graph))!;
     const featureNode = head.op === 'dense' ? head.input : graph.output;
     const x = tf.randomNormal([batch, size, size, 3]) as tf.Tensor4D;
-    const y = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % 10), 'int32');
+    const y = tf.tensor1d(
+      Array.from({ length: batch }, (_, i) => i % 10),
+      'int32',
+    );
     const fwdSecs = await timed(async () => {
       const f = tf.tidy(() => model.forward(x, false, 0, featureNode));
       await f.data();
@@ -79,18 +100,21 @@ for (const name of process.argv.includes('--heads-only') ? [] : archs) {
     }, batches);
     const sgd = new Sgd(model.params, { nesterov: true, weightDecay: 5e-4, wdExcludeBnBias: false });
     // --train-batches 0 skips the fine-tune step (MobileNetV2 at 224 px, batch 8, aborted wasm here).
-    const stepSecs = trainBatches > 0
-      ? await timed(async () => {
-          const s = trainStep(model, sgd, x, y, { lr: 0.01, momentum: 0.9, labelSmoothing: 0.1, dropoutSeed: 0 });
-          await s.data();
-          s.dispose();
-        }, trainBatches)
-      : NaN;
+    const stepSecs =
+      trainBatches > 0
+        ? await timed(async () => {
+            const s = trainStep(model, sgd, x, y, { lr: 0.01, momentum: 0.9, labelSmoothing: 0.1, dropoutSeed: 0 });
+            await s.data();
+            s.dispose();
+          }, trainBatches)
+        : NaN;
     tf.dispose([x, y]);
     sgd.dispose();
     model.dispose();
     rows.push({ arch: name, size, featuresPerSec: (batch * batches) / fwdSecs, trainPerSec: (batch * trainBatches) / stepSecs });
-    log(`${name} @ ${size}: features ${((batch * batches) / fwdSecs).toFixed(2)} img/s, fine-tune step ${((batch * trainBatches) / stepSecs).toFixed(2)} img/s`);
+    log(
+      `${name} @ ${size}: features ${((batch * batches) / fwdSecs).toFixed(2)} img/s, fine-tune step ${((batch * trainBatches) / stepSecs).toFixed(2)} img/s`,
+    );
   }
 }
 
@@ -101,12 +125,36 @@ for (const name of archs) {
   const graph = buildGraph(findBackbone(name)!.spec, { imageSize: 224, numClasses: 2 });
   const head = graph.nodes.find((n) => n.name === headNode(graph))!;
   const dim = graph.layers.find((l) => l.name === (head.op === 'dense' ? head.input : ''))!.outputShape.at(-1)!;
-  const split = (count: number): FeatureSplit => ({ count, views: 2, dim, data: Float32Array.from({ length: count * 2 * dim }, (_, i) => ((i * 2654435761) % 1000) / 1000), labels: Uint8Array.from({ length: count }, (_, i) => i % 2) });
+  const split = (count: number): FeatureSplit => ({
+    count,
+    views: 2,
+    dim,
+    data: Float32Array.from({ length: count * 2 * dim }, (_, i) => ((i * 2654435761) % 1000) / 1000),
+    labels: Uint8Array.from({ length: count }, (_, i) => i % 2),
+  });
   const started = performance.now();
   await fitHead(split(300), split(100), {
-    classes: 2, epochs: 40, batchSize: 16, nesterov: true, weightDecay: 5e-4, labelSmoothing: 0.1, seed: 0, flip: true, tta: true,
-    schedule: { schedule: 'one-cycle', shape: 'linear', lrMax: 0.05, warmupFraction: 0.25, startDiv: 20, finalDiv: 1000, momentumMax: 0.95, momentumMin: 0.85 },
-    kernel: new Float32Array(dim * 2), bias: new Float32Array(2),
+    classes: 2,
+    epochs: 40,
+    batchSize: 16,
+    nesterov: true,
+    weightDecay: 5e-4,
+    labelSmoothing: 0.1,
+    seed: 0,
+    flip: true,
+    tta: true,
+    schedule: {
+      schedule: 'one-cycle',
+      shape: 'linear',
+      lrMax: 0.05,
+      warmupFraction: 0.25,
+      startDiv: 20,
+      finalDiv: 1000,
+      momentumMax: 0.95,
+      momentumMin: 0.85,
+    },
+    kernel: new Float32Array(dim * 2),
+    bias: new Float32Array(2),
   });
   heads[name] = (performance.now() - started) / 1000;
   log(`${name}: head on 300 images' ${dim} features, 40 epochs: ${heads[name]!.toFixed(2)} s`);
@@ -124,5 +172,13 @@ const table = [
     return `| ${r.arch} | ${r.size} | ${fmt(f)} | ${fmt(t?.forward)} | ${t ? (f / t.forward).toFixed(2) : '–'} | ${fmt(s)} | ${fmt(t?.train)} | ${t ? (s / t.train).toFixed(2) : '–'} | ${heads[r.arch as string]!.toFixed(1)} |`;
   }),
 ];
-if (json) console.log(JSON.stringify({ device: info.device, threads, batch, rows: rows.map((r) => ({ ...r, torch: torch.get(`${r.arch}@${r.size}`) ?? null, headSeconds: heads[r.arch as string] })) }));
+if (json)
+  console.log(
+    JSON.stringify({
+      device: info.device,
+      threads,
+      batch,
+      rows: rows.map((r) => ({ ...r, torch: torch.get(`${r.arch}@${r.size}`) ?? null, headSeconds: heads[r.arch as string] })),
+    }),
+  );
 else console.log(`\n${table.join('\n')}`);

@@ -15,7 +15,9 @@ import WebSocket from 'ws';
 import { connectKiln } from '../src-renderer/src/lib/ws-client.ts';
 import { serveKiln } from '../test/fixtures/kiln-process.ts';
 
-const { values } = parseArgs({ options: { conns: { type: 'string', default: '4' }, chunks: { type: 'string', default: '64' }, idle: { type: 'string', default: '140' } } });
+const { values } = parseArgs({
+  options: { conns: { type: 'string', default: '4' }, chunks: { type: 'string', default: '64' }, idle: { type: 'string', default: '140' } },
+});
 const CONNS = Number(values.conns);
 const CHUNKS = Number(values.chunks);
 const IDLE = Number(values.idle);
@@ -50,7 +52,8 @@ async function uploadFlood(url: URL): Promise<{ errors: number }> {
           const m = JSON.parse(d.toString()) as { id?: number; result?: { uploadId: string }; error?: unknown };
           if (m.id === 0) {
             uploadId = m.result!.uploadId;
-            for (let i = 1; i <= CHUNKS; i++) ws.send(JSON.stringify({ id: i, method: 'datasets.uploadChunk', args: [uploadId, `c/${i}.png`, 0, data] }));
+            for (let i = 1; i <= CHUNKS; i++)
+              ws.send(JSON.stringify({ id: i, method: 'datasets.uploadChunk', args: [uploadId, `c/${i}.png`, 0, data] }));
           } else if (typeof m.id === 'number') {
             replies.set(m.id, m.error);
             if (replies.size === CHUNKS) resolve();
@@ -69,7 +72,9 @@ await withServer(async (url, pid) => {
   const idle = vmHwmMiB(pid);
   const t0 = performance.now();
   const { errors } = await uploadFlood(url);
-  console.log(`upload flood: ${CONNS} connections × ${CHUNKS} chunks of 4 MiB at once: peak RSS ${vmHwmMiB(pid).toFixed(0)} MiB (idle ${idle.toFixed(0)} MiB), ${errors} errors, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(
+    `upload flood: ${CONNS} connections × ${CHUNKS} chunks of 4 MiB at once: peak RSS ${vmHwmMiB(pid).toFixed(0)} MiB (idle ${idle.toFixed(0)} MiB), ${errors} errors, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
 });
 
 await withServer(async (url) => {
@@ -81,12 +86,20 @@ await withServer(async (url) => {
     await new Promise((r) => (s.once('connect', r), s.once('close', r)));
   }
   const t0 = performance.now();
-  const client = connectKiln({ url: apiUrl(url), createSocket: (u) => new WebSocket(u, { origin: url.origin }) as never, reconnect: false });
+  const client = connectKiln({
+    url: apiUrl(url),
+    createSocket: (u) => new WebSocket(u, { origin: url.origin }) as never,
+    reconnect: false,
+  });
   try {
     await client.call('app.info');
-    console.log(`idle-socket flood: ${IDLE} idle sockets, then the page connected and was answered in ${(performance.now() - t0).toFixed(0)} ms`);
+    console.log(
+      `idle-socket flood: ${IDLE} idle sockets, then the page connected and was answered in ${(performance.now() - t0).toFixed(0)} ms`,
+    );
   } catch (err) {
-    console.log(`idle-socket flood: ${IDLE} idle sockets: the page could not connect (${(err as Error).message}) after ${(performance.now() - t0).toFixed(0)} ms`);
+    console.log(
+      `idle-socket flood: ${IDLE} idle sockets: the page could not connect (${(err as Error).message}) after ${(performance.now() - t0).toFixed(0)} ms`,
+    );
   } finally {
     client.close();
     sockets.forEach((s) => s.destroy());

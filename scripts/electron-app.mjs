@@ -46,7 +46,12 @@ function platformPath(platform = process.platform) {
 /** A setting @electron/get reads from .npmrc (npm_config_electron_*), package.json config or ELECTRON_*. */
 function electronSetting(name) {
   const e = process.env;
-  return e[`npm_config_electron_${name}`] || e[`NPM_CONFIG_ELECTRON_${name.toUpperCase()}`] || e[`npm_package_config_electron_${name}`] || e[`ELECTRON_${name.toUpperCase()}`];
+  return (
+    e[`npm_config_electron_${name}`] ||
+    e[`NPM_CONFIG_ELECTRON_${name.toUpperCase()}`] ||
+    e[`npm_package_config_electron_${name}`] ||
+    e[`ELECTRON_${name.toUpperCase()}`]
+  );
 }
 
 /** The folder @electron/get caches downloads in (env-paths' cache folder for "electron", or electron_config_cache). */
@@ -75,7 +80,9 @@ function electronPackage() {
     const pkgFile = require.resolve('electron/package.json');
     return { dir: path.dirname(pkgFile), version: JSON.parse(fs.readFileSync(pkgFile, 'utf8')).version };
   } catch {
-    return fail('The `electron` package is not installed in this checkout (node_modules/electron is missing). Run `npm install` first, then `npm start` again.');
+    return fail(
+      'The `electron` package is not installed in this checkout (node_modules/electron is missing). Run `npm install` first, then `npm start` again.',
+    );
   }
 }
 
@@ -101,11 +108,18 @@ function installedBinary({ dir, version }) {
 /** Runs the electron package's installer; returns the first line of what went wrong, if it did. */
 function runInstaller(pkg) {
   process.stderr.write(`Kiln: fetching Electron ${pkg.version}'s binary for ${process.platform}-${process.arch} (about 100 MB, once)…\n`);
-  const result = spawnSync(process.execPath, [path.join(pkg.dir, 'install.js')], { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8', env: { ...process.env, ELECTRON_GET_NO_PROGRESS: '1' } });
+  const result = spawnSync(process.execPath, [path.join(pkg.dir, 'install.js')], {
+    stdio: ['ignore', 'inherit', 'pipe'],
+    encoding: 'utf8',
+    env: { ...process.env, ELECTRON_GET_NO_PROGRESS: '1' },
+  });
   if (result.error) return result.error.message;
   if (result.status === 0) return null;
   // install.js prints the error's stack; its first line is the reason.
-  const first = (result.stderr || '').split('\n').map((l) => l.trim()).find((l) => l && !l.startsWith('at '));
+  const first = (result.stderr || '')
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l && !l.startsWith('at '));
   return (first || `the installer exited with code ${result.status}`).replace(/^\w*Error:\s*/, '');
 }
 

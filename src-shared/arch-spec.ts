@@ -21,7 +21,16 @@ export const ResNet9SpecSchema = z.object({
   kind: z.literal('resnet9'),
   name: z.string().max(80).optional(),
   /** Channels of prep, layer1, layer2, layer3. */
-  widths: z.tuple(['Prep', 'Layer 1', 'Layer 2', 'Layer 3'].map((l) => z.number().int().min(1).max(2048).meta({ title: `${l} channels` })) as [z.ZodNumber, z.ZodNumber, z.ZodNumber, z.ZodNumber]),
+  widths: z.tuple(
+    ['Prep', 'Layer 1', 'Layer 2', 'Layer 3'].map((l) =>
+      z
+        .number()
+        .int()
+        .min(1)
+        .max(2048)
+        .meta({ title: `${l} channels` }),
+    ) as [z.ZodNumber, z.ZodNumber, z.ZodNumber, z.ZodNumber],
+  ),
   /** Page scales the logits by 0.125 rather than tuning the learning rate of the last layer. */
   outputScale: z.number().positive().max(100).meta({ title: 'Output scale' }),
   /** The 3×3 convolutions: standard, or depthwise-separable (fewer weights and FLOPs). Absent = standard. */
@@ -30,7 +39,16 @@ export const ResNet9SpecSchema = z.object({
 
 const STAGES = ['Stage 1', 'Stage 2', 'Stage 3', 'Stage 4'];
 const stageTuple = (what: string, max: number) =>
-  z.tuple(STAGES.map((l) => z.number().int().min(1).max(max).meta({ title: `${l} ${what}` })) as [z.ZodNumber, z.ZodNumber, z.ZodNumber, z.ZodNumber]);
+  z.tuple(
+    STAGES.map((l) =>
+      z
+        .number()
+        .int()
+        .min(1)
+        .max(max)
+        .meta({ title: `${l} ${what}` }),
+    ) as [z.ZodNumber, z.ZodNumber, z.ZodNumber, z.ZodNumber],
+  );
 
 /**
  * He et al.'s ImageNet ResNet as torchvision builds it (v1.5: a bottleneck's stride on its 3×3 conv): a 7×7/2 stem
@@ -59,10 +77,20 @@ export const MobileNetV2SpecSchema = z.object({
   dropout: z.number().min(0).max(0.9).meta({ title: 'Dropout' }),
 });
 
-export const ArchSpecSchema = z.discriminatedUnion('kind', [WideResNetSpecSchema, ResNet9SpecSchema, ResNetSpecSchema, MobileNetV2SpecSchema]);
+export const ArchSpecSchema = z.discriminatedUnion('kind', [
+  WideResNetSpecSchema,
+  ResNet9SpecSchema,
+  ResNetSpecSchema,
+  MobileNetV2SpecSchema,
+]);
 
 /** Each kind's name as the editor titles it. */
-export const KIND_TITLES: Record<ArchSpec['kind'], string> = { 'wide-resnet': 'Wide ResNet', resnet9: 'ResNet-9', resnet: 'ResNet', mobilenetv2: 'MobileNetV2' };
+export const KIND_TITLES: Record<ArchSpec['kind'], string> = {
+  'wide-resnet': 'Wide ResNet',
+  resnet9: 'ResNet-9',
+  resnet: 'ResNet',
+  mobilenetv2: 'MobileNetV2',
+};
 
 export type WideResNetSpec = z.infer<typeof WideResNetSpecSchema>;
 export type ResNet9Spec = z.infer<typeof ResNet9SpecSchema>;

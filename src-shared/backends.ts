@@ -6,7 +6,10 @@ import { z } from 'zod';
  * so that every name here has exactly one entry there. Order is the order lists show them in.
  */
 export const BACKENDS = {
-  tensorflow: { title: 'TensorFlow native', summary: 'CUDA GPU (@tensorflow/tfjs-node-gpu), else TensorFlow on the CPU (@tensorflow/tfjs-node)' },
+  tensorflow: {
+    title: 'TensorFlow native',
+    summary: 'CUDA GPU (@tensorflow/tfjs-node-gpu), else TensorFlow on the CPU (@tensorflow/tfjs-node)',
+  },
   webgpu: { title: 'WebGPU', summary: 'any GPU with a Vulkan, Metal or D3D12 driver (the webgpu package, Dawn)' },
   wasm: { title: 'WebAssembly', summary: 'CPU, SIMD and threads, with Kiln’s training kernels; always installed' },
   cpu: { title: 'Plain JavaScript', summary: 'CPU, one thread; slow, for tiny tests' },

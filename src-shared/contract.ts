@@ -30,7 +30,13 @@ export const METHOD_ARGS = {
   'app.info': z.tuple([]),
 
   'settings.get': z.tuple([]),
-  'settings.set': z.tuple([z.object({ theme: z.enum(['light', 'dark', 'system']).optional(), lastDataset: z.string().max(200).optional(), defaultRunConfig: RunConfigSchema.optional() })]),
+  'settings.set': z.tuple([
+    z.object({
+      theme: z.enum(['light', 'dark', 'system']).optional(),
+      lastDataset: z.string().max(200).optional(),
+      defaultRunConfig: RunConfigSchema.optional(),
+    }),
+  ]),
 
   'datasets.list': z.tuple([]),
   'datasets.get': z.tuple([id]),
@@ -43,14 +49,37 @@ export const METHOD_ARGS = {
   'datasets.page': z.tuple([id, split, count.max(255), count, z.number().int().min(1).max(500)]),
   'datasets.image': z.tuple([id, split, count]),
   /** Starts a download; progress arrives as `datasetTask` events with the returned task id. */
-  'datasets.downloadCifar10': z.tuple([z.object({ url: z.url().max(2048).optional(), file: z.string().min(1).max(4096).optional(), sha256: z.string().regex(/^[0-9a-f]{64}$/i).optional(), md5: z.string().regex(/^[0-9a-f]{32}$/i).optional() })]),
+  'datasets.downloadCifar10': z.tuple([
+    z.object({
+      url: z.url().max(2048).optional(),
+      file: z.string().min(1).max(4096).optional(),
+      sha256: z
+        .string()
+        .regex(/^[0-9a-f]{64}$/i)
+        .optional(),
+      md5: z
+        .string()
+        .regex(/^[0-9a-f]{32}$/i)
+        .optional(),
+    }),
+  ]),
   /**
    * What an import of this folder would find, before it starts: classes, file count, and the image size
    * the import picks when `size` is left out (from the images' resolution: 64 for photos, 32 for small images).
    */
   'datasets.inspectFolder': z.tuple([fsPath]),
   /** Starts an import of a folder the person chose (picker or drop). Without `size`, the import picks it as inspectFolder says. */
-  'datasets.importFolder': z.tuple([z.object({ folder: fsPath, name: z.string().max(200).optional(), size: z.number().int().min(8).max(256).optional(), forBackbone: BackboneNameSchema.optional(), valSplit: z.number().min(0).max(0.9).optional(), seed: count.optional(), fit: z.enum(['crop', 'pad']).optional() })]),
+  'datasets.importFolder': z.tuple([
+    z.object({
+      folder: fsPath,
+      name: z.string().max(200).optional(),
+      size: z.number().int().min(8).max(256).optional(),
+      forBackbone: BackboneNameSchema.optional(),
+      valSplit: z.number().min(0).max(0.9).optional(),
+      seed: count.optional(),
+      fit: z.enum(['crop', 'pad']).optional(),
+    }),
+  ]),
   'datasets.cancelTask': z.tuple([id]),
   /** Leave an image out of new runs (true) or take it back (false); the stored image stays. */
   'datasets.setExcluded': z.tuple([id, split, count, z.boolean()]),
@@ -59,9 +88,21 @@ export const METHOD_ARGS = {
    * begin with the file count, total bytes and the dataset's name (checked before anything is sent), send each file's chunks in order (base64, at most 4 MiB
    * each), then importUpload runs the same import as importFolder on it and removes it; uploadCancel drops it.
    */
-  'datasets.uploadBegin': z.tuple([z.object({ files: z.number().int().min(1).max(10_000_000), bytes: count, name: z.string().max(200).optional() })]),
-  'datasets.uploadChunk': z.tuple([id, z.string().min(1).max(2000), count, z.string().max(4 * 1024 * 1024 * 4 / 3 + 4)]),
-  'datasets.importUpload': z.tuple([id, z.object({ name: z.string().max(200).optional(), size: z.number().int().min(8).max(256).optional(), forBackbone: BackboneNameSchema.optional(), valSplit: z.number().min(0).max(0.9).optional(), seed: count.optional(), fit: z.enum(['crop', 'pad']).optional() })]),
+  'datasets.uploadBegin': z.tuple([
+    z.object({ files: z.number().int().min(1).max(10_000_000), bytes: count, name: z.string().max(200).optional() }),
+  ]),
+  'datasets.uploadChunk': z.tuple([id, z.string().min(1).max(2000), count, z.string().max((4 * 1024 * 1024 * 4) / 3 + 4)]),
+  'datasets.importUpload': z.tuple([
+    id,
+    z.object({
+      name: z.string().max(200).optional(),
+      size: z.number().int().min(8).max(256).optional(),
+      forBackbone: BackboneNameSchema.optional(),
+      valSplit: z.number().min(0).max(0.9).optional(),
+      seed: count.optional(),
+      fit: z.enum(['crop', 'pad']).optional(),
+    }),
+  ]),
   'datasets.uploadCancel': z.tuple([id]),
   /** Electron only: a native folder picker; null when cancelled or not available. */
   'datasets.pickFolder': z.tuple([]),
@@ -96,7 +137,10 @@ export const METHOD_ARGS = {
   'runs.unlock': z.tuple([id]),
   'runs.rename': z.tuple([id, z.string().min(1).max(200)]),
   /** The person's notes and tags on a run; a field left out stays as it is. */
-  'runs.annotate': z.tuple([id, z.object({ notes: z.string().max(10_000).optional(), tags: z.array(z.string().trim().min(1).max(40)).max(32).optional() })]),
+  'runs.annotate': z.tuple([
+    id,
+    z.object({ notes: z.string().max(10_000).optional(), tags: z.array(z.string().trim().min(1).max(40)).max(32).optional() }),
+  ]),
   'runs.compare': z.tuple([z.array(id).min(2).max(12)]),
   'runs.evaluate': z.tuple([id]),
   'runs.evaluation': z.tuple([id]),
@@ -133,7 +177,9 @@ export interface PresetInfo {
 }
 
 export interface DatasetInfo {
-  manifest: DatasetManifest | { id: string; name: string; builtIn: true; classes: string[]; counts: { train: number; val: number }; imageSize: number };
+  manifest:
+    | DatasetManifest
+    | { id: string; name: string; builtIn: true; classes: string[]; counts: { train: number; val: number }; imageSize: number };
   classCounts: { train: number[]; val: number[] };
   /** Images left out of new runs, by index in each split (none for built-in datasets). */
   excluded?: { train: number[]; val: number[] };
@@ -248,7 +294,11 @@ export interface MethodResults {
 
 /** Events pushed from the services to every connected renderer. */
 export interface KilnEvents {
-  datasetTask: { taskId: string; kind: 'download' | 'import'; event: DownloadProgressEvent | ImportProgressEvent | { phase: 'error'; error: SerializedError } };
+  datasetTask: {
+    taskId: string;
+    kind: 'download' | 'import';
+    event: DownloadProgressEvent | ImportProgressEvent | { phase: 'error'; error: SerializedError };
+  };
   runProgress: TrainerProgress;
   runEpoch: { runId: string; metrics: EpochMetrics };
   runStatus: { runId: string; status: RunRecord['status']; error?: SerializedError };

@@ -55,7 +55,8 @@ function autoNull<T extends z.ZodType>(s: T, legacyAuto: number) {
 
 function optShape<R extends boolean>(request: R) {
   const recipe = <T extends z.ZodType>(s: T) => (request ? s.nullable() : s) as R extends true ? z.ZodNullable<T> : T;
-  const auto = <T extends z.ZodType>(s: T, legacyAuto: number) => (request ? autoNull(s, legacyAuto) : s) as R extends true ? z.ZodNullable<T> : T;
+  const auto = <T extends z.ZodType>(s: T, legacyAuto: number) =>
+    (request ? autoNull(s, legacyAuto) : s) as R extends true ? z.ZodNullable<T> : T;
   return {
     /** Passes over the training split; null = auto (the preset's recipe, more for small datasets). */
     epochs: auto(z.number().int().min(1).max(10_000), 0),
@@ -90,7 +91,8 @@ function optShape<R extends boolean>(request: R) {
 
 // One-cycle lowers momentum from max to min as the learning rate rises: min above max inverts it.
 const momentumOrder = { message: 'momentum min must not be above momentum max', path: ['momentumMin'] };
-const momentumOk = (o: { momentumMin: number | null; momentumMax: number | null }) => o.momentumMin === null || o.momentumMax === null || o.momentumMin <= o.momentumMax;
+const momentumOk = (o: { momentumMin: number | null; momentumMax: number | null }) =>
+  o.momentumMin === null || o.momentumMax === null || o.momentumMin <= o.momentumMax;
 
 /** `initFrom` naming a pretrained ImageNet backbone rather than a past run. */
 export const IMAGENET_PREFIX = 'imagenet:';
@@ -135,7 +137,11 @@ export const RunConfigSchema = z.object({
    */
   transfer: TransferModeSchema.optional(),
   /** Seeds weights, data order and augmentation: same seed + same backend ⇒ same metrics. */
-  seed: z.number().int().min(0).max(2 ** 31 - 1),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1),
 });
 
 export type RunConfig = z.infer<typeof RunConfigSchema>;
@@ -155,7 +161,11 @@ export const ResolvedConfigSchema = z.object({
   initFrom: z.string().min(1).max(200).optional(),
   /** Set when initFrom names an ImageNet backbone. */
   backbone: ResolvedBackboneSchema.optional(),
-  seed: z.number().int().min(0).max(2 ** 31 - 1),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1),
 });
 export type ResolvedConfig = z.infer<typeof ResolvedConfigSchema>;
 

@@ -27,9 +27,22 @@ export interface TrainerProgress {
 }
 
 export type TrainerMessage =
-  | { type: 'started'; runId: string; backend: { name: string; device: string; adapter?: WebgpuAdapter }; resumedAtStep: number; totalSteps: number }
+  | {
+      type: 'started';
+      runId: string;
+      backend: { name: string; device: string; adapter?: WebgpuAdapter };
+      resumedAtStep: number;
+      totalSteps: number;
+    }
   | { type: 'progress'; progress: TrainerProgress }
   | { type: 'epoch'; runId: string; metrics: EpochMetrics }
   | { type: 'checkpoint'; runId: string; step: number }
-  | { type: 'done'; runId: string; outcome: 'finished' | 'paused' | 'stopped' | 'diverged'; valAcc: number | null; ttaAcc: number | null; seconds: number }
+  | {
+      type: 'done';
+      runId: string;
+      outcome: 'finished' | 'paused' | 'stopped' | 'diverged';
+      valAcc: number | null;
+      ttaAcc: number | null;
+      seconds: number;
+    }
   | { type: 'error'; runId: string; error: SerializedError };

@@ -4,7 +4,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IPC_EVENT, IPC_INVOKE, METHOD_ARGS, type MethodName } from '../src-shared/contract.ts';
 import { createKilnServices, type KilnServices } from '../src-main/app/kiln-services.ts';
-import { appMainFrames, ipcEmitter, registerKilnIpc, type FrameLike, type InvokeEventLike, type IpcMainLike } from '../src-main/electron/register-ipc.ts';
+import {
+  appMainFrames,
+  ipcEmitter,
+  registerKilnIpc,
+  type FrameLike,
+  type InvokeEventLike,
+  type IpcMainLike,
+} from '../src-main/electron/register-ipc.ts';
 
 type Listener = (event: InvokeEventLike, ...args: unknown[]) => unknown;
 
@@ -69,7 +76,10 @@ describe('Electron IPC registration', () => {
     for (const method of Object.keys(METHOD_ARGS) as MethodName[]) {
       for (const args of badArgs(method)) {
         const reply = await ipc.invoke(PAGE, method, args);
-        expect(reply.error, `${method} ${JSON.stringify(args)}`).toEqual({ name: 'ValidationError', message: expect.stringMatching(new RegExp(`^${method.replace('.', '\\.')}: `)) });
+        expect(reply.error, `${method} ${JSON.stringify(args)}`).toEqual({
+          name: 'ValidationError',
+          message: expect.stringMatching(new RegExp(`^${method.replace('.', '\\.')}: `)),
+        });
       }
     }
   });
@@ -95,7 +105,10 @@ describe('Electron IPC registration', () => {
 
   it('judges the sender by frame identity, not URL text: a lower-case drive letter is the same page', () => {
     // loadURL was given C:, Chromium reports the frame's URL with c: (and may escape it differently).
-    const win = { isDestroyed: () => false, mainFrame: frame('file:///c:/Program%20Files/Kiln/resources/app.asar/out/renderer/index.html', 3, 1) };
+    const win = {
+      isDestroyed: () => false,
+      mainFrame: frame('file:///c:/Program%20Files/Kiln/resources/app.asar/out/renderer/index.html', 3, 1),
+    };
     const trusted = appMainFrames(() => [win]);
     expect(trusted(win.mainFrame)).toBe(true);
     expect(trusted(frame('file:///C:/Program Files/Kiln/resources/app.asar/out/renderer/index.html', 3, 5))).toBe(false);
@@ -111,7 +124,9 @@ describe('Electron IPC registration', () => {
   });
 
   it('sends events on the fixed event channel', async () => {
-    const { taskId } = (await ipc.invoke(PAGE, 'datasets.importFolder', [{ folder: home }])).result as { taskId: string } ?? { taskId: '' };
+    const { taskId } = ((await ipc.invoke(PAGE, 'datasets.importFolder', [{ folder: home }])).result as { taskId: string }) ?? {
+      taskId: '',
+    };
     // The home itself is refused as an import source, so no task starts and no event is sent…
     expect(taskId).toBe('');
     const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-empty-import-'));

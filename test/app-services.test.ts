@@ -36,17 +36,29 @@ describe('kiln services', () => {
   it('a trainer that dies marks its run failed with an error event, and the host carries on', async () => {
     const record = await services.handlers['runs.start'](tiny);
     const id = record.id;
-    await expect.poll(() => events.some((e) => e.event === 'runStatus' && (e.payload as KilnEvents['runStatus']).status === 'running'), { timeout: 90_000, interval: 100 }).toBe(true);
+    await expect
+      .poll(() => events.some((e) => e.event === 'runStatus' && (e.payload as KilnEvents['runStatus']).status === 'running'), {
+        timeout: 90_000,
+        interval: 100,
+      })
+      .toBe(true);
     const holder = await services.runs.store.lockHolder(id);
     expect(holder?.alive).toBe(true);
     // What an out-of-memory kill looks like from outside.
     process.kill(holder!.pid, 'SIGKILL');
     await expect
-      .poll(() => events.find((e) => e.event === 'runStatus' && (e.payload as KilnEvents['runStatus']).status === 'failed'), { timeout: 30_000, interval: 100 })
+      .poll(() => events.find((e) => e.event === 'runStatus' && (e.payload as KilnEvents['runStatus']).status === 'failed'), {
+        timeout: 30_000,
+        interval: 100,
+      })
       .toBeTruthy();
-    const failed = events.find((e) => e.event === 'runStatus' && (e.payload as KilnEvents['runStatus']).status === 'failed')!.payload as KilnEvents['runStatus'];
+    const failed = events.find((e) => e.event === 'runStatus' && (e.payload as KilnEvents['runStatus']).status === 'failed')!
+      .payload as KilnEvents['runStatus'];
     expect(failed.runId).toBe(id);
-    expect(failed.error).toEqual({ name: 'OutOfMemoryError', message: expect.stringMatching(/was killed, most likely because it ran out of memory \(killed by SIGKILL\); training it needs about/) });
+    expect(failed.error).toEqual({
+      name: 'OutOfMemoryError',
+      message: expect.stringMatching(/was killed, most likely because it ran out of memory \(killed by SIGKILL\); training it needs about/),
+    });
     const stored = await services.handlers['runs.get'](id);
     expect(stored.status).toBe('failed');
     expect(stored.error?.name).toBe('OutOfMemoryError');
@@ -58,7 +70,16 @@ describe('kiln services', () => {
     // Resumed, a new trainer takes over the dead one's lock and finishes the run.
     await services.handlers['runs.resume'](id);
     await expect
-      .poll(() => events.some((e) => e.event === 'runStatus' && (e.payload as KilnEvents['runStatus']).runId === id && (e.payload as KilnEvents['runStatus']).status === 'finished'), { timeout: 120_000, interval: 200 })
+      .poll(
+        () =>
+          events.some(
+            (e) =>
+              e.event === 'runStatus' &&
+              (e.payload as KilnEvents['runStatus']).runId === id &&
+              (e.payload as KilnEvents['runStatus']).status === 'finished',
+          ),
+        { timeout: 120_000, interval: 200 },
+      )
       .toBe(true);
     const finished = await services.handlers['runs.get'](id);
     expect(finished.progress.step).toBe(finished.progress.totalSteps);
@@ -127,10 +148,16 @@ describe('kiln services', () => {
     try {
       const port = (server.address() as { port: number }).port;
       const { taskId } = await services.handlers['datasets.downloadCifar10']({ url: `http://127.0.0.1:${port}/cifar-10-binary.tar.gz` });
-      const last = () => events.filter((e) => e.event === 'datasetTask' && (e.payload as KilnEvents['datasetTask']).taskId === taskId).map((e) => (e.payload as KilnEvents['datasetTask']).event).at(-1);
+      const last = () =>
+        events
+          .filter((e) => e.event === 'datasetTask' && (e.payload as KilnEvents['datasetTask']).taskId === taskId)
+          .map((e) => (e.payload as KilnEvents['datasetTask']).event)
+          .at(-1);
       await expect.poll(() => last()?.phase, { timeout: 30_000, interval: 50 }).toBe('error');
       expect(last()).toMatchObject({ phase: 'error', error: { message: expect.stringMatching(/404/) } });
-      await expect(services.handlers['datasets.downloadCifar10']({ url: 'ftp://example.com/x.tar.gz' })).rejects.toThrow(/expected an http or https address/);
+      await expect(services.handlers['datasets.downloadCifar10']({ url: 'ftp://example.com/x.tar.gz' })).rejects.toThrow(
+        /expected an http or https address/,
+      );
     } finally {
       server.close();
     }
@@ -140,10 +167,18 @@ describe('kiln services', () => {
     const src = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-tarball-'));
     try {
       const t = makeCifar10Tarball(src, 10);
-      await expect(services.handlers['datasets.downloadCifar10']({ file: 'cifar-10-binary.tar.gz' })).rejects.toThrow(/expected an absolute path/);
-      await expect(services.handlers['datasets.downloadCifar10']({ file: path.join(src, 'missing.tar.gz') })).rejects.toThrow(/does not exist/);
+      await expect(services.handlers['datasets.downloadCifar10']({ file: 'cifar-10-binary.tar.gz' })).rejects.toThrow(
+        /expected an absolute path/,
+      );
+      await expect(services.handlers['datasets.downloadCifar10']({ file: path.join(src, 'missing.tar.gz') })).rejects.toThrow(
+        /does not exist/,
+      );
       const { taskId } = await services.handlers['datasets.downloadCifar10']({ file: t.file, sha256: t.sha256 });
-      const last = () => events.filter((e) => e.event === 'datasetTask' && (e.payload as KilnEvents['datasetTask']).taskId === taskId).map((e) => (e.payload as KilnEvents['datasetTask']).event).at(-1);
+      const last = () =>
+        events
+          .filter((e) => e.event === 'datasetTask' && (e.payload as KilnEvents['datasetTask']).taskId === taskId)
+          .map((e) => (e.payload as KilnEvents['datasetTask']).event)
+          .at(-1);
       await expect.poll(() => last()?.phase, { timeout: 30_000, interval: 50 }).toMatch(/^(done|error)$/);
       expect(last()).toMatchObject({ phase: 'done', id: 'cifar10' });
       expect((await services.handlers['datasets.get']('cifar10')).manifest).toMatchObject({ counts: { train: 50, val: 10 } });
@@ -161,12 +196,19 @@ describe('kiln services', () => {
       for (const cls of ['cats', 'dogs']) {
         fs.mkdirSync(path.join(src, cls));
         for (let i = 0; i < 6; i++) {
-          const png = await sharp({ create: { width: 12, height: 10, channels: 3, background: { r: cls === 'cats' ? 200 : 20, g: i * 30, b: 90 } } }).png().toBuffer();
+          const png = await sharp({
+            create: { width: 12, height: 10, channels: 3, background: { r: cls === 'cats' ? 200 : 20, g: i * 30, b: 90 } },
+          })
+            .png()
+            .toBuffer();
           fs.writeFileSync(path.join(src, cls, `${i}.png`), png);
         }
       }
       const { taskId } = await services.handlers['datasets.importFolder']({ folder: src, name: 'Pets', size: 16, valSplit: 0.25 });
-      const taskEvents = () => events.filter((e) => e.event === 'datasetTask' && (e.payload as KilnEvents['datasetTask']).taskId === taskId).map((e) => (e.payload as KilnEvents['datasetTask']).event);
+      const taskEvents = () =>
+        events
+          .filter((e) => e.event === 'datasetTask' && (e.payload as KilnEvents['datasetTask']).taskId === taskId)
+          .map((e) => (e.payload as KilnEvents['datasetTask']).event);
       await expect.poll(() => taskEvents().at(-1)?.phase, { timeout: 60_000, interval: 100 }).toMatch(/^(done|error)$/);
       expect(taskEvents().at(-1)).toMatchObject({ phase: 'done', id: 'pets' });
       expect(taskEvents().map((e) => e.phase)).toContain('decode');
@@ -177,8 +219,13 @@ describe('kiln services', () => {
       // Cancelled before it reads anything: the task ends with an AbortError event and no dataset.
       const second = await services.handlers['datasets.importFolder']({ folder: src, name: 'Pets again' });
       await services.handlers['datasets.cancelTask'](second.taskId);
-      const ended = () => events.filter((e) => e.event === 'datasetTask' && (e.payload as KilnEvents['datasetTask']).taskId === second.taskId).map((e) => (e.payload as KilnEvents['datasetTask']).event);
-      await expect.poll(() => ended().at(-1), { timeout: 30_000, interval: 50 }).toEqual({ phase: 'error', error: { name: 'AbortError', message: 'import cancelled' } });
+      const ended = () =>
+        events
+          .filter((e) => e.event === 'datasetTask' && (e.payload as KilnEvents['datasetTask']).taskId === second.taskId)
+          .map((e) => (e.payload as KilnEvents['datasetTask']).event);
+      await expect
+        .poll(() => ended().at(-1), { timeout: 30_000, interval: 50 })
+        .toEqual({ phase: 'error', error: { name: 'AbortError', message: 'import cancelled' } });
       expect((await services.handlers['datasets.list']()).map((d) => d.id)).toEqual(['synthetic', 'pets']);
     } finally {
       fs.rmSync(src, { recursive: true, force: true });

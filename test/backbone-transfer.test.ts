@@ -28,7 +28,14 @@ import { tempHome } from './fixtures/runs-fixtures.ts';
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
-const MINI: ArchSpec = { kind: 'resnet', name: 'resnet18-mini', block: 'basic', blocks: [2, 2, 2, 2], widths: [4, 8, 16, 32], stemChannels: 4 };
+const MINI: ArchSpec = {
+  kind: 'resnet',
+  name: 'resnet18-mini',
+  block: 'basic',
+  blocks: [2, 2, 2, 2],
+  widths: [4, 8, 16, 32],
+  stemChannels: 4,
+};
 const FIXTURE = path.join(import.meta.dirname, 'fixtures', 'backbones', 'resnet18-mini.safetensors');
 const SIZE = 48;
 const CLASSES = ['moss', 'rust'];
@@ -41,7 +48,7 @@ let datasetId: string;
 /** Seeded, so the folder is the same every run. */
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /**
@@ -70,13 +77,20 @@ async function drawFolder(dir: string): Promise<void> {
           }
         }
       }
-      await sharp(px, { raw: { width: W, height: H, channels: 3 } }).jpeg({ quality: 85 }).toFile(path.join(dir, name, `${String(i).padStart(3, '0')}.jpg`));
+      await sharp(px, { raw: { width: W, height: H, channels: 3 } })
+        .jpeg({ quality: 85 })
+        .toFile(path.join(dir, name, `${String(i).padStart(3, '0')}.jpg`));
     }
   }
 }
 
 async function train(patch: RunConfigPatch): Promise<{ runId: string; messages: TrainerMessage[] }> {
-  const config = mergeRunConfig(DEFAULT_RUN_CONFIG, { data: { dataset: datasetId }, initFrom: 'imagenet:resnet18-mini', backend: 'wasm', ...patch });
+  const config = mergeRunConfig(DEFAULT_RUN_CONFIG, {
+    data: { dataset: datasetId },
+    initFrom: 'imagenet:resnet18-mini',
+    backend: 'wasm',
+    ...patch,
+  });
   const record = await createRun(home, config);
   const messages: TrainerMessage[] = [];
   const outcome = await runTrainingSession({ home, runId: record.id, emit: (m) => messages.push(m) });
@@ -89,7 +103,12 @@ beforeAll(async () => {
   folder = path.join(home, 'photos');
   await drawFolder(folder);
   registerBackbone(
-    { name: 'resnet18-mini', title: 'ResNet-18 at 1/16 width (test)', spec: MINI, preprocess: { inputSize: SIZE, cropPct: 1, interpolation: 'bilinear', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } },
+    {
+      name: 'resnet18-mini',
+      title: 'ResNet-18 at 1/16 width (test)',
+      spec: MINI,
+      preprocess: { inputSize: SIZE, cropPct: 1, interpolation: 'bilinear', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+    },
     FIXTURE,
   );
   const s = await importFolder(new DatasetStore(home), { folder, valSplit: 0.25, forBackbone: { name: 'resnet18-mini', inputSize: SIZE } });
@@ -152,7 +171,13 @@ describe('starting from a pretrained backbone', () => {
     for (const format of ['tfjs', 'onnx'] as const) {
       const out = path.join(home, `export-${format}`);
       const { kiln } = await exportRun(home, fastRun, out, { format });
-      expect(kiln).toMatchObject({ imageSize: SIZE, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], classes: CLASSES, arch: { kind: 'resnet' } });
+      expect(kiln).toMatchObject({
+        imageSize: SIZE,
+        mean: [0.485, 0.456, 0.406],
+        std: [0.229, 0.224, 0.225],
+        classes: CLASSES,
+        arch: { kind: 'resnet' },
+      });
       const classifier = await Classifier.open(home, out);
       try {
         const { predictions } = await classifier.predictFiles(valFiles, 1);

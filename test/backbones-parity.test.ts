@@ -26,10 +26,27 @@ const SIZE = 48;
 const CLASSES = 10;
 
 const CASES: { file: string; io: string; spec: ArchSpec; rename?: (n: string) => string }[] = [
-  { file: 'resnet18-mini', io: 'resnet18-mini', spec: { kind: 'resnet', block: 'basic', blocks: [2, 2, 2, 2], widths: [4, 8, 16, 32], stemChannels: 4 } },
-  { file: 'resnet50-mini', io: 'resnet50-mini', spec: { kind: 'resnet', block: 'bottleneck', blocks: [3, 4, 6, 3], widths: [4, 8, 16, 32], stemChannels: 4 } },
-  { file: 'mobilenetv2-mini', io: 'mobilenetv2-mini', spec: { kind: 'mobilenetv2', widthMultiplier: 0.25, lastChannels: 64, dropout: 0.2 } },
-  { file: 'mobilenetv2-mini-timm', io: 'mobilenetv2-mini', spec: { kind: 'mobilenetv2', widthMultiplier: 0.25, lastChannels: 64, dropout: 0.2 }, rename: timmMobileNetV2Name },
+  {
+    file: 'resnet18-mini',
+    io: 'resnet18-mini',
+    spec: { kind: 'resnet', block: 'basic', blocks: [2, 2, 2, 2], widths: [4, 8, 16, 32], stemChannels: 4 },
+  },
+  {
+    file: 'resnet50-mini',
+    io: 'resnet50-mini',
+    spec: { kind: 'resnet', block: 'bottleneck', blocks: [3, 4, 6, 3], widths: [4, 8, 16, 32], stemChannels: 4 },
+  },
+  {
+    file: 'mobilenetv2-mini',
+    io: 'mobilenetv2-mini',
+    spec: { kind: 'mobilenetv2', widthMultiplier: 0.25, lastChannels: 64, dropout: 0.2 },
+  },
+  {
+    file: 'mobilenetv2-mini-timm',
+    io: 'mobilenetv2-mini',
+    spec: { kind: 'mobilenetv2', widthMultiplier: 0.25, lastChannels: 64, dropout: 0.2 },
+    rename: timmMobileNetV2Name,
+  },
 ];
 
 beforeAll(async () => {
@@ -55,7 +72,13 @@ async function loaded(c: (typeof CASES)[number], graph: Graph = buildGraph(c.spe
 /** The same spec's graph with every BN's epsilon or every conv's padding changed, as a wrong port would have it. */
 function altered(spec: ArchSpec, change: 'epsilon' | 'padding'): Graph {
   const g = buildGraph(spec, { imageSize: SIZE, numClasses: CLASSES });
-  const nodes = g.nodes.map((n) => (change === 'epsilon' && n.op === 'bn' ? { ...n, epsilon: 1e-3 } : change === 'padding' && (n.op === 'conv' || n.op === 'dwconv') ? { ...n, pad: undefined } : n));
+  const nodes = g.nodes.map((n) =>
+    change === 'epsilon' && n.op === 'bn'
+      ? { ...n, epsilon: 1e-3 }
+      : change === 'padding' && (n.op === 'conv' || n.op === 'dwconv')
+        ? { ...n, pad: undefined }
+        : n,
+  );
   return { ...g, nodes };
 }
 
@@ -104,16 +127,25 @@ describe('ImageNet backbones match PyTorch', () => {
     const err = await loadBackboneWeights(file, {}, other).catch((e: Error) => e);
     expect((err as Error).message).toContain(`${file}: does not fit the architecture: `);
     expect((err as Error).message).toContain('missing tensor layer1.0.conv3.weight (for layer1/0/conv3/kernel, shape [16,4,1,1])');
-    const wider = buildGraph({ ...(CASES[0]!.spec as ArchSpec & { kind: 'resnet' }), stemChannels: 8 }, { imageSize: SIZE, numClasses: CLASSES });
-    await expect(loadBackboneWeights(file, {}, wider)).rejects.toThrow('tensor conv1.weight has shape [4,3,7,7], the architecture expects [8,3,7,7]');
+    const wider = buildGraph(
+      { ...(CASES[0]!.spec as ArchSpec & { kind: 'resnet' }), stemChannels: 8 },
+      { imageSize: SIZE, numClasses: CLASSES },
+    );
+    await expect(loadBackboneWeights(file, {}, wider)).rejects.toThrow(
+      'tensor conv1.weight has shape [4,3,7,7], the architecture expects [8,3,7,7]',
+    );
     // Without timm's names mapped, timm's file fits nothing.
     const mobile = buildGraph(CASES[2]!.spec, { imageSize: SIZE, numClasses: CLASSES });
-    await expect(loadBackboneWeights(path.join(FIXTURES, 'mobilenetv2-mini-timm.safetensors'), {}, mobile)).rejects.toThrow(/unexpected tensor conv_stem\.weight|missing tensor features\.0\.0\.weight/);
+    await expect(loadBackboneWeights(path.join(FIXTURES, 'mobilenetv2-mini-timm.safetensors'), {}, mobile)).rejects.toThrow(
+      /unexpected tensor conv_stem\.weight|missing tensor features\.0\.0\.weight/,
+    );
   });
 
   it('loads the body alone for a new head', async () => {
     const graph = buildGraph(CASES[0]!.spec, { imageSize: SIZE, numClasses: 3 });
-    const weights = await loadBackboneWeights(path.join(FIXTURES, 'resnet18-mini.safetensors'), {}, graph, { skip: new Set(['fc/kernel', 'fc/bias']) });
+    const weights = await loadBackboneWeights(path.join(FIXTURES, 'resnet18-mini.safetensors'), {}, graph, {
+      skip: new Set(['fc/kernel', 'fc/bias']),
+    });
     expect(weights.has('fc/kernel')).toBe(false);
     expect(weights.get('conv1/kernel')!.shape).toEqual([7, 7, 3, 4]);
   });

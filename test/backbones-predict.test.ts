@@ -29,18 +29,30 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 describe('kiln predict imagenet:NAME', () => {
   it('prints the top-5 ImageNet classes and, with --json, the 1000 logits of the image resized as the config says', async () => {
     expect(IMAGENET_CLASS_NAMES).toHaveLength(1000);
-    expect([IMAGENET_CLASS_NAMES[0], IMAGENET_CLASS_NAMES[207], IMAGENET_CLASS_NAMES[999]]).toEqual(['tench', 'golden retriever', 'toilet tissue']);
+    expect([IMAGENET_CLASS_NAMES[0], IMAGENET_CLASS_NAMES[207], IMAGENET_CLASS_NAMES[999]]).toEqual([
+      'tench',
+      'golden retriever',
+      'toilet tissue',
+    ]);
     const home = path.join(tmp, 'home');
     const weights = path.join(tmp, 'mobilenetv2.safetensors');
     const rng = new Rng(4, 2);
     writeSafetensors(weights, torchTensorsOfBackbone('mobilenetv2'), (name, n) =>
-      Float32Array.from({ length: n }, () => (name.endsWith('running_var') ? 0.5 + rng.float() : name.endsWith('bn.weight') ? 1 : rng.normal() * (name.includes('conv') || name.endsWith('.weight') ? 0.2 : 0.05))),
+      Float32Array.from({ length: n }, () =>
+        name.endsWith('running_var')
+          ? 0.5 + rng.float()
+          : name.endsWith('bn.weight')
+            ? 1
+            : rng.normal() * (name.includes('conv') || name.endsWith('.weight') ? 0.2 : 0.05),
+      ),
     );
     const image = path.join(tmp, 'photo.png');
     const w = 300;
     const h = 200;
     const pixels = Buffer.from(Uint8Array.from({ length: w * h * 3 }, (_, i) => ((i % (w * 3)) * 7 + Math.floor(i / (w * 3)) * 3) % 256));
-    await sharp(pixels, { raw: { width: w, height: h, channels: 3 } }).png().toFile(image);
+    await sharp(pixels, { raw: { width: w, height: h, channels: 3 } })
+      .png()
+      .toFile(image);
 
     const added = await cliInProcess(['backbone', 'add', 'mobilenetv2', weights, '--unverified', '--home', home]);
     expect(added.code).toBe(0);
@@ -52,7 +64,10 @@ describe('kiln predict imagenet:NAME', () => {
 
     const json = await cliInProcess(['predict', 'imagenet:mobilenetv2', image, '--home', home, '--json']);
     expect(json.code).toBe(0);
-    const result = JSON.parse(json.stdout) as { weights: { verified: boolean }; predictions: { classIndex: number; top: { className: string }[]; logits: number[] }[] };
+    const result = JSON.parse(json.stdout) as {
+      weights: { verified: boolean };
+      predictions: { classIndex: number; top: { className: string }[]; logits: number[] }[];
+    };
     expect(result.weights.verified).toBe(false);
     const [p] = result.predictions;
     expect(p!.logits).toHaveLength(1000);

@@ -66,14 +66,26 @@ describe('backbone weights store', () => {
     dropsLeft = 1;
     const before = requests.length;
     const phases = new Set<string>();
-    const s = await store.download('resnet18', { url: `${base}/drop/model.safetensors`, sha256: SHA256, acceptLicence: true, retryDelayMs: 10, onProgress: (e) => phases.add(e.phase) });
+    const s = await store.download('resnet18', {
+      url: `${base}/drop/model.safetensors`,
+      sha256: SHA256,
+      acceptLicence: true,
+      retryDelayMs: 10,
+      onProgress: (e) => phases.add(e.phase),
+    });
     expect(s.alreadyStored).toBe(false);
     expect(s.retries).toBe(1);
     const mine = requests.slice(before);
     expect(mine).toHaveLength(2);
     expect(mine[1]!.range).toBe(`bytes=${BYTES.length >> 1}-`);
     expect(fs.readFileSync(store.weightsFile('resnet18')).equals(BYTES)).toBe(true);
-    expect(s.record).toMatchObject({ name: 'resnet18', sha256: SHA256, bytes: BYTES.length, verified: true, source: { kind: 'download', url: `${base}/drop/model.safetensors` } });
+    expect(s.record).toMatchObject({
+      name: 'resnet18',
+      sha256: SHA256,
+      bytes: BYTES.length,
+      verified: true,
+      source: { kind: 'download', url: `${base}/drop/model.safetensors` },
+    });
     expect([...phases]).toEqual(expect.arrayContaining(['download', 'retry', 'verify', 'done']));
     expect(list(path.join(store.root, '.downloads'))).toEqual([]);
     // Asked again: nothing is fetched.
@@ -87,7 +99,9 @@ describe('backbone weights store', () => {
     const store = new BackboneStore(path.join(tmp, 'later'));
     dropsLeft = 1;
     const url = `${base}/drop/later.safetensors`;
-    await expect(store.download('resnet18', { url, sha256: SHA256, acceptLicence: true, maxRetries: 0 })).rejects.toThrow(`download of ${url} failed after 1 attempts`);
+    await expect(store.download('resnet18', { url, sha256: SHA256, acceptLicence: true, maxRetries: 0 })).rejects.toThrow(
+      `download of ${url} failed after 1 attempts`,
+    );
     expect(list(path.join(store.root, '.downloads')).filter((n) => n.endsWith('.part'))).toHaveLength(1);
     expect(await store.record('resnet18')).toBeNull();
     const s = await store.download('resnet18', { url, sha256: SHA256 });
@@ -97,20 +111,26 @@ describe('backbone weights store', () => {
 
   it('refuses a file whose SHA-256 is not the pin, leaving nothing behind', async () => {
     const store = new BackboneStore(path.join(tmp, 'bad-sum'));
-    await expect(store.download('resnet18', { url: `${base}/model.safetensors`, sha256: '0'.repeat(64), acceptLicence: true })).rejects.toThrow(
+    await expect(
+      store.download('resnet18', { url: `${base}/model.safetensors`, sha256: '0'.repeat(64), acceptLicence: true }),
+    ).rejects.toThrow(
       `checksum mismatch for ${base}/model.safetensors: expected sha256 ${'0'.repeat(64)}, got ${SHA256}; the download was removed`,
     );
     expect(list(path.join(store.root, '.downloads'))).toEqual([]);
     expect(list(path.join(store.root, 'resnet18'))).toEqual([]);
     expect(await store.record('resnet18')).toBeNull();
     // The real pin, against these bytes: refused too.
-    await expect(store.download('resnet18', { url: `${base}/model.safetensors` })).rejects.toThrow(`expected sha256 ${findBackbone('resnet18')!.weights.sha256}`);
+    await expect(store.download('resnet18', { url: `${base}/model.safetensors` })).rejects.toThrow(
+      `expected sha256 ${findBackbone('resnet18')!.weights.sha256}`,
+    );
   });
 
   it('needs the licence note accepted before the first download', async () => {
     const store = new BackboneStore(path.join(tmp, 'licence'));
     const before = requests.length;
-    await expect(store.download('resnet18', { url: `${base}/model.safetensors`, sha256: SHA256 })).rejects.toBeInstanceOf(LicenceNotAcceptedError);
+    await expect(store.download('resnet18', { url: `${base}/model.safetensors`, sha256: SHA256 })).rejects.toBeInstanceOf(
+      LicenceNotAcceptedError,
+    );
     expect(requests.length).toBe(before);
     expect(await store.licenceAccepted()).toBe(false);
     await store.acceptLicence();
@@ -128,13 +148,17 @@ describe('backbone weights store', () => {
     expect(fs.statSync(b.file).ino).toBe(stored.ino);
     expect(stored.nlink).toBe(3);
     expect(a.record.sha256).toBe(SHA256);
-    await expect(new BackboneStore(path.join(tmp, 'empty')).linkInto('resnet18', path.join(tmp, 'x'))).rejects.toThrow('run `kiln backbone get resnet18`');
+    await expect(new BackboneStore(path.join(tmp, 'empty')).linkInto('resnet18', path.join(tmp, 'x'))).rejects.toThrow(
+      'run `kiln backbone get resnet18`',
+    );
   });
 
   it('adds a local file: the pin, or --unverified a file whose tensors fit the architecture', async () => {
     const store = new BackboneStore(path.join(tmp, 'add'));
     await expect(store.add('mobilenetv2', SOURCE)).rejects.toThrow(`${SOURCE}: its SHA-256 is ${SHA256}, not the pinned`);
-    await expect(store.add('mobilenetv2', SOURCE, { unverified: true })).rejects.toThrow(`${SOURCE}: does not fit mobilenetv2: missing tensor features.0.0.weight`);
+    await expect(store.add('mobilenetv2', SOURCE, { unverified: true })).rejects.toThrow(
+      `${SOURCE}: does not fit mobilenetv2: missing tensor features.0.0.weight`,
+    );
     // A full-size MobileNetV2 in torchvision's names (zeros: only names and shapes are checked).
     const file = path.join(tmp, 'mobilenetv2.safetensors');
     writeSafetensors(file, torchTensorsOfBackbone('mobilenetv2'));
@@ -159,13 +183,21 @@ describe('backbone weights store', () => {
     expect(yes.stdout).toContain('Downloaded resnet18');
     const listed = await kilnWithInput(['backbone', 'list', '--home', home, '--json'], '');
     const rows = JSON.parse(listed.stdout) as { name: string; cached: { verified: boolean } | null }[];
-    expect(rows.map((r) => [r.name, r.cached?.verified ?? null])).toEqual([['resnet18', true], ['resnet50', null], ['mobilenetv2', null]]);
+    expect(rows.map((r) => [r.name, r.cached?.verified ?? null])).toEqual([
+      ['resnet18', true],
+      ['resnet50', null],
+      ['mobilenetv2', null],
+    ]);
   });
 });
 
 /** `kiln …` as a process with `input` on its stdin. */
 function kilnWithInput(args: string[], input: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [path.join(REPO, 'bin/kiln.js'), ...args], { cwd: REPO, env: { ...process.env, KILN_HOME: '' }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(REPO, 'bin/kiln.js'), ...args], {
+    cwd: REPO,
+    env: { ...process.env, KILN_HOME: '' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));

@@ -82,7 +82,9 @@ describe('checkpoint crash safety', () => {
       if (leg.outcome === 'crashed') expect(lastSwitchedStep(), label).toBe(legs[i + 1]!.resumeAt);
       if (leg.outcome === 'failed') {
         const error = messages.find((m) => m.type === 'error');
-        expect(error, label).toMatchObject({ error: { message: expect.stringContaining('disk full while writing the latest checkpoint') } });
+        expect(error, label).toMatchObject({
+          error: { message: expect.stringContaining('disk full while writing the latest checkpoint') },
+        });
         expect((await store.get(id)).status).toBe('failed');
         // Nothing half-written stays beside the intact previous checkpoint.
         const left = fs.readdirSync(store.checkpointDir(id)).filter((f) => f.startsWith('latest') || f.startsWith('.latest'));
@@ -105,6 +107,8 @@ describe('checkpoint crash safety', () => {
     fs.mkdirSync(store.checkpointDir(id));
     const lost = await trainOnce(id, {});
     expect(lost.messages.find((m) => m.type === 'started')).toBeUndefined();
-    expect(lost.messages.find((m) => m.type === 'error')).toMatchObject({ error: { message: expect.stringContaining(`run ${id} reached step 16 but has no complete checkpoint`) } });
+    expect(lost.messages.find((m) => m.type === 'error')).toMatchObject({
+      error: { message: expect.stringContaining(`run ${id} reached step 16 but has no complete checkpoint`) },
+    });
   });
 });

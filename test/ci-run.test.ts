@@ -30,7 +30,10 @@ function npmInstall(failures: string[]): { status: number | null; calls: string[
 
 describe('.ci/run npm_install', () => {
   it('retries once when npm fails with "Tracker \\"idealTree\\" already exists"', () => {
-    expect(npmInstall(['npm error Tracker "idealTree" already exists'])).toEqual({ status: 0, calls: ['install --no-audit', 'install --no-audit'] });
+    expect(npmInstall(['npm error Tracker "idealTree" already exists'])).toEqual({
+      status: 0,
+      calls: ['install --no-audit', 'install --no-audit'],
+    });
   });
   it('fails at once on any other error, and after a second tracker error', () => {
     expect(npmInstall(['npm error code E404'])).toEqual({ status: 1, calls: ['install --no-audit'] });

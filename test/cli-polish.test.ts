@@ -33,7 +33,10 @@ describe('kiln command line', () => {
     const cases: [string[], string | RegExp][] = [
       [['tran'], 'kiln: unknown command "tran"; did you mean train? (kiln --help lists the commands)'],
       [['train', '--epoch', '3'], 'kiln: unknown option --epoch; did you mean --epochs? (kiln train --help lists the options)'],
-      [['dataset', 'lst', '--home', home], 'kiln: unknown dataset command "lst"; expected one of: download, import, list, show, rm, rename; did you mean list?'],
+      [
+        ['dataset', 'lst', '--home', home],
+        'kiln: unknown dataset command "lst"; expected one of: download, import, list, show, rm, rename; did you mean list?',
+      ],
       [['runs', 'shwo', '--home', home], /^kiln: runs: unknown subcommand "shwo"; expected one of: list, show, .*; did you mean show\?$/],
       [['arch', 'lsit'], 'kiln: arch: unknown subcommand "lsit"; expected list or show; did you mean list?'],
       [['serve', '--prot', '0'], 'kiln: unknown option --prot; did you mean --port? (kiln serve --help lists the options)'],
@@ -48,9 +51,15 @@ describe('kiln command line', () => {
 
   it('says which command lists what was not found', async () => {
     const run = await kiln('runs', 'show', '20990101-000000-none', '--home', home);
-    expect(run).toMatchObject({ code: 2, stderr: `kiln: no run "20990101-000000-none" in ${path.join(home, 'runs')}; \`kiln runs list\` shows what there is` });
+    expect(run).toMatchObject({
+      code: 2,
+      stderr: `kiln: no run "20990101-000000-none" in ${path.join(home, 'runs')}; \`kiln runs list\` shows what there is`,
+    });
     const data = await kiln('train', '--dataset', 'holiday-photos', '--home', home);
-    expect(data).toMatchObject({ code: 2, stderr: `kiln: no dataset "holiday-photos" in ${path.join(home, 'datasets')}; \`kiln dataset list\` shows what there is` });
+    expect(data).toMatchObject({
+      code: 2,
+      stderr: `kiln: no dataset "holiday-photos" in ${path.join(home, 'datasets')}; \`kiln dataset list\` shows what there is`,
+    });
   });
 
   it('prints tables with headers', async () => {

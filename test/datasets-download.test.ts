@@ -48,7 +48,10 @@ beforeAll(async () => {
       setTimeout(() => fs.createReadStream(TARBALL, { start: SIZE >> 1 }).pipe(res), 300);
       return;
     }
-    const stream = fs.createReadStream(TARBALL, { start, end: url.startsWith('/drop') && dropsLeft > 0 ? start + Math.floor((SIZE - start) / 2) - 1 : undefined });
+    const stream = fs.createReadStream(TARBALL, {
+      start,
+      end: url.startsWith('/drop') && dropsLeft > 0 ? start + Math.floor((SIZE - start) / 2) - 1 : undefined,
+    });
     if (url.startsWith('/drop') && dropsLeft > 0) {
       // Send half, then cut the connection as a flaky network would.
       dropsLeft--;
@@ -81,7 +84,9 @@ describe('CIFAR-10 download', () => {
     dropsLeft = 1;
     requests.length = 0;
     const events: DownloadProgressEvent[] = [];
-    const s = await downloadCifar10(store, { url: `${base}/drop/cifar-10-binary.tar.gz`, sha256: SHA256, retryDelayMs: 10 }, (e) => events.push(e));
+    const s = await downloadCifar10(store, { url: `${base}/drop/cifar-10-binary.tar.gz`, sha256: SHA256, retryDelayMs: 10 }, (e) =>
+      events.push(e),
+    );
 
     // The resume starts where the bytes that reached disk end: at most half (the server's send buffer dies with the socket).
     const retry = events.find((e) => e.phase === 'retry') as Extract<DownloadProgressEvent, { phase: 'retry' }>;
@@ -93,7 +98,15 @@ describe('CIFAR-10 download', () => {
     expect(s.bytes).toBe(SIZE);
     const dl = events.filter((e) => e.phase === 'download');
     expect(dl.at(-1)).toMatchObject({ bytes: SIZE, totalBytes: SIZE });
-    expect(events.map((e) => e.phase).filter((p, i, a) => p !== a[i - 1])).toEqual(['download', 'retry', 'download', 'verify', 'unpack', 'write', 'done']);
+    expect(events.map((e) => e.phase).filter((p, i, a) => p !== a[i - 1])).toEqual([
+      'download',
+      'retry',
+      'download',
+      'verify',
+      'unpack',
+      'write',
+      'done',
+    ]);
 
     const n = fake.perBatch;
     expect(s.classes.map((c) => c.name)).toEqual(CIFAR10_CLASSES);
@@ -112,8 +125,13 @@ describe('CIFAR-10 download', () => {
     expect(Array.from(d.val.labels.subarray(0, 5))).toEqual(first(raw.get('test_batch.bin')!));
     const b1 = raw.get('data_batch_1.bin')!;
     // HWC: pixel (x=5, y=2) of image 3 is R at plane offset 2*32+5 of the record.
-    const rec = 3 * 3073 + 1, p = 2 * 32 + 5;
-    expect(Array.from(d.train.images.subarray((3 * 1024 + p) * 3, (3 * 1024 + p) * 3 + 3))).toEqual([b1[rec + p], b1[rec + 1024 + p], b1[rec + 2048 + p]]);
+    const rec = 3 * 3073 + 1,
+      p = 2 * 32 + 5;
+    expect(Array.from(d.train.images.subarray((3 * 1024 + p) * 3, (3 * 1024 + p) * 3 + 3))).toEqual([
+      b1[rec + p],
+      b1[rec + 1024 + p],
+      b1[rec + 2048 + p],
+    ]);
     expect(d.mean[0]).toBeGreaterThan(0.45);
     expect(d.mean[0]).toBeLessThan(0.53);
     expect(leftovers(home)).toEqual({ temp: [], datasets: ['cifar10'], downloads: [] });
@@ -125,7 +143,12 @@ describe('CIFAR-10 download', () => {
     const url = `${base}/slow/cifar-10-binary.tar.gz`;
     const ac = new AbortController();
     await expect(
-      downloadCifar10(store, { url, md5: MD5 }, (e) => e.phase === 'download' && e.bytes > SIZE / 4 && ac.abort(new Error('stop')), ac.signal),
+      downloadCifar10(
+        store,
+        { url, md5: MD5 },
+        (e) => e.phase === 'download' && e.bytes > SIZE / 4 && ac.abort(new Error('stop')),
+        ac.signal,
+      ),
     ).rejects.toThrow('stop');
     let left = leftovers(home);
     expect(left.datasets).toEqual([]);
@@ -150,7 +173,9 @@ describe('CIFAR-10 download', () => {
   it('reports HTTP errors, unreachable hosts and corrupt archives in one line, leaving existing datasets alone', async () => {
     const home = path.join(tmp, 'errors');
     const store = new DatasetStore(home);
-    await expect(downloadCifar10(store, { url: `${base}/missing.tar.gz`, md5: MD5 })).rejects.toThrow(`download of ${base}/missing.tar.gz failed: HTTP 404 Not Found`);
+    await expect(downloadCifar10(store, { url: `${base}/missing.tar.gz`, md5: MD5 })).rejects.toThrow(
+      `download of ${base}/missing.tar.gz failed: HTTP 404 Not Found`,
+    );
 
     const closed = http.createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
@@ -172,7 +197,9 @@ describe('CIFAR-10 download', () => {
     await expect(downloadCifar10(store, { url: `${base}/full/c.tar.gz`, sha256: SHA256 })).rejects.toThrow(/already exists/);
     expect(requests).toEqual([]);
     expect(fs.readFileSync(path.join(home, 'datasets', 'cifar10', 'manifest.json'), 'utf8')).toBe('keep me');
-    await expect(downloadCifar10(store, { url: `${base}/x`, sha256: 'xyz' })).rejects.toThrow('--sha256: expected 64 hex digits, got "xyz"');
+    await expect(downloadCifar10(store, { url: `${base}/x`, sha256: 'xyz' })).rejects.toThrow(
+      '--sha256: expected 64 hex digits, got "xyz"',
+    );
   });
 });
 
@@ -186,13 +213,17 @@ describe('CIFAR-10 from a file or a mirror', () => {
       `checksum mismatch for ${TARBALL}: expected md5 ${CIFAR10_MD5} (the official tarball's), got ${MD5}; for another copy of CIFAR-10 in the same format, give its checksum with --sha256 or --md5`,
     );
     expect(fs.statSync(TARBALL).size).toBe(SIZE);
-    await expect(downloadCifar10(store, { file: path.join(tmp, 'nope.tar.gz') })).rejects.toThrow(`--file ${path.join(tmp, 'nope.tar.gz')}: no such file`);
+    await expect(downloadCifar10(store, { file: path.join(tmp, 'nope.tar.gz') })).rejects.toThrow(
+      `--file ${path.join(tmp, 'nope.tar.gz')}: no such file`,
+    );
     await expect(downloadCifar10(store, { file: tmp })).rejects.toThrow(/not a file/);
     await expect(downloadCifar10(store, { file: TARBALL, url: base })).rejects.toThrow('give either --file or --url, not both');
 
     const cli = await cliInProcess(['dataset', 'download', 'cifar10', '--file', TARBALL, '--sha256', SHA256, '--home', home]);
     expect(cli.stderr).toBe('');
-    expect(cli.stdout).toContain(`Read CIFAR-10 as "cifar10": 10 classes, ${5 * fake.perBatch} training and ${fake.perBatch} validation (test) images at 32×32.`);
+    expect(cli.stdout).toContain(
+      `Read CIFAR-10 as "cifar10": 10 classes, ${5 * fake.perBatch} training and ${fake.perBatch} validation (test) images at 32×32.`,
+    );
     expect(cli.stdout).toContain('checksum sha256 ok');
     expect(cli.code).toBe(0);
     expect(requests).toEqual([]);

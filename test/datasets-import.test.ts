@@ -19,7 +19,14 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 type RGB = [number, number, number];
 const solid = (w: number, h: number, c: RGB, channels: 3 | 4 = 3) =>
-  sharp({ create: { width: w, height: h, channels, background: channels === 4 ? { r: c[0], g: c[1], b: c[2], alpha: 1 } : { r: c[0], g: c[1], b: c[2] } } });
+  sharp({
+    create: {
+      width: w,
+      height: h,
+      channels,
+      background: channels === 4 ? { r: c[0], g: c[1], b: c[2], alpha: 1 } : { r: c[0], g: c[1], b: c[2] },
+    },
+  });
 
 /** A hand-written BMP (sharp cannot write one): 24-bit bottom-up, or 8-bit with a palette. */
 function bmp(w: number, h: number, pixel: (x: number, y: number) => RGB, bits: 24 | 8 = 24): Buffer {
@@ -78,7 +85,8 @@ describe('folder import: formats and broken files', () => {
     const blue = path.join(folder, 'blue dog');
     const green = path.join(folder, 'green');
     const empty = path.join(folder, 'empty class');
-    for (const d of [red, blue, green, empty, path.join(folder, '.hidden-class'), path.join(blue, 'nested', 'deeper')]) fs.mkdirSync(d, { recursive: true });
+    for (const d of [red, blue, green, empty, path.join(folder, '.hidden-class'), path.join(blue, 'nested', 'deeper')])
+      fs.mkdirSync(d, { recursive: true });
     // Every format, extension case-insensitive, in the red class.
     await solid(40, 30, RED).jpeg().toFile(path.join(red, 'a.JPG'));
     await solid(40, 30, RED).png({ palette: true }).toFile(path.join(red, 'palette.png'));
@@ -87,14 +95,31 @@ describe('folder import: formats and broken files', () => {
     await solid(40, 30, RED).webp({ lossless: true }).toFile(path.join(red, 'b.WebP'));
     await solid(40, 30, RED).gif().toFile(path.join(red, 'c.gif'));
     await solid(40, 30, RED).tiff().toFile(path.join(red, 'd.TIFF'));
-    fs.writeFileSync(path.join(red, 'e.bmp'), bmp(20, 10, () => RED));
-    fs.writeFileSync(path.join(red, 'f 8bit.BMP'), bmp(21, 11, () => RED, 8));
+    fs.writeFileSync(
+      path.join(red, 'e.bmp'),
+      bmp(20, 10, () => RED),
+    );
+    fs.writeFileSync(
+      path.join(red, 'f 8bit.BMP'),
+      bmp(21, 11, () => RED, 8),
+    );
     fs.writeFileSync(path.join(red, '日本語の名前.jpg'), await solid(30, 30, RED).jpeg().toBuffer());
     // Grey images become 3 equal channels.
-    await sharp({ create: { width: 30, height: 30, channels: 3, background: { r: 128, g: 128, b: 128 } } }).grayscale().png().toFile(path.join(green, 'grey.png'));
-    for (let i = 0; i < 4; i++) await solid(32 + i, 32, GREEN).jpeg().toFile(path.join(green, `g${i}.jpeg`));
-    for (let i = 0; i < 5; i++) await solid(50, 20 + i, BLUE).png().toFile(path.join(blue, `b${i}.png`));
-    await solid(10, 10, BLUE).png().toFile(path.join(blue, 'nested', 'deeper', 'deep.png'));
+    await sharp({ create: { width: 30, height: 30, channels: 3, background: { r: 128, g: 128, b: 128 } } })
+      .grayscale()
+      .png()
+      .toFile(path.join(green, 'grey.png'));
+    for (let i = 0; i < 4; i++)
+      await solid(32 + i, 32, GREEN)
+        .jpeg()
+        .toFile(path.join(green, `g${i}.jpeg`));
+    for (let i = 0; i < 5; i++)
+      await solid(50, 20 + i, BLUE)
+        .png()
+        .toFile(path.join(blue, `b${i}.png`));
+    await solid(10, 10, BLUE)
+      .png()
+      .toFile(path.join(blue, 'nested', 'deeper', 'deep.png'));
     // Broken ones: zero bytes, truncated JPEG and PNG, text named .jpg, a dangling link; and things to ignore.
     fs.writeFileSync(path.join(blue, 'zero.jpg'), '');
     const jpg = await solid(64, 64, BLUE).jpeg().toBuffer();
@@ -106,7 +131,9 @@ describe('folder import: formats and broken files', () => {
     fs.writeFileSync(path.join(blue, 'notes.txt'), 'ignored');
     fs.writeFileSync(path.join(red, '.DS_Store'), 'junk');
     fs.writeFileSync(path.join(red, '._a.JPG'), 'AppleDouble junk');
-    await solid(8, 8, GREEN).png().toFile(path.join(folder, '.hidden-class', 'x.png'));
+    await solid(8, 8, GREEN)
+      .png()
+      .toFile(path.join(folder, '.hidden-class', 'x.png'));
     await solid(8, 8, GREEN).png().toFile(path.join(folder, 'loose.png'));
     // A loop: blue dog/nested/up -> the import root.
     fs.symlinkSync(folder, path.join(blue, 'nested', 'up'));
@@ -141,7 +168,9 @@ describe('folder import: formats and broken files', () => {
       if (label === 1 && c[0] === c[1] && c[1] === c[2]) continue; // the grey image in "green"
       expect(near(c, wanted[label]), `image ${i} of class ${label} is ${c}`).toBe(true);
     }
-    const grey = Array.from({ length: d.train.count }, (_v, i) => px(d.train.images, 16, i, 3, 3)).filter((c) => c[0] === c[1] && c[1] === c[2]);
+    const grey = Array.from({ length: d.train.count }, (_v, i) => px(d.train.images, 16, i, 3, 3)).filter(
+      (c) => c[0] === c[1] && c[1] === c[2],
+    );
     expect(grey.length).toBe(1);
     expect(Math.abs(grey[0][0] - 128)).toBeLessThanOrEqual(2);
   });
@@ -153,8 +182,13 @@ describe('folder import: formats and broken files', () => {
     const halves = Buffer.alloc(40 * 20 * 3);
     for (let y = 0; y < 20; y++) for (let x = 0; x < 40; x++) halves.set(x < 20 ? RED : BLUE, (y * 40 + x) * 3);
     const raw = { raw: { width: 40, height: 20, channels: 3 as const } };
-    await sharp(halves, raw).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toFile(path.join(f, 'a', 'rotated.jpg'));
-    await sharp(halves, raw).png().toFile(path.join(f, 'b', 'plain.png'));
+    await sharp(halves, raw)
+      .jpeg({ quality: 95 })
+      .withMetadata({ orientation: 6 })
+      .toFile(path.join(f, 'a', 'rotated.jpg'));
+    await sharp(halves, raw)
+      .png()
+      .toFile(path.join(f, 'b', 'plain.png'));
     const s = await importFolder(store, { folder: f, size: 20, valSplit: 0 });
     const d = await store.load(s.id);
     const rotated = d.train.labels.indexOf(0);
@@ -181,7 +215,9 @@ describe('folder import: layouts and splits', () => {
       fs.mkdirSync(path.join(root, cls), { recursive: true });
       for (let i = 0; i < n; i++) {
         // Each file gets a distinct colour, so the split can be traced back to files.
-        await solid(12, 12, [k % 256, (k * 7) % 256, i]).png().toFile(path.join(root, cls, `img-${String(i).padStart(3, '0')}.png`));
+        await solid(12, 12, [k % 256, (k * 7) % 256, i])
+          .png()
+          .toFile(path.join(root, cls, `img-${String(i).padStart(3, '0')}.png`));
         k++;
       }
     }
@@ -209,7 +245,8 @@ describe('folder import: layouts and splits', () => {
     // Same images overall, just divided differently.
     const all = (d: typeof da) => {
       const set: string[] = [];
-      for (const split of [d.train, d.val]) for (let i = 0; i < split.count; i++) set.push(Buffer.from(split.images.subarray(i * 192, (i + 1) * 192)).toString('hex'));
+      for (const split of [d.train, d.val])
+        for (let i = 0; i < split.count; i++) set.push(Buffer.from(split.images.subarray(i * 192, (i + 1) * 192)).toString('hex'));
       return set.sort();
     };
     expect(all(dc)).toEqual(all(da));
@@ -245,7 +282,13 @@ describe('folder import: layouts and splits', () => {
       { name: 'dog', train: 4, val: 3 },
     ]);
     expect((await store.get(s.id)).source).toMatchObject({ kind: 'folder', layout: 'split-folders', valSplit: null });
-    expect((await store.sources(s.id))!.val).toEqual(['Validation/cat/img-000.png', 'Validation/cat/img-001.png', 'Validation/dog/img-000.png', 'Validation/dog/img-001.png', 'Validation/dog/img-002.png']);
+    expect((await store.sources(s.id))!.val).toEqual([
+      'Validation/cat/img-000.png',
+      'Validation/cat/img-001.png',
+      'Validation/dog/img-000.png',
+      'Validation/dog/img-001.png',
+      'Validation/dog/img-002.png',
+    ]);
   });
 
   it('refuses fewer than two classes with images, and a missing folder', async () => {
@@ -261,12 +304,25 @@ describe('folder import: layouts and splits', () => {
   it('runs as `kiln dataset import --json` and is listed afterwards', () => {
     const home = path.join(tmp, 'home-cli');
     const f = path.join(tmp, 'split');
-    const kiln = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'bin/kiln.js'), 'dataset', ...args, '--home', home], { encoding: 'utf8' });
+    const kiln = (...args: string[]) =>
+      spawnSync(process.execPath, [path.join(ROOT, 'bin/kiln.js'), 'dataset', ...args, '--home', home], { encoding: 'utf8' });
     const r = kiln('import', f, '--name', 'Katzen & Hunde', '--size', '8', '--json');
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(Object.keys(out)).toEqual(['id', 'name', 'imageSize', 'sizeChosen', 'bytes', 'medianShortSide', 'classes', 'train', 'val', 'skipped', 'warnings']);
+    expect(Object.keys(out)).toEqual([
+      'id',
+      'name',
+      'imageSize',
+      'sizeChosen',
+      'bytes',
+      'medianShortSide',
+      'classes',
+      'train',
+      'val',
+      'skipped',
+      'warnings',
+    ]);
     expect(out).toMatchObject({ id: 'katzen-hunde', name: 'Katzen & Hunde', imageSize: 8, train: 10, val: 5, skipped: [] });
     const listed = JSON.parse(kiln('list', '--json').stdout);
     expect(listed.map((d: { id: string }) => d.id)).toEqual(['synthetic', 'katzen-hunde']);

@@ -14,7 +14,11 @@ afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
 
 async function tinyDataset(id: string) {
   const S = 8;
-  const split = (count: number) => ({ count, images: new Uint8Array(count * S * S * 3).map((_, i) => (i * 37) % 256), labels: new Uint8Array(count).map((_, i) => i % 2) });
+  const split = (count: number) => ({
+    count,
+    images: new Uint8Array(count * S * S * 3).map((_, i) => (i * 37) % 256),
+    labels: new Uint8Array(count).map((_, i) => i % 2),
+  });
   return new DatasetStore(home).create({
     id,
     name: 'Tiny shapes',
@@ -30,11 +34,15 @@ describe('datasets in use', () => {
   it('delete names the runs and needs confirming; afterwards the runs keep their metrics and say plainly what is unavailable', async () => {
     const manifest = await tinyDataset('tiny');
     const store = new RunStore(home);
-    const run = await createRun(store, { data: { dataset: 'tiny', limitTrain: 0, limitVal: 0 } }, {
-      name: 'first try',
-      status: 'paused',
-      dataset: { id: 'tiny', name: manifest.name, manifestHash: 'sha256:' + '0'.repeat(64), classes: manifest.classes, train: 4, val: 2 },
-    });
+    const run = await createRun(
+      store,
+      { data: { dataset: 'tiny', limitTrain: 0, limitVal: 0 } },
+      {
+        name: 'first try',
+        status: 'paused',
+        dataset: { id: 'tiny', name: manifest.name, manifestHash: 'sha256:' + '0'.repeat(64), classes: manifest.classes, train: 4, val: 2 },
+      },
+    );
     await store.appendMetrics(run.id, [...fakeSteps(1, 4, 4), fakeEpoch(0, 4, 0.5)]);
     await store.flushMetrics(run.id);
     const services = await createKilnServices({ home, emit: () => undefined });
@@ -42,7 +50,8 @@ describe('datasets in use', () => {
       expect(await services.handlers['datasets.usage']('tiny')).toEqual({ runs: [{ id: run.id, name: 'first try', status: 'paused' }] });
       await expect(services.handlers['datasets.remove']('tiny')).rejects.toMatchObject({
         name: 'DatasetInUseError',
-        message: 'dataset "tiny" was used by 1 run: "first try". Deleting it keeps their metrics and checkpoints, but their mistake images, evaluation, "try a picture" and resume will be unavailable; confirm to delete it anyway',
+        message:
+          'dataset "tiny" was used by 1 run: "first try". Deleting it keeps their metrics and checkpoints, but their mistake images, evaluation, "try a picture" and resume will be unavailable; confirm to delete it anyway',
       });
       expect((await services.handlers['datasets.list']()).map((d) => d.id)).toContain('tiny');
 

@@ -55,7 +55,9 @@ describe('dataset limits', () => {
     const fds = fs.readdirSync('/proc/self/fd').length;
     process.env.KILN_TEST_ENOSPC_OP = 'dataset';
     try {
-      await expect(importFolder(store, { folder, name: 'pets', size: 8, valSplit: 0.2 })).rejects.toThrow(/^disk full while writing dataset "pets" in /);
+      await expect(importFolder(store, { folder, name: 'pets', size: 8, valSplit: 0.2 })).rejects.toThrow(
+        /^disk full while writing dataset "pets" in /,
+      );
     } finally {
       delete process.env.KILN_TEST_ENOSPC_OP;
     }
@@ -65,11 +67,12 @@ describe('dataset limits', () => {
     expect((await importFolder(store, { folder, name: 'pets', size: 8, valSplit: 0.2 })).id).toBe('pets');
   });
 
-
   it('a BMP over the pixel limit is refused before its pixels are allocated; a large one decodes without blocking the event loop', async () => {
     const file = path.join(dir, 'huge.bmp');
     fs.writeFileSync(file, bmp1bit(20000, 20000));
-    await expect(decodeImage(file, { size: 32, fit: 'crop' })).rejects.toThrow('BMP: 20000×20000 is 400 megapixels, more than the 268 megapixels Kiln reads');
+    await expect(decodeImage(file, { size: 32, fit: 'crop' })).rejects.toThrow(
+      'BMP: 20000×20000 is 400 megapixels, more than the 268 megapixels Kiln reads',
+    );
     // Other work (a server's requests) runs while a 16-megapixel BMP decodes.
     let turns = 0;
     let done = false;
@@ -84,7 +87,6 @@ describe('dataset limits', () => {
     expect(raw.data.length).toBe(4000 * 4000 * 3);
     expect(turns).toBeGreaterThan(20);
   });
-
 
   it('a skipped 512 MiB tar entry streams by in constant memory; a wanted one over the cap is refused', async () => {
     const base = process.memoryUsage().arrayBuffers;
@@ -127,11 +129,14 @@ describe('dataset limits', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as { port: number }).port;
     try {
-      for (const [route, words] of [['announced', `${10 << 20} bytes`], ['chunked', `more than ${1 << 20} bytes`]] as const) {
+      for (const [route, words] of [
+        ['announced', `${10 << 20} bytes`],
+        ['chunked', `more than ${1 << 20} bytes`],
+      ] as const) {
         const file = path.join(dir, `${route}.part`);
-        await expect(downloadWithResume({ url: `http://127.0.0.1:${port}/${route}`, file, maxBytes: 1 << 20, maxRetries: 0 })).rejects.toThrow(
-          `download of http://127.0.0.1:${port}/${route} refused: ${words}, and at most ${1 << 20} are expected`,
-        );
+        await expect(
+          downloadWithResume({ url: `http://127.0.0.1:${port}/${route}`, file, maxBytes: 1 << 20, maxRetries: 0 }),
+        ).rejects.toThrow(`download of http://127.0.0.1:${port}/${route} refused: ${words}, and at most ${1 << 20} are expected`);
         expect(fs.existsSync(file)).toBe(false);
       }
     } finally {

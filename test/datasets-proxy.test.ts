@@ -28,10 +28,12 @@ describe('downloads through a proxy', () => {
     // A forwarding proxy: absolute-form GETs are fetched and relayed; CONNECT tunnels are refused.
     proxy = http.createServer((req, res) => {
       seen.push({ method: req.method!, url: req.url! });
-      http.get(req.url!, { headers: { range: req.headers.range ?? '' } }, (up) => {
-        res.writeHead(up.statusCode!, up.headers);
-        up.pipe(res);
-      }).on('error', () => res.writeHead(502).end());
+      http
+        .get(req.url!, { headers: { range: req.headers.range ?? '' } }, (up) => {
+          res.writeHead(up.statusCode!, up.headers);
+          up.pipe(res);
+        })
+        .on('error', () => res.writeHead(502).end());
     });
     proxy.on('connect', (req, socket) => {
       seen.push({ method: 'CONNECT', url: req.url! });
@@ -49,7 +51,11 @@ describe('downloads through a proxy', () => {
     seen.length = 0;
     const asked: string[] = [];
     const file = path.join(dir, 'via-proxy.bin');
-    const result = await downloadWithResume({ url: originUrl, file, proxyFor: async (u) => (asked.push(u), `PROXY 127.0.0.1:${proxyPort}; DIRECT`) });
+    const result = await downloadWithResume({
+      url: originUrl,
+      file,
+      proxyFor: async (u) => (asked.push(u), `PROXY 127.0.0.1:${proxyPort}; DIRECT`),
+    });
     expect(result.bytes).toBe(BODY.length);
     expect(fs.readFileSync(file).equals(BODY)).toBe(true);
     expect(asked).toEqual([originUrl]);
@@ -67,9 +73,14 @@ describe('downloads through a proxy', () => {
   it('asks for a CONNECT tunnel for https and names the proxy that refused it', async () => {
     seen.length = 0;
     const file = path.join(dir, 'tunnel.bin');
-    await expect(downloadWithResume({ url: 'https://cifar.kiln.invalid/data.bin', file, maxRetries: 0, proxyFor: async () => `PROXY 127.0.0.1:${proxyPort}` })).rejects.toThrow(
-      `the proxy 127.0.0.1:${proxyPort} refused a tunnel to cifar.kiln.invalid:443: HTTP 403`,
-    );
+    await expect(
+      downloadWithResume({
+        url: 'https://cifar.kiln.invalid/data.bin',
+        file,
+        maxRetries: 0,
+        proxyFor: async () => `PROXY 127.0.0.1:${proxyPort}`,
+      }),
+    ).rejects.toThrow(`the proxy 127.0.0.1:${proxyPort} refused a tunnel to cifar.kiln.invalid:443: HTTP 403`);
     expect(seen).toEqual([{ method: 'CONNECT', url: 'cifar.kiln.invalid:443' }]);
   });
 });

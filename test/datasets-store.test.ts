@@ -23,7 +23,15 @@ function makeData(id: string, train: number, val: number, classes = ['a', 'b', '
     }
     return { count: n, images, labels };
   };
-  return { id, name: `Data ${id}`, source: { kind: 'cifar10', url: 'http://x/y', checksum: null }, imageSize: S, classes, train: split(train, 0), val: split(val, 1000) };
+  return {
+    id,
+    name: `Data ${id}`,
+    source: { kind: 'cifar10', url: 'http://x/y', checksum: null },
+    imageSize: S,
+    classes,
+    train: split(train, 0),
+    val: split(val, 1000),
+  };
 }
 
 describe('DatasetStore', () => {

@@ -13,7 +13,8 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const ELECTRON_VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules/electron/package.json'), 'utf8')) as { version: string }).version;
+const ELECTRON_VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules/electron/package.json'), 'utf8')) as { version: string })
+  .version;
 
 let tmp: string;
 let server: http.Server;
@@ -46,7 +47,9 @@ function npm(args: string[]): Promise<{ code: number; stdout: string; stderr: st
     ELECTRON_MIRROR: mirror,
   };
   return new Promise((resolve) => {
-    execFile('npm', args, { cwd: ROOT, env, timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    execFile('npm', args, { cwd: ROOT, env, timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -63,7 +66,9 @@ describe('npm start without an Electron binary', () => {
     expect(paragraph).toContain(path.join(tmp, 'no-electron'));
     expect(paragraph).toContain('run `npx install-electron`');
     // The manual download's place is where @electron/get looks in its cache for that URL.
-    const { Cache } = (await import(pathToFileURL(path.join(ROOT, 'node_modules/@electron/get/dist/Cache.js')).href)) as { Cache: new (root: string) => { getCachePath(url: string, file: string): string } };
+    const { Cache } = (await import(pathToFileURL(path.join(ROOT, 'node_modules/@electron/get/dist/Cache.js')).href)) as {
+      Cache: new (root: string) => { getCachePath(url: string, file: string): string };
+    };
     const cached = new Cache(path.join(tmp, 'electron-cache')).getCachePath(`${mirror}v${ELECTRON_VERSION}/${file}`, file);
     expect(paragraph).toContain(`put it at ${cached};`);
     // One paragraph, no stack.

@@ -43,12 +43,19 @@ describe('export destinations', () => {
       }) as never,
     });
     try {
-      await expect(services.handlers['runs.export'](run.id, '/proc/kiln-export-test')).rejects.toThrow('cannot write to /proc/kiln-export-test: not a writable folder');
+      await expect(services.handlers['runs.export'](run.id, '/proc/kiln-export-test')).rejects.toThrow(
+        'cannot write to /proc/kiln-export-test: not a writable folder',
+      );
       await expect(services.handlers['runs.export'](run.id, aFile)).rejects.toThrow(`export folder "${aFile}": exists and is not a folder`);
-      await expect(services.handlers['runs.export'](run.id, path.join(aFile, 'm'))).rejects.toThrow(`cannot write to ${path.join(aFile, 'm')}: ${aFile} is a file, not a folder`);
+      await expect(services.handlers['runs.export'](run.id, path.join(aFile, 'm'))).rejects.toThrow(
+        `cannot write to ${path.join(aFile, 'm')}: ${aFile} is a file, not a folder`,
+      );
       const ro = path.join(outside, 'read-only');
       fs.mkdirSync(ro, { mode: 0o555 });
-      if (process.getuid?.() !== 0) await expect(services.handlers['runs.export'](run.id, path.join(ro, 'm'))).rejects.toThrow(`cannot write to ${path.join(ro, 'm')}: permission denied`);
+      if (process.getuid?.() !== 0)
+        await expect(services.handlers['runs.export'](run.id, path.join(ro, 'm'))).rejects.toThrow(
+          `cannot write to ${path.join(ro, 'm')}: permission denied`,
+        );
       expect(jobs).toBe(0);
     } finally {
       await services.shutdown();

@@ -37,13 +37,31 @@ async function tensors(runId: string, slot: string): Promise<Map<string, Float32
   return new Map(meta.tensors.filter((t) => !t.name.endsWith('/velocity')).map((t) => [t.name, values(t.name, t.shape)]));
 }
 
-const same = (a: Float32Array | undefined, b: Float32Array | undefined) => !!a && !!b && a.length === b.length && a.every((v, i) => v === b[i]);
+const same = (a: Float32Array | undefined, b: Float32Array | undefined) =>
+  !!a && !!b && a.length === b.length && a.every((v, i) => v === b[i]);
 
 beforeAll(async () => {
   home = tempHome();
   store = new RunStore(home);
   spec = writeTinySpec(home);
-  const run = await kiln(trainArgs(['--arch', spec, '--dataset', 'synthetic', '--limit-train', '64', '--limit-val', '32', '--batch-size', '32', '--epochs', '1', '--name', 'shapes']));
+  const run = await kiln(
+    trainArgs([
+      '--arch',
+      spec,
+      '--dataset',
+      'synthetic',
+      '--limit-train',
+      '64',
+      '--limit-val',
+      '32',
+      '--batch-size',
+      '32',
+      '--epochs',
+      '1',
+      '--name',
+      'shapes',
+    ]),
+  );
   expect(run.code).toBe(0);
   source = runIdOf(run.stdout);
 
@@ -69,9 +87,25 @@ afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
 describe('fine-tuning from a past run', () => {
   it('on other classes: keeps the body, re-draws the head, freezes the body for the first epoch, records the origin', async () => {
     // Paused after the first (frozen) epoch's last step: its checkpoint shows what the frozen epoch changed.
-    const first = await kiln(trainArgs(['--dataset', 'two', '--init-from', source, '--freeze-epochs', '1', '--epochs', '2', '--batch-size', '12', '--name', 'two-ft']), {
-      KILN_PAUSE_AT_STEP: '3',
-    });
+    const first = await kiln(
+      trainArgs([
+        '--dataset',
+        'two',
+        '--init-from',
+        source,
+        '--freeze-epochs',
+        '1',
+        '--epochs',
+        '2',
+        '--batch-size',
+        '12',
+        '--name',
+        'two-ft',
+      ]),
+      {
+        KILN_PAUSE_AT_STEP: '3',
+      },
+    );
     expect(first.stderr).toBe('');
     // A paused run exits as an interrupted command does.
     expect(first.code).toBe(130);
@@ -117,7 +151,12 @@ describe('fine-tuning from a past run', () => {
     expect(same(after.get('prep/conv/kernel'), src.get('prep/conv/kernel'))).toBe(false);
 
     const shown = await kiln(['runs', 'show', id, '--home', home]);
-    expect(shown.stdout).toMatch(new RegExp(`^Started from +run ${source} \\(Synthetic shapes, best checkpoint of epoch 1, val .*\\); head re-initialised \\(other classes\\); body frozen for 1 epoch\\(s\\)$`, 'm'));
+    expect(shown.stdout).toMatch(
+      new RegExp(
+        `^Started from +run ${source} \\(Synthetic shapes, best checkpoint of epoch 1, val .*\\); head re-initialised \\(other classes\\); body frozen for 1 epoch\\(s\\)$`,
+        'm',
+      ),
+    );
     const compared = await kiln(['runs', 'compare', source, id, '--home', home, '--json']);
     const c = JSON.parse(compared.stdout);
     expect(c.runs.map((r: { origin: { runId: string } | null }) => r.origin?.runId ?? null)).toEqual([null, source]);
@@ -128,7 +167,12 @@ describe('fine-tuning from a past run', () => {
   });
 
   it('on the same classes: starts from every source tensor, head included', async () => {
-    const config = mergeRunConfig(DEFAULT_RUN_CONFIG, { data: { dataset: 'synthetic', limitTrain: 32, limitVal: 16 }, net: { arch: TINY }, initFrom: source, opt: { epochs: 1 } });
+    const config = mergeRunConfig(DEFAULT_RUN_CONFIG, {
+      data: { dataset: 'synthetic', limitTrain: 32, limitVal: 16 },
+      net: { arch: TINY },
+      initFrom: source,
+      opt: { epochs: 1 },
+    });
     const record = await createRun(home, config, 'same-classes');
     expect(record.origin).toMatchObject({ runId: source, head: 'kept', reinitialised: [] });
     // What the trainer's first session does: a seeded model, then the starting weights over it.
@@ -143,7 +187,9 @@ describe('fine-tuning from a past run', () => {
   it('refuses what cannot work, naming the problem', async () => {
     const arch = await kiln(trainArgs(['--dataset', 'two', '--init-from', source, '--arch', 'resnet-9-s']));
     expect(arch.code).toBe(2);
-    expect(arch.stderr.trim()).toBe(`kiln: start from run ${source}: it trained a custom resnet9 spec, this run asks for "resnet-9-s"; fine-tuning keeps the architecture (choose the source run's)`);
+    expect(arch.stderr.trim()).toBe(
+      `kiln: start from run ${source}: it trained a custom resnet9 spec, this run asks for "resnet-9-s"; fine-tuning keeps the architecture (choose the source run's)`,
+    );
     const freeze = await kiln(trainArgs(['--dataset', 'two', '--freeze-epochs', '1']));
     expect(freeze.code).toBe(2);
     expect(freeze.stderr.trim()).toBe('kiln: --freeze-epochs: only with --init-from <run-id> or imagenet:NAME');

@@ -65,40 +65,53 @@ function maxStateError(a: Record<string, Float32Array>, b: Record<string, Float3
 
 describe.skipIf(skip)('the GPU trainer page in Chromium (WebGPU on SwiftShader)', () => {
   it.each([
-    { preset: 'resnet-9', arch: { kind: 'resnet9' as const, widths: [8, 8, 8, 8] as [number, number, number, number], outputScale: 0.125 } },
-    { preset: 'wrn-22', arch: { kind: 'wide-resnet' as const, name: 'wrn', groups: 3, blocksPerGroup: 1, widthFactor: 1, stemChannels: 8, dropout: 0 } },
-  ])('$preset: one training step on the page (every kernel forward and backward, BN statistics, Nesterov SGD) matches the cpu backend to 1e-3', async ({ arch }) => {
-    await tf.setBackend('cpu');
-    const dataset = makeSyntheticDataset({ train: 16, val: 16, imageSize: 16, seed: 4 });
-    const config = mergeRunConfig(DEFAULT_RUN_CONFIG, {
-      net: { arch },
-      opt: { epochs: 1, batchSize: 16, lrMax: 0.4, labelSmoothing: 0.2, weightDecay: 5e-4 },
-      aug: { tta: false, cutout: 0 },
-      seed: 7,
-    });
-    const resolved = resolveRun(config, dataset.train.count, dataset.val.count);
-    expect(resolved.totalSteps).toBe(1);
-    const graph = buildGraph(resolved.config.net.arch, { imageSize: 16, numClasses: dataset.classes.length });
-    const make = () => {
-      const model = new Model(graph, resolved.config.seed);
-      return { model, sgd: new Sgd(model.params, resolved.config.opt) };
-    };
-    const onPage = make();
-    const { link, errors, page } = await host.open();
-    const remote = new RemoteLearner(link, onPage.model, onPage.sgd, dataset, resolved, [], START_POSITION);
-    expect(await remote.fit()).toBe('finished');
-    link.close();
-    await page.close();
-    const local = make();
-    expect(await new Learner(local.model, local.sgd, dataset, resolved).fit()).toBe('finished');
-    const { worst, where } = maxStateError(await readTrainingState(onPage.model, onPage.sgd), await readTrainingState(local.model, local.sgd));
-    expect(worst, `worst at ${where}`).toBeLessThanOrEqual(1e-3);
-    expect(errors).toEqual([]);
-    for (const m of [onPage, local]) {
-      m.model.dispose();
-      m.sgd.dispose();
-    }
-  }, 180_000);
+    {
+      preset: 'resnet-9',
+      arch: { kind: 'resnet9' as const, widths: [8, 8, 8, 8] as [number, number, number, number], outputScale: 0.125 },
+    },
+    {
+      preset: 'wrn-22',
+      arch: { kind: 'wide-resnet' as const, name: 'wrn', groups: 3, blocksPerGroup: 1, widthFactor: 1, stemChannels: 8, dropout: 0 },
+    },
+  ])(
+    '$preset: one training step on the page (every kernel forward and backward, BN statistics, Nesterov SGD) matches the cpu backend to 1e-3',
+    async ({ arch }) => {
+      await tf.setBackend('cpu');
+      const dataset = makeSyntheticDataset({ train: 16, val: 16, imageSize: 16, seed: 4 });
+      const config = mergeRunConfig(DEFAULT_RUN_CONFIG, {
+        net: { arch },
+        opt: { epochs: 1, batchSize: 16, lrMax: 0.4, labelSmoothing: 0.2, weightDecay: 5e-4 },
+        aug: { tta: false, cutout: 0 },
+        seed: 7,
+      });
+      const resolved = resolveRun(config, dataset.train.count, dataset.val.count);
+      expect(resolved.totalSteps).toBe(1);
+      const graph = buildGraph(resolved.config.net.arch, { imageSize: 16, numClasses: dataset.classes.length });
+      const make = () => {
+        const model = new Model(graph, resolved.config.seed);
+        return { model, sgd: new Sgd(model.params, resolved.config.opt) };
+      };
+      const onPage = make();
+      const { link, errors, page } = await host.open();
+      const remote = new RemoteLearner(link, onPage.model, onPage.sgd, dataset, resolved, [], START_POSITION);
+      expect(await remote.fit()).toBe('finished');
+      link.close();
+      await page.close();
+      const local = make();
+      expect(await new Learner(local.model, local.sgd, dataset, resolved).fit()).toBe('finished');
+      const { worst, where } = maxStateError(
+        await readTrainingState(onPage.model, onPage.sgd),
+        await readTrainingState(local.model, local.sgd),
+      );
+      expect(worst, `worst at ${where}`).toBeLessThanOrEqual(1e-3);
+      expect(errors).toEqual([]);
+      for (const m of [onPage, local]) {
+        m.model.dispose();
+        m.sgd.dispose();
+      }
+    },
+    180_000,
+  );
 
   describe('runs through the trainer session (the test owns the files)', () => {
     const home = path.join(tmp, 'home');
@@ -107,7 +120,18 @@ describe.skipIf(skip)('the GPU trainer page in Chromium (WebGPU on SwiftShader)'
     const config: RunConfig = mergeRunConfig(DEFAULT_RUN_CONFIG, {
       data: { dataset: 'bars', limitTrain: 256, limitVal: 64 },
       // All set here, not left to the recipe a custom spec inherits (Page's: 8 px cutout, a 1e4 warm-up divisor).
-      opt: { epochs: 2, batchSize: 16, lrMax: 0.2, labelSmoothing: 0, weightDecay: 5e-4, warmupFraction: 0.25, startDiv: 20, finalDiv: 1000, momentumMax: 0.95, momentumMin: 0.85 },
+      opt: {
+        epochs: 2,
+        batchSize: 16,
+        lrMax: 0.2,
+        labelSmoothing: 0,
+        weightDecay: 5e-4,
+        warmupFraction: 0.25,
+        startDiv: 20,
+        finalDiv: 1000,
+        momentumMax: 0.95,
+        momentumMin: 0.85,
+      },
       net: { arch: { kind: 'resnet9', widths: [8, 8, 8, 8], outputScale: 1 } },
       aug: { tta: false, cropPadding: 0, flip: false, cutout: 0 },
       seed: 3,
@@ -141,7 +165,10 @@ describe.skipIf(skip)('the GPU trainer page in Chromium (WebGPU on SwiftShader)'
       const down: OwnerMessage[] = [];
       const up: PageMessage[] = [];
       const stop = new AbortController();
-      const { link, errors, page } = await host.open({ initScript: opts.initScript, tap: (m, dir) => (dir === 'up' ? up.push(m as PageMessage) : down.push(m as OwnerMessage)) });
+      const { link, errors, page } = await host.open({
+        initScript: opts.initScript,
+        tap: (m, dir) => (dir === 'up' ? up.push(m as PageMessage) : down.push(m as OwnerMessage)),
+      });
       const outcome = await runTrainingSession({
         home,
         runId,
@@ -159,13 +186,16 @@ describe.skipIf(skip)('the GPU trainer page in Chromium (WebGPU on SwiftShader)'
 
     let straight: { runId: string };
 
-    it('trains a tiny run for 2 epochs that learns, recording Chromium\'s adapter, with the page\'s live tensors flat', async () => {
+    it("trains a tiny run for 2 epochs that learns, recording Chromium's adapter, with the page's live tensors flat", async () => {
       const run = await createRun(home, config);
       const s = await session(run.id);
       expect(s.outcome).toBe('finished');
       expect(s.errors).toEqual([]);
       expect(s.record.status).toBe('finished');
-      expect(s.record.backend).toMatchObject({ name: 'webgpu', adapter: { vendor: 'google', architecture: 'swiftshader', software: true } });
+      expect(s.record.backend).toMatchObject({
+        name: 'webgpu',
+        adapter: { vendor: 'google', architecture: 'swiftshader', software: true },
+      });
       expect(s.record.backend!.runsIn).toMatch(/Chromium's WebGPU .*self-check passed/);
       const epochs = (await store.readMetrics(run.id)).epochs;
       expect(epochs.map((e) => e.epoch)).toEqual([1, 2]);
@@ -219,7 +249,9 @@ describe.skipIf(skip)('the GPU trainer page in Chromium (WebGPU on SwiftShader)'
         expect(s.outcome).toBe('finished');
         expect(s.record.status).toBe('finished');
         expect(s.record.backend!.name).not.toBe('webgpu');
-        expect(s.record.backend!.fallback, s.record.backend!.fallback).toMatch(/^not on the GPU: the WebGPU self-check failed: .*External buffers are not allowed/);
+        expect(s.record.backend!.fallback, s.record.backend!.fallback).toMatch(
+          /^not on the GPU: the WebGPU self-check failed: .*External buffers are not allowed/,
+        );
         expect(s.down.filter((m) => m.type === 'check')).toHaveLength(attempt === 1 ? 1 : 0);
         expect(s.down.filter((m) => m.type === 'init')).toHaveLength(0);
       }

@@ -22,14 +22,17 @@ describe('imports of damaged files', () => {
       fs.mkdirSync(path.join(folder, c), { recursive: true });
       fs.writeFileSync(path.join(folder, c, 'whole.jpg'), jpg);
       // libvips shares one error buffer between threads: parallel failures used to lose their messages.
-      for (let i = 0; i < 16; i++) fs.writeFileSync(path.join(folder, c, `cut-${i}.jpg`), jpg.subarray(0, Math.floor(jpg.length * (0.2 + i / 25))));
+      for (let i = 0; i < 16; i++)
+        fs.writeFileSync(path.join(folder, c, `cut-${i}.jpg`), jpg.subarray(0, Math.floor(jpg.length * (0.2 + i / 25))));
       fs.writeFileSync(path.join(folder, c, 'cut.png'), png.subarray(0, Math.floor(png.length / 2)));
     }
     const summary = await importFolder(new DatasetStore(path.join(scratch, 'home')), { folder, size: 16, concurrency: 8 });
     expect(summary.train + summary.val).toBe(2);
     expect(summary.skipped).toHaveLength(34);
     for (const s of summary.skipped) {
-      expect(s.reason, s.path).toBe(`truncated ${s.path.endsWith('.png') ? 'PNG' : 'JPEG'}: the file ends before the image does (an interrupted copy or download?)`);
+      expect(s.reason, s.path).toBe(
+        `truncated ${s.path.endsWith('.png') ? 'PNG' : 'JPEG'}: the file ends before the image does (an interrupted copy or download?)`,
+      );
     }
   }, 60_000);
 });

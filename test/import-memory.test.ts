@@ -11,7 +11,10 @@ import { tempHome } from './fixtures/runs-fixtures.ts';
 
 const scratch = tempHome();
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
-const small = (file: string, r: number) => sharp({ create: { width: 8, height: 8, channels: 3, background: { r, g: 0, b: 0 } } }).png().toFile(file);
+const small = (file: string, r: number) =>
+  sharp({ create: { width: 8, height: 8, channels: 3, background: { r, g: 0, b: 0 } } })
+    .png()
+    .toFile(file);
 
 /** A 1-bit BMP whose header says 16383×16383: 33 MB on disk (sparse here), 805 MB once decoded to RGB. */
 function hugeBmp(file: string): void {
@@ -50,7 +53,9 @@ describe('imports and memory', () => {
     expect(summary.train + summary.val).toBe(2);
     const reasons = Object.fromEntries(summary.skipped.map((s) => [s.path, s.reason]));
     expect(reasons['a/sparse.png']).toBe('file of 1024 MiB is over the 256 MiB Kiln reads for one image');
-    expect(reasons['b/huge.bmp']).toMatch(/^16383×16383 pixels: decoding needs about \d+ MiB, more than the \d+ MiB an import may use at once$/);
+    expect(reasons['b/huge.bmp']).toMatch(
+      /^16383×16383 pixels: decoding needs about \d+ MiB, more than the \d+ MiB an import may use at once$/,
+    );
   }, 60_000);
 
   it('an import process that dies while decoding a large image names the file and says out of memory', async () => {
@@ -60,7 +65,9 @@ describe('imports and memory', () => {
       await small(path.join(folder, c, 'ok.png'), c === 'a' ? 10 : 200);
     }
     // 12 MP: small on disk, about 100 MB to decode, so it is announced before it starts.
-    await sharp({ create: { width: 4000, height: 3000, channels: 3, background: { r: 9, g: 9, b: 9 } } }).png().toFile(path.join(folder, 'b', 'large.png'));
+    await sharp({ create: { width: 4000, height: 3000, channels: 3, background: { r: 9, g: 9, b: 9 } } })
+      .png()
+      .toFile(path.join(folder, 'b', 'large.png'));
     const pids: number[] = [];
     const transport: Transport = (channel, args) => {
       const end = FORK(channel, args);
@@ -80,6 +87,8 @@ describe('imports and memory', () => {
       () => null,
       (err: Error) => err,
     );
-    expect(failure?.message).toMatch(/^the folder import process exited unexpectedly while decoding "b\/large\.png", most likely out of memory \(killed by SIGKILL\)/);
+    expect(failure?.message).toMatch(
+      /^the folder import process exited unexpectedly while decoding "b\/large\.png", most likely out of memory \(killed by SIGKILL\)/,
+    );
   }, 60_000);
 });

@@ -10,7 +10,9 @@ import { REPO } from './fixtures/runs-fixtures.ts';
  */
 describe('install scripts', () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { allowScripts: Record<string, boolean> };
-  const lock = JSON.parse(fs.readFileSync(path.join(REPO, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string; hasInstallScript?: boolean }> };
+  const lock = JSON.parse(fs.readFileSync(path.join(REPO, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { version?: string; hasInstallScript?: boolean }>;
+  };
   const withScripts = Object.entries(lock.packages)
     .filter(([where, p]) => where !== '' && p.hasInstallScript)
     .map(([where, p]) => ({ name: where.slice(where.lastIndexOf('node_modules/') + 'node_modules/'.length), version: p.version! }));
@@ -21,12 +23,28 @@ describe('install scripts', () => {
 
   it('every locked package with an install script is allowed (at its locked version) or denied', () => {
     expect(withScripts.length).toBeGreaterThan(0);
-    const undecided = withScripts.filter((d) => !policy.some((p) => p.name === d.name && (p.version === null || p.version.split('||').map((v) => v.trim()).includes(d.version))));
+    const undecided = withScripts.filter(
+      (d) =>
+        !policy.some(
+          (p) =>
+            p.name === d.name &&
+            (p.version === null ||
+              p.version
+                .split('||')
+                .map((v) => v.trim())
+                .includes(d.version)),
+        ),
+    );
     expect(undecided).toEqual([]);
   });
 
-  it('allows only what Kiln needs (TensorFlow\'s native library for the optional tensorflow backend), and lists no stale entry', () => {
-    expect(policy.filter((p) => p.allow).map((p) => p.name).sort()).toEqual(['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']);
+  it("allows only what Kiln needs (TensorFlow's native library for the optional tensorflow backend), and lists no stale entry", () => {
+    expect(
+      policy
+        .filter((p) => p.allow)
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']);
     expect(policy.filter((p) => !withScripts.some((d) => d.name === p.name)).map((p) => p.name)).toEqual([]);
   });
 });

@@ -23,11 +23,63 @@ const LAYERS: { layer: string; may: string[] }[] = [
   { layer: 'src-main/runs', may: ['src-main/common', 'src-shared'] },
   // Pretrained weights in the Kiln home: the engine's registry and loader, the datasets' resumable download.
   { layer: 'src-main/backbones', may: ['src-main/engine', 'src-main/datasets', 'src-main/common', 'src-shared'] },
-  { layer: 'src-main/training', may: ['src-main/backbones', 'src-main/engine', 'src-main/datasets', 'src-main/runs', 'src-main/common', 'src-shared'] },
-  { layer: 'src-main/app', may: ['src-main/training', 'src-main/backbones', 'src-main/engine', 'src-main/datasets', 'src-main/runs', 'src-main/common', 'src-shared'] },
-  { layer: 'src-main/server', may: ['src-main/app', 'src-main/training', 'src-main/backbones', 'src-main/engine', 'src-main/datasets', 'src-main/runs', 'src-main/common', 'src-shared'] },
-  { layer: 'src-main/cli', may: ['src-main/server', 'src-main/app', 'src-main/training', 'src-main/backbones', 'src-main/engine', 'src-main/datasets', 'src-main/runs', 'src-main/common', 'src-shared'] },
-  { layer: 'src-main/electron', may: ['src-main/server', 'src-main/app', 'src-main/training', 'src-main/backbones', 'src-main/engine', 'src-main/datasets', 'src-main/runs', 'src-main/common', 'src-shared'] },
+  {
+    layer: 'src-main/training',
+    may: ['src-main/backbones', 'src-main/engine', 'src-main/datasets', 'src-main/runs', 'src-main/common', 'src-shared'],
+  },
+  {
+    layer: 'src-main/app',
+    may: [
+      'src-main/training',
+      'src-main/backbones',
+      'src-main/engine',
+      'src-main/datasets',
+      'src-main/runs',
+      'src-main/common',
+      'src-shared',
+    ],
+  },
+  {
+    layer: 'src-main/server',
+    may: [
+      'src-main/app',
+      'src-main/training',
+      'src-main/backbones',
+      'src-main/engine',
+      'src-main/datasets',
+      'src-main/runs',
+      'src-main/common',
+      'src-shared',
+    ],
+  },
+  {
+    layer: 'src-main/cli',
+    may: [
+      'src-main/server',
+      'src-main/app',
+      'src-main/training',
+      'src-main/backbones',
+      'src-main/engine',
+      'src-main/datasets',
+      'src-main/runs',
+      'src-main/common',
+      'src-shared',
+    ],
+  },
+  {
+    layer: 'src-main/electron',
+    may: [
+      'src-main/server',
+      'src-main/app',
+      'src-main/training',
+      'src-main/backbones',
+      'src-main/engine',
+      'src-main/datasets',
+      'src-main/runs',
+      'src-main/common',
+      'src-shared',
+    ],
+  },
   { layer: 'src-preload', may: ['src-shared'] },
   // Build config (vite.config.ts) runs in Node; only the app itself is the renderer layer.
   { layer: 'src-renderer/src', may: ['src-shared'] },
@@ -56,9 +108,7 @@ const ENGINE_TIERS: string[][] = [
 ];
 
 /** Packages only some layers may import. */
-const PACKAGE_RULES: { pkg: RegExp; only: string[] }[] = [
-  { pkg: /^electron(\/|$)/, only: ['src-main/electron', 'src-preload'] },
-];
+const PACKAGE_RULES: { pkg: RegExp; only: string[] }[] = [{ pkg: /^electron(\/|$)/, only: ['src-main/electron', 'src-preload'] }];
 /** src-shared is loaded by the sandboxed preload and the browser: schemas only, nothing Node. */
 const SHARED_PACKAGES = new Set(['zod']);
 
@@ -119,7 +169,9 @@ function engineViolation(rel: string, target: string): string | null {
 /** Every source file (tests excluded) with the files its relative imports point at. */
 export function importGraph(root: string): Map<string, string[]> {
   const graph = new Map<string, string[]>();
-  const files = ['src-shared', 'src-main', 'src-preload', 'src-renderer', 'bench', 'bin'].filter((d) => fs.existsSync(path.join(root, d))).flatMap((d) => walk(path.join(root, d)));
+  const files = ['src-shared', 'src-main', 'src-preload', 'src-renderer', 'bench', 'bin']
+    .filter((d) => fs.existsSync(path.join(root, d)))
+    .flatMap((d) => walk(path.join(root, d)));
   for (const file of files) {
     const rel = path.relative(root, file).split(path.sep).join('/');
     if (/\.test\.ts$/.test(rel)) continue;
@@ -210,7 +262,8 @@ export function violations(root: string): string[] {
       } else {
         const rule = PACKAGE_RULES.find((r) => r.pkg.test(spec));
         if (rule && !within(rel, rule.only)) found.push(`${rel} imports ${spec}: only ${rule.only.join(', ')} may`);
-        if (layer === 'src-shared' && !SHARED_PACKAGES.has(spec)) found.push(`${rel} imports ${spec}: src-shared may import only ${[...SHARED_PACKAGES].join(', ')}`);
+        if (layer === 'src-shared' && !SHARED_PACKAGES.has(spec))
+          found.push(`${rel} imports ${spec}: src-shared may import only ${[...SHARED_PACKAGES].join(', ')}`);
         if (layer === 'src-renderer/src' && spec.startsWith('node:')) found.push(`${rel} imports ${spec}: the renderer runs in a browser`);
       }
     }
@@ -239,36 +292,51 @@ describe('layering (dependencies point one way)', () => {
 
   it('catches an engine file that imports the run store, a renderer file that imports main, and electron outside its layer', () => {
     inTree((root, put) => {
-    put('src-main/engine/train/bad.ts', "import { RunStore } from '../../runs/run-store.ts';\nexport const x = await import('../../training/x.ts');\n");
-    put('src-main/engine/train/bad.test.ts', "import { RunStore } from '../../runs/run-store.ts';\n");
-    put('src-main/engine/train/ok.ts', "// import { RunStore } from '../../runs/run-store.ts';\nimport { a } from '../arch/graph.ts';\nimport type { B } from '../../../src-shared/run-types.ts';\n");
-    put('src-renderer/src/views/bad.svelte', "<script lang=\"ts\">\n  import type { RunRecord } from '../../../src-main/runs/run-store.ts';\n</script>\n<p>x</p>\n");
-    put('src-main/app/bad.ts', "import { app } from 'electron';\n");
-    put('src-shared/bad.ts', "import fs from 'node:fs';\nimport { z } from 'zod';\n");
-    expect(violations(root)).toEqual([
-      'src-main/app/bad.ts imports electron: only src-main/electron, src-preload may',
-      'src-main/engine/train/bad.ts imports src-main/runs/run-store.ts: src-main/engine may import only src-main/common, src-shared',
-      'src-main/engine/train/bad.ts imports src-main/training/x.ts: src-main/engine may import only src-main/common, src-shared',
-      'src-renderer/src/views/bad.svelte imports src-main/runs/run-store.ts: src-renderer/src may import only src-shared',
-      'src-shared/bad.ts imports node:fs: src-shared may import only zod',
-    ]);
+      put(
+        'src-main/engine/train/bad.ts',
+        "import { RunStore } from '../../runs/run-store.ts';\nexport const x = await import('../../training/x.ts');\n",
+      );
+      put('src-main/engine/train/bad.test.ts', "import { RunStore } from '../../runs/run-store.ts';\n");
+      put(
+        'src-main/engine/train/ok.ts',
+        "// import { RunStore } from '../../runs/run-store.ts';\nimport { a } from '../arch/graph.ts';\nimport type { B } from '../../../src-shared/run-types.ts';\n",
+      );
+      put(
+        'src-renderer/src/views/bad.svelte',
+        '<script lang="ts">\n  import type { RunRecord } from \'../../../src-main/runs/run-store.ts\';\n</script>\n<p>x</p>\n',
+      );
+      put('src-main/app/bad.ts', "import { app } from 'electron';\n");
+      put('src-shared/bad.ts', "import fs from 'node:fs';\nimport { z } from 'zod';\n");
+      expect(violations(root)).toEqual([
+        'src-main/app/bad.ts imports electron: only src-main/electron, src-preload may',
+        'src-main/engine/train/bad.ts imports src-main/runs/run-store.ts: src-main/engine may import only src-main/common, src-shared',
+        'src-main/engine/train/bad.ts imports src-main/training/x.ts: src-main/engine may import only src-main/common, src-shared',
+        'src-renderer/src/views/bad.svelte imports src-main/runs/run-store.ts: src-renderer/src may import only src-shared',
+        'src-shared/bad.ts imports node:fs: src-shared may import only zod',
+      ]);
     });
   });
 
   it('catches an engine file that imports a higher or sibling engine tier, and a file directly in engine/', () => {
     inTree((root, put) => {
-    put('src-main/engine/layers/bad.ts', "import { Model } from '../model/model.ts';\nimport type { X } from '../onnx/graph-to-onnx.ts';\n");
-    put('src-main/engine/data/bad.ts', "import { loadBackend } from '../backend/load-backend.ts';\n");
-    put('src-main/engine/stray.ts', "import { Rng } from './util/rng.ts';\n");
-    // Allowed: a higher tier importing lower ones, a folder importing itself, a test reaching up.
-    put('src-main/engine/model/ok.ts', "import { layerOf } from '../layers/registry.ts';\nimport { Rng } from '../util/rng.ts';\nimport { m } from './other.ts';\n");
-    put('src-main/engine/layers/ok.test.ts', "import { Model } from '../model/model.ts';\n");
-    expect(violations(root)).toEqual([
-      'src-main/engine/data/bad.ts imports src-main/engine/backend/load-backend.ts: engine/data may import only engine/util, engine/testing, engine/ops',
-      'src-main/engine/layers/bad.ts imports src-main/engine/model/model.ts: engine/layers may import only engine/util, engine/testing, engine/ops, engine/backend, engine/data',
-      'src-main/engine/layers/bad.ts imports src-main/engine/onnx/graph-to-onnx.ts: engine/layers may import only engine/util, engine/testing, engine/ops, engine/backend, engine/data',
-      'src-main/engine/stray.ts: engine files belong in one of its sub-folders (util, testing, ops, backend, data, layers, arch, model, onnx, train, backbones)',
-    ]);
+      put(
+        'src-main/engine/layers/bad.ts',
+        "import { Model } from '../model/model.ts';\nimport type { X } from '../onnx/graph-to-onnx.ts';\n",
+      );
+      put('src-main/engine/data/bad.ts', "import { loadBackend } from '../backend/load-backend.ts';\n");
+      put('src-main/engine/stray.ts', "import { Rng } from './util/rng.ts';\n");
+      // Allowed: a higher tier importing lower ones, a folder importing itself, a test reaching up.
+      put(
+        'src-main/engine/model/ok.ts',
+        "import { layerOf } from '../layers/registry.ts';\nimport { Rng } from '../util/rng.ts';\nimport { m } from './other.ts';\n",
+      );
+      put('src-main/engine/layers/ok.test.ts', "import { Model } from '../model/model.ts';\n");
+      expect(violations(root)).toEqual([
+        'src-main/engine/data/bad.ts imports src-main/engine/backend/load-backend.ts: engine/data may import only engine/util, engine/testing, engine/ops',
+        'src-main/engine/layers/bad.ts imports src-main/engine/model/model.ts: engine/layers may import only engine/util, engine/testing, engine/ops, engine/backend, engine/data',
+        'src-main/engine/layers/bad.ts imports src-main/engine/onnx/graph-to-onnx.ts: engine/layers may import only engine/util, engine/testing, engine/ops, engine/backend, engine/data',
+        'src-main/engine/stray.ts: engine files belong in one of its sub-folders (util, testing, ops, backend, data, layers, arch, model, onnx, train, backbones)',
+      ]);
     });
   });
 
@@ -287,17 +355,17 @@ describe('layering (dependencies point one way)', () => {
     expect(circles(graph)).toEqual(['import circle: c/p.ts → c/q.ts → c/p.ts']);
 
     inTree((root, put) => {
-    // Both inside one folder (always allowed by the layer rules); a type-only import still closes the circle.
-    put('src-main/engine/train/learner.ts', "import { headParamNames } from './fine-tune.ts';\n");
-    put('src-main/engine/train/fine-tune.ts', "import { load } from './checkpoint.ts';\n");
-    put('src-main/engine/train/checkpoint.ts', "import type { Position } from './learner.ts';\n");
-    put('src-main/training/a.ts', "export const b = () => import('./b.ts');\n");
-    put('src-main/training/b.ts', "import { a } from './a.ts';\n");
-    put('src-main/training/a.test.ts', "import { b } from './b.ts';\n");
-    expect(violations(root)).toEqual([
-      'import circle: src-main/engine/train/checkpoint.ts → src-main/engine/train/learner.ts → src-main/engine/train/fine-tune.ts → src-main/engine/train/checkpoint.ts',
-      'import circle: src-main/training/a.ts → src-main/training/b.ts → src-main/training/a.ts',
-    ]);
+      // Both inside one folder (always allowed by the layer rules); a type-only import still closes the circle.
+      put('src-main/engine/train/learner.ts', "import { headParamNames } from './fine-tune.ts';\n");
+      put('src-main/engine/train/fine-tune.ts', "import { load } from './checkpoint.ts';\n");
+      put('src-main/engine/train/checkpoint.ts', "import type { Position } from './learner.ts';\n");
+      put('src-main/training/a.ts', "export const b = () => import('./b.ts');\n");
+      put('src-main/training/b.ts', "import { a } from './a.ts';\n");
+      put('src-main/training/a.test.ts', "import { b } from './b.ts';\n");
+      expect(violations(root)).toEqual([
+        'import circle: src-main/engine/train/checkpoint.ts → src-main/engine/train/learner.ts → src-main/engine/train/fine-tune.ts → src-main/engine/train/checkpoint.ts',
+        'import circle: src-main/training/a.ts → src-main/training/b.ts → src-main/training/a.ts',
+      ]);
     });
   });
 });

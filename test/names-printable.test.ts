@@ -32,7 +32,9 @@ describe('dataset and class names', () => {
     const names = ['\x1b[2Jdogs', 'cats\u202Egpj', 'plain'];
     for (const n of names) {
       fs.mkdirSync(path.join(folder, n), { recursive: true });
-      await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toFile(path.join(folder, n, 'a.png'));
+      await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 1, g: 2, b: 3 } } })
+        .png()
+        .toFile(path.join(folder, n, 'a.png'));
     }
     const scan = await scanFolder(folder);
     expect(scan.classes.sort()).toEqual(['\\u{001B}[2Jdogs', 'cats\\u{202E}gpj', 'plain'].sort());

@@ -45,13 +45,18 @@ describe('did you mean', () => {
   it('suggests the preset for a mistyped --arch', async () => {
     const r = await cliInProcess(['train', '--arch', 'resnet9s', '--home', home]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^kiln: --arch: unknown preset "resnet9s"; expected one of wrn-22, resnet-9, resnet-9-s, .*or a spec \.json file; did you mean resnet-9-s\?$/);
+    expect(r.stderr).toMatch(
+      /^kiln: --arch: unknown preset "resnet9s"; expected one of wrn-22, resnet-9, resnet-9-s, .*or a spec \.json file; did you mean resnet-9-s\?$/,
+    );
     expect((await cliInProcess(['arch', 'show', 'wrn22'])).stderr).toMatch(/did you mean wrn-22\?$/);
   });
 
   it('suggests the dataset for a mistyped id or name', async () => {
     const r = await cliInProcess(['train', '--dataset', 'hymenoptera-dat', '--home', home]);
-    expect(r).toMatchObject({ code: 2, stderr: `kiln: no dataset "hymenoptera-dat" in ${path.join(home, 'datasets')}; did you mean hymenoptera-data?; \`kiln dataset list\` shows what there is` });
+    expect(r).toMatchObject({
+      code: 2,
+      stderr: `kiln: no dataset "hymenoptera-dat" in ${path.join(home, 'datasets')}; did you mean hymenoptera-data?; \`kiln dataset list\` shows what there is`,
+    });
     expect((await cliInProcess(['dataset', 'show', 'synthetc', '--home', home])).stderr).toMatch(/did you mean synthetic\?/);
   });
 });
@@ -65,7 +70,11 @@ describe('dataset names wherever ids are taken', () => {
   });
 
   it('a run asked for by dataset name records the id, so a later rename cannot break resume', async () => {
-    const config = { ...DEFAULT_RUN_CONFIG, data: { dataset: 'hymenoptera_data', limitTrain: 0, limitVal: 0 }, net: { arch: 'resnet-9-s' } };
+    const config = {
+      ...DEFAULT_RUN_CONFIG,
+      data: { dataset: 'hymenoptera_data', limitTrain: 0, limitVal: 0 },
+      net: { arch: 'resnet-9-s' },
+    };
     const record = await createRun(home, config as typeof DEFAULT_RUN_CONFIG);
     expect(record.dataset.id).toBe('hymenoptera-data');
     expect(record.request.data.dataset).toBe('hymenoptera-data');
@@ -77,7 +86,27 @@ describe('lr-find', () => {
   it('says its batch size and an ETA, and scales its suggestion to the batch asked for', async () => {
     const spec = path.join(home, 'tiny.json');
     fs.writeFileSync(spec, JSON.stringify({ kind: 'resnet9', widths: [4, 8, 8, 8], outputScale: 0.125 }));
-    const r = await cliInProcess(['lr-find', '--dataset', 'synthetic', '--arch', spec, '--limit-train', '256', '--batch-size', '16', '--steps', '12', '--end-lr', '1', '--for-batch', '64', '--backend', 'wasm', '--home', home]);
+    const r = await cliInProcess([
+      'lr-find',
+      '--dataset',
+      'synthetic',
+      '--arch',
+      spec,
+      '--limit-train',
+      '256',
+      '--batch-size',
+      '16',
+      '--steps',
+      '12',
+      '--end-lr',
+      '1',
+      '--for-batch',
+      '64',
+      '--backend',
+      'wasm',
+      '--home',
+      home,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/^lr-find on wasm \(.*\): 12 steps at batch 16 \(kiln train's batch with these options\), lr 0\.00001 to 1$/m);
     expect(r.stderr).toMatch(/^lr-find: about \d+s left \(at most 12 steps\)$/m);
@@ -95,12 +124,24 @@ describe('the README', () => {
   it("fine-tune example gets a run long enough that Kiln's own hint does not call it half-trained", () => {
     const line = commands.find((c) => c.startsWith('train ') && c.includes('--init-from'));
     expect(line).toBeDefined();
-    const args = line!.split(/\s+/).slice(1).map((a) => a.replace(/^<.*>$/, 'some-run'));
+    const args = line!
+      .split(/\s+/)
+      .slice(1)
+      .map((a) => a.replace(/^<.*>$/, 'some-run'));
     const { config } = configFromFlags(args);
     // A folder of 245 photos with a 10% validation split, as in the README's photo path.
     // The architecture is the source run's (say resnet-9-s); what matters here is the run's length.
     const resolved = resolveRun({ ...config, net: { ...config.net, arch: 'resnet-9-s' } }, 220, 25);
-    const hint = runHint({ valAcc: 0.6, trainAcc: 0.7, totalSteps: resolved.totalSteps, stepsPerEpoch: resolved.stepsPerEpoch, epochsGiven: (config.opt.epochs ?? 0) > 0, classes: ['ants', 'bees'], trainPerClass: [110, 110], imageSize: 64 });
+    const hint = runHint({
+      valAcc: 0.6,
+      trainAcc: 0.7,
+      totalSteps: resolved.totalSteps,
+      stepsPerEpoch: resolved.stepsPerEpoch,
+      epochsGiven: (config.opt.epochs ?? 0) > 0,
+      classes: ['ants', 'bees'],
+      trainPerClass: [110, 110],
+      imageSize: 64,
+    });
     expect(hint ?? '').not.toMatch(/half-trained/);
   });
 
@@ -114,6 +155,10 @@ describe('the README', () => {
   });
 
   it('gives the photo path in code blocks: import, train, evaluate, export, predict', () => {
-    for (const start of ['dataset import ', 'train --dataset my-photos', 'runs eval ', 'export ', 'predict ']) expect(commands.some((c) => c.startsWith(start)), start).toBe(true);
+    for (const start of ['dataset import ', 'train --dataset my-photos', 'runs eval ', 'export ', 'predict '])
+      expect(
+        commands.some((c) => c.startsWith(start)),
+        start,
+      ).toBe(true);
   });
 });

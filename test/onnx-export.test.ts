@@ -28,8 +28,24 @@ const S = dataset.imageSize;
 /** `kiln train` on the first `images` synthetic images for one epoch; returns the run id. */
 async function train(arch: string, images: number, val: number, batch: number): Promise<string> {
   const { code, stdout, stderr } = await kiln([
-    'train', '--home', home, '--arch', arch, '--dataset', 'synthetic', '--limit-train', String(images), '--limit-val', String(val),
-    '--batch-size', String(batch), '--epochs', '1', '--backend', 'wasm', '--json',
+    'train',
+    '--home',
+    home,
+    '--arch',
+    arch,
+    '--dataset',
+    'synthetic',
+    '--limit-train',
+    String(images),
+    '--limit-val',
+    String(val),
+    '--batch-size',
+    String(batch),
+    '--epochs',
+    '1',
+    '--backend',
+    'wasm',
+    '--json',
   ]);
   expect(stderr).toBe('');
   expect(code).toBe(0);
@@ -78,10 +94,11 @@ function expectSameLogits({ kiln: a, onnx: b, k }: { kiln: Float32Array; onnx: F
   });
   expect(scale).toBeGreaterThan(0);
   expect(worst).toBeLessThanOrEqual(1e-4 * Math.max(1, scale));
-  const top1 = (l: Float32Array) => Array.from({ length: l.length / k }, (_, i) => {
-    const row = Array.from(l.subarray(i * k, (i + 1) * k));
-    return row.indexOf(Math.max(...row));
-  });
+  const top1 = (l: Float32Array) =>
+    Array.from({ length: l.length / k }, (_, i) => {
+      const row = Array.from(l.subarray(i * k, (i + 1) * k));
+      return row.indexOf(Math.max(...row));
+    });
   expect(top1(b)).toEqual(top1(a));
 }
 
@@ -100,7 +117,15 @@ describe('ONNX export checked in ONNX Runtime', () => {
     const result = await exportOnnx(smallId, smallDir());
     expect(result.files.map((f) => path.basename(f))).toEqual(['model.onnx', 'kiln.json']);
     const info = KilnExportSchema.parse(result.kiln);
-    expect(info.onnx).toEqual({ file: 'model.onnx', opset: 17, layout: 'nchw', input: 'input', output: 'logits', inputRange: '0..1', normalisation: 'in-model' });
+    expect(info.onnx).toEqual({
+      file: 'model.onnx',
+      opset: 17,
+      layout: 'nchw',
+      input: 'input',
+      output: 'logits',
+      inputRange: '0..1',
+      normalisation: 'in-model',
+    });
     const model = decodeModel(fs.readFileSync(path.join(smallDir(), 'model.onnx')));
     expect(model.inputs).toEqual([{ name: 'input', shape: ['batch', 3, S, S] }]);
     expect(model.outputs).toEqual([{ name: 'logits', shape: ['batch', 10] }]);
@@ -129,7 +154,18 @@ describe('ONNX export checked in ONNX Runtime', () => {
 
   it('an edited architecture: a shallower, narrower wide ResNet with dropout', async () => {
     const spec = path.join(home, 'edited.json');
-    fs.writeFileSync(spec, JSON.stringify({ kind: 'wide-resnet', name: 'wrn-edited', groups: 2, blocksPerGroup: 2, widthFactor: 2, stemChannels: 8, dropout: 0.2 }));
+    fs.writeFileSync(
+      spec,
+      JSON.stringify({
+        kind: 'wide-resnet',
+        name: 'wrn-edited',
+        groups: 2,
+        blocksPerGroup: 2,
+        widthFactor: 2,
+        stemChannels: 8,
+        dropout: 0.2,
+      }),
+    );
     const id = await train(spec, 32, 8, 16);
     const dir = path.join(home, 'edited-onnx');
     await exportOnnx(id, dir, ['--layout', 'nhwc']);

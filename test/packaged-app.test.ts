@@ -43,13 +43,25 @@ interface Report {
   singleInstanceLock: boolean;
   forks: { modulePath: string; args: string[]; options: Record<string, unknown> }[];
   devEnvLeft: string[];
-  windows: { options: { webPreferences: Record<string, unknown> } & Record<string, unknown>; loadedURL: string; shown: boolean; focused: number; destroyed: boolean }[];
+  windows: {
+    options: { webPreferences: Record<string, unknown> } & Record<string, unknown>;
+    loadedURL: string;
+    shown: boolean;
+    focused: number;
+    destroyed: boolean;
+  }[];
   ipcChannels: string[];
   appInfo: Reply;
   fromDevServer: Reply;
   fromOtherFile: Reply;
   fromIframe: Reply;
-  killed: { runId: string; lastWords: string; final: { status: string; error?: { name: string; message: string } }; stored: string; storedError?: { name: string; message: string } };
+  killed: {
+    runId: string;
+    lastWords: string;
+    final: { status: string; error?: { name: string; message: string } };
+    stored: string;
+    storedError?: { name: string; message: string };
+  };
   pageReloads: number;
   updateNotices: { version: string; url: string }[];
   settings: Reply;
@@ -58,11 +70,21 @@ interface Report {
   lrFind: Reply;
   windowsAfterSecondInstance: number;
   gpuWindows: Report['windows'];
-  gpu: { runId: string; final: { status: string; error?: { name: string; message: string } }; stored: string; storedError?: { name: string; message: string }; pagePosts: { channel: string; ports: number }[] };
+  gpu: {
+    runId: string;
+    final: { status: string; error?: { name: string; message: string } };
+    stored: string;
+    storedError?: { name: string; message: string };
+    pagePosts: { channel: string; ports: number }[];
+  };
   childNatives: { argv: string[]; natives: string[] }[];
   mainNativeModules: string[];
   thumbnails: Reply[];
-  import: { phases: string[]; last: { phase: string; id?: string; error?: unknown }; dataset?: { classCounts: { train: number[]; val: number[] } } };
+  import: {
+    phases: string[];
+    last: { phase: string; id?: string; error?: unknown };
+    dataset?: { classCounts: { train: number[]; val: number[] } };
+  };
   driverError?: string;
 }
 
@@ -94,7 +116,11 @@ beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-package-'));
   const started = performance.now();
   const env = { ...process.env, KILN_BUILD_OUT: path.join(tmp, 'out') };
-  await run(process.execPath, [path.join(ROOT, 'node_modules/electron-vite/bin/electron-vite.js'), 'build', '--logLevel', 'warn'], { cwd: ROOT, env, maxBuffer: 64 << 20 });
+  await run(process.execPath, [path.join(ROOT, 'node_modules/electron-vite/bin/electron-vite.js'), 'build', '--logLevel', 'warn'], {
+    cwd: ROOT,
+    env,
+    maxBuffer: 64 << 20,
+  });
 
   // What electron-builder copies in place of a downloaded Electron: an executable it renames, and a license. The
   // executable carries a fuse wire as Electron's does (its sentinel, version 1, 8 fuses at Electron's defaults), so
@@ -102,10 +128,18 @@ beforeAll(async () => {
   const electronDist = path.join(tmp, 'electron-dist');
   fs.mkdirSync(electronDist);
   const script = '#!/bin/sh\necho "stand-in Electron: not runnable" >&2\nexit 1\n';
-  fs.writeFileSync(path.join(electronDist, 'electron'), Buffer.concat([Buffer.from(script), Buffer.from(FUSE_SENTINEL), Buffer.from([1, 8]), Buffer.from('10110001')]), { mode: 0o755 });
+  fs.writeFileSync(
+    path.join(electronDist, 'electron'),
+    Buffer.concat([Buffer.from(script), Buffer.from(FUSE_SENTINEL), Buffer.from([1, 8]), Buffer.from('10110001')]),
+    { mode: 0o755 },
+  );
   fs.writeFileSync(path.join(electronDist, 'LICENSE'), 'stand-in');
   const reportFile = path.join(tmp, 'builder-report.json');
-  await run(process.execPath, [path.join(ROOT, 'test/fixtures/package-app.mjs'), ROOT, electronDist, path.join(tmp, 'dist'), reportFile], { cwd: ROOT, env, maxBuffer: 64 << 20 });
+  await run(process.execPath, [path.join(ROOT, 'test/fixtures/package-app.mjs'), ROOT, electronDist, path.join(tmp, 'dist'), reportFile], {
+    cwd: ROOT,
+    env,
+    maxBuffer: 64 << 20,
+  });
   builder = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as BuilderReport;
   packageSeconds = (performance.now() - started) / 1000;
   const unpackedDir = fs.readdirSync(path.join(tmp, 'dist')).find((d) => d.endsWith('-unpacked'))!;
@@ -142,14 +176,27 @@ async function driveMain(scenario: 'main' | 'fail', home: string, extraEnv: Reco
     FAKE_NATIVE_DIR: fs.mkdtempSync(path.join(tmp, `natives-${scenario}-`)),
     ...extraEnv,
   };
-  await run(process.execPath, [path.join(FAKE, 'drive-main.mjs'), appDir, scenario, reportFile, JSON.stringify(tiny)], { env, maxBuffer: 64 << 20, timeout: 300_000 });
+  await run(process.execPath, [path.join(FAKE, 'drive-main.mjs'), appDir, scenario, reportFile, JSON.stringify(tiny)], {
+    env,
+    maxBuffer: 64 << 20,
+    timeout: 300_000,
+  });
   return JSON.parse(fs.readFileSync(reportFile, 'utf8')) as Report;
 }
 
 describe('the packaged app (electron-builder --dir, stand-in Electron)', () => {
   it('holds the three main entries, the CommonJS preload and the renderer', () => {
     console.log(`packaged-app: build + package took ${packageSeconds.toFixed(1)} s`);
-    for (const f of ['/package.json', '/out/main/index.js', '/out/main/trainer-entry.js', '/out/main/job-entry.js', '/out/preload/index.cjs', '/out/preload/gpu-trainer.cjs', '/out/renderer/index.html', '/out/renderer/gpu-trainer.html']) {
+    for (const f of [
+      '/package.json',
+      '/out/main/index.js',
+      '/out/main/trainer-entry.js',
+      '/out/main/job-entry.js',
+      '/out/preload/index.cjs',
+      '/out/preload/gpu-trainer.cjs',
+      '/out/renderer/index.html',
+      '/out/renderer/gpu-trainer.html',
+    ]) {
       expect(listing, f).toContain(f);
     }
     expect(listing.some((f) => /^\/out\/renderer\/assets\/index-.*\.js$/.test(f))).toBe(true);
@@ -157,7 +204,7 @@ describe('the packaged app (electron-builder --dir, stand-in Electron)', () => {
     expect(JSON.parse(fs.readFileSync(path.join(appDir, 'package.json'), 'utf8')).main).toBe('out/main/index.js');
   });
 
-  it('unpacks sharp\'s wasm build, tfjs\'s wasm binaries, the threaded wasm scripts and ONNX Runtime\'s wasm build from the archive', () => {
+  it("unpacks sharp's wasm build, tfjs's wasm binaries, the threaded wasm scripts and ONNX Runtime's wasm build from the archive", () => {
     const unpacked = `${asarFile}.unpacked`;
     const mustExist = [
       'node_modules/sharp/package.json',
@@ -173,20 +220,42 @@ describe('the packaged app (electron-builder --dir, stand-in Electron)', () => {
     expect(listing).toContain('/node_modules/onnxruntime-web/dist/ort.node.min.mjs');
   });
 
-  it('leaves out tsx, esbuild, Dawn, tfjs-node, source maps and the project\'s sources', () => {
+  it("leaves out tsx, esbuild, Dawn, tfjs-node, source maps and the project's sources", () => {
     const top = new Set(listing.map((f) => f.split('/')[1]));
     expect([...top].sort()).toEqual(['node_modules', 'out', 'package.json']);
-    for (const dep of ['tsx', 'esbuild', '@esbuild', 'get-tsconfig', 'chart.js', 'electron', 'vite', 'vitest', 'typescript', 'svelte', 'electron-builder', 'webgpu']) {
-      expect(listing.filter((f) => f.startsWith(`/node_modules/${dep}/`)), dep).toEqual([]);
+    for (const dep of [
+      'tsx',
+      'esbuild',
+      '@esbuild',
+      'get-tsconfig',
+      'chart.js',
+      'electron',
+      'vite',
+      'vitest',
+      'typescript',
+      'svelte',
+      'electron-builder',
+      'webgpu',
+    ]) {
+      expect(
+        listing.filter((f) => f.startsWith(`/node_modules/${dep}/`)),
+        dep,
+      ).toEqual([]);
     }
     expect(listing.filter((f) => f.startsWith('/node_modules/@tensorflow/tfjs-node'))).toEqual([]);
     expect(listing.filter((f) => f.endsWith('.map'))).toEqual([]);
   });
 
-  it('ships no dead files: ONNX Runtime\'s browser builds, a second tfjs-backend-webgpu, native libvips on Linux', () => {
+  it("ships no dead files: ONNX Runtime's browser builds, a second tfjs-backend-webgpu, native libvips on Linux", () => {
     const onnx = listing.filter((f) => f.startsWith('/node_modules/onnxruntime-web/') && !f.endsWith('/'));
-    const onnxFiles = onnx.filter((f) => /\.[a-z]+$/.test(f.split('/').at(-1)!)).map((f) => f.replace('/node_modules/onnxruntime-web/', ''));
-    expect(onnxFiles.filter((f) => f.startsWith('dist/')).sort()).toEqual(['dist/ort-wasm-simd-threaded.mjs', 'dist/ort-wasm-simd-threaded.wasm', 'dist/ort.node.min.mjs']);
+    const onnxFiles = onnx
+      .filter((f) => /\.[a-z]+$/.test(f.split('/').at(-1)!))
+      .map((f) => f.replace('/node_modules/onnxruntime-web/', ''));
+    expect(onnxFiles.filter((f) => f.startsWith('dist/')).sort()).toEqual([
+      'dist/ort-wasm-simd-threaded.mjs',
+      'dist/ort-wasm-simd-threaded.wasm',
+      'dist/ort.node.min.mjs',
+    ]);
     expect(onnxFiles.filter((f) => f.startsWith('lib/'))).toEqual([]);
     // tfjs-backend-webgpu is bundled into out/main; its node_modules copy would be a second one.
     expect(listing.filter((f) => f.startsWith('/node_modules/@tensorflow/tfjs-backend-webgpu/'))).toEqual([]);
@@ -194,7 +263,8 @@ describe('the packaged app (electron-builder --dir, stand-in Electron)', () => {
   });
 
   it('weighs at most 160 MB (app.asar and its unpacked files, linux)', () => {
-    const size = (p: string): number => (fs.statSync(p).isDirectory() ? fs.readdirSync(p).reduce((n, f) => n + size(path.join(p, f)), 0) : fs.statSync(p).size);
+    const size = (p: string): number =>
+      fs.statSync(p).isDirectory() ? fs.readdirSync(p).reduce((n, f) => n + size(path.join(p, f)), 0) : fs.statSync(p).size;
     const asarBytes = size(asarFile);
     const unpackedBytes = size(`${asarFile}.unpacked`);
     console.log(`packaged-app: app.asar ${(asarBytes / 1e6).toFixed(1)} MB + unpacked ${(unpackedBytes / 1e6).toFixed(1)} MB`);
@@ -211,7 +281,10 @@ describe('the packaged app (electron-builder --dir, stand-in Electron)', () => {
     expect(arg('--url')).toBe(builder.homepage);
     expect(arg('--maintainer')).toMatch(/^[^<>]+ <[^@\s]+@[^@\s]+\.[a-z]+>$/);
     for (const lib of ['libgbm1', 'libasound2', 'libnss3', 'libgtk-3-0', 'libxkbcommon0', 'libdrm2', 'xdg-utils']) {
-      expect(config.deb?.depends?.some((d) => d.split(' | ').some((alt) => alt === lib || alt === `${lib}t64`)), lib).toBe(true);
+      expect(
+        config.deb?.depends?.some((d) => d.split(' | ').some((alt) => alt === lib || alt === `${lib}t64`)),
+        lib,
+      ).toBe(true);
     }
     expect(config.deb?.recommends).toContain('libvulkan1');
     // The AppImage's desktop entry was computed (its runtime is the toolset's, above).
@@ -223,16 +296,23 @@ describe('the packaged app (electron-builder --dir, stand-in Electron)', () => {
   it('signs with a Developer ID and notarises when the release environment provides them', async () => {
     const read = async (env: Record<string, string>) => {
       const code = `const c = (await import(${JSON.stringify(pathToFileURL(path.join(ROOT, 'electron-builder.config.mjs')).href)})).default; console.log(JSON.stringify(c.mac));`;
-      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', code], { env: { PATH: process.env.PATH ?? '', ...env } });
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', code], {
+        env: { PATH: process.env.PATH ?? '', ...env },
+      });
       return JSON.parse(stdout) as { identity?: string; hardenedRuntime: boolean; notarize: boolean };
     };
-    const signed = await read({ CSC_LINK: '/secrets/developer-id.p12', APPLE_API_KEY: '/secrets/key.p8', APPLE_API_KEY_ID: 'K', APPLE_API_ISSUER: 'I' });
+    const signed = await read({
+      CSC_LINK: '/secrets/developer-id.p12',
+      APPLE_API_KEY: '/secrets/key.p8',
+      APPLE_API_KEY_ID: 'K',
+      APPLE_API_ISSUER: 'I',
+    });
     expect(signed.identity).toBeUndefined(); // electron-builder finds the Developer ID Application identity
     expect(signed).toMatchObject({ hardenedRuntime: true, notarize: true });
     expect(await read({ CSC_NAME: 'Kiln Developers (TEAMID)' })).toMatchObject({ hardenedRuntime: true, notarize: false });
   });
 
-  it('flips Electron\'s fuses in the packaged binary: RunAsNode, NODE_OPTIONS and --inspect off, asar only and checked', () => {
+  it("flips Electron's fuses in the packaged binary: RunAsNode, NODE_OPTIONS and --inspect off, asar only and checked", () => {
     // The wire as Electron reads it: after the sentinel, a version byte, a length byte, then one '0'/'1' per fuse.
     const binary = fs.readFileSync(path.join(path.dirname(path.dirname(asarFile)), 'kiln'));
     const at = binary.indexOf(FUSE_SENTINEL) + FUSE_SENTINEL.length;
@@ -269,17 +349,26 @@ describe('the packaged main process under a fake electron', () => {
     const photos = path.join(tmp, 'photos');
     for (const [k, cls] of ['cats', 'dogs'].entries()) {
       fs.mkdirSync(path.join(photos, cls), { recursive: true });
-      for (let i = 0; i < 4; i++) fs.writeFileSync(path.join(photos, cls, `${i}.png`), encodePngRgb(new Uint8Array(12 * 10 * 3).fill(40 * k + 10 * i), 12, 10));
+      for (let i = 0; i < 4; i++)
+        fs.writeFileSync(path.join(photos, cls, `${i}.png`), encodePngRgb(new Uint8Array(12 * 10 * 3).fill(40 * k + 10 * i), 12, 10));
     }
     // The releases feed: a newer version than this one.
     feed = http.createServer((req, res) => {
       feedRequests.push(req.headers['user-agent'] ?? '');
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ tag_name: 'v99.0.0', html_url: `${RELEASES_PAGE}/tag/v99.0.0` }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ tag_name: 'v99.0.0', html_url: `${RELEASES_PAGE}/tag/v99.0.0` }));
     });
     await new Promise<void>((resolve) => feed.listen(0, '127.0.0.1', resolve));
     const feedUrl = `http://127.0.0.1:${(feed.address() as { port: number }).port}/releases/latest`;
     // The job process decodes with sharp's wasm build, as the app does in Electron on Linux.
-    report = await driveMain('main', home, { FAKE_IMPORT_FOLDER: photos, KILN_SHARP_WASM: '1', KILN_UPDATE_CHECK: '1', KILN_UPDATE_FEED: feedUrl, FAKE_EXPECT_UPDATE: '1' });
+    report = await driveMain('main', home, {
+      FAKE_IMPORT_FOLDER: photos,
+      KILN_SHARP_WASM: '1',
+      KILN_UPDATE_CHECK: '1',
+      KILN_UPDATE_FEED: feedUrl,
+      FAKE_EXPECT_UPDATE: '1',
+    });
     if (report.driverError) throw new Error(report.driverError);
   }, 300_000);
 
@@ -303,7 +392,7 @@ describe('the packaged main process under a fake electron', () => {
     expect(report.fromIframe.error?.name).toBe('ForbiddenError');
   });
 
-  it('drops development-only variables and keeps Chromium\'s data out of the Kiln home', () => {
+  it("drops development-only variables and keeps Chromium's data out of the Kiln home", () => {
     expect(report.devEnvLeft).toEqual([]);
     expect(report.setPaths.userData).toBe(path.join(tmp, 'cache-main', 'Kiln'));
     expect(path.relative(home, report.setPaths.userData).startsWith('..')).toBe(true);
@@ -314,22 +403,36 @@ describe('the packaged main process under a fake electron', () => {
     const aside = fs.readdirSync(home).filter((f) => f.startsWith('app-settings.json.corrupt-'));
     expect(aside).toHaveLength(1);
     expect(fs.readFileSync(path.join(home, aside[0]!), 'utf8')).toBe(garbage);
-    const logs = fs.readdirSync(path.join(home, 'logs')).map((f) => fs.readFileSync(path.join(home, 'logs', f), 'utf8')).join('');
+    const logs = fs
+      .readdirSync(path.join(home, 'logs'))
+      .map((f) => fs.readFileSync(path.join(home, 'logs', f), 'utf8'))
+      .join('');
     expect(logs).toContain(`kept it as ${path.join(home, aside[0]!)}`);
   });
 
-  it('trains a GPU run with a hidden, sandboxed trainer page on Chromium\'s WebGPU; its renderer crashing fails the run, closes the page and leaves the app up', () => {
+  it("trains a GPU run with a hidden, sandboxed trainer page on Chromium's WebGPU; its renderer crashing fails the run, closes the page and leaves the app up", () => {
     const [win] = report.gpuWindows;
     expect(report.gpuWindows).toHaveLength(1);
     expect(win!.shown).toBe(false);
-    expect(win!.options.webPreferences).toMatchObject({ sandbox: true, contextIsolation: true, nodeIntegration: false, nodeIntegrationInWorker: false, backgroundThrottling: false });
+    expect(win!.options.webPreferences).toMatchObject({
+      sandbox: true,
+      contextIsolation: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      backgroundThrottling: false,
+    });
     expect(win!.options.webPreferences.preload).toBe(path.join(appDir, 'out/preload/gpu-trainer.cjs'));
     expect(fs.existsSync(win!.options.webPreferences.preload as string)).toBe(true);
     expect(win!.loadedURL).toBe(pathToFileURL(path.join(appDir, 'out/renderer/gpu-trainer.html')).href);
-    expect(fs.readFileSync(path.join(appDir, 'out/renderer/gpu-trainer.html'), 'utf8')).toMatch(/<script type="module"[^>]*src="\.\/assets\/gpu-trainer-[^"]+\.js"/);
+    expect(fs.readFileSync(path.join(appDir, 'out/renderer/gpu-trainer.html'), 'utf8')).toMatch(
+      /<script type="module"[^>]*src="\.\/assets\/gpu-trainer-[^"]+\.js"/,
+    );
     // The page got its port to the trainer, which owns the files.
     expect(report.gpu.pagePosts).toEqual([{ channel: 'kiln-gpu-port', ports: 1 }]);
-    expect(report.gpu.final).toMatchObject({ status: 'failed', error: { message: expect.stringContaining('the GPU trainer page went away') } });
+    expect(report.gpu.final).toMatchObject({
+      status: 'failed',
+      error: { message: expect.stringContaining('the GPU trainer page went away') },
+    });
     expect(report.gpu.stored).toBe('failed');
     expect(report.gpu.storedError!.message).toContain('the GPU trainer page went away');
     expect(win!.destroyed).toBe(true);
@@ -337,16 +440,25 @@ describe('the packaged main process under a fake electron', () => {
     expect(report.windowsAfterSecondInstance).toBe(1);
   });
 
-  it('never loads Dawn for Node (dawn.node) in any process, the GPU run\'s trainer included', () => {
+  it("never loads Dawn for Node (dawn.node) in any process, the GPU run's trainer included", () => {
     const gpuTrainer = report.childNatives.find((c) => c.argv.includes('gpu-page'));
-    expect(gpuTrainer, 'the GPU run\'s trainer reported what it loaded').toBeDefined();
-    for (const c of report.childNatives) expect(c.natives.filter((n) => /dawn|webgpu/i.test(n)), c.argv.join(' ')).toEqual([]);
+    expect(gpuTrainer, "the GPU run's trainer reported what it loaded").toBeDefined();
+    for (const c of report.childNatives)
+      expect(
+        c.natives.filter((n) => /dawn|webgpu/i.test(n)),
+        c.argv.join(' '),
+      ).toEqual([]);
     expect(report.mainNativeModules.filter((n) => /dawn|webgpu/i.test(n))).toEqual([]);
   });
 
   it('forks the packaged trainer and job entries, and their results arrive', () => {
     const trainer = report.forks.filter((f) => f.modulePath === path.join(appDir, 'out/main/trainer-entry.js'));
-    expect(trainer.map((f) => f.args)).toEqual([[home, report.run.runId], [home, report.lostDone.runId], [home, report.killed.runId], [home, report.gpu.runId, 'gpu-page']]);
+    expect(trainer.map((f) => f.args)).toEqual([
+      [home, report.run.runId],
+      [home, report.lostDone.runId],
+      [home, report.killed.runId],
+      [home, report.gpu.runId, 'gpu-page'],
+    ]);
     // Each process has a name of its own: Chromium's child-process-gone reports it by that name.
     const names = report.forks.map((f) => f.options.serviceName);
     expect(trainer[0]!.options.serviceName).toMatch(/^Kiln trainer \d+$/);
@@ -363,7 +475,7 @@ describe('the packaged main process under a fake electron', () => {
     expect(lr.points.every((p) => p.lr > 0 && Number.isFinite(p.loss))).toBe(true);
   });
 
-  it('imports a folder in the packaged job entry, with sharp\'s wasm build, progress events and the dataset stored', () => {
+  it("imports a folder in the packaged job entry, with sharp's wasm build, progress events and the dataset stored", () => {
     expect(report.import.last).toMatchObject({ phase: 'done', id: 'packaged-import' });
     expect(report.import.phases).toEqual(expect.arrayContaining(['scan', 'decode', 'write', 'done']));
     const counts = report.import.dataset!.classCounts;
@@ -381,7 +493,7 @@ describe('the packaged main process under a fake electron', () => {
     expect(report.lostDone.storedError).toBeUndefined();
   });
 
-  it('records why a trainer the OS killed stopped: Chromium\'s reason, the exit code and its last stderr lines, in the run and in logs/', () => {
+  it("records why a trainer the OS killed stopped: Chromium's reason, the exit code and its last stderr lines, in the run and in logs/", () => {
     const { killed } = report;
     expect(killed.final.status).toBe('failed');
     expect(killed.stored).toBe('failed');
@@ -390,15 +502,25 @@ describe('the packaged main process under a fake electron', () => {
     expect(killed.storedError?.message).toContain('was killed, most likely because it ran out of memory (reason killed, exit code 137)');
     expect(killed.storedError?.message).toContain('training it needs about');
     expect(killed.storedError?.message).toContain(killed.lastWords);
-    const logs = fs.readdirSync(path.join(home, 'logs')).map((f) => fs.readFileSync(path.join(home, 'logs', f), 'utf8')).join('');
+    const logs = fs
+      .readdirSync(path.join(home, 'logs'))
+      .map((f) => fs.readFileSync(path.join(home, 'logs', f), 'utf8'))
+      .join('');
     expect(logs).toMatch(/WARN\s+Utility process "Kiln trainer \d+" is gone: reason killed, exit code 137/);
-    expect(logs).toMatch(new RegExp(`ERROR run ${killed.runId}: the trainer of run ${killed.runId} was killed, most likely because it ran out of memory \\(reason killed, exit code 137\\)`));
+    expect(logs).toMatch(
+      new RegExp(
+        `ERROR run ${killed.runId}: the trainer of run ${killed.runId} was killed, most likely because it ran out of memory \\(reason killed, exit code 137\\)`,
+      ),
+    );
     expect(logs).toContain(`last lines on stderr:\n    ${killed.lastWords}`);
   });
 
   it('logs a crashed window page and reloads it once', () => {
     expect(report.pageReloads).toBe(1);
-    const logs = fs.readdirSync(path.join(home, 'logs')).map((f) => fs.readFileSync(path.join(home, 'logs', f), 'utf8')).join('');
+    const logs = fs
+      .readdirSync(path.join(home, 'logs'))
+      .map((f) => fs.readFileSync(path.join(home, 'logs', f), 'utf8'))
+      .join('');
     expect(logs).toContain("the window's renderer is gone: reason crashed, exit code 139; reloading it");
     expect(logs).toContain("the window's renderer is gone: reason crashed, exit code 139\n");
   });
@@ -406,7 +528,10 @@ describe('the packaged main process under a fake electron', () => {
   it('checks the releases feed once, in the background, and tells the window of a newer version', () => {
     expect(feedRequests).toEqual([`Kiln/${JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version}`]);
     expect(report.updateNotices).toEqual([{ version: '99.0.0', url: `${RELEASES_PAGE}/tag/v99.0.0` }]);
-    const logs = fs.readdirSync(path.join(home, 'logs')).map((f) => fs.readFileSync(path.join(home, 'logs', f), 'utf8')).join('');
+    const logs = fs
+      .readdirSync(path.join(home, 'logs'))
+      .map((f) => fs.readFileSync(path.join(home, 'logs', f), 'utf8'))
+      .join('');
     expect(logs).toContain('Kiln 99.0.0 is available');
   });
 
@@ -430,7 +555,10 @@ describe('a packaged main process that cannot start', () => {
     expect(report.dialogs[0]).toMatchObject({ kind: 'error', title: 'Kiln could not start' });
     expect(report.dialogs[0]!.content).toMatch(/ENOTDIR|not a directory/);
     const logDir = path.join(tmp, 'cache-fail', 'Kiln', 'logs');
-    const log = fs.readdirSync(logDir).map((f) => fs.readFileSync(path.join(logDir, f), 'utf8')).join('');
+    const log = fs
+      .readdirSync(logDir)
+      .map((f) => fs.readFileSync(path.join(logDir, f), 'utf8'))
+      .join('');
     expect(log).toContain(`Kiln could not start (home ${home})`);
   }, 120_000);
 });

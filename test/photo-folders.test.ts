@@ -25,7 +25,7 @@ const photos = () => path.join(tmp, 'my photos');
 /** Seeded so the folder is the same every run. */
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /** A photo-like JPEG: a sky-to-ground gradient in the class's colours under noise, w×h pixels. */
@@ -39,7 +39,9 @@ async function photo(file: string, w: number, h: number, warm: boolean, rand: ()
     }
   }
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  await sharp(px, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 80 }).toFile(file);
+  await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+    .jpeg({ quality: 80 })
+    .toFile(file);
 }
 
 beforeAll(async () => {
@@ -47,7 +49,10 @@ beforeAll(async () => {
   home = path.join(tmp, 'home');
   const rand = rng(3);
   // train/ and val/ as a camera roll sorted by hand: 16 + 8 photos a class, 160×120 to 240×180.
-  for (const [split, n] of [['train', 16], ['val', 8]] as const) {
+  for (const [split, n] of [
+    ['train', 16],
+    ['val', 8],
+  ] as const) {
     for (const cls of ['sunsets', 'forests']) {
       for (let i = 0; i < n; i++) {
         const w = 160 + (i % 3) * 40;
@@ -61,7 +66,9 @@ beforeAll(async () => {
   for (const cls of ['a', 'b']) {
     for (let i = 0; i < 6; i++) {
       fs.mkdirSync(path.join(tmp, 'thumbs', cls), { recursive: true });
-      await sharp({ create: { width: 28, height: 28, channels: 3, background: cls === 'a' ? { r: 200, g: 10, b: 10 } : { r: 10, g: 10, b: 200 } } })
+      await sharp({
+        create: { width: 28, height: 28, channels: 3, background: cls === 'a' ? { r: 200, g: 10, b: 10 } : { r: 10, g: 10, b: 200 } },
+      })
         .png()
         .toFile(path.join(tmp, 'thumbs', cls, `${i}.png`));
     }
@@ -72,8 +79,15 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 describe('a folder of photos with the defaults', () => {
   it('imports photos at 64 px and thumbnails at 32, says so before decoding, and takes --size when given', async () => {
     // What the app's import form shows before Import is pressed.
-    expect(await inspectFolder(photos())).toMatchObject({ files: 48, suggestedSize: 64, sizeReason: expect.stringMatching(/^photos: median short side 1[2-8]0 px$/) });
-    expect(await inspectFolder(path.join(tmp, 'thumbs'))).toMatchObject({ suggestedSize: 32, sizeReason: 'small images: median short side 28 px' });
+    expect(await inspectFolder(photos())).toMatchObject({
+      files: 48,
+      suggestedSize: 64,
+      sizeReason: expect.stringMatching(/^photos: median short side 1[2-8]0 px$/),
+    });
+    expect(await inspectFolder(path.join(tmp, 'thumbs'))).toMatchObject({
+      suggestedSize: 32,
+      sizeReason: 'small images: median short side 28 px',
+    });
     // Photos straight in the folder: said in the layout's terms (it was "0 classes … no image header could be read").
     await expect(inspectFolder(path.join(tmp, 'thumbs', 'a'))).rejects.toThrow(/has no sub-folders: expected one sub-folder per class/);
     const text = await kiln(['dataset', 'import', photos(), '--home', home]);
@@ -86,20 +100,27 @@ describe('a folder of photos with the defaults', () => {
 
     const given = await kiln(['dataset', 'import', photos(), '--size', '32', '--name', 'small photos', '--json', '--home', home]);
     expect(JSON.parse(given.stdout)).toMatchObject({ imageSize: 32, sizeChosen: 'given' });
-    expect(JSON.parse(given.stdout).warnings.join('\n')).toMatch(/the images are photos \(median short side 1[2-8]0 px\); at 32 px .* --size 64/);
+    expect(JSON.parse(given.stdout).warnings.join('\n')).toMatch(
+      /the images are photos \(median short side 1[2-8]0 px\); at 32 px .* --size 64/,
+    );
   });
 
   it('chooses the length of a run from the dataset size and records why', async () => {
     const record = await createRun(home, mergeRunConfig(DEFAULT_RUN_CONFIG, { data: { dataset: 'my-photos' } }));
     // 32 training photos: the smallest auto batch, 2 steps an epoch, so many more epochs than the recipe's 24.
     expect(record.resolved).toMatchObject({ config: { opt: { batchSize: MIN_AUTO_BATCH, epochs: 100 } }, stepsPerEpoch: 2 });
-    expect(record.resolved.autoRules.join('\n')).toMatch(/^epochs 100: the recipe's 24, raised for a small dataset \(32 images, 2 steps an epoch\) to give ≥ 600 steps \(capped at 100 epochs\)$/m);
+    expect(record.resolved.autoRules.join('\n')).toMatch(
+      /^epochs 100: the recipe's 24, raised for a small dataset \(32 images, 2 steps an epoch\) to give ≥ 600 steps \(capped at 100 epochs\)$/m,
+    );
     expect(TARGET_AUTO_STEPS).toBeGreaterThan(2 * 24);
     await new RunStore(home).remove(record.id);
   });
 
   it('ends a too-short run with a hint, and its evaluation names the photo of each mistake', async () => {
-    const train = await kiln(['train', '--dataset', 'my-photos', '--arch', writeTinySpec(tmp), '--epochs', '2', '--backend', 'wasm', '--json', '--home', home], { KILN_WASM_THREADS: '1' });
+    const train = await kiln(
+      ['train', '--dataset', 'my-photos', '--arch', writeTinySpec(tmp), '--epochs', '2', '--backend', 'wasm', '--json', '--home', home],
+      { KILN_WASM_THREADS: '1' },
+    );
     expect(train.code).toBe(0);
     const done = JSON.parse(train.stdout.trim().split('\n').at(-1)!);
     expect(done).toMatchObject({ type: 'done', outcome: 'finished' });

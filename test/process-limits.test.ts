@@ -39,16 +39,23 @@ describe('process limits', () => {
   it('heavy jobs: at most maxRunning at once, a bounded queue, and a timeout that kills', async () => {
     const live = new Set<number>();
     const inflight = { now: 0, most: 0 };
-    const jobs = createJobRunner(
-      (() => slowJob(live, inflight)) as Transport,
-      { maxRunning: 2, maxQueued: 1, timeoutMs: { lrFind: 1, evaluate: 1, export: 1, predict: 3000 } },
-    );
+    const jobs = createJobRunner((() => slowJob(live, inflight)) as Transport, {
+      maxRunning: 2,
+      maxQueued: 1,
+      timeoutMs: { lrFind: 1, evaluate: 1, export: 1, predict: 3000 },
+    });
     const first = [jobs(predict(300)), jobs(predict(300)), jobs(predict(300))];
-    await expect(jobs(predict(300))).rejects.toMatchObject({ name: 'JobQueueFullError', message: expect.stringContaining('Kiln is busy: 2 jobs are running and 1 are waiting') });
+    await expect(jobs(predict(300))).rejects.toMatchObject({
+      name: 'JobQueueFullError',
+      message: expect.stringContaining('Kiln is busy: 2 jobs are running and 1 are waiting'),
+    });
     expect((await Promise.all(first)).length).toBe(3);
     expect(inflight.most).toBe(2);
     const before = Date.now();
-    await expect(jobs(predict(60_000))).rejects.toMatchObject({ name: 'JobTimeoutError', message: 'the prediction took longer than 3 s and was stopped' });
+    await expect(jobs(predict(60_000))).rejects.toMatchObject({
+      name: 'JobTimeoutError',
+      message: 'the prediction took longer than 3 s and was stopped',
+    });
     expect(Date.now() - before).toBeLessThan(30_000);
     await waitUntil('the timed-out job to die', () => live.size === 0, 10_000);
   });
@@ -61,7 +68,11 @@ describe('process limits', () => {
       console.log('child ' + child.pid);
       child.send({ type: 'job', job: { kind: 'predict', home: '/nonexistent', runId: 'x', imageBase64: '', top: 1 } });
       setInterval(() => {}, 1000);`;
-    const parent = spawn(process.execPath, ['-e', parentCode], { cwd: REPO, env: { ...process.env, KILN_TEST_JOB_BLOCK_MS: '300000' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const parent = spawn(process.execPath, ['-e', parentCode], {
+      cwd: REPO,
+      env: { ...process.env, KILN_TEST_JOB_BLOCK_MS: '300000' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     parent.stdout!.on('data', (d) => (out += d));
@@ -82,7 +93,12 @@ describe('process limits', () => {
     const saved = process.env.KILN_TEST_STEP_DELAY_MS;
     // Each step takes 10 minutes: a pause or stop request waits for the step to end.
     process.env.KILN_TEST_STEP_DELAY_MS = '600000';
-    const services = await createKilnServices({ home, emit: (event, payload) => void events.push({ event, payload }), stopTimeoutMs: 3000, maxTrainers: 2 });
+    const services = await createKilnServices({
+      home,
+      emit: (event, payload) => void events.push({ event, payload }),
+      stopTimeoutMs: 3000,
+      maxTrainers: 2,
+    });
     try {
       const config = mergeRunConfig(DEFAULT_RUN_CONFIG, {
         data: { dataset: 'synthetic', limitTrain: 64, limitVal: 32 },
@@ -93,15 +109,30 @@ describe('process limits', () => {
       const [a, b] = await Promise.all([services.handlers['runs.start'](config, 'A'), services.handlers['runs.start'](config, 'B')]);
       const store = new RunStore(home);
       // A third trainer is one too many: refused at once, and no run record is made for it.
-      await expect(services.handlers['runs.start'](config, 'C')).rejects.toMatchObject({ name: 'RunStateError', message: '2 runs are already training in this Kiln (at most 2 at once); pause or stop one first' });
+      await expect(services.handlers['runs.start'](config, 'C')).rejects.toMatchObject({
+        name: 'RunStateError',
+        message: '2 runs are already training in this Kiln (at most 2 at once); pause or stop one first',
+      });
       expect((await store.list()).runs.map((r) => r.name).sort()).toEqual(['A', 'B']);
-      const started = (id: string) => events.some((e) => e.event === 'runStatus' && (e.payload as KilnEvents['runStatus']).runId === id && (e.payload as KilnEvents['runStatus']).status === 'running');
+      const started = (id: string) =>
+        events.some(
+          (e) =>
+            e.event === 'runStatus' &&
+            (e.payload as KilnEvents['runStatus']).runId === id &&
+            (e.payload as KilnEvents['runStatus']).status === 'running',
+        );
       await waitUntil('both trainers training', () => started(a.id) && started(b.id)).catch((err: Error) => {
         throw new Error(`${err.message}; events: ${JSON.stringify(events).slice(0, 1500)}`);
       });
       const [pidA, pidB] = [(await store.lockHolder(a.id))!.pid, (await store.lockHolder(b.id))!.pid];
       const [paused, stopped] = await Promise.allSettled([services.handlers['runs.pause'](a.id), services.handlers['runs.stop'](b.id)]);
-      expect(paused).toMatchObject({ status: 'rejected', reason: { name: 'RunStateError', message: `run ${a.id} did not pause within 3 s, so its trainer was killed; resume it to continue from its last checkpoint` } });
+      expect(paused).toMatchObject({
+        status: 'rejected',
+        reason: {
+          name: 'RunStateError',
+          message: `run ${a.id} did not pause within 3 s, so its trainer was killed; resume it to continue from its last checkpoint`,
+        },
+      });
       expect(stopped.status).toBe('fulfilled');
       expect(pidAlive(pidA)).toBe(false);
       expect(pidAlive(pidB)).toBe(false);

@@ -22,9 +22,21 @@ const PIXEL_FILES = [DATASET_FILES.trainImages, DATASET_FILES.trainLabels, DATAS
 
 /** A CIFAR-10-shaped dataset (32×32, ten classes, stored as a download is) of a few hundred images. */
 async function storeCifarLike(): Promise<void> {
-  const split = (count: number) => ({ count, images: new Uint8Array(count * 32 * 32 * 3).map((_, i) => (i * 31) % 256), labels: new Uint8Array(count).map((_, i) => i % 10) });
+  const split = (count: number) => ({
+    count,
+    images: new Uint8Array(count * 32 * 32 * 3).map((_, i) => (i * 31) % 256),
+    labels: new Uint8Array(count).map((_, i) => i % 10),
+  });
   const store = new DatasetStore(home);
-  await store.create({ id: 'cifar10', name: 'CIFAR-10', source: { kind: 'cifar10', url: 'https://example.invalid/cifar-10-binary.tar.gz', checksum: null }, imageSize: 32, classes: CLASSES, train: split(400), val: split(100) });
+  await store.create({
+    id: 'cifar10',
+    name: 'CIFAR-10',
+    source: { kind: 'cifar10', url: 'https://example.invalid/cifar-10-binary.tar.gz', checksum: null },
+    imageSize: 32,
+    classes: CLASSES,
+    train: split(400),
+    val: split(100),
+  });
   // One training image left out: the run's counts must account for it without reading any image.
   await store.setExcluded('cifar10', 'train', 7, true);
 }
@@ -64,7 +76,12 @@ describe('starting a run', () => {
 
   it('(the spy sees image reads: loading the dataset, as the trainer does, reads every pixel file)', async () => {
     const read = await filesReadDuring(() => loadDataset(home, 'cifar10'));
-    expect(read.map((p) => path.basename(p)).filter((n) => PIXEL_FILES.includes(n as never)).sort()).toEqual([...PIXEL_FILES].sort());
+    expect(
+      read
+        .map((p) => path.basename(p))
+        .filter((n) => PIXEL_FILES.includes(n as never))
+        .sort(),
+    ).toEqual([...PIXEL_FILES].sort());
   });
 
   it('describes the built-in dataset as drawing it would: counts per class and the hash the trainer checks', async () => {

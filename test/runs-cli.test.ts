@@ -10,8 +10,11 @@ import type { RunRecord } from '../src-shared/run-types.ts';
 /** `kiln runs …` as a person runs it: a real `node bin/kiln.js` process against a temp home. */
 function kiln(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(REPO, 'bin/kiln.js'), 'runs', ...args], { cwd: REPO, env: { ...process.env, KILN_HOME: '' } }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      [path.join(REPO, 'bin/kiln.js'), 'runs', ...args],
+      { cwd: REPO, env: { ...process.env, KILN_HOME: '' } },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -31,7 +34,12 @@ beforeAll(async () => {
     [a, 0.9],
     [b, 0.85],
   ] as const) {
-    await store.appendMetrics(r.id, [...fakeSteps(1, 300, 100), fakeEpoch(0, 100, acc - 0.2), fakeEpoch(1, 100, acc - 0.1), fakeEpoch(2, 100, acc)]);
+    await store.appendMetrics(r.id, [
+      ...fakeSteps(1, 300, 100),
+      fakeEpoch(0, 100, acc - 0.2),
+      fakeEpoch(1, 100, acc - 0.1),
+      fakeEpoch(2, 100, acc),
+    ]);
     await store.closeMetrics(r.id);
     await store.update(r.id, {
       status: 'finished',
@@ -80,7 +88,10 @@ describe('kiln runs', () => {
     expect(shown.metrics.epochs.map((e: { valAcc: number }) => e.valAcc)).toEqual([0.7, 0.8, 0.9]);
     const compared = JSON.parse(cmp.stdout);
     expect(compared.configDiff).toEqual([{ path: 'opt.lrMax', values: { [a.id]: 0.4, [b.id]: 0.2 } }]);
-    const accs = compared.byEpoch.map((e: { values: Record<string, { valAcc: number }> }) => [e.values[a.id]!.valAcc, e.values[b.id]!.valAcc]);
+    const accs = compared.byEpoch.map((e: { values: Record<string, { valAcc: number }> }) => [
+      e.values[a.id]!.valAcc,
+      e.values[b.id]!.valAcc,
+    ]);
     expect(accs.flat()).toEqual([0.9 - 0.2, 0.85 - 0.2, 0.9 - 0.1, 0.85 - 0.1, 0.9, 0.85]);
     expect(compared.byStep.length).toBe(300);
   });

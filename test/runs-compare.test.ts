@@ -36,7 +36,10 @@ describe('compareRuns', () => {
       wallSeconds: 200,
     });
     // A: 10 epochs (970 steps, decimated); B: paused after 3 epochs plus a bit.
-    await store.appendMetrics(a.id, [...fakeSteps(1, 10 * spe, spe, 1), ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((e) => fakeEpoch(e, spe, 0.5 + e * 0.04))]);
+    await store.appendMetrics(a.id, [
+      ...fakeSteps(1, 10 * spe, spe, 1),
+      ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((e) => fakeEpoch(e, spe, 0.5 + e * 0.04)),
+    ]);
     await store.appendMetrics(b.id, [...fakeSteps(1, 3 * spe + 40, spe, 2), ...[0, 1, 2].map((e) => fakeEpoch(e, spe, 0.45 + e * 0.05))]);
 
     const c = compareRuns(await load(a.id, b.id));

@@ -5,7 +5,18 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RunStore } from '../src-main/runs/run-store.ts';
 import { resolveCheckpoint } from '../src-main/engine/train/checkpoint.ts';
 import { REPO, tempHome } from './fixtures/runs-fixtures.ts';
-import { kiln, PROCESS_TEST_TIMEOUT, loggedSteps, maxRelativeDiff, runIdOf, spawnKiln, tinyTrainArgs, waitUntil, writeTinySpec, type KilnProcess } from './fixtures/kiln-process.ts';
+import {
+  kiln,
+  PROCESS_TEST_TIMEOUT,
+  loggedSteps,
+  maxRelativeDiff,
+  runIdOf,
+  spawnKiln,
+  tinyTrainArgs,
+  waitUntil,
+  writeTinySpec,
+  type KilnProcess,
+} from './fixtures/kiln-process.ts';
 
 /**
  * Three real trainers at once: K and L share a config, M has another seed. K's trainer is killed
@@ -95,7 +106,10 @@ async function killAndResumeK(): Promise<void> {
 
   const resumed = await kiln(['runs', 'resume', id, '--json', '--home', home]);
   expect(resumed.code).toBe(0);
-  const lines = resumed.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const lines = resumed.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   expect(lines[0]).toMatchObject({ type: 'started', resumedAtStep: ckAtKill });
   expect(lines.at(-1)).toMatchObject({ type: 'done', outcome: 'finished' });
   expect((await store.get(id)).status).toBe('finished');
@@ -127,7 +141,10 @@ describe('crashes and concurrent runs', () => {
     expect(maxRelativeDiff(mk!.epochs, ml!.epochs)).toBeLessThanOrEqual(1e-4);
     // M trained on another seed: its numbers are its own.
     expect(maxRelativeDiff(ml!.epochs, mm!.epochs)).toBeGreaterThan(1e-3);
-    for (const [id, metrics] of [[l, ml], [m, mm]] as const) {
+    for (const [id, metrics] of [
+      [l, ml],
+      [m, mm],
+    ] as const) {
       expect(metrics!.steps.map((s) => s.step)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
       expect(metrics!.tornTail).toBe(false);
       const record = await store.get(id);

@@ -38,13 +38,20 @@ beforeAll(async () => {
 afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
 
 describe('evaluation', () => {
-  it('was written when the run finished, and kiln runs eval reproduces the run\'s own accuracies', async () => {
+  it("was written when the run finished, and kiln runs eval reproduces the run's own accuracies", async () => {
     const saved = JSON.parse(fs.readFileSync(path.join(store.evalDir(id), 'evaluation.json'), 'utf8'));
     const { code, stdout } = await kiln(['runs', 'eval', id, '--json', '--home', home]);
     expect(code).toBe(0);
     const e = JSON.parse(stdout);
     expect(e.confusion).toEqual(saved.confusion);
-    expect(e).toMatchObject({ runId: id, checkpoint: 'best', epoch: record.best!.epoch, count: VAL, tta: true, classes: SYNTHETIC_CLASSES });
+    expect(e).toMatchObject({
+      runId: id,
+      checkpoint: 'best',
+      epoch: record.best!.epoch,
+      count: VAL,
+      tta: true,
+      classes: SYNTHETIC_CLASSES,
+    });
     // The best checkpoint's accuracies, as the trainer measured them at that epoch.
     expect(e.accuracy).toBe(record.best!.valAcc);
     expect(e.ttaAccuracy).toBe(record.best!.ttaAcc);
@@ -71,7 +78,9 @@ describe('evaluation', () => {
 
     // On demand from the last checkpoint: the final epoch's numbers; --out keeps a copy where asked.
     const outFile = path.join(home, 'latest-eval.json');
-    const latest = JSON.parse((await kiln(['runs', 'eval', id, '--checkpoint', 'latest', '--json', '--out', outFile, '--home', home])).stdout);
+    const latest = JSON.parse(
+      (await kiln(['runs', 'eval', id, '--checkpoint', 'latest', '--json', '--out', outFile, '--home', home])).stdout,
+    );
     expect(latest.accuracy).toBe(record.final!.valAcc);
     expect(JSON.parse(fs.readFileSync(outFile, 'utf8'))).toEqual(latest);
   });
@@ -86,11 +95,29 @@ describe('export and predict', () => {
     const modelJson = JSON.parse(fs.readFileSync(path.join(exportDir, 'model.json'), 'utf8'));
     expect(modelJson.format).toBe('layers-model');
     const classNames = new Set(modelJson.modelTopology.config.layers.map((l: { class_name: string }) => l.class_name));
-    expect([...classNames].sort()).toEqual(['Activation', 'Add', 'BatchNormalization', 'Conv2D', 'Dense', 'GlobalMaxPooling2D', 'InputLayer', 'MaxPooling2D']);
+    expect([...classNames].sort()).toEqual([
+      'Activation',
+      'Add',
+      'BatchNormalization',
+      'Conv2D',
+      'Dense',
+      'GlobalMaxPooling2D',
+      'InputLayer',
+      'MaxPooling2D',
+    ]);
 
     const dataset = makeSyntheticDataset();
     const { model, kiln: info } = await loadExport(exportDir);
-    expect(info).toMatchObject({ runId: id, checkpoint: 'best', classes: dataset.classes, imageSize: 32, fit: 'crop', mean: dataset.mean, std: dataset.std, valAcc: record.best!.valAcc });
+    expect(info).toMatchObject({
+      runId: id,
+      checkpoint: 'best',
+      classes: dataset.classes,
+      imageSize: 32,
+      fit: 'crop',
+      mean: dataset.mean,
+      std: dataset.std,
+      valAcc: record.best!.valAcc,
+    });
     expect(info.arch).toEqual(record.resolved.config.net.arch);
 
     const engine = await loadRunModel(home, id, { checkpoint: 'best', dataset });
@@ -116,7 +143,7 @@ describe('export and predict', () => {
     model.dispose();
   });
 
-  it('predicts PNG files of the validation images with the run\'s validation accuracy', async () => {
+  it("predicts PNG files of the validation images with the run's validation accuracy", async () => {
     const dataset = makeSyntheticDataset();
     const dir = path.join(home, 'val-png');
     const per = 32 * 32 * 3;
@@ -124,11 +151,15 @@ describe('export and predict', () => {
       const cls = dataset.classes[dataset.val.labels[i]!]!;
       fs.mkdirSync(path.join(dir, cls), { recursive: true });
       const raw = dataset.val.images.subarray(i * per, (i + 1) * per);
-      await sharp(Buffer.from(raw), { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(path.join(dir, cls, `val-${i}.png`));
+      await sharp(Buffer.from(raw), { raw: { width: 32, height: 32, channels: 3 } })
+        .png()
+        .toFile(path.join(dir, cls, `val-${i}.png`));
     }
     // The importer's decode gives back the stored pixels exactly.
     const first = dataset.classes[dataset.val.labels[0]!]!;
-    expect(Buffer.from(await decodeImage(path.join(dir, first, 'val-0.png'), { size: 32, fit: 'crop' }))).toEqual(Buffer.from(dataset.val.images.subarray(0, per)));
+    expect(Buffer.from(await decodeImage(path.join(dir, first, 'val-0.png'), { size: 32, fit: 'crop' }))).toEqual(
+      Buffer.from(dataset.val.images.subarray(0, per)),
+    );
 
     const { code, stdout, stderr } = await kiln(['predict', exportDir, dir, '--top', '3', '--json']);
     expect(stderr).toBe('');
@@ -149,7 +180,8 @@ describe('export and predict', () => {
     // The folder's images sit in class folders: the summary counts predictions per class and has the accuracy.
     expect(out.summary).toMatchObject({ images: VAL, failed: 0, labelled: VAL, correct });
     expect(out.summary.predicted.reduce((a: number, c: { count: number }) => a + c.count, 0)).toBe(VAL);
-    for (const c of out.summary.predicted) expect(c.count).toBe(out.predictions.filter((p: { top: { className: string }[] }) => p.top[0].className === c.className).length);
+    for (const c of out.summary.predicted)
+      expect(c.count).toBe(out.predictions.filter((p: { top: { className: string }[] }) => p.top[0].className === c.className).length);
 
     // The run id works as the model too, with the same answer; text output names each file as given.
     const one = path.join(dir, first, 'val-0.png');

@@ -69,7 +69,9 @@ describe('a run is frozen at creation', () => {
       const exported = await exportRun(home, created.id, out);
       expect(exported.kiln.arch).toEqual(saved.spec);
       const modelJson = JSON.parse(fs.readFileSync(path.join(out, 'model.json'), 'utf8'));
-      const kernels = (modelJson.weightsManifest as { weights: { name: string; shape: number[] }[] }[]).flatMap((g) => g.weights).filter((w) => w.shape.length === 4);
+      const kernels = (modelJson.weightsManifest as { weights: { name: string; shape: number[] }[] }[])
+        .flatMap((g) => g.weights)
+        .filter((w) => w.shape.length === 4);
       // The first convolution has the stored 16 filters, not the changed preset's 8.
       expect(kernels[0]!.shape.at(-1)).toBe(16);
     } finally {

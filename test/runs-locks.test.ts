@@ -21,7 +21,10 @@ const store = new RunStore(home);
 
 /** A lock as a trainer in another container (another hostname, pid 1) leaves it, its heartbeat `ageMs` old. */
 function foreignLock(file: string, ageMs: number): void {
-  fs.writeFileSync(file, JSON.stringify({ pid: 1, hostname: 'container-before-restart', startedAt: new Date(Date.now() - ageMs).toISOString() }) + '\n');
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ pid: 1, hostname: 'container-before-restart', startedAt: new Date(Date.now() - ageMs).toISOString() }) + '\n',
+  );
   const t = new Date(Date.now() - ageMs);
   fs.utimesSync(file, t, t);
 }
@@ -95,7 +98,8 @@ describe('run locks', () => {
     try {
       const results = await Promise.allSettled(Array.from({ length: 10 }, () => services.handlers['runs.resume'](run.id)));
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-      for (const r of results.filter((r) => r.status === 'rejected')) expect(String((r as PromiseRejectedResult).reason)).toMatch(/is already training/);
+      for (const r of results.filter((r) => r.status === 'rejected'))
+        expect(String((r as PromiseRejectedResult).reason)).toMatch(/is already training/);
       expect(spawned).toBe(1);
       await services.handlers['runs.pause'](run.id);
       expect((await store.get(run.id)).status).toBe('paused');

@@ -27,7 +27,11 @@ const config = (arch: RunConfig['net']['arch'], epochs = 1, limitTrain = 64): Ru
   opt: { ...DEFAULT_RUN_CONFIG.opt, epochs, batchSize: 32 },
   backend: 'wasm',
 });
-const errorOf = (p: Promise<unknown>) => p.then(() => null, (e: { name: string; message: string }) => e);
+const errorOf = (p: Promise<unknown>) =>
+  p.then(
+    () => null,
+    (e: { name: string; message: string }) => e,
+  );
 
 /** Model-size caps follow this machine's memory; a trainer killed for memory says so (M6). */
 describe('runs and memory', () => {
@@ -58,42 +62,65 @@ describe('runs and memory', () => {
     ];
     for (const e of refusals) {
       expect(e?.name).toBe('ModelTooLargeError');
-      expect(e?.message).toMatch(/training needs about 3\.9\d GiB \(weights, gradients and momentum 3\.9\d GiB \+ activations .*\), more than this machine can give one run \(768 MiB|0\.750 GiB/);
+      expect(e?.message).toMatch(
+        /training needs about 3\.9\d GiB \(weights, gradients and momentum 3\.9\d GiB \+ activations .*\), more than this machine can give one run \(768 MiB|0\.750 GiB/,
+      );
     }
     process.env.KILN_MEMORY_LIMIT_BYTES = String(64 * 1024 ** 2);
     const resumed = await errorOf(client.call('runs.resume', queued.id));
-    expect(resumed).toMatchObject({ name: 'ModelTooLargeError', message: expect.stringContaining(`run ${queued.id}: training needs about`) });
+    expect(resumed).toMatchObject({
+      name: 'ModelTooLargeError',
+      message: expect.stringContaining(`run ${queued.id}: training needs about`),
+    });
     expect((await new RunStore(home).get(queued.id)).status).toBe('queued');
     // The same model fits a machine with room.
     delete process.env.KILN_MEMORY_LIMIT_BYTES;
     await client.call('archs.saveCustom', 'Tiny', tiny);
   });
 
-  it('a trainer killed as the OOM killer would is reported out of memory with the estimate, not "resume"', async () => {
-    process.env.KILN_TEST_STEP_DELAY_MS = '200';
-    const { id } = await client.call('runs.start', config(tiny, 2, 256));
-    const store = new RunStore(home);
-    // Once it trains (its first step is logged), as the kernel would: SIGKILL from outside.
-    const pid = await poll('the trainer to train', async () => (await store.get(id)).status === 'running' && (await store.lockHolder(id))?.pid, 120_000);
-    process.kill(pid, 'SIGKILL');
-    const r = await poll('the run to fail', async () => {
-      const rec = await store.get(id);
-      return rec.status === 'failed' ? rec : null;
-    }, 60_000);
-    expect(r.error?.name).toBe('OutOfMemoryError');
-    expect(r.error?.message).toMatch(/was killed, most likely because it ran out of memory \(killed by SIGKILL\); training it needs about .* GiB .*; this machine has .* GiB\. Resuming would run out again/);
-    expect(r.error?.message).not.toMatch(/resume the run to continue/);
-  }, PROCESS_TEST_TIMEOUT);
+  it(
+    'a trainer killed as the OOM killer would is reported out of memory with the estimate, not "resume"',
+    async () => {
+      process.env.KILN_TEST_STEP_DELAY_MS = '200';
+      const { id } = await client.call('runs.start', config(tiny, 2, 256));
+      const store = new RunStore(home);
+      // Once it trains (its first step is logged), as the kernel would: SIGKILL from outside.
+      const pid = await poll(
+        'the trainer to train',
+        async () => (await store.get(id)).status === 'running' && (await store.lockHolder(id))?.pid,
+        120_000,
+      );
+      process.kill(pid, 'SIGKILL');
+      const r = await poll(
+        'the run to fail',
+        async () => {
+          const rec = await store.get(id);
+          return rec.status === 'failed' ? rec : null;
+        },
+        60_000,
+      );
+      expect(r.error?.name).toBe('OutOfMemoryError');
+      expect(r.error?.message).toMatch(
+        /was killed, most likely because it ran out of memory \(killed by SIGKILL\); training it needs about .* GiB .*; this machine has .* GiB\. Resuming would run out again/,
+      );
+      expect(r.error?.message).not.toMatch(/resume the run to continue/);
+    },
+    PROCESS_TEST_TIMEOUT,
+  );
 
-  it('stop answers with how the run really ended: a trainer that fails while stopping did not stop', async () => {
-    process.env.KILN_TEST_STEP_DELAY_MS = '200';
-    // The stop's checkpoint hits a full disk.
-    process.env.KILN_TEST_ENOSPC_OP = 'tensors';
-    const { id } = await client.call('runs.start', config(tiny, 1, 512));
-    const store = new RunStore(home);
-    await poll('the run to train', async () => (await store.get(id)).status === 'running', 120_000);
-    const stopped = await errorOf(client.call('runs.stop', id));
-    expect(stopped?.message).toMatch(new RegExp(`run ${id} did not stop cleanly: it ended failed \\(.*disk full`));
-    expect((await store.get(id)).status).toBe('failed');
-  }, PROCESS_TEST_TIMEOUT);
+  it(
+    'stop answers with how the run really ended: a trainer that fails while stopping did not stop',
+    async () => {
+      process.env.KILN_TEST_STEP_DELAY_MS = '200';
+      // The stop's checkpoint hits a full disk.
+      process.env.KILN_TEST_ENOSPC_OP = 'tensors';
+      const { id } = await client.call('runs.start', config(tiny, 1, 512));
+      const store = new RunStore(home);
+      await poll('the run to train', async () => (await store.get(id)).status === 'running', 120_000);
+      const stopped = await errorOf(client.call('runs.stop', id));
+      expect(stopped?.message).toMatch(new RegExp(`run ${id} did not stop cleanly: it ended failed \\(.*disk full`));
+      expect((await store.get(id)).status).toBe('failed');
+    },
+    PROCESS_TEST_TIMEOUT,
+  );
 });

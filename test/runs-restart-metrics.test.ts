@@ -22,23 +22,31 @@ async function trainOnce(runId: string, env: Record<string, string>): Promise<st
 }
 
 describe('a run restarted without a checkpoint', () => {
-  it('rewinds its metrics to step 0: every step and epoch is logged once', async () => {
-    const config = mergeRunConfig(DEFAULT_RUN_CONFIG, {
-      data: { dataset: 'synthetic', limitTrain: 128, limitVal: 64 },
-      net: { arch: { kind: 'resnet9', widths: [4, 8, 8, 8], outputScale: 0.125 } },
-      opt: { epochs: 2, batchSize: 32, lrMax: 0.8 },
-      backend: 'wasm',
-    });
-    const { id } = await createRun(home, config);
-    const store = new RunStore(home);
-    // Killed while writing its first checkpoint: epoch 1's lines are logged, no checkpoint is complete.
-    expect(await trainOnce(id, { KILN_TEST_KILL_AT: 'write-tensors latest@4' })).toBe('crashed');
-    expect((await store.readMetrics(id)).steps.length).toBeGreaterThan(0);
-    expect((await store.get(id)).progress.step).toBe(0);
-    expect(await trainOnce(id, {})).toBe('finished');
-    // The file itself, line by line (readers keep one line per step, which would hide repeats).
-    const lines = fs.readFileSync(path.join(store.runDir(id), 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; step?: number; epoch?: number });
-    expect(lines.filter((l) => l.type === 'step').map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-    expect(lines.filter((l) => l.type === 'epoch').map((l) => l.epoch)).toEqual([1, 2]);
-  }, PROCESS_TEST_TIMEOUT);
+  it(
+    'rewinds its metrics to step 0: every step and epoch is logged once',
+    async () => {
+      const config = mergeRunConfig(DEFAULT_RUN_CONFIG, {
+        data: { dataset: 'synthetic', limitTrain: 128, limitVal: 64 },
+        net: { arch: { kind: 'resnet9', widths: [4, 8, 8, 8], outputScale: 0.125 } },
+        opt: { epochs: 2, batchSize: 32, lrMax: 0.8 },
+        backend: 'wasm',
+      });
+      const { id } = await createRun(home, config);
+      const store = new RunStore(home);
+      // Killed while writing its first checkpoint: epoch 1's lines are logged, no checkpoint is complete.
+      expect(await trainOnce(id, { KILN_TEST_KILL_AT: 'write-tensors latest@4' })).toBe('crashed');
+      expect((await store.readMetrics(id)).steps.length).toBeGreaterThan(0);
+      expect((await store.get(id)).progress.step).toBe(0);
+      expect(await trainOnce(id, {})).toBe('finished');
+      // The file itself, line by line (readers keep one line per step, which would hide repeats).
+      const lines = fs
+        .readFileSync(path.join(store.runDir(id), 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string; step?: number; epoch?: number });
+      expect(lines.filter((l) => l.type === 'step').map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect(lines.filter((l) => l.type === 'epoch').map((l) => l.epoch)).toEqual([1, 2]);
+    },
+    PROCESS_TEST_TIMEOUT,
+  );
 });

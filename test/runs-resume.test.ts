@@ -4,7 +4,18 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RunStore } from '../src-main/runs/run-store.ts';
 import { readCheckpointMeta } from '../src-main/engine/train/checkpoint.ts';
 import { tempHome } from './fixtures/runs-fixtures.ts';
-import { kiln, PROCESS_TEST_TIMEOUT, loggedSteps, maxRelativeDiff, runIdOf, spawnKiln, tinyTrainArgs, waitUntil, writeTinySpec, type KilnProcess } from './fixtures/kiln-process.ts';
+import {
+  kiln,
+  PROCESS_TEST_TIMEOUT,
+  loggedSteps,
+  maxRelativeDiff,
+  runIdOf,
+  spawnKiln,
+  tinyTrainArgs,
+  waitUntil,
+  writeTinySpec,
+  type KilnProcess,
+} from './fixtures/kiln-process.ts';
 
 /**
  * Pause and resume through real `kiln` processes: a run paused mid-epoch and resumed reaches the
@@ -67,12 +78,19 @@ describe('pause and resume', () => {
     expect(before.status).toBe('paused');
     // Step 6 of 4-step epochs is in the second epoch: the record counts epochs from 1, as the live display (the checkpoint's position from 0).
     expect(before.progress).toMatchObject({ epoch: 2, step: 6 });
-    expect((await readCheckpointMeta(path.join(store.checkpointDir(id), 'latest'))).position).toMatchObject({ epoch: 1, stepInEpoch: 2, step: 6 });
+    expect((await readCheckpointMeta(path.join(store.checkpointDir(id), 'latest'))).position).toMatchObject({
+      epoch: 1,
+      stepInEpoch: 2,
+      step: 6,
+    });
 
     const resumed = await kiln(['runs', 'resume', id, '--json', '--home', home]);
     expect(resumed.stderr).toBe('');
     expect(resumed.code).toBe(0);
-    const lines = resumed.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = resumed.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines[0]).toMatchObject({ type: 'started', runId: id, resumedAtStep: 6, totalSteps: 12 });
     expect(lines.filter((l) => l.type === 'epoch').map((l) => l.epoch)).toEqual([2, 3]);
     expect(lines.at(-1)).toMatchObject({ type: 'done', outcome: 'finished' });
@@ -107,7 +125,10 @@ describe('pause and resume', () => {
     const again = spawnKiln(['runs', 'resume', id, '--home', home], { KILN_TEST_STEP_DELAY_MS: '1000' });
     started.push(again);
     const from = (await store.get(id)).progress.step;
-    await waitUntil('a step after the resume', () => (loggedSteps(store.runDir(id)).at(-1) ?? 0) > from && fs.existsSync(store.lockFile(id)));
+    await waitUntil(
+      'a step after the resume',
+      () => (loggedSteps(store.runDir(id)).at(-1) ?? 0) > from && fs.existsSync(store.lockFile(id)),
+    );
     const stop = await kiln(['runs', 'stop', id, '--home', home]);
     expect(stop.code).toBe(0);
     expect(stop.stderr).toMatch(/is training in pid \d+: pausing it/);

@@ -47,9 +47,9 @@ describe('create / get', () => {
   });
 
   it('rejects an invalid record at create and leaves no folder behind', async () => {
-    await expect(createRun(store, {}, { dataset: { id: 'x', name: 'x', manifestHash: 'h', classes: [], train: -1, val: 0 } })).rejects.toThrow(
-      /dataset\.train/,
-    );
+    await expect(
+      createRun(store, {}, { dataset: { id: 'x', name: 'x', manifestHash: 'h', classes: [], train: -1, val: 0 } }),
+    ).rejects.toThrow(/dataset\.train/);
     expect(fs.readdirSync(store.root)).toEqual([]);
   });
 
@@ -70,7 +70,13 @@ describe('run ids', () => {
 
   const bad = ['../escape', 'a/b', '/etc', '', '.hidden', 'a..b', '..', 'a\\b', 'x'.repeat(129), 'sp ace', 'ü', 'trailing.', 'x\u0000'];
   it.each(bad)('refuses %j before touching the disk', async (id) => {
-    for (const call of [() => store.get(id), () => store.update(id, { name: 'x' }), () => store.remove(id), () => store.readMetrics(id), () => store.acquireLock(id)]) {
+    for (const call of [
+      () => store.get(id),
+      () => store.update(id, { name: 'x' }),
+      () => store.remove(id),
+      () => store.readMetrics(id),
+      () => store.acquireLock(id),
+    ]) {
       const err = await call().catch((e) => e);
       expect(err).toBeInstanceOf(InvalidRunIdError);
       expect(err.message).toContain(JSON.stringify(id));
@@ -270,13 +276,16 @@ describe('metrics', () => {
 });
 
 describe('recovery leftovers', () => {
-  it('sweeps temp files of killed writes, a dead updater\'s lock and a half-deleted run', async () => {
+  it("sweeps temp files of killed writes, a dead updater's lock and a half-deleted run", async () => {
     const r = await createRun(store);
     const before = fs.readFileSync(store.runFile(r.id), 'utf8');
     const dir = store.runDir(r.id);
     const deadPid = spawnSync(process.execPath, ['-e', '']).pid;
     fs.writeFileSync(path.join(dir, '.run.json.0123456789ab.tmp'), '{"half": ');
-    fs.writeFileSync(path.join(dir, '.update.lock'), JSON.stringify({ pid: deadPid, hostname: os.hostname(), startedAt: new Date().toISOString() }));
+    fs.writeFileSync(
+      path.join(dir, '.update.lock'),
+      JSON.stringify({ pid: deadPid, hostname: os.hostname(), startedAt: new Date().toISOString() }),
+    );
     fs.mkdirSync(path.join(store.root, '.trash-old-run-1234'));
     const lockTemp = path.join(dir, '.trainer.lock.new-0123456789ab');
     fs.writeFileSync(lockTemp, '{}');

@@ -122,7 +122,11 @@ describe('kiln serve: contract round trips over the WebSocket', () => {
     expect(metrics.epochs.map((e) => e.epoch)).toEqual([1, 2]);
 
     // A second run, finished without a pause, to compare against.
-    const other = await client.call('runs.start', { ...tinyConfig(2), data: { dataset: 'synthetic', limitTrain: 64, limitVal: 64 }, opt: { ...tinyConfig(2).opt, epochs: 1 } });
+    const other = await client.call('runs.start', {
+      ...tinyConfig(2),
+      data: { dataset: 'synthetic', limitTrain: 64, limitVal: 64 },
+      opt: { ...tinyConfig(2).opt, epochs: 1 },
+    });
     await status.next((s) => s.runId === other.id && s.status === 'finished');
     const cmp = await client.call('runs.compare', [id, other.id]);
     expect(cmp.runs.map((r) => r.id)).toEqual([id, other.id]);

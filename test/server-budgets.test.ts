@@ -31,7 +31,8 @@ describe('kiln serve: budgets', () => {
               errors.set(m.id, m.error);
               if (errors.size === CHUNKS) resolve();
             });
-            for (let i = 1; i <= CHUNKS; i++) ws.send(JSON.stringify({ id: i, method: 'datasets.uploadChunk', args: [id, `c/${i}.png`, 0, chunk] }));
+            for (let i = 1; i <= CHUNKS; i++)
+              ws.send(JSON.stringify({ id: i, method: 'datasets.uploadChunk', args: [id, `c/${i}.png`, 0, chunk] }));
           });
           ws.close();
           return [...errors.values()].filter(Boolean).length;

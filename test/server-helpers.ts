@@ -6,7 +6,9 @@ import { startKilnServer, type KilnServer, type KilnServerOptions } from '../src
 import { connectKiln, type WsKilnClient } from '../src-renderer/src/lib/ws-client.ts';
 import type { EventName, KilnEvents } from '../src-shared/contract.ts';
 
-export async function startTestServer(opts: Partial<KilnServerOptions> = {}): Promise<{ server: KilnServer; home: string; cleanup: () => Promise<void> }> {
+export async function startTestServer(
+  opts: Partial<KilnServerOptions> = {},
+): Promise<{ server: KilnServer; home: string; cleanup: () => Promise<void> }> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-server-'));
   const server = await startKilnServer({ home, port: 0, ...opts });
   return {
@@ -46,7 +48,10 @@ export function eventLog<E extends EventName>(client: WsKilnClient, event: E) {
       const hit = seen.find(pred);
       if (hit) return Promise.resolve(hit);
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`no ${event} event matching within ${timeoutMs} ms; saw ${JSON.stringify(seen).slice(0, 500)}`)), timeoutMs);
+        const t = setTimeout(
+          () => reject(new Error(`no ${event} event matching within ${timeoutMs} ms; saw ${JSON.stringify(seen).slice(0, 500)}`)),
+          timeoutMs,
+        );
         waiters.push({ pred, resolve: (p) => (clearTimeout(t), resolve(p)) });
       });
     },
@@ -54,9 +59,14 @@ export function eventLog<E extends EventName>(client: WsKilnClient, event: E) {
 }
 
 /** A raw socket for protocol-level tests: resolves with it once open, or with how it closed. */
-export function rawSocket(url: string, origin?: string): Promise<{ ws: WebSocket; closed: Promise<{ code: number; reason: string }>; first: Promise<string> }> {
+export function rawSocket(
+  url: string,
+  origin?: string,
+): Promise<{ ws: WebSocket; closed: Promise<{ code: number; reason: string }>; first: Promise<string> }> {
   const ws = new WebSocket(url, origin ? { origin } : {});
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
   // Listening from the start: the server's greeting can arrive in the same packet as the handshake.
   const first = new Promise<string>((resolve) => ws.once('message', (d) => resolve(d.toString())));
   return new Promise((resolve, reject) => {
@@ -66,7 +76,10 @@ export function rawSocket(url: string, origin?: string): Promise<{ ws: WebSocket
 }
 
 /** Send one message and wait for the reply that is not an event. */
-export function request(ws: WebSocket, text: string | Buffer): Promise<{ id: unknown; result?: unknown; error?: { name: string; message: string } }> {
+export function request(
+  ws: WebSocket,
+  text: string | Buffer,
+): Promise<{ id: unknown; result?: unknown; error?: { name: string; message: string } }> {
   return new Promise((resolve) => {
     const onMessage = (data: WebSocket.RawData) => {
       const msg = JSON.parse(data.toString());

@@ -73,6 +73,8 @@ describe('kiln serve: evaluation, export, prediction and the LR finder run out o
     expect(r.points.length).toBeLessThanOrEqual(20);
     expect(r.points[0]!.lr).toBeCloseTo(1e-4, 8);
     expect(r.points[1]!.lr).toBeGreaterThan(r.points[0]!.lr);
-    await expect(client.call('runs.lrFind', tiny, { startLr: 1, endLr: 0.1 })).rejects.toThrow(/endLr \(0\.1\) must be above startLr \(1\)/);
+    await expect(client.call('runs.lrFind', tiny, { startLr: 1, endLr: 0.1 })).rejects.toThrow(
+      /endLr \(0\.1\) must be above startLr \(1\)/,
+    );
   }, 120_000);
 });

@@ -12,7 +12,12 @@ import { rawSocket, request, startTestServer } from './server-helpers.ts';
 import { tempHome } from './fixtures/runs-fixtures.ts';
 
 /** Limits and remote-mode rules of `kiln serve`, on real loopback servers. */
-function get(host: string, port: number, urlPath: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function get(
+  host: string,
+  port: number,
+  urlPath: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     http
       .get({ host, port, path: urlPath, headers }, (res) => {
@@ -75,7 +80,12 @@ describe('kiln serve: limits', () => {
     const info = await call(reader.ws, 1, 'app.info', []);
     expect(info.error).toBeUndefined();
     const log = new DailyLog(home).fileFor();
-    await expect.poll(() => fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('closed a WebSocket that does not read its replies'), { timeout: 120_000, interval: 200 }).toBe(true);
+    await expect
+      .poll(() => fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('closed a WebSocket that does not read its replies'), {
+        timeout: 120_000,
+        interval: 200,
+      })
+      .toBe(true);
     expect((await call(reader.ws, 2, 'app.info', [])).error).toBeUndefined();
     reader.ws.close();
   }, 180_000);
@@ -86,7 +96,11 @@ describe('kiln serve: limits', () => {
       const cases: [string, unknown[], RegExp][] = [
         ['runs.export', ['some-run', '/' + 'a'.repeat(5000)], /argument 1: .*4096/],
         ['settings.set', [{ lastDataset: 'x'.repeat(1000) }], /argument 0\.lastDataset: .*200/],
-        ['runs.start', [{ ...DEFAULT_RUN_CONFIG, opt: { ...DEFAULT_RUN_CONFIG.opt, startDiv: 1e308 } }], /argument 0\.opt\.startDiv: .*1000000/],
+        [
+          'runs.start',
+          [{ ...DEFAULT_RUN_CONFIG, opt: { ...DEFAULT_RUN_CONFIG.opt, startDiv: 1e308 } }],
+          /argument 0\.opt\.startDiv: .*1000000/,
+        ],
         ['runs.start', [{ ...DEFAULT_RUN_CONFIG, opt: { ...DEFAULT_RUN_CONFIG.opt, finalDiv: 1e308 } }], /argument 0\.opt\.finalDiv/],
         ['datasets.importFolder', [{ folder: '/' + 'a'.repeat(5000) }], /argument 0\.folder/],
       ];
@@ -101,7 +115,10 @@ describe('kiln serve: limits', () => {
         name: 'UsageError',
         message: 'architecture name "../../evil" is too close to the saved architecture "evil"; choose another name or remove that one',
       });
-      expect((await call(ws, id++, 'archs.saveCustom', ['cat\u202Egnp.exe', spec])).error).toMatchObject({ name: 'UsageError', message: expect.stringMatching(/expected 1–80 printable characters/) });
+      expect((await call(ws, id++, 'archs.saveCustom', ['cat\u202Egnp.exe', spec])).error).toMatchObject({
+        name: 'UsageError',
+        message: expect.stringMatching(/expected 1–80 printable characters/),
+      });
       expect((await call(ws, id++, 'archs.removeCustom', ['../../evil'])).error).toMatchObject({ name: 'UsageError' });
       const list = (await call(ws, id++, 'archs.listCustom', [])).result as { name: string; spec: { widths: number[] } }[];
       expect(list).toEqual([{ name: 'evil', spec: expect.objectContaining({ widths: [4, 8, 8, 8] }) }]);
@@ -138,14 +155,28 @@ describe('kiln serve: binding and remote mode', () => {
       ];
       let id = 1;
       for (const [folder, words] of refused) {
-        expect((await call(ws, id++, 'datasets.importFolder', [{ folder }])).error).toMatchObject({ name: 'PathNotAllowedError', message: expect.stringContaining(words!) });
+        expect((await call(ws, id++, 'datasets.importFolder', [{ folder }])).error).toMatchObject({
+          name: 'PathNotAllowedError',
+          message: expect.stringContaining(words!),
+        });
       }
       // Inside the root it gets past the rule (and fails on the empty folder instead, as a task or at once).
       const inside = await call(ws, id++, 'datasets.importFolder', [{ folder: path.join(root, 'images') }]);
       expect(inside.error?.name).not.toBe('PathNotAllowedError');
-      const run = await call(ws, id++, 'runs.start', [{ ...DEFAULT_RUN_CONFIG, data: { dataset: 'synthetic', limitTrain: 64, limitVal: 32 }, net: { arch: { kind: 'resnet9', widths: [4, 8, 8, 8], outputScale: 0.125 } }, opt: { ...DEFAULT_RUN_CONFIG.opt, epochs: 1, batchSize: 32 }, backend: 'wasm' }]);
+      const run = await call(ws, id++, 'runs.start', [
+        {
+          ...DEFAULT_RUN_CONFIG,
+          data: { dataset: 'synthetic', limitTrain: 64, limitVal: 32 },
+          net: { arch: { kind: 'resnet9', widths: [4, 8, 8, 8], outputScale: 0.125 } },
+          opt: { ...DEFAULT_RUN_CONFIG.opt, epochs: 1, batchSize: 32 },
+          backend: 'wasm',
+        },
+      ]);
       const runId = (run.result as { id: string }).id;
-      expect((await call(ws, id++, 'runs.export', [runId, outside])).error).toMatchObject({ name: 'PathNotAllowedError', message: expect.stringContaining('a remote Kiln exports only into folders under') });
+      expect((await call(ws, id++, 'runs.export', [runId, outside])).error).toMatchObject({
+        name: 'PathNotAllowedError',
+        message: expect.stringContaining('a remote Kiln exports only into folders under'),
+      });
       expect((await call(ws, id++, 'runs.export', [runId, '../escape'])).error).toMatchObject({ name: 'PathNotAllowedError' });
       expect((await call(ws, id++, 'datasets.downloadCifar10', [{ url: 'http://10.0.0.1:22/x' }])).error).toMatchObject({
         name: 'UsageError',
@@ -175,7 +206,10 @@ describe('kiln serve: binding and remote mode', () => {
     g.sessionStorage = { setItem: (k: string, v: string) => storage.set(k, v), getItem: (k: string) => storage.get(k) ?? null };
     let opened = '';
     try {
-      const client = connectKiln({ createSocket: (url) => ((opened = url), { readyState: 0, send() {}, close() {}, addEventListener() {} }) as never, reconnect: false });
+      const client = connectKiln({
+        createSocket: (url) => ((opened = url), { readyState: 0, send() {}, close() {}, addEventListener() {} }) as never,
+        reconnect: false,
+      });
       client.close();
     } finally {
       delete g.location;

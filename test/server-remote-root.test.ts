@@ -10,7 +10,10 @@ import { rawSocket, request, startTestServer } from './server-helpers.ts';
 import { tempHome } from './fixtures/runs-fixtures.ts';
 
 const call = (ws: WebSocket, id: number, method: string, args: unknown[]) => request(ws, JSON.stringify({ id, method, args }));
-const png = (file: string, r: number) => sharp({ create: { width: 8, height: 8, channels: 3, background: { r, g: 0, b: 0 } } }).png().toFile(file);
+const png = (file: string, r: number) =>
+  sharp({ create: { width: 8, height: 8, channels: 3, background: { r, g: 0, b: 0 } } })
+    .png()
+    .toFile(file);
 
 /** Remote mode stays inside --data-root: the root is checked first, and links out of it are refused (M5). */
 describe('kiln serve --allow-remote: the data root', () => {
@@ -42,9 +45,16 @@ describe('kiln serve --allow-remote: the data root', () => {
   it('a path outside the root gets the same refusal whether or not it exists, whatever it is', async () => {
     let id = 1;
     for (const p of ['/etc/shadow', '/etc', '/no/such/place', path.join(outside, 'secret.png')]) {
-      for (const [method, args] of [['datasets.inspectFolder', [p]], ['datasets.importFolder', [{ folder: p }]], ['datasets.downloadCifar10', [{ file: p }]]] as const) {
+      for (const [method, args] of [
+        ['datasets.inspectFolder', [p]],
+        ['datasets.importFolder', [{ folder: p }]],
+        ['datasets.downloadCifar10', [{ file: p }]],
+      ] as const) {
         const reply = await call(ws, id++, method, args as unknown as unknown[]);
-        expect(reply.error, `${method} ${p}`).toMatchObject({ name: 'PathNotAllowedError', message: expect.stringContaining('a remote Kiln imports only from under its --data-root folders') });
+        expect(reply.error, `${method} ${p}`).toMatchObject({
+          name: 'PathNotAllowedError',
+          message: expect.stringContaining('a remote Kiln imports only from under its --data-root folders'),
+        });
       }
     }
   });
@@ -52,7 +62,13 @@ describe('kiln serve --allow-remote: the data root', () => {
   it('entries whose real path leaves the root (links to folders and to files) are left out and reported', async () => {
     const { result, error } = await call(ws, 50, 'datasets.inspectFolder', [images]);
     expect(error).toBeUndefined();
-    expect(result).toMatchObject({ classes: [{ name: 'birds', files: 1 }, { name: 'cats', files: 1 }], files: 2 });
+    expect(result).toMatchObject({
+      classes: [
+        { name: 'birds', files: 1 },
+        { name: 'cats', files: 1 },
+      ],
+      files: 2,
+    });
     const store = new DatasetStore(path.join(scratch, 'home'));
     const summary = await importFolder(store, { folder: images, size: 8, within: [root] });
     expect(summary.classes.map((c) => c.name)).toEqual(['birds', 'cats']);

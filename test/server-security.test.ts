@@ -3,7 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WS_POLICY_VIOLATION, type KilnServer } from '../src-main/server/kiln-server.ts';
 import { rawSocket, request, startTestServer } from './server-helpers.ts';
 
-function get(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function get(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     http
       .get({ host: '127.0.0.1', port, path, headers }, (res) => {
@@ -44,7 +48,7 @@ describe('kiln serve: security', () => {
     expect((await get(server.port, '/..%2f..%2fpackage.json')).body).not.toMatch(/"name": "kiln"/);
   });
 
-  it('a reload without the token gets a 401 page whose script restores it from this origin\'s sessionStorage, never a cookie', async () => {
+  it("a reload without the token gets a 401 page whose script restores it from this origin's sessionStorage, never a cookie", async () => {
     const page = await get(server.port, '/#/train');
     expect(page.status).toBe(401);
     expect(page.headers['set-cookie']).toBeUndefined();
@@ -101,7 +105,12 @@ describe('kiln serve: security', () => {
       [JSON.stringify({ id: 5, method: 'runs.get', args: ['../../etc'] }), 5, 'InvalidRunIdError', /run id/],
       [JSON.stringify({ id: 6, method: 'app.info', args: 'nope' }), 6, 'ProtocolError', /args: expected an array/],
       [JSON.stringify({ id: 8, method: 'datasets.get', args: ['../secrets'] }), 8, 'UsageError', /invalid dataset id/],
-      [JSON.stringify({ id: 9, method: 'runs.export', args: ['some-run', 'relative/dir'] }), 9, 'PathNotAllowedError', /expected an absolute path/],
+      [
+        JSON.stringify({ id: 9, method: 'runs.export', args: ['some-run', 'relative/dir'] }),
+        9,
+        'PathNotAllowedError',
+        /expected an absolute path/,
+      ],
     ];
     for (const [text, id, name, message] of cases) {
       const reply = await request(ws, text);
@@ -117,7 +126,10 @@ describe('kiln serve: security', () => {
   it('the browser client reports a refused connection as a readable error', async () => {
     const { browserClient } = await import('./server-helpers.ts');
     const client = browserClient(server, { token: 'wrong-token-wrong-token' });
-    await expect(client.ready).rejects.toMatchObject({ name: 'ConnectionRefusedError', message: expect.stringMatching(/missing or wrong token/) });
+    await expect(client.ready).rejects.toMatchObject({
+      name: 'ConnectionRefusedError',
+      message: expect.stringMatching(/missing or wrong token/),
+    });
     await expect(client.call('app.info')).rejects.toMatchObject({ name: 'ConnectionRefusedError' });
     const foreign = browserClient(server, { origin: 'http://evil.example' });
     await expect(foreign.ready).rejects.toMatchObject({ message: expect.stringMatching(/origin http:\/\/evil\.example is not allowed/) });

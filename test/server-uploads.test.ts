@@ -28,7 +28,12 @@ describe('kiln serve: uploads and connections', () => {
     const first = await rawSocket(api, server.origin);
     for (let i = 0; i < MAX_OPEN_UPLOADS; i++) {
       const { result } = await call(first.ws, i, 'datasets.uploadBegin', [{ files: 1, bytes: 10 }]);
-      await call(first.ws, 100 + i, 'datasets.uploadChunk', [(result as { uploadId: string }).uploadId, 'c/a.png', 0, Buffer.from('abc').toString('base64')]);
+      await call(first.ws, 100 + i, 'datasets.uploadChunk', [
+        (result as { uploadId: string }).uploadId,
+        'c/a.png',
+        0,
+        Buffer.from('abc').toString('base64'),
+      ]);
     }
     expect(folders()).toBe(MAX_OPEN_UPLOADS);
     first.ws.terminate();

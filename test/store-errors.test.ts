@@ -36,8 +36,17 @@ describe('store errors over the contract', () => {
   it('settings.set, archs.saveCustom and runs.start on a full disk', async () => {
     process.env.KILN_TEST_ENOSPC_OP = 'atomic-write';
     expectInWords(await call(ws, 1, 'settings.set', [{ theme: 'dark' }]), /settings\.json/);
-    expectInWords(await call(ws, 2, 'archs.saveCustom', ['Net', { kind: 'resnet9', widths: [4, 8, 8, 8], outputScale: 0.125 }]), /archs\/net\.json/);
-    const config = { ...DEFAULT_RUN_CONFIG, data: { dataset: 'synthetic', limitTrain: 64, limitVal: 32 }, net: { arch: { kind: 'resnet9', widths: [4, 8, 8, 8], outputScale: 0.125 } }, opt: { ...DEFAULT_RUN_CONFIG.opt, epochs: 1, batchSize: 32 }, backend: 'wasm' };
+    expectInWords(
+      await call(ws, 2, 'archs.saveCustom', ['Net', { kind: 'resnet9', widths: [4, 8, 8, 8], outputScale: 0.125 }]),
+      /archs\/net\.json/,
+    );
+    const config = {
+      ...DEFAULT_RUN_CONFIG,
+      data: { dataset: 'synthetic', limitTrain: 64, limitVal: 32 },
+      net: { arch: { kind: 'resnet9', widths: [4, 8, 8, 8], outputScale: 0.125 } },
+      opt: { ...DEFAULT_RUN_CONFIG.opt, epochs: 1, batchSize: 32 },
+      backend: 'wasm',
+    };
     expectInWords(await call(ws, 3, 'runs.start', [config]), /runs\/[^/]+\/[\w.-]+\.json/);
     // Nothing half-written stays behind.
     expect(fs.readdirSync(home).filter((n) => n.endsWith('.tmp'))).toEqual([]);
@@ -46,7 +55,12 @@ describe('store errors over the contract', () => {
   it('uploadChunk on a full disk', async () => {
     const { result } = await call(ws, 10, 'datasets.uploadBegin', [{ files: 1, bytes: 3 }]);
     process.env.KILN_TEST_ENOSPC_OP = 'upload';
-    const reply = await call(ws, 11, 'datasets.uploadChunk', [(result as { uploadId: string }).uploadId, 'c/a.png', 0, Buffer.from('abc').toString('base64')]);
+    const reply = await call(ws, 11, 'datasets.uploadChunk', [
+      (result as { uploadId: string }).uploadId,
+      'c/a.png',
+      0,
+      Buffer.from('abc').toString('base64'),
+    ]);
     expect(reply.error?.message).toMatch(/^disk full while writing upload upload-[0-9a-f]{16}: c\/a\.png$/);
     expect(reply.error?.message).not.toContain(home);
   });

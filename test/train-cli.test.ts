@@ -15,12 +15,38 @@ describe('kiln train', () => {
   it('trains a tiny net on synthetic shapes: the loss falls and accuracy rises above chance', () => {
     const r = spawnSync(
       process.execPath,
-      ['bin/kiln.js', 'train', '--dataset', 'synthetic', '--arch', tinySpec, '--epochs', '2', '--limit-train', '1024', '--limit-val', '256',
-        '--batch-size', '32', '--lr-max', '0.4', '--label-smoothing', '0', '--backend', 'wasm', '--home', home, '--json'],
+      [
+        'bin/kiln.js',
+        'train',
+        '--dataset',
+        'synthetic',
+        '--arch',
+        tinySpec,
+        '--epochs',
+        '2',
+        '--limit-train',
+        '1024',
+        '--limit-val',
+        '256',
+        '--batch-size',
+        '32',
+        '--lr-max',
+        '0.4',
+        '--label-smoothing',
+        '0',
+        '--backend',
+        'wasm',
+        '--home',
+        home,
+        '--json',
+      ],
       { encoding: 'utf8', timeout: 590_000 },
     );
     expect(r.status, r.stderr).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const epochs = lines.filter((l) => l.type === 'epoch');
     expect(epochs.map((e) => e.epoch)).toEqual([1, 2]);
     for (const key of ['trainLoss', 'trainAcc', 'valLoss', 'valAcc', 'lr', 'imagesPerSec', 'seconds', 'valImages']) {
@@ -37,7 +63,11 @@ describe('kiln train', () => {
     expect(done.valAcc).toBe(epochs[1].valAcc);
     // The run record holds what the comparison views read.
     const record = JSON.parse(fs.readFileSync(path.join(home, 'runs', done.runId, 'run.json'), 'utf8'));
-    expect(record).toMatchObject({ status: 'finished', backend: { name: 'wasm' }, resolved: { config: { opt: { batchSize: 32, lrMax: 0.4, epochs: 2 } } } });
+    expect(record).toMatchObject({
+      status: 'finished',
+      backend: { name: 'wasm' },
+      resolved: { config: { opt: { batchSize: 32, lrMax: 0.4, epochs: 2 } } },
+    });
     const latest = resolveCheckpoint(path.join(home, 'runs', done.runId, 'checkpoints', 'latest'));
     expect(latest && fs.existsSync(path.join(latest, 'tensors.bin'))).toBe(true);
   }, 600_000);
@@ -61,7 +91,10 @@ describe('kiln train', () => {
 
   it('explains a bad architecture file by field', async () => {
     const bad = path.join(home, 'bad.json');
-    fs.writeFileSync(bad, JSON.stringify({ kind: 'wide-resnet', groups: 3, blocksPerGroup: 'three', widthFactor: 6, stemChannels: 16, dropout: 0 }));
+    fs.writeFileSync(
+      bad,
+      JSON.stringify({ kind: 'wide-resnet', groups: 3, blocksPerGroup: 'three', widthFactor: 6, stemChannels: 16, dropout: 0 }),
+    );
     const r = await cliInProcess(['arch', 'show', bad]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/bad\.json: blocksPerGroup/);

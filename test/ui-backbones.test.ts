@@ -32,7 +32,9 @@ describe('backbones in Chromium against kiln serve', () => {
     // Small seeded values; BN running variances 1, so the network's numbers stay sane.
     let s = 5;
     writeSafetensors(weights, torchTensorsOfBackbone('mobilenetv2'), (name, n) =>
-      Float32Array.from({ length: n }, () => (name.endsWith('running_var') ? 1 : ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32 - 0.5) * 0.1)),
+      Float32Array.from({ length: n }, () =>
+        name.endsWith('running_var') ? 1 : ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32 - 0.5) * 0.1,
+      ),
     );
     fs.mkdirSync(SHOTS, { recursive: true });
     ({ child: server, url } = await startServer(home));

@@ -23,7 +23,7 @@ const VAL_SPLIT = 0.25;
 /** Seeded so the folder is the same every run. */
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /**
@@ -48,7 +48,9 @@ async function drawFolder(dir: string): Promise<void> {
           }
         }
       }
-      await sharp(px, { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(path.join(dir, name, `${String(i).padStart(3, '0')}.png`));
+      await sharp(px, { raw: { width: 32, height: 32, channels: 3 } })
+        .png()
+        .toFile(path.join(dir, name, `${String(i).padStart(3, '0')}.png`));
     }
   }
   // Not an image: the import skips it and says so.
@@ -147,12 +149,16 @@ describe('workbench in Chromium against kiln serve', () => {
     // 16 px keeps the two training runs below short on a shared 2-core machine.
     await page.fill('#f-import-size', '16');
     expect(await sizeNote.textContent()).toContain('you chose 16 px');
-    expect(await sizeNote.textContent()).toContain(`${files} images at 16×16 px: about ${((files * 16 * 16 * 3) / 1000).toFixed(1)} kB on disk`);
+    expect(await sizeNote.textContent()).toContain(
+      `${files} images at 16×16 px: about ${((files * 16 * 16 * 3) / 1000).toFixed(1)} kB on disk`,
+    );
     await page.click('button:has-text("Import folder")');
     const task = page.locator('[data-testid=task-import]');
     await poll(() => task.getAttribute('data-phase'), 60_000).toBe('done');
     await poll(() => task.textContent()).toContain('1 files skipped');
-    expect(await task.locator('[data-testid=task-size]').textContent()).toBe('Stored at 16×16 px as chosen (small images: median short side 32 px)');
+    expect(await task.locator('[data-testid=task-size]').textContent()).toBe(
+      'Stored at 16×16 px as chosen (small images: median short side 32 px)',
+    );
     // The earlier error is gone once an import went through.
     expect(await page.locator('.import [role=alert]').count()).toBe(0);
     await task.locator('button:has-text("Open")').click();
@@ -169,7 +175,9 @@ describe('workbench in Chromium against kiln serve', () => {
     const classButtons = page.locator('ul[aria-label=Classes] button');
     expect(await classButtons.count()).toBe(3);
     // Classes come back in name order, each with its share of training images.
-    expect((await classButtons.allTextContents()).map((t) => t.replace(/\s+/g, '').trim())).toEqual([...CLASSES].sort().map((c) => `${c}${PER_CLASS - valCount}`));
+    expect((await classButtons.allTextContents()).map((t) => t.replace(/\s+/g, '').trim())).toEqual(
+      [...CLASSES].sort().map((c) => `${c}${PER_CLASS - valCount}`),
+    );
     // The grid shows this class's images as real PNGs.
     await poll(() => page.locator('[data-testid=image-grid] img').count()).toBe(PER_CLASS - valCount);
     await page.click('ul[aria-label=Classes] button:has-text("greens")');
@@ -185,7 +193,9 @@ describe('workbench in Chromium against kiln serve', () => {
     await page.click('dialog[open] button:has-text("Exclude from new runs")');
     await poll(() => page.locator('dialog[open] button:has-text("Excluded — restore")').count()).toBe(1);
     await page.keyboard.press('Escape');
-    await poll(() => page.locator('[data-testid=excluded-summary]').textContent()).toMatch(/^1 training and 0 validation images are excluded/);
+    await poll(() => page.locator('[data-testid=excluded-summary]').textContent()).toMatch(
+      /^1 training and 0 validation images are excluded/,
+    );
     await page.click('[data-testid=excluded-summary] button');
     await poll(() => page.locator('[data-testid=excluded-list] li').count()).toBe(1);
     expect(await page.locator('[data-testid=excluded-list] li small').textContent()).toMatch(/^greens · train #\d+$/);
@@ -211,7 +221,9 @@ describe('workbench in Chromium against kiln serve', () => {
     // The source it names is the folder the person chose, not the server's temporary copy.
     expect(await detail.textContent()).toContain('uploaded from a browser: shapes (class-folders');
     const valCount = Math.round(PER_CLASS * VAL_SPLIT);
-    expect((await page.locator('ul[aria-label=Classes] button').allTextContents()).map((t) => t.replace(/\s+/g, ''))).toEqual([...CLASSES].sort().map((c) => `${c}${PER_CLASS - valCount}`));
+    expect((await page.locator('ul[aria-label=Classes] button').allTextContents()).map((t) => t.replace(/\s+/g, ''))).toEqual(
+      [...CLASSES].sort().map((c) => `${c}${PER_CLASS - valCount}`),
+    );
     // The uploaded copy is gone once imported.
     const uploads = path.join(tmp, 'home', 'tmp', 'uploads');
     await poll(() => (fs.existsSync(uploads) ? fs.readdirSync(uploads).length : 0)).toBe(0);
@@ -235,7 +247,7 @@ describe('workbench in Chromium against kiln serve', () => {
     await page.fill('#import-name', '');
   });
 
-  it('adds CIFAR-10 from a tarball on the server\'s disk, checksum-verified, from the download form', async () => {
+  it("adds CIFAR-10 from a tarball on the server's disk, checksum-verified, from the download form", async () => {
     const tarball = makeCifar10Tarball(path.join(tmp, 'cifar-src'), 10);
     await page.click('summary:has-text("Other sources")');
     await page.fill('#cifar-file', tarball.file);
@@ -260,7 +272,13 @@ describe('workbench in Chromium against kiln serve', () => {
     const summary = page.locator('[data-testid=arch-summary]');
     await poll(() => summary.textContent()).toContain('parameters');
     const before = await summary.locator('.stat b').first().textContent();
-    for (const [field, value] of [['groups', '2'], ['blocksPerGroup', '1'], ['widthFactor', '1'], ['stemChannels', '8'], ['dropout', '0']]) {
+    for (const [field, value] of [
+      ['groups', '2'],
+      ['blocksPerGroup', '1'],
+      ['widthFactor', '1'],
+      ['stemChannels', '8'],
+      ['dropout', '0'],
+    ]) {
       await page.fill(`#f-arch-${field}`, value!);
     }
     await poll(() => summary.locator('.stat b').first().textContent()).not.toBe(before);
@@ -349,12 +367,17 @@ describe('workbench in Chromium against kiln serve', () => {
     expect(await page.textContent('[data-testid=run-step]')).toBe(pausedAt);
     await page.click('[data-testid=run-live] button:has-text("Resume")');
     // While it still trains, an epoch's validation moves the best accuracy and the training time (they froze until pause/finish).
-    const liveStats = async () => ({ status: await live.getAttribute('data-status'), best: await page.textContent('[data-testid=run-best]') });
+    const liveStats = async () => ({
+      status: await live.getAttribute('data-status'),
+      best: await page.textContent('[data-testid=run-best]'),
+    });
     await poll(async () => (await liveStats()).best, 60_000).toMatch(/%$/);
     const seen = await liveStats();
     expect(seen.status).toBe('running');
     const t0 = await page.textContent('[data-testid=run-time]');
-    await poll(async () => ((await live.getAttribute('data-status')) === 'running' ? await page.textContent('[data-testid=run-time]') : 'ended')).not.toBe(t0);
+    await poll(async () =>
+      (await live.getAttribute('data-status')) === 'running' ? await page.textContent('[data-testid=run-time]') : 'ended',
+    ).not.toBe(t0);
     await poll(() => live.getAttribute('data-status'), 120_000).toBe('finished');
     await poll(() => points(page, 'chart-loss')).toBeGreaterThan(pausedPoints);
     // train and validation accuracy for each of 3 epochs, and TTA (measured after the last epoch only).
@@ -422,7 +445,11 @@ describe('workbench in Chromium against kiln serve', () => {
     const runPage = page.locator('[data-testid=run-page]');
     await poll(() => runPage.locator('[data-testid=epoch-log] tbody tr').count()).toBe(3);
     // Each epoch with its wall time (epochs that came as live events too).
-    await poll(() => runPage.locator('[data-testid=epoch-log] tbody tr td:last-child').allTextContents()).toEqual([expect.stringMatching(/s$/), expect.stringMatching(/s$/), expect.stringMatching(/s$/)]);
+    await poll(() => runPage.locator('[data-testid=epoch-log] tbody tr td:last-child').allTextContents()).toEqual([
+      expect.stringMatching(/s$/),
+      expect.stringMatching(/s$/),
+      expect.stringMatching(/s$/),
+    ]);
     const cfg = await runPage.locator('[data-testid=run-config]').textContent();
     expect(cfg).toContain('opt.lrMax');
     expect(cfg).toContain('opt.batchSize');
@@ -478,7 +505,10 @@ describe('workbench in Chromium against kiln serve', () => {
     await poll(() => page.getAttribute('[data-testid=compare-momentum]', 'data-x-range')).toBe('');
     // CSV: a line per run and epoch.
     const [csv] = await Promise.all([page.waitForEvent('download'), page.click('button:has-text("Epochs CSV")')]);
-    const text = fs.readFileSync((await csv.path())!, 'utf8').trim().split(/\r?\n/);
+    const text = fs
+      .readFileSync((await csv.path())!, 'utf8')
+      .trim()
+      .split(/\r?\n/);
     expect(text[0]).toMatch(/^run,run_id,epoch,step,wall_seconds,train_loss/);
     expect(text.length).toBe(1 + 5);
   });

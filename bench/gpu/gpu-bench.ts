@@ -52,7 +52,9 @@ function say(line: string): void {
 // A step that never returns cannot be interrupted from inside the loop: end the process with what was measured.
 let current = '';
 const watchdog = setTimeout(() => {
-  say(`${current || 'gpu-bench'}: still running at the ${budgetS} s budget (KILN_GPU_BENCH_BUDGET_S): stopped, no rate measured; results above are complete`);
+  say(
+    `${current || 'gpu-bench'}: still running at the ${budgetS} s budget (KILN_GPU_BENCH_BUDGET_S): stopped, no rate measured; results above are complete`,
+  );
   process.exit(3);
 }, budgetS * 1000);
 watchdog.unref();
@@ -91,7 +93,12 @@ async function benchModel(id: string, shareS: number): Promise<void> {
   current = id;
   const preset = findPreset(id);
   if (!preset) throw new Error(`unknown preset "${id}" in KILN_GPU_BENCH_MODELS`);
-  const config = mergeRunConfig(DEFAULT_RUN_CONFIG, { net: { arch: id }, opt: { epochs: 1, batchSize: batch }, aug: { tta: false }, backend: 'webgpu' });
+  const config = mergeRunConfig(DEFAULT_RUN_CONFIG, {
+    net: { arch: id },
+    opt: { epochs: 1, batchSize: batch },
+    aug: { tta: false },
+    backend: 'webgpu',
+  });
   const model = new Model(buildGraph(preset.spec, { imageSize: 32, numClasses: 10 }), 0);
   const t0 = performance.now();
   const state = { over: false };
@@ -130,7 +137,9 @@ async function benchModel(id: string, shareS: number): Promise<void> {
   if (state.over) {
     say(
       `${id}: over its ${shareS.toFixed(0)} s share (first step ${firstStepS.toFixed(1)} s, compile included)` +
-        (done > 0 ? `; ${done} timed steps took ${((end - timedFrom) / 1000).toFixed(1)} s, ${((done * batch * 1000) / (end - timedFrom)).toPrecision(3)} images/s` : '; no rate measured'),
+        (done > 0
+          ? `; ${done} timed steps took ${((end - timedFrom) / 1000).toFixed(1)} s, ${((done * batch * 1000) / (end - timedFrom)).toPrecision(3)} images/s`
+          : '; no rate measured'),
     );
     return;
   }
@@ -145,7 +154,9 @@ async function benchModel(id: string, shareS: number): Promise<void> {
   say(
     `${id}: preset recipe ${epochs} epochs × ${CIFAR_TRAIN.toLocaleString('en')} images / ${r(rate)} images/s → ` +
       `${formatDuration((epochs * CIFAR_TRAIN) / rate)} projected training time on CIFAR-10 (evaluation not included)` +
-      (memory.numBytesInGPU && memory.numBytesInGPU > 2 ** 26 ? `; ${(memory.numBytesInGPU / 2 ** 30).toFixed(1)} GiB in GPU buffers at the end` : ''),
+      (memory.numBytesInGPU && memory.numBytesInGPU > 2 ** 26
+        ? `; ${(memory.numBytesInGPU / 2 ** 30).toFixed(1)} GiB in GPU buffers at the end`
+        : ''),
   );
 }
 
@@ -153,10 +164,16 @@ async function main(): Promise<void> {
   const allowSoftware = Boolean(process.env.KILN_GPU_BENCH_ALLOW_SOFTWARE);
   const info = await loadBackend('webgpu');
   const a = info.adapter!;
-  say(`Kiln GPU benchmark: WebGPU (Dawn), batch ${batch}, ${warm} warm-up + ${timed} timed steps per model; Node ${process.version}, tfjs ${tf.version_core}, ${os.cpus().length} CPUs`);
-  say(`adapter: ${a.description || '(no description)'}; vendor ${a.vendor || '?'}, architecture ${a.architecture || '?'}${a.software ? ' [SOFTWARE adapter]' : ''}`);
+  say(
+    `Kiln GPU benchmark: WebGPU (Dawn), batch ${batch}, ${warm} warm-up + ${timed} timed steps per model; Node ${process.version}, tfjs ${tf.version_core}, ${os.cpus().length} CPUs`,
+  );
+  say(
+    `adapter: ${a.description || '(no description)'}; vendor ${a.vendor || '?'}, architecture ${a.architecture || '?'}${a.software ? ' [SOFTWARE adapter]' : ''}`,
+  );
   if (a.software && !allowSoftware) {
-    say('gpu-bench: only a software adapter was found (no GPU Vulkan driver reached Dawn); set KILN_GPU_BENCH_ALLOW_SOFTWARE=1 to measure it anyway');
+    say(
+      'gpu-bench: only a software adapter was found (no GPU Vulkan driver reached Dawn); set KILN_GPU_BENCH_ALLOW_SOFTWARE=1 to measure it anyway',
+    );
     process.exitCode = 2;
     return;
   }

@@ -57,7 +57,10 @@ await runTrainingSession({
   runId: run.id,
   emit: (m) => {
     if (m.type === 'started') say(`training on ${m.backend.device} (${m.backend.name}), ${m.totalSteps} steps`);
-    if (m.type === 'epoch') say(`epoch ${m.metrics.epoch}: train loss ${m.metrics.trainLoss.toFixed(3)}, val ${(m.metrics.valAcc * 100).toFixed(2)}%${m.metrics.ttaAcc !== undefined ? `, TTA ${(m.metrics.ttaAcc * 100).toFixed(2)}%` : ''}, ${m.metrics.imagesPerSec.toFixed(0)} images/s`);
+    if (m.type === 'epoch')
+      say(
+        `epoch ${m.metrics.epoch}: train loss ${m.metrics.trainLoss.toFixed(3)}, val ${(m.metrics.valAcc * 100).toFixed(2)}%${m.metrics.ttaAcc !== undefined ? `, TTA ${(m.metrics.ttaAcc * 100).toFixed(2)}%` : ''}, ${m.metrics.imagesPerSec.toFixed(0)} images/s`,
+      );
     if (m.type === 'progress' && performance.now() - lastLine > 15_000) {
       lastLine = performance.now();
       say(`step ${m.progress.step}/${m.progress.totalSteps}, ${m.progress.imagesPerSec.toFixed(0)} images/s`);
@@ -79,7 +82,11 @@ const result = {
   ttaAcc: record.final?.ttaAcc ?? null,
 };
 say(`status ${result.status} on ${record.backend?.device}`);
-say(`wall time ${result.wallSeconds.toFixed(1)} s (training ${trainSeconds.toFixed(1)} s), ${result.imagesPerSec?.toFixed(0) ?? '?'} images/s`);
-say(`test accuracy ${result.valAcc === null ? '?' : (result.valAcc * 100).toFixed(2)}%, with TTA ${result.ttaAcc === null ? '?' : (result.ttaAcc * 100).toFixed(2)}%`);
+say(
+  `wall time ${result.wallSeconds.toFixed(1)} s (training ${trainSeconds.toFixed(1)} s), ${result.imagesPerSec?.toFixed(0) ?? '?'} images/s`,
+);
+say(
+  `test accuracy ${result.valAcc === null ? '?' : (result.valAcc * 100).toFixed(2)}%, with TTA ${result.ttaAcc === null ? '?' : (result.ttaAcc * 100).toFixed(2)}%`,
+);
 console.log(JSON.stringify({ proof: result }));
 process.exit(record.status === 'finished' ? 0 : 1);

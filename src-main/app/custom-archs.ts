@@ -63,7 +63,9 @@ export class CustomArchStore {
     // Names that fold to the same file ("../../evil" and "evil") must not overwrite each other.
     const existing = await this.storedName(file);
     if (existing !== null && existing !== name.trim()) {
-      throw new UsageError(`architecture name ${JSON.stringify(name.trim())} is too close to the saved architecture ${JSON.stringify(existing)}; choose another name or remove that one`);
+      throw new UsageError(
+        `architecture name ${JSON.stringify(name.trim())} is too close to the saved architecture ${JSON.stringify(existing)}; choose another name or remove that one`,
+      );
     }
     await fs.promises.mkdir(this.dir, { recursive: true });
     await writeJsonAtomic(file, { name: name.trim(), spec: { ...parsed, name: name.trim() } });
@@ -87,7 +89,8 @@ export class CustomArchStore {
   async remove(name: string): Promise<void> {
     const file = this.fileOf(name);
     const existing = await this.storedName(file);
-    if (existing !== null && existing !== '' && existing !== name.trim()) throw new UsageError(`no saved architecture named ${JSON.stringify(name)}`);
+    if (existing !== null && existing !== '' && existing !== name.trim())
+      throw new UsageError(`no saved architecture named ${JSON.stringify(name)}`);
     try {
       await fs.promises.rm(file);
     } catch (err) {

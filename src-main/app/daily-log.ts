@@ -55,7 +55,12 @@ export class DailyLog {
     if (err !== undefined) {
       const detail = err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
       // Indent the stack so each entry still starts with a timestamp.
-      text += '\n' + detail.split('\n').map((l) => `    ${l}`).join('\n');
+      text +=
+        '\n' +
+        detail
+          .split('\n')
+          .map((l) => `    ${l}`)
+          .join('\n');
     }
     text += '\n';
     try {

@@ -21,7 +21,11 @@ export async function runsUsingDataset(runs: RunStore, datasetId: string): Promi
 export async function assertDatasetUnused(runs: RunStore, datasetId: string, how: string): Promise<void> {
   const users = await runsUsingDataset(runs, datasetId);
   if (!users.length) return;
-  const names = users.slice(0, 10).map((r) => `"${r.name}"`).join(', ') + (users.length > 10 ? ` and ${users.length - 10} more` : '');
+  const names =
+    users
+      .slice(0, 10)
+      .map((r) => `"${r.name}"`)
+      .join(', ') + (users.length > 10 ? ` and ${users.length - 10} more` : '');
   throw new DatasetInUseError(
     `dataset "${datasetId}" was used by ${users.length} run${users.length === 1 ? '' : 's'}: ${names}. ` +
       `Deleting it keeps their metrics and checkpoints, but their ${NEEDS_DATASET} will be unavailable; ${how}`,

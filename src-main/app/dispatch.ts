@@ -7,7 +7,18 @@ import type { SerializedError } from '../../src-shared/errors.ts';
 export type Reply = { result: unknown } | { error: SerializedError };
 
 /** Names of mistakes in the request itself: worth a warning in the log, not a stack. */
-const REQUEST_ERRORS = new Set(['UnknownMethodError', 'ValidationError', 'UsageError', 'InvalidRunIdError', 'RunNotFoundError', 'DatasetNotFoundError', 'PathNotAllowedError', 'RunStateError', 'TaskNotFoundError', 'RunLockedError']);
+const REQUEST_ERRORS = new Set([
+  'UnknownMethodError',
+  'ValidationError',
+  'UsageError',
+  'InvalidRunIdError',
+  'RunNotFoundError',
+  'DatasetNotFoundError',
+  'PathNotAllowedError',
+  'RunStateError',
+  'TaskNotFoundError',
+  'RunLockedError',
+]);
 
 /**
  * One call from a renderer, whatever the transport: the method must exist, the arguments must

@@ -43,7 +43,12 @@ async function run(job: JobRequest): Promise<JobResults[JobRequest['kind']]> {
       const onPoint = (p: { step: number; lr: number; loss: number }) =>
         progress({ step: p.step, steps: opts.steps, lr: p.lr, loss: Number.isFinite(p.loss) ? p.loss : null });
       // A cancel stops it at the next step (lrFind rejects with an AbortError and disposes the model).
-      return lrFind(await loadCurrentDataset(job.home, await resolveDatasetId(job.home, config.data.dataset)), config, { ...opts, onPoint }, cancel.signal);
+      return lrFind(
+        await loadCurrentDataset(job.home, await resolveDatasetId(job.home, config.data.dataset)),
+        config,
+        { ...opts, onPoint },
+        cancel.signal,
+      );
     }
     case 'evaluate': {
       const { evaluateRun } = await import('../training/evaluate-run.ts');
@@ -66,7 +71,10 @@ async function run(job: JobRequest): Promise<JobResults[JobRequest['kind']]> {
         const classifier = await Classifier.open(job.home, job.runId);
         try {
           const { predictions, failures } = await classifier.predictFiles([file], job.top);
-          if (failures.length) throw Object.assign(new Error(`the image could not be read: ${failures[0]!.error.replace(file, 'image')}`), { name: 'DataError' });
+          if (failures.length)
+            throw Object.assign(new Error(`the image could not be read: ${failures[0]!.error.replace(file, 'image')}`), {
+              name: 'DataError',
+            });
           return { top: predictions[0]!.top };
         } finally {
           classifier.dispose();
@@ -82,7 +90,7 @@ async function handle(job: JobRequest): Promise<void> {
   // Test hook: a main thread stuck in one long synchronous kernel, deaf to 'disconnect'.
   const block = Number(process.env.KILN_TEST_JOB_BLOCK_MS ?? 0);
   if (block) process.stderr.write(`kiln test: job ${process.pid} blocking\n`);
-  for (const until = Date.now() + block; Date.now() < until; );
+  for (const until = Date.now() + block; Date.now() < until;);
   let exitCode = 0;
   try {
     await parent.send({ type: 'result', result: await run(job) });

@@ -28,7 +28,10 @@ export type JobResult<R extends JobRequest> = JobResults[R['kind']];
 /** Host → job: the job (first and once), then perhaps a cancel. */
 export type JobDown = { type: 'job'; job: JobRequest } | { type: 'cancel' };
 /** Job → host: progress as it comes, then one answer. */
-export type JobUp = { type: 'progress'; event: unknown } | { type: 'result'; result: JobResults[JobRequest['kind']] } | { type: 'error'; error: SerializedError };
+export type JobUp =
+  | { type: 'progress'; event: unknown }
+  | { type: 'result'; result: JobResults[JobRequest['kind']] }
+  | { type: 'error'; error: SerializedError };
 
 export const JOB_CHANNEL = defineChannel<JobDown, JobUp>({
   name: 'job',

@@ -16,7 +16,13 @@ export type JobRunner = <R extends JobRequest>(request: R, options?: JobOptions)
 
 const CANCEL_GRACE_MS = 10_000;
 
-const JOB_NAMES: Record<JobRequest['kind'], string> = { lrFind: 'learning-rate finder', evaluate: 'evaluation', export: 'export', predict: 'prediction', importFolder: 'folder import' };
+const JOB_NAMES: Record<JobRequest['kind'], string> = {
+  lrFind: 'learning-rate finder',
+  evaluate: 'evaluation',
+  export: 'export',
+  predict: 'prediction',
+  importFolder: 'folder import',
+};
 
 export interface JobLimits {
   /** Heavy jobs running at once; more wait in a queue. */
@@ -80,7 +86,11 @@ export function createJobRunner(transport: Transport = FORK, limits: JobLimitsOp
         if (settled) return;
         settle();
         proc.kill();
-        reject(Object.assign(new Error(`the ${JOB_NAMES[request.kind]} took longer than ${Math.round(timeout / 1000)} s and was stopped`), { name: 'JobTimeoutError' }));
+        reject(
+          Object.assign(new Error(`the ${JOB_NAMES[request.kind]} took longer than ${Math.round(timeout / 1000)} s and was stopped`), {
+            name: 'JobTimeoutError',
+          }),
+        );
       }, timeout);
       proc.onMessage((msg) => {
         if (msg.type === 'progress') {
@@ -112,7 +122,9 @@ export function createJobRunner(transport: Transport = FORK, limits: JobLimitsOp
   return async <R extends JobRequest>(request: R, options: JobOptions = {}) => {
     if (running >= maxRunning) {
       if (queue.length >= maxQueued) {
-        throw new JobQueueFullError(`Kiln is busy: ${running} jobs are running and ${queue.length} are waiting; try the ${JOB_NAMES[request.kind]} again later`);
+        throw new JobQueueFullError(
+          `Kiln is busy: ${running} jobs are running and ${queue.length} are waiting; try the ${JOB_NAMES[request.kind]} again later`,
+        );
       }
       await new Promise<void>((resolve) => queue.push(resolve));
     }

@@ -47,7 +47,9 @@ export class RunManager {
   private assertRoom(): void {
     const busy = this.live.size + this.starting.size;
     if (busy >= this.maxTrainers) {
-      throw new RunStateError(`${busy} runs are already training in this Kiln (at most ${this.maxTrainers} at once); pause or stop one first`);
+      throw new RunStateError(
+        `${busy} runs are already training in this Kiln (at most ${this.maxTrainers} at once); pause or stop one first`,
+      );
     }
   }
 
@@ -111,7 +113,9 @@ export class RunManager {
     const handle = await this.liveHandle(id, 'pause');
     handle.pause();
     if (!(await this.endWithin(handle, 'pause'))) {
-      throw new RunStateError(`run ${id} did not pause within ${Math.round(this.stopTimeoutMs / 1000)} s, so its trainer was killed; resume it to continue from its last checkpoint`);
+      throw new RunStateError(
+        `run ${id} did not pause within ${Math.round(this.stopTimeoutMs / 1000)} s, so its trainer was killed; resume it to continue from its last checkpoint`,
+      );
     }
   }
 
@@ -128,7 +132,9 @@ export class RunManager {
         await this.settling.get(handle);
         const record = await this.store.get(id);
         if (record.status === 'stopped' || record.status === 'finished') return;
-        throw new RunStateError(`run ${id} did not stop cleanly: it ended ${record.status}${record.error ? ` (${record.error.message})` : ''}`);
+        throw new RunStateError(
+          `run ${id} did not stop cleanly: it ended ${record.status}${record.error ? ` (${record.error.message})` : ''}`,
+        );
       }
       // Killed: the run is still to be ended for good, as asked.
       await this.settling.get(handle);
@@ -249,4 +255,3 @@ export class RunManager {
     else if (m.type === 'epoch') this.emit('runEpoch', { runId: m.runId, metrics: m.metrics });
   }
 }
-

@@ -37,8 +37,10 @@ function checkSource(p: string, home: string, kind: 'folder' | 'file', expected:
   } catch {
     throw new PathNotAllowedError(`${kind} "${p}": does not exist`);
   }
-  if (kind === 'folder' ? !stat.isDirectory() : !stat.isFile()) throw new PathNotAllowedError(`${kind} "${p}": is not a ${kind}${expected}`);
-  if (isInside(realish(resolved), realish(home))) throw new PathNotAllowedError(`${kind} "${p}": is inside the Kiln home ${home}${insideHint}`);
+  if (kind === 'folder' ? !stat.isDirectory() : !stat.isFile())
+    throw new PathNotAllowedError(`${kind} "${p}": is not a ${kind}${expected}`);
+  if (isInside(realish(resolved), realish(home)))
+    throw new PathNotAllowedError(`${kind} "${p}": is inside the Kiln home ${home}${insideHint}`);
   return resolved;
 }
 
@@ -65,9 +67,12 @@ export function checkExportDir(dir: string, home: string): string {
   const real = realish(resolved);
   const realHome = realish(home);
   if (isInside(real, realHome) && !isInside(real, path.join(realHome, 'exports'))) {
-    throw new PathNotAllowedError(`export folder "${dir}": is inside the Kiln home ${home}; choose a folder outside it (or under ${path.join(home, 'exports')})`);
+    throw new PathNotAllowedError(
+      `export folder "${dir}": is inside the Kiln home ${home}; choose a folder outside it (or under ${path.join(home, 'exports')})`,
+    );
   }
-  if (fs.existsSync(resolved) && !fs.statSync(resolved).isDirectory()) throw new PathNotAllowedError(`export folder "${dir}": exists and is not a folder`);
+  if (fs.existsSync(resolved) && !fs.statSync(resolved).isDirectory())
+    throw new PathNotAllowedError(`export folder "${dir}": exists and is not a folder`);
   return resolved;
 }
 
@@ -97,7 +102,9 @@ export function checkRemoteExportDir(dir: string, home: string): string {
   const exports = path.join(path.resolve(home), 'exports');
   const resolved = path.resolve(exports, dir);
   if (resolved === exports || !isInside(realish(resolved), realish(exports))) {
-    throw new PathNotAllowedError(`export folder "${dir}": a remote Kiln exports only into folders under ${exports} (give a name, e.g. "my-model")`);
+    throw new PathNotAllowedError(
+      `export folder "${dir}": a remote Kiln exports only into folders under ${exports} (give a name, e.g. "my-model")`,
+    );
   }
   return resolved;
 }

@@ -70,10 +70,12 @@ export class JsonSettingsStore implements SettingsStore {
   async set(patch: SettingsPatch): Promise<Settings> {
     const next = applySettingsPatch(this.current, patch);
     // Writes queue so the file always ends with the latest value.
-    const write = this.writing.catch(() => undefined).then(async () => {
-      await fs.promises.mkdir(path.dirname(this.file), { recursive: true });
-      await writeJsonAtomic(this.file, next);
-    });
+    const write = this.writing
+      .catch(() => undefined)
+      .then(async () => {
+        await fs.promises.mkdir(path.dirname(this.file), { recursive: true });
+        await writeJsonAtomic(this.file, next);
+      });
     this.writing = write;
     await write;
     this.current = next;

@@ -35,7 +35,11 @@ export class TaskManager {
    * Start `work` as a task. With a `key` (what it makes, e.g. a dataset id), a second start while one with that
    * key runs joins it: the caller gets the running task's id and its events, and nothing runs twice.
    */
-  start(kind: TaskKind, work: (onProgress: (e: TaskEvent) => void, signal: AbortSignal) => Promise<unknown>, key?: string): { taskId: string } {
+  start(
+    kind: TaskKind,
+    work: (onProgress: (e: TaskEvent) => void, signal: AbortSignal) => Promise<unknown>,
+    key?: string,
+  ): { taskId: string } {
     const running = key === undefined ? undefined : [...this.tasks.values()].find((t) => t.key === key);
     if (running) {
       this.log.info(`task ${running.id}: joined by another caller (${key})`);

@@ -48,7 +48,10 @@ describe('the update check', () => {
   });
 
   it('names the same project as package.json (the deb homepage, the repository)', () => {
-    const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { homepage: string; repository: { url: string } };
+    const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      homepage: string;
+      repository: { url: string };
+    };
     expect(pkg.homepage).toBe(`https://github.com/${PROJECT_REPOSITORY}`);
     expect(pkg.repository.url).toContain(`github.com/${PROJECT_REPOSITORY}.git`);
   });

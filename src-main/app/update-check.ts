@@ -25,7 +25,12 @@ export function isNewerVersion(candidate: string, current: string): boolean {
  * null when this is the latest; throws on a feed that cannot be read (the caller logs it and moves on). A plain
  * notice: nothing is downloaded or installed. `fetch` is Electron's net.fetch in the app (system proxy settings).
  */
-export async function checkForUpdate(opts: { feedUrl: string; current: string; fetch?: typeof fetch; timeoutMs?: number }): Promise<UpdateNotice | null> {
+export async function checkForUpdate(opts: {
+  feedUrl: string;
+  current: string;
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+}): Promise<UpdateNotice | null> {
   const res = await (opts.fetch ?? fetch)(opts.feedUrl, {
     headers: { accept: 'application/vnd.github+json', 'user-agent': `Kiln/${opts.current}` },
     signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000),

@@ -168,10 +168,18 @@ export class BackboneStore {
     if (!/^[0-9a-f]{64}$/.test(sha256)) throw new UsageError(`--sha256: expected 64 hex digits, got "${opts.sha256}"`);
     const existing = await this.record(name);
     if (existing && existing.verified && existing.sha256 === sha256) {
-      return { record: existing, alreadyStored: true, bytes: existing.bytes, resumedFrom: 0, retries: 0, seconds: (performance.now() - started) / 1000 };
+      return {
+        record: existing,
+        alreadyStored: true,
+        bytes: existing.bytes,
+        resumedFrom: 0,
+        retries: 0,
+        seconds: (performance.now() - started) / 1000,
+      };
     }
     if (opts.acceptLicence) await this.acceptLicence();
-    else if (!(await this.licenceAccepted())) throw new LicenceNotAcceptedError(`downloading pretrained weights needs the licence note accepted first: ${LICENCE_NOTE}`);
+    else if (!(await this.licenceAccepted()))
+      throw new LicenceNotAcceptedError(`downloading pretrained weights needs the licence note accepted first: ${LICENCE_NOTE}`);
 
     const url = opts.url ?? backbone.weights.url;
     const downloads = path.join(this.root, '.downloads');
@@ -234,14 +242,23 @@ export class BackboneStore {
       }
       const problems = await checkBackboneFile(file, backbone, backboneGraph(backbone));
       if (problems.length > 0) {
-        throw new DataError(`${file}: does not fit ${name}: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}`);
+        throw new DataError(
+          `${file}: does not fit ${name}: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}`,
+        );
       }
     }
     await fs.promises.mkdir(this.root, { recursive: true });
     const tmp = path.join(this.root, `.add-${name}-${crypto.randomBytes(6).toString('hex')}`);
     try {
       await fs.promises.copyFile(file, tmp);
-      const record: BackboneRecord = { name, sha256, bytes: stat.size, verified: pinned, source: { kind: 'file', path: path.resolve(file) }, addedAt: new Date().toISOString() };
+      const record: BackboneRecord = {
+        name,
+        sha256,
+        bytes: stat.size,
+        verified: pinned,
+        source: { kind: 'file', path: path.resolve(file) },
+        addedAt: new Date().toISOString(),
+      };
       await this.install(name, tmp, record);
       return record;
     } catch (err) {

@@ -41,7 +41,11 @@ function joinNegativeValues(argv: string[], options: Options): string[] {
   return out;
 }
 
-export function numberFlag(name: string, value: string | undefined, opts: { int?: boolean; min?: number; max?: number } = {}): number | undefined {
+export function numberFlag(
+  name: string,
+  value: string | undefined,
+  opts: { int?: boolean; min?: number; max?: number } = {},
+): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   const kind = opts.int ? 'an integer' : 'a number';
@@ -66,7 +70,11 @@ export function backendFlag(value: string | undefined): BackendChoice | undefine
 export const BACKEND_CHOICES = BACKEND_NAMES.join(' | ');
 
 /** A help section naming each backend and what it runs on, from the registry's names. */
-export const BACKENDS_HELP = ['Backends:', ...Object.entries(BACKENDS).map(([name, b]) => `  ${name.padEnd(12)}${b.summary}`), `  ${'auto'.padEnd(12)}the fastest that loads here (CUDA first, wasm before cpu), never a software WebGPU adapter`].join('\n');
+export const BACKENDS_HELP = [
+  'Backends:',
+  ...Object.entries(BACKENDS).map(([name, b]) => `  ${name.padEnd(12)}${b.summary}`),
+  `  ${'auto'.padEnd(12)}the fastest that loads here (CUDA first, wasm before cpu), never a software WebGPU adapter`,
+].join('\n');
 
 /** Flags of the commands that load a trained model (export, predict). */
 export const MODEL_FLAGS = {

@@ -42,7 +42,9 @@ export async function followTrainer(home: string, runId: string, opts: { json: b
           if (m.resumedAtStep > 0) return;
           clearLine();
           const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
-          console.log(`${n(res.config.opt.epochs, 'epoch')} × ${n(res.stepsPerEpoch, 'step')} of ${n(res.config.opt.batchSize, 'image')} (${r.dataset.train.toLocaleString('en-US')} training images)`);
+          console.log(
+            `${n(res.config.opt.epochs, 'epoch')} × ${n(res.stepsPerEpoch, 'step')} of ${n(res.config.opt.batchSize, 'image')} (${r.dataset.train.toLocaleString('en-US')} training images)`,
+          );
           for (const rule of res.autoRules) if (!rule.endsWith(": the recipe's")) console.log(`  auto ${rule}`);
         },
         () => undefined,
@@ -52,12 +54,16 @@ export async function followTrainer(home: string, runId: string, opts: { json: b
       clearLine();
       const f = p.features;
       // A fast transfer run's first phase: the frozen backbone's pass over the images not cached yet.
-      if (f) out.write(`features ${bar(f.total > 0 ? f.done / f.total : 0)} ${f.done}/${f.total} images ${f.imagesPerSec.toFixed(1)} img/s ETA ${formatDuration(f.etaSeconds)}`);
-      else out.write(
-        // Fill, step count and ETA are all for the whole run (the ETA includes the evaluations still to come).
-        `epoch ${p.epoch}/${p.epochs} ${bar(p.totalSteps > 0 ? p.step / p.totalSteps : 0)} step ${p.step}/${p.totalSteps} ` +
-          `loss ${p.loss.toFixed(3)} ${p.imagesPerSec.toFixed(0)} img/s ETA ${formatDuration(p.etaSeconds)}`,
-      );
+      if (f)
+        out.write(
+          `features ${bar(f.total > 0 ? f.done / f.total : 0)} ${f.done}/${f.total} images ${f.imagesPerSec.toFixed(1)} img/s ETA ${formatDuration(f.etaSeconds)}`,
+        );
+      else
+        out.write(
+          // Fill, step count and ETA are all for the whole run (the ETA includes the evaluations still to come).
+          `epoch ${p.epoch}/${p.epochs} ${bar(p.totalSteps > 0 ? p.step / p.totalSteps : 0)} step ${p.step}/${p.totalSteps} ` +
+            `loss ${p.loss.toFixed(3)} ${p.imagesPerSec.toFixed(0)} img/s ETA ${formatDuration(p.etaSeconds)}`,
+        );
     } else if (m.type === 'epoch') {
       const e = m.metrics;
       clearLine();
@@ -72,11 +78,25 @@ export async function followTrainer(home: string, runId: string, opts: { json: b
   clearLine();
   const m = result.message;
   if (m?.type === 'done') {
-    const hint = m.outcome === 'finished' || m.outcome === 'diverged' ? (await new RunStore(home).get(runId).catch(() => null))?.hint : undefined;
+    const hint =
+      m.outcome === 'finished' || m.outcome === 'diverged' ? (await new RunStore(home).get(runId).catch(() => null))?.hint : undefined;
     if (opts.json) {
-      console.log(JSON.stringify({ type: 'done', runId, outcome: m.outcome, valAcc: m.valAcc, ttaAcc: m.ttaAcc, seconds: m.seconds, backend, ...(hint ? { hint } : {}) }));
+      console.log(
+        JSON.stringify({
+          type: 'done',
+          runId,
+          outcome: m.outcome,
+          valAcc: m.valAcc,
+          ttaAcc: m.ttaAcc,
+          seconds: m.seconds,
+          backend,
+          ...(hint ? { hint } : {}),
+        }),
+      );
     } else if (m.outcome === 'finished') {
-      console.log(`done: run ${runId}, val acc ${formatPercent(m.valAcc, 1)}, tta ${formatPercent(m.ttaAcc, 1)}, ${formatDuration(m.seconds)}`);
+      console.log(
+        `done: run ${runId}, val acc ${formatPercent(m.valAcc, 1)}, tta ${formatPercent(m.ttaAcc, 1)}, ${formatDuration(m.seconds)}`,
+      );
       if (hint) console.log(`hint: ${hint}`);
     } else if (m.outcome === 'paused') {
       console.log(`paused run ${runId}. Resume with: kiln runs resume ${runId}`);

@@ -27,7 +27,7 @@ export function usage(): string {
     ...lines,
     '',
     'Common options (before or after the command):',
-    '  --home DIR   where datasets and runs live (default: $KILN_HOME or the app\'s user-data folder)',
+    "  --home DIR   where datasets and runs live (default: $KILN_HOME or the app's user-data folder)",
     '  --json       machine-readable output',
     '',
     'Run `kiln <command> --help` for the options of one command.',
@@ -57,7 +57,11 @@ export function moveGlobalFlags(argv: string[]): string[] {
 }
 
 /** Where a not-found error sends the person. */
-const LIST_COMMANDS: Record<string, string> = { RunNotFoundError: 'kiln runs list', DatasetNotFoundError: 'kiln dataset list', UnknownBackboneError: 'kiln backbone list' };
+const LIST_COMMANDS: Record<string, string> = {
+  RunNotFoundError: 'kiln runs list',
+  DatasetNotFoundError: 'kiln dataset list',
+  UnknownBackboneError: 'kiln backbone list',
+};
 
 export async function main(argvIn: string[]): Promise<number> {
   const argv = moveGlobalFlags(argvIn);

@@ -32,7 +32,9 @@ export class ProgressLine {
     if (e.phase === 'download') {
       const frac = e.totalBytes ? e.bytes / e.totalBytes : null;
       const eta = e.etaSeconds !== null ? ` ETA ${formatDuration(e.etaSeconds)}` : '';
-      this.draw(`downloading ${bar(frac)} ${formatBytes(e.bytes)}${e.totalBytes ? ` / ${formatBytes(e.totalBytes)}` : ''} ${formatBytes(e.bytesPerSecond)}/s${eta}`);
+      this.draw(
+        `downloading ${bar(frac)} ${formatBytes(e.bytes)}${e.totalBytes ? ` / ${formatBytes(e.totalBytes)}` : ''} ${formatBytes(e.bytesPerSecond)}/s${eta}`,
+      );
     } else if (e.phase === 'retry') {
       this.clear();
       console.error(`connection lost (${e.reason}); resuming from ${formatBytes(e.resumeFrom)} (attempt ${e.attempt + 1})`);
@@ -45,7 +47,9 @@ export class ProgressLine {
     if (e.phase === 'scan') this.draw(`found ${formatInt(e.files)} image files`);
     else if (e.phase === 'decode') {
       const eta = e.etaSeconds !== null ? ` ETA ${formatDuration(e.etaSeconds)}` : '';
-      this.draw(`decoding ${bar(e.total ? e.done / e.total : 1)} ${formatInt(e.done)}/${formatInt(e.total)} ${e.imagesPerSecond.toFixed(0)} img/s${eta}${e.skipped ? ` (${e.skipped} skipped)` : ''}`);
+      this.draw(
+        `decoding ${bar(e.total ? e.done / e.total : 1)} ${formatInt(e.done)}/${formatInt(e.total)} ${e.imagesPerSecond.toFixed(0)} img/s${eta}${e.skipped ? ` (${e.skipped} skipped)` : ''}`,
+      );
     } else if (e.phase === 'write') this.draw(`writing ${formatInt(e.images)} images…`);
   }
 

@@ -10,7 +10,8 @@ export function describeRun(r: RunRecord, m: RunMetrics, lock: Awaited<ReturnTyp
   const c = r.resolved.config;
   const o = c.opt;
   const asked = r.request.opt;
-  const value = (frozen: number, request: number | null) => (request === null ? `auto → ${formatNumber(frozen, 6)}` : formatNumber(frozen, 6));
+  const value = (frozen: number, request: number | null) =>
+    request === null ? `auto → ${formatNumber(frozen, 6)}` : formatNumber(frozen, 6);
   const lines: [string, string][] = [
     ['Run', r.id],
     ['Name', r.name],
@@ -44,9 +45,14 @@ export function describeRun(r: RunRecord, m: RunMetrics, lock: Awaited<ReturnTyp
     ['Best', r.best ? `val ${formatPercent(r.best.valAcc)}, tta ${formatPercent(r.best.ttaAcc)} at epoch ${r.best.epoch}` : '-'],
     [
       'Final',
-      r.final ? `val ${formatPercent(r.final.valAcc)}, tta ${formatPercent(r.final.ttaAcc)}, val loss ${formatNumber(r.final.valLoss)}` : '-',
+      r.final
+        ? `val ${formatPercent(r.final.valAcc)}, tta ${formatPercent(r.final.ttaAcc)}, val loss ${formatNumber(r.final.valLoss)}`
+        : '-',
     ],
-    ['Training', `${formatDuration(r.wallSeconds)} (created ${formatDate(r.createdAt)}, started ${formatDate(r.startedAt)}, ended ${formatDate(r.endedAt)})`],
+    [
+      'Training',
+      `${formatDuration(r.wallSeconds)} (created ${formatDate(r.createdAt)}, started ${formatDate(r.startedAt)}, ended ${formatDate(r.endedAt)})`,
+    ],
     ['Trainer', lock ? `pid ${lock.pid} on ${lock.hostname}${lock.alive ? '' : ' (gone)'} since ${formatDate(lock.startedAt)}` : '-'],
     [
       'Host',
@@ -172,7 +178,13 @@ export function describeEvaluation(e: RunEvaluation): string {
     out.push(
       formatTable(
         ['VAL IMAGE', 'TRUE', 'PREDICTED', 'CONFIDENCE', ...(files ? ['FILE'] : [])],
-        mistakes.map((m) => [String(m.index), e.classes[m.trueClass]!, e.classes[m.predicted]!, formatPercent(m.confidence), ...(files ? [m.source ?? '-'] : [])]),
+        mistakes.map((m) => [
+          String(m.index),
+          e.classes[m.trueClass]!,
+          e.classes[m.predicted]!,
+          formatPercent(m.confidence),
+          ...(files ? [m.source ?? '-'] : []),
+        ]),
         [true, false, false, true, false],
       ),
     );

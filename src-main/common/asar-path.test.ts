@@ -3,9 +3,9 @@ import { unpackedPath } from './asar-path.ts';
 
 describe('unpackedPath', () => {
   it('maps a file inside app.asar to the same path under app.asar.unpacked', () => {
-    expect(unpackedPath('/opt/Kiln/resources/app.asar/node_modules/@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js')).toBe(
-      '/opt/Kiln/resources/app.asar.unpacked/node_modules/@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js',
-    );
+    expect(
+      unpackedPath('/opt/Kiln/resources/app.asar/node_modules/@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js'),
+    ).toBe('/opt/Kiln/resources/app.asar.unpacked/node_modules/@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js');
     expect(unpackedPath('/opt/Kiln/resources/app.asar')).toBe('/opt/Kiln/resources/app.asar.unpacked');
   });
 

@@ -34,7 +34,9 @@ export interface ChannelSpec<Down extends Tagged = Tagged, Up extends Tagged = T
 export type DownOf<C> = C extends ChannelSpec<infer D, Tagged> ? D : never;
 export type UpOf<C> = C extends ChannelSpec<Tagged, infer U> ? U : never;
 
-export function defineChannel<Down extends Tagged, Up extends Tagged>(spec: Omit<ChannelSpec<Down, Up>, '__down' | '__up'>): ChannelSpec<Down, Up> {
+export function defineChannel<Down extends Tagged, Up extends Tagged>(
+  spec: Omit<ChannelSpec<Down, Up>, '__down' | '__up'>,
+): ChannelSpec<Down, Up> {
   return spec;
 }
 

@@ -22,7 +22,10 @@ export function keptCount(count: number, drop: readonly number[] | undefined): n
 }
 
 /** The dataset without the excluded images; each split keeps the stored index of every image it kept. */
-export function withoutExcluded<D extends { train: ImageSplit; val: ImageSplit; imageSize: number }>(d: D, ex: DatasetExclusions | undefined): D {
+export function withoutExcluded<D extends { train: ImageSplit; val: ImageSplit; imageSize: number }>(
+  d: D,
+  ex: DatasetExclusions | undefined,
+): D {
   if (!ex || (!ex.train.length && !ex.val.length)) return d;
   const per = d.imageSize * d.imageSize * 3;
   const filter = (s: ImageSplit, drop: number[]): ImageSplit => {

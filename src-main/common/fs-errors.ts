@@ -52,5 +52,7 @@ export function fsErrorInWords(err: unknown): unknown {
   const words = FS_ERROR_WORDS[e.code] ?? `the file system refused it (${e.code})`;
   const what = e.path ? ` (${shortPath(e.path)})` : '';
   const verb = /write|open|mkdir|rename|link|copy|append|symlink|truncate|utime/.test(e.syscall) ? 'could not save' : 'could not read';
-  return Object.assign(new Error(`${verb} Kiln's data${what}: ${words}`), { name: e.code === 'ENOSPC' || e.code === 'EDQUOT' ? 'DiskFullError' : 'StoreError' });
+  return Object.assign(new Error(`${verb} Kiln's data${what}: ${words}`), {
+    name: e.code === 'ENOSPC' || e.code === 'EDQUOT' ? 'DiskFullError' : 'StoreError',
+  });
 }

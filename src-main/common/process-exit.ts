@@ -17,7 +17,10 @@ export function describeExit(code: number | null, signal: string | null, detail?
 
 /** The last non-empty stderr line, for a one-line message; the log gets them all. */
 export function lastStderrLine(detail?: ExitDetail): string | undefined {
-  return detail?.stderrTail?.filter((l) => l.trim()).at(-1)?.trim();
+  return detail?.stderrTail
+    ?.filter((l) => l.trim())
+    .at(-1)
+    ?.trim();
 }
 
 /** A process's stderr tail as log detail: "its last lines on stderr:" and the lines, or nothing. */
@@ -56,10 +59,14 @@ export class LineTail {
  * A child (trainer, job) that ended by SIGKILL that this host did not send (the kernel's OOM killer; a container's limit), that
  * Chromium says went for 'oom', or whose last words are V8's or the allocator's out-of-memory abort.
  */
-export function looksOutOfMemory(exit: { code: number | null; signal?: string | null; detail?: ExitDetail } | undefined, killedByHost: boolean): boolean {
+export function looksOutOfMemory(
+  exit: { code: number | null; signal?: string | null; detail?: ExitDetail } | undefined,
+  killedByHost: boolean,
+): boolean {
   if (!exit) return false;
   if (exit.detail?.reason === 'oom') return true;
-  if (/out of memory|allocation failed|heap limit|cannot allocate memory|std::bad_alloc/i.test((exit.detail?.stderrTail ?? []).join('\n'))) return true;
+  if (/out of memory|allocation failed|heap limit|cannot allocate memory|std::bad_alloc/i.test((exit.detail?.stderrTail ?? []).join('\n')))
+    return true;
   // SIGKILL, or as Electron reports a utility process the OS killed: 'killed' with exit code 137 (128 + 9).
   const sigkill = exit.signal === 'SIGKILL' || (exit.detail?.reason === 'killed' && exit.code === 137);
   return sigkill && !killedByHost;

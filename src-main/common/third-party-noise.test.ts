@@ -2,7 +2,8 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { finalStderrLines, forwardStderr, stripThirdPartyNoise } from './third-party-noise.ts';
 
-const DAWN = 'Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.\n';
+const DAWN =
+  'Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.\n';
 
 describe('third-party noise', () => {
   it("drops Dawn's adapter-limit warnings and keeps everything else", () => {

@@ -29,7 +29,11 @@ export async function decodeBmp(buf: Buffer): Promise<RawRgb> {
   if (buf.length < 26) fail('truncated header');
   const dataOffset = buf.readUInt32LE(10);
   const headerSize = buf.readUInt32LE(14);
-  let width: number, height: number, bpp: number, compression = 0, colorsUsed = 0;
+  let width: number,
+    height: number,
+    bpp: number,
+    compression = 0,
+    colorsUsed = 0;
   if (headerSize === 12) {
     width = buf.readUInt16LE(18);
     height = buf.readInt16LE(20);
@@ -47,7 +51,10 @@ export async function decodeBmp(buf: Buffer): Promise<RawRgb> {
   const topDown = height < 0;
   height = Math.abs(height);
   if (width <= 0 || height === 0) fail(`bad dimensions ${width}×${height}`);
-  if (width * height > MAX_INPUT_PIXELS) fail(`${width}×${height} is ${Math.round((width * height) / 1e6)} megapixels, more than the ${Math.round(MAX_INPUT_PIXELS / 1e6)} megapixels Kiln reads`);
+  if (width * height > MAX_INPUT_PIXELS)
+    fail(
+      `${width}×${height} is ${Math.round((width * height) / 1e6)} megapixels, more than the ${Math.round(MAX_INPUT_PIXELS / 1e6)} megapixels Kiln reads`,
+    );
   if (compression === 1 || compression === 2) fail('RLE compression is not supported');
   if (compression !== 0 && compression !== 3 && compression !== 6) fail(`compression type ${compression} is not supported`);
 
@@ -115,5 +122,5 @@ function maskShift(mask: number): { shift: number; max: number } {
 
 function scaleMasked(v: number, mask: number, s: { shift: number; max: number }): number {
   if (s.max === 0) return 0;
-  return Math.round((((v & mask) >>> 0) >>> s.shift) * 255 / s.max);
+  return Math.round(((((v & mask) >>> 0) >>> s.shift) * 255) / s.max);
 }

@@ -29,10 +29,13 @@ export function parseCifarBatches(batches: { name: string; data: Buffer }[], cla
     for (let r = 0; r < records; r++, n++) {
       const base = r * CIFAR10_RECORD_BYTES;
       const label = src[base];
-      if (label >= classCount) throw new DataError(`corrupt archive: ${b.name} record ${r} has label ${label}, expected 0..${classCount - 1}`);
+      if (label >= classCount)
+        throw new DataError(`corrupt archive: ${b.name} record ${r} has label ${label}, expected 0..${classCount - 1}`);
       labels[n] = label;
       const out = n * P * 3;
-      const rOff = base + 1, gOff = rOff + P, bOff = gOff + P;
+      const rOff = base + 1,
+        gOff = rOff + P,
+        bOff = gOff + P;
       for (let p = 0, o = out; p < P; p++, o += 3) {
         images[o] = src[rOff + p];
         images[o + 1] = src[gOff + p];
@@ -44,7 +47,10 @@ export function parseCifarBatches(batches: { name: string; data: Buffer }[], cla
 }
 
 export function parseCifarMeta(text: string): string[] {
-  const names = text.split(/\r?\n/).map((s) => s.trim()).filter((s) => s !== '');
+  const names = text
+    .split(/\r?\n/)
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (names.length !== 10) throw new DataError(`corrupt archive: ${CIFAR10_META_FILE} lists ${names.length} class names, expected 10`);
   return names;
 }

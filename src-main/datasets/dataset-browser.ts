@@ -3,7 +3,13 @@ import path from 'node:path';
 import { encodePngRgb } from './png-encode.ts';
 import { DataError, UsageError } from '../common/errors.ts';
 import { cacheKey, readExact, splitFiles } from './dataset-files.ts';
-import { DATASET_FILES, datasetSourcesSchema, type DatasetManifest, type DatasetSources, type SplitName } from '../../src-shared/dataset-manifest.ts';
+import {
+  DATASET_FILES,
+  datasetSourcesSchema,
+  type DatasetManifest,
+  type DatasetSources,
+  type SplitName,
+} from '../../src-shared/dataset-manifest.ts';
 import { readTextOrNull } from '../common/read-text.ts';
 
 /** An image as the store gives it: PNG bytes (the contract's ImageItem carries them as base64). */

@@ -18,7 +18,9 @@ export function assertValidName(name: string): void {
   const shown = escapeUnsafeChars(name);
   if (trimmed === '' || trimmed.length > 100) throw new UsageError(`invalid dataset name "${shown}": expected 1 to 100 characters`);
   if (trimmed === '.' || trimmed === '..' || /[/\\]/.test(trimmed) || hasUnsafeChars(trimmed)) {
-    throw new UsageError(`invalid dataset name "${shown}": it may not be "." or "..", or contain "/", "\\", control or invisible formatting characters (such as a right-to-left override)`);
+    throw new UsageError(
+      `invalid dataset name "${shown}": it may not be "." or "..", or contain "/", "\\", control or invisible formatting characters (such as a right-to-left override)`,
+    );
   }
 }
 

@@ -82,7 +82,10 @@ export class DatasetStore {
 
   async has(id: string): Promise<boolean> {
     assertValidId(id);
-    return fs.promises.access(path.join(this.dir(id), DATASET_FILES.manifest)).then(() => true, () => false);
+    return fs.promises.access(path.join(this.dir(id), DATASET_FILES.manifest)).then(
+      () => true,
+      () => false,
+    );
   }
 
   async get(id: string): Promise<DatasetManifest> {
@@ -95,7 +98,10 @@ export class DatasetStore {
     for (let n = 1; ; n++) {
       const id = n === 1 ? base : `${base.slice(0, 58)}-${n}`;
       if (RESERVED_IDS.has(id)) continue;
-      const exists = await fs.promises.access(path.join(this.root, id)).then(() => true, () => false);
+      const exists = await fs.promises.access(path.join(this.root, id)).then(
+        () => true,
+        () => false,
+      );
       if (!exists) return id;
     }
   }
@@ -109,16 +115,21 @@ export class DatasetStore {
     for (const split of ['train', 'val'] as const) {
       const s = data[split];
       if (s.images.length !== s.count * S * S * 3 || s.labels.length !== s.count) {
-        throw new Error(`internal: ${split} split has ${s.images.length} image bytes and ${s.labels.length} labels for ${s.count} images of ${S}×${S}`);
+        throw new Error(
+          `internal: ${split} split has ${s.images.length} image bytes and ${s.labels.length} labels for ${s.count} images of ${S}×${S}`,
+        );
       }
-      for (const l of s.labels) if (l >= data.classes.length) throw new Error(`internal: ${split} label ${l} ≥ ${data.classes.length} classes`);
+      for (const l of s.labels)
+        if (l >= data.classes.length) throw new Error(`internal: ${split} label ${l} ≥ ${data.classes.length} classes`);
     }
     if (data.train.count === 0) throw new DataError(`dataset "${data.name}" has no training images`);
     for (const split of ['train', 'val'] as const) {
       const n = data.sources?.[split].length;
-      if (n !== undefined && n !== data[split].count) throw new Error(`internal: ${n} ${split} source paths for ${data[split].count} images`);
+      if (n !== undefined && n !== data[split].count)
+        throw new Error(`internal: ${n} ${split} source paths for ${data[split].count} images`);
     }
-    if (await this.has(data.id)) throw new UsageError(`dataset "${data.id}" already exists; remove it first with \`kiln dataset rm ${data.id}\``);
+    if (await this.has(data.id))
+      throw new UsageError(`dataset "${data.id}" already exists; remove it first with \`kiln dataset rm ${data.id}\``);
 
     const count = (labels: Uint8Array) => {
       const c = new Array<number>(data.classes.length).fill(0);
@@ -212,7 +223,9 @@ export class DatasetStore {
   async excluded(id: string): Promise<DatasetExclusions> {
     await this.get(id);
     try {
-      const parsed = JSON.parse(await fs.promises.readFile(path.join(this.dir(id), DATASET_FILES.excluded), 'utf8')) as Partial<DatasetExclusions>;
+      const parsed = JSON.parse(
+        await fs.promises.readFile(path.join(this.dir(id), DATASET_FILES.excluded), 'utf8'),
+      ) as Partial<DatasetExclusions>;
       const ints = (v: unknown) => (Array.isArray(v) ? v.filter((n): n is number => Number.isInteger(n) && n >= 0) : []);
       return { train: ints(parsed.train), val: ints(parsed.val) };
     } catch (err) {

@@ -38,13 +38,16 @@ export async function decodeImage(file: string, opts: DecodeOptions): Promise<Ui
   } catch (err) {
     throw new SkipImageError(`unreadable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  if (fileBytes > MAX_IMAGE_FILE_BYTES) throw new SkipImageError(`file of ${mib(fileBytes)} is over the ${mib(MAX_IMAGE_FILE_BYTES)} Kiln reads for one image`);
+  if (fileBytes > MAX_IMAGE_FILE_BYTES)
+    throw new SkipImageError(`file of ${mib(fileBytes)} is over the ${mib(MAX_IMAGE_FILE_BYTES)} Kiln reads for one image`);
   const dims = await imageHeaderSize(file);
   // RGBA pixels as decoded, plus a copy on the way to RGB (a BMP: our decoder's RGB and sharp's copy of it).
   const estimate = fileBytes + (dims ? dims.width * dims.height * 8 : 0);
   const budget = opts.budget ?? new DecodeBudget();
   if (dims && estimate > budget.capacity) {
-    throw new SkipImageError(`${dims.width}×${dims.height} pixels: decoding needs about ${mib(estimate)}, more than the ${mib(budget.capacity)} an import may use at once`);
+    throw new SkipImageError(
+      `${dims.width}×${dims.height} pixels: decoding needs about ${mib(estimate)}, more than the ${mib(budget.capacity)} an import may use at once`,
+    );
   }
   const release = await budget.acquire(estimate);
   try {
@@ -85,12 +88,14 @@ async function decodeWithin(file: string, opts: DecodeOptions): Promise<Uint8Arr
     const scaled = opts.scaleTo && opts.fit === 'crop' && opts.scaleTo > S ? opts.scaleTo : null;
     const resized = scaled
       ? await centreCrop(img.resize(scaled, scaled, { fit: 'outside', ...kernel }), S, sharp)
-      : img.resize(S, S, opts.fit === 'crop' ? { fit: 'cover', position: 'centre', ...kernel } : { fit: 'contain', background: { r: 0, g: 0, b: 0, alpha: 1 }, ...kernel });
-    const { data, info } = await resized
-      .toColourspace('srgb')
-      .removeAlpha()
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
+      : img.resize(
+          S,
+          S,
+          opts.fit === 'crop'
+            ? { fit: 'cover', position: 'centre', ...kernel }
+            : { fit: 'contain', background: { r: 0, g: 0, b: 0, alpha: 1 }, ...kernel },
+        );
+    const { data, info } = await resized.toColourspace('srgb').removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     if (info.width !== S || info.height !== S || info.channels !== 3 || data.length !== S * S * 3) {
       throw new Error(`decoded to ${info.width}×${info.height}×${info.channels}, expected ${S}×${S}×3`);
     }
@@ -119,8 +124,10 @@ function jpegHasEnd(buf: Buffer): boolean {
 export function describeDecodeFailure(buf: Buffer, message: string): string {
   const said = cleanSharpMessage(message);
   const vague = said === 'Unknown error' || said === 'cannot decode';
-  if (startsWith(buf, JPEG_SOI) && (!jpegHasEnd(buf) || /premature end/i.test(said))) return 'truncated JPEG: the file ends before the image does (an interrupted copy or download?)';
-  if (startsWith(buf, PNG_SIGNATURE) && !buf.subarray(-12).includes(Buffer.from('IEND'))) return 'truncated PNG: the file ends before the image does (an interrupted copy or download?)';
+  if (startsWith(buf, JPEG_SOI) && (!jpegHasEnd(buf) || /premature end/i.test(said)))
+    return 'truncated JPEG: the file ends before the image does (an interrupted copy or download?)';
+  if (startsWith(buf, PNG_SIGNATURE) && !buf.subarray(-12).includes(Buffer.from('IEND')))
+    return 'truncated PNG: the file ends before the image does (an interrupted copy or download?)';
   if (vague) return 'cannot decode: the decoder gave no reason (a damaged or unsupported file)';
   return said;
 }
@@ -132,7 +139,12 @@ export function describeDecodeFailure(buf: Buffer, message: string): string {
 async function centreCrop(img: Sharp, S: number, sharp: Awaited<ReturnType<typeof loadSharp>>): Promise<Sharp> {
   const { data, info } = await img.toColourspace('srgb').removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   const offset = (side: number) => roundHalfEven((side - S) / 2);
-  return sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } }).extract({ left: offset(info.width), top: offset(info.height), width: S, height: S });
+  return sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } }).extract({
+    left: offset(info.width),
+    top: offset(info.height),
+    width: S,
+    height: S,
+  });
 }
 
 function roundHalfEven(x: number): number {
@@ -141,6 +153,11 @@ function roundHalfEven(x: number): number {
 }
 
 function cleanSharpMessage(message: string): string {
-  const line = message.split('\n').map((s) => s.trim()).filter(Boolean).slice(0, 2).join(': ');
+  const line = message
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .slice(0, 2)
+    .join(': ');
   return line.replace(/^Input (buffer|file) /, '').slice(0, 200) || 'cannot decode';
 }

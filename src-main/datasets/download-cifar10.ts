@@ -98,7 +98,16 @@ export async function downloadCifar10(
     await fs.promises.mkdir(downloads, { recursive: true });
     tarball = path.join(downloads, `${crypto.createHash('sha256').update(url).digest('hex').slice(0, 16)}.part`);
     try {
-      const got = await downloadWithResume({ url, file: tarball, signal, onProgress, maxRetries: options.maxRetries, retryDelayMs: options.retryDelayMs, proxyFor: options.proxyFor, maxBytes: CIFAR10_MAX_DOWNLOAD_BYTES });
+      const got = await downloadWithResume({
+        url,
+        file: tarball,
+        signal,
+        onProgress,
+        maxRetries: options.maxRetries,
+        retryDelayMs: options.retryDelayMs,
+        proxyFor: options.proxyFor,
+        maxBytes: CIFAR10_MAX_DOWNLOAD_BYTES,
+      });
       dl = got;
       bytes = got.bytes;
     } catch (err) {
@@ -179,7 +188,8 @@ async function localTarballSize(file: string): Promise<number> {
     throw err;
   }
   if (!st.isFile()) throw new UsageError(`--file ${file}: not a file (expected cifar-10-binary.tar.gz)`);
-  if (st.size > CIFAR10_MAX_DOWNLOAD_BYTES) throw new UsageError(`--file ${file}: ${st.size} bytes, more than CIFAR-10's tarball (at most ${CIFAR10_MAX_DOWNLOAD_BYTES})`);
+  if (st.size > CIFAR10_MAX_DOWNLOAD_BYTES)
+    throw new UsageError(`--file ${file}: ${st.size} bytes, more than CIFAR-10's tarball (at most ${CIFAR10_MAX_DOWNLOAD_BYTES})`);
   return st.size;
 }
 

@@ -69,16 +69,37 @@ export async function downloadWithResume(opts: DownloadOptions): Promise<Downloa
     const [t0, b0] = samples[0];
     const rate = now - t0 > 0 ? ((bytes - b0) * 1000) / (now - t0) : 0;
     const eta = total !== null && rate > 0 ? (total - bytes) / rate : null;
-    emit({ phase: 'download', bytes, totalBytes: total, bytesPerSecond: Math.round(rate), etaSeconds: eta === null ? null : Math.round(eta * 10) / 10, resumedFrom }, force);
+    emit(
+      {
+        phase: 'download',
+        bytes,
+        totalBytes: total,
+        bytesPerSecond: Math.round(rate),
+        etaSeconds: eta === null ? null : Math.round(eta * 10) / 10,
+        resumedFrom,
+      },
+      force,
+    );
   };
 
   for (let attempt = 0; ; attempt++) {
     signal?.throwIfAborted();
     try {
-      const total = await fetchOnce(url, file, have, meta, signal, opts.stallTimeoutMs ?? 30_000, async (m) => {
-        meta = m;
-        await writeJsonAtomic(metaFile, m);
-      }, report, opts.maxBytes ?? Number.MAX_SAFE_INTEGER, opts.proxyFor);
+      const total = await fetchOnce(
+        url,
+        file,
+        have,
+        meta,
+        signal,
+        opts.stallTimeoutMs ?? 30_000,
+        async (m) => {
+          meta = m;
+          await writeJsonAtomic(metaFile, m);
+        },
+        report,
+        opts.maxBytes ?? Number.MAX_SAFE_INTEGER,
+        opts.proxyFor,
+      );
       report(total, total, true);
       return { bytes: total, resumedFrom, retries: attempt };
     } catch (err) {
@@ -152,7 +173,9 @@ async function fetchOnce(
     if (!m || Number(m[1]) !== have) {
       res.resume();
       await fs.promises.rm(file, { force: true });
-      throw new RetryableError(`server answered the resume with an unexpected range "${res.headers['content-range'] ?? ''}"; starting over`);
+      throw new RetryableError(
+        `server answered the resume with an unexpected range "${res.headers['content-range'] ?? ''}"; starting over`,
+      );
     }
     start = have;
     total = m[3] === '*' ? null : Number(m[3]);
@@ -202,18 +225,28 @@ async function fetchOnce(
   return bytes;
 }
 
-async function request(url: URL, headers: Record<string, string>, signal: AbortSignal | undefined, stallMs: number, proxyFor?: ProxyResolver): Promise<http.IncomingMessage> {
+async function request(
+  url: URL,
+  headers: Record<string, string>,
+  signal: AbortSignal | undefined,
+  stallMs: number,
+  proxyFor?: ProxyResolver,
+): Promise<http.IncomingMessage> {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new DataError(`download URL must be http or https, got "${url.protocol}"`);
   }
   const proxy = proxyFor ? parsePacProxy(await proxyFor(url.href)) : null;
   let req: http.ClientRequest;
   try {
-    req = proxy ? await getViaProxy(proxy, url, { headers, signal, timeout: stallMs }) : (url.protocol === 'https:' ? https : http).get(url, { headers, signal, timeout: stallMs });
+    req = proxy
+      ? await getViaProxy(proxy, url, { headers, signal, timeout: stallMs })
+      : (url.protocol === 'https:' ? https : http).get(url, { headers, signal, timeout: stallMs });
   } catch (err) {
     if (signal?.aborted) throw signal.reason;
     // A failed tunnel: the proxy is what could not be reached.
-    throw err instanceof DataError ? err : connectError(proxy ? new URL(`http://${proxy.host}:${proxy.port}`) : url, err as NodeJS.ErrnoException);
+    throw err instanceof DataError
+      ? err
+      : connectError(proxy ? new URL(`http://${proxy.host}:${proxy.port}`) : url, err as NodeJS.ErrnoException);
   }
   return new Promise((resolve, reject) => {
     req.on('timeout', () => req.destroy(Object.assign(new Error(`no data for ${Math.round(stallMs / 1000)} s`), { code: 'ETIMEDOUT' })));
@@ -243,7 +276,8 @@ function connectError(url: URL, err: NodeJS.ErrnoException): Error {
     case 'EPIPE':
       return new RetryableError(`connection to ${where} was reset`);
     default:
-      if (err.code?.startsWith('ERR_TLS') || err.code?.includes('CERT')) return new DataError(`TLS error talking to ${where}: ${err.message}`);
+      if (err.code?.startsWith('ERR_TLS') || err.code?.includes('CERT'))
+        return new DataError(`TLS error talking to ${where}: ${err.message}`);
       return new DataError(`cannot download from ${where}: ${err.message}`);
   }
 }
@@ -267,9 +301,13 @@ async function fileSize(file: string): Promise<number> {
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
   });
 }

@@ -68,7 +68,8 @@ export async function importFolder(
   const valSplit = options.valSplit ?? 0.1;
   const seed = options.seed ?? 0;
   const fit = options.fit ?? 'crop';
-  if (given !== undefined && (!Number.isInteger(given) || given < 4 || given > 1024)) throw new UsageError(`--size: expected an integer 4..1024, got ${given}`);
+  if (given !== undefined && (!Number.isInteger(given) || given < 4 || given > 1024))
+    throw new UsageError(`--size: expected an integer 4..1024, got ${given}`);
   if (!(valSplit >= 0 && valSplit < 1)) throw new UsageError(`--val-split: expected a number ≥ 0 and < 1, got ${valSplit}`);
   if (!Number.isInteger(seed)) throw new UsageError(`--seed: expected an integer, got ${seed}`);
   const name = (options.name ?? path.basename(folder)).trim();
@@ -82,13 +83,25 @@ export async function importFolder(
   const size = given ?? options.forBackbone?.inputSize ?? probe.suggestedSize;
   const sizeChosen = given !== undefined ? 'given' : options.forBackbone ? 'backbone' : 'auto';
   const reason = sizeChosen === 'backbone' ? `the input size of imagenet:${options.forBackbone!.name}` : sizeReason(probe.medianShortSide);
-  onProgress({ phase: 'scan', files: scan.files.length, imageSize: size, sizeChosen, medianShortSide: probe.medianShortSide, sizeReason: reason, bytes: storedBytes(scan.files.length, size) });
+  onProgress({
+    phase: 'scan',
+    files: scan.files.length,
+    imageSize: size,
+    sizeChosen,
+    medianShortSide: probe.medianShortSide,
+    sizeReason: reason,
+    bytes: storedBytes(scan.files.length, size),
+  });
   const warnings = [...scan.warnings];
   if (given !== undefined && given < probe.suggestedSize && probe.medianShortSide !== null) {
-    warnings.push(`the images are photos (median short side ${probe.medianShortSide} px); at ${given} px they lose most detail: --size ${probe.suggestedSize} usually trains better`);
+    warnings.push(
+      `the images are photos (median short side ${probe.medianShortSide} px); at ${given} px they lose most detail: --size ${probe.suggestedSize} usually trains better`,
+    );
   }
   if (probe.medianShortSide !== null && size > probe.medianShortSide * 1.25) {
-    warnings.push(`the images' median short side is ${probe.medianShortSide} px: stored at ${size} px they are enlarged, which adds disk and memory but no detail`);
+    warnings.push(
+      `the images' median short side is ${probe.medianShortSide} px: stored at ${size} px they are enlarged, which adds disk and memory but no detail`,
+    );
   }
   const skipped = [...scan.unreadable];
   if (scan.classes.length > 256) throw new DataError(`${folder}: ${scan.classes.length} class folders, at most 256 are supported`);
@@ -106,7 +119,17 @@ export async function importFolder(
   const progress = (force = false) => {
     const secs = (performance.now() - decodeStart) / 1000;
     const rate = secs > 0 ? done / secs : 0;
-    emit({ phase: 'decode', done, total: scan.files.length, skipped: failed, imagesPerSecond: Math.round(rate * 10) / 10, etaSeconds: rate > 0 ? Math.round(((scan.files.length - done) / rate) * 10) / 10 : null }, force);
+    emit(
+      {
+        phase: 'decode',
+        done,
+        total: scan.files.length,
+        skipped: failed,
+        imagesPerSecond: Math.round(rate * 10) / 10,
+        etaSeconds: rate > 0 ? Math.round(((scan.files.length - done) / rate) * 10) / 10 : null,
+      },
+      force,
+    );
   };
   const skipReasons: (string | null)[] = new Array(scan.files.length).fill(null);
   // Pixels in memory at once are budgeted; a large decode is announced first, so a crash in it names its file.
@@ -117,7 +140,21 @@ export async function importFolder(
       const i = next++;
       try {
         const rel = scan.files[i]!.rel;
-        pixels[i] = await decodeImage(scan.files[i]!.abs, { size: S, fit, budget, onLarge: () => onProgress({ phase: 'decode', done, total: scan.files.length, skipped: failed, imagesPerSecond: 0, etaSeconds: null, decoding: rel }) });
+        pixels[i] = await decodeImage(scan.files[i]!.abs, {
+          size: S,
+          fit,
+          budget,
+          onLarge: () =>
+            onProgress({
+              phase: 'decode',
+              done,
+              total: scan.files.length,
+              skipped: failed,
+              imagesPerSecond: 0,
+              etaSeconds: null,
+              decoding: rel,
+            }),
+        });
       } catch (err) {
         if (!(err instanceof SkipImageError)) throw err;
         skipReasons[i] = err.message;
@@ -149,11 +186,14 @@ export async function importFolder(
   scan.classes.forEach((c, k) => {
     if (!keep[k]) warnings.push(`class "${c}" has no usable images and was left out`);
     else if (okByClass[k].every((i) => isVal.has(i))) warnings.push(`class "${c}" has no training images`);
-    else if (okByClass[k].every((i) => !isVal.has(i)) && (scan.hasValFolder || valSplit > 0)) warnings.push(`class "${c}" has no validation images`);
+    else if (okByClass[k].every((i) => !isVal.has(i)) && (scan.hasValFolder || valSplit > 0))
+      warnings.push(`class "${c}" has no validation images`);
   });
   const classes = scan.classes.filter((_c, k) => keep[k]);
   if (classes.length < 2) {
-    throw new DataError(`${folder}: found ${classes.length} class folder(s) with usable images, need at least 2 (expected <folder>/<class>/… or <folder>/train/<class>/…)`);
+    throw new DataError(
+      `${folder}: found ${classes.length} class folder(s) with usable images, need at least 2 (expected <folder>/<class>/… or <folder>/train/<class>/…)`,
+    );
   }
   const newLabel = new Map<number, number>();
   scan.classes.forEach((_c, k) => keep[k] && newLabel.set(k, newLabel.size));
@@ -225,7 +265,9 @@ export async function inspectFolder(folderArg: string, limits: ScanLimits = {}):
   const scan = await scanFolder(folder, limits);
   if (scan.classes.length === 0) {
     // A flat folder of photos (or an empty one) said in the person's terms, not as "0 classes, no header read".
-    throw new UsageError(`"${folder}" has no sub-folders: expected one sub-folder per class (e.g. ${path.join(folder, 'cats')}, ${path.join(folder, 'dogs')}), each holding that class's images`);
+    throw new UsageError(
+      `"${folder}" has no sub-folders: expected one sub-folder per class (e.g. ${path.join(folder, 'cats')}, ${path.join(folder, 'dogs')}), each holding that class's images`,
+    );
   }
   const probe = await probeResolution(scan.files.map((f) => f.abs));
   const counts = scan.classes.map(() => 0);

@@ -4,7 +4,12 @@ import { encodePngRgb } from './png-encode.ts';
 
 describe('encodePngRgb', () => {
   it('writes a PNG that a real decoder (libvips) reads back pixel for pixel', async () => {
-    for (const [w, h] of [[32, 32], [1, 1], [7, 3], [64, 17]] as const) {
+    for (const [w, h] of [
+      [32, 32],
+      [1, 1],
+      [7, 3],
+      [64, 17],
+    ] as const) {
       const rgb = new Uint8Array(w * h * 3).map((_, i) => (i * 37 + (i >> 5)) & 0xff);
       const png = encodePngRgb(rgb, w, h);
       const { data, info } = await sharp(png, { failOn: 'warning' }).raw().toBuffer({ resolveWithObject: true });

@@ -36,7 +36,8 @@ const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /** 8-bit RGB pixels, row by row (HWC), as a PNG file. */
 export function encodePngRgb(rgb: Uint8Array, width: number, height: number): Buffer {
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new RangeError(`PNG size ${width}×${height}: expected positive integers`);
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1)
+    throw new RangeError(`PNG size ${width}×${height}: expected positive integers`);
   const stride = width * 3;
   if (rgb.length !== stride * height) throw new RangeError(`PNG ${width}×${height} RGB needs ${stride * height} bytes, got ${rgb.length}`);
   const raw = Buffer.alloc((stride + 1) * height); // each row: filter type 0 (none), then its bytes
@@ -47,5 +48,10 @@ export function encodePngRgb(rgb: Uint8Array, width: number, height: number): Bu
   ihdr[8] = 8; // bit depth
   ihdr[9] = 2; // colour type: truecolour
   // compression, filter method and interlace stay 0
-  return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw, { level: 1 })), chunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([
+    SIGNATURE,
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(raw, { level: 1 })),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
 }

@@ -18,7 +18,10 @@ export interface HttpProxy {
 
 /** The first entry Node's http can use: PROXY host:port, or DIRECT (null). SOCKS and HTTPS proxies are skipped. */
 export function parsePacProxy(pac: string): HttpProxy | null {
-  for (const entry of pac.split(';').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of pac
+    .split(';')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const [kind, where] = entry.split(/\s+/, 2);
     if (kind!.toUpperCase() === 'DIRECT') return null;
     if (kind!.toUpperCase() !== 'PROXY' || !where) continue;
@@ -32,19 +35,40 @@ export function parsePacProxy(pac: string): HttpProxy | null {
  * A GET through an HTTP proxy: plain http in absolute form, https through a CONNECT tunnel with TLS to the
  * server itself (the proxy sees only the host name).
  */
-export async function getViaProxy(proxy: HttpProxy, url: URL, options: { headers: Record<string, string>; signal?: AbortSignal; timeout: number }): Promise<http.ClientRequest> {
+export async function getViaProxy(
+  proxy: HttpProxy,
+  url: URL,
+  options: { headers: Record<string, string>; signal?: AbortSignal; timeout: number },
+): Promise<http.ClientRequest> {
   if (url.protocol === 'http:') {
-    return http.get({ host: proxy.host, port: proxy.port, path: url.href, headers: { ...options.headers, host: url.host }, signal: options.signal, timeout: options.timeout });
+    return http.get({
+      host: proxy.host,
+      port: proxy.port,
+      path: url.href,
+      headers: { ...options.headers, host: url.host },
+      signal: options.signal,
+      timeout: options.timeout,
+    });
   }
   const authority = `${url.hostname}:${url.port || 443}`;
   const socket = await new Promise<net.Socket>((resolve, reject) => {
-    const connect = http.request({ host: proxy.host, port: proxy.port, method: 'CONNECT', path: authority, headers: { host: authority }, signal: options.signal, timeout: options.timeout });
+    const connect = http.request({
+      host: proxy.host,
+      port: proxy.port,
+      method: 'CONNECT',
+      path: authority,
+      headers: { host: authority },
+      signal: options.signal,
+      timeout: options.timeout,
+    });
     connect.on('connect', (res, sock) => {
       if (res.statusCode === 200) return resolve(sock);
       sock.destroy();
       reject(new DataError(`the proxy ${proxy.host}:${proxy.port} refused a tunnel to ${authority}: HTTP ${res.statusCode}`));
     });
-    connect.on('timeout', () => connect.destroy(Object.assign(new Error(`the proxy ${proxy.host}:${proxy.port} did not answer`), { code: 'ETIMEDOUT' })));
+    connect.on('timeout', () =>
+      connect.destroy(Object.assign(new Error(`the proxy ${proxy.host}:${proxy.port} did not answer`), { code: 'ETIMEDOUT' })),
+    );
     connect.on('error', reject);
     connect.end();
   });

@@ -80,7 +80,15 @@ async function listDir(dir: string, within?: string[]): Promise<Entry[]> {
 }
 
 /** Every image file under `dir` (recursively); a directory reached twice through links is walked once, so loops end. */
-async function collectImages(dir: string, rel: string, visited: Set<string>, out: { rel: string; abs: string }[], unreadable: ScanResult['unreadable'], warnings: string[], within?: string[]): Promise<void> {
+async function collectImages(
+  dir: string,
+  rel: string,
+  visited: Set<string>,
+  out: { rel: string; abs: string }[],
+  unreadable: ScanResult['unreadable'],
+  warnings: string[],
+  within?: string[],
+): Promise<void> {
   let real: string;
   try {
     real = await fs.promises.realpath(dir);
@@ -130,7 +138,8 @@ export async function scanFolder(folder: string, limits: ScanLimits = {}): Promi
 
   const lower = new Map(dirs.map((d) => [d.name.toLowerCase(), d]));
   const trainDir = lower.get('train');
-  const allSplitNames = dirs.length > 0 && dirs.every((d) => d.name.toLowerCase() === 'train' || VAL_DIR_NAMES.includes(d.name.toLowerCase()));
+  const allSplitNames =
+    dirs.length > 0 && dirs.every((d) => d.name.toLowerCase() === 'train' || VAL_DIR_NAMES.includes(d.name.toLowerCase()));
   const layout: Layout = trainDir && allSplitNames ? 'split-folders' : 'class-folders';
 
   // Class name → files per split; a Map keeps first-seen order but classes are sorted at the end.
@@ -153,7 +162,10 @@ export async function scanFolder(folder: string, limits: ScanLimits = {}): Promi
     for (const d of dirs) {
       if (d !== trainDir && d !== valDir) warnings.push(`folder "${d.name}" was ignored: "${valDir!.name}" is the validation split`);
     }
-    for (const [splitDir, split] of [[trainDir!, 'train'], [valDir, 'val']] as const) {
+    for (const [splitDir, split] of [
+      [trainDir!, 'train'],
+      [valDir, 'val'],
+    ] as const) {
       if (!splitDir) continue;
       visited.add(await fs.promises.realpath(splitDir.abs));
       for (const c of await listDir(splitDir.abs, within)) {
@@ -165,7 +177,9 @@ export async function scanFolder(folder: string, limits: ScanLimits = {}): Promi
     for (const d of dirs) await addClassDir(d, '', null);
   }
   if (looseImages > 0) warnings.push(`${looseImages} image(s) directly in the folder are not inside a class folder and were ignored`);
-  for (const e of top) if (e.kind === 'broken' && (isImageName(e.name) || (within && e.reason))) unreadable.push({ path: e.name, reason: e.reason ?? 'unreadable' });
+  for (const e of top)
+    if (e.kind === 'broken' && (isImageName(e.name) || (within && e.reason)))
+      unreadable.push({ path: e.name, reason: e.reason ?? 'unreadable' });
 
   const classes = [...byClass.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const files: ScannedFile[] = [];

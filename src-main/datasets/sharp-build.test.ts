@@ -24,18 +24,23 @@ describe('wantsSharpWasm', () => {
   });
 });
 
-describe('decoding with sharp\'s wasm build', () => {
+describe("decoding with sharp's wasm build", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-sharp-wasm-'));
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('loads @img/sharp-wasm32 instead of the native binding and decodes as the native build does', async () => {
-    const W = 96, H = 64;
+    const W = 96,
+      H = 64;
     const noise = Buffer.alloc(W * H * 3);
     for (let i = 0; i < noise.length; i++) noise[i] = (i * 7 + ((i * 2654435761) >>> 24)) & 255;
     const png = path.join(dir, 'a.png');
     const jpg = path.join(dir, 'b.jpg');
-    await sharp(noise, { raw: { width: W, height: H, channels: 3 } }).png().toFile(png);
-    await sharp(noise, { raw: { width: W, height: H, channels: 3 } }).jpeg({ quality: 90 }).toFile(jpg);
+    await sharp(noise, { raw: { width: W, height: H, channels: 3 } })
+      .png()
+      .toFile(png);
+    await sharp(noise, { raw: { width: W, height: H, channels: 3 } })
+      .jpeg({ quality: 90 })
+      .toFile(jpg);
 
     // A fresh process: the choice is made once, when sharp is first loaded.
     const script = path.join(dir, 'decode.mjs');
@@ -55,7 +60,10 @@ describe('decoding with sharp\'s wasm build', () => {
     });
     const got = JSON.parse(stdout.trim().split('\n').at(-1)!) as { out: Record<string, string>; wasm: boolean; native: boolean };
     expect(got).toMatchObject({ wasm: true, native: false });
-    for (const [file, tolerance] of [[png, 2], [jpg, 8]] as const) {
+    for (const [file, tolerance] of [
+      [png, 2],
+      [jpg, 8],
+    ] as const) {
       const native = await decodeImage(file, { size: 32, fit: 'crop' });
       const wasm = Buffer.from(got.out[file]!, 'base64');
       expect(wasm.length).toBe(native.length);

@@ -8,7 +8,11 @@ import type sharpType from 'sharp';
  * (@img/sharp-wasm32), slower but free of native libraries. KILN_SHARP_WASM=1 asks for it anywhere (benchmarks,
  * tests); KILN_SHARP_WASM=0 keeps the native build even in Electron on Linux.
  */
-export function wantsSharpWasm(versions: NodeJS.ProcessVersions = process.versions, platform: NodeJS.Platform = process.platform, env = process.env): boolean {
+export function wantsSharpWasm(
+  versions: NodeJS.ProcessVersions = process.versions,
+  platform: NodeJS.Platform = process.platform,
+  env = process.env,
+): boolean {
   if (env.KILN_SHARP_WASM === '1') return true;
   if (env.KILN_SHARP_WASM === '0') return false;
   return !!versions.electron && platform === 'linux';
@@ -21,7 +25,8 @@ function hideNativeSharp(): void {
   const M = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
   const resolve = M._resolveFilename;
   M._resolveFilename = function (this: unknown, request: string, ...rest: unknown[]) {
-    if (NATIVE.test(request)) throw Object.assign(new Error(`Cannot find module '${request}' (Kiln loads sharp's wasm build here)`), { code: 'MODULE_NOT_FOUND' });
+    if (NATIVE.test(request))
+      throw Object.assign(new Error(`Cannot find module '${request}' (Kiln loads sharp's wasm build here)`), { code: 'MODULE_NOT_FOUND' });
     return resolve.call(this, request, ...rest);
   };
 }

@@ -123,15 +123,17 @@ export async function* tarEntries(
     const padded = Math.ceil(size / BLOCK) * BLOCK;
     const meta = typeflag === 'L' || typeflag === 'x';
     const keep = meta || ((typeflag === '0' || typeflag === '7') && want(name));
-    if (meta && size > MAX_META_BYTES) throw new DataError(`corrupt archive: a ${size}-byte tar ${typeflag === 'L' ? 'long-name' : 'pax'} header`);
-    if (keep && !meta && size > maxEntryBytes) throw new DataError(`archive entry "${name}" is ${size} bytes, more than the ${maxEntryBytes} expected`);
+    if (meta && size > MAX_META_BYTES)
+      throw new DataError(`corrupt archive: a ${size}-byte tar ${typeflag === 'L' ? 'long-name' : 'pax'} header`);
+    if (keep && !meta && size > maxEntryBytes)
+      throw new DataError(`archive entry "${name}" is ${size} bytes, more than the ${maxEntryBytes} expected`);
     let data: Buffer = Buffer.alloc(0);
     if (keep) {
       if (!(await need(padded))) throw new DataError(`corrupt archive: "${name}" is cut short (${size} bytes expected)`);
       data = q.take(padded, true).subarray(0, size);
     } else {
       // Skipped: consumed chunk by chunk as it arrives, so an unwanted 1 GiB entry costs one chunk of memory.
-      for (let left = padded; left > 0; ) {
+      for (let left = padded; left > 0;) {
         if (!(await need(1))) throw new DataError(`corrupt archive: "${name}" is cut short (${size} bytes expected)`);
         const n = Math.min(left, q.length);
         q.take(n, false);

@@ -54,7 +54,10 @@ describe('UploadStore', () => {
     const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
     const deadDir = path.join(store.root, `${dead}-x`);
     fs.mkdirSync(path.join(deadDir, 'upload-0123456789abcdef'), { recursive: true });
-    fs.writeFileSync(path.join(deadDir, 'owner.lock'), JSON.stringify({ pid: dead, hostname: os.hostname(), startedAt: new Date().toISOString() }));
+    fs.writeFileSync(
+      path.join(deadDir, 'owner.lock'),
+      JSON.stringify({ pid: dead, hostname: os.hostname(), startedAt: new Date().toISOString() }),
+    );
     // An older Kiln's folder, without an owner, from an hour ago.
     const old = path.join(store.root, 'upload-fedcba9876543210');
     fs.mkdirSync(old);

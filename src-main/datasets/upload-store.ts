@@ -81,7 +81,14 @@ export class UploadStore {
       const dir = path.join(this.root, e.name);
       if (dir === mine) continue;
       const lock = await readLockFile(path.join(dir, OWNER_LOCK)).catch(() => null);
-      const gone = lock ? holderState(lock) === 'dead' : Date.now() - (await fs.promises.lstat(dir).then((s) => s.mtimeMs, () => 0)) > LOCK_STALE_MS;
+      const gone = lock
+        ? holderState(lock) === 'dead'
+        : Date.now() -
+            (await fs.promises.lstat(dir).then(
+              (s) => s.mtimeMs,
+              () => 0,
+            )) >
+          LOCK_STALE_MS;
       if (gone) await fs.promises.rm(dir, { recursive: true, force: true });
     }
   }
@@ -89,9 +96,20 @@ export class UploadStore {
   async begin(files: number, bytes: number): Promise<{ uploadId: string; maxBytes: number }> {
     if (bytes > this.maxBytes) throw new UploadError(`upload of ${formatMiB(bytes)} is over the limit of ${formatMiB(this.maxBytes)}`);
     this.dropIdle();
-    if (this.openCount() >= MAX_OPEN_UPLOADS) throw new UploadError(`${MAX_OPEN_UPLOADS} uploads are open already; finish or cancel one first`);
+    if (this.openCount() >= MAX_OPEN_UPLOADS)
+      throw new UploadError(`${MAX_OPEN_UPLOADS} uploads are open already; finish or cancel one first`);
     const id = `upload-${crypto.randomBytes(8).toString('hex')}`;
-    const up: Upload = { id, dir: '', declaredBytes: bytes, declaredFiles: files, bytes: 0, sizes: new Map(), queue: Promise.resolve(), finished: false, lastActive: Date.now() };
+    const up: Upload = {
+      id,
+      dir: '',
+      declaredBytes: bytes,
+      declaredFiles: files,
+      bytes: 0,
+      sizes: new Map(),
+      queue: Promise.resolve(),
+      finished: false,
+      lastActive: Date.now(),
+    };
     // Counted at once, so parallel begins cannot pass the cap between the check and the mkdir.
     this.live.set(id, up);
     try {
@@ -113,9 +131,11 @@ export class UploadStore {
     const run = async () => {
       if (!this.live.has(uploadId)) throw gone(uploadId);
       const have = up.sizes.get(rel);
-      if (have === undefined && up.sizes.size >= up.declaredFiles) throw new UploadError(`upload ${uploadId}: more files than the ${up.declaredFiles} declared`);
+      if (have === undefined && up.sizes.size >= up.declaredFiles)
+        throw new UploadError(`upload ${uploadId}: more files than the ${up.declaredFiles} declared`);
       if ((have ?? 0) !== offset) throw new UploadError(`upload ${uploadId}: ${rel}: chunk at byte ${offset}, expected ${have ?? 0}`);
-      if (up.bytes + data.length > up.declaredBytes) throw new UploadError(`upload ${uploadId}: more than the ${up.declaredBytes} bytes declared`);
+      if (up.bytes + data.length > up.declaredBytes)
+        throw new UploadError(`upload ${uploadId}: more than the ${up.declaredBytes} bytes declared`);
       const file = path.join(up.dir, ...rel.split('/'));
       try {
         if (have === undefined) await fs.promises.mkdir(path.dirname(file), { recursive: true });
@@ -129,7 +149,8 @@ export class UploadStore {
         }
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') throw new UploadError(`upload ${uploadId}: ${rel}: the uploaded file was removed from the disk; start the upload again`);
+        if (code === 'ENOENT')
+          throw new UploadError(`upload ${uploadId}: ${rel}: the uploaded file was removed from the disk; start the upload again`);
         if (code === 'EEXIST') throw new UploadError(`upload ${uploadId}: ${rel} was sent twice`);
         throw describeFsError(err, `upload ${uploadId}: ${rel}`);
       }
@@ -199,13 +220,16 @@ export class UploadStore {
 
   private armIdleTimer(): void {
     if (this.idleTimer) return;
-    this.idleTimer = setInterval(() => {
-      this.dropIdle();
-      if (!this.openCount()) {
-        clearInterval(this.idleTimer);
-        this.idleTimer = undefined;
-      }
-    }, Math.max(50, Math.min(this.idleMs / 2, 60_000)));
+    this.idleTimer = setInterval(
+      () => {
+        this.dropIdle();
+        if (!this.openCount()) {
+          clearInterval(this.idleTimer);
+          this.idleTimer = undefined;
+        }
+      },
+      Math.max(50, Math.min(this.idleMs / 2, 60_000)),
+    );
     this.idleTimer.unref();
   }
 
@@ -246,7 +270,8 @@ export class UploadStore {
   }
 }
 
-const gone = (uploadId: string) => new UploadError(`no open upload "${uploadId}" (it was finished, cancelled, left idle, or the server restarted)`);
+const gone = (uploadId: string) =>
+  new UploadError(`no open upload "${uploadId}" (it was finished, cancelled, left idle, or the server restarted)`);
 
 /** `class/file.png` style paths only: no absolute paths, no `..`, no empty or dot segments. */
 export function checkRelativePath(relPath: string): string {

@@ -12,7 +12,11 @@ import tls from 'node:tls';
  * datasets and runs, and may be on a shared or synced drive). Electron's default userData folder would be the same
  * as the default Kiln home (common/home.ts), so the app points userData here.
  */
-export function chromiumDataDir(platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env, homedir = os.homedir()): string {
+export function chromiumDataDir(
+  platform: NodeJS.Platform = process.platform,
+  env: NodeJS.ProcessEnv = process.env,
+  homedir = os.homedir(),
+): string {
   if (platform === 'win32') return path.join(env.LOCALAPPDATA ?? path.join(homedir, 'AppData', 'Local'), 'Kiln');
   if (platform === 'darwin') return path.join(homedir, 'Library', 'Caches', 'Kiln');
   return path.join(env.XDG_CACHE_HOME ?? path.join(homedir, '.cache'), 'Kiln');

@@ -46,7 +46,13 @@ export const GPU_TRAINER_WEB_PREFERENCES = (preload: string): WebPreferences => 
 export function gpuTrainerTransport(deps: GpuTrainerDeps): Transport {
   return <C extends ChannelSpec>(channel: C, args: string[]): ChildEnd<C> => {
     const owner = utilityChild(deps.fork, deps.dir, channel, [...args, 'gpu-page'], deps.gone);
-    const win = new deps.BrowserWindow({ show: false, width: 320, height: 240, title: 'Kiln GPU trainer', webPreferences: GPU_TRAINER_WEB_PREFERENCES(deps.preload) });
+    const win = new deps.BrowserWindow({
+      show: false,
+      width: 320,
+      height: 240,
+      title: 'Kiln GPU trainer',
+      webPreferences: GPU_TRAINER_WEB_PREFERENCES(deps.preload),
+    });
     const { port1, port2 } = new deps.MessageChannelMain();
     owner.process.postMessage({ type: 'gpu-port' }, [port1]);
     const contents = win.webContents;
@@ -58,7 +64,9 @@ export function gpuTrainerTransport(deps: GpuTrainerDeps): Transport {
       deps.log?.warn(`run ${args[1]}: ${reason}`);
       setTimeout(() => exited || owner.endFor(reason), PAGE_GONE_GRACE_MS).unref();
     };
-    contents.on('render-process-gone', (_e, details) => endSoon(`the GPU trainer page's renderer is gone: reason ${details.reason}, exit code ${details.exitCode}`));
+    contents.on('render-process-gone', (_e, details) =>
+      endSoon(`the GPU trainer page's renderer is gone: reason ${details.reason}, exit code ${details.exitCode}`),
+    );
     contents.on('unresponsive', () => endSoon('the GPU trainer page stopped responding'));
     const close = () => {
       if (!win.isDestroyed()) win.destroy();
@@ -67,7 +75,9 @@ export function gpuTrainerTransport(deps: GpuTrainerDeps): Transport {
       exited = true;
       close();
     });
-    void win.loadURL(deps.pageUrl).catch((err: unknown) => owner.endFor(`GPU trainer page did not load: ${err instanceof Error ? err.message : String(err)}`));
+    void win
+      .loadURL(deps.pageUrl)
+      .catch((err: unknown) => owner.endFor(`GPU trainer page did not load: ${err instanceof Error ? err.message : String(err)}`));
     return owner;
   };
 }
@@ -87,7 +97,11 @@ export function deferredChild<C extends ChannelSpec>(pick: Promise<ChildEnd<C>>)
       if (killed) c.kill();
     },
     (err: unknown) => {
-      const exit: ChildExit = { code: null, signal: null, detail: { reason: `the trainer could not start: ${err instanceof Error ? err.message : String(err)}` } };
+      const exit: ChildExit = {
+        code: null,
+        signal: null,
+        detail: { reason: `the trainer could not start: ${err instanceof Error ? err.message : String(err)}` },
+      };
       for (const l of exitListeners) l(exit);
     },
   );

@@ -6,7 +6,20 @@
 import path from 'node:path';
 import { contentSecurityPolicy } from '../common/csp.ts';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { app, BrowserWindow, dialog, ipcMain, Menu, MessageChannelMain, net, screen, session, shell, utilityProcess, type MenuItemConstructorOptions } from 'electron';
+import {
+  app,
+  BrowserWindow,
+  dialog,
+  ipcMain,
+  Menu,
+  MessageChannelMain,
+  net,
+  screen,
+  session,
+  shell,
+  utilityProcess,
+  type MenuItemConstructorOptions,
+} from 'electron';
 import Store from 'electron-store';
 import { resolveHome } from '../common/home.ts';
 import { createKilnServices, type KilnServices } from '../app/kiln-services.ts';
@@ -34,7 +47,8 @@ const CSP = contentSecurityPolicy("'self'");
 
 // Test hooks and the dev server's address mean nothing to an installed app; children inherit what is left.
 if (app.isPackaged) stripDevEnv();
-const RENDERER_URL = (!app.isPackaged && process.env.ELECTRON_RENDERER_URL) || pathToFileURL(path.join(here, '../renderer/index.html')).href;
+const RENDERER_URL =
+  (!app.isPackaged && process.env.ELECTRON_RENDERER_URL) || pathToFileURL(path.join(here, '../renderer/index.html')).href;
 
 const home = resolveHome();
 // The Kiln home holds datasets, runs, logs and the settings; Chromium's profile and caches go elsewhere.
@@ -62,7 +76,8 @@ function openStore(log: DailyLog): Store<AppStoreData> {
     void s.store;
     return s;
   });
-  if (opened.keptAside) log.warn(`${file} could not be read; kept it as ${opened.keptAside} and started with default settings`, opened.error);
+  if (opened.keptAside)
+    log.warn(`${file} could not be read; kept it as ${opened.keptAside} and started with default settings`, opened.error);
   return opened.value;
 }
 
@@ -72,7 +87,13 @@ function restoredBounds(): WindowBounds {
   if (!saved) return fallback;
   // A window saved on a display that is gone would open off-screen.
   const area = screen.getDisplayMatching({ x: saved.x ?? 0, y: saved.y ?? 0, width: saved.width, height: saved.height }).workArea;
-  const visible = saved.x !== undefined && saved.y !== undefined && saved.x < area.x + area.width && saved.y < area.y + area.height && saved.x + saved.width > area.x && saved.y + saved.height > area.y;
+  const visible =
+    saved.x !== undefined &&
+    saved.y !== undefined &&
+    saved.x < area.x + area.width &&
+    saved.y < area.y + area.height &&
+    saved.x + saved.width > area.x &&
+    saved.y + saved.height > area.y;
   return visible ? saved : { ...fallback, width: Math.min(saved.width, area.width), height: Math.min(saved.height, area.height) };
 }
 
@@ -86,7 +107,14 @@ function createWindow(): BrowserWindow {
     minHeight: 640,
     title: 'Kiln',
     show: false,
-    webPreferences: { preload: PRELOAD, contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true, spellcheck: false },
+    webPreferences: {
+      preload: PRELOAD,
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      webSecurity: true,
+      spellcheck: false,
+    },
   });
   appWindows.add(win);
   if (bounds.maximized) win.maximize();
@@ -105,7 +133,9 @@ function createWindow(): BrowserWindow {
   let lastReload = 0;
   win.webContents.on('render-process-gone', (_event, details) => {
     const again = Date.now() - lastReload < 60_000;
-    (services?.log ?? fallbackLog).error(`the window's renderer is gone: reason ${details.reason}, exit code ${details.exitCode}${again ? '' : '; reloading it'}`);
+    (services?.log ?? fallbackLog).error(
+      `the window's renderer is gone: reason ${details.reason}, exit code ${details.exitCode}${again ? '' : '; reloading it'}`,
+    );
     if (again || details.reason === 'clean-exit' || win.isDestroyed()) return;
     lastReload = Date.now();
     win.webContents.reload();
@@ -130,7 +160,16 @@ function buildMenu(): void {
     { role: 'editMenu' },
     {
       label: 'View',
-      submenu: [{ role: 'reload' }, { role: 'toggleDevTools' }, { type: 'separator' }, { role: 'resetZoom' }, { role: 'zoomIn' }, { role: 'zoomOut' }, { type: 'separator' }, { role: 'togglefullscreen' }],
+      submenu: [
+        { role: 'reload' },
+        { role: 'toggleDevTools' },
+        { type: 'separator' },
+        { role: 'resetZoom' },
+        { role: 'zoomIn' },
+        { role: 'zoomOut' },
+        { type: 'separator' },
+        { role: 'togglefullscreen' },
+      ],
     },
     { role: 'windowMenu' },
   ];
@@ -162,7 +201,7 @@ async function start(): Promise<void> {
   const startLog = new DailyLog(home);
   const settingsStore = (store = openStore(startLog));
   try {
-    if (!trustSystemCertificates()) startLog.info('downloads trust Node\'s own CA list (this Node cannot read the system store)');
+    if (!trustSystemCertificates()) startLog.info("downloads trust Node's own CA list (this Node cannot read the system store)");
   } catch (err) {
     startLog.warn('could not add the system certificate store for downloads', err);
   }
@@ -176,7 +215,16 @@ async function start(): Promise<void> {
     // CPU runs in utility processes; WebGPU and auto runs with a hidden trainer page on Chromium's own WebGPU.
     spawner: trainerRouter(
       utilityTransport(fork, here, goneLog),
-      gpuTrainerTransport({ fork, dir: here, BrowserWindow, MessageChannelMain, pageUrl: GPU_TRAINER_URL, preload: GPU_TRAINER_PRELOAD, gone: goneLog, log: startLog }),
+      gpuTrainerTransport({
+        fork,
+        dir: here,
+        BrowserWindow,
+        MessageChannelMain,
+        pageUrl: GPU_TRAINER_URL,
+        preload: GPU_TRAINER_PRELOAD,
+        gone: goneLog,
+        log: startLog,
+      }),
       async (h, runId) => (await new RunStore(h).get(runId)).resolved.config.backend,
     ),
     jobs: createJobRunner(utilityTransport(fork, here, goneLog)),
@@ -189,7 +237,10 @@ async function start(): Promise<void> {
       return result.canceled ? null : (result.filePaths[0] ?? null);
     },
   });
-  registerKilnIpc(ipcMain, services.handlers, { isTrustedSender: appMainFrames(() => [...appWindows].map((w) => w.webContents)), log: services.log });
+  registerKilnIpc(ipcMain, services.handlers, {
+    isTrustedSender: appMainFrames(() => [...appWindows].map((w) => w.webContents)),
+    log: services.log,
+  });
   mainWindow = createWindow();
   // A plain notice of a newer release, a while after start-up. Off in development and tests, and where
   // KILN_UPDATE_CHECK=0; KILN_UPDATE_FEED names another feed of the same shape (a mirror).

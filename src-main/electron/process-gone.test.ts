@@ -10,7 +10,13 @@ describe("Chromium's account of child processes that went", () => {
   const log = new DailyLog(home);
   const gone = new ProcessGoneLog(log);
   afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
-  const utility = (name: string, reason: string, exitCode: number) => ({ type: 'Utility', reason, exitCode, serviceName: 'node.mojom.NodeService', name });
+  const utility = (name: string, reason: string, exitCode: number) => ({
+    type: 'Utility',
+    reason,
+    exitCode,
+    serviceName: 'node.mojom.NodeService',
+    name,
+  });
 
   it("answers a process's reason whether Chromium reports it before or after the process's own exit", async () => {
     gone.childGone(utility('Kiln trainer 1', 'oom', 9));

@@ -59,7 +59,9 @@ export function ipcEmitter(windows: () => WebContentsLike[]) {
  * dev server's page could share an origin with anything else on that port. An iframe, another window, or a
  * frame that has navigated away (senderFrame null) is refused.
  */
-export function appMainFrames(windows: () => { isDestroyed(): boolean; mainFrame: FrameLike }[]): (frame: FrameLike | null | undefined) => boolean {
+export function appMainFrames(
+  windows: () => { isDestroyed(): boolean; mainFrame: FrameLike }[],
+): (frame: FrameLike | null | undefined) => boolean {
   return (frame) => {
     if (!frame) return false;
     return windows().some((wc) => {

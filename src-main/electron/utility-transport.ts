@@ -7,7 +7,11 @@ import { isFinal, type ChannelSpec, type ChildEnd, type Transport } from '../com
 import type { ProcessGoneLog } from './process-gone.ts';
 
 type Stdio = 'inherit' | 'pipe' | 'ignore';
-export type UtilityFork = (modulePath: string, args?: string[], options?: { serviceName?: string; stdio?: Stdio | Stdio[]; env?: NodeJS.ProcessEnv }) => UtilityProcess;
+export type UtilityFork = (
+  modulePath: string,
+  args?: string[],
+  options?: { serviceName?: string; stdio?: Stdio | Stdio[]; env?: NodeJS.ProcessEnv },
+) => UtilityProcess;
 
 /**
  * stderr piped and forwarded without native libraries' noise, as the fork transport does: a desktop session's
@@ -34,7 +38,13 @@ export interface UtilityChildEnd<C extends ChannelSpec> extends ChildEnd<C> {
  * acknowledged by ending the process: it waits for that rather than exiting at once, which could drop the message
  * (PARENT_CLOSE_GRACE_MS).
  */
-export function utilityChild<C extends ChannelSpec>(fork: UtilityFork, dir: string, channel: C, args: string[], gone?: ProcessGoneLog): UtilityChildEnd<C> {
+export function utilityChild<C extends ChannelSpec>(
+  fork: UtilityFork,
+  dir: string,
+  channel: C,
+  args: string[],
+  gone?: ProcessGoneLog,
+): UtilityChildEnd<C> {
   const serviceName = `Kiln ${channel.name} ${++serial}`;
   const child = fork(path.join(dir, `${channel.entry}.js`), args, { serviceName, stdio: STDIO });
   const stderr = child.stderr ? forwardStderr(child.stderr as Readable) : undefined;
@@ -56,7 +66,8 @@ export function utilityChild<C extends ChannelSpec>(fork: UtilityFork, dir: stri
     onMessage: (l) => void child.on('message', (m: unknown) => l(m as never)),
     onExit: (l) =>
       void child.on('exit', (code: number) => {
-        if (endReason) return void finalStderrLines(stderr).then((stderrTail) => l({ code, signal: null, detail: { reason: endReason, stderrTail } }));
+        if (endReason)
+          return void finalStderrLines(stderr).then((stderrTail) => l({ code, signal: null, detail: { reason: endReason, stderrTail } }));
         if (ended || code === 0) return l({ code, signal: null });
         void Promise.all([gone?.reasonFor(serviceName), finalStderrLines(stderr)]).then(([reason, stderrTail]) => {
           const detail: ExitDetail = { reason, stderrTail };

@@ -2,7 +2,14 @@ import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { DataError } from '../common/errors.ts';
 import { formatZodError } from '../../src-shared/zod-error.ts';
-import { EpochMetricSchema, StepMetricSchema, type EpochMetric, type MetricLine, type RunMetrics, type StepMetric } from '../../src-shared/run-types.ts';
+import {
+  EpochMetricSchema,
+  StepMetricSchema,
+  type EpochMetric,
+  type MetricLine,
+  type RunMetrics,
+  type StepMetric,
+} from '../../src-shared/run-types.ts';
 import { readTextOrNull } from '../common/read-text.ts';
 
 /**

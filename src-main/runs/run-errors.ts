@@ -8,7 +8,10 @@ export class InvalidRunIdError extends UsageError {
 /** No run with that id in the store; the CLI exits 2. */
 export class RunNotFoundError extends UsageError {
   override name = 'RunNotFoundError';
-  constructor(readonly id: string, home: string) {
+  constructor(
+    readonly id: string,
+    home: string,
+  ) {
     super(`no run "${id}" in ${home}`);
   }
 }

@@ -45,6 +45,8 @@ export function archLabel(arch: string | { kind: string; name?: string }): strin
 }
 
 /** A run's architecture in a few characters, from its frozen config: the preset it named, else its spec's name or kind. */
-export function runArchLabel(record: { resolved: { presetId?: string | undefined; config: { net: { arch: { kind: string; name?: string | undefined } } } } }): string {
+export function runArchLabel(record: {
+  resolved: { presetId?: string | undefined; config: { net: { arch: { kind: string; name?: string | undefined } } } };
+}): string {
   return archLabel(record.resolved.presetId ?? record.resolved.config.net.arch);
 }

@@ -25,7 +25,12 @@ export async function resumeRunCheck(store: RunStore, id: string): Promise<RunRe
   const holder = await store.lockHolder(id);
   if (holder?.alive) {
     const where = holder.hostname === os.hostname() ? '' : ` on host ${holder.hostname}`;
-    throw new RunLockedError(id, holder.pid, holder.hostname, `run ${id} is already being trained by pid ${holder.pid}${where} (since ${holder.startedAt})`);
+    throw new RunLockedError(
+      id,
+      holder.pid,
+      holder.hostname,
+      `run ${id} is already being trained by pid ${holder.pid}${where} (since ${holder.startedAt})`,
+    );
   }
   if (!RESUMABLE.includes(record.status)) {
     const why = record.status === 'running' ? 'is marked running' : `is ${record.status}`;
@@ -48,21 +53,33 @@ export interface StopResult {
  * writes a checkpoint, marks the run paused and exits, and whoever follows it sees the pause), then stopped.
  * A trainer on another host cannot be signalled: refused.
  */
-export async function stopRun(store: RunStore, id: string, opts: { timeoutMs?: number; onSignal?: (pid: number) => void } = {}): Promise<StopResult> {
+export async function stopRun(
+  store: RunStore,
+  id: string,
+  opts: { timeoutMs?: number; onSignal?: (pid: number) => void } = {},
+): Promise<StopResult> {
   let record = await store.get(id);
   if (ENDED.includes(record.status)) return { record, already: true };
   const holder = await store.lockHolder(id);
   let pausedPid: number | undefined;
   if (holder?.alive) {
     if (holder.hostname !== os.hostname()) {
-      throw new RunLockedError(id, holder.pid, holder.hostname, `run ${id} is being trained on host ${holder.hostname} (pid ${holder.pid}); stop it there`);
+      throw new RunLockedError(
+        id,
+        holder.pid,
+        holder.hostname,
+        `run ${id} is being trained on host ${holder.hostname} (pid ${holder.pid}); stop it there`,
+      );
     }
     opts.onSignal?.(holder.pid);
     process.kill(holder.pid, 'SIGTERM');
     pausedPid = holder.pid;
     const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
     while (pidAlive(holder.pid) && (await store.lockHolder(id))?.pid === holder.pid) {
-      if (Date.now() > deadline) throw new RunStateError(`run ${id}: trainer pid ${holder.pid} did not pause within ${Math.round((opts.timeoutMs ?? 120_000) / 1000)}s`);
+      if (Date.now() > deadline)
+        throw new RunStateError(
+          `run ${id}: trainer pid ${holder.pid} did not pause within ${Math.round((opts.timeoutMs ?? 120_000) / 1000)}s`,
+        );
       await sleep(100);
     }
   }

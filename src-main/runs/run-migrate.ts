@@ -25,7 +25,9 @@ export function migrateRunRecord(value: unknown): unknown {
     const { epochs, batchSize, lrMax, weightDecay, config, ...derived } = resolved;
     const stepsPerEpoch = resolved.stepsPerEpoch as number;
     const rebuilt =
-      isObject(request) && isObject(request.opt) ? { ...request, opt: { ...request.opt, epochs, batchSize, lrMax, weightDecay }, net: { arch } } : undefined;
+      isObject(request) && isObject(request.opt)
+        ? { ...request, opt: { ...request.opt, epochs, batchSize, lrMax, weightDecay }, net: { arch } }
+        : undefined;
     next.resolved = {
       ...derived,
       config: isObject(config) ? config : rebuilt,

@@ -13,7 +13,10 @@ export function pickRunName(taken: Iterable<string>, typed: string | undefined, 
   const names = new Set([...taken].map((n) => n.toLowerCase()));
   const wanted = typed?.trim();
   if (wanted) {
-    if (names.has(wanted.toLowerCase())) throw new RunNameTakenError(`a run named "${wanted}" already exists: type another name, or leave it empty for one like "${dataset} · ${arch} · 2"`);
+    if (names.has(wanted.toLowerCase()))
+      throw new RunNameTakenError(
+        `a run named "${wanted}" already exists: type another name, or leave it empty for one like "${dataset} · ${arch} · 2"`,
+      );
     return wanted;
   }
   for (let n = 1; ; n++) {

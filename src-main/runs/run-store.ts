@@ -158,7 +158,13 @@ export class RunStore extends RunFiles {
       const change = typeof patch === 'function' ? patch(current) : patch;
       if (!change) return current;
       // The type keeps these out of a patch; a cast must not get round it (id and format are simply kept).
-      const frozen = FROZEN_RUN_FIELDS.find((k) => k !== 'id' && k !== 'format' && k in change && JSON.stringify((change as Record<string, unknown>)[k]) !== JSON.stringify(current[k]));
+      const frozen = FROZEN_RUN_FIELDS.find(
+        (k) =>
+          k !== 'id' &&
+          k !== 'format' &&
+          k in change &&
+          JSON.stringify((change as Record<string, unknown>)[k]) !== JSON.stringify(current[k]),
+      );
       if (frozen) throw new Error(`run ${id}: ${frozen} is fixed when the run is created and cannot be changed`);
       const next = this.validate({ ...current, ...change, id: current.id, format: current.format }, id);
       await writeJsonAtomic(this.runFile(id), next);

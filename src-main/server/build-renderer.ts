@@ -49,10 +49,22 @@ export async function buildRenderer(root = REPO_ROOT, outDir = path.join(root, '
   try {
     viteBin = path.join(path.dirname(createRequire(path.join(root, 'package.json')).resolve('vite/package.json')), 'bin', 'vite.js');
   } catch {
-    throw new Error('the app is not built and vite (a dev dependency) is not installed: run `npm install` in the Kiln folder (without --omit=dev)');
+    throw new Error(
+      'the app is not built and vite (a dev dependency) is not installed: run `npm install` in the Kiln folder (without --omit=dev)',
+    );
   }
   const tmp = path.join(path.dirname(outDir), `.renderer-${crypto.randomBytes(4).toString('hex')}`);
-  const args = [viteBin, 'build', '--config', path.join(root, 'src-renderer', 'vite.config.ts'), '--outDir', tmp, '--emptyOutDir', '--logLevel', 'error'];
+  const args = [
+    viteBin,
+    'build',
+    '--config',
+    path.join(root, 'src-renderer', 'vite.config.ts'),
+    '--outDir',
+    tmp,
+    '--emptyOutDir',
+    '--logLevel',
+    'error',
+  ];
   const output: string[] = [];
   try {
     const code = await new Promise<number | null>((resolve, reject) => {
@@ -83,7 +95,10 @@ export async function buildRenderer(root = REPO_ROOT, outDir = path.join(root, '
  * Build the app when out/renderer is missing or older than its sources (a fresh clone, or after an
  * update). Returns the seconds spent building, or null when the build was current.
  */
-export async function ensureRendererBuilt(onBuild: (why: 'missing' | 'stale') => void = () => {}, root = REPO_ROOT): Promise<number | null> {
+export async function ensureRendererBuilt(
+  onBuild: (why: 'missing' | 'stale') => void = () => {},
+  root = REPO_ROOT,
+): Promise<number | null> {
   const why = rendererBuildState(root);
   if (!why) return null;
   onBuild(why);

@@ -77,7 +77,8 @@ export function newToken(): string {
 }
 
 export function checkToken(token: string): string {
-  if (!/^[A-Za-z0-9._~-]{16,200}$/.test(token)) throw new UsageError('--token: expected 16–200 URL-safe characters (letters, digits, . _ ~ -)');
+  if (!/^[A-Za-z0-9._~-]{16,200}$/.test(token))
+    throw new UsageError('--token: expected 16–200 URL-safe characters (letters, digits, . _ ~ -)');
   return token;
 }
 
@@ -87,7 +88,6 @@ function sameToken(given: string | null | undefined, token: string): boolean {
   const b = Buffer.from(token);
   return a.length === b.length && crypto.timingSafeEqual(a, b);
 }
-
 
 /** The id of an oversized or broken message, if its start shows one, so the error can name the call. */
 function peekId(text: string): number | string | null {
@@ -109,7 +109,9 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
   const host = opts.host ?? '127.0.0.1';
   const loopback = isLoopbackHost(host);
   if (!loopback && !opts.allowRemote) {
-    throw new UsageError(`--host ${host} is not a loopback address; anyone who can reach it could train, read and delete your data: pass --allow-remote to do it anyway`);
+    throw new UsageError(
+      `--host ${host} is not a loopback address; anyone who can reach it could train, read and delete your data: pass --allow-remote to do it anyway`,
+    );
   }
   const token = opts.token ? checkToken(opts.token) : newToken();
   const rendererDir = path.resolve(opts.rendererDir ?? DEFAULT_RENDERER_DIR);
@@ -140,7 +142,9 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
   let port = 0;
   // The address it listens on is always allowed: the printed URL must work (--host 127.0.0.2).
   const hostAllowed = (hostHeader: string | undefined) =>
-    !loopback || (hostHeader !== undefined && (allowedLoopbackHosts(port).has(hostHeader.toLowerCase()) || hostHeader.toLowerCase() === hostPort(host, port).toLowerCase()));
+    !loopback ||
+    (hostHeader !== undefined &&
+      (allowedLoopbackHosts(port).has(hostHeader.toLowerCase()) || hostHeader.toLowerCase() === hostPort(host, port).toLowerCase()));
   const authorized = (url: URL) => sameToken(url.searchParams.get('token'), token);
 
   const server = http.createServer((req, res) => {
@@ -170,13 +174,19 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
     if (file || !path.extname(url.pathname)) {
       if (!authorized(url)) {
         res.writeHead(401, { ...headers, 'Content-Type': 'text/html; charset=utf-8' });
-        return res.end(head ? undefined : sessionRestorePage('Kiln: this page needs the token printed by `kiln serve`: open the URL it printed.'));
+        return res.end(
+          head ? undefined : sessionRestorePage('Kiln: this page needs the token printed by `kiln serve`: open the URL it printed.'),
+        );
       }
     }
     if (file) return sendFile(res, file, headers, head);
     // Client-side routes get the app; a missing asset gets a 404.
     if (!path.extname(url.pathname) && fs.existsSync(index)) return sendFile(res, index, headers, head);
-    if (!fs.existsSync(index)) return fail(503, `Kiln: the app is not built (no ${index}); restart \`kiln serve\` (it builds the app) or run \`npm run build:web\`. The API at /api works without it.`);
+    if (!fs.existsSync(index))
+      return fail(
+        503,
+        `Kiln: the app is not built (no ${index}); restart \`kiln serve\` (it builds the app) or run \`npm run build:web\`. The API at /api works without it.`,
+      );
     return fail(404, 'Kiln: not found');
   });
 
@@ -213,7 +223,10 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
         budget.forget(ws);
         // Uploads this connection was still sending die with it (a closed tab, a dropped network).
         const ups = uploadsOf.get(ws);
-        if (ups?.size) void services.uploads.abandon(ups).then((ids) => ids.length && log.info(`connection closed: dropped upload(s) ${ids.join(', ')}`));
+        if (ups?.size)
+          void services.uploads
+            .abandon(ups)
+            .then((ids) => ids.length && log.info(`connection closed: dropped upload(s) ${ids.join(', ')}`));
       });
       ws.on('error', (err) => log.warn(`WebSocket error: ${err.message}`));
       ws.on('message', (data, isBinary) => void onMessage(ws, data as Buffer, isBinary));
@@ -248,7 +261,10 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
 
   async function handleMessage(ws: WebSocket, buf: Buffer, isBinary: boolean): Promise<void> {
     if (buf.length > maxMessageBytes) {
-      return send(ws, { id: peekId(buf.subarray(0, 200).toString('utf8')), error: { name: 'MessageTooLargeError', message: `message of ${buf.length} bytes is over the limit of ${maxMessageBytes} bytes` } });
+      return send(ws, {
+        id: peekId(buf.subarray(0, 200).toString('utf8')),
+        error: { name: 'MessageTooLargeError', message: `message of ${buf.length} bytes is over the limit of ${maxMessageBytes} bytes` },
+      });
     }
     if (isBinary) return send(ws, { id: null, error: { name: 'ProtocolError', message: 'expected a text message with JSON' } });
     const text = buf.toString('utf8');
@@ -258,15 +274,23 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
     } catch (err) {
       return send(ws, { id: peekId(text), error: { name: 'ProtocolError', message: `malformed JSON: ${(err as Error).message}` } });
     }
-    if (!msg || typeof msg !== 'object' || Array.isArray(msg)) return send(ws, { id: null, error: { name: 'ProtocolError', message: 'expected an object {id, method, args}' } });
+    if (!msg || typeof msg !== 'object' || Array.isArray(msg))
+      return send(ws, { id: null, error: { name: 'ProtocolError', message: 'expected an object {id, method, args}' } });
     const { id, method, args } = msg as { id?: unknown; method?: unknown; args?: unknown };
     if (!(typeof id === 'number' && Number.isFinite(id)) && !(typeof id === 'string' && id.length <= 100)) {
-      return send(ws, { id: null, error: { name: 'ProtocolError', message: 'id: expected a number or a string of at most 100 characters' } });
+      return send(ws, {
+        id: null,
+        error: { name: 'ProtocolError', message: 'id: expected a number or a string of at most 100 characters' },
+      });
     }
-    if (args !== undefined && !Array.isArray(args)) return send(ws, { id, error: { name: 'ProtocolError', message: 'args: expected an array' } });
+    if (args !== undefined && !Array.isArray(args))
+      return send(ws, { id, error: { name: 'ProtocolError', message: 'args: expected an array' } });
     const calls = inFlight.get(ws) ?? 0;
     if (calls >= MAX_CALLS_IN_FLIGHT) {
-      return send(ws, { id, error: { name: 'TooManyCallsError', message: `${calls} calls are already in flight on this connection; wait for their answers` } });
+      return send(ws, {
+        id,
+        error: { name: 'TooManyCallsError', message: `${calls} calls are already in flight on this connection; wait for their answers` },
+      });
     }
     inFlight.set(ws, calls + 1);
     try {
@@ -284,13 +308,23 @@ export async function startKilnServer(opts: KilnServerOptions): Promise<KilnServ
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(err.code === 'EADDRINUSE' ? new UsageError(`--port ${opts.port}: already in use`) : err.code === 'EADDRNOTAVAIL' ? new UsageError(`--host ${host}: not an address of this machine`) : err),
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new UsageError(`--port ${opts.port}: already in use`)
+          : err.code === 'EADDRNOTAVAIL'
+            ? new UsageError(`--host ${host}: not an address of this machine`)
+            : err,
+      ),
     );
     server.listen(opts.port ?? 0, host, () => resolve());
   });
   port = (server.address() as AddressInfo).port;
   // TCP connections are capped too (the WebSocket count is checked on upgrade), making room by closing idle ones.
-  guardSockets(server, refusals, { maxSockets: maxConnections * 4, ...(opts.firstRequestMs ? { firstRequestMs: opts.firstRequestMs } : {}), ...(opts.maxPerAddress ? { maxPerAddress: opts.maxPerAddress } : {}) });
+  guardSockets(server, refusals, {
+    maxSockets: maxConnections * 4,
+    ...(opts.firstRequestMs ? { firstRequestMs: opts.firstRequestMs } : {}),
+    ...(opts.maxPerAddress ? { maxPerAddress: opts.maxPerAddress } : {}),
+  });
   const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const origin = `http://${hostPort(shownHost, port)}`;
   log.info(`serving at ${hostPort(host, port)} (renderer ${rendererDir})`);

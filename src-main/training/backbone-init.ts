@@ -11,7 +11,14 @@ import {
   type RunConfig,
 } from '../../src-shared/run-config.ts';
 import { assignWeights } from '../engine/backbones/load-weights.ts';
-import { backboneName, findBackboneEntry, linkBackboneInto, readRunBackboneWeights, resolveBackboneFile, type BackboneEntry } from './backbone-source.ts';
+import {
+  backboneName,
+  findBackboneEntry,
+  linkBackboneInto,
+  readRunBackboneWeights,
+  resolveBackboneFile,
+  type BackboneEntry,
+} from './backbone-source.ts';
 
 /**
  * Fast: a linear head on frozen features (engine/train/head-fit.ts). Features are standardised, so one
@@ -64,7 +71,15 @@ export function planBackbone(home: string, config: RunConfig, trainCount: number
     raiseEpochs: mode === 'fast',
     async resolved() {
       const weights = await resolveBackboneFile(home, name);
-      return { name, mode, mean: entry.mean, std: entry.std, bodyLrScale: mode === 'fast' ? 0 : BODY_LR_SCALE, sha256: weights.sha256, verified: weights.verified };
+      return {
+        name,
+        mode,
+        mean: entry.mean,
+        std: entry.std,
+        bodyLrScale: mode === 'fast' ? 0 : BODY_LR_SCALE,
+        sha256: weights.sha256,
+        verified: weights.verified,
+      };
     },
     async prepare(runDir) {
       await linkBackboneInto(home, name, runDir);
@@ -88,14 +103,22 @@ export function withRunNormalisation(dataset: LoadedDataset, config: Pick<Resolv
 }
 
 /** The parameters a fine-tune trains slower: all but the head's. */
-export function bodyLrScales(graph: Graph, params: { name: string }[], backbone: ResolvedBackbone | undefined): Map<string, number> | undefined {
+export function bodyLrScales(
+  graph: Graph,
+  params: { name: string }[],
+  backbone: ResolvedBackbone | undefined,
+): Map<string, number> | undefined {
   if (!backbone || backbone.mode !== 'fine-tune' || backbone.bodyLrScale === 1) return undefined;
   const head = new Set(headParamNames(graph));
   return new Map(params.filter((p) => !head.has(p.name)).map((p) => [p.name, backbone.bodyLrScale]));
 }
 
 /** One line for `kiln train`: what the run starts from and how it uses it. */
-export function describeBackboneStart(b: ResolvedBackbone, record: { dataset: { classes: string[]; train: number }; resolved?: { config?: { data: unknown } } }, freezeEpochs: number): string {
+export function describeBackboneStart(
+  b: ResolvedBackbone,
+  record: { dataset: { classes: string[]; train: number }; resolved?: { config?: { data: unknown } } },
+  freezeEpochs: number,
+): string {
   const how =
     b.mode === 'fast'
       ? `fast: backbone frozen, features computed once per image (cached), a new head for ${record.dataset.classes.length} classes`

@@ -44,7 +44,15 @@ export function registerBackbone(info: TestBackbone, file: string): void {
 type TestBackbone = Pick<BackboneInfo, 'title' | 'spec' | 'preprocess' | 'torchName'> & { name: string };
 
 function entryOf(info: TestBackbone): BackboneEntry {
-  return { name: info.name, title: info.title, info, spec: info.spec, inputSize: info.preprocess.inputSize, mean: info.preprocess.mean, std: info.preprocess.std };
+  return {
+    name: info.name,
+    title: info.title,
+    info,
+    spec: info.spec,
+    inputSize: info.preprocess.inputSize,
+    mean: info.preprocess.mean,
+    std: info.preprocess.std,
+  };
 }
 
 /** The backbone named by `imagenet:NAME`, or null when `initFrom` names a run. */
@@ -126,7 +134,13 @@ function toStatus(b: StoreStatus): BackboneStatus {
 }
 
 /** Download the pinned weights; the caller has shown the licence note and the person accepted it. */
-export async function fetchBackbone(home: string, name: string, onProgress: (e: DownloadProgressEvent) => void, signal: AbortSignal, proxyFor?: ProxyResolver): Promise<void> {
+export async function fetchBackbone(
+  home: string,
+  name: string,
+  onProgress: (e: DownloadProgressEvent) => void,
+  signal: AbortSignal,
+  proxyFor?: ProxyResolver,
+): Promise<void> {
   await new BackboneStore(home).download(name, { acceptLicence: true, onProgress, signal, ...(proxyFor ? { proxyFor } : {}) });
 }
 

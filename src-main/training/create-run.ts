@@ -31,12 +31,18 @@ export async function createRun(home: string, request: RunConfig, name?: string)
   const config = backbone?.config ?? asked;
   // A fine-tune keeps its source's architecture: auto (null) is the source run's spec, as it trained it.
   const arch = config.net.arch ?? (config.initFrom ? (await new RunStore(home).get(config.initFrom)).resolved.config.net.arch : null);
-  const resolved = resolveRun({ ...config, net: { arch } }, available.train, available.val, backbone ? { recipe: backbone.recipe, raiseEpochs: backbone.raiseEpochs } : {});
+  const resolved = resolveRun(
+    { ...config, net: { arch } },
+    available.train,
+    available.val,
+    backbone ? { recipe: backbone.recipe, raiseEpochs: backbone.raiseEpochs } : {},
+  );
   if (backbone) resolved.config.backbone = await backbone.resolved();
   const spec = resolved.config.net.arch;
   const graph = buildGraph(spec, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
   // A frozen backbone keeps no gradients: the feature pass needs far less than a training step.
-  if (resolved.config.backbone?.mode !== 'fast') checkModelSize(graph, resolved.config.opt.batchSize, 'architecture', resolved.config.backend);
+  if (resolved.config.backbone?.mode !== 'fast')
+    checkModelSize(graph, resolved.config.opt.batchSize, 'architecture', resolved.config.backend);
   const { initFrom, opt } = resolved.config;
   if (opt.freezeEpochs > 0 && !initFrom) {
     throw new UsageError('opt.freezeEpochs: freezing the body only makes sense when starting from a past run or a backbone (initFrom)');

@@ -56,7 +56,19 @@ class StoredDataset implements DatasetSource {
   async describe(): Promise<DatasetDescription> {
     const [manifest, excluded] = await Promise.all([this.store.get(this.id), this.store.excluded(this.id)]);
     const { id, name, imageSize, classes, counts, classCounts } = manifest;
-    return { id, name, builtIn: false, imageSize, classes, counts, classCounts, manifestHash: contentHash(manifest), manifest, origin: manifest.source, excluded };
+    return {
+      id,
+      name,
+      builtIn: false,
+      imageSize,
+      classes,
+      counts,
+      classCounts,
+      manifestHash: contentHash(manifest),
+      manifest,
+      origin: manifest.source,
+      excluded,
+    };
   }
   async load(excluded?: DatasetExclusions): Promise<LoadedDataset> {
     return withoutExcluded(await this.store.load(this.id), excluded);

@@ -61,7 +61,12 @@ export async function evaluateRun(home: string, runId: string, opts: EvaluateOpt
     const count = Math.min(record.dataset.val, dataset.val.count);
     const k = dataset.classes.length;
     const table = opts.predictions ? await opts.predictions(count) : await predictSplit(model, dataset, count);
-    const summary = summarizePredictions({ classes: dataset.classes, labels: dataset.val.labels.subarray(0, count), ...table, ...(dataset.val.indices ? { indices: dataset.val.indices.subarray(0, count) } : {}) });
+    const summary = summarizePredictions({
+      classes: dataset.classes,
+      labels: dataset.val.labels.subarray(0, count),
+      ...table,
+      ...(dataset.val.indices ? { indices: dataset.val.indices.subarray(0, count) } : {}),
+    });
     const origin = await sourceFiles(home, record.dataset.id);
     if (origin) {
       summary.sourceFolder = origin.folder;
@@ -83,7 +88,9 @@ export async function evaluateRun(home: string, runId: string, opts: EvaluateOpt
     await fs.promises.mkdir(path.dirname(file), { recursive: true });
     await writeJsonAtomic(file, result);
     // The same figures in run.json, so the runs table, the run page and Evaluate show one accuracy and one TTA.
-    await new RunStore(home).update(runId, { evaluation: { checkpoint, epoch: loaded.epoch, valAcc: result.accuracy, ttaAcc: result.ttaAccuracy } });
+    await new RunStore(home).update(runId, {
+      evaluation: { checkpoint, epoch: loaded.epoch, valAcc: result.accuracy, ttaAcc: result.ttaAccuracy },
+    });
     return result;
   } finally {
     loaded.dispose();

@@ -60,8 +60,12 @@ describe('summarizePredictions', () => {
   });
 
   it('rejects tables of the wrong size and labels out of range', () => {
-    expect(() => summarizePredictions({ classes, labels: [0], scores: [1, 2], probs: [1, 0, 0] })).toThrow('scores has 2 values, expected 1×3');
-    expect(() => summarizePredictions({ classes, labels: [3], scores: [1, 0, 0], probs: [1, 0, 0] })).toThrow('image 0 has label 3, expected 0..2');
+    expect(() => summarizePredictions({ classes, labels: [0], scores: [1, 2], probs: [1, 0, 0] })).toThrow(
+      'scores has 2 values, expected 1×3',
+    );
+    expect(() => summarizePredictions({ classes, labels: [3], scores: [1, 0, 0], probs: [1, 0, 0] })).toThrow(
+      'image 0 has label 3, expected 0..2',
+    );
   });
 });
 

@@ -33,7 +33,11 @@ function argmax(values: ArrayLike<number>, offset: number, k: number): number {
 export function summarizePredictions(t: PredictionTable): Evaluation {
   const k = t.classes.length;
   const n = t.labels.length;
-  for (const [what, table] of [['scores', t.scores], ['probs', t.probs], ['ttaProbs', t.ttaProbs]] as const) {
+  for (const [what, table] of [
+    ['scores', t.scores],
+    ['probs', t.probs],
+    ['ttaProbs', t.ttaProbs],
+  ] as const) {
     if (table && table.length !== n * k) throw new Error(`evaluation: ${what} has ${table.length} values, expected ${n}×${k}`);
   }
   const square = () => Array.from({ length: k }, () => new Array<number>(k).fill(0));
@@ -44,7 +48,8 @@ export function summarizePredictions(t: PredictionTable): Evaluation {
   const cellImages = new Map<number, { index: number; confidence: number }[]>();
   for (let i = 0; i < n; i++) {
     const label = t.labels[i]!;
-    if (!Number.isInteger(label) || label < 0 || label >= k) throw new Error(`evaluation: image ${i} has label ${label}, expected 0..${k - 1}`);
+    if (!Number.isInteger(label) || label < 0 || label >= k)
+      throw new Error(`evaluation: image ${i} has label ${label}, expected 0..${k - 1}`);
     const index = t.indices ? t.indices[i]! : i;
     const pred = argmax(t.scores, i * k, k);
     confusion[label]![pred]!++;
@@ -58,7 +63,8 @@ export function summarizePredictions(t: PredictionTable): Evaluation {
       if (tp !== label) ttaMistakes.push({ index, trueClass: label, predicted: tp, confidence: t.ttaProbs[i * k + tp]!, tta: true });
     }
   }
-  const byConfidence = (a: Evaluation['mistakes'][number], b: Evaluation['mistakes'][number]) => b.confidence - a.confidence || a.index - b.index;
+  const byConfidence = (a: Evaluation['mistakes'][number], b: Evaluation['mistakes'][number]) =>
+    b.confidence - a.confidence || a.index - b.index;
   const diagonal = (m: number[][]) => m.reduce((s, row, c) => s + row[c]!, 0);
   const rowAcc = (m: number[][], c: number) => {
     const total = m[c]!.reduce((s, v) => s + v, 0);

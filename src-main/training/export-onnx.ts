@@ -44,7 +44,8 @@ export async function readOnnxKiln(file: string): Promise<{ bytes: Uint8Array; k
     throw new DataError(`${file}: not an ONNX model (${(err as Error).message})`);
   }
   const text = metadata[ONNX_KILN_KEY];
-  if (text === undefined) throw new DataError(`${file}: has no Kiln metadata (class names, input size); was it written by kiln export --format onnx?`);
+  if (text === undefined)
+    throw new DataError(`${file}: has no Kiln metadata (class names, input size); was it written by kiln export --format onnx?`);
   try {
     return { bytes, kiln: JSON.parse(text) };
   } catch (err) {

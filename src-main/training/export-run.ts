@@ -68,7 +68,12 @@ async function describeExport(home: string, loaded: RunModel): Promise<KilnExpor
 }
 
 /** A run's model with a checkpoint's weights and its kiln.json, for `use` to turn into an export. */
-async function withRunModel<T>(home: string, runId: string, opts: ExportOptions, use: (loaded: RunModel, kiln: KilnExport) => Promise<T>): Promise<T> {
+async function withRunModel<T>(
+  home: string,
+  runId: string,
+  opts: ExportOptions,
+  use: (loaded: RunModel, kiln: KilnExport) => Promise<T>,
+): Promise<T> {
   await loadBackend(opts.backend ?? 'cpu');
   const loaded = await loadRunModel(home, runId, { checkpoint: opts.checkpoint ?? 'best' });
   try {
@@ -79,7 +84,11 @@ async function withRunModel<T>(home: string, runId: string, opts: ExportOptions,
 }
 
 /** A run's model, its weights from a checkpoint, as a tfjs-layers model with the run's preprocessing. */
-export function buildRunExport(home: string, runId: string, opts: ExportOptions = {}): Promise<{ model: tfl.LayersModel; kiln: KilnExport }> {
+export function buildRunExport(
+  home: string,
+  runId: string,
+  opts: ExportOptions = {},
+): Promise<{ model: tfl.LayersModel; kiln: KilnExport }> {
   return withRunModel(home, runId, opts, async (loaded, kiln) => ({
     model: buildLayersModel(loaded.graph, loaded.model.namedVariables() as Map<string, tf.Tensor>),
     kiln,
@@ -132,7 +141,9 @@ async function readJson(file: string, dir: string): Promise<unknown> {
   try {
     text = await fs.promises.readFile(file, 'utf8');
   } catch (err) {
-    throw new DataError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); is ${dir} a kiln export?`);
+    throw new DataError(
+      `${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); is ${dir} a kiln export?`,
+    );
   }
   try {
     return JSON.parse(text);

@@ -44,13 +44,30 @@ export interface FastTransferOptions {
  * holds an ordinary checkpoint (backbone + head), so evaluation, export and prediction read it as any run's.
  * A pause during the feature pass keeps the features done so far; the head's training is too short to pause.
  */
-export async function runFastTransfer(o: FastTransferOptions): Promise<{ outcome: FitOutcome; record: RunRecord; lastEpoch?: EpochMetrics; predictions: (count: number) => Promise<{ scores: Float32Array; probs: Float32Array; ttaProbs: Float32Array }> }> {
+export async function runFastTransfer(o: FastTransferOptions): Promise<{
+  outcome: FitOutcome;
+  record: RunRecord;
+  lastEpoch?: EpochMetrics;
+  predictions: (count: number) => Promise<{ scores: Float32Array; probs: Float32Array; ttaProbs: Float32Array }>;
+}> {
   const { store, runId, resolved, dataset, model, emit } = o;
   const { config } = resolved;
   const backbone = config.backbone!;
   const head = model.graph.nodes.find((n) => n.name === headNode(model.graph));
   if (!head || head.op !== 'dense') throw new Error(`fast transfer: ${backbone.name} has no dense head`);
-  const base = { runId, epoch: 0, epochs: resolved.config.opt.epochs, step: 0, totalSteps: resolved.totalSteps, stepInEpoch: 0, stepsPerEpoch: resolved.stepsPerEpoch, loss: NaN, lr: 0, momentum: 0, imagesPerSec: 0 };
+  const base = {
+    runId,
+    epoch: 0,
+    epochs: resolved.config.opt.epochs,
+    step: 0,
+    totalSteps: resolved.totalSteps,
+    stepInEpoch: 0,
+    stepsPerEpoch: resolved.stepsPerEpoch,
+    loss: NaN,
+    lr: 0,
+    momentum: 0,
+    imagesPerSec: 0,
+  };
   let lastSent = 0;
   const send = (p: TrainerProgress, force = false) => {
     const now = performance.now();
@@ -58,18 +75,29 @@ export async function runFastTransfer(o: FastTransferOptions): Promise<{ outcome
     lastSent = now;
     emit({ type: 'progress', progress: p });
   };
-  const onFeatures = (f: FeatureProgress) => send({ ...base, etaSeconds: f.etaSeconds, imagesPerSec: f.imagesPerSec, features: f }, f.done === 0 || f.done === f.total);
+  const onFeatures = (f: FeatureProgress) =>
+    send({ ...base, etaSeconds: f.etaSeconds, imagesPerSec: f.imagesPerSec, features: f }, f.done === 0 || f.done === f.total);
 
-  const cache = dataset.id === SYNTHETIC_ID ? null : await (async () => {
-    const ds = new DatasetStore(o.home);
-    return { dir: ds.dir(dataset.id), storedCounts: (await ds.get(dataset.id)).counts };
-  })();
+  const cache =
+    dataset.id === SYNTHETIC_ID
+      ? null
+      : await (async () => {
+          const ds = new DatasetStore(o.home);
+          return { dir: ds.dir(dataset.id), storedCounts: (await ds.get(dataset.id)).counts };
+        })();
   let features;
   try {
     features = await frozenFeatures(
       dataset,
       { train: resolved.trainCount, val: resolved.valCount },
-      { datasetId: dataset.id, manifestHash: dataset.manifestHash, backbone: backbone.name, weightsSha256: backbone.sha256, imageSize: dataset.imageSize, augment: config.aug.flip },
+      {
+        datasetId: dataset.id,
+        manifestHash: dataset.manifestHash,
+        backbone: backbone.name,
+        weightsSha256: backbone.sha256,
+        imageSize: dataset.imageSize,
+        augment: config.aug.flip,
+      },
       cache,
       { model, node: head.input, mean: backbone.mean, std: backbone.std, batch: FEATURE_BATCH, onProgress: onFeatures, signal: o.signal },
     );
@@ -104,13 +132,41 @@ export async function runFastTransfer(o: FastTransferOptions): Promise<{ outcome
     },
     {
       onStep: (s) => {
-        if (s.step % stride === 0) void store.appendMetrics(runId, [{ type: 'step', step: s.step, epoch: s.epoch + 1, loss: Number.isFinite(s.loss) ? s.loss : null, lr: s.lr, momentum: s.momentum, t: o.wall() }]);
+        if (s.step % stride === 0)
+          void store.appendMetrics(runId, [
+            {
+              type: 'step',
+              step: s.step,
+              epoch: s.epoch + 1,
+              loss: Number.isFinite(s.loss) ? s.loss : null,
+              lr: s.lr,
+              momentum: s.momentum,
+              t: o.wall(),
+            },
+          ]);
         const secs = (performance.now() - trainStart) / 1000;
         const perStep = secs / s.step;
-        send({ ...base, epoch: s.epoch + 1, step: s.step, stepInEpoch: s.step - s.epoch * resolved.stepsPerEpoch, loss: s.loss, lr: s.lr, momentum: s.momentum, imagesPerSec: (s.step * resolved.config.opt.batchSize) / Math.max(secs, 1e-6), etaSeconds: perStep * (resolved.totalSteps - s.step) }, s.step === resolved.totalSteps);
+        send(
+          {
+            ...base,
+            epoch: s.epoch + 1,
+            step: s.step,
+            stepInEpoch: s.step - s.epoch * resolved.stepsPerEpoch,
+            loss: s.loss,
+            lr: s.lr,
+            momentum: s.momentum,
+            imagesPerSec: (s.step * resolved.config.opt.batchSize) / Math.max(secs, 1e-6),
+            etaSeconds: perStep * (resolved.totalSteps - s.step),
+          },
+          s.step === resolved.totalSteps,
+        );
       },
       onEpoch: async (m) => {
-        const line = { type: 'epoch', ...Object.fromEntries(Object.entries(m).map(([k, v]) => [k, typeof v === 'number' && !Number.isFinite(v) ? null : v])), t: o.wall() } as MetricLine;
+        const line = {
+          type: 'epoch',
+          ...Object.fromEntries(Object.entries(m).map(([k, v]) => [k, typeof v === 'number' && !Number.isFinite(v) ? null : v])),
+          t: o.wall(),
+        } as MetricLine;
         await store.appendMetrics(runId, [line]);
         emit({ type: 'epoch', runId, metrics: m });
       },
@@ -130,7 +186,13 @@ export async function runFastTransfer(o: FastTransferOptions): Promise<{ outcome
   const last = result.epochs.at(-1)!;
   try {
     setHead(result.best);
-    await saveCheckpoint(o.best, model, sgd, { ...position, epoch: result.best.epoch, step: result.best.epoch * resolved.stepsPerEpoch }, { epoch: result.best.epoch, valAcc: bestMetrics.valAcc });
+    await saveCheckpoint(
+      o.best,
+      model,
+      sgd,
+      { ...position, epoch: result.best.epoch, step: result.best.epoch * resolved.stepsPerEpoch },
+      { epoch: result.best.epoch, valAcc: bestMetrics.valAcc },
+    );
     setHead(result.last);
     await saveCheckpoint(o.latest, model, sgd, position, { epoch: resolved.config.opt.epochs });
   } finally {
@@ -146,7 +208,12 @@ export async function runFastTransfer(o: FastTransferOptions): Promise<{ outcome
     endedAt: new Date().toISOString(),
   });
   emit({ type: 'checkpoint', runId, step: resolved.totalSteps });
-  return { outcome: 'finished', record, lastEpoch: last, predictions: (count) => headPredictions(features.val, result.best, classes, count) };
+  return {
+    outcome: 'finished',
+    record,
+    lastEpoch: last,
+    predictions: (count) => headPredictions(features.val, result.best, classes, count),
+  };
 }
 
 /** The best head's logits, softmax and TTA probabilities (mean over the image and its flip) on cached validation features. */
@@ -154,7 +221,10 @@ async function headPredictions(val: FeatureSplit, h: { kernel: Float32Array; bia
   const n = Math.min(count, val.count);
   const out = tf.tidy(() => {
     const x = tf.tensor3d(val.data.subarray(0, n * val.views * val.dim), [n, val.views, val.dim]);
-    const logits = tf.add(tf.matMul(tf.reshape(x, [n * val.views, val.dim]), tf.tensor2d(h.kernel, [val.dim, classes])), tf.tensor1d(h.bias));
+    const logits = tf.add(
+      tf.matMul(tf.reshape(x, [n * val.views, val.dim]), tf.tensor2d(h.kernel, [val.dim, classes])),
+      tf.tensor1d(h.bias),
+    );
     const byView = tf.reshape(logits, [n, val.views, classes]);
     const plain = tf.reshape(tf.slice(byView, [0, 0, 0], [-1, 1, -1]), [n, classes]);
     return [plain, tf.softmax(plain), tf.mean(tf.softmax(byView), 1)];
@@ -163,4 +233,3 @@ async function headPredictions(val: FeatureSplit, h: { kernel: Float32Array; bia
   tf.dispose(out);
   return { scores: scores!, probs: probs!, ttaProbs: ttaProbs! };
 }
-

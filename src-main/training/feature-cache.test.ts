@@ -32,7 +32,8 @@ afterAll(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const pass = (key: FeatureKey, d = dataset, use = counts) => frozenFeatures(d, use, key, { dir, storedCounts: counts }, { model, node: 'head/pool', ...imagenet, batch: 32 });
+const pass = (key: FeatureKey, d = dataset, use = counts) =>
+  frozenFeatures(d, use, key, { dir, storedCounts: counts }, { model, node: 'head/pool', ...imagenet, batch: 32 });
 
 describe('frozen features and their cache', () => {
   it('computes each image once, reuses the file, and recomputes when any key changes', async () => {
@@ -50,7 +51,13 @@ describe('frozen features and their cache', () => {
     const v1 = first.train.data.subarray(16, 32);
     expect(Array.from(v0)).not.toEqual(Array.from(v1));
 
-    for (const change of [{ manifestHash: 'h2' }, { weightsSha256: 'w2' }, { backbone: 'other' }, { imageSize: 17 }, { augment: false }] as Partial<FeatureKey>[]) {
+    for (const change of [
+      { manifestHash: 'h2' },
+      { weightsSha256: 'w2' },
+      { backbone: 'other' },
+      { imageSize: 17 },
+      { augment: false },
+    ] as Partial<FeatureKey>[]) {
       const key = { ...base, ...change };
       // The size key is only a key here: the synthetic images stay 16 px.
       const r = await pass(key);
@@ -67,10 +74,23 @@ describe('frozen features and their cache', () => {
     const controller = new AbortController();
     let seen = 0;
     await expect(
-      frozenFeatures(dataset, counts, key, { dir, storedCounts: counts }, {
-        model, node: 'head/pool', ...imagenet, batch: 16, signal: controller.signal,
-        onProgress: (p) => { seen = p.done; if (p.done >= 48) controller.abort(new Error('pause')); },
-      }),
+      frozenFeatures(
+        dataset,
+        counts,
+        key,
+        { dir, storedCounts: counts },
+        {
+          model,
+          node: 'head/pool',
+          ...imagenet,
+          batch: 16,
+          signal: controller.signal,
+          onProgress: (p) => {
+            seen = p.done;
+            if (p.done >= 48) controller.abort(new Error('pause'));
+          },
+        },
+      ),
     ).rejects.toThrow('pause');
     expect(seen).toBe(48);
     const rest = await pass(key);
@@ -92,13 +112,14 @@ describe('frozen features and their cache', () => {
     const C = 3;
     const dim = 24;
     let s = 9;
-    const rand = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32) - 0.5;
+    const rand = () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32 - 0.5;
     const split = (count: number): FeatureSplit => {
       const data = new Float32Array(count * 2 * dim);
       const labels = new Uint8Array(count);
       for (let i = 0; i < count; i++) {
         labels[i] = i % C;
-        for (let v = 0; v < 2; v++) for (let d = 0; d < dim; d++) data[(i * 2 + v) * dim + d] = 5 + 3 * d + (d % C === labels[i] ? 1.5 : 0) + 1.2 * rand();
+        for (let v = 0; v < 2; v++)
+          for (let d = 0; d < dim; d++) data[(i * 2 + v) * dim + d] = 5 + 3 * d + (d % C === labels[i] ? 1.5 : 0) + 1.2 * rand();
       }
       return { count, views: 2, dim, data, labels };
     };
@@ -106,9 +127,27 @@ describe('frozen features and their cache', () => {
     const val = split(30);
     const before = tf.memory().numTensors;
     const result = await fitHead(train, val, {
-      classes: C, epochs: 12, batchSize: 16, nesterov: true, weightDecay: 5e-4, labelSmoothing: 0.1, seed: 0, flip: true, tta: true,
-      schedule: { schedule: 'one-cycle', shape: 'linear', lrMax: 0.1, warmupFraction: 0.25, startDiv: 20, finalDiv: 1000, momentumMax: 0.95, momentumMin: 0.85 },
-      kernel: new Float32Array(dim * C), bias: new Float32Array(C),
+      classes: C,
+      epochs: 12,
+      batchSize: 16,
+      nesterov: true,
+      weightDecay: 5e-4,
+      labelSmoothing: 0.1,
+      seed: 0,
+      flip: true,
+      tta: true,
+      schedule: {
+        schedule: 'one-cycle',
+        shape: 'linear',
+        lrMax: 0.1,
+        warmupFraction: 0.25,
+        startDiv: 20,
+        finalDiv: 1000,
+        momentumMax: 0.95,
+        momentumMin: 0.85,
+      },
+      kernel: new Float32Array(dim * C),
+      bias: new Float32Array(C),
     });
     expect(tf.memory().numTensors).toBe(before);
     expect(result.epochs).toHaveLength(12);
@@ -118,7 +157,12 @@ describe('frozen features and their cache', () => {
     expect(last.valAcc).toBeGreaterThan(0.9);
     expect(last.ttaAcc).toBeGreaterThan(0.9);
     // The folded head on raw features gives the accuracy the training measured.
-    const logits = tf.tidy(() => tf.add(tf.matMul(tf.tensor2d(val.data, [val.count * 2, dim]), tf.tensor2d(result.last.kernel, [dim, C])), tf.tensor1d(result.last.bias)));
+    const logits = tf.tidy(() =>
+      tf.add(
+        tf.matMul(tf.tensor2d(val.data, [val.count * 2, dim]), tf.tensor2d(result.last.kernel, [dim, C])),
+        tf.tensor1d(result.last.bias),
+      ),
+    );
     const top = tf.argMax(logits, 1);
     const pred = (await top.data()) as Int32Array;
     tf.dispose([logits, top]);

@@ -85,7 +85,13 @@ function readStore(paths: { meta: string; data: string }, key: FeatureKey, count
     return null;
   }
   // Any key that differs, or a layout this version does not write: stale, computed afresh.
-  if (meta.version !== META_VERSION || JSON.stringify(meta.key) !== JSON.stringify(key) || meta.counts.train !== counts.train || meta.counts.val !== counts.val) return null;
+  if (
+    meta.version !== META_VERSION ||
+    JSON.stringify(meta.key) !== JSON.stringify(key) ||
+    meta.counts.train !== counts.train ||
+    meta.counts.val !== counts.val
+  )
+    return null;
   const per = meta.views * meta.dim;
   const total = counts.train + counts.val;
   if (bytes.length !== total * per * 4 + total) return null;
@@ -154,7 +160,13 @@ export async function frozenFeatures(
         for (let start = 0; start < wanted.length; start += batch) {
           opts.signal?.throwIfAborted();
           const chunk = wanted.slice(start, start + batch);
-          const out = await forwardChunk(s, chunk.map((i) => position.get(i)!), dataset.imageSize, views, opts);
+          const out = await forwardChunk(
+            s,
+            chunk.map((i) => position.get(i)!),
+            dataset.imageSize,
+            views,
+            opts,
+          );
           if (!store) store = emptyStore(out.dim, views, counts);
           if (out.dim !== store.dim) throw new Error(`feature pass: the backbone gives ${out.dim} features, the cache holds ${store.dim}`);
           const target = store[split];
@@ -199,7 +211,13 @@ function gather(store: Store, split: 'train' | 'val', idx: Uint32Array, labels: 
 }
 
 /** Features of the images at `positions` of the split: [image][view][dim], the flip as the second view. */
-async function forwardChunk(split: ImageSplit, positions: number[], size: number, views: 1 | 2, opts: FeaturePassOptions): Promise<{ dim: number; data: Float32Array }> {
+async function forwardChunk(
+  split: ImageSplit,
+  positions: number[],
+  size: number,
+  views: 1 | 2,
+  opts: FeaturePassOptions,
+): Promise<{ dim: number; data: Float32Array }> {
   const per = size * size * 3;
   const lut = normalisationTable(opts.mean, opts.std);
   const n = positions.length;

@@ -15,7 +15,12 @@ export const IMAGENET_CLASS_NAMES: readonly string[] = IMAGENET_CLASSES;
 /** How the backbone's pretrained config resizes an image: short side to floor(size / crop_pct), centre crop. */
 export function backboneDecodeOptions(backbone: BackboneInfo): DecodeOptions {
   const p = backbone.preprocess;
-  return { size: p.inputSize, fit: 'crop', scaleTo: Math.floor(p.inputSize / p.cropPct), kernel: p.interpolation === 'bicubic' ? 'cubic' : 'linear' };
+  return {
+    size: p.inputSize,
+    fit: 'crop',
+    scaleTo: Math.floor(p.inputSize / p.cropPct),
+    kernel: p.interpolation === 'bicubic' ? 'cubic' : 'linear',
+  };
 }
 
 export interface ImagenetModel {

@@ -12,7 +12,15 @@ import type { RunOrigin, RunRecord } from '../../src-shared/run-types.ts';
 /** A spec without its display name, keys sorted at every level: two specs that build the same network compare equal. */
 function shapeOf(spec: unknown): string {
   const canonical = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(canonical) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, canonical(x)])) : v;
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.entries(v)
+              .sort(([a], [b]) => a.localeCompare(b))
+              .map(([k, x]) => [k, canonical(x)]),
+          )
+        : v;
   const { name: _name, ...rest } = (spec ?? {}) as Record<string, unknown>;
   return JSON.stringify(canonical(rest));
 }

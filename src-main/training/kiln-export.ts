@@ -20,7 +20,15 @@ export const OnnxModelInfoSchema = z.object({
 export type OnnxModelInfo = z.infer<typeof OnnxModelInfoSchema>;
 
 export function onnxModelInfo(layout: OnnxLayout): OnnxModelInfo {
-  return { file: ONNX_FILE, opset: ONNX_OPSET, layout, input: ONNX_INPUT, output: ONNX_OUTPUT, inputRange: '0..1', normalisation: 'in-model' };
+  return {
+    file: ONNX_FILE,
+    opset: ONNX_OPSET,
+    layout,
+    input: ONNX_INPUT,
+    output: ONNX_OUTPUT,
+    inputRange: '0..1',
+    normalisation: 'in-model',
+  };
 }
 
 const triple = z.tuple([z.number(), z.number(), z.number()]);
@@ -52,4 +60,3 @@ export const KilnExportSchema = z.object({
   onnx: OnnxModelInfoSchema.optional(),
 });
 export type KilnExport = z.infer<typeof KilnExportSchema>;
-

@@ -21,7 +21,7 @@ describe('suggest', () => {
     const s = suggest(sweep(valleyShape));
     expect(s.suggestedLr).toBeGreaterThan(3e-3);
     expect(s.suggestedLr).toBeLessThan(0.05);
-    expect(s.minLossLr).toBeCloseTo(1e-5 * 10 ** ((6 * 67) / 99) / 10, 10);
+    expect(s.minLossLr).toBeCloseTo((1e-5 * 10 ** ((6 * 67) / 99)) / 10, 10);
   });
 
   it('is not led off by a sharp dip of noise early on, nor by a spike near the end', () => {
@@ -37,7 +37,7 @@ describe('suggest', () => {
     const late = (i: number) => (i < 20 ? 2.3 - 0.01 * i : i < 85 ? 2.1 - 0.0005 * (i - 20) : 3);
     const s = suggest(sweep(late));
     expect(s.suggestedLr).toBe(s.minLossLr);
-    expect(s.minLossLr).toBeCloseTo(1e-5 * 10 ** ((6 * 84) / 99) / 10, 10);
+    expect(s.minLossLr).toBeCloseTo((1e-5 * 10 ** ((6 * 84) / 99)) / 10, 10);
   });
 
   it('ignores everything from a non-finite loss on, and gives nothing from too few points', () => {

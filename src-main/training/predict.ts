@@ -54,14 +54,21 @@ export class Classifier {
    * `target` is an export folder (it has kiln.json), a model.onnx written by kiln export, a run id, or
    * `imagenet:NAME`: a pretrained backbone stored in the Kiln home, with its ImageNet head.
    */
-  static async open(home: string, target: string, opts: { checkpoint?: CheckpointChoice; backend?: BackendChoice } = {}): Promise<Classifier> {
+  static async open(
+    home: string,
+    target: string,
+    opts: { checkpoint?: CheckpointChoice; backend?: BackendChoice } = {},
+  ): Promise<Classifier> {
     const backbone = parseBackboneRef(target);
     // A full-size backbone at 224 px is seconds per image on tfjs's pure-JS cpu backend: wasm unless asked.
     await loadBackend(opts.backend ?? (backbone !== null ? 'wasm' : 'cpu'));
     if (backbone !== null) {
       const m = await loadImagenetModel(home, backbone);
       const layers = Classifier.fromLayers(m.model, m.kiln, target);
-      return new Classifier(m.kiln, target, 'tfjs', layers.scorer, layers.release, m.decode, { sha256: m.record.sha256, verified: m.record.verified });
+      return new Classifier(m.kiln, target, 'tfjs', layers.scorer, layers.release, m.decode, {
+        sha256: m.record.sha256,
+        verified: m.record.verified,
+      });
     }
     if (target.toLowerCase().endsWith('.onnx') && fs.existsSync(target) && fs.statSync(target).isFile()) {
       const { bytes, kiln } = await readOnnxKiln(target);
@@ -82,7 +89,8 @@ export class Classifier {
       const { model } = await loadExport(target);
       return Classifier.fromLayers(model, kiln, path.resolve(target));
     }
-    if (fs.existsSync(target) && fs.statSync(target).isDirectory()) throw new DataError(`${target}: has no ${KILN_FILE}; expected a folder written by kiln export, or a run id`);
+    if (fs.existsSync(target) && fs.statSync(target).isDirectory())
+      throw new DataError(`${target}: has no ${KILN_FILE}; expected a folder written by kiln export, or a run id`);
     const { model, kiln } = await buildRunExport(home, target, { ...opts, backend: opts.backend ?? 'cpu' });
     return Classifier.fromLayers(model, kiln, `run ${target}`);
   }
@@ -160,7 +168,11 @@ export class Classifier {
 
   /** Top-k classes of image files; a file that cannot be decoded is reported, not fatal. */
   /** `logits`: each prediction also carries the model's raw logits (all classes). */
-  async predictFiles(files: string[], top = 3, opts: { logits?: boolean } = {}): Promise<{ predictions: (FilePrediction & { logits?: number[] })[]; failures: PredictFailure[] }> {
+  async predictFiles(
+    files: string[],
+    top = 3,
+    opts: { logits?: boolean } = {},
+  ): Promise<{ predictions: (FilePrediction & { logits?: number[] })[]; failures: PredictFailure[] }> {
     const decoded: { file: string; pixels: Uint8Array }[] = [];
     const failures: PredictFailure[] = [];
     for (const file of files) {
@@ -203,7 +215,9 @@ export interface ImageFile {
 export async function collectImageFiles(paths: string[]): Promise<ImageFile[]> {
   const files: ImageFile[] = [];
   const walk = async (dir: string, folder: string) => {
-    const entries = (await fs.promises.readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
+    const entries = (await fs.promises.readdir(dir, { withFileTypes: true })).sort((a, b) =>
+      a.name.localeCompare(b.name, 'en', { numeric: true }),
+    );
     for (const e of entries) {
       if (e.name.startsWith('.')) continue;
       const p = path.join(dir, e.name);
@@ -248,7 +262,11 @@ export interface PredictionSummary {
   accuracy: number | null;
 }
 
-export function summarizeFilePredictions(predictions: (FilePrediction & { folderClass?: string | null })[], failed: number, classes: string[]): PredictionSummary {
+export function summarizeFilePredictions(
+  predictions: (FilePrediction & { folderClass?: string | null })[],
+  failed: number,
+  classes: string[],
+): PredictionSummary {
   const counts = new Array<number>(classes.length).fill(0);
   let labelled = 0;
   let correct = 0;

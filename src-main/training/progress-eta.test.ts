@@ -7,11 +7,20 @@ import { progressReporter, WARMUP_STEPS } from './session-callbacks.ts';
 
 /** The progress line's ETA, fed by a learner whose first steps are slow (kernel compilation), as a real one's are. */
 describe('training ETA', () => {
-  const resolved = { totalSteps: 100, stepsPerEpoch: 50, valCount: 1000, config: { aug: { tta: true }, opt: { epochs: 2, batchSize: 10 } } } as unknown as ResolvedRun;
+  const resolved = {
+    totalSteps: 100,
+    stepsPerEpoch: 50,
+    valCount: 1000,
+    config: { aug: { tta: true }, opt: { epochs: 2, batchSize: 10 } },
+  } as unknown as ResolvedRun;
 
   function drive() {
     const sent: number[] = [];
-    const reporter = progressReporter((m: TrainerMessage) => m.type === 'progress' && sent.push(m.progress.etaSeconds ?? NaN), 'r', resolved);
+    const reporter = progressReporter(
+      (m: TrainerMessage) => m.type === 'progress' && sent.push(m.progress.etaSeconds ?? NaN),
+      'r',
+      resolved,
+    );
     const position = { epoch: 0, step: 0, stepInEpoch: 0, trainSeconds: 0, seen: 0, lossSum: 0, correct: 0 };
     const l = { position, epochValSample: 400 } as unknown as Learner;
     const step = (seconds: number) => {

@@ -26,7 +26,10 @@ export const AUTO_RULE_TEXT =
  * The defaults under every recipe: what a field gets when neither the person nor the preset's recipe sets
  * it (fast.ai's one-cycle defaults). A new recipe-able field gets its base value here.
  */
-export const BASE_OPT: Omit<ResolvedConfig['opt'], 'epochs' | 'batchSize' | 'lrMax' | 'weightDecay' | 'schedule' | 'nesterov' | 'wdExcludeBnBias' | 'freezeEpochs'> = {
+export const BASE_OPT: Omit<
+  ResolvedConfig['opt'],
+  'epochs' | 'batchSize' | 'lrMax' | 'weightDecay' | 'schedule' | 'nesterov' | 'wdExcludeBnBias' | 'freezeEpochs'
+> = {
   shape: 'linear',
   warmupFraction: 0.25,
   startDiv: 20,
@@ -38,10 +41,20 @@ export const BASE_OPT: Omit<ResolvedConfig['opt'], 'epochs' | 'batchSize' | 'lrM
 export const BASE_AUG: Pick<ResolvedConfig['aug'], 'cutout'> = { cutout: 0 };
 
 export function resolveArch(arch: RunConfig['net']['arch']): { spec: ArchSpec; recipe: Recipe; presetId?: string } {
-  if (arch === null) throw new ConfigFieldError('net.arch', 'auto (null) means the architecture of the run a fine-tune starts from: set initFrom, or choose an architecture');
+  if (arch === null)
+    throw new ConfigFieldError(
+      'net.arch',
+      'auto (null) means the architecture of the run a fine-tune starts from: set initFrom, or choose an architecture',
+    );
   if (typeof arch === 'string') {
     const preset = findPreset(arch);
-    if (!preset) throw new UsageError(`unknown architecture "${arch}"; expected one of ${PRESETS.map((p) => p.id).join(', ')} or a spec${didYouMean(arch, PRESETS.map((p) => p.id))}`);
+    if (!preset)
+      throw new UsageError(
+        `unknown architecture "${arch}"; expected one of ${PRESETS.map((p) => p.id).join(', ')} or a spec${didYouMean(
+          arch,
+          PRESETS.map((p) => p.id),
+        )}`,
+      );
     return { spec: preset.spec, recipe: preset.recipe, presetId: preset.id };
   }
   // Custom specs start from Page's recipe: it is the one that holds up best across widths here.
@@ -50,7 +63,9 @@ export function resolveArch(arch: RunConfig['net']['arch']): { spec: ArchSpec; r
 
 /** The request's own choices: null (auto: the recipe's) is not a choice. */
 function chosen<T extends object>(section: T): { [K in keyof T]?: Exclude<T[K], null> } {
-  return Object.fromEntries(Object.entries(section).filter(([, v]) => v !== null && v !== undefined)) as { [K in keyof T]?: Exclude<T[K], null> };
+  return Object.fromEntries(Object.entries(section).filter(([, v]) => v !== null && v !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], null>;
+  };
 }
 
 /**
@@ -82,7 +97,8 @@ export function resolveRun(
     const wanted = own.epochs === undefined ? TARGET_AUTO_STEPS : MIN_AUTO_STEPS;
     while (opt.batchSize > MIN_AUTO_BATCH && Math.floor(trainCount / opt.batchSize) * opt.epochs < wanted) opt.batchSize /= 2;
     opt.batchSize = Math.min(opt.batchSize, trainCount);
-    const floorNote = Math.floor(trainCount / opt.batchSize) * opt.epochs < wanted ? ` (as far as the floor of ${MIN_AUTO_BATCH} allows)` : '';
+    const floorNote =
+      Math.floor(trainCount / opt.batchSize) * opt.epochs < wanted ? ` (as far as the floor of ${MIN_AUTO_BATCH} allows)` : '';
     autoRules.push(
       opt.batchSize === recipeBatch
         ? `batch ${opt.batchSize}: the recipe's`

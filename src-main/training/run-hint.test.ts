@@ -27,13 +27,17 @@ describe('runHint: one line for a weak result with a nameable reason', () => {
   });
 
   it('names memorising, even when validation accuracy is fine', () => {
-    expect(runHint({ ...base, trainAcc: 0.99, valAcc: 0.6 })).toMatch(/^train accuracy 99% against validation 60%: the model memorises.*--cutout 16/);
+    expect(runHint({ ...base, trainAcc: 0.99, valAcc: 0.6 })).toMatch(
+      /^train accuracy 99% against validation 60%: the model memorises.*--cutout 16/,
+    );
     expect(runHint({ ...base, trainAcc: 1, valAcc: 0.78 })).toMatch(/memorises/);
     expect(runHint({ ...base, trainAcc: 0.97, valAcc: 0.9 })).toBeNull();
   });
 
   it('names the class with too few images, and is silent about good or unexplained results', () => {
-    expect(runHint({ ...base, trainPerClass: [400, 41] })).toBe('only 41 training image(s) of "dogs": from scratch, a model needs a few hundred per class; add images before tuning settings.');
+    expect(runHint({ ...base, trainPerClass: [400, 41] })).toBe(
+      'only 41 training image(s) of "dogs": from scratch, a model needs a few hundred per class; add images before tuning settings.',
+    );
     expect(runHint({ ...base, valAcc: 0.93, trainAcc: 0.95, trainPerClass: [40, 41] })).toBeNull();
     expect(runHint(base)).toBeNull();
   });

@@ -37,7 +37,9 @@ export function runHint(h: HintInput): string | null {
     const epochs = Math.ceil(TARGET_AUTO_STEPS / Math.max(1, h.stepsPerEpoch));
     return (
       `only ${h.totalSteps} optimiser steps: the model stopped half-trained. ` +
-      (h.epochsGiven ? `Leave --epochs out (Kiln then picks the length from the dataset's size) or try --epochs ${epochs}.` : `Try --epochs ${epochs}.`)
+      (h.epochsGiven
+        ? `Leave --epochs out (Kiln then picks the length from the dataset's size) or try --epochs ${epochs}.`
+        : `Try --epochs ${epochs}.`)
     );
   }
   if (weak && h.medianShortSide != null && h.medianShortSide >= PHOTO_MIN_SIDE && h.imageSize < PHOTO_IMAGE_SIZE) {

@@ -37,7 +37,11 @@ export function parseCheckpointChoice(value: string | undefined, flag = '--check
  * A run's model with the weights of one of its checkpoints, on tfjs's current backend, plus the
  * dataset it trained on (checked against the run's manifest hash: evaluating on other data would lie).
  */
-export async function loadRunModel(home: string, runId: string, opts: { checkpoint: CheckpointChoice; dataset?: LoadedDataset }): Promise<RunModel> {
+export async function loadRunModel(
+  home: string,
+  runId: string,
+  opts: { checkpoint: CheckpointChoice; dataset?: LoadedDataset },
+): Promise<RunModel> {
   const store = new RunStore(home);
   const record = await store.get(runId);
   const dir = path.join(store.checkpointDir(runId), opts.checkpoint);
@@ -46,7 +50,9 @@ export async function loadRunModel(home: string, runId: string, opts: { checkpoi
     throw new UsageError(`run ${runId} has no ${opts.checkpoint} checkpoint${hint}`);
   }
   // A backbone run reads its images with the backbone's normalisation (as it trained).
-  const dataset = opts.dataset ?? withRunNormalisation(await loadDataset(home, record.resolved.config.data.dataset, record.dataset.excluded), record.resolved.config);
+  const dataset =
+    opts.dataset ??
+    withRunNormalisation(await loadDataset(home, record.resolved.config.data.dataset, record.dataset.excluded), record.resolved.config);
   if (dataset.manifestHash !== record.dataset.manifestHash) {
     throw new Error(`dataset ${dataset.id} changed since run ${runId} was trained (manifest hash differs)`);
   }
@@ -65,7 +71,17 @@ export async function loadRunModel(home: string, runId: string, opts: { checkpoi
   } finally {
     sgd.dispose();
   }
-  return { record, dataset, spec, graph, model, checkpoint: opts.checkpoint, meta, epoch: checkpointEpoch(meta), dispose: () => model.dispose() };
+  return {
+    record,
+    dataset,
+    spec,
+    graph,
+    model,
+    checkpoint: opts.checkpoint,
+    meta,
+    epoch: checkpointEpoch(meta),
+    dispose: () => model.dispose(),
+  };
 }
 
 /** Epochs finished when a checkpoint was written: the trainer's `extra.epoch` when it stored one, else its position. */

@@ -22,7 +22,15 @@ export function metricsLogger(store: RunStore, runId: string, resolved: Resolved
     async onBatchEnd(_l, m) {
       if (m.step % stride !== 0) return;
       // Epochs are 1-based wherever a person or a file sees them (the learner counts from 0).
-      const line: MetricLine = { type: 'step', step: m.step, epoch: m.epoch + 1, loss: Number.isFinite(m.loss) ? m.loss : null, lr: m.lr, momentum: m.momentum, t: wall() };
+      const line: MetricLine = {
+        type: 'step',
+        step: m.step,
+        epoch: m.epoch + 1,
+        loss: Number.isFinite(m.loss) ? m.loss : null,
+        lr: m.lr,
+        momentum: m.momentum,
+        t: wall(),
+      };
       await store.appendMetrics(runId, [line]);
     },
     async onEpochEnd(_l, m) {
@@ -42,7 +50,11 @@ export const WARMUP_STEPS = 3;
  * measured seconds per image: the sample after each epoch but the last, the whole split (twice with TTA) after the
  * last, and the final evaluation of the best checkpoint (the whole split, with and without TTA).
  */
-export function progressReporter(emit: (m: TrainerMessage) => void, runId: string, resolved: ResolvedRun): Callback & { finish(l: LearnerView): void } {
+export function progressReporter(
+  emit: (m: TrainerMessage) => void,
+  runId: string,
+  resolved: ResolvedRun,
+): Callback & { finish(l: LearnerView): void } {
   let evalSecondsPerImage = 0;
   let lastProgress = 0;
   let lastSent: StepMetrics | undefined;
@@ -89,7 +101,8 @@ export function progressReporter(emit: (m: TrainerMessage) => void, runId: strin
       lastStep = m;
       sessionSteps++;
       const p = l.position;
-      if (sessionSteps === WARMUP_STEPS || (base && base.epoch !== p.epoch)) base = { epoch: p.epoch, seconds: p.trainSeconds, steps: p.stepInEpoch };
+      if (sessionSteps === WARMUP_STEPS || (base && base.epoch !== p.epoch))
+        base = { epoch: p.epoch, seconds: p.trainSeconds, steps: p.stepInEpoch };
       const now = performance.now();
       if (now - lastProgress < PROGRESS_INTERVAL_MS && m.step !== resolved.totalSteps) return;
       lastProgress = now;

@@ -50,18 +50,23 @@ const GPU_OWNER_BACKEND = 'wasm';
  * Where the run trains: on the GPU page when it has one and it passed its self-check; otherwise on this process's
  * backend (`auto` records why it did not use the page; an explicit `webgpu` fails with that reason).
  */
-async function chooseBackend(opts: SessionOptions, choice: ResolvedRun['config']['backend']): Promise<{ backend: BackendInfo; page?: { link: OwnerLink; adapter: WebgpuAdapter; checked: string }; fallback?: string }> {
+async function chooseBackend(
+  opts: SessionOptions,
+  choice: ResolvedRun['config']['backend'],
+): Promise<{ backend: BackendInfo; page?: { link: OwnerLink; adapter: WebgpuAdapter; checked: string }; fallback?: string }> {
   if (!opts.gpu || (choice !== 'auto' && choice !== 'webgpu')) return { backend: await loadBackend(choice) };
   const verdict = await meetGpuPage(opts.gpu, opts.home, choice);
   if (verdict.ok) {
     const mirror = await loadBackend(GPU_OWNER_BACKEND);
-    return { backend: { ...mirror, name: 'webgpu', tfjsBackend: 'webgpu', device: adapterDevice(verdict.adapter), adapter: verdict.adapter }, page: { link: opts.gpu, adapter: verdict.adapter, checked: verdict.checked } };
+    return {
+      backend: { ...mirror, name: 'webgpu', tfjsBackend: 'webgpu', device: adapterDevice(verdict.adapter), adapter: verdict.adapter },
+      page: { link: opts.gpu, adapter: verdict.adapter, checked: verdict.checked },
+    };
   }
   opts.gpu.send({ type: 'close' });
   if (choice === 'webgpu') throw new BackendUnavailableError(`backend "webgpu" is unavailable: ${verdict.reason}`);
   return { backend: await loadBackend('auto'), fallback: `not on the GPU: ${verdict.reason}` };
 }
-
 
 /**
  * Train one run to the end or until paused/stopped: what a trainer process does. It owns the run
@@ -98,7 +103,22 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     const best = path.join(store.checkpointDir(runId), 'best');
     if (fast && !resolveCheckpoint(best)) {
       await applyBackboneWeights(store.runDir(runId), config.backbone!, model);
-      return await fastSession({ home, runId, emit, signal: opts.signal, store, record, resolved, dataset, model, latest, best, sessionStart, backendName: backend.name, backendDevice: backend.device });
+      return await fastSession({
+        home,
+        runId,
+        emit,
+        signal: opts.signal,
+        store,
+        record,
+        resolved,
+        dataset,
+        model,
+        latest,
+        best,
+        sessionStart,
+        backendName: backend.name,
+        backendDevice: backend.device,
+      });
     }
     const sgd = new Sgd(model.params, { ...config.opt, lrScale: bodyLrScales(graph, model.params, config.backbone) });
     // This process holds the lock: sweep what a crash mid-save left, keeping each slot's newest complete checkpoint.
@@ -120,7 +140,8 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
       // A fine-tune of a pretrained backbone: its weights and BN statistics, a new head from the seed.
       if (config.backbone) await applyBackboneWeights(store.runDir(runId), config.backbone, model);
       // A fine-tune's first session: the source run's weights, its head drawn afresh from the seed when the classes differ.
-      else if (resolved.config.initFrom) await applyInitWeights(path.join(store.checkpointDir(runId), INIT_SLOT), model, new Set(record.origin?.reinitialised ?? []));
+      else if (resolved.config.initFrom)
+        await applyInitWeights(path.join(store.checkpointDir(runId), INIT_SLOT), model, new Set(record.origin?.reinitialised ?? []));
     }
     const wallAtStart = record.wallSeconds;
     const wall = () => wallAtStart + (performance.now() - sessionStart) / 1000;
@@ -129,16 +150,22 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     // Order matters at an epoch's end: its metrics line is written before the checkpoint and run.json move on.
     const guard = divergenceGuard();
     const callbacks = [...testHooks(), metricsLogger(store, runId, resolved, wall), progress, guard, saver];
-    learner = page ? new RemoteLearner(page, model, sgd, dataset, resolved, callbacks, position) : new Learner(model, sgd, dataset, resolved, callbacks, position);
+    learner = page
+      ? new RemoteLearner(page, model, sgd, dataset, resolved, callbacks, position)
+      : new Learner(model, sgd, dataset, resolved, callbacks, position);
     const microBatch = microBatchLimit(graph, resolved.config.opt.batchSize, backend.name);
     if (microBatch < resolved.config.opt.batchSize) learner.microBatch = microBatch;
     const backendRecord = {
       name: backend.name,
       device: backend.device,
       ...(backend.adapter ? { adapter: backend.adapter } : {}),
-      ...(chosen.page ? { runsIn: `Chromium's WebGPU (GPU trainer page; self-check ${chosen.page.checked === 'now' ? 'passed' : 'passed earlier'})` } : {}),
+      ...(chosen.page
+        ? { runsIn: `Chromium's WebGPU (GPU trainer page; self-check ${chosen.page.checked === 'now' ? 'passed' : 'passed earlier'})` }
+        : {}),
       ...(chosen.fallback ? { fallback: chosen.fallback } : {}),
-      ...(microBatch < resolved.config.opt.batchSize ? { microBatch: { size: microBatch, parts: splitBatch(resolved.config.opt.batchSize, microBatch).length, note: MICRO_BATCH_NOTE } } : {}),
+      ...(microBatch < resolved.config.opt.batchSize
+        ? { microBatch: { size: microBatch, parts: splitBatch(resolved.config.opt.batchSize, microBatch).length, note: MICRO_BATCH_NOTE } }
+        : {}),
     };
     record = await store.update(runId, {
       status: 'running',
@@ -158,7 +185,11 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     record = await store.update(runId, {
       status,
       ...(guard.diverged ? { diverged: guard.diverged, hint: describeDivergence(guard.diverged) } : {}),
-      progress: { epoch: Math.min(learner.position.epoch + 1, resolved.config.opt.epochs), step: learner.position.step, totalSteps: resolved.totalSteps },
+      progress: {
+        epoch: Math.min(learner.position.epoch + 1, resolved.config.opt.epochs),
+        step: learner.position.step,
+        totalSteps: resolved.totalSteps,
+      },
       wallSeconds: wall(),
       ...(status === 'paused' ? {} : { endedAt: new Date().toISOString() }),
     });
@@ -169,18 +200,35 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     }
     if (outcome === 'finished') {
       // The evaluation is a by-product: failing it leaves a finished run finished (`kiln runs eval` retries).
-      const ev = await evaluateRun(home, runId, { checkpoint: 'best', dataset }).catch((err) => void console.error(`kiln: evaluation of run ${runId} failed: ${serializeError(err).message}`));
+      const ev = await evaluateRun(home, runId, { checkpoint: 'best', dataset }).catch(
+        (err) => void console.error(`kiln: evaluation of run ${runId} failed: ${serializeError(err).message}`),
+      );
       // The best checkpoint was picked on the per-epoch sample; its accuracies are now the whole split's, with TTA.
-      if (ev && record.best && ev.epoch === record.best.epoch) record = await store.update(runId, { best: { ...record.best, valAcc: ev.accuracy, ttaAcc: ev.tta ? ev.ttaAccuracy : null } });
+      if (ev && record.best && ev.epoch === record.best.epoch)
+        record = await store.update(runId, { best: { ...record.best, valAcc: ev.accuracy, ttaAcc: ev.tta ? ev.ttaAccuracy : null } });
     }
-    emit({ type: 'done', runId, outcome, valAcc: record.final?.valAcc ?? null, ttaAcc: record.final?.ttaAcc ?? null, seconds: record.wallSeconds });
+    emit({
+      type: 'done',
+      runId,
+      outcome,
+      valAcc: record.final?.valAcc ?? null,
+      ttaAcc: record.final?.ttaAcc ?? null,
+      seconds: record.wallSeconds,
+    });
     model.dispose();
     sgd.dispose();
     return outcome;
   } catch (err) {
     const error = serializeError(err);
     await store.flushMetrics(runId).catch(() => undefined);
-    await store.update(runId, { status: 'failed', error, endedAt: new Date().toISOString(), wallSeconds: record.wallSeconds + (performance.now() - sessionStart) / 1000 }).catch(() => undefined);
+    await store
+      .update(runId, {
+        status: 'failed',
+        error,
+        endedAt: new Date().toISOString(),
+        wallSeconds: record.wallSeconds + (performance.now() - sessionStart) / 1000,
+      })
+      .catch(() => undefined);
     emit({ type: 'error', runId, error });
     throw err;
   } finally {
@@ -220,20 +268,52 @@ async function fastSession(o: {
     backend: { name: o.backendName, device: o.backendDevice },
     startedAt: o.record.startedAt ?? new Date().toISOString(),
   });
-  emit({ type: 'started', runId, backend: { name: o.backendName, device: o.backendDevice }, resumedAtStep: 0, totalSteps: resolved.totalSteps });
+  emit({
+    type: 'started',
+    runId,
+    backend: { name: o.backendName, device: o.backendDevice },
+    resumedAtStep: 0,
+    totalSteps: resolved.totalSteps,
+  });
   try {
-    const fit = await runFastTransfer({ store, home, runId, record, resolved, dataset, model, latest: o.latest, best: o.best, emit, wall, signal: o.signal ?? new AbortController().signal });
+    const fit = await runFastTransfer({
+      store,
+      home,
+      runId,
+      record,
+      resolved,
+      dataset,
+      model,
+      latest: o.latest,
+      best: o.best,
+      emit,
+      wall,
+      signal: o.signal ?? new AbortController().signal,
+    });
     record = fit.record;
     if (fit.outcome === 'finished') {
       if (fit.lastEpoch) {
         const hint = await finishedRunHint(home, dataset, resolved, record.request.opt.epochs !== null, fit.lastEpoch).catch(() => null);
         if (hint) record = await store.update(runId, { hint });
       }
-      await evaluateRun(home, runId, { checkpoint: 'best', dataset, predictions: fit.predictions }).catch((err) => console.error(`kiln: evaluation of run ${runId} failed: ${serializeError(err).message}`));
+      await evaluateRun(home, runId, { checkpoint: 'best', dataset, predictions: fit.predictions }).catch((err) =>
+        console.error(`kiln: evaluation of run ${runId} failed: ${serializeError(err).message}`),
+      );
     } else {
-      record = await store.update(runId, { status: fit.outcome === 'paused' ? 'paused' : 'stopped', wallSeconds: wall(), ...(fit.outcome === 'paused' ? {} : { endedAt: new Date().toISOString() }) });
+      record = await store.update(runId, {
+        status: fit.outcome === 'paused' ? 'paused' : 'stopped',
+        wallSeconds: wall(),
+        ...(fit.outcome === 'paused' ? {} : { endedAt: new Date().toISOString() }),
+      });
     }
-    emit({ type: 'done', runId, outcome: fit.outcome, valAcc: record.final?.valAcc ?? null, ttaAcc: record.final?.ttaAcc ?? null, seconds: record.wallSeconds });
+    emit({
+      type: 'done',
+      runId,
+      outcome: fit.outcome,
+      valAcc: record.final?.valAcc ?? null,
+      ttaAcc: record.final?.ttaAcc ?? null,
+      seconds: record.wallSeconds,
+    });
     return fit.outcome;
   } finally {
     model.dispose();
@@ -241,7 +321,13 @@ async function fastSession(o: {
 }
 
 /** The one-line hint for a finished run whose result is weak for a reason Kiln can name (run-hint.ts). */
-async function finishedRunHint(home: string, dataset: LoadedDataset, resolved: ResolvedRun, epochsGiven: boolean, last: EpochMetrics): Promise<string | null> {
+async function finishedRunHint(
+  home: string,
+  dataset: LoadedDataset,
+  resolved: ResolvedRun,
+  epochsGiven: boolean,
+  last: EpochMetrics,
+): Promise<string | null> {
   const trainPerClass = dataset.classes.map(() => 0);
   const labels = dataset.train.labels.subarray(0, resolved.trainCount);
   for (const l of labels) trainPerClass[l]!++;
@@ -259,4 +345,3 @@ async function finishedRunHint(home: string, dataset: LoadedDataset, resolved: R
     medianShortSide,
   });
 }
-

@@ -11,7 +11,10 @@ export interface TrainerEvents {
 
 /** One running trainer, as its parent sees it. */
 export class TrainerHandle extends EventEmitter<TrainerEvents> {
-  readonly done: Promise<{ outcome: Extract<TrainerMessage, { type: 'done' }>['outcome'] | 'failed' | 'crashed'; message?: TrainerMessage }>;
+  readonly done: Promise<{
+    outcome: Extract<TrainerMessage, { type: 'done' }>['outcome'] | 'failed' | 'crashed';
+    message?: TrainerMessage;
+  }>;
   private readonly proc: ChildEnd<TrainerChannel>;
 
   constructor(

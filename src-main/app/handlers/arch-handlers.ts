@@ -6,7 +6,13 @@ import type { HandlerContext, HandlersOf } from './handler-context.ts';
 export function archHandlers({ archs }: HandlerContext): HandlersOf<'archs'> {
   return {
     'archs.presets': async () =>
-      PRESETS.map((p) => ({ id: p.id, title: p.title, spec: p.spec, recipe: p.recipe, summary: summarize(buildGraph(p.spec, { imageSize: 32, numClasses: 10 })) })),
+      PRESETS.map((p) => ({
+        id: p.id,
+        title: p.title,
+        spec: p.spec,
+        recipe: p.recipe,
+        summary: summarize(buildGraph(p.spec, { imageSize: 32, numClasses: 10 })),
+      })),
     'archs.summarize': async (spec, imageSize, numClasses) => summarize(buildGraph(spec, { imageSize, numClasses })),
     'archs.listCustom': async () => archs.list(),
     'archs.saveCustom': async (name, spec) => {

@@ -13,7 +13,10 @@ import type { HandlerContext, HandlersOf } from './handler-context.ts';
 type ImportChoices = Partial<Pick<ImportFolderOptions, 'name' | 'size' | 'valSplit' | 'seed' | 'fit'>>;
 
 /** importFolder's options from a call's, leaving out what the caller left out (the importer's defaults apply). */
-function importOptions(folder: string, o: { [K in keyof ImportChoices]?: ImportChoices[K] | undefined } & { forBackbone?: string | undefined }): ImportFolderOptions {
+function importOptions(
+  folder: string,
+  o: { [K in keyof ImportChoices]?: ImportChoices[K] | undefined } & { forBackbone?: string | undefined },
+): ImportFolderOptions {
   return {
     folder,
     ...(o.forBackbone !== undefined ? { forBackbone: backboneForImport(o.forBackbone) } : {}),
@@ -31,7 +34,12 @@ function notBuiltIn(id: string, what: string): void {
 
 /** An image as the contract carries it: PNG bytes as base64. */
 function toItem(it: StoredImage): ImageItem {
-  return { index: it.index, label: it.label, png: Buffer.from(it.png).toString('base64'), ...(it.source !== undefined ? { source: it.source } : {}) };
+  return {
+    index: it.index,
+    label: it.label,
+    png: Buffer.from(it.png).toString('base64'),
+    ...(it.source !== undefined ? { source: it.source } : {}),
+  };
 }
 
 export function datasetHandlers({ home, opts, log, datasets, runs, tasks, uploads, importInJob }: HandlerContext): HandlersOf<'datasets'> {
@@ -40,7 +48,10 @@ export function datasetHandlers({ home, opts, log, datasets, runs, tasks, upload
 
   return {
     // Built-in datasets first, described without drawing an image.
-    'datasets.list': async () => [...(await Promise.all(builtInDatasets().map(async (d) => (await d.describe()).manifest))), ...(await datasets.list())],
+    'datasets.list': async () => [
+      ...(await Promise.all(builtInDatasets().map(async (d) => (await d.describe()).manifest))),
+      ...(await datasets.list()),
+    ],
     'datasets.get': async (id) => {
       const { manifest, classCounts, excluded } = await datasetSource(datasets, id).describe();
       return { manifest, classCounts, excluded };
@@ -64,16 +75,25 @@ export function datasetHandlers({ home, opts, log, datasets, runs, tasks, upload
     'datasets.downloadCifar10': async (o) => {
       if (o.url && !/^https?:$/.test(new URL(o.url).protocol)) throw new UsageError(`url ${o.url}: expected an http or https address`);
       // A remote client must not make this machine fetch addresses of its choosing (its errors would map the network).
-      if (opts.remote && o.url !== undefined && o.url !== CIFAR10_URL) throw new UsageError(`url ${o.url}: a remote Kiln downloads CIFAR-10 only from its built-in address`);
+      if (opts.remote && o.url !== undefined && o.url !== CIFAR10_URL)
+        throw new UsageError(`url ${o.url}: a remote Kiln downloads CIFAR-10 only from its built-in address`);
       if (o.file && opts.remote) checkRemoteImportFolder(o.file, opts.remote);
       const file = o.file ? checkTarballFile(o.file, home) : undefined;
-      return tasks.start('download', (onProgress, signal) =>
-        downloadCifar10(
-          datasets,
-          { ...(o.url ? { url: o.url } : {}), ...(file ? { file } : {}), ...(o.sha256 ? { sha256: o.sha256.toLowerCase() } : {}), ...(o.md5 ? { md5: o.md5.toLowerCase() } : {}), ...(opts.proxyFor ? { proxyFor: opts.proxyFor } : {}) },
-          onProgress,
-          signal,
-        ),
+      return tasks.start(
+        'download',
+        (onProgress, signal) =>
+          downloadCifar10(
+            datasets,
+            {
+              ...(o.url ? { url: o.url } : {}),
+              ...(file ? { file } : {}),
+              ...(o.sha256 ? { sha256: o.sha256.toLowerCase() } : {}),
+              ...(o.md5 ? { md5: o.md5.toLowerCase() } : {}),
+              ...(opts.proxyFor ? { proxyFor: opts.proxyFor } : {}),
+            },
+            onProgress,
+            signal,
+          ),
         // One download per dataset id: a second caller (another tab, a double click) joins the first.
         'dataset:cifar10',
       );
@@ -94,18 +114,24 @@ export function datasetHandlers({ home, opts, log, datasets, runs, tasks, upload
       if (name?.trim()) await datasets.assertNameFree(name);
       return uploads.begin(files, bytes);
     },
-    'datasets.uploadChunk': async (uploadId, relPath, offset, base64) => uploads.write(uploadId, relPath, offset, Buffer.from(base64, 'base64')),
+    'datasets.uploadChunk': async (uploadId, relPath, offset, base64) =>
+      uploads.write(uploadId, relPath, offset, Buffer.from(base64, 'base64')),
     'datasets.importUpload': async (uploadId, o) => {
       const up = await uploads.finish(uploadId);
       const name = o.name?.trim() || up.name;
-      if (name) await datasets.assertNameFree(name).catch(async (err: unknown) => {
-        await uploads.remove(uploadId);
-        throw err;
-      });
+      if (name)
+        await datasets.assertNameFree(name).catch(async (err: unknown) => {
+          await uploads.remove(uploadId);
+          throw err;
+        });
       log.info(`upload ${uploadId}: ${up.files} files, ${up.bytes} bytes received`);
       // The same import as a local folder; the uploaded copy goes once the import is over, however it ends.
       return tasks.start('import', (onProgress, signal) =>
-        importInJob({ ...importOptions(up.folder, { ...o, name: o.name ?? up.name ?? undefined }), uploadedAs: up.name ?? name ?? 'upload' }, onProgress, signal).finally(() => uploads.remove(uploadId)),
+        importInJob(
+          { ...importOptions(up.folder, { ...o, name: o.name ?? up.name ?? undefined }), uploadedAs: up.name ?? name ?? 'upload' },
+          onProgress,
+          signal,
+        ).finally(() => uploads.remove(uploadId)),
       );
     },
     'datasets.uploadCancel': async (uploadId) => uploads.remove(uploadId),

@@ -19,7 +19,8 @@ export function runHandlers({ home, opts, log, datasets, runs, jobs }: HandlerCo
     },
     'runs.get': async (id) => runs.store.get(id),
     'runs.metrics': async (id) => runs.store.readMetrics(id),
-    'runs.start': async (config, name) => runs.start(config, name).catch((err: unknown) => Promise.reject(asArgumentError('runs.start', err))),
+    'runs.start': async (config, name) =>
+      runs.start(config, name).catch((err: unknown) => Promise.reject(asArgumentError('runs.start', err))),
     'runs.pause': async (id) => runs.pause(id),
     'runs.resume': async (id) => {
       await assertRunDataset(datasets, await runs.store.get(id), 'resuming it');
@@ -39,7 +40,9 @@ export function runHandlers({ home, opts, log, datasets, runs, jobs }: HandlerCo
     'runs.rename': async (id, name) => runs.store.rename(id, name),
     'runs.annotate': async (id, a) => runs.store.annotate(id, a),
     'runs.compare': async (ids) => {
-      const inputs = await Promise.all(ids.map(async (id) => ({ record: await runs.store.get(id), metrics: await runs.store.readMetrics(id) })));
+      const inputs = await Promise.all(
+        ids.map(async (id) => ({ record: await runs.store.get(id), metrics: await runs.store.readMetrics(id) })),
+      );
       return compareRuns(inputs);
     },
     'runs.evaluate': async (id) => {

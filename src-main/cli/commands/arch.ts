@@ -25,7 +25,14 @@ export async function run(argv: string[]): Promise<number> {
   if (sub === 'list') {
     const rows = PRESETS.map((p) => {
       const s = summarize(buildGraph(p.spec, { imageSize: 32, numClasses: 10 }));
-      return { id: p.id, title: p.title, spec: p.spec, trainableParams: s.trainableParams, flopsPerImage: s.flopsPerImage, recipe: p.recipe };
+      return {
+        id: p.id,
+        title: p.title,
+        spec: p.spec,
+        trainableParams: s.trainableParams,
+        flopsPerImage: s.flopsPerImage,
+        recipe: p.recipe,
+      };
     });
     if (v.json) console.log(JSON.stringify(rows, null, 2));
     else {

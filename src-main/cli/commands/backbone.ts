@@ -45,7 +45,10 @@ export async function run(argv: string[]): Promise<number> {
 const common = { home: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
 
 function expect(got: string[], names: string[]): string[] {
-  if (got.length !== names.length) throw new UsageError(`expected ${names.map((n) => `<${n}>`).join(' ')}, got ${got.length === 0 ? 'none' : got.map((g) => `"${g}"`).join(' ')}`);
+  if (got.length !== names.length)
+    throw new UsageError(
+      `expected ${names.map((n) => `<${n}>`).join(' ')}, got ${got.length === 0 ? 'none' : got.map((g) => `"${g}"`).join(' ')}`,
+    );
   return got;
 }
 
@@ -69,21 +72,44 @@ async function list(argv: string[]): Promise<number> {
     return 0;
   }
   const state = (c: (typeof all)[number]['cached']) => (!c ? 'not stored' : c.verified ? 'stored' : 'stored (unverified)');
-  console.log(formatTable(['NAME', 'WEIGHTS', 'SIZE', 'INPUT', 'SOURCE', 'LICENCE'], all.map((b) => [b.name, state(b.cached), formatBytes(b.cached?.bytes ?? b.approxBytes), `${b.inputSize} px`, `${b.repo}@${b.revision.slice(0, 7)}`, b.licence])));
+  console.log(
+    formatTable(
+      ['NAME', 'WEIGHTS', 'SIZE', 'INPUT', 'SOURCE', 'LICENCE'],
+      all.map((b) => [
+        b.name,
+        state(b.cached),
+        formatBytes(b.cached?.bytes ?? b.approxBytes),
+        `${b.inputSize} px`,
+        `${b.repo}@${b.revision.slice(0, 7)}`,
+        b.licence,
+      ]),
+    ),
+  );
   console.log(`\nWeights live in ${store.root}. ${LICENCE_NOTE}`);
   return 0;
 }
 
 async function get(argv: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(argv, { ...common, yes: { type: 'boolean', short: 'y' }, url: { type: 'string' }, sha256: { type: 'string' } });
+  const { values, positionals } = parseFlags(argv, {
+    ...common,
+    yes: { type: 'boolean', short: 'y' },
+    url: { type: 'string' },
+    sha256: { type: 'string' },
+  });
   if (values.help) return (console.log(USAGE), 0);
   const [name] = expect(positionals, ['name']);
   const backbone = named(name);
   const store = new BackboneStore(resolveHome(values.home));
   let accept = Boolean(values.yes);
   const stored = await store.record(name);
-  if (!accept && !(stored?.verified && stored.sha256 === (values.sha256 ?? backbone.weights.sha256).toLowerCase()) && !(await store.licenceAccepted())) {
-    console.error(`${backbone.title}: ${backbone.weights.repo} at ${backbone.weights.revision.slice(0, 7)}, about ${formatBytes(backbone.weights.approxBytes)}.\n\n${LICENCE_NOTE}\n`);
+  if (
+    !accept &&
+    !(stored?.verified && stored.sha256 === (values.sha256 ?? backbone.weights.sha256).toLowerCase()) &&
+    !(await store.licenceAccepted())
+  ) {
+    console.error(
+      `${backbone.title}: ${backbone.weights.repo} at ${backbone.weights.revision.slice(0, 7)}, about ${formatBytes(backbone.weights.approxBytes)}.\n\n${LICENCE_NOTE}\n`,
+    );
     accept = await confirm('Download the weights and accept this note? [y/N] ');
     if (!accept) {
       console.error('kiln: nothing downloaded (the licence note was not accepted; --yes accepts it)');
@@ -92,18 +118,30 @@ async function get(argv: string[]): Promise<number> {
   }
   return cancellableJob(async (bar, signal) => {
     const s = await store
-      .download(name, { acceptLicence: accept, onProgress: (e) => bar.download(e), signal, ...(values.url ? { url: values.url } : {}), ...(values.sha256 ? { sha256: values.sha256 } : {}) })
+      .download(name, {
+        acceptLicence: accept,
+        onProgress: (e) => bar.download(e),
+        signal,
+        ...(values.url ? { url: values.url } : {}),
+        ...(values.sha256 ? { sha256: values.sha256 } : {}),
+      })
       .catch((err: Error) => {
         // Offline or air-gapped: say how to install a copy fetched elsewhere.
-        if (/^cannot (reach|download from) /.test(err.message)) err.message += `; on a machine without access, copy ${backbone.weights.url} over and run \`kiln backbone add ${name} FILE\``;
+        if (/^cannot (reach|download from) /.test(err.message))
+          err.message += `; on a machine without access, copy ${backbone.weights.url} over and run \`kiln backbone add ${name} FILE\``;
         throw err;
       });
     bar.clear();
     if (values.json) console.log(JSON.stringify(s));
-    else if (s.alreadyStored) console.log(`${name}: already stored (${formatBytes(s.bytes)}, sha256 ${s.record.sha256.slice(0, 12)}…) in ${store.weightsFile(name)}`);
+    else if (s.alreadyStored)
+      console.log(
+        `${name}: already stored (${formatBytes(s.bytes)}, sha256 ${s.record.sha256.slice(0, 12)}…) in ${store.weightsFile(name)}`,
+      );
     else {
       const resumed = s.resumedFrom > 0 || s.retries > 0 ? `, resumed ${s.retries + (s.resumedFrom > 0 ? 1 : 0)} time(s)` : '';
-      console.log(`Downloaded ${name}: ${formatBytes(s.bytes)} in ${s.seconds.toFixed(1)} s${resumed}; sha256 ok. Stored in ${store.weightsFile(name)}.`);
+      console.log(
+        `Downloaded ${name}: ${formatBytes(s.bytes)} in ${s.seconds.toFixed(1)} s${resumed}; sha256 ok. Stored in ${store.weightsFile(name)}.`,
+      );
     }
     return 0;
   });

@@ -59,13 +59,29 @@ function runJson(cmd: string, args: string[]): Promise<{ ok: true; value: Record
 }
 
 async function benchAll(opts: { backends: string[]; archs: string[]; torch: boolean; batch: number }): Promise<number> {
-  const torchAvailable = opts.torch && fs.existsSync(PYTHON) && (await runJson(PYTHON, ['-c', 'import torch, json; print(json.dumps({"v": torch.__version__}))'])).ok;
+  const torchAvailable =
+    opts.torch &&
+    fs.existsSync(PYTHON) &&
+    (await runJson(PYTHON, ['-c', 'import torch, json; print(json.dumps({"v": torch.__version__}))'])).ok;
   console.log(`kiln bench: batch ${opts.batch}, ${new Date().toISOString()}`);
   if (!torchAvailable) console.log('PyTorch reference: unavailable (apt-get install python3-torch, run with /usr/bin/python3)');
-  const header = ['arch', 'backend', 'train img/s', 'infer img/s', 'torch train', 'torch infer', 'train ratio', 'GFLOP/s', 'peak', 'of peak'];
+  const header = [
+    'arch',
+    'backend',
+    'train img/s',
+    'infer img/s',
+    'torch train',
+    'torch infer',
+    'train ratio',
+    'GFLOP/s',
+    'peak',
+    'of peak',
+  ];
   console.log(header.map((h, i) => (i < 2 ? h.padEnd(11) : h.padStart(12))).join(''));
   for (const arch of opts.archs) {
-    const torch = torchAvailable ? await runJson(PYTHON, [TORCH_SCRIPT, 'throughput', '--arch', arch, '--batch', String(opts.batch), '--threads', '2']) : null;
+    const torch = torchAvailable
+      ? await runJson(PYTHON, [TORCH_SCRIPT, 'throughput', '--arch', arch, '--batch', String(opts.batch), '--threads', '2'])
+      : null;
     const tTrain = torch?.ok ? Number(torch.value.trainImagesPerSec) : NaN;
     const tInfer = torch?.ok ? Number(torch.value.inferImagesPerSec) : NaN;
     for (const backend of opts.backends) {
@@ -73,13 +89,27 @@ async function benchAll(opts: { backends: string[]; archs: string[]; torch: bool
         console.log(`${arch.padEnd(11)}${backend.padEnd(11)}  skipped: the cpu backend would take far too long on this net`);
         continue;
       }
-      const r = await runJson(process.execPath, [BIN, 'bench', '--arch', arch, '--backend', backend, '--batch', String(opts.batch), '--json']);
+      const r = await runJson(process.execPath, [
+        BIN,
+        'bench',
+        '--arch',
+        arch,
+        '--backend',
+        backend,
+        '--batch',
+        String(opts.batch),
+        '--json',
+      ]);
       const cells = r.ok
         ? [Number(r.value.trainImagesPerSec), Number(r.value.inferImagesPerSec), tTrain, tInfer, Number(r.value.trainImagesPerSec) / tTrain]
         : null;
       const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '--').padStart(12);
-      const gflops = r.ok ? [fmt(Number(r.value.trainGflops)), fmt(Number(r.value.peakGflops)), fmt(100 * Number(r.value.shareOfPeak), 0) + '%'].join('') : '';
-      const row = cells ? [fmt(cells[0]!), fmt(cells[1]!), fmt(tTrain), fmt(tInfer), fmt(cells[4]!, 3)].join('') + gflops : `  unavailable: ${r.ok ? '' : r.error}`;
+      const gflops = r.ok
+        ? [fmt(Number(r.value.trainGflops)), fmt(Number(r.value.peakGflops)), fmt(100 * Number(r.value.shareOfPeak), 0) + '%'].join('')
+        : '';
+      const row = cells
+        ? [fmt(cells[0]!), fmt(cells[1]!), fmt(tTrain), fmt(tInfer), fmt(cells[4]!, 3)].join('') + gflops
+        : `  unavailable: ${r.ok ? '' : r.error}`;
       console.log(`${arch.padEnd(11)}${(r.ok ? String(r.value.backend) : backend).padEnd(11)}${row}`);
     }
   }
@@ -112,10 +142,15 @@ export async function run(argv: string[]): Promise<number> {
   if (v.all) {
     const backends = v.backends?.split(',') ?? CONCRETE_BACKEND_NAMES;
     for (const b of backends) {
-      if (!CONCRETE_BACKEND_NAMES.includes(b as ConcreteBackendName)) throw new UsageError(`--backends: unknown backend "${b}"; expected some of ${CONCRETE_BACKEND_NAMES.join(', ')}`);
+      if (!CONCRETE_BACKEND_NAMES.includes(b as ConcreteBackendName))
+        throw new UsageError(`--backends: unknown backend "${b}"; expected some of ${CONCRETE_BACKEND_NAMES.join(', ')}`);
     }
     // The ImageNet backbones are benchmarked at their own sizes, not in the CIFAR-sized --all sweep.
-    const archs = v.archs?.split(',') ?? PRESETS.filter((p) => !p.imagenet).map((p) => p.id).reverse();
+    const archs =
+      v.archs?.split(',') ??
+      PRESETS.filter((p) => !p.imagenet)
+        .map((p) => p.id)
+        .reverse();
     return benchAll({ backends, archs, torch: !v['no-torch'], batch });
   }
   if (!v.arch) throw new UsageError('bench: --arch is required (or --all)');
@@ -159,6 +194,8 @@ function printProfile(costs: KernelCost[]): void {
   const total = costs.reduce((a, c) => a + c.ms, 0);
   console.log(`kernel profile of one training step (${total.toFixed(0)} ms in kernels):`);
   for (const c of costs.slice(0, 16)) {
-    console.log(`  ${c.kernel.padEnd(24)}${c.ms.toFixed(0).padStart(8)} ms${((100 * c.ms) / total).toFixed(1).padStart(7)}%${String(c.calls).padStart(6)} calls`);
+    console.log(
+      `  ${c.kernel.padEnd(24)}${c.ms.toFixed(0).padStart(8)} ms${((100 * c.ms) / total).toFixed(1).padStart(7)}%${String(c.calls).padStart(6)} calls`,
+    );
   }
 }

@@ -61,13 +61,17 @@ export async function run(argv: string[]): Promise<number> {
     case 'rename':
       return rename(rest);
     default:
-      throw new UsageError(`unknown dataset command "${sub}"; expected one of: download, import, list, show, rm, rename${didYouMean(sub, ['download', 'import', 'list', 'show', 'rm', 'rename'])}`);
+      throw new UsageError(
+        `unknown dataset command "${sub}"; expected one of: download, import, list, show, rm, rename${didYouMean(sub, ['download', 'import', 'list', 'show', 'rm', 'rename'])}`,
+      );
   }
 }
 
 function positionals(got: string[], names: string[]): string[] {
   if (got.length !== names.length) {
-    throw new UsageError(`expected ${names.map((n) => `<${n}>`).join(' ') || 'no arguments'}, got ${got.length === 0 ? 'none' : got.map((g) => `"${g}"`).join(' ')}`);
+    throw new UsageError(
+      `expected ${names.map((n) => `<${n}>`).join(' ') || 'no arguments'}, got ${got.length === 0 ? 'none' : got.map((g) => `"${g}"`).join(' ')}`,
+    );
   }
   return got;
 }
@@ -87,15 +91,38 @@ async function download(argv: string[]): Promise<number> {
   }
   const store = new DatasetStore(resolveHome(values.home));
   return cancellableJob(async (bar, signal) => {
-    const s = await downloadCifar10(store, { url: values.url, file: values.file, sha256: values.sha256, md5: values.md5 }, (e) => bar.download(e), signal);
+    const s = await downloadCifar10(
+      store,
+      { url: values.url, file: values.file, sha256: values.sha256, md5: values.md5 },
+      (e) => bar.download(e),
+      signal,
+    );
     bar.clear();
     if (values.json) {
-      console.log(JSON.stringify({ id: s.id, name: s.name, imageSize: s.imageSize, classes: s.classes, train: s.train, val: s.val, bytes: s.bytes, resumedFrom: s.resumedFrom, retries: s.retries, checksum: s.checksum, warnings: s.warnings }));
+      console.log(
+        JSON.stringify({
+          id: s.id,
+          name: s.name,
+          imageSize: s.imageSize,
+          classes: s.classes,
+          train: s.train,
+          val: s.val,
+          bytes: s.bytes,
+          resumedFrom: s.resumedFrom,
+          retries: s.retries,
+          checksum: s.checksum,
+          warnings: s.warnings,
+        }),
+      );
     } else {
       for (const w of s.warnings) console.error(`warning: ${w}`);
       const resumed = s.resumedFrom > 0 || s.retries > 0 ? `, resumed ${s.retries + (s.resumedFrom > 0 ? 1 : 0)} time(s)` : '';
-      console.log(`${values.file ? 'Read' : 'Downloaded'} ${s.name} as "${s.id}": ${s.classes.length} classes, ${formatInt(s.train)} training and ${formatInt(s.val)} validation (test) images at ${s.imageSize}×${s.imageSize}.`);
-      console.log(`${formatBytes(s.bytes)} in ${s.seconds.toFixed(1)} s${resumed}; checksum ${s.checksum ? `${s.checksum.algorithm} ok` : 'not checked'}.`);
+      console.log(
+        `${values.file ? 'Read' : 'Downloaded'} ${s.name} as "${s.id}": ${s.classes.length} classes, ${formatInt(s.train)} training and ${formatInt(s.val)} validation (test) images at ${s.imageSize}×${s.imageSize}.`,
+      );
+      console.log(
+        `${formatBytes(s.bytes)} in ${s.seconds.toFixed(1)} s${resumed}; checksum ${s.checksum ? `${s.checksum.algorithm} ok` : 'not checked'}.`,
+      );
     }
     return 0;
   });
@@ -131,7 +158,8 @@ async function importCmd(argv: string[]): Promise<number> {
         // Said before decoding starts, so a wrong guess can be stopped (Ctrl-C) and rerun with --size.
         if (e.phase === 'scan' && e.imageSize !== undefined && !values.json) {
           bar.clear();
-          const from = e.medianShortSide != null ? `the images' median short side is ${e.medianShortSide} px` : 'no image header could be read';
+          const from =
+            e.medianShortSide != null ? `the images' median short side is ${e.medianShortSide} px` : 'no image header could be read';
           console.error(
             e.sizeChosen === 'auto'
               ? `Image size ${e.imageSize}×${e.imageSize}: ${e.imageSize === PHOTO_IMAGE_SIZE ? 'photos' : 'small images'} (${from}); change it with --size N.`
@@ -148,7 +176,19 @@ async function importCmd(argv: string[]): Promise<number> {
     bar.clear();
     if (values.json) {
       console.log(
-        JSON.stringify({ id: s.id, name: s.name, imageSize: s.imageSize, sizeChosen: s.sizeChosen, bytes: s.bytes, medianShortSide: s.medianShortSide, classes: s.classes, train: s.train, val: s.val, skipped: s.skipped, warnings: s.warnings }),
+        JSON.stringify({
+          id: s.id,
+          name: s.name,
+          imageSize: s.imageSize,
+          sizeChosen: s.sizeChosen,
+          bytes: s.bytes,
+          medianShortSide: s.medianShortSide,
+          classes: s.classes,
+          train: s.train,
+          val: s.val,
+          skipped: s.skipped,
+          warnings: s.warnings,
+        }),
       );
       return 0;
     }
@@ -158,9 +198,13 @@ async function importCmd(argv: string[]): Promise<number> {
       for (const k of s.skipped.slice(0, 20)) console.error(`  ${k.path}: ${k.reason}`);
       if (s.skipped.length > 20) console.error(`  … and ${s.skipped.length - 20} more (use --json for all)`);
     }
-    console.log(`Imported "${s.name}" as "${s.id}": ${s.classes.length} classes, ${formatInt(s.train)} training and ${formatInt(s.val)} validation images at ${s.imageSize}×${s.imageSize} (${s.layout}).`);
+    console.log(
+      `Imported "${s.name}" as "${s.id}": ${s.classes.length} classes, ${formatInt(s.train)} training and ${formatInt(s.val)} validation images at ${s.imageSize}×${s.imageSize} (${s.layout}).`,
+    );
     const total = s.train + s.val + s.skipped.length;
-    console.log(`Decoded ${formatInt(total)} files in ${s.seconds.toFixed(1)} s (${s.imagesPerSecond.toFixed(0)} images/s); the images take ${formatBytes(s.bytes)} on disk, and as much in memory while a run trains.`);
+    console.log(
+      `Decoded ${formatInt(total)} files in ${s.seconds.toFixed(1)} s (${s.imagesPerSecond.toFixed(0)} images/s); the images take ${formatBytes(s.bytes)} on disk, and as much in memory while a run trains.`,
+    );
     return 0;
   });
 }
@@ -179,10 +223,19 @@ async function list(argv: string[]): Promise<number> {
   const rows = [
     ['ID', 'NAME', 'SIZE', 'CLASSES', 'TRAIN', 'VAL', 'CREATED'],
     ...[...RESERVED_IDS].map((id) => [id, '(built-in, generated on the fly)', '', '', '', '', '']),
-    ...all.map((m) => [m.id, m.name, `${m.imageSize}×${m.imageSize}`, String(m.classes.length), formatInt(m.counts.train), formatInt(m.counts.val), m.createdAt.slice(0, 16).replace('T', ' ')]),
+    ...all.map((m) => [
+      m.id,
+      m.name,
+      `${m.imageSize}×${m.imageSize}`,
+      String(m.classes.length),
+      formatInt(m.counts.train),
+      formatInt(m.counts.val),
+      m.createdAt.slice(0, 16).replace('T', ' '),
+    ]),
   ];
   console.log(table(rows));
-  if (all.length === 0) console.log(`\nNo datasets in ${store.root} yet: try \`kiln dataset download cifar10\` or \`kiln dataset import <folder>\`.`);
+  if (all.length === 0)
+    console.log(`\nNo datasets in ${store.root} yet: try \`kiln dataset download cifar10\` or \`kiln dataset import <folder>\`.`);
   return 0;
 }
 
@@ -196,7 +249,10 @@ async function show(argv: string[]): Promise<number> {
     console.log(JSON.stringify(m));
     return 0;
   }
-  const src = m.source.kind === 'cifar10' ? `download ${m.source.url}` : `folder ${m.source.path} (${m.source.layout}${m.source.valSplit !== null ? `, val-split ${m.source.valSplit}, seed ${m.source.seed}` : ''}, ${m.source.fit})`;
+  const src =
+    m.source.kind === 'cifar10'
+      ? `download ${m.source.url}`
+      : `folder ${m.source.path} (${m.source.layout}${m.source.valSplit !== null ? `, val-split ${m.source.valSplit}, seed ${m.source.seed}` : ''}, ${m.source.fit})`;
   console.log(`${m.name} (${m.id})`);
   console.log(`  source:  ${src}`);
   console.log(`  images:  ${formatInt(m.counts.train)} train, ${formatInt(m.counts.val)} val, ${m.imageSize}×${m.imageSize} RGB`);
@@ -204,7 +260,9 @@ async function show(argv: string[]): Promise<number> {
   console.log(`  std:     ${m.std.map((v) => v.toFixed(4)).join(', ')}`);
   console.log(`  created: ${m.createdAt}`);
   console.log('');
-  console.log(table([['CLASS', 'TRAIN', 'VAL'], ...m.classes.map((c, i) => [c, formatInt(m.classCounts.train[i]), formatInt(m.classCounts.val[i])])]));
+  console.log(
+    table([['CLASS', 'TRAIN', 'VAL'], ...m.classes.map((c, i) => [c, formatInt(m.classCounts.train[i]), formatInt(m.classCounts.val[i])])]),
+  );
   return 0;
 }
 
@@ -236,5 +294,12 @@ async function rename(argv: string[]): Promise<number> {
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_c, i) => Math.max(...rows.map((r) => [...(r[i] ?? '')].length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i] - [...c].length))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i] - [...c].length)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

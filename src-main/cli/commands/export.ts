@@ -39,7 +39,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (positionals.length === 1 && v.out === undefined) throw new UsageError('export: expected --out <dir> (the folder to write)');
   if (positionals.length !== (v.out === undefined ? 2 : 1)) {
-    throw new UsageError(`export: expected <run-id> --out <dir>, got ${positionals.length} argument(s)${v.out !== undefined ? ' and --out' : ''}`);
+    throw new UsageError(
+      `export: expected <run-id> --out <dir>, got ${positionals.length} argument(s)${v.out !== undefined ? ' and --out' : ''}`,
+    );
   }
   const backend = backendFlag(v.backend);
   const format = choiceFlag('format', v.format, EXPORT_FORMATS) ?? 'tfjs';
@@ -58,7 +60,9 @@ export async function run(argv: string[]): Promise<number> {
     console.log(
       `Exported run ${id} (${k.checkpoint} checkpoint, epoch ${k.epoch}, val acc ${formatPercent(k.valAcc)}) to ${result.dir}\n` +
         `  ${result.files.map((f) => f.slice(result.dir.length + 1)).join(', ')}; predict with: kiln predict ${dir} <image or folder>` +
-        (k.onnx ? `\n  input "${k.onnx.input}" ${k.onnx.layout === 'nchw' ? `[batch, 3, ${k.imageSize}, ${k.imageSize}]` : `[batch, ${k.imageSize}, ${k.imageSize}, 3]`} RGB in 0..1, output "${k.onnx.output}" [batch, ${k.classes.length}]` : ''),
+        (k.onnx
+          ? `\n  input "${k.onnx.input}" ${k.onnx.layout === 'nchw' ? `[batch, 3, ${k.imageSize}, ${k.imageSize}]` : `[batch, ${k.imageSize}, ${k.imageSize}, 3]`} RGB in 0..1, output "${k.onnx.output}" [batch, ${k.classes.length}]`
+          : ''),
     );
   }
   return 0;

@@ -18,7 +18,12 @@ the run you mean to start, or --for-batch N to have the suggestion scaled (linea
 
 export async function run(argv: string[]): Promise<number> {
   // Peel off this command's own flags; the rest are `kiln train`'s.
-  const own = { 'start-lr': { type: 'string' }, 'end-lr': { type: 'string' }, steps: { type: 'string' }, 'for-batch': { type: 'string' } } as const;
+  const own = {
+    'start-lr': { type: 'string' },
+    'end-lr': { type: 'string' },
+    steps: { type: 'string' },
+    'for-batch': { type: 'string' },
+  } as const;
   const mine: string[] = [];
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -44,7 +49,10 @@ export async function run(argv: string[]): Promise<number> {
   const dataset = await loadCurrentDataset(home, await resolveDatasetId(home, config.data.dataset));
   const backend = await loadBackend(config.backend);
   const batch = lrFindBatchSize(dataset, config);
-  if (!json) console.error(`lr-find on ${backend.name} (${backend.device}): ${opts.steps} steps at batch ${batch} (kiln train's batch with these options), lr ${opts.startLr} to ${opts.endLr}`);
+  if (!json)
+    console.error(
+      `lr-find on ${backend.name} (${backend.device}): ${opts.steps} steps at batch ${batch} (kiln train's batch with these options), lr ${opts.startLr} to ${opts.endLr}`,
+    );
   const eta = new StepEta(opts.steps);
   let told = false;
   const result = await lrFind(dataset, config, {
@@ -53,14 +61,23 @@ export async function run(argv: string[]): Promise<number> {
       const left = eta.tick(p.step);
       if (json) return;
       if (process.stderr.isTTY) {
-        process.stderr.write(`\rstep ${p.step}/${opts.steps} lr ${p.lr.toExponential(2)} loss ${p.smoothedLoss.toFixed(3)}${left === null ? '' : `  ETA ${formatDuration(left)}`}   `);
+        process.stderr.write(
+          `\rstep ${p.step}/${opts.steps} lr ${p.lr.toExponential(2)} loss ${p.smoothedLoss.toFixed(3)}${left === null ? '' : `  ETA ${formatDuration(left)}`}   `,
+        );
       } else if (left !== null && !told) {
         told = true;
         console.error(`lr-find: about ${formatDuration(left)} left (at most ${opts.steps} steps)`);
       }
     },
   });
-  const scaled = forBatch === undefined ? null : { batchSize: forBatch, suggestedLr: scaleLr(result.suggestedLr, result.batchSize, forBatch), minLossLr: scaleLr(result.minLossLr, result.batchSize, forBatch) };
+  const scaled =
+    forBatch === undefined
+      ? null
+      : {
+          batchSize: forBatch,
+          suggestedLr: scaleLr(result.suggestedLr, result.batchSize, forBatch),
+          minLossLr: scaleLr(result.minLossLr, result.batchSize, forBatch),
+        };
   if (json) {
     console.log(JSON.stringify({ ...result, ...(scaled ? { scaled } : {}), backend: backend.name }));
     return 0;
@@ -70,8 +87,13 @@ export async function run(argv: string[]): Promise<number> {
     console.log(`lr ${p.lr.toExponential(2).padStart(9)}  loss ${p.smoothedLoss.toFixed(4)}`);
   }
   const fmt = (lr: number | null) => lr?.toExponential(2) ?? 'none';
-  console.log(`suggested lr-max at batch ${result.batchSize}: ${fmt(result.suggestedLr)} (steepest descent); min-loss/10: ${fmt(result.minLossLr)}`);
-  if (scaled) console.log(`for batch ${scaled.batchSize} (scaled linearly): lr-max ${fmt(scaled.suggestedLr)}; min-loss/10: ${fmt(scaled.minLossLr)}`);
+  console.log(
+    `suggested lr-max at batch ${result.batchSize}: ${fmt(result.suggestedLr)} (steepest descent); min-loss/10: ${fmt(result.minLossLr)}`,
+  );
+  if (scaled)
+    console.log(
+      `for batch ${scaled.batchSize} (scaled linearly): lr-max ${fmt(scaled.suggestedLr)}; min-loss/10: ${fmt(scaled.minLossLr)}`,
+    );
   else console.log(`(for a run at another batch size, scale linearly: --for-batch N does it)`);
   return 0;
 }

@@ -35,7 +35,10 @@ export async function run(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  if (positionals.length < 2) throw new UsageError(`predict: expected <export-dir|model.onnx|run-id|imagenet:NAME> <image or folder>…, got ${positionals.length} argument(s)`);
+  if (positionals.length < 2)
+    throw new UsageError(
+      `predict: expected <export-dir|model.onnx|run-id|imagenet:NAME> <image or folder>…, got ${positionals.length} argument(s)`,
+    );
   const backend = backendFlag(v.backend);
   const [target, ...inputs] = positionals as [string, ...string[]];
   const imagenet = parseBackboneRef(target) !== null;
@@ -49,14 +52,26 @@ export async function run(argv: string[]): Promise<number> {
   });
   try {
     const classes = classifier.kiln.classes;
-    const { predictions: raw, failures } = await classifier.predictFiles(files.map((f) => f.file), top, { logits: imagenet && Boolean(v.json || v.out) });
+    const { predictions: raw, failures } = await classifier.predictFiles(
+      files.map((f) => f.file),
+      top,
+      { logits: imagenet && Boolean(v.json || v.out) },
+    );
     const folderClass = new Map(files.map((f) => [f.file, classFromFolder(f, classes)]));
     const predictions = raw.map((p) => {
       const c = folderClass.get(p.file);
       return c ? { ...p, folderClass: c, correct: classes[p.classIndex] === c } : p;
     });
     const summary = { ...summarizeFilePredictions(predictions, failures.length, classes), seconds: (performance.now() - started) / 1000 };
-    const result = { model: classifier.source, runtime: classifier.runtime, runId: classifier.kiln.runId, ...(classifier.weights ? { weights: classifier.weights } : {}), predictions, summary, failures };
+    const result = {
+      model: classifier.source,
+      runtime: classifier.runtime,
+      runId: classifier.kiln.runId,
+      ...(classifier.weights ? { weights: classifier.weights } : {}),
+      predictions,
+      summary,
+      failures,
+    };
     if (v.out) await writeJsonAtomic(v.out, result);
     if (v.json) {
       console.log(JSON.stringify(result, null, 2));
@@ -68,14 +83,24 @@ export async function run(argv: string[]): Promise<number> {
         console.log(`${p.file.padEnd(width)}  ${p.top.map((t) => `${t.className} ${formatPercent(t.probability, 1)}`).join(', ')}${mark}`);
       }
       for (const f of failures) console.error(`kiln: skipped ${f.file}: ${f.error}`);
-      if (classifier.weights && !classifier.weights.verified) console.error(`note: ${target} ran unverified weights (sha256 ${classifier.weights.sha256}, added with --unverified)`);
+      if (classifier.weights && !classifier.weights.verified)
+        console.error(`note: ${target} ran unverified weights (sha256 ${classifier.weights.sha256}, added with --unverified)`);
       if (files.length > 1) {
         console.log('');
         // ImageNet's 1000 classes: only those predicted.
         const rows = summary.predicted.filter((c) => !imagenet || c.count > 0);
-        console.log(formatTable(['PREDICTED', 'IMAGES'], rows.map((c) => [c.className, String(c.count)]), [false, true]));
-        const acc = summary.accuracy !== null ? `; accuracy ${formatPercent(summary.accuracy)} on the ${summary.labelled} in class folders` : '';
-        console.log(`${summary.images} image(s) in ${summary.seconds.toFixed(1)} s${failures.length ? `, ${failures.length} skipped` : ''}${acc}`);
+        console.log(
+          formatTable(
+            ['PREDICTED', 'IMAGES'],
+            rows.map((c) => [c.className, String(c.count)]),
+            [false, true],
+          ),
+        );
+        const acc =
+          summary.accuracy !== null ? `; accuracy ${formatPercent(summary.accuracy)} on the ${summary.labelled} in class folders` : '';
+        console.log(
+          `${summary.images} image(s) in ${summary.seconds.toFixed(1)} s${failures.length ? `, ${failures.length} skipped` : ''}${acc}`,
+        );
       }
       if (v.out) console.log(`Wrote ${v.out}`);
     }

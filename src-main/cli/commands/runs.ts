@@ -46,7 +46,11 @@ const SUBCOMMANDS: Record<string, RunsSubcommand> = {
   rm: { usage: 'rm <id>', summary: 'delete a run and its files (not while it trains)', run: removeRun },
   rename: { usage: 'rename <id> <name>', summary: 'change the display name of a run', run: renameRun },
   compare: { usage: 'compare <id> <id>…', summary: 'metrics aligned by epoch and step, and config differences', run: compare },
-  resume: { usage: 'resume <id>', summary: 'continue a paused or interrupted run from its last checkpoint (Ctrl-C pauses again)', run: resumeRun },
+  resume: {
+    usage: 'resume <id>',
+    summary: 'continue a paused or interrupted run from its last checkpoint (Ctrl-C pauses again)',
+    run: resumeRun,
+  },
   stop: {
     usage: 'stop <id>',
     summary: 'end a paused or interrupted run for good; a run training here is paused first, then stopped',
@@ -98,7 +102,11 @@ export async function run(argv: string[]): Promise<number> {
   if (!sub) {
     parseFlags(rest, COMMON); // a bad flag is reported as such
     const known = Object.keys(SUBCOMMANDS).join(', ');
-    throw new UsageError(name ? `runs: unknown subcommand "${name}"; expected one of: ${known}${didYouMean(name, Object.keys(SUBCOMMANDS))}` : `runs: expected a subcommand: ${known}`);
+    throw new UsageError(
+      name
+        ? `runs: unknown subcommand "${name}"; expected one of: ${known}${didYouMean(name, Object.keys(SUBCOMMANDS))}`
+        : `runs: expected a subcommand: ${known}`,
+    );
   }
   const { values, positionals } = parseFlags(rest, { ...COMMON, ...sub.options });
   if (values.help) {
@@ -147,11 +155,17 @@ async function listRuns({ store, args: positionals, json }: RunsContext): Promis
     formatDate(r.createdAt),
   ]);
   console.log(
-    formatTable(
-      ['ID', 'NAME', 'STATUS', 'DATASET', 'ARCH', 'BEST VAL', 'BEST TTA', 'DURATION', 'CREATED'],
-      rows,
-      [false, false, false, false, false, true, true, true, false],
-    ),
+    formatTable(['ID', 'NAME', 'STATUS', 'DATASET', 'ARCH', 'BEST VAL', 'BEST TTA', 'DURATION', 'CREATED'], rows, [
+      false,
+      false,
+      false,
+      false,
+      false,
+      true,
+      true,
+      true,
+      false,
+    ]),
   );
   return 0;
 }
@@ -231,7 +245,10 @@ async function unlockRun({ store, args: positionals, json }: RunsContext): Promi
   const record = await store.get(id);
   if (json) printJson({ ...result, status: record.status });
   else if (!result.removed.length) console.log(`Run ${id} was not locked (${record.status})`);
-  else console.log(`Unlocked run ${id} (lock of pid ${result.removed[0]!.pid} on ${result.removed[0]!.hostname} removed); it is ${record.status}`);
+  else
+    console.log(
+      `Unlocked run ${id} (lock of pid ${result.removed[0]!.pid} on ${result.removed[0]!.hostname} removed); it is ${record.status}`,
+    );
   return 0;
 }
 

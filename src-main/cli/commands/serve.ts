@@ -27,7 +27,11 @@ Ctrl-C pauses running runs (checkpoint) and stops the server.`;
 
 function openBrowser(url: string): void {
   const [cmd, args] =
-    process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '', url]] : ['xdg-open', [url]];
+    process.platform === 'darwin'
+      ? ['open', [url]]
+      : process.platform === 'win32'
+        ? ['cmd', ['/c', 'start', '', url]]
+        : ['xdg-open', [url]];
   try {
     const child = spawn(cmd as string, args as string[], { detached: true, stdio: 'ignore' });
     child.on('error', () => console.error(`kiln: could not open a browser; open ${url} yourself`));
@@ -43,10 +47,12 @@ export function remoteWarning(host: string, home: string, dataRoots: string[]): 
     `kiln: WARNING: remote mode, listening on ${host}${isLoopbackHost(host) ? '' : ', not just this machine'}. Anyone who can reach it and has the token can:`,
     '  - start, pause, resume, stop, rename and delete training runs, and read their metrics and images;',
     '  - delete, rename and browse datasets, and upload images to import as new ones;',
-    dataRoots.length ? `  - import image folders from under ${dataRoots.join(', ')};` : '  - import no server folders (no --data-root given);',
+    dataRoots.length
+      ? `  - import image folders from under ${dataRoots.join(', ')};`
+      : '  - import no server folders (no --data-root given);',
     `  - export trained models into ${path.join(home, 'exports')};`,
     '  - make this machine download CIFAR-10 from its built-in address (no other address);',
-    '  - use this machine\'s CPU/GPU, memory and disk for training.',
+    "  - use this machine's CPU/GPU, memory and disk for training.",
     'kiln: the traffic is not encrypted: use it on a trusted network or behind an SSH tunnel.',
   ].join('\n');
 }
@@ -72,8 +78,10 @@ export async function run(argv: string[]): Promise<number> {
   }
   const host = v.host ?? '127.0.0.1';
   const dataRoots = ((v['data-root'] as string[] | undefined) ?? []).map((d) => path.resolve(d));
-  if (dataRoots.length && !v['allow-remote']) throw new UsageError('--data-root: only with --allow-remote (a local Kiln imports any folder you choose)');
-  for (const d of dataRoots) if (!fs.statSync(d, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--data-root ${d}: not a folder`);
+  if (dataRoots.length && !v['allow-remote'])
+    throw new UsageError('--data-root: only with --allow-remote (a local Kiln imports any folder you choose)');
+  for (const d of dataRoots)
+    if (!fs.statSync(d, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--data-root ${d}: not a folder`);
   const port = numberFlag('port', v.port, { int: true, min: 0, max: 65535 }) ?? 0;
   const server = await startKilnServer({
     home: resolveHome(v.home),
@@ -87,7 +95,11 @@ export async function run(argv: string[]): Promise<number> {
   // before the URL is printed) rather than serve a page that says "not built".
   try {
     const built = await ensureRendererBuilt((why) =>
-      console.error(why === 'missing' ? 'kiln: building the app (first serve after install; 10–30 s)…' : 'kiln: the app\'s sources changed; rebuilding it (10–30 s)…'),
+      console.error(
+        why === 'missing'
+          ? 'kiln: building the app (first serve after install; 10–30 s)…'
+          : "kiln: the app's sources changed; rebuilding it (10–30 s)…",
+      ),
     );
     if (built !== null) console.error(`kiln: app built in ${built.toFixed(1)} s`);
   } catch (err) {
@@ -126,7 +138,8 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
-  if (server.services.recovered.length) console.error(`kiln: marked interrupted (resume them in the app): ${server.services.recovered.join(', ')}`);
+  if (server.services.recovered.length)
+    console.error(`kiln: marked interrupted (resume them in the app): ${server.services.recovered.join(', ')}`);
   console.log(`Kiln is serving at ${server.url}`);
   console.log(`Home: ${server.services.runs.home}. Press Ctrl-C to stop.`);
   if (v.open) openBrowser(server.url);

@@ -68,7 +68,12 @@ function wrap(text: string, width: number, indent: string): string {
 export function readArch(value: string): string | ArchSpec {
   if (findPreset(value)) return value;
   if (!value.endsWith('.json') && !fs.existsSync(value)) {
-    throw new UsageError(`--arch: unknown preset "${value}"; expected one of ${PRESETS.map((p) => p.id).join(', ')} or a spec .json file${didYouMean(value, PRESETS.map((p) => p.id))}`);
+    throw new UsageError(
+      `--arch: unknown preset "${value}"; expected one of ${PRESETS.map((p) => p.id).join(', ')} or a spec .json file${didYouMean(
+        value,
+        PRESETS.map((p) => p.id),
+      )}`,
+    );
   }
   let text: string;
   try {
@@ -132,7 +137,9 @@ export function configFromFlags(argv: string[]): { config: RunConfig; home: stri
     },
     // A fine-tune without --arch asks for auto: its source run's architecture (run creation applies the rule).
     net: v.arch !== undefined ? { arch: readArch(v.arch) } : v['init-from'] !== undefined ? { arch: null } : {},
-    ...(v['init-from'] !== undefined ? { initFrom: backboneName(v['init-from']) !== null ? v['init-from'] : validateRunId(v['init-from']) } : {}),
+    ...(v['init-from'] !== undefined
+      ? { initFrom: backboneName(v['init-from']) !== null ? v['init-from'] : validateRunId(v['init-from']) }
+      : {}),
     ...(v.transfer !== undefined ? { transfer: transferFlag(v.transfer, v['init-from']) } : {}),
     aug: {
       ...(v.cutout !== undefined ? { cutout: numberFlag('cutout', v.cutout, { int: true, min: 0, max: 64 }) } : {}),
@@ -143,15 +150,21 @@ export function configFromFlags(argv: string[]): { config: RunConfig; home: stri
       ...(v['batch-size'] !== undefined ? { batchSize: numberFlag('batch-size', v['batch-size'], { int: true, min: 1, max: 8192 }) } : {}),
       ...(v['lr-max'] !== undefined ? { lrMax: numberFlag('lr-max', v['lr-max'], { min: 1e-8, max: 100 }) } : {}),
       ...(v['weight-decay'] !== undefined ? { weightDecay: numberFlag('weight-decay', v['weight-decay'], { min: 0, max: 1 }) } : {}),
-      ...(v['label-smoothing'] !== undefined ? { labelSmoothing: numberFlag('label-smoothing', v['label-smoothing'], { min: 0, max: 0.99 }) } : {}),
+      ...(v['label-smoothing'] !== undefined
+        ? { labelSmoothing: numberFlag('label-smoothing', v['label-smoothing'], { min: 0, max: 0.99 }) }
+        : {}),
       ...(v.schedule !== undefined ? { schedule: v.schedule as 'one-cycle' | 'constant' } : {}),
-      ...(v['freeze-epochs'] !== undefined ? { freezeEpochs: numberFlag('freeze-epochs', v['freeze-epochs'], { int: true, min: 0, max: 10_000 }) } : {}),
+      ...(v['freeze-epochs'] !== undefined
+        ? { freezeEpochs: numberFlag('freeze-epochs', v['freeze-epochs'], { int: true, min: 0, max: 10_000 }) }
+        : {}),
     },
     ...(v.seed !== undefined ? { seed: numberFlag('seed', v.seed, { int: true, min: 0, max: 2 ** 31 - 1 }) } : {}),
     ...(backend !== undefined ? { backend } : {}),
   };
-  if (v['freeze-epochs'] !== undefined && v['init-from'] === undefined) throw new UsageError('--freeze-epochs: only with --init-from <run-id> or imagenet:NAME');
-  if (v.arch !== undefined && backboneName(v['init-from']) !== null) throw new UsageError(`--arch: a run from ${v['init-from']} trains that backbone's architecture; leave --arch out`);
+  if (v['freeze-epochs'] !== undefined && v['init-from'] === undefined)
+    throw new UsageError('--freeze-epochs: only with --init-from <run-id> or imagenet:NAME');
+  if (v.arch !== undefined && backboneName(v['init-from']) !== null)
+    throw new UsageError(`--arch: a run from ${v['init-from']} trains that backbone's architecture; leave --arch out`);
   const config = mergeRunConfig(DEFAULT_RUN_CONFIG, patch);
   return { config, home, json: !!v.json, ...(v.name ? { name: v.name } : {}), help: false };
 }
@@ -175,7 +188,9 @@ export async function run(argv: string[]): Promise<number> {
   if (record.origin && !json) {
     const o = record.origin;
     const frozen = config.opt.freezeEpochs > 0 ? `, body frozen for ${config.opt.freezeEpochs} epoch(s)` : '';
-    console.log(`starting from run ${o.runId} (epoch ${o.epoch}); head ${o.head === 'kept' ? 'kept' : `re-initialised for ${record.dataset.classes.length} classes`}${frozen}`);
+    console.log(
+      `starting from run ${o.runId} (epoch ${o.epoch}); head ${o.head === 'kept' ? 'kept' : `re-initialised for ${record.dataset.classes.length} classes`}${frozen}`,
+    );
   }
   const backbone = record.resolved?.config?.backbone;
   if (backbone && !json) console.log(describeBackboneStart(backbone, record, config.opt.freezeEpochs));

@@ -32,8 +32,12 @@ describe('presets', () => {
       const graph = buildGraph(preset.spec, cifar);
       const sides = new Set(graph.layers.filter((l) => l.outputShape.length === 3).map((l) => l.outputShape[0]));
       // The ImageNet nets stride 32 in all (ResNet: stem 2, max pool 2, then 2 per stage): down to 1 at 32 px.
-      const expected = preset.spec.kind === 'wide-resnet' ? [32, 16, 8] : preset.spec.kind === 'resnet9' ? [32, 16, 8, 4] : [32, 16, 8, 4, 2, 1];
-      expect([...sides].sort((a, b) => b - a), preset.id).toEqual(expected);
+      const expected =
+        preset.spec.kind === 'wide-resnet' ? [32, 16, 8] : preset.spec.kind === 'resnet9' ? [32, 16, 8, 4] : [32, 16, 8, 4, 2, 1];
+      expect(
+        [...sides].sort((a, b) => b - a),
+        preset.id,
+      ).toEqual(expected);
       expect(summarize(graph).flopsPerImage).toBeGreaterThan(0);
     }
   });
@@ -47,9 +51,9 @@ describe('presets', () => {
 
 describe('spec validation', () => {
   it('names the field and the bad value', () => {
-    expect(() => parseArchSpec({ kind: 'wide-resnet', groups: 0, blocksPerGroup: 3, widthFactor: 6, stemChannels: 16, dropout: 0 })).toThrow(
-      /groups/,
-    );
+    expect(() =>
+      parseArchSpec({ kind: 'wide-resnet', groups: 0, blocksPerGroup: 3, widthFactor: 6, stemChannels: 16, dropout: 0 }),
+    ).toThrow(/groups/);
     expect(() => parseArchSpec({ kind: 'resnet9', widths: [1, 2, 3], outputScale: 1 })).toThrow(/widths/);
     expect(() => parseArchSpec({ kind: 'vgg' })).toThrow(/kind/);
   });

@@ -60,7 +60,9 @@ function buildWideResNet(spec: WideResNetSpec, numClasses: number, b: GraphBuild
 
 function buildResNet9(spec: ResNet9Spec, numClasses: number, b: GraphBuilder): string {
   const conv = (prefix: string, input: string, filters: number) =>
-    spec.conv === 'separable' ? b.add({ op: 'sepconv', name: `${prefix}/sepconv`, input, filters, kernel: 3 }) : b.conv(prefix, input, filters);
+    spec.conv === 'separable'
+      ? b.add({ op: 'sepconv', name: `${prefix}/sepconv`, input, filters, kernel: 3 })
+      : b.conv(prefix, input, filters);
   const convBn = (prefix: string, input: string, filters: number) => b.relu(prefix, b.bn(prefix, conv(prefix, input, filters)));
   const residual = (prefix: string, input: string, filters: number) => {
     const h = convBn(`${prefix}/res2`, convBn(`${prefix}/res1`, input, filters), filters);
@@ -85,7 +87,14 @@ function infer(node: GraphNode, shapes: Map<string, Shape>, inputShape: Shape): 
     return s;
   };
   const r = layerOf(node).infer(node, inShape, inputShape);
-  return { name: node.name, op: node.op, outputShape: r.outputShape, params: r.params ?? 0, nonTrainable: r.nonTrainable ?? 0, flops: r.flops ?? 0 };
+  return {
+    name: node.name,
+    op: node.op,
+    outputShape: r.outputShape,
+    params: r.params ?? 0,
+    nonTrainable: r.nonTrainable ?? 0,
+    flops: r.flops ?? 0,
+  };
 }
 
 /** Turn a spec into the graph for images of the given size and class count. */

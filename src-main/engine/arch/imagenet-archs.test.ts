@@ -34,12 +34,21 @@ describe('ImageNet architectures', () => {
       { kind: 'mobilenetv2', widthMultiplier: 0.25, lastChannels: 32, dropout: 0 },
     ];
     // MobileNetV2 is many small ops (its depthwise convs train as k² shifted slices): fewer, smaller steps.
-    for (const [spec, steps, lr] of [[specs[0]!, 8, 0.05], [specs[1]!, 4, 0.02]] as const) {
+    for (const [spec, steps, lr] of [
+      [specs[0]!, 8, 0.05],
+      [specs[1]!, 4, 0.02],
+    ] as const) {
       const model = new Model(buildGraph(spec, { imageSize: 16, numClasses: 2 }), 1);
       const sgd = new Sgd(model.params, { nesterov: true, weightDecay: 5e-4, wdExcludeBnBias: false });
       const rng = new Rng(3, 3);
-      const x = tf.tensor4d(Float32Array.from({ length: 8 * 16 * 16 * 3 }, () => rng.normal()), [8, 16, 16, 3]);
-      const y = tf.tensor1d(Int32Array.from({ length: 8 }, (_, i) => i % 2), 'int32');
+      const x = tf.tensor4d(
+        Float32Array.from({ length: 8 * 16 * 16 * 3 }, () => rng.normal()),
+        [8, 16, 16, 3],
+      );
+      const y = tf.tensor1d(
+        Int32Array.from({ length: 8 }, (_, i) => i % 2),
+        'int32',
+      );
       const losses: number[] = [];
       for (let step = 0; step < steps; step++) {
         const stats = trainStep(model, sgd, x, y, { lr, momentum: 0.9, labelSmoothing: 0, dropoutSeed: step });

@@ -9,9 +9,29 @@ import type { GraphBuilder } from './graph-builder.ts';
  */
 
 /** The published networks (torchvision's resnet18, resnet50, mobilenet_v2). */
-export const RESNET18_SPEC: ResNetSpec = { kind: 'resnet', name: 'resnet18', block: 'basic', blocks: [2, 2, 2, 2], widths: [64, 128, 256, 512], stemChannels: 64 };
-export const RESNET50_SPEC: ResNetSpec = { kind: 'resnet', name: 'resnet50', block: 'bottleneck', blocks: [3, 4, 6, 3], widths: [64, 128, 256, 512], stemChannels: 64 };
-export const MOBILENETV2_SPEC: MobileNetV2Spec = { kind: 'mobilenetv2', name: 'mobilenetv2', widthMultiplier: 1, lastChannels: 1280, dropout: 0.2 };
+export const RESNET18_SPEC: ResNetSpec = {
+  kind: 'resnet',
+  name: 'resnet18',
+  block: 'basic',
+  blocks: [2, 2, 2, 2],
+  widths: [64, 128, 256, 512],
+  stemChannels: 64,
+};
+export const RESNET50_SPEC: ResNetSpec = {
+  kind: 'resnet',
+  name: 'resnet50',
+  block: 'bottleneck',
+  blocks: [3, 4, 6, 3],
+  widths: [64, 128, 256, 512],
+  stemChannels: 64,
+};
+export const MOBILENETV2_SPEC: MobileNetV2Spec = {
+  kind: 'mobilenetv2',
+  name: 'mobilenetv2',
+  widthMultiplier: 1,
+  lastChannels: 1280,
+  dropout: 0.2,
+};
 
 const conv = (b: GraphBuilder, name: string, input: string, filters: number, kernel: number, stride: number) =>
   b.add({ op: 'conv', name, input, filters, kernel, stride, pad: (kernel - 1) >> 1 });
@@ -30,14 +50,29 @@ export function buildResNet(spec: ResNetSpec, numClasses: number, b: GraphBuilde
       const out = width * expansion;
       let h: string;
       if (spec.block === 'basic') {
-        h = b.add({ op: 'relu', name: `${p}/relu1`, input: b.add({ op: 'bn', name: `${p}/bn1`, input: conv(b, `${p}/conv1`, x, width, 3, stride) }) });
+        h = b.add({
+          op: 'relu',
+          name: `${p}/relu1`,
+          input: b.add({ op: 'bn', name: `${p}/bn1`, input: conv(b, `${p}/conv1`, x, width, 3, stride) }),
+        });
         h = b.add({ op: 'bn', name: `${p}/bn2`, input: conv(b, `${p}/conv2`, h, width, 3, 1) });
       } else {
-        h = b.add({ op: 'relu', name: `${p}/relu1`, input: b.add({ op: 'bn', name: `${p}/bn1`, input: conv(b, `${p}/conv1`, x, width, 1, 1) }) });
-        h = b.add({ op: 'relu', name: `${p}/relu2`, input: b.add({ op: 'bn', name: `${p}/bn2`, input: conv(b, `${p}/conv2`, h, width, 3, stride) }) });
+        h = b.add({
+          op: 'relu',
+          name: `${p}/relu1`,
+          input: b.add({ op: 'bn', name: `${p}/bn1`, input: conv(b, `${p}/conv1`, x, width, 1, 1) }),
+        });
+        h = b.add({
+          op: 'relu',
+          name: `${p}/relu2`,
+          input: b.add({ op: 'bn', name: `${p}/bn2`, input: conv(b, `${p}/conv2`, h, width, 3, stride) }),
+        });
         h = b.add({ op: 'bn', name: `${p}/bn3`, input: conv(b, `${p}/conv3`, h, out, 1, 1) });
       }
-      const shortcut = stride !== 1 || channels !== out ? b.add({ op: 'bn', name: `${p}/downsample/1`, input: conv(b, `${p}/downsample/0`, x, out, 1, stride) }) : x;
+      const shortcut =
+        stride !== 1 || channels !== out
+          ? b.add({ op: 'bn', name: `${p}/downsample/1`, input: conv(b, `${p}/downsample/0`, x, out, 1, stride) })
+          : x;
       x = b.add({ op: 'relu', name: `${p}/relu`, input: b.add({ op: 'add', name: `${p}/add`, inputs: [h, shortcut] }) });
       channels = out;
     }

@@ -20,9 +20,13 @@ describe('model size limits', () => {
       const p = findPreset(id)!;
       expect(() => checkModelSize(buildGraph(p.spec, { imageSize: 32, numClasses: 10 }), p.recipe.opt.batchSize)).not.toThrow();
     }
-    expect(() => checkModelSize(buildGraph(huge, { imageSize: 32, numClasses: 10 }), 1)).toThrow(/architecture: 1\.02e\+13 parameters, more than the 500 M Kiln allows/);
+    expect(() => checkModelSize(buildGraph(huge, { imageSize: 32, numClasses: 10 }), 1)).toThrow(
+      /architecture: 1\.02e\+13 parameters, more than the 500 M Kiln allows/,
+    );
     const wrn = buildGraph(findPreset('wrn-22')!.spec, { imageSize: 32, numClasses: 10 });
-    expect(() => checkModelSize(wrn, 8192)).toThrow(/about 234 GiB of activations at batch size 8192, more than the 48\.0 GiB Kiln allows; use a batch size of at most 1678/);
+    expect(() => checkModelSize(wrn, 8192)).toThrow(
+      /about 234 GiB of activations at batch size 8192, more than the 48\.0 GiB Kiln allows; use a batch size of at most 1678/,
+    );
   });
 
   it('saving the architecture and starting a run with it are refused before any trainer starts', async () => {
@@ -36,7 +40,10 @@ describe('model size limits', () => {
       },
     });
     try {
-      await expect(services.handlers['archs.saveCustom']('huge', huge)).rejects.toMatchObject({ name: 'ModelTooLargeError', message: expect.stringMatching(/^architecture "huge": .* parameters/) });
+      await expect(services.handlers['archs.saveCustom']('huge', huge)).rejects.toMatchObject({
+        name: 'ModelTooLargeError',
+        message: expect.stringMatching(/^architecture "huge": .* parameters/),
+      });
       expect(await services.handlers['archs.listCustom']()).toEqual([]);
       const config = mergeRunConfig(DEFAULT_RUN_CONFIG, { net: { arch: huge }, backend: 'wasm' });
       await expect(services.handlers['runs.start'](config)).rejects.toMatchObject({ name: 'ModelTooLargeError' });

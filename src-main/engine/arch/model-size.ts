@@ -43,7 +43,11 @@ const count = (n: number) => (n >= 1e9 ? n.toExponential(2) : n >= 1e6 ? `${(n /
 export const stateBytes = (graph: Graph) => paramCount(graph) * 4 * 4;
 
 /** What training at `batchSize` is estimated to hold: model state, and activations for one pass (a micro-batch on wasm). */
-export function trainingMemoryBytes(graph: Graph, batchSize: number, backend?: string): { total: number; state: number; activations: number; pass: number } {
+export function trainingMemoryBytes(
+  graph: Graph,
+  batchSize: number,
+  backend?: string,
+): { total: number; state: number; activations: number; pass: number } {
   const state = stateBytes(graph);
   const perImage = activationBytesPerImage(graph);
   const batch = Math.max(1, batchSize);
@@ -64,24 +68,35 @@ export function describeTrainingMemory(m: ReturnType<typeof trainingMemoryBytes>
 export function checkModelSize(graph: Graph, batchSize: number, what = 'architecture', backend?: string): void {
   const params = paramCount(graph);
   if (params > MAX_PARAMS) {
-    throw new ModelTooLargeError(`${what}: ${count(params)} parameters, more than the ${count(MAX_PARAMS)} Kiln allows; use fewer or narrower layers`);
+    throw new ModelTooLargeError(
+      `${what}: ${count(params)} parameters, more than the ${count(MAX_PARAMS)} Kiln allows; use fewer or narrower layers`,
+    );
   }
   const perImage = activationBytesPerImage(graph);
   const bytes = perImage * Math.max(1, batchSize);
   if (bytes > MAX_ACTIVATION_BYTES) {
     const fits = Math.floor(MAX_ACTIVATION_BYTES / perImage);
     const advice = fits >= 1 ? `use a batch size of at most ${fits}` : 'use fewer or narrower layers, or smaller images';
-    throw new ModelTooLargeError(`${what}: about ${gib(bytes)} of activations at batch size ${batchSize}, more than the ${gib(MAX_ACTIVATION_BYTES)} Kiln allows; ${advice}`);
+    throw new ModelTooLargeError(
+      `${what}: about ${gib(bytes)} of activations at batch size ${batchSize}, more than the ${gib(MAX_ACTIVATION_BYTES)} Kiln allows; ${advice}`,
+    );
   }
   const need = trainingMemoryBytes(graph, batchSize, backend);
   if (backend === 'wasm' && need.state + perImage > WASM_STEP_BUDGET_BYTES) {
-    throw new ModelTooLargeError(`${what}: training needs ${describeTrainingMemory(need)}, more than the wasm backend's 4 GiB heap holds (${gib(WASM_STEP_BUDGET_BYTES)} for the model); use fewer or narrower layers, or another backend`);
+    throw new ModelTooLargeError(
+      `${what}: training needs ${describeTrainingMemory(need)}, more than the wasm backend's 4 GiB heap holds (${gib(WASM_STEP_BUDGET_BYTES)} for the model); use fewer or narrower layers, or another backend`,
+    );
   }
   const limit = memoryLimitBytes();
   const allowed = limit * MACHINE_MEMORY_SHARE;
   if (need.total > allowed) {
     const fits = Math.floor((allowed - need.state) / perImage);
-    const advice = need.state < allowed && fits >= 1 && fits < batchSize ? `use a batch size of at most ${fits}, or fewer or narrower layers` : 'use fewer or narrower layers';
-    throw new ModelTooLargeError(`${what}: training needs ${describeTrainingMemory(need)}, more than this machine can give one run (${gib(allowed)}: ${Math.round(MACHINE_MEMORY_SHARE * 100)}% of its ${gib(limit)}); ${advice}`);
+    const advice =
+      need.state < allowed && fits >= 1 && fits < batchSize
+        ? `use a batch size of at most ${fits}, or fewer or narrower layers`
+        : 'use fewer or narrower layers';
+    throw new ModelTooLargeError(
+      `${what}: training needs ${describeTrainingMemory(need)}, more than this machine can give one run (${gib(allowed)}: ${Math.round(MACHINE_MEMORY_SHARE * 100)}% of its ${gib(limit)}); ${advice}`,
+    );
   }
 }

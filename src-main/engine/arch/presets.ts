@@ -59,7 +59,19 @@ const FASTAI_WRN_RECIPE: Recipe = {
 // Their step and exponential decays become Kiln's one-cycle with a short warm-up and a cosine fall.
 const imagenetRecipe = (source: string, epochs: number, lrMax: number, weightDecay: number): Recipe => ({
   source: `torchvision ImageNet reference, ${source}; one-cycle (5% warm-up, cosine) in place of its step decay`,
-  opt: { epochs, batchSize: 256, lrMax, weightDecay, warmupFraction: 0.05, startDiv: 25, finalDiv: 1e4, shape: 'cosine', momentumMax: 0.9, momentumMin: 0.9, labelSmoothing: 0 },
+  opt: {
+    epochs,
+    batchSize: 256,
+    lrMax,
+    weightDecay,
+    warmupFraction: 0.05,
+    startDiv: 25,
+    finalDiv: 1e4,
+    shape: 'cosine',
+    momentumMax: 0.9,
+    momentumMin: 0.9,
+    labelSmoothing: 0,
+  },
   aug: { cutout: 0 },
 });
 

@@ -60,7 +60,6 @@ export const LICENCE_NOTE =
 
 const hf = (repo: string, revision: string) => `https://huggingface.co/${repo}/resolve/${revision}/model.safetensors`;
 
-
 /** timm's MobileNetV2 stages (blocks.<stage>.<i>): the repeats of the paper's table, flattened by torchvision into features.1…17. */
 const MOBILENETV2_STAGES = [1, 2, 3, 4, 3, 3, 1];
 
@@ -69,7 +68,13 @@ const MOBILENETV2_STAGES = [1, 2, 3, 4, 3, 3, 1];
  * inverted residuals, a 1×1 head conv, a linear classifier). Names already in torchvision's form pass unchanged.
  */
 export function timmMobileNetV2Name(name: string): string {
-  const top: Record<string, string> = { conv_stem: 'features.0.0', bn1: 'features.0.1', conv_head: 'features.18.0', bn2: 'features.18.1', classifier: 'classifier.1' };
+  const top: Record<string, string> = {
+    conv_stem: 'features.0.0',
+    bn1: 'features.0.1',
+    conv_head: 'features.18.0',
+    bn2: 'features.18.1',
+    classifier: 'classifier.1',
+  };
   const parts = name.split('.');
   if (parts.length === 2 && top[parts[0]!]) return `${top[parts[0]!]}.${parts[1]}`;
   const m = /^blocks\.(\d+)\.(\d+)\.(\w+)\.(\w+)$/.exec(name);
@@ -153,5 +158,8 @@ export function parseBackboneRef(ref: string): string | null {
 
 /** The backbone's graph: its own 1000-class ImageNet head and input size unless told otherwise. */
 export function backboneGraph(backbone: BackboneInfo, opts: { imageSize?: number; numClasses?: number } = {}): Graph {
-  return buildGraph(backbone.spec, { imageSize: opts.imageSize ?? backbone.preprocess.inputSize, numClasses: opts.numClasses ?? backbone.numClasses });
+  return buildGraph(backbone.spec, {
+    imageSize: opts.imageSize ?? backbone.preprocess.inputSize,
+    numClasses: opts.numClasses ?? backbone.numClasses,
+  });
 }

@@ -32,7 +32,8 @@ export interface SafetensorsHeader {
 
 /** Parse and check the header of a safetensors buffer (the whole file, or at least its header) of `fileSize` bytes. */
 export function parseSafetensorsHeader(bytes: Uint8Array, fileSize: number, file: string): SafetensorsHeader {
-  if (fileSize < 8 || bytes.length < 8) throw new DataError(`${file}: not a safetensors file (${fileSize} bytes, shorter than the 8-byte header length)`);
+  if (fileSize < 8 || bytes.length < 8)
+    throw new DataError(`${file}: not a safetensors file (${fileSize} bytes, shorter than the 8-byte header length)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = Number(view.getBigUint64(0, true));
   if (n < 2 || n > MAX_HEADER_BYTES || 8 + n > fileSize) {
@@ -60,7 +61,8 @@ export function parseSafetensorsHeader(bytes: Uint8Array, fileSize: number, file
     if (!e || typeof e !== 'object') throw new DataError(`${where}: expected {dtype, shape, data_offsets}`);
     if (typeof e.dtype !== 'string') throw new DataError(`${where}: no dtype`);
     if (!(e.dtype in BYTES)) throw new DataError(`${where}: dtype ${e.dtype} is not supported (expected F32, F16, BF16 or F64)`);
-    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new DataError(`${where}: shape must be a list of sizes, got ${JSON.stringify(e.shape)}`);
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0))
+      throw new DataError(`${where}: shape must be a list of sizes, got ${JSON.stringify(e.shape)}`);
     const off = e.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d) && d >= 0) || off[0] > off[1]) {
       throw new DataError(`${where}: data_offsets must be [begin, end], got ${JSON.stringify(off)}`);
@@ -69,8 +71,12 @@ export function parseSafetensorsHeader(bytes: Uint8Array, fileSize: number, file
     const shape = e.shape as number[];
     const [begin, end] = off as [number, number];
     const expected = shape.reduce((a, d) => a * d, 1) * BYTES[dtype];
-    if (end - begin !== expected) throw new DataError(`${where}: ${end - begin} bytes for a ${dtype} tensor of shape [${shape}] (expected ${expected})`);
-    if (end > dataBytes) throw new DataError(`${where}: its data (bytes ${begin}–${end}) runs past the end of the file (${dataBytes} data bytes): the file is cut short`);
+    if (end - begin !== expected)
+      throw new DataError(`${where}: ${end - begin} bytes for a ${dtype} tensor of shape [${shape}] (expected ${expected})`);
+    if (end > dataBytes)
+      throw new DataError(
+        `${where}: its data (bytes ${begin}–${end}) runs past the end of the file (${dataBytes} data bytes): the file is cut short`,
+      );
     entries.set(name, { name, dtype, shape, begin, end });
   }
   return { entries, metadata, dataStart };
@@ -151,7 +157,10 @@ export function halfToFloat(h: number): number {
  * A safetensors file's bytes for float32 tensors (F32, little-endian), in the order given: for tests that make
  * weights files, and for writing Kiln's own weights in a form PyTorch reads. The header is padded to 8 bytes.
  */
-export function encodeSafetensors(tensors: { name: string; shape: number[]; data: Float32Array }[], metadata?: Record<string, string>): Uint8Array {
+export function encodeSafetensors(
+  tensors: { name: string; shape: number[]; data: Float32Array }[],
+  metadata?: Record<string, string>,
+): Uint8Array {
   const header: Record<string, unknown> = metadata ? { __metadata__: metadata } : {};
   let offset = 0;
   for (const t of tensors) {

@@ -56,7 +56,13 @@ export function torchTensorsOf(graph: Graph): TorchTensorRef[] {
       }
       case 'bn': {
         const c = channelsOf(node.input);
-        for (const [t, k] of [['weight', 'gamma'], ['bias', 'beta'], ['running_mean', 'moving_mean'], ['running_var', 'moving_variance']] as const) add(node.name, t, k, 'vector', [c], [c]);
+        for (const [t, k] of [
+          ['weight', 'gamma'],
+          ['bias', 'beta'],
+          ['running_mean', 'moving_mean'],
+          ['running_var', 'moving_variance'],
+        ] as const)
+          add(node.name, t, k, 'vector', [c], [c]);
         break;
       }
       case 'input':
@@ -85,12 +91,14 @@ export function toKilnLayout(values: Float32Array, ref: TorchTensorRef): Float32
       const [co, ci, kh, kw] = ref.torchShape as [number, number, number, number];
       for (let o = 0; o < co; o++)
         for (let i = 0; i < ci; i++)
-          for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) out[((y * kw + x) * ci + i) * co + o] = values[((o * ci + i) * kh + y) * kw + x]!;
+          for (let y = 0; y < kh; y++)
+            for (let x = 0; x < kw; x++) out[((y * kw + x) * ci + i) * co + o] = values[((o * ci + i) * kh + y) * kw + x]!;
       return out;
     }
     case 'depthwise': {
       const [c, , kh, kw] = ref.torchShape as [number, number, number, number];
-      for (let ch = 0; ch < c; ch++) for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) out[(y * kw + x) * c + ch] = values[(ch * kh + y) * kw + x]!;
+      for (let ch = 0; ch < c; ch++)
+        for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) out[(y * kw + x) * c + ch] = values[(ch * kh + y) * kw + x]!;
       return out;
     }
     case 'linear': {
@@ -119,9 +127,12 @@ export function checkTorchTensors(graph: Graph, file: SafetensorsFile, opts: Tor
   for (const ref of all.filter((r) => !opts.skip?.(r.kilnName))) {
     const entry = byTorch.get(ref.torchName);
     if (!entry) problems.push(`missing tensor ${ref.torchName} (for ${ref.kilnName}, shape [${ref.torchShape}])`);
-    else if (entry.shape.join() !== ref.torchShape.join()) problems.push(`tensor ${entry.name} has shape [${entry.shape}], the architecture expects [${ref.torchShape}]`);
+    else if (entry.shape.join() !== ref.torchShape.join())
+      problems.push(`tensor ${entry.name} has shape [${entry.shape}], the architecture expects [${ref.torchShape}]`);
   }
-  for (const [torchName, entry] of byTorch) if (!wanted.has(torchName)) problems.push(`unexpected tensor ${entry.name} (shape [${entry.shape}]): the architecture has no place for it`);
+  for (const [torchName, entry] of byTorch)
+    if (!wanted.has(torchName))
+      problems.push(`unexpected tensor ${entry.name} (shape [${entry.shape}]): the architecture has no place for it`);
   return problems;
 }
 
@@ -133,7 +144,9 @@ export function mapTorchWeights(graph: Graph, file: SafetensorsFile, opts: Torch
   const problems = checkTorchTensors(graph, file, opts);
   if (problems.length > 0) {
     const shown = problems.slice(0, 5).join('; ');
-    throw new DataError(`${file.file}: does not fit the architecture: ${shown}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}`);
+    throw new DataError(
+      `${file.file}: does not fit the architecture: ${shown}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}`,
+    );
   }
   const { byTorch } = indexFile(file, opts);
   const out = new Map<string, NamedWeight>();

@@ -66,7 +66,8 @@ export async function importOptional(specifier: string, load: () => Promise<unkn
     return await load();
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String((err as Error).message).includes(`'${specifier}'`)) return null;
+    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String((err as Error).message).includes(`'${specifier}'`))
+      return null;
     throw err;
   }
 }

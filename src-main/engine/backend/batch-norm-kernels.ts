@@ -141,7 +141,8 @@ const bnGrad: KernelFunc = ({ inputs, attrs, backend }) => {
   const [pa, pb, pk] = [a, b, k0].map((values) => vector(wasm, values));
   const dx = wasm.makeOutput(x!.shape, 'float32');
   const k = kernels(wasm);
-  if (y) k.affine2_masked(ptr(wasm, dy!), ptr(wasm, y), ptr(wasm, x!), ptr(wasm, dx), rows, c, ptr(wasm, pa!), ptr(wasm, pb!), ptr(wasm, pk!));
+  if (y)
+    k.affine2_masked(ptr(wasm, dy!), ptr(wasm, y), ptr(wasm, x!), ptr(wasm, dx), rows, c, ptr(wasm, pa!), ptr(wasm, pb!), ptr(wasm, pk!));
   else k.affine2(ptr(wasm, dy!), ptr(wasm, x!), ptr(wasm, dx), rows, c, ptr(wasm, pa!), ptr(wasm, pb!), ptr(wasm, pk!));
   disposeInfos(wasm, pa!, pb!, pk!);
   return [dx, vector(wasm, dGamma), vector(wasm, s1)];

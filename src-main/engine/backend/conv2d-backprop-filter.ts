@@ -57,7 +57,12 @@ export const conv2dBackpropFilterWasm: KernelFunc = ({ inputs, attrs, backend })
   const x = inputs.x as TensorInfo;
   const dy = inputs.dy as TensorInfo;
   const { filterShape } = attrs as unknown as { filterShape: [number, number, number, number] };
-  const info = forwardConvInfo('Conv2DBackpropFilter', attrs as unknown as ConvGradAttrs, x.shape as [number, number, number, number], filterShape);
+  const info = forwardConvInfo(
+    'Conv2DBackpropFilter',
+    attrs as unknown as ConvGradAttrs,
+    x.shape as [number, number, number, number],
+    filterShape,
+  );
   const { inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth, padInfo } = info;
 
   // Pads that make the output exactly KH×KW; the bottom/right one goes negative when the forward conv skipped

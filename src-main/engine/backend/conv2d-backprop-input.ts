@@ -48,7 +48,12 @@ export const conv2dBackpropInputWasm: KernelFunc = ({ inputs, attrs, backend }) 
   const dy = inputs.dy as TensorInfo;
   const filter = inputs.filter as TensorInfo;
   const { inputShape } = attrs as unknown as { inputShape: [number, number, number, number] };
-  const info = forwardConvInfo('Conv2DBackpropInput', attrs as unknown as ConvGradAttrs, inputShape, filter.shape as [number, number, number, number]);
+  const info = forwardConvInfo(
+    'Conv2DBackpropInput',
+    attrs as unknown as ConvGradAttrs,
+    inputShape,
+    filter.shape as [number, number, number, number],
+  );
   const { batchSize, inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth, strideHeight: sh, strideWidth: sw, padInfo } = info;
   const [inC, outC] = [filter.shape[2], filter.shape[3]];
   const heap = (t: TensorInfo) => wasm.typedArrayFromHeap(t) as Float32Array;

@@ -24,9 +24,11 @@ describe('loadBackend', () => {
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
     // Gradients are registered too: a conv weight gradient computes on wasm.
     const g = tf.tidy(() =>
-      tf.grad((w: tf.Tensor) => tf.sum(tf.conv2d(tf.ones([1, 3, 3, 1]) as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid')))(
-        tf.ones([3, 3, 1, 1]),
-      ).dataSync(),
+      tf
+        .grad((w: tf.Tensor) => tf.sum(tf.conv2d(tf.ones([1, 3, 3, 1]) as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid')))(
+          tf.ones([3, 3, 1, 1]),
+        )
+        .dataSync(),
     );
     expect(Array.from(g)).toEqual(new Array(9).fill(1));
   });
@@ -67,7 +69,12 @@ describe('loadBackend', () => {
       const info = result as BackendInfo;
       expect(info).toMatchObject({ name: 'webgpu', tfjsBackend: 'webgpu' });
       // Every run records the adapter it trained on.
-      expect(info.adapter).toEqual({ vendor: expect.any(String), architecture: expect.any(String), description: expect.any(String), software: expect.any(Boolean) });
+      expect(info.adapter).toEqual({
+        vendor: expect.any(String),
+        architecture: expect.any(String),
+        description: expect.any(String),
+        software: expect.any(Boolean),
+      });
       expect(info.device).toContain('WebGPU');
     }
   });

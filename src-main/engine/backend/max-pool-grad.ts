@@ -33,8 +33,16 @@ export const maxPoolGradWasm: KernelFunc = ({ inputs, attrs, backend }) => {
   // The common 2×2 stride-2 pool over even maps: one SIMD pass that writes every dx (same first-maximum rule).
   const simd = simdKernels(wasm);
   if (
-    simd && fh === 2 && fw === 2 && strideHeight === 2 && strideWidth === 2 && padInfo.top === 0 && padInfo.left === 0 &&
-    inHeight === 2 * outHeight && inWidth === 2 * outWidth && inChannels % 4 === 0
+    simd &&
+    fh === 2 &&
+    fw === 2 &&
+    strideHeight === 2 &&
+    strideWidth === 2 &&
+    padInfo.top === 0 &&
+    padInfo.left === 0 &&
+    inHeight === 2 * outHeight &&
+    inWidth === 2 * outWidth &&
+    inChannels % 4 === 0
   ) {
     const ptr = (t: TensorInfo) => wasm.dataIdMap.get(t.dataId)!.memoryOffset;
     simd.maxpool2_grad(ptr(input), ptr(dy), ptr(dx), batchSize * outHeight, outWidth, inChannels);

@@ -25,7 +25,10 @@ function fd2Around(electron: boolean): { devNullDuring: boolean; sameAfter: bool
   const stdin = fs.openSync('/dev/null', 'r');
   const stderr = fs.openSync(path.join(dir, 'stderr'), 'w');
   try {
-    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: [stdin, 'pipe', stderr], encoding: 'utf8' });
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      stdio: [stdin, 'pipe', stderr],
+      encoding: 'utf8',
+    });
     return JSON.parse(out);
   } finally {
     fs.closeSync(stdin);

@@ -35,7 +35,9 @@ async function loadTensorflow(kinds: readonly ('gpu' | 'cpu')[]): Promise<Backen
 /** TensorFlow's native library: the CUDA build first, else the CPU build. */
 export const TENSORFLOW_BACKEND: BackendEntry = {
   probe: () =>
-    installed('@tensorflow/tfjs-node-gpu') || installed('@tensorflow/tfjs-node') ? { available: true } : { available: false, reason: '@tensorflow/tfjs-node is not installed' },
+    installed('@tensorflow/tfjs-node-gpu') || installed('@tensorflow/tfjs-node')
+      ? { available: true }
+      : { available: false, reason: '@tensorflow/tfjs-node is not installed' },
   load: () => loadTensorflow(['gpu', 'cpu']),
   // CUDA beats every other backend; TensorFlow's CPU build comes after a hardware WebGPU adapter.
   auto: [

@@ -32,14 +32,22 @@ async function loadWasm(options: LoadBackendOptions): Promise<BackendInfo> {
 
 /** tfjs's WebAssembly backend on XNNPACK threads, with Kiln's training kernels. */
 export const WASM_BACKEND: BackendEntry = {
-  probe: () => (installed('@tensorflow/tfjs-backend-wasm') ? { available: true } : { available: false, reason: '@tensorflow/tfjs-backend-wasm is not installed' }),
+  probe: () =>
+    installed('@tensorflow/tfjs-backend-wasm')
+      ? { available: true }
+      : { available: false, reason: '@tensorflow/tfjs-backend-wasm is not installed' },
   registerKernels: async () => (await import('./register-wasm-training-kernels.ts')).registerWasmTrainingKernels(),
   load: loadWasm,
   auto: [
     {
       rank: 40,
       // Whatever stops wasm here (a missing binary, no threads), auto still has cpu to fall back to.
-      load: (o) => loadWasm(o).catch((err: unknown) => Promise.reject(err instanceof BackendUnavailableError ? err : new BackendUnavailableError(`backend "wasm" failed: ${firstLine(err)}`))),
+      load: (o) =>
+        loadWasm(o).catch((err: unknown) =>
+          Promise.reject(
+            err instanceof BackendUnavailableError ? err : new BackendUnavailableError(`backend "wasm" failed: ${firstLine(err)}`),
+          ),
+        ),
     },
   ],
 };

@@ -6,12 +6,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
  * the heavy arithmetic in native code while the glue stays in TypeScript. Looked up at call time so a kernel that
  * was replaced is never called by mistake.
  */
-export function callWasmKernel(
-  name: string,
-  inputs: NamedTensorInfoMap,
-  attrs: NamedAttrMap,
-  backend: BackendWasm,
-): TensorInfo {
+export function callWasmKernel(name: string, inputs: NamedTensorInfoMap, attrs: NamedAttrMap, backend: BackendWasm): TensorInfo {
   const kernel = getKernel(name, 'wasm');
   if (!kernel) throw new Error(`the wasm backend has no ${name} kernel`);
   return kernel.kernelFunc({ inputs, attrs, backend }) as TensorInfo;

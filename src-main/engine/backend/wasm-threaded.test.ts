@@ -82,7 +82,9 @@ describe('multithreaded wasm in Node', () => {
     expect(started.fallbackReason).toMatch(/did not finish within/);
     expect(tf.getBackend()).toBe('wasm');
     expect(getThreadsCount()).toBe(1);
-    const y = tf.tidy(() => tf.sum(tf.conv2d(tf.ones([1, 4, 4, 2]) as tf.Tensor4D, tf.ones([3, 3, 2, 1]) as tf.Tensor4D, 1, 'same')).dataSync()[0]);
+    const y = tf.tidy(
+      () => tf.sum(tf.conv2d(tf.ones([1, 4, 4, 2]) as tf.Tensor4D, tf.ones([3, 3, 2, 1]) as tf.Tensor4D, 1, 'same')).dataSync()[0],
+    );
     expect(y).toBe(2 * (4 * 4 + 8 * 6 + 4 * 9)); // 4 corners × 4 taps, 8 edge cells × 6, 4 inner × 9; 2 channels
   });
 

@@ -26,4 +26,3 @@ export function adapterDevice(a: WebgpuAdapter): string {
   const detail = [a.vendor, a.architecture].filter((s) => s && !name.toLowerCase().includes(s.toLowerCase())).join(' ');
   return a.software ? `CPU (WebGPU software adapter: ${name})` : `GPU (WebGPU: ${name}${detail ? `, ${detail}` : ''})`;
 }
-

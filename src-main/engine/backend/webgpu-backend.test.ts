@@ -106,32 +106,71 @@ describe.skipIf(skip)('webgpu backend', () => {
     });
 
     it('batch norm (training): forward, batch statistics and the gradients of x, gamma and beta', async () => {
-      const inputs = { x: { shape: [4, 5, 5, 6], scale: 4, offset: 1 }, gamma: { shape: [6], offset: 1 }, beta: { shape: [6] }, dy: { shape: [4, 5, 5, 6] } };
+      const inputs = {
+        x: { shape: [4, 5, 5, 6], scale: 4, offset: 1 },
+        gamma: { shape: [6], offset: 1 },
+        beta: { shape: [6] },
+        dy: { shape: [4, 5, 5, 6] },
+      };
       await expectMatchesCpu(inputs, (t) => {
         const { mean, variance } = batchNormTrain(t.x as tf.Tensor4D, t.gamma as tf.Tensor1D, t.beta as tf.Tensor1D, 1e-5);
-        const grads = withGrads(['x', 'gamma', 'beta'], (x, g, b) => batchNormTrain(x as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5).y)(t);
+        const grads = withGrads(
+          ['x', 'gamma', 'beta'],
+          (x, g, b) => batchNormTrain(x as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5).y,
+        )(t);
         return [...grads, mean, variance];
       });
     });
 
     it('batch norm (inference) with running statistics', async () => {
-      const inputs = { x: { shape: [2, 4, 4, 6] }, mean: { shape: [6] }, variance: { shape: [6], offset: 2 }, gamma: { shape: [6], offset: 1 }, beta: { shape: [6] } };
+      const inputs = {
+        x: { shape: [2, 4, 4, 6] },
+        mean: { shape: [6] },
+        variance: { shape: [6], offset: 2 },
+        gamma: { shape: [6], offset: 1 },
+        beta: { shape: [6] },
+      };
       await expectMatchesCpu(inputs, (t) => [
-        tf.batchNorm(t.x as tf.Tensor4D, t.mean as tf.Tensor1D, t.variance as tf.Tensor1D, t.beta as tf.Tensor1D, t.gamma as tf.Tensor1D, 1e-5),
+        tf.batchNorm(
+          t.x as tf.Tensor4D,
+          t.mean as tf.Tensor1D,
+          t.variance as tf.Tensor1D,
+          t.beta as tf.Tensor1D,
+          t.gamma as tf.Tensor1D,
+          1e-5,
+        ),
       ]);
     });
 
     it('max pool 2×2, avg pool 2×2, global max and global average pooling: forward and gradients', async () => {
       const x = { shape: [2, 8, 8, 4] };
-      await expectMatchesCpu({ x, dy: { shape: [2, 4, 4, 4] } }, withGrads(['x'], (v) => tf.maxPool(v as tf.Tensor4D, 2, 2, 'valid')));
-      await expectMatchesCpu({ x, dy: { shape: [2, 4, 4, 4] } }, withGrads(['x'], (v) => tf.avgPool(v as tf.Tensor4D, 2, 2, 'valid')));
-      await expectMatchesCpu({ x, dy: { shape: [2, 4] } }, withGrads(['x'], (v) => tf.reshape(tf.maxPool(v as tf.Tensor4D, [8, 8], [8, 8], 'valid'), [2, 4])));
-      await expectMatchesCpu({ x, dy: { shape: [2, 4] } }, withGrads(['x'], (v) => tf.mean(v, [1, 2])));
+      await expectMatchesCpu(
+        { x, dy: { shape: [2, 4, 4, 4] } },
+        withGrads(['x'], (v) => tf.maxPool(v as tf.Tensor4D, 2, 2, 'valid')),
+      );
+      await expectMatchesCpu(
+        { x, dy: { shape: [2, 4, 4, 4] } },
+        withGrads(['x'], (v) => tf.avgPool(v as tf.Tensor4D, 2, 2, 'valid')),
+      );
+      await expectMatchesCpu(
+        { x, dy: { shape: [2, 4] } },
+        withGrads(['x'], (v) => tf.reshape(tf.maxPool(v as tf.Tensor4D, [8, 8], [8, 8], 'valid'), [2, 4])),
+      );
+      await expectMatchesCpu(
+        { x, dy: { shape: [2, 4] } },
+        withGrads(['x'], (v) => tf.mean(v, [1, 2])),
+      );
     });
 
     it('relu, add, scale and matMul: forward and gradients', async () => {
-      await expectMatchesCpu({ a: { shape: [2, 6, 6, 4] }, b: { shape: [2, 6, 6, 4] }, dy: { shape: [2, 6, 6, 4] } }, withGrads(['a', 'b'], (a, b) => tf.mul(tf.relu(tf.add(a, b)), 0.125)));
-      await expectMatchesCpu({ a: { shape: [8, 16] }, b: { shape: [16, 10] }, dy: { shape: [8, 10] } }, withGrads(['a', 'b'], (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D)));
+      await expectMatchesCpu(
+        { a: { shape: [2, 6, 6, 4] }, b: { shape: [2, 6, 6, 4] }, dy: { shape: [2, 6, 6, 4] } },
+        withGrads(['a', 'b'], (a, b) => tf.mul(tf.relu(tf.add(a, b)), 0.125)),
+      );
+      await expectMatchesCpu(
+        { a: { shape: [8, 16] }, b: { shape: [16, 10] }, dy: { shape: [8, 10] } },
+        withGrads(['a', 'b'], (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D)),
+      );
     });
 
     it('softmax cross-entropy with label smoothing: loss and logit gradient', async () => {
@@ -169,7 +208,18 @@ describe.skipIf(skip)('webgpu backend', () => {
     afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
     const config: RunConfig = mergeRunConfig(DEFAULT_RUN_CONFIG, {
       // All set here, not left to the recipe a custom spec inherits (Page's: 8 px cutout, a 1e4 warm-up divisor).
-      opt: { epochs: 2, batchSize: 16, lrMax: 0.2, labelSmoothing: 0, weightDecay: 5e-4, warmupFraction: 0.25, startDiv: 20, finalDiv: 1000, momentumMax: 0.95, momentumMin: 0.85 },
+      opt: {
+        epochs: 2,
+        batchSize: 16,
+        lrMax: 0.2,
+        labelSmoothing: 0,
+        weightDecay: 5e-4,
+        warmupFraction: 0.25,
+        startDiv: 20,
+        finalDiv: 1000,
+        momentumMax: 0.95,
+        momentumMin: 0.85,
+      },
       net: { arch: { kind: 'resnet9', widths: [8, 8, 8, 8], outputScale: 1 } },
       aug: { tta: false, cropPadding: 0, flip: false, cutout: 0 },
       seed: 3,
@@ -185,7 +235,8 @@ describe.skipIf(skip)('webgpu backend', () => {
       l.callbacks.push({ onEpochEnd: (_l, m) => void epochs.push(m) });
       return { l, epochs };
     };
-    const weights = async (l: Learner) => Promise.all([...l.model.namedVariables().values()].map(async (v) => Float32Array.from(await v.data())));
+    const weights = async (l: Learner) =>
+      Promise.all([...l.model.namedVariables().values()].map(async (v) => Float32Array.from(await v.data())));
     let straight: { epochs: EpochMetrics[]; weights: Float32Array[] };
 
     it('learns above chance in 2 epochs of a tiny synthetic run, with tf.memory flat', async () => {
@@ -233,7 +284,9 @@ describe.skipIf(skip)('webgpu backend', () => {
       for (let i = 0; i < end.length; i++) expect(end[i], `weight tensor ${i}`).toEqual(straight.weights[i]);
       for (let i = 0; i < got.length; i++) {
         for (const k of ['trainLoss', 'trainAcc', 'valLoss', 'valAcc'] as const) {
-          expect(Math.abs(got[i]![k] - straight.epochs[i]![k]), `epoch ${i + 1} ${k}`).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(straight.epochs[i]![k])));
+          expect(Math.abs(got[i]![k] - straight.epochs[i]![k]), `epoch ${i + 1} ${k}`).toBeLessThanOrEqual(
+            1e-4 * Math.max(1, Math.abs(straight.epochs[i]![k])),
+          );
         }
       }
       second.l.model.dispose();

@@ -11,7 +11,8 @@ export function inElectron(): boolean {
   return Boolean((process.versions as { electron?: string }).electron);
 }
 
-const IN_ELECTRON = "inside the app, WebGPU runs on Chromium's own WebGPU in the GPU trainer page, never through Dawn for Node (Electron's memory cage forbids its external buffers)";
+const IN_ELECTRON =
+  "inside the app, WebGPU runs on Chromium's own WebGPU in the GPU trainer page, never through Dawn for Node (Electron's memory cage forbids its external buffers)";
 
 async function loadWebgpu(allowSoftware: boolean): Promise<BackendInfo> {
   if (inElectron()) throw new BackendUnavailableError(`backend "webgpu" is unavailable here: ${IN_ELECTRON}`);
@@ -26,10 +27,10 @@ export const WEBGPU_BACKEND: BackendEntry = {
     inElectron()
       ? { available: true }
       : !(installed('webgpu') && installed('@tensorflow/tfjs-backend-webgpu'))
-      ? { available: false, reason: 'the webgpu and @tensorflow/tfjs-backend-webgpu packages are not installed' }
-      : vulkanLoaderPresent()
-        ? { available: true }
-        : { available: false, reason: 'no Vulkan loader (libvulkan.so.1)' },
+        ? { available: false, reason: 'the webgpu and @tensorflow/tfjs-backend-webgpu packages are not installed' }
+        : vulkanLoaderPresent()
+          ? { available: true }
+          : { available: false, reason: 'no Vulkan loader (libvulkan.so.1)' },
   load: () => loadWebgpu(true),
   // Never a software adapter for auto: on a 2-core machine Mesa's llvmpipe trains ~40× slower than wasm.
   auto: [{ rank: 20, load: () => loadWebgpu(false) }],

@@ -27,21 +27,36 @@ const script = (electron: boolean) => `
 `;
 
 async function inChild(electron: boolean) {
-  const { stdout } = await run(process.execPath, [...loaderArgs('x.ts'), '--input-type=module', '-e', script(electron)], { env: { ...process.env, KILN_WASM_THREADS: '1' }, maxBuffer: 16 << 20 });
-  return JSON.parse(stdout.trim().split('\n').at(-1)!) as { webgpu: string | { name: string; message: string }; auto: string; probe: { available: boolean }; natives: string[] };
+  const { stdout } = await run(process.execPath, [...loaderArgs('x.ts'), '--input-type=module', '-e', script(electron)], {
+    env: { ...process.env, KILN_WASM_THREADS: '1' },
+    maxBuffer: 16 << 20,
+  });
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+    webgpu: string | { name: string; message: string };
+    auto: string;
+    probe: { available: boolean };
+    natives: string[];
+  };
 }
 
 describe('Dawn for Node in Electron processes', () => {
   it('is never loaded: webgpu by name refuses and names the GPU trainer page, auto trains on something else, the app still lists WebGPU', async () => {
     const got = await inChild(true);
-    expect(got.webgpu).toMatchObject({ name: 'BackendUnavailableError', message: expect.stringContaining("Chromium's own WebGPU in the GPU trainer page") });
+    expect(got.webgpu).toMatchObject({
+      name: 'BackendUnavailableError',
+      message: expect.stringContaining("Chromium's own WebGPU in the GPU trainer page"),
+    });
     expect(got.auto).not.toBe('webgpu');
     expect(got.probe.available).toBe(true);
     expect(got.natives.filter((n) => /dawn/i.test(n))).toEqual([]);
   }, 120_000);
 
-  it.skipIf(Boolean(process.env.KILN_SKIP_WEBGPU))('outside Electron the same calls do load Dawn (the control: KILN_SKIP_WEBGPU=1 skips it where there is no Vulkan driver)', async () => {
-    const got = await inChild(false);
-    expect(got.natives.some((n) => /dawn/i.test(n))).toBe(true);
-  }, 120_000);
+  it.skipIf(Boolean(process.env.KILN_SKIP_WEBGPU))(
+    'outside Electron the same calls do load Dawn (the control: KILN_SKIP_WEBGPU=1 skips it where there is no Vulkan driver)',
+    async () => {
+      const got = await inChild(false);
+      expect(got.natives.some((n) => /dawn/i.test(n))).toBe(true);
+    },
+    120_000,
+  );
 });

@@ -14,7 +14,6 @@ interface DawnModule {
   globals: Record<string, unknown>;
 }
 
-
 /** Dawn needs a Vulkan loader on Linux; without one it prints a warning and finds no adapter, so look first. */
 export function vulkanLoaderPresent(): boolean {
   if (process.platform !== 'linux') return true;
@@ -74,7 +73,9 @@ export async function startWebgpu(opts: { allowSoftware: boolean }): Promise<Web
   const adapter = await probeWebgpu();
   const unavailable = (why: string) => new BackendUnavailableError(`backend "webgpu" is unavailable: ${why}`);
   if (adapter.software && !opts.allowSoftware) {
-    throw unavailable(`the only adapter is a software one (${adapter.description || adapter.vendor}); ask for --backend webgpu to use it anyway`);
+    throw unavailable(
+      `the only adapter is a software one (${adapter.description || adapter.vendor}); ask for --backend webgpu to use it anyway`,
+    );
   }
   // tfjs-backend-webgpu looks for navigator.gpu.
   const nav = ((globalThis as unknown as { navigator?: Record<string, unknown> }).navigator ??= {});

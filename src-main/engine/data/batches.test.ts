@@ -35,7 +35,7 @@ describe('training batches', () => {
       const src = plan.order[b]!;
       expect(labels[b]).toBe(split.labels[src]);
       expect(out[(b * S * S + 2 * S + 3) * 3]).toBeCloseTo(23, 3);
-      expect(out[(b * S * S) * 3 + 1]).toBeCloseTo(src, 3);
+      expect(out[b * S * S * 3 + 1]).toBeCloseTo(src, 3);
     }
   });
 

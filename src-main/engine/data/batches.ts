@@ -102,7 +102,15 @@ export function assembleTrainBatch(
 }
 
 /** Normalised images [start, start + batch) in stored order, for evaluation. */
-export function assembleEvalBatch(split: ImageSplit, size: number, start: number, batch: number, lut: Float32Array, out: Float32Array, labels: Int32Array): void {
+export function assembleEvalBatch(
+  split: ImageSplit,
+  size: number,
+  start: number,
+  batch: number,
+  lut: Float32Array,
+  out: Float32Array,
+  labels: Int32Array,
+): void {
   const per = size * size * 3;
   for (let b = 0; b < batch; b++) {
     labels[b] = split.labels[start + b]!;

@@ -17,7 +17,13 @@ const SHAPES: { name: string; inside: Inside }[] = [
   { name: 'disc', inside: (x, y) => x * x + y * y <= 1 },
   { name: 'square', inside: (x, y) => Math.abs(x) <= 0.8 && Math.abs(y) <= 0.8 },
   { name: 'triangle', inside: (x, y) => y <= 0.8 && y >= -0.9 + 2 * Math.abs(x) * 0.95 },
-  { name: 'ring', inside: (x, y) => { const r = x * x + y * y; return r <= 1 && r >= 0.4; } },
+  {
+    name: 'ring',
+    inside: (x, y) => {
+      const r = x * x + y * y;
+      return r <= 1 && r >= 0.4;
+    },
+  },
   { name: 'plus', inside: (x, y) => (Math.abs(x) <= 0.25 && Math.abs(y) <= 1) || (Math.abs(y) <= 0.25 && Math.abs(x) <= 1) },
   { name: 'cross', inside: (x, y) => (Math.abs(x - y) <= 0.35 || Math.abs(x + y) <= 0.35) && Math.abs(x) <= 0.9 && Math.abs(y) <= 0.9 },
   { name: 'hbar', inside: (x, y) => Math.abs(y) <= 0.3 && Math.abs(x) <= 1 },
@@ -88,10 +94,18 @@ export const SYNTHETIC_DEFAULTS: Required<SyntheticOptions> = { train: 5000, val
  * What the built-in dataset holds, without drawing it: its counts per class (labels are dealt in class order,
  * then shuffled) and the hash that stands for its manifest.
  */
-export function describeSynthetic(opts: SyntheticOptions = {}): { imageSize: number; counts: { train: number; val: number }; classCounts: { train: number[]; val: number[] }; manifestHash: string } {
+export function describeSynthetic(opts: SyntheticOptions = {}): {
+  imageSize: number;
+  counts: { train: number; val: number };
+  classCounts: { train: number[]; val: number[] };
+  manifestHash: string;
+} {
   const { train, val, imageSize, seed } = { ...SYNTHETIC_DEFAULTS, ...opts };
   const perClass = (count: number) => SHAPES.map((_, c) => Math.floor(count / SHAPES.length) + (c < count % SHAPES.length ? 1 : 0));
-  const manifestHash = crypto.createHash('sha256').update(JSON.stringify({ SYNTHETIC_ID, train, val, imageSize, seed, generator: 2 })).digest('hex');
+  const manifestHash = crypto
+    .createHash('sha256')
+    .update(JSON.stringify({ SYNTHETIC_ID, train, val, imageSize, seed, generator: 2 }))
+    .digest('hex');
   return { imageSize, counts: { train, val }, classCounts: { train: perClass(train), val: perClass(val) }, manifestHash };
 }
 

@@ -18,5 +18,10 @@ export const ADD: LayerModule<AddNode> = {
     const layer = tfl.layers.add({ name: ctx.layerName() });
     return { layer, x: layer.apply([ctx.input(0), ctx.input(1)]) as tfl.SymbolicTensor };
   },
-  onnx: (node, ctx) => ctx.b.node('Add', node.inputs.map((i) => ctx.value(i)), node.name),
+  onnx: (node, ctx) =>
+    ctx.b.node(
+      'Add',
+      node.inputs.map((i) => ctx.value(i)),
+      node.name,
+    ),
 };

@@ -59,13 +59,27 @@ export const BN: LayerModule<BnNode> = {
     return y;
   },
   export(node, ctx) {
-    const layer = tfl.layers.batchNormalization({ axis: -1, epsilon: node.epsilon ?? BN_EPSILON, momentum: KERAS_BN_MOMENTUM, name: ctx.layerName() });
-    return { layer, x: layer.apply(ctx.input()) as tfl.SymbolicTensor, weights: ['gamma', 'beta', 'moving_mean', 'moving_variance'].map((p) => ctx.weight(p)) };
+    const layer = tfl.layers.batchNormalization({
+      axis: -1,
+      epsilon: node.epsilon ?? BN_EPSILON,
+      momentum: KERAS_BN_MOMENTUM,
+      name: ctx.layerName(),
+    });
+    return {
+      layer,
+      x: layer.apply(ctx.input()) as tfl.SymbolicTensor,
+      weights: ['gamma', 'beta', 'moving_mean', 'moving_variance'].map((p) => ctx.weight(p)),
+    };
   },
   onnx(node, ctx) {
     const t = (suffix: string) => initializer(ctx, `${node.name}/${suffix}`);
-    return ctx.b.node('BatchNormalization', [ctx.value(node.input), t('gamma'), t('beta'), t('moving_mean'), t('moving_variance')], node.name, {
-      epsilon: attr.float(node.epsilon ?? BN_EPSILON),
-    });
+    return ctx.b.node(
+      'BatchNormalization',
+      [ctx.value(node.input), t('gamma'), t('beta'), t('moving_mean'), t('moving_variance')],
+      node.name,
+      {
+        epsilon: attr.float(node.epsilon ?? BN_EPSILON),
+      },
+    );
   },
 };

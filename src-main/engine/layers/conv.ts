@@ -23,7 +23,10 @@ export const CONV: LayerModule<ConvNode> = {
     const [h, w, c] = inShape(node.input);
     const oh = windowOutput(h!, node.kernel, node.stride, node.pad);
     const ow = windowOutput(w!, node.kernel, node.stride, node.pad);
-    if (oh < 1 || ow < 1) throw new Error(`graph: ${node.name} convolves a ${h}×${w} map with a ${node.kernel}×${node.kernel} kernel: the input images are too small`);
+    if (oh < 1 || ow < 1)
+      throw new Error(
+        `graph: ${node.name} convolves a ${h}×${w} map with a ${node.kernel}×${node.kernel} kernel: the input images are too small`,
+      );
     const params = node.kernel * node.kernel * c! * node.filters;
     return { outputShape: [oh, ow, node.filters], params, flops: 2 * params * oh * ow };
   },
@@ -37,7 +40,14 @@ export const CONV: LayerModule<ConvNode> = {
   export(node, ctx) {
     const name = ctx.layerName();
     const { x, padding } = exportPadding(ctx.input(), node.pad, name);
-    const layer = tfl.layers.conv2d({ filters: node.filters, kernelSize: node.kernel, strides: node.stride, padding, useBias: false, name });
+    const layer = tfl.layers.conv2d({
+      filters: node.filters,
+      kernelSize: node.kernel,
+      strides: node.stride,
+      padding,
+      useBias: false,
+      name,
+    });
     return { layer, x: layer.apply(x) as tfl.SymbolicTensor, weights: [ctx.weight('kernel')] };
   },
   onnx(node, ctx) {

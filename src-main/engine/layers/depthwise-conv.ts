@@ -26,36 +26,62 @@ export const DEPTHWISE_CONV: LayerModule<DepthwiseConvNode> = {
     const [h, w, c] = inShape(node.input) as [number, number, number];
     const oh = windowOutput(h, node.kernel, node.stride, node.pad);
     const ow = windowOutput(w, node.kernel, node.stride, node.pad);
-    if (oh < 1 || ow < 1) throw new Error(`graph: ${node.name} convolves a ${h}×${w} map with a ${node.kernel}×${node.kernel} kernel: the input images are too small`);
+    if (oh < 1 || ow < 1)
+      throw new Error(
+        `graph: ${node.name} convolves a ${h}×${w} map with a ${node.kernel}×${node.kernel} kernel: the input images are too small`,
+      );
     const params = node.kernel * node.kernel * c;
     return { outputShape: [oh, ow, c], params, flops: 2 * params * oh * ow };
   },
   init(node, c, rng) {
     const k = node.kernel;
     const std = Math.sqrt(2 / (k * k));
-    return { params: [{ suffix: 'kernel', values: Float32Array.from({ length: k * k * c }, () => rng.normal() * std), shape: [k, k, c, 1], isBnOrBias: false }] };
+    return {
+      params: [
+        {
+          suffix: 'kernel',
+          values: Float32Array.from({ length: k * k * c }, () => rng.normal() * std),
+          shape: [k, k, c, 1],
+          isBnOrBias: false,
+        },
+      ],
+    };
   },
   forward(node, ctx) {
     const x = ctx.input() as tf.Tensor4D;
     const w = ctx.param('kernel') as tf.Tensor4D;
-    return ctx.training ? shiftedDepthwise(x, w, node.kernel, node.stride, node.pad) : tf.depthwiseConv2d(x, w, node.stride, tfPad(node.pad));
+    return ctx.training
+      ? shiftedDepthwise(x, w, node.kernel, node.stride, node.pad)
+      : tf.depthwiseConv2d(x, w, node.stride, tfPad(node.pad));
   },
   export(node, ctx) {
     const name = ctx.layerName();
     const { x, padding } = exportPadding(ctx.input(), node.pad, name);
-    const layer = tfl.layers.depthwiseConv2d({ kernelSize: node.kernel, strides: node.stride, padding, depthMultiplier: 1, useBias: false, name });
+    const layer = tfl.layers.depthwiseConv2d({
+      kernelSize: node.kernel,
+      strides: node.stride,
+      padding,
+      depthMultiplier: 1,
+      useBias: false,
+      name,
+    });
     return { layer, x: layer.apply(x) as tfl.SymbolicTensor, weights: [ctx.weight('kernel')] };
   },
   onnx(node, ctx) {
     const [h, w, c] = ctx.shape(node.input) as [number, number, number];
     // A grouped Conv: tfjs's [k, k, C, 1] read as [1, C, k, k] has the data order of ONNX's [C, 1, k, k].
     const dw = hwioToOihw(ctx.weight(`${node.name}/kernel`));
-    return ctx.b.node('Conv', [ctx.value(node.input), initializer(ctx, `${node.name}/kernel`, { data: dw.data, shape: [c, 1, node.kernel, node.kernel] })], node.name, {
-      kernel_shape: attr.ints([node.kernel, node.kernel]),
-      strides: attr.ints([node.stride, node.stride]),
-      group: attr.int(c),
-      pads: onnxPads(h, w, node.kernel, node.stride, node.pad),
-    });
+    return ctx.b.node(
+      'Conv',
+      [ctx.value(node.input), initializer(ctx, `${node.name}/kernel`, { data: dw.data, shape: [c, 1, node.kernel, node.kernel] })],
+      node.name,
+      {
+        kernel_shape: attr.ints([node.kernel, node.kernel]),
+        strides: attr.ints([node.stride, node.stride]),
+        group: attr.int(c),
+        pads: onnxPads(h, w, node.kernel, node.stride, node.pad),
+      },
+    );
   },
 };
 
@@ -73,7 +99,12 @@ export function shiftedDepthwise(x: tf.Tensor4D, w: tf.Tensor4D, k: number, stri
   // Every tap reads rows i … i + s·oh − 1 of the padded map (i < k): pad the end that far (extra rows land in dropped phases).
   const bottom = Math.max(0, k - 1 + oh * stride - h - top);
   const right = Math.max(0, k - 1 + ow * stride - wd - left);
-  const padded = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]);
+  const padded = tf.pad(x, [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ]);
   let sum: tf.Tensor4D | null = null;
   for (let i = 0; i < k; i++) {
     for (let j = 0; j < k; j++) {

@@ -72,7 +72,11 @@ export function initializer(ctx: OnnxEmitContext, name: string, w: NamedWeight =
 }
 
 /** Global pooling, then [N, C, 1, 1] → [N, C]: the same channel order as Kiln's pooled [N, C]. */
-export function globalPoolOnnx(op: 'GlobalAveragePool' | 'GlobalMaxPool', node: { name: string; input: string }, ctx: OnnxEmitContext): string {
+export function globalPoolOnnx(
+  op: 'GlobalAveragePool' | 'GlobalMaxPool',
+  node: { name: string; input: string },
+  ctx: OnnxEmitContext,
+): string {
   const pooled = ctx.b.node(op, [ctx.value(node.input)], `${node.name}/pooled`);
   return ctx.b.node('Flatten', [pooled], node.name, { axis: attr.int(1) });
 }

@@ -16,7 +16,11 @@ export function windowOutput(size: number, kernel: number, stride: number, pad: 
 export const tfPad = (pad: number | undefined): 'same' | number => pad ?? 'same';
 
 /** The layers export: a ZeroPadding2D in front when the padding is explicit, and the padding the next layer takes. */
-export function exportPadding(input: tfl.SymbolicTensor, pad: number | undefined, name: string): { x: tfl.SymbolicTensor; padding: 'same' | 'valid' } {
+export function exportPadding(
+  input: tfl.SymbolicTensor,
+  pad: number | undefined,
+  name: string,
+): { x: tfl.SymbolicTensor; padding: 'same' | 'valid' } {
   if (pad === undefined) return { x: input, padding: 'same' };
   if (pad === 0) return { x: input, padding: 'valid' };
   const layer = tfl.layers.zeroPadding2d({ padding: pad, name: `${name}_pad` });

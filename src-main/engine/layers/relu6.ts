@@ -16,5 +16,13 @@ export const RELU6: LayerModule<Relu6Node> = {
   },
   // Clip takes its bounds as inputs since opset 11.
   onnx: (node, ctx) =>
-    ctx.b.node('Clip', [ctx.value(node.input), ctx.b.floats(`${node.name}/min`, [], Float32Array.of(0)), ctx.b.floats(`${node.name}/max`, [], Float32Array.of(6))], node.name),
+    ctx.b.node(
+      'Clip',
+      [
+        ctx.value(node.input),
+        ctx.b.floats(`${node.name}/min`, [], Float32Array.of(0)),
+        ctx.b.floats(`${node.name}/max`, [], Float32Array.of(6)),
+      ],
+      node.name,
+    ),
 };

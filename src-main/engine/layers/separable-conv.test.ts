@@ -15,8 +15,14 @@ const standard: ArchSpec = { ...separable, conv: 'standard' };
 
 function batch(n: number, size: number, seed: number): { x: tf.Tensor4D; y: tf.Tensor1D } {
   const rng = new Rng(seed, 3);
-  const x = tf.tensor4d(Float32Array.from({ length: n * size * size * 3 }, () => rng.normal()), [n, size, size, 3]);
-  const y = tf.tensor1d(Int32Array.from({ length: n }, (_, i) => i % 2), 'int32');
+  const x = tf.tensor4d(
+    Float32Array.from({ length: n * size * size * 3 }, () => rng.normal()),
+    [n, size, size, 3],
+  );
+  const y = tf.tensor1d(
+    Int32Array.from({ length: n }, (_, i) => i % 2),
+    'int32',
+  );
   return { x, y };
 }
 
@@ -24,8 +30,14 @@ describe('depthwise-separable convolution layer', () => {
   it('trains as shifted slices that equal tfjs depthwiseConv2d, and has a gradient on wasm', async () => {
     await loadBackend('wasm', { wasmThreads: 1 });
     const rng = new Rng(5, 1);
-    const x = tf.tensor4d(Float32Array.from({ length: 2 * 7 * 6 * 3 }, () => rng.normal()), [2, 7, 6, 3]);
-    const w = tf.tensor4d(Float32Array.from({ length: 3 * 3 * 3 }, () => rng.normal()), [3, 3, 3, 1]);
+    const x = tf.tensor4d(
+      Float32Array.from({ length: 2 * 7 * 6 * 3 }, () => rng.normal()),
+      [2, 7, 6, 3],
+    );
+    const w = tf.tensor4d(
+      Float32Array.from({ length: 3 * 3 * 3 }, () => rng.normal()),
+      [3, 3, 3, 1],
+    );
     const ours = shiftedDepthwise(x, w, 3).arraySync();
     const theirs = tf.depthwiseConv2d(x, w, 1, 'same').arraySync();
     expect(ours).toHaveLength(2);

@@ -30,8 +30,18 @@ export const SEPARABLE_CONV: LayerModule<SeparableConvNode> = {
     const pStd = Math.sqrt(2 / c);
     return {
       params: [
-        { suffix: 'depthwise_kernel', values: Float32Array.from({ length: k * k * c }, () => rng.normal() * dStd), shape: [k, k, c, 1], isBnOrBias: false },
-        { suffix: 'pointwise_kernel', values: Float32Array.from({ length: c * node.filters }, () => rng.normal() * pStd), shape: [1, 1, c, node.filters], isBnOrBias: false },
+        {
+          suffix: 'depthwise_kernel',
+          values: Float32Array.from({ length: k * k * c }, () => rng.normal() * dStd),
+          shape: [k, k, c, 1],
+          isBnOrBias: false,
+        },
+        {
+          suffix: 'pointwise_kernel',
+          values: Float32Array.from({ length: c * node.filters }, () => rng.normal() * pStd),
+          shape: [1, 1, c, node.filters],
+          isBnOrBias: false,
+        },
       ],
     };
   },
@@ -43,18 +53,38 @@ export const SEPARABLE_CONV: LayerModule<SeparableConvNode> = {
     return tf.conv2d(depthwise as tf.Tensor4D, pw, 1, 'same');
   },
   export(node, ctx) {
-    const layer = tfl.layers.separableConv2d({ filters: node.filters, kernelSize: node.kernel, strides: 1, padding: 'same', depthMultiplier: 1, useBias: false, name: ctx.layerName() });
-    return { layer, x: layer.apply(ctx.input()) as tfl.SymbolicTensor, weights: [ctx.weight('depthwise_kernel'), ctx.weight('pointwise_kernel')] };
+    const layer = tfl.layers.separableConv2d({
+      filters: node.filters,
+      kernelSize: node.kernel,
+      strides: 1,
+      padding: 'same',
+      depthMultiplier: 1,
+      useBias: false,
+      name: ctx.layerName(),
+    });
+    return {
+      layer,
+      x: layer.apply(ctx.input()) as tfl.SymbolicTensor,
+      weights: [ctx.weight('depthwise_kernel'), ctx.weight('pointwise_kernel')],
+    };
   },
   onnx(node, ctx) {
     const [h, w, c] = ctx.shape(node.input) as [number, number, number];
     // Depthwise as a grouped Conv: tfjs's [k, k, C, 1] read as [1, C, k, k] has the data order of ONNX's [C, 1, k, k].
     const dw = hwioToOihw(ctx.weight(`${node.name}/depthwise_kernel`));
-    const depthwise = ctx.b.node('Conv', [ctx.value(node.input), initializer(ctx, `${node.name}/depthwise_kernel`, { data: dw.data, shape: [c, 1, node.kernel, node.kernel] })], `${node.name}/depthwise`, {
-      kernel_shape: attr.ints([node.kernel, node.kernel]),
-      group: attr.int(c),
-      pads: samePadsAttr(h, w, node.kernel, 1),
-    });
+    const depthwise = ctx.b.node(
+      'Conv',
+      [
+        ctx.value(node.input),
+        initializer(ctx, `${node.name}/depthwise_kernel`, { data: dw.data, shape: [c, 1, node.kernel, node.kernel] }),
+      ],
+      `${node.name}/depthwise`,
+      {
+        kernel_shape: attr.ints([node.kernel, node.kernel]),
+        group: attr.int(c),
+        pads: samePadsAttr(h, w, node.kernel, 1),
+      },
+    );
     const pointwise = initializer(ctx, `${node.name}/pointwise_kernel`, hwioToOihw(ctx.weight(`${node.name}/pointwise_kernel`)));
     return ctx.b.node('Conv', [depthwise, pointwise], node.name, { kernel_shape: attr.ints([1, 1]) });
   },

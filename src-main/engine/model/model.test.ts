@@ -13,9 +13,15 @@ async function gradients(spec: ArchSpec, backend: 'cpu' | 'wasm', size: number) 
   await loadBackend(backend);
   const model = new Model(buildGraph(spec, { imageSize: size, numClasses: 5 }), 7);
   const rng = new Rng(3);
-  const x = tf.tensor4d(Float32Array.from({ length: 6 * size * size * 3 }, () => rng.normal()), [6, size, size, 3]);
+  const x = tf.tensor4d(
+    Float32Array.from({ length: 6 * size * size * 3 }, () => rng.normal()),
+    [6, size, size, 3],
+  );
   const y = tf.tensor1d([0, 1, 2, 3, 4, 0], 'int32');
-  const { value, grads } = tf.variableGrads(() => smoothedCrossEntropy(model.forward(x, true), y, 0.1), model.params.map((p) => p.variable));
+  const { value, grads } = tf.variableGrads(
+    () => smoothedCrossEntropy(model.forward(x, true), y, 0.1),
+    model.params.map((p) => p.variable),
+  );
   const out = new Map<string, Float32Array>();
   for (const p of model.params) out.set(p.name, (await grads[p.variable.name]!.data()) as Float32Array);
   const loss = (await value.data())[0]!;
@@ -26,7 +32,11 @@ async function gradients(spec: ArchSpec, backend: 'cpu' | 'wasm', size: number) 
 
 const specs: [string, ArchSpec, number][] = [
   ['resnet9', { kind: 'resnet9', widths: [4, 6, 8, 8], outputScale: 0.125 }, 12],
-  ['wide-resnet with strided shortcuts', { kind: 'wide-resnet', groups: 2, blocksPerGroup: 2, widthFactor: 1, stemChannels: 4, dropout: 0 }, 12],
+  [
+    'wide-resnet with strided shortcuts',
+    { kind: 'wide-resnet', groups: 2, blocksPerGroup: 2, widthFactor: 1, stemChannels: 4, dropout: 0 },
+    12,
+  ],
   // The wrn-22 preset's depth, blocks, stem and shortcuts, at width factor 1 (16/32/64 channels) so cpu stays quick.
   ['wrn-22 at width 1', { ...(findPreset('wrn-22')!.spec as Extract<ArchSpec, { kind: 'wide-resnet' }>), widthFactor: 1 }, 8],
 ];

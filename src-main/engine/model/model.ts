@@ -64,7 +64,10 @@ export class Model {
       for (const p of init.params) add(`${node.name}/${p.suffix}`, p.values, p.shape, p.isBnOrBias);
       for (const s of init.state ?? []) {
         const name = `${node.name}/${s.suffix}`;
-        this.state.set(name, tf.tidy(() => tf.variable(s.fill === 0 ? tf.zeros(s.shape) : tf.ones(s.shape), false, this.prefix + name)));
+        this.state.set(
+          name,
+          tf.tidy(() => tf.variable(s.fill === 0 ? tf.zeros(s.shape) : tf.ones(s.shape), false, this.prefix + name)),
+        );
       }
     }
   }
@@ -93,7 +96,12 @@ export class Model {
     return out as tf.Tensor2D;
   }
 
-  private apply(node: Exclude<GraphNode, { op: 'input' }>, get: (name: string) => tf.Tensor, training: boolean, dropoutSeed: number): tf.Tensor {
+  private apply(
+    node: Exclude<GraphNode, { op: 'input' }>,
+    get: (name: string) => tf.Tensor,
+    training: boolean,
+    dropoutSeed: number,
+  ): tf.Tensor {
     const module = layerOf(node);
     const inputs = module.inputs(node);
     const ctx: ForwardContext = {

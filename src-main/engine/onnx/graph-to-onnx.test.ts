@@ -104,7 +104,9 @@ describe('graph to ONNX', () => {
     expect(info.inputs).toEqual([{ name: 'input', shape: ['batch', 3, 15, 15] }]);
     expect(info.outputs).toEqual([{ name: 'logits', shape: ['batch', 7] }]);
     // Dropout is the identity at inference: no node for it.
-    expect(new Set(info.opTypes)).toEqual(new Set(['Sub', 'Div', 'Conv', 'BatchNormalization', 'Relu', 'Add', 'GlobalAveragePool', 'Flatten', 'Gemm', 'Identity']));
+    expect(new Set(info.opTypes)).toEqual(
+      new Set(['Sub', 'Div', 'Conv', 'BatchNormalization', 'Relu', 'Add', 'GlobalAveragePool', 'Flatten', 'Gemm', 'Identity']),
+    );
   });
 
   it('matches for depthwise-separable convolutions (grouped Conv + 1×1 Conv)', async () => {
@@ -119,7 +121,10 @@ describe('graph to ONNX', () => {
     const resnet: ArchSpec = { kind: 'resnet', block: 'bottleneck', blocks: [1, 2, 1, 1], widths: [4, 4, 8, 8], stemChannels: 4 };
     const mobilenet: ArchSpec = { kind: 'mobilenetv2', widthMultiplier: 0.25, lastChannels: 16, dropout: 0.2 };
     // Odd sizes: PyTorch's symmetric padding and TensorFlow's "same" disagree there.
-    for (const [spec, size] of [[resnet, 37], [mobilenet, 35]] as const) {
+    for (const [spec, size] of [
+      [resnet, 37],
+      [mobilenet, 35],
+    ] as const) {
       const { worst, scale, bytes } = await compare(spec, size, 'nchw', 2);
       expect(scale).toBeGreaterThan(0.01);
       expect(worst).toBeLessThanOrEqual(1e-5 * Math.max(1, scale));
@@ -130,6 +135,8 @@ describe('graph to ONNX', () => {
 
   it('names a missing weight', () => {
     const graph = buildGraph({ kind: 'resnet9', widths: [4, 4, 4, 4], outputScale: 1 }, { imageSize: 8, numClasses: 2 });
-    expect(() => graphToOnnx(graph, new Map(), { layout: 'nchw', mean: MEAN, std: STD, producerVersion: 'test' })).toThrow('onnx: no weights named prep/conv/kernel');
+    expect(() => graphToOnnx(graph, new Map(), { layout: 'nchw', mean: MEAN, std: STD, producerVersion: 'test' })).toThrow(
+      'onnx: no weights named prep/conv/kernel',
+    );
   });
 });

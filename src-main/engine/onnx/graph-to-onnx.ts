@@ -40,7 +40,8 @@ export function graphToOnnx(graph: Graph, weights: Map<string, NamedWeight>, opt
   const shapes = new Map(graph.layers.map((l) => [l.name, l.outputShape]));
   const values = new Map<string, string>();
   const [H, W, C] = graph.inputShape as [number, number, number];
-  if (C !== opts.mean.length || C !== opts.std.length) throw new Error(`onnx: ${C} input channels but ${opts.mean.length} means and ${opts.std.length} stds`);
+  if (C !== opts.mean.length || C !== opts.std.length)
+    throw new Error(`onnx: ${C} input channels but ${opts.mean.length} means and ${opts.std.length} stds`);
 
   const input = b.fresh(ONNX_INPUT);
   let x = opts.layout === 'nhwc' ? b.node('Transpose', [input], 'input/nchw', { perm: attr.ints([0, 3, 1, 2]) }) : input;
@@ -94,7 +95,14 @@ export function graphToOnnx(graph: Graph, weights: Map<string, NamedWeight>, opt
           docString: `RGB, values in 0..1 (pixel / 255), ${opts.layout.toUpperCase()}; the training normalisation is applied inside the model`,
         },
       ],
-      output: [{ name: logits, elemType: DataType.FLOAT, shape: ['batch', graph.numClasses], docString: 'class logits; softmax gives probabilities' }],
+      output: [
+        {
+          name: logits,
+          elemType: DataType.FLOAT,
+          shape: ['batch', graph.numClasses],
+          docString: 'class logits; softmax gives probabilities',
+        },
+      ],
     },
     metadata: opts.metadata ?? {},
   });

@@ -38,7 +38,12 @@ export class OnnxGraphBuilder implements OnnxGraphWriter {
 
   int64s(name: string, values: number[]): string {
     const unique = this.fresh(name);
-    this.initializers.push({ name: unique, dims: [values.length], dataType: DataType.INT64, rawData: littleEndian(BigInt64Array.from(values, BigInt)) });
+    this.initializers.push({
+      name: unique,
+      dims: [values.length],
+      dataType: DataType.INT64,
+      rawData: littleEndian(BigInt64Array.from(values, BigInt)),
+    });
     return unique;
   }
 

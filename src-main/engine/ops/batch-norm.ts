@@ -43,7 +43,9 @@ export function batchNormTrain(
 ): BatchNormTrainResult {
   const [n, h, w, c] = x.shape;
   if (gamma.shape[0] !== c || beta.shape[0] !== c) {
-    throw new Error(`batchNormTrain: gamma and beta must have ${c} entries (the channels of x), got ${gamma.shape[0]} and ${beta.shape[0]}`);
+    throw new Error(
+      `batchNormTrain: gamma and beta must have ${c} entries (the channels of x), got ${gamma.shape[0]} and ${beta.shape[0]}`,
+    );
   }
   if (c % 4 === 0 && tf.getKernel(FUSED_STATS, tf.getBackend())) return fusedBatchNormTrain(x, gamma, beta, epsilon, opts.relu ?? false);
   if (opts.relu) {

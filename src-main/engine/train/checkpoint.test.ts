@@ -41,7 +41,16 @@ const metricsOf = (l: Learner) => {
   l.callbacks.push({ onEpochEnd: (_l, m) => void out.push(m) });
   return out;
 };
-const comparable = (ms: EpochMetrics[]) => ms.map(({ epoch, step, trainLoss, trainAcc, valLoss, valAcc, ttaAcc }) => ({ epoch, step, trainLoss, trainAcc, valLoss, valAcc, ttaAcc }));
+const comparable = (ms: EpochMetrics[]) =>
+  ms.map(({ epoch, step, trainLoss, trainAcc, valLoss, valAcc, ttaAcc }) => ({
+    epoch,
+    step,
+    trainLoss,
+    trainAcc,
+    valLoss,
+    valAcc,
+    ttaAcc,
+  }));
 
 describe('checkpoints', () => {
   it('pausing mid-epoch and resuming from the checkpoint reproduces an uninterrupted run', async () => {
@@ -94,7 +103,12 @@ describe('checkpoints', () => {
     const target = path.join(dir, 'swap');
     await saveCheckpoint(target, a.model, a.sgd, a.position);
     await saveCheckpoint(target, a.model, a.sgd, { ...a.position, step: 5 });
-    expect(fs.readdirSync(dir).filter((f) => f.startsWith('swap') || f.startsWith('.swap')).sort()).toEqual(['swap', 'swap.000002']);
+    expect(
+      fs
+        .readdirSync(dir)
+        .filter((f) => f.startsWith('swap') || f.startsWith('.swap'))
+        .sort(),
+    ).toEqual(['swap', 'swap.000002']);
     expect(JSON.parse(fs.readFileSync(target, 'utf8'))).toEqual({ dir: 'swap.000002' });
     expect((await readCheckpointMeta(target)).position.step).toBe(5);
   });

@@ -152,7 +152,13 @@ async function switchPointer(target: string, dirName: string, tag: string): Prom
  * folder is removed, the previous checkpoint stays the slot's, and the error says what could not
  * be written.
  */
-export async function saveCheckpoint(target: string, model: Model, sgd: Sgd, position: Position, extra?: Record<string, unknown>): Promise<void> {
+export async function saveCheckpoint(
+  target: string,
+  model: Model,
+  sgd: Sgd,
+  position: Position,
+  extra?: Record<string, unknown>,
+): Promise<void> {
   const tensors: CheckpointMeta['tensors'] = [];
   const chunks: Buffer[] = [];
   let offset = 0;
@@ -191,7 +197,8 @@ export async function saveCheckpoint(target: string, model: Model, sgd: Sgd, pos
     await switchPointer(target, path.basename(dir), tag);
   } catch (err) {
     // The pointer still names the previous checkpoint; the new folder is garbage.
-    if (dir && readPointer(target) !== path.basename(dir)) await fs.promises.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    if (dir && readPointer(target) !== path.basename(dir))
+      await fs.promises.rm(dir, { recursive: true, force: true }).catch(() => undefined);
     throw describeFsError(err, `the ${slot} checkpoint in ${parent} (the previous ${slot} checkpoint is kept)`);
   }
   for (const { name } of numberedFolders(parent, slot)) {
@@ -215,7 +222,9 @@ export async function readCheckpointMeta(target: string): Promise<CheckpointMeta
 }
 
 /** Slot `target`'s checkpoint: its folder, meta, and each tensor's values checked against the shape the caller expects. */
-export async function readCheckpointTensors(target: string): Promise<{ dir: string; meta: CheckpointMeta; values(name: string, shape: number[]): Float32Array }> {
+export async function readCheckpointTensors(
+  target: string,
+): Promise<{ dir: string; meta: CheckpointMeta; values(name: string, shape: number[]): Float32Array }> {
   let dir = resolveCheckpoint(target) ?? target;
   let meta: CheckpointMeta;
   let data: Buffer;

@@ -40,7 +40,9 @@ describe('divergence guard', () => {
     expect(d.step).toBeLessThan(learner.resolved.totalSteps);
     // Nothing after it: the epoch it diverged in has no evaluation and no checkpoint.
     expect(epochsEnded.length).toBeLessThan(d.epoch);
-    expect(describeDivergence(d)).toMatch(/diverged at step \d+ \(epoch \d, learning rate [\d.]+\).*try a max learning rate of [\d.]+ or lower/);
+    expect(describeDivergence(d)).toMatch(
+      /diverged at step \d+ \(epoch \d, learning rate [\d.]+\).*try a max learning rate of [\d.]+ or lower/,
+    );
     dispose();
   });
 

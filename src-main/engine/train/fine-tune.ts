@@ -14,5 +14,8 @@ export const INIT_SLOT = 'init';
 export async function applyInitWeights(target: string, model: Model, skip: ReadonlySet<string>): Promise<void> {
   if (!resolveCheckpoint(target)) throw new Error(`fine-tune: no starting weights in ${target}`);
   const { values } = await readCheckpointTensors(target);
-  assignVariables([...model.namedVariables()].filter(([name]) => !skip.has(name)), values);
+  assignVariables(
+    [...model.namedVariables()].filter(([name]) => !skip.has(name)),
+    values,
+  );
 }

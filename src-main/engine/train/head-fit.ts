@@ -181,7 +181,12 @@ function standardiser(split: FeatureSplit): { mean: Float32Array; inv: Float32Ar
 }
 
 /** logits = ((f − μ)·s)·W + b = f·(s∘W) + (b − (μ∘s)·W): the head for raw features. */
-async function folded(kernel: tf.Variable, bias: tf.Variable, mean: Float32Array, inv: Float32Array): Promise<{ kernel: Float32Array; bias: Float32Array }> {
+async function folded(
+  kernel: tf.Variable,
+  bias: tf.Variable,
+  mean: Float32Array,
+  inv: Float32Array,
+): Promise<{ kernel: Float32Array; bias: Float32Array }> {
   const [k, b] = tf.tidy(() => {
     const s = tf.tensor2d(inv, [inv.length, 1]);
     const k = tf.mul(kernel, s);
@@ -194,7 +199,13 @@ async function folded(kernel: tf.Variable, bias: tf.Variable, mean: Float32Array
 }
 
 /** Validation loss and accuracy of the head (plain cross-entropy, the trainer's), with TTA over the two views. */
-async function scoreSplit(x: tf.Tensor2D, split: FeatureSplit, kernel: tf.Variable, bias: tf.Variable, tta: boolean): Promise<{ loss: number; acc: number; ttaAcc?: number }> {
+async function scoreSplit(
+  x: tf.Tensor2D,
+  split: FeatureSplit,
+  kernel: tf.Variable,
+  bias: tf.Variable,
+  tta: boolean,
+): Promise<{ loss: number; acc: number; ttaAcc?: number }> {
   const withTta = tta && split.views === 2;
   const stats = tf.tidy(() => {
     const logits = tf.add(tf.matMul(x, kernel), bias);

@@ -15,7 +15,11 @@ const tiny: ArchSpec = { kind: 'resnet9', widths: [4, 8, 8, 8], outputScale: 0.1
 const dataset = makeSyntheticDataset({ train: 96, val: 32, imageSize: 16 });
 
 function makeLearner(opts: { epochs: number; seed?: number }) {
-  const config = mergeRunConfig(DEFAULT_RUN_CONFIG, { opt: { epochs: opts.epochs, batchSize: 16, lrMax: 0.2 }, seed: opts.seed ?? 0, backend: 'cpu' });
+  const config = mergeRunConfig(DEFAULT_RUN_CONFIG, {
+    opt: { epochs: opts.epochs, batchSize: 16, lrMax: 0.2 },
+    seed: opts.seed ?? 0,
+    backend: 'cpu',
+  });
   const resolved = resolveRun(config, dataset.train.count, dataset.val.count);
   const model = new Model(buildGraph(tiny, { imageSize: 16, numClasses: 10 }), config.seed);
   const sgd = new Sgd(model.params, resolved.config.opt);
@@ -91,7 +95,14 @@ describe('Learner hooks', () => {
     });
     expect(await learner.fit()).toBe('finished');
     const spe = learner.resolved.stepsPerEpoch;
-    const epoch = (e: number) => [`epoch:start:${e}`, ...Array.from({ length: spe }, (_, i) => e * spe + i).flatMap((s) => [`batch:start:${s}`, `batch:end:${s + 1}:${(0.001 * (s + 1)).toFixed(3)}`]), `epoch:end:${e + 1}:no-val`];
+    const epoch = (e: number) => [
+      `epoch:start:${e}`,
+      ...Array.from({ length: spe }, (_, i) => e * spe + i).flatMap((s) => [
+        `batch:start:${s}`,
+        `batch:end:${s + 1}:${(0.001 * (s + 1)).toFixed(3)}`,
+      ]),
+      `epoch:end:${e + 1}:no-val`,
+    ];
     expect(events).toEqual(['fit:start', ...epoch(0), ...epoch(1), 'fit:end:finished']);
     model.dispose();
     sgd.dispose();

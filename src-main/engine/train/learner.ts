@@ -222,7 +222,10 @@ export class Learner {
       // Assembled while the step computes; the batch just queued was uploaded when its first kernel ran.
       if (i + 1 < stepsPerEpoch) fill(i + 1, 1 - slot);
       if (!this.pipelined) await this.collect(0);
-      else if (this.inFlight.length > MAX_IN_FLIGHT || (this.inFlight.length > 1 && performance.now() - this.lastRead >= READ_INTERVAL_MS)) {
+      else if (
+        this.inFlight.length > MAX_IN_FLIGHT ||
+        (this.inFlight.length > 1 && performance.now() - this.lastRead >= READ_INTERVAL_MS)
+      ) {
         await this.collect(1);
       }
       await yieldToEventLoop();

@@ -19,4 +19,4 @@ export function splitBatch(batch: number, limit: number): number[] {
 /** What a run record says about a split batch. */
 export const MICRO_BATCH_NOTE =
   'the batch did not fit the backend in one pass: gradients are accumulated over micro-batches, so the optimiser sees ' +
-  'the whole batch, but batch norm uses each micro-batch\'s statistics and updates its running statistics once per micro-batch';
+  "the whole batch, but batch norm uses each micro-batch's statistics and updates its running statistics once per micro-batch";

@@ -26,7 +26,11 @@ export class Sgd {
     private readonly opts: SgdOptions,
   ) {
     // In a tidy, so the zeros each variable starts from are released and dispose() frees everything.
-    for (const p of params) this.velocity.set(p.name, tf.tidy(() => tf.variable(tf.zerosLike(p.variable), false, `${p.variable.name}/velocity`)));
+    for (const p of params)
+      this.velocity.set(
+        p.name,
+        tf.tidy(() => tf.variable(tf.zerosLike(p.variable), false, `${p.variable.name}/velocity`)),
+      );
   }
 
   step(grads: tf.NamedTensorMap, lr: number, momentum: number): void {

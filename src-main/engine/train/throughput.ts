@@ -74,10 +74,22 @@ export async function measureThroughput(spec: ArchSpec, opts: ThroughputOptions)
   const model = new Model(graph, 0);
   const sgd = new Sgd(model.params, { nesterov: true, weightDecay: 5e-4, wdExcludeBnBias: false });
   const rng = new Rng(0);
-  const x = tf.tensor4d(Float32Array.from({ length: opts.batch * size * size * 3 }, () => rng.normal()), [opts.batch, size, size, 3]);
-  const y = tf.tensor1d(Int32Array.from({ length: opts.batch }, () => rng.int(k)), 'int32');
+  const x = tf.tensor4d(
+    Float32Array.from({ length: opts.batch * size * size * 3 }, () => rng.normal()),
+    [opts.batch, size, size, 3],
+  );
+  const y = tf.tensor1d(
+    Int32Array.from({ length: opts.batch }, () => rng.int(k)),
+    'int32',
+  );
   const step = async () => {
-    const stats = trainStep(model, sgd, x, y, { lr: 0.01, momentum: 0.9, labelSmoothing: 0.2, dropoutSeed: 0, microBatch: opts.microBatch });
+    const stats = trainStep(model, sgd, x, y, {
+      lr: 0.01,
+      momentum: 0.9,
+      labelSmoothing: 0.2,
+      dropoutSeed: 0,
+      microBatch: opts.microBatch,
+    });
     await stats.data();
     stats.dispose();
   };

@@ -22,8 +22,14 @@ function setup() {
 
 function batch(n: number) {
   const rng = new Rng(11);
-  const x = tf.tensor4d(Float32Array.from({ length: n * SIZE * SIZE * 3 }, () => rng.normal()), [n, SIZE, SIZE, 3]);
-  const y = tf.tensor1d(Int32Array.from({ length: n }, () => rng.int(5)), 'int32');
+  const x = tf.tensor4d(
+    Float32Array.from({ length: n * SIZE * SIZE * 3 }, () => rng.normal()),
+    [n, SIZE, SIZE, 3],
+  );
+  const y = tf.tensor1d(
+    Int32Array.from({ length: n }, () => rng.int(5)),
+    'int32',
+  );
   return { x, y };
 }
 

@@ -32,7 +32,8 @@ export function writeTrainingState(model: Model, sgd: Sgd, state: Record<string,
   assignVariables(trainingState(model, sgd), (name, shape) => {
     const v = state[name];
     const size = shape.reduce((a, d) => a * d, 1);
-    if (!v || v.length !== size) throw new Error(`training state: ${name} has ${v ? v.length : 'no'} values, the model expects ${size} ([${shape}])`);
+    if (!v || v.length !== size)
+      throw new Error(`training state: ${name} has ${v ? v.length : 'no'} values, the model expects ${size} ([${shape}])`);
     return v;
   });
 }

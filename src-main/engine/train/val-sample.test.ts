@@ -23,15 +23,24 @@ describe('per-epoch validation', () => {
     const per = 16 * 16 * 3;
     for (let i = 0; i < 10; i++) {
       expect(s.labels[i]).toBe(dataset.val.labels[i * 4]);
-      expect(Array.from(s.images.subarray(i * per, i * per + 6))).toEqual(Array.from(dataset.val.images.subarray(i * 4 * per, i * 4 * per + 6)));
+      expect(Array.from(s.images.subarray(i * per, i * per + 6))).toEqual(
+        Array.from(dataset.val.images.subarray(i * 4 * per, i * 4 * per + 6)),
+      );
     }
     expect(fixedValSample(dataset.val, 40, 16)).toBe(dataset.val);
   });
 
   it('validates a fixed sample without TTA after each epoch but the last, the whole split with TTA after the last', async () => {
-    const config = mergeRunConfig(DEFAULT_RUN_CONFIG, { opt: { epochs: 3, batchSize: 32, lrMax: 0.2 }, aug: { tta: true }, backend: 'wasm' });
+    const config = mergeRunConfig(DEFAULT_RUN_CONFIG, {
+      opt: { epochs: 3, batchSize: 32, lrMax: 0.2 },
+      aug: { tta: true },
+      backend: 'wasm',
+    });
     const resolved = resolveRun(config, dataset.train.count, dataset.val.count);
-    const model = new Model(buildGraph({ kind: 'resnet9', widths: [4, 8, 8, 8], outputScale: 0.125 }, { imageSize: 16, numClasses: 10 }), 0);
+    const model = new Model(
+      buildGraph({ kind: 'resnet9', widths: [4, 8, 8, 8], outputScale: 0.125 }, { imageSize: 16, numClasses: 10 }),
+      0,
+    );
     const sgd = new Sgd(model.params, resolved.config.opt);
     const learner = new Learner(model, sgd, dataset, resolved);
     learner.epochValSample = 10;

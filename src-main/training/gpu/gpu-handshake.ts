@@ -2,7 +2,8 @@ import type { WebgpuAdapter } from '../../../src-shared/backend-types.ts';
 import type { OwnerLink, PageMessage } from './gpu-protocol.ts';
 import { SelfCheckCache } from './self-check-cache.ts';
 
-export type GpuVerdict = { ok: true; adapter: WebgpuAdapter; checked: 'now' | 'cached' } | { ok: false; adapter?: WebgpuAdapter; reason: string };
+export type GpuVerdict =
+  { ok: true; adapter: WebgpuAdapter; checked: 'now' | 'cached' } | { ok: false; adapter?: WebgpuAdapter; reason: string };
 
 /** The next message of `type` from the page; rejects if the page goes away or reports an error first. */
 function next<T extends PageMessage['type']>(link: OwnerLink, type: T, timeoutMs: number): Promise<Extract<PageMessage, { type: T }>> {
@@ -14,7 +15,10 @@ function next<T extends PageMessage['type']>(link: OwnerLink, type: T, timeoutMs
       clearTimeout(timer);
       f();
     };
-    const timer = setTimeout(() => settle(() => reject(new Error(`the GPU trainer page sent no '${type}' within ${timeoutMs / 1000} s`))), timeoutMs);
+    const timer = setTimeout(
+      () => settle(() => reject(new Error(`the GPU trainer page sent no '${type}' within ${timeoutMs / 1000} s`))),
+      timeoutMs,
+    );
     link.onMessage((m) => {
       if (m.type === type) settle(() => resolve(m as Extract<PageMessage, { type: T }>));
       else if (m.type === 'error') settle(() => reject(new Error(m.error.message)));
@@ -37,7 +41,11 @@ export async function meetGpuPage(link: OwnerLink, home: string, choice: 'auto' 
   }
   const { adapter, adapterKey } = hello;
   if (adapter.software && choice === 'auto') {
-    return { ok: false, adapter, reason: `Chromium's only WebGPU adapter is a software one (${adapter.description || adapter.architecture || adapter.vendor}), slower than wasm` };
+    return {
+      ok: false,
+      adapter,
+      reason: `Chromium's only WebGPU adapter is a software one (${adapter.description || adapter.architecture || adapter.vendor}), slower than wasm`,
+    };
   }
   const cache = new SelfCheckCache(home);
   const cached = cache.get(adapterKey);

@@ -21,5 +21,8 @@ function portFromPreload(): Promise<PageLink> {
 const ws = new URLSearchParams(location.search).get('ws');
 const link = ws ? await webSocketPageLink(ws) : await portFromPreload();
 await servePage(link).catch((err: unknown) => {
-  link.send({ type: 'error', error: { name: err instanceof Error ? err.name : 'Error', message: err instanceof Error ? err.message : String(err) } });
+  link.send({
+    type: 'error',
+    error: { name: err instanceof Error ? err.name : 'Error', message: err instanceof Error ? err.message : String(err) },
+  });
 });

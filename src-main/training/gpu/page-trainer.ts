@@ -30,12 +30,25 @@ export async function servePage(link: PageLink, nav: Navigator = globalThis.navi
   let stop: AbortController | undefined;
   const adapter = await nav.gpu?.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) {
-    link.send({ type: 'error', error: { name: 'BackendUnavailableError', message: 'Chromium offers no WebGPU adapter here (no usable GPU driver, or WebGPU is blocked for this GPU)' } });
+    link.send({
+      type: 'error',
+      error: {
+        name: 'BackendUnavailableError',
+        message: 'Chromium offers no WebGPU adapter here (no usable GPU driver, or WebGPU is blocked for this GPU)',
+      },
+    });
     return;
   }
   const described = describeAdapter(adapter);
   const info = adapter.info ?? {};
-  const adapterKey = JSON.stringify([info.vendor, info.architecture, info.device, info.description, (info as { driver?: unknown }).driver ?? null, nav.userAgent]);
+  const adapterKey = JSON.stringify([
+    info.vendor,
+    info.architecture,
+    info.device,
+    info.description,
+    (info as { driver?: unknown }).driver ?? null,
+    nav.userAgent,
+  ]);
   link.send({ type: 'hello', adapter: described, adapterKey, userAgent: nav.userAgent });
   link.onMessage((m: OwnerMessage) => {
     if (m.type === 'stop') stop?.abort(m.reason);
@@ -45,7 +58,10 @@ export async function servePage(link: PageLink, nav: Navigator = globalThis.navi
           await startBackend();
           link.send({ type: 'checked', result: await webgpuSelfCheck() });
         } catch (err) {
-          link.send({ type: 'checked', result: { ok: false, reason: `WebGPU did not start: ${serializeError(err).message.split('\n')[0]}` } });
+          link.send({
+            type: 'checked',
+            result: { ok: false, reason: `WebGPU did not start: ${serializeError(err).message.split('\n')[0]}` },
+          });
         }
       })();
     } else if (m.type === 'init') {
@@ -68,7 +84,13 @@ async function train(link: PageLink, init: Extract<OwnerMessage, { type: 'init' 
       onBatchEnd: (l, s) => link.send({ type: 'steps', steps: [s], position: { ...l.position } }),
       onEpochEnd: async (l, metrics) => {
         // The page's live tensors ride along: they must stay flat from epoch to epoch.
-        link.send({ type: 'epoch', metrics, position: { ...l.position }, state: await readTrainingState(model, sgd), tensors: tf.memory().numTensors });
+        link.send({
+          type: 'epoch',
+          metrics,
+          position: { ...l.position },
+          state: await readTrainingState(model, sgd),
+          tensors: tf.memory().numTensors,
+        });
       },
     };
     const learner = new Learner(model, sgd, dataset, resolved, [report], init.position);

@@ -68,7 +68,13 @@ export class RemoteLearner implements LearnerView {
         settled = true;
         resolve(o);
       };
-      this.link.onClose(() => fail(Object.assign(new Error('the GPU trainer page went away before the fit ended (its renderer crashed or was closed)'), { name: 'GpuPageGoneError' })));
+      this.link.onClose(() =>
+        fail(
+          Object.assign(new Error('the GPU trainer page went away before the fit ended (its renderer crashed or was closed)'), {
+            name: 'GpuPageGoneError',
+          }),
+        ),
+      );
       this.link.onMessage((m) => {
         chain = chain.then(() => (settled ? undefined : this.handle(m, done))).catch(fail);
       });

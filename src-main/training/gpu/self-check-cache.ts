@@ -34,7 +34,11 @@ export class SelfCheckCache {
     const v = this.read()[key];
     if (!v) return null;
     if (v.status === 'ok') return { ok: true };
-    if (v.status === 'checking') return { ok: false, reason: `the WebGPU self-check did not finish on ${v.at} (the GPU driver or its process crashed); delete ${this.file} to try again` };
+    if (v.status === 'checking')
+      return {
+        ok: false,
+        reason: `the WebGPU self-check did not finish on ${v.at} (the GPU driver or its process crashed); delete ${this.file} to try again`,
+      };
     return { ok: false, reason: v.reason ?? 'the WebGPU self-check failed' };
   }
 

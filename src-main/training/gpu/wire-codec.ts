@@ -56,7 +56,8 @@ export function decodeMessage(frame: Uint8Array): unknown {
   });
   return JSON.parse(json, (_k, v: { $ta?: number; t?: Kind } | unknown) => {
     const tagged = v as { $ta?: number; t?: Kind } | null;
-    if (tagged && typeof tagged === 'object' && typeof tagged.$ta === 'number' && tagged.t && tagged.t in KINDS) return new KINDS[tagged.t](arrays[tagged.$ta]!);
+    if (tagged && typeof tagged === 'object' && typeof tagged.$ta === 'number' && tagged.t && tagged.t in KINDS)
+      return new KINDS[tagged.t](arrays[tagged.$ta]!);
     return v;
   });
 }

@@ -20,10 +20,13 @@ function fieldsOf(s: z.ZodType, path: (string | number)[], label: string): ArchF
   const inner = (optional ? (s as z.ZodOptional<z.ZodType>).unwrap() : s) as z.ZodType;
   const name = title(s, title(inner, label));
   if (inner instanceof z.ZodNumber) {
-    return [{ key, path, label: name, kind: 'number', min: inner.minValue ?? undefined, max: inner.maxValue ?? undefined, int: inner.isInt }];
+    return [
+      { key, path, label: name, kind: 'number', min: inner.minValue ?? undefined, max: inner.maxValue ?? undefined, int: inner.isInt },
+    ];
   }
   if (inner instanceof z.ZodEnum) return [{ key, path, label: name, kind: 'choice', options: inner.options as string[], optional }];
-  if (inner instanceof z.ZodTuple) return (inner.def.items as z.ZodType[]).flatMap((item, i) => fieldsOf(item, [...path, i], `${name} ${i + 1}`));
+  if (inner instanceof z.ZodTuple)
+    return (inner.def.items as z.ZodType[]).flatMap((item, i) => fieldsOf(item, [...path, i], `${name} ${i + 1}`));
   return [];
 }
 
@@ -40,7 +43,10 @@ export function getAt(spec: ArchSpec, path: (string | number)[]): unknown {
 }
 
 export function setAt(spec: ArchSpec, path: (string | number)[], value: unknown): void {
-  const parent = path.slice(0, -1).reduce<unknown>((o, k) => (o as Record<string | number, unknown>)[k], spec) as Record<string | number, unknown>;
+  const parent = path.slice(0, -1).reduce<unknown>((o, k) => (o as Record<string | number, unknown>)[k], spec) as Record<
+    string | number,
+    unknown
+  >;
   const last = path.at(-1)!;
   if (value === undefined) delete parent[last];
   else parent[last] = value;

@@ -16,7 +16,19 @@ import {
 } from 'chart.js';
 import type { ChartAxis, ChartConfig } from './chart-config.ts';
 
-Chart.register(LineController, LineElement, PointElement, BarController, BarElement, CategoryScale, LinearScale, LogarithmicScale, Legend, Title, Tooltip);
+Chart.register(
+  LineController,
+  LineElement,
+  PointElement,
+  BarController,
+  BarElement,
+  CategoryScale,
+  LinearScale,
+  LogarithmicScale,
+  Legend,
+  Title,
+  Tooltip,
+);
 
 export { Chart };
 
@@ -150,7 +162,11 @@ export function chartConfiguration(config: ChartConfig, theme: ChartTheme): Char
         },
       },
       kilnTheme: theme,
-      tooltip: { mode: 'nearest' as const, intersect: false, filter: (item: { datasetIndex: number }) => !(config.kind === 'line' && config.series[item.datasetIndex]?.faded) },
+      tooltip: {
+        mode: 'nearest' as const,
+        intersect: false,
+        filter: (item: { datasetIndex: number }) => !(config.kind === 'line' && config.series[item.datasetIndex]?.faded),
+      },
     },
   };
   if (config.kind === 'bar') {

@@ -30,7 +30,10 @@ type Run = RunComparison['runs'][number];
  * series (loss, LR, momentum) overlay on the epoch axis too.
  */
 function stepToEpoch(c: RunComparison, runId: string): (step: number) => number {
-  const ends = [{ epoch: 0, step: 0 }, ...c.byEpoch.flatMap((row) => (row.values[runId] ? [{ epoch: row.epoch, step: row.values[runId]!.step }] : []))];
+  const ends = [
+    { epoch: 0, step: 0 },
+    ...c.byEpoch.flatMap((row) => (row.values[runId] ? [{ epoch: row.epoch, step: row.values[runId]!.step }] : [])),
+  ];
   return (step) => {
     for (let i = 1; i < ends.length; i++) {
       const a = ends[i - 1]!;
@@ -50,7 +53,10 @@ export function compareCharts(c: RunComparison, o: CompareOptions): CompareChart
   const x = { label: AXIS_LABEL[o.axis], integer: o.axis === 'step' };
   const color = (i: number) => PALETTE[i % PALETTE.length]!;
 
-  const epochSeries = (run: Run, pick: (m: NonNullable<RunComparison['byEpoch'][number]['values'][string]>) => number | null | undefined): Point[] =>
+  const epochSeries = (
+    run: Run,
+    pick: (m: NonNullable<RunComparison['byEpoch'][number]['values'][string]>) => number | null | undefined,
+  ): Point[] =>
     c.byEpoch.flatMap((row): Point[] => {
       const m = row.values[run.id];
       if (!m) return [];
@@ -85,7 +91,13 @@ export function compareCharts(c: RunComparison, o: CompareOptions): CompareChart
       y: { label: 'accuracy', percent: true, max: 1 },
       series: lines((run) => epochSeries(run, (m) => m.valAcc), true, true),
     },
-    valLoss: { kind: 'line', title: 'Validation loss', x, y: logAxis('loss'), series: lines((run) => epochSeries(run, (m) => m.valLoss), true, true) },
+    valLoss: {
+      kind: 'line',
+      title: 'Validation loss',
+      x,
+      y: logAxis('loss'),
+      series: lines((run) => epochSeries(run, (m) => m.valLoss), true, true),
+    },
     trainLoss: {
       kind: 'line',
       title: 'Training loss',
@@ -93,8 +105,20 @@ export function compareCharts(c: RunComparison, o: CompareOptions): CompareChart
       y: logAxis('loss'),
       series: lines((run) => stepSeries(run, (s) => s.loss), true, false),
     },
-    lr: { kind: 'line', title: 'Learning rate', x, y: logAxis('learning rate'), series: lines((run) => stepSeries(run, (s) => s.lr), false, false) },
-    momentum: { kind: 'line', title: 'Momentum', x, y: { label: 'momentum' }, series: lines((run) => stepSeries(run, (s) => s.momentum), false, false) },
+    lr: {
+      kind: 'line',
+      title: 'Learning rate',
+      x,
+      y: logAxis('learning rate'),
+      series: lines((run) => stepSeries(run, (s) => s.lr), false, false),
+    },
+    momentum: {
+      kind: 'line',
+      title: 'Momentum',
+      x,
+      y: { label: 'momentum' },
+      series: lines((run) => stepSeries(run, (s) => s.momentum), false, false),
+    },
   };
 }
 
@@ -122,11 +146,26 @@ export function readableDiff(diff: RunComparison['configDiff'], records: readonl
 
 /** Each run's epoch lines (and, separately, its logged steps) as CSV rows. */
 export function epochCsvRows(c: RunComparison): { columns: string[]; rows: unknown[][] } {
-  const columns = ['run', 'run_id', 'epoch', 'step', 'wall_seconds', 'train_loss', 'train_acc', 'val_loss', 'val_acc', 'tta_acc', 'lr', 'images_per_sec'];
+  const columns = [
+    'run',
+    'run_id',
+    'epoch',
+    'step',
+    'wall_seconds',
+    'train_loss',
+    'train_acc',
+    'val_loss',
+    'val_acc',
+    'tta_acc',
+    'lr',
+    'images_per_sec',
+  ];
   const rows = c.runs.flatMap((run) =>
     c.byEpoch.flatMap((row) => {
       const m = row.values[run.id];
-      return m ? [[run.name, run.id, m.epoch, m.step, m.t, m.trainLoss, m.trainAcc, m.valLoss, m.valAcc, m.ttaAcc ?? null, m.lr, m.imagesPerSec]] : [];
+      return m
+        ? [[run.name, run.id, m.epoch, m.step, m.t, m.trainLoss, m.trainAcc, m.valLoss, m.valAcc, m.ttaAcc ?? null, m.lr, m.imagesPerSec]]
+        : [];
     }),
   );
   return { columns, rows };

@@ -14,7 +14,13 @@ export function errorMessage(err: unknown): string {
 export function withoutHome(message: string, home: string | undefined): string {
   if (!home) return message;
   const h = home.replace(/[\\/]+$/, '');
-  return message.split(h + '/').join('').split(h + '\\').join('').split(h).join('the Kiln home');
+  return message
+    .split(h + '/')
+    .join('')
+    .split(h + '\\')
+    .join('')
+    .split(h)
+    .join('the Kiln home');
 }
 
 export interface FieldError {

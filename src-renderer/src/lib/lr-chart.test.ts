@@ -13,6 +13,9 @@ describe('LR finder y range', () => {
 
   it('leaves out non-finite points and needs two', () => {
     expect(lrChartRange([{ smoothedLoss: 1 }, { smoothedLoss: NaN }])).toBeNull();
-    expect(lrChartRange([{ smoothedLoss: 2 }, { smoothedLoss: 1 }, { smoothedLoss: Infinity }])).toEqual({ min: expect.any(Number), max: 2.3 });
+    expect(lrChartRange([{ smoothedLoss: 2 }, { smoothedLoss: 1 }, { smoothedLoss: Infinity }])).toEqual({
+      min: expect.any(Number),
+      max: 2.3,
+    });
   });
 });

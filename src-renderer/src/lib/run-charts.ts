@@ -12,7 +12,13 @@ export function lossChart(steps: readonly StepPoint[], epochs: readonly EpochPoi
     y: { label: 'loss' },
     series: [
       { label: 'train (per step)', color: PALETTE[0]!, points: decimate(steps.map((s) => ({ x: s.step, y: s.loss }))) },
-      { label: 'train (epoch mean)', color: PALETTE[0]!, dashed: true, dots: true, points: epochs.map((e) => ({ x: e.step, y: e.trainLoss })) },
+      {
+        label: 'train (epoch mean)',
+        color: PALETTE[0]!,
+        dashed: true,
+        dots: true,
+        points: epochs.map((e) => ({ x: e.step, y: e.trainLoss })),
+      },
       { label: 'validation', color: PALETTE[1]!, dots: true, points: epochs.map((e) => ({ x: e.step, y: e.valLoss })) },
     ],
   };
@@ -24,9 +30,21 @@ export function accuracyChart(epochs: readonly EpochPoint[]): LineChartConfig {
     { label: 'validation', color: PALETTE[1]!, dots: true, points: epochs.map((e) => ({ x: e.epoch, y: e.valAcc })) },
   ];
   if (epochs.some((e) => e.ttaAcc !== undefined)) {
-    series.push({ label: 'validation + TTA', color: PALETTE[2]!, dots: true, dashed: true, points: epochs.map((e) => ({ x: e.epoch, y: e.ttaAcc ?? null })) });
+    series.push({
+      label: 'validation + TTA',
+      color: PALETTE[2]!,
+      dots: true,
+      dashed: true,
+      points: epochs.map((e) => ({ x: e.epoch, y: e.ttaAcc ?? null })),
+    });
   }
-  return { kind: 'line', title: 'Accuracy', x: { label: 'epoch', integer: true }, y: { label: 'accuracy', percent: true, min: 0, max: 1 }, series };
+  return {
+    kind: 'line',
+    title: 'Accuracy',
+    x: { label: 'epoch', integer: true },
+    y: { label: 'accuracy', percent: true, min: 0, max: 1 },
+    series,
+  };
 }
 
 export function scheduleChart(steps: readonly StepPoint[]): LineChartConfig {

@@ -11,14 +11,25 @@ export interface RunColumn {
   show: (r: RunRecord) => string;
 }
 
-const num = (key: string, label: string, value: (r: RunRecord) => number | null | undefined, show: (v: number | null | undefined) => string): RunColumn => ({
+const num = (
+  key: string,
+  label: string,
+  value: (r: RunRecord) => number | null | undefined,
+  show: (v: number | null | undefined) => string,
+): RunColumn => ({
   key,
   label,
   numeric: true,
   value: (r) => value(r) ?? null,
   show: (r) => show(value(r)),
 });
-const text = (key: string, label: string, value: (r: RunRecord) => string): RunColumn => ({ key, label, numeric: false, value, show: value });
+const text = (key: string, label: string, value: (r: RunRecord) => string): RunColumn => ({
+  key,
+  label,
+  numeric: false,
+  value,
+  show: value,
+});
 
 /** Hyperparameters from the run's frozen config (the recipe's values where the request said auto), then final metrics. */
 export const RUN_COLUMNS: RunColumn[] = [
@@ -26,17 +37,67 @@ export const RUN_COLUMNS: RunColumn[] = [
   text('status', 'Status', (r) => r.status),
   text('dataset', 'Dataset', (r) => r.dataset.name),
   text('arch', 'Arch', (r) => archLabel(r) ?? ''),
-  num('epochs', 'Epochs', (r) => r.resolved.config.opt.epochs, (v) => String(v ?? '')),
-  num('batch', 'Batch', (r) => r.resolved.config.opt.batchSize, (v) => String(v ?? '')),
-  num('lr', 'Max LR', (r) => r.resolved.config.opt.lrMax, (v) => formatNumber(v, 3)),
-  num('wd', 'WD', (r) => r.resolved.config.opt.weightDecay, (v) => formatNumber(v, 3)),
-  num('seed', 'Seed', (r) => r.resolved.config.seed, (v) => String(v ?? '')),
-  num('valAcc', 'Val acc', (r) => r.final?.valAcc, (v) => formatPercent(v)),
-  num('valLoss', 'Val loss', (r) => r.final?.valLoss, (v) => formatNumber(v, 4)),
-  num('best', 'Best acc', (r) => r.best?.valAcc, (v) => formatPercent(v)),
+  num(
+    'epochs',
+    'Epochs',
+    (r) => r.resolved.config.opt.epochs,
+    (v) => String(v ?? ''),
+  ),
+  num(
+    'batch',
+    'Batch',
+    (r) => r.resolved.config.opt.batchSize,
+    (v) => String(v ?? ''),
+  ),
+  num(
+    'lr',
+    'Max LR',
+    (r) => r.resolved.config.opt.lrMax,
+    (v) => formatNumber(v, 3),
+  ),
+  num(
+    'wd',
+    'WD',
+    (r) => r.resolved.config.opt.weightDecay,
+    (v) => formatNumber(v, 3),
+  ),
+  num(
+    'seed',
+    'Seed',
+    (r) => r.resolved.config.seed,
+    (v) => String(v ?? ''),
+  ),
+  num(
+    'valAcc',
+    'Val acc',
+    (r) => r.final?.valAcc,
+    (v) => formatPercent(v),
+  ),
+  num(
+    'valLoss',
+    'Val loss',
+    (r) => r.final?.valLoss,
+    (v) => formatNumber(v, 4),
+  ),
+  num(
+    'best',
+    'Best acc',
+    (r) => r.best?.valAcc,
+    (v) => formatPercent(v),
+  ),
   // One TTA figure everywhere: the evaluation's (Evaluate shows the same), else the last epoch's.
-  num('tta', 'TTA acc', (r) => r.evaluation?.ttaAcc ?? r.final?.ttaAcc, (v) => formatPercent(v, 2)),
-  num('time', 'Time', (r) => r.wallSeconds, (v) => formatDuration(v)),
+  num(
+    'tta',
+    'TTA acc',
+    (r) => r.evaluation?.ttaAcc ?? r.final?.ttaAcc,
+    (v) => formatPercent(v, 2),
+  ),
+  num(
+    'time',
+    'Time',
+    (r) => r.wallSeconds,
+    (v) => formatDuration(v),
+  ),
   { key: 'created', label: 'Created', numeric: false, value: (r) => r.createdAt, show: (r) => formatDate(r.createdAt) },
 ];
 
@@ -45,7 +106,9 @@ export function filterRuns(list: readonly RunRecord[], query: string): RunRecord
   const words = query.toLowerCase().split(/\s+/).filter(Boolean);
   if (!words.length) return [...list];
   return list.filter((r) => {
-    const hay = [r.name, r.status, r.dataset.name, archLabel(r) ?? '', ...(r.tags ?? []).map((t) => `#${t} ${t}`), r.notes ?? ''].join(' ').toLowerCase();
+    const hay = [r.name, r.status, r.dataset.name, archLabel(r) ?? '', ...(r.tags ?? []).map((t) => `#${t} ${t}`), r.notes ?? '']
+      .join(' ')
+      .toLowerCase();
     return words.every((w) => hay.includes(w));
   });
 }

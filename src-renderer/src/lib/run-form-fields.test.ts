@@ -26,15 +26,21 @@ describe('run form checks', () => {
   it('a half-typed number, a bound and momentum min above max are each named at their field', () => {
     expect(runConfigErrors(withOpt({ lrMax: NaN }))).toEqual({ 'opt.lrMax': 'Expected a number.' });
     expect(runConfigErrors(withOpt({ labelSmoothing: 1.5 }))).toEqual({ 'opt.labelSmoothing': 'At most 0.99.' });
-    expect(runConfigErrors(withOpt({ momentumMax: 0.9, momentumMin: 0.95 }))).toEqual({ 'opt.momentumMin': 'Momentum min must not be above momentum max' });
+    expect(runConfigErrors(withOpt({ momentumMax: 0.9, momentumMin: 0.95 }))).toEqual({
+      'opt.momentumMin': 'Momentum min must not be above momentum max',
+    });
     const two = runConfigErrors(withOpt({ lrMax: NaN, weightDecay: 2 }));
     expect(firstFieldProblem(two)).toBe('Max learning rate: Expected a number. (and 1 more field)');
   });
 
   it('every number and choice in the config has a label and one line of help', () => {
     const paths = (o: object, at = ''): string[] =>
-      Object.entries(o).flatMap(([k, v]) => (v && typeof v === 'object' && !Array.isArray(v) && k !== 'arch' ? paths(v, `${at}${k}.`) : [`${at}${k}`]));
-    for (const p of paths(DEFAULT_RUN_CONFIG).filter((p) => !['net.arch', 'opt.startDiv', 'opt.finalDiv', 'opt.shape', 'opt.wdExcludeBnBias'].includes(p))) {
+      Object.entries(o).flatMap(([k, v]) =>
+        v && typeof v === 'object' && !Array.isArray(v) && k !== 'arch' ? paths(v, `${at}${k}.`) : [`${at}${k}`],
+      );
+    for (const p of paths(DEFAULT_RUN_CONFIG).filter(
+      (p) => !['net.arch', 'opt.startDiv', 'opt.finalDiv', 'opt.shape', 'opt.wdExcludeBnBias'].includes(p),
+    )) {
       expect(RUN_FIELDS[p]?.help, p).toMatch(/\w/);
     }
   });

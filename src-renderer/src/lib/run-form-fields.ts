@@ -24,7 +24,10 @@ export const RUN_FIELDS: Record<string, { label: string; help: string }> = {
   'aug.cropPadding': { label: 'Crop padding (px)', help: 'Pad by this many pixels, then crop at a random offset; 0 = off.' },
   'aug.cutout': { label: 'Cutout (px)', help: 'Blank a random square this wide in each training image; 0 = off.' },
   'aug.flip': { label: 'Horizontal flip', help: 'Mirror training images at random (not for text or arrows).' },
-  'aug.tta': { label: 'Test-time augmentation', help: 'Also score each validation image with its mirror image (TTA), after the last epoch and on the best checkpoint.' },
+  'aug.tta': {
+    label: 'Test-time augmentation',
+    help: 'Also score each validation image with its mirror image (TTA), after the last epoch and on the best checkpoint.',
+  },
   backend: { label: 'Backend', help: 'Where the maths runs; auto = the fastest available here.' },
   seed: { label: 'Seed', help: 'Same seed and backend give the same run.' },
   name: { label: 'Run name', help: 'Empty = dataset · architecture · number.' },

@@ -23,6 +23,7 @@ export function endNotice(r: RunRecord): { kind: 'ok' | 'bad'; text: string } | 
     const hint = r.hint ? ` ${r.hint.charAt(0).toUpperCase()}${r.hint.slice(1)}` : '';
     return { kind: 'ok', text: `Finished in ${formatDuration(r.wallSeconds)}: ${best}${tta}.${hint}` };
   }
-  if (r.status === 'diverged') return { kind: 'bad', text: `Stopped: the run ${r.hint ?? 'diverged'}. The checkpoint of the last complete epoch is kept.` };
+  if (r.status === 'diverged')
+    return { kind: 'bad', text: `Stopped: the run ${r.hint ?? 'diverged'}. The checkpoint of the last complete epoch is kept.` };
   return null;
 }

@@ -17,8 +17,24 @@ describe('series math', () => {
   });
 
   it('finds the nearest point and quotes CSV cells', () => {
-    expect(nearest([{ x: 1, y: 5 }, { x: 4, y: 6 }], 3)).toEqual({ x: 4, y: 6 });
+    expect(
+      nearest(
+        [
+          { x: 1, y: 5 },
+          { x: 4, y: 6 },
+        ],
+        3,
+      ),
+    ).toEqual({ x: 4, y: 6 });
     expect(nearest([], 3)).toBeNull();
-    expect(toCsv(['a', 'b'], [['x,y', null], [1, 'say "hi"']])).toBe('a,b\r\n"x,y",\r\n1,"say ""hi"""\r\n');
+    expect(
+      toCsv(
+        ['a', 'b'],
+        [
+          ['x,y', null],
+          [1, 'say "hi"'],
+        ],
+      ),
+    ).toBe('a,b\r\n"x,y",\r\n1,"say ""hi"""\r\n');
   });
 });

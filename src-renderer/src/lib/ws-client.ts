@@ -123,11 +123,16 @@ export function connectKiln(options: WsClientOptions = {}): WsKilnClient {
       socket = undefined;
       // A policy close is a refusal (token, origin): retrying cannot help.
       if (e.code === POLICY_VIOLATION) {
-        refused = new KilnCallError({ name: 'ConnectionRefusedError', message: `Kiln refused the connection: ${e.reason || 'policy violation'}` });
+        refused = new KilnCallError({
+          name: 'ConnectionRefusedError',
+          message: `Kiln refused the connection: ${e.reason || 'policy violation'}`,
+        });
         rejectReady(refused);
         queue.length = 0;
       }
-      const lost = refused ?? new KilnCallError({ name: 'ConnectionError', message: `connection to Kiln closed (${e.code}${e.reason ? `: ${e.reason}` : ''})` });
+      const lost =
+        refused ??
+        new KilnCallError({ name: 'ConnectionError', message: `connection to Kiln closed (${e.code}${e.reason ? `: ${e.reason}` : ''})` });
       for (const [id, p] of pending) {
         // Calls still queued for the next connection wait for it.
         if (!refused && queue.some((t) => t.startsWith(`{"id":${id},`))) continue;
@@ -152,7 +157,14 @@ export function connectKiln(options: WsClientOptions = {}): WsKilnClient {
   }
 
   function onMessage(text: string): void {
-    let msg: { id?: number | string | null; result?: unknown; error?: SerializedError; event?: EventName; payload?: unknown; hello?: unknown };
+    let msg: {
+      id?: number | string | null;
+      result?: unknown;
+      error?: SerializedError;
+      event?: EventName;
+      payload?: unknown;
+      hello?: unknown;
+    };
     try {
       msg = JSON.parse(text);
     } catch {

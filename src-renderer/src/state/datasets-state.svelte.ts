@@ -171,7 +171,16 @@ class DatasetsState {
     const top = tops.size === 1 ? [...tops][0] || null : null;
     const name = req.name.trim() || top || undefined;
     const bytes = files.reduce((a, f) => a + f.file.size, 0);
-    this.upload = { label: top ?? `${files.length} files`, files: files.length, bytes, sentFiles: 0, sentBytes: 0, uploadId: null, cancelled: false, startedAt: Date.now() };
+    this.upload = {
+      label: top ?? `${files.length} files`,
+      files: files.length,
+      bytes,
+      sentFiles: 0,
+      sentBytes: 0,
+      uploadId: null,
+      cancelled: false,
+      startedAt: Date.now(),
+    };
     const up = this.upload;
     // A reload or a closed window leaves no one to finish the upload: say so (the app's IPC has no connection to close).
     const onLeave = () => {
@@ -188,7 +197,13 @@ class DatasetsState {
       };
       await Promise.all(Array.from({ length: UPLOAD_PARALLEL }, worker));
       if (up.cancelled) return false;
-      const { taskId } = await api.call('datasets.importUpload', uploadId, { ...(name ? { name } : {}), size: req.size ?? undefined, ...(req.forBackbone ? { forBackbone: req.forBackbone } : {}), valSplit: req.valSplit, fit: req.fit });
+      const { taskId } = await api.call('datasets.importUpload', uploadId, {
+        ...(name ? { name } : {}),
+        size: req.size ?? undefined,
+        ...(req.forBackbone ? { forBackbone: req.forBackbone } : {}),
+        valSplit: req.valSplit,
+        fit: req.fit,
+      });
       this.addTask(taskId, 'import', `Import of ${up.label} (uploaded)`);
       return true;
     } catch (err) {
@@ -297,7 +312,10 @@ class DatasetsState {
     if (e.event.phase === 'scan' && e.event.imageSize !== undefined) {
       const s = e.event.imageSize;
       const why = e.event.sizeReason ?? '';
-      task.size = e.event.sizeChosen !== 'auto' ? `Stored at ${s}×${s} px as chosen${why ? ` (${why})` : ''}` : `Stored at ${s}×${s} px${why ? `: ${why}` : ''}`;
+      task.size =
+        e.event.sizeChosen !== 'auto'
+          ? `Stored at ${s}×${s} px as chosen${why ? ` (${why})` : ''}`
+          : `Stored at ${s}×${s} px${why ? `: ${why}` : ''}`;
     }
     if (e.event.phase === 'error') {
       task.error = e.event.error.message;

@@ -14,7 +14,10 @@ export interface StepPoint {
   momentum: number;
 }
 
-export type EpochPoint = Pick<EpochMetric, 'epoch' | 'step' | 'trainLoss' | 'trainAcc' | 'valLoss' | 'valAcc' | 'ttaAcc' | 'lr' | 'imagesPerSec'>;
+export type EpochPoint = Pick<
+  EpochMetric,
+  'epoch' | 'step' | 'trainLoss' | 'trainAcc' | 'valLoss' | 'valAcc' | 'ttaAcc' | 'lr' | 'imagesPerSec'
+>;
 
 /**
  * One run as the Train view follows it: the stored metrics (so a reload loses nothing) plus what the
@@ -123,7 +126,9 @@ class RunsState {
 
   /** A run training now, else the newest: what the Train view shows when no run is named. */
   current(): RunRecord | null {
-    return this.list.find((r) => ACTIVE_STATUSES.includes(r.status)) ?? this.list.find((r) => r.status === 'paused') ?? this.list[0] ?? null;
+    return (
+      this.list.find((r) => ACTIVE_STATUSES.includes(r.status)) ?? this.list.find((r) => r.status === 'paused') ?? this.list[0] ?? null
+    );
   }
 
   async act(id: string, action: 'pause' | 'resume' | 'stop' | 'unlock'): Promise<void> {

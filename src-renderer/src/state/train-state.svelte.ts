@@ -23,7 +23,12 @@ class TrainState {
   shown = $derived({ ...this.errors, ...this.checked });
   /** The picked dataset is gone (deleted, or renamed away under another id). */
   datasetMissing = $derived(
-    Boolean(this.draft && datasets.loaded && this.draft.data.dataset !== 'synthetic' && !datasets.list.some((d) => d.id === this.draft!.data.dataset)),
+    Boolean(
+      this.draft &&
+      datasets.loaded &&
+      this.draft.data.dataset !== 'synthetic' &&
+      !datasets.list.some((d) => d.id === this.draft!.data.dataset),
+    ),
   );
   /** Why Start cannot go ahead now, in words; '' when it can. */
   blocker = $derived(
@@ -142,14 +147,22 @@ class TrainState {
     const id = this.lrProgress?.findId;
     if (id) await api.call('runs.lrFindCancel', id).catch((err: unknown) => (this.lrError = errorMessage(err)));
   }
-
 }
 
 /** A draft saved before null was the one "auto": 0 epochs / batch / LR and −1 weight decay read as auto. */
 function withNullAuto(c: RunConfig): RunConfig {
   const o = c.opt;
   const auto = (v: number | null | undefined, was: number) => (v === undefined || v === was ? null : v);
-  return { ...c, opt: { ...o, epochs: auto(o.epochs, 0), batchSize: auto(o.batchSize, 0), lrMax: auto(o.lrMax, 0), weightDecay: auto(o.weightDecay, -1) } };
+  return {
+    ...c,
+    opt: {
+      ...o,
+      epochs: auto(o.epochs, 0),
+      batchSize: auto(o.batchSize, 0),
+      lrMax: auto(o.lrMax, 0),
+      weightDecay: auto(o.weightDecay, -1),
+    },
+  };
 }
 
 export const train = new TrainState();
