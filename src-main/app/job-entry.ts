@@ -11,6 +11,7 @@ import { serializeError } from '../common/errors.ts';
 import { connectParent } from '../common/parent-end.ts';
 import { parseRunConfig } from '../../src-shared/run-config.ts';
 import { loadBackend } from '../engine/backend/load-backend.ts';
+import { jobBackend } from '../engine/backend/webgpu-backend.ts';
 import { loadCurrentDataset, resolveDatasetId } from '../training/load-dataset.ts';
 import { DEFAULT_LR_FIND, lrFind } from '../training/lr-find.ts';
 import { JOB_CHANNEL, type JobRequest, type JobResults } from './job-protocol.ts';
@@ -37,7 +38,7 @@ async function run(job: JobRequest): Promise<JobResults[JobRequest['kind']]> {
     }
     case 'lrFind': {
       const config = parseRunConfig(job.config);
-      await loadBackend(config.backend);
+      await loadBackend(jobBackend(config.backend));
       const opts = { ...DEFAULT_LR_FIND, ...job.options };
       // Each step's point goes to the host as it comes, so the page can show progress and an ETA.
       const onPoint = (p: { step: number; lr: number; loss: number }) =>
@@ -54,7 +55,7 @@ async function run(job: JobRequest): Promise<JobResults[JobRequest['kind']]> {
       const { evaluateRun } = await import('../training/evaluate-run.ts');
       const { RunStore } = await import('../runs/run-store.ts');
       const record = await new RunStore(job.home).get(job.runId);
-      return evaluateRun(job.home, job.runId, { backend: record.resolved.config.backend });
+      return evaluateRun(job.home, job.runId, { backend: jobBackend(record.resolved.config.backend) });
     }
     case 'export': {
       const { exportRun } = await import('../training/export-run.ts');

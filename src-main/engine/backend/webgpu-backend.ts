@@ -11,6 +11,15 @@ export function inElectron(): boolean {
   return Boolean((process.versions as { electron?: string }).electron);
 }
 
+/**
+ * The backend a job (evaluation, LR finder) of a run uses. Inside the app a `webgpu` run trains in the GPU trainer
+ * page, but its jobs run in utility processes, where Dawn for Node must not load: there they take `auto` (never
+ * Dawn in Electron) rather than failing on the run's own choice.
+ */
+export function jobBackend<T extends string>(choice: T): T | 'auto' {
+  return inElectron() && choice === 'webgpu' ? 'auto' : choice;
+}
+
 const IN_ELECTRON =
   "inside the app, WebGPU runs on Chromium's own WebGPU in the GPU trainer page, never through Dawn for Node (Electron's memory cage forbids its external buffers)";
 

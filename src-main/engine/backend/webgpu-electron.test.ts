@@ -18,9 +18,11 @@ const script = (electron: boolean) => `
   const { createRequire } = await import('node:module');
   const { loadBackend } = await import(${JSON.stringify(path.join(here, 'load-backend.ts'))});
   const { probeBackends } = await import(${JSON.stringify(path.join(here, 'registry.ts'))});
+  const { jobBackend } = await import(${JSON.stringify(path.join(here, 'webgpu-backend.ts'))});
   const out = {};
   try { out.webgpu = (await loadBackend('webgpu')).name; } catch (err) { out.webgpu = { name: err.name, message: err.message }; }
   out.auto = (await loadBackend('auto')).name;
+  out.job = jobBackend('webgpu');
   out.probe = probeBackends().find((b) => b.name === 'webgpu');
   out.natives = Object.keys(createRequire(import.meta.url).cache).filter((k) => k.endsWith('.node'));
   console.log(JSON.stringify(out));
@@ -34,6 +36,7 @@ async function inChild(electron: boolean) {
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as {
     webgpu: string | { name: string; message: string };
     auto: string;
+    job: string;
     probe: { available: boolean };
     natives: string[];
   };
@@ -47,6 +50,8 @@ describe('Dawn for Node in Electron processes', () => {
       message: expect.stringContaining("Chromium's own WebGPU in the GPU trainer page"),
     });
     expect(got.auto).not.toBe('webgpu');
+    // A webgpu run's evaluation and LR finder run in utility processes: there they take auto instead of failing.
+    expect(got.job).toBe('auto');
     expect(got.probe.available).toBe(true);
     expect(got.natives.filter((n) => /dawn/i.test(n))).toEqual([]);
   }, 120_000);
@@ -56,6 +61,7 @@ describe('Dawn for Node in Electron processes', () => {
     async () => {
       const got = await inChild(false);
       expect(got.natives.some((n) => /dawn/i.test(n))).toBe(true);
+      expect(got.job).toBe('webgpu');
     },
     120_000,
   );
