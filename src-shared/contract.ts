@@ -163,6 +163,8 @@ export const METHOD_ARGS = {
   ]),
   /** Stop an LR range test started with this findId; its runs.lrFind call rejects with an AbortError. */
   'runs.lrFindCancel': z.tuple([z.string().min(1).max(100)]),
+  /** How long a run of this config would train here, before it starts: from past runs on this machine, else rough. */
+  'runs.estimate': z.tuple([RunConfigSchema]),
 } as const;
 
 export type MethodName = keyof typeof METHOD_ARGS;
@@ -242,6 +244,13 @@ export interface Settings {
 }
 
 /** What each method resolves to. */
+/** A run's training time before it starts. `past`: from runs here with the same architecture and image size; `rough`: scaled or assumed (the note says which). */
+export interface RunEstimate {
+  seconds: number;
+  basis: 'past' | 'rough';
+  note: string;
+}
+
 export interface MethodResults {
   'app.info': { version: string; home: string; electron: boolean; backends: BackendStatus[] };
   'settings.get': Settings;
@@ -290,6 +299,7 @@ export interface MethodResults {
   'runs.predict': Prediction;
   'runs.lrFind': LrFindResult;
   'runs.lrFindCancel': void;
+  'runs.estimate': RunEstimate;
 }
 
 /** Events pushed from the services to every connected renderer. */

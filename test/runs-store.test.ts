@@ -126,6 +126,15 @@ describe('update', () => {
     expect((await store.get(r.id)).progress.step).toBe(20);
   });
 
+  it('refuses a name another run has, whatever its case, and keeps the old one', async () => {
+    const a = await createRun(store, {}, { name: 'baseline' });
+    const b = await createRun(store, {}, { name: 'wide' });
+    await expect(store.rename(b.id, ' Baseline ')).rejects.toThrow(/^a run named "Baseline" already exists: type another name$/);
+    expect((await store.get(b.id)).name).toBe('wide');
+    // Its own name in another case is no clash.
+    expect((await store.rename(a.id, 'BASELINE')).name).toBe('BASELINE');
+  });
+
   it('rejects an empty or multi-line name', async () => {
     const r = await createRun(store);
     await expect(store.rename(r.id, '   ')).rejects.toThrow(RangeError);

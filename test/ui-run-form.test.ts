@@ -3,52 +3,35 @@
  * what is typed, errors as typed and after Defaults, Start off with its reason, generated and refused run names,
  * a diverged run's notice. Uses the built-in synthetic dataset, tiny runs.
  */
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureRendererBuilt } from '../src-main/server/build-renderer.ts';
-import { BASE_VIEWPORT, launchChromium, poll, SHOTS, shot, startServer, stopServer } from './fixtures/ui-harness.ts';
+import { closeUi, openUi, poll, shot, typeInto as typeIntoField, type UiSession } from './fixtures/ui-harness.ts';
 
 describe('run form in Chromium against kiln serve', () => {
   let tmp: string;
   let home: string;
-  let server: ChildProcess;
-  let url: string;
-  let browser: Browser;
+  let ui: UiSession;
   let page: Page;
-  const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    await ensureRendererBuilt();
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-ui-form-'));
     home = path.join(tmp, 'home');
-    fs.mkdirSync(SHOTS, { recursive: true });
-    ({ child: server, url } = await startServer(home));
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: BASE_VIEWPORT, colorScheme: 'light' });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.setDefaultTimeout(30_000);
-    await page.goto(url);
+    ui = await openUi(home);
+    page = ui.page;
     await page.click('a[data-view=train]');
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await stopServer(server);
+    await closeUi(ui);
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
   const start = () => page.locator('button:has-text("Start training")');
   const blocker = () => page.locator('[data-testid=start-blocker]');
-  /** Type as a person does: select what is there, then one key at a time. */
-  async function typeInto(selector: string, text: string): Promise<void> {
-    await page.click(selector);
-    await page.keyboard.press('Control+A');
-    await page.keyboard.type(text);
-  }
+  const typeInto = (selector: string, text: string) => typeIntoField(page, selector, text);
 
   it('keeps what is typed until it parses, with Start off and its reason beside it meanwhile', async () => {
     await typeInto('#f-cfg-lr', '1e-');
@@ -137,6 +120,6 @@ describe('run form in Chromium against kiln serve', () => {
   });
 
   it('raised no errors in the page', () => {
-    expect(pageErrors).toEqual([]);
+    expect(ui.pageErrors).toEqual([]);
   });
 });

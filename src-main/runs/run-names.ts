@@ -13,14 +13,18 @@ export function pickRunName(taken: Iterable<string>, typed: string | undefined, 
   const names = new Set([...taken].map((n) => n.toLowerCase()));
   const wanted = typed?.trim();
   if (wanted) {
-    if (names.has(wanted.toLowerCase()))
-      throw new RunNameTakenError(
-        `a run named "${wanted}" already exists: type another name, or leave it empty for one like "${dataset} · ${arch} · 2"`,
-      );
+    assertRunNameFree(names, wanted, `type another name, or leave it empty for one like "${dataset} · ${arch} · 2"`);
     return wanted;
   }
   for (let n = 1; ; n++) {
     const name = `${dataset} · ${arch} · ${n}`;
     if (!names.has(name.toLowerCase())) return name;
   }
+}
+
+/** Refuses `wanted` when a run in `taken` has it, whatever its case: on creation and on rename alike. */
+export function assertRunNameFree(taken: Iterable<string>, wanted: string, advice = 'type another name'): void {
+  const lower = wanted.toLowerCase();
+  for (const name of taken)
+    if (name.toLowerCase() === lower) throw new RunNameTakenError(`a run named "${wanted}" already exists: ${advice}`);
 }

@@ -19,6 +19,7 @@ import {
   type RunStatus,
 } from '../../src-shared/run-types.ts';
 import { RUN_FILE, RunFiles, TRASH_PREFIX } from './run-files.ts';
+import { assertRunNameFree } from './run-names.ts';
 import { recoverInterrupted } from './run-recovery.ts';
 import { acquireTrainerLock, trainerLockHolder, unlockRun, type Release } from './run-trainer-lock.ts';
 import { readTextOrNull } from '../common/read-text.ts';
@@ -177,6 +178,9 @@ export class RunStore extends RunFiles {
     if (!trimmed || trimmed.length > 200 || /[\u0000-\u001f\u007f]/.test(trimmed)) {
       throw new RangeError(`run name ${JSON.stringify(name)}: expected 1–200 printable characters`);
     }
+    // Names are how people tell runs apart: refused here as run creation refuses them.
+    const others = (await this.list()).runs.filter((r) => r.id !== id).map((r) => r.name);
+    assertRunNameFree(others, trimmed);
     return this.update(id, { name: trimmed });
   }
 

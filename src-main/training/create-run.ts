@@ -20,23 +20,7 @@ import { planBackbone } from './backbone-init.ts';
  * manifest, never loaded: starting a run in the app's main process reads no image.
  */
 export async function createRun(home: string, request: RunConfig, name?: string): Promise<RunRecord> {
-  // A dataset named by its name is stored by id, so resuming never depends on names.
-  const asked: RunConfig = { ...request, data: { ...request.data, dataset: await resolveDatasetId(home, request.data.dataset) } };
-  const dataset = await datasetSource(home, asked.data.dataset).describe();
-  const excluded = dataset.excluded.train.length || dataset.excluded.val.length ? dataset.excluded : undefined;
-  const available = { train: keptCount(dataset.counts.train, excluded?.train), val: keptCount(dataset.counts.val, excluded?.val) };
-  const trainAvailable = asked.data.limitTrain > 0 ? Math.min(asked.data.limitTrain, available.train) : available.train;
-  // `imagenet:NAME`: the backbone's architecture, and its fast or fine-tune recipe.
-  const backbone = planBackbone(home, asked, trainAvailable);
-  const config = backbone?.config ?? asked;
-  // A fine-tune keeps its source's architecture: auto (null) is the source run's spec, as it trained it.
-  const arch = config.net.arch ?? (config.initFrom ? (await new RunStore(home).get(config.initFrom)).resolved.config.net.arch : null);
-  const resolved = resolveRun(
-    { ...config, net: { arch } },
-    available.train,
-    available.val,
-    backbone ? { recipe: backbone.recipe, raiseEpochs: backbone.raiseEpochs } : {},
-  );
+  const { config, dataset, excluded, backbone, resolved } = await resolveRequest(home, request);
   if (backbone) resolved.config.backbone = await backbone.resolved();
   const spec = resolved.config.net.arch;
   const graph = buildGraph(spec, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
@@ -68,4 +52,29 @@ export async function createRun(home: string, request: RunConfig, name?: string)
     resolved,
     progress: { epoch: 1, step: 0, totalSteps: resolved.totalSteps },
   });
+}
+
+/**
+ * A request resolved against its dataset as a run of it would be (the time estimate reads it too): the dataset
+ * described from its manifest, its exclusions, the backbone plan, and the frozen config with its counts.
+ */
+export async function resolveRequest(home: string, request: RunConfig) {
+  // A dataset named by its name is stored by id, so resuming never depends on names.
+  const asked: RunConfig = { ...request, data: { ...request.data, dataset: await resolveDatasetId(home, request.data.dataset) } };
+  const dataset = await datasetSource(home, asked.data.dataset).describe();
+  const excluded = dataset.excluded.train.length || dataset.excluded.val.length ? dataset.excluded : undefined;
+  const available = { train: keptCount(dataset.counts.train, excluded?.train), val: keptCount(dataset.counts.val, excluded?.val) };
+  const trainAvailable = asked.data.limitTrain > 0 ? Math.min(asked.data.limitTrain, available.train) : available.train;
+  // `imagenet:NAME`: the backbone's architecture, and its fast or fine-tune recipe.
+  const backbone = planBackbone(home, asked, trainAvailable);
+  const config = backbone?.config ?? asked;
+  // A fine-tune keeps its source's architecture: auto (null) is the source run's spec, as it trained it.
+  const arch = config.net.arch ?? (config.initFrom ? (await new RunStore(home).get(config.initFrom)).resolved.config.net.arch : null);
+  const resolved = resolveRun(
+    { ...config, net: { arch } },
+    available.train,
+    available.val,
+    backbone ? { recipe: backbone.recipe, raiseEpochs: backbone.raiseEpochs } : {},
+  );
+  return { config, dataset, excluded, backbone, resolved };
 }

@@ -3,6 +3,7 @@ import { ensureWritableDir } from '../../common/writable-dir.ts';
 import { compareRuns } from '../../runs/compare-runs.ts';
 import { readEvaluation } from '../../training/evaluate-run.ts';
 import { DEFAULT_LR_FIND } from '../../training/lr-find.ts';
+import { estimateRun } from '../../training/estimate-run.ts';
 import type { KilnEvents } from '../../../src-shared/contract.ts';
 import { assertRunDataset } from '../dataset-usage.ts';
 import { checkExportDir, checkRemoteExportDir } from '../safe-paths.ts';
@@ -87,6 +88,8 @@ export function runHandlers({ home, opts, log, datasets, runs, jobs }: HandlerCo
         lrFinds.delete(findId);
       }
     },
+    'runs.estimate': async (config) =>
+      estimateRun(home, config).catch((err: unknown) => Promise.reject(asArgumentError('runs.estimate', err))),
     'runs.lrFindCancel': async (findId) => {
       // Already over (answered or cancelled): nothing to stop.
       lrFinds.get(findId)?.abort();

@@ -46,3 +46,10 @@ export function formatDate(iso: string | undefined): string {
   const d = new Date(iso);
   return `${d.toLocaleDateString('en-CA')} ${d.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })}`;
 }
+
+/** A training time before it starts, as people say it: "about 12 min", "about 2.5 h"; rough figures say so. */
+export function formatEstimate(e: { seconds: number; basis: 'past' | 'rough' }): string {
+  const minutes = e.seconds / 60;
+  const text = minutes < 1 ? 'under 1 min' : minutes < 90 ? `about ${Math.round(minutes)} min` : `about ${Math.round(minutes / 6) / 10} h`;
+  return e.basis === 'rough' ? `${text} (rough)` : text;
+}

@@ -31,10 +31,47 @@ const text = (key: string, label: string, value: (r: RunRecord) => string): RunC
   show: value,
 });
 
-/** Hyperparameters from the run's frozen config (the recipe's values where the request said auto), then final metrics. */
+/** Runs whose progress means something now: the progress column is drawn for these alone. */
+const IN_PROGRESS = new Set(['queued', 'running', 'paused']);
+
+/**
+ * In the order they show: what tells runs apart and how they did first (a 1024 px window sees these without
+ * scrolling), then the config as trained (the recipe's values where the request said auto), then when, then tags.
+ */
 export const RUN_COLUMNS: RunColumn[] = [
   text('name', 'Name', (r) => r.name),
   text('status', 'Status', (r) => r.status),
+  num(
+    'progress',
+    'Progress',
+    (r) => (IN_PROGRESS.has(r.status) && r.progress.totalSteps ? r.progress.step / r.progress.totalSteps : null),
+    (v) => formatPercent(v),
+  ),
+  num(
+    'valAcc',
+    'Val acc',
+    (r) => r.final?.valAcc,
+    (v) => formatPercent(v),
+  ),
+  num(
+    'best',
+    'Best acc',
+    (r) => r.best?.valAcc,
+    (v) => formatPercent(v),
+  ),
+  // One TTA figure everywhere: the evaluation's (Evaluate shows the same), else the last epoch's.
+  num(
+    'tta',
+    'TTA acc',
+    (r) => r.evaluation?.ttaAcc ?? r.final?.ttaAcc,
+    (v) => formatPercent(v, 2),
+  ),
+  num(
+    'time',
+    'Time',
+    (r) => r.wallSeconds,
+    (v) => formatDuration(v),
+  ),
   text('dataset', 'Dataset', (r) => r.dataset.name),
   text('arch', 'Arch', (r) => archLabel(r) ?? ''),
   num(
@@ -68,38 +105,19 @@ export const RUN_COLUMNS: RunColumn[] = [
     (v) => String(v ?? ''),
   ),
   num(
-    'valAcc',
-    'Val acc',
-    (r) => r.final?.valAcc,
-    (v) => formatPercent(v),
-  ),
-  num(
     'valLoss',
     'Val loss',
     (r) => r.final?.valLoss,
     (v) => formatNumber(v, 4),
   ),
-  num(
-    'best',
-    'Best acc',
-    (r) => r.best?.valAcc,
-    (v) => formatPercent(v),
-  ),
-  // One TTA figure everywhere: the evaluation's (Evaluate shows the same), else the last epoch's.
-  num(
-    'tta',
-    'TTA acc',
-    (r) => r.evaluation?.ttaAcc ?? r.final?.ttaAcc,
-    (v) => formatPercent(v, 2),
-  ),
-  num(
-    'time',
-    'Time',
-    (r) => r.wallSeconds,
-    (v) => formatDuration(v),
-  ),
   { key: 'created', label: 'Created', numeric: false, value: (r) => r.createdAt, show: (r) => formatDate(r.createdAt) },
+  text('tags', 'Tags', (r) => (r.tags ?? []).join(' ')),
 ];
+
+/** Columns a person may hide (the column chooser); name, status, the accuracies and time always show. */
+export const OPTIONAL_COLUMNS: ReadonlySet<string> = new Set(
+  RUN_COLUMNS.map((c) => c.key).filter((k) => !['name', 'status', 'valAcc', 'best', 'tta', 'time'].includes(k)),
+);
 
 /** Runs whose name, status, dataset, architecture, tags or notes contain every word of `query`. */
 export function filterRuns(list: readonly RunRecord[], query: string): RunRecord[] {

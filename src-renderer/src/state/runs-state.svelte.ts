@@ -1,3 +1,4 @@
+import { SvelteMap } from 'svelte/reactivity';
 import type { KilnEvents } from '../../../src-shared/contract.ts';
 import type { RunRecord, StepMetric, EpochMetric } from '../../../src-shared/run-types.ts';
 import type { TrainerProgress } from '../../../src-shared/trainer-protocol.ts';
@@ -93,11 +94,16 @@ class RunsState {
   list = $state.raw<RunRecord[]>([]);
   listError = $state('');
   loaded = $state(false);
+  /** The last progress event of each run, whether followed or not: the runs table's progress column. */
+  latest = new SvelteMap<string, TrainerProgress>();
   private live = new Map<string, LiveRun>();
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor() {
-    api.on('runProgress', (p) => this.live.get(p.runId)?.addProgress(p));
+    api.on('runProgress', (p) => {
+      this.latest.set(p.runId, p);
+      this.live.get(p.runId)?.addProgress(p);
+    });
     api.on('runEpoch', (e) => void this.onEpoch(e));
     api.on('runStatus', (s) => void this.onStatus(s));
   }
@@ -177,6 +183,7 @@ class RunsState {
     try {
       await api.call('runs.remove', id);
       this.live.delete(id);
+      this.latest.delete(id);
       this.list = this.list.filter((r) => r.id !== id);
       return '';
     } catch (err) {

@@ -1,4 +1,4 @@
-import type { MethodResults } from '../../../src-shared/contract.ts';
+import type { MethodResults, RunEstimate } from '../../../src-shared/contract.ts';
 import type { RunConfig } from '../../../src-shared/run-config.ts';
 import { api } from '../lib/api.ts';
 import { errorMessage, errorsByField, withoutHome } from '../lib/errors.ts';
@@ -45,6 +45,9 @@ class TrainState {
   /** The range test under way: its id, steps done of all, and when it started (for the ETA). */
   lrProgress = $state<{ findId: string; step: number; steps: number; startedAt: number } | null>(null);
   lrNote = $state('');
+  /** The draft's training time as it stands (past runs here, or a rough figure); null while unknown or the form cannot run. */
+  estimate = $state.raw<RunEstimate | null>(null);
+  private estimatesAsked = 0;
   /** In a narrow window the form folds to a summary line and its Start button; this unfolds it. */
   formOpen = $state(false);
 
@@ -118,6 +121,18 @@ class TrainState {
     } finally {
       this.starting = false;
     }
+  }
+
+  /** Asks the backend for the time estimate of `config`; an answer overtaken by a later question is dropped. */
+  async refreshEstimate(config: RunConfig | null): Promise<void> {
+    const asked = ++this.estimatesAsked;
+    let estimate: RunEstimate | null = null;
+    try {
+      if (config) estimate = await api.call('runs.estimate', config);
+    } catch {
+      /* Start says what is wrong with the form; no estimate meanwhile */
+    }
+    if (asked === this.estimatesAsked) this.estimate = estimate;
   }
 
   async findLr(): Promise<void> {
