@@ -7,6 +7,7 @@ import { DailyLog } from '../src-main/app/daily-log.ts';
 import { remoteWarning } from '../src-main/cli/commands/serve.ts';
 import { WS_TRY_AGAIN_LATER, type KilnServer } from '../src-main/server/kiln-server.ts';
 import { DEFAULT_RUN_CONFIG } from '../src-shared/run-config.ts';
+import { SESSION_TOKEN_KEY } from '../src-shared/session.ts';
 import { connectKiln } from '../src-renderer/src/lib/ws-client.ts';
 import { rawSocket, request, startTestServer } from './server-helpers.ts';
 import { tempHome } from './fixtures/runs-fixtures.ts';
@@ -197,7 +198,7 @@ describe('kiln serve: binding and remote mode', () => {
     expect(remoteWarning('0.0.0.0', '/srv/kiln', [])).toContain('import no server folders (no --data-root given)');
   });
 
-  it('the browser client keeps the token in memory only and takes it out of the address bar', () => {
+  it("the browser client takes the token out of the address bar and keeps it only in this tab's sessionStorage", () => {
     const g = globalThis as unknown as Record<string, unknown>;
     let replaced = '';
     const storage = new Map<string, string>();
@@ -218,6 +219,7 @@ describe('kiln serve: binding and remote mode', () => {
     }
     expect(opened).toBe('ws://127.0.0.1:9/api?token=secret-token-0123456789');
     expect(replaced).toBe('/runs#x');
-    expect(storage.size).toBe(0);
+    // sessionStorage (this origin and tab only), so a reload keeps the session; nothing else is stored.
+    expect([...storage]).toEqual([[SESSION_TOKEN_KEY, 'secret-token-0123456789']]);
   });
 });
