@@ -5,188 +5,44 @@
  * (fixtures/fake-electron), which forks the packaged trainer and job entries as utility processes would be.
  * One build and one package for every test here: both are slow.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import asar from '@electron/asar';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_RUN_CONFIG, type RunConfig } from '../src-shared/run-config.ts';
 import { DEFAULT_SETTINGS } from '../src-main/app/settings-store.ts';
 import { encodePngRgb } from '../src-main/datasets/png-encode.ts';
 import { RELEASES_PAGE } from '../src-main/common/project.ts';
+import {
+  FUSE_SENTINEL,
+  ROOT,
+  buildPackagedApp,
+  diskSize,
+  driveMain,
+  readLogs,
+  run,
+  type PackagedApp,
+  type Report,
+} from './fixtures/packaged-app-harness.ts';
 
-const run = promisify(execFile);
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const FAKE = path.join(ROOT, 'test/fixtures/fake-electron');
-
-const tiny: RunConfig = {
-  ...DEFAULT_RUN_CONFIG,
-  data: { dataset: 'synthetic', limitTrain: 128, limitVal: 64 },
-  net: { arch: { kind: 'resnet9', widths: [4, 8, 8, 8], outputScale: 0.125 } },
-  opt: { ...DEFAULT_RUN_CONFIG.opt, epochs: 1, batchSize: 32 },
-  aug: { ...DEFAULT_RUN_CONFIG.aug, tta: false },
-  backend: 'wasm',
-};
-
-interface Reply {
-  result?: unknown;
-  error?: { name: string; message: string };
-}
-interface Report {
-  dialogs: { kind: string; title: string; content: string }[];
-  exitCode?: number;
-  setPaths: Record<string, string>;
-  singleInstanceLock: boolean;
-  forks: { modulePath: string; args: string[]; options: Record<string, unknown> }[];
-  devEnvLeft: string[];
-  windows: {
-    options: { webPreferences: Record<string, unknown> } & Record<string, unknown>;
-    loadedURL: string;
-    shown: boolean;
-    focused: number;
-    destroyed: boolean;
-  }[];
-  ipcChannels: string[];
-  appInfo: Reply;
-  fromDevServer: Reply;
-  fromOtherFile: Reply;
-  fromIframe: Reply;
-  killed: {
-    runId: string;
-    lastWords: string;
-    final: { status: string; error?: { name: string; message: string } };
-    stored: string;
-    storedError?: { name: string; message: string };
-  };
-  pageReloads: number;
-  updateNotices: { version: string; url: string }[];
-  settings: Reply;
-  run: { runId: string; statuses: { status: string }[]; stored: string; storedError?: unknown; epochs: number };
-  lostDone: Report['run'];
-  lrFind: Reply;
-  windowsAfterSecondInstance: number;
-  gpuWindows: Report['windows'];
-  gpu: {
-    runId: string;
-    final: { status: string; error?: { name: string; message: string } };
-    stored: string;
-    storedError?: { name: string; message: string };
-    pagePosts: { channel: string; ports: number }[];
-  };
-  childNatives: { argv: string[]; natives: string[] }[];
-  mainNativeModules: string[];
-  thumbnails: Reply[];
-  import: {
-    phases: string[];
-    last: { phase: string; id?: string; error?: unknown };
-    dataset?: { classCounts: { train: number[]; val: number[] } };
-  };
-  driverError?: string;
-}
-
+let pkg: PackagedApp;
 let tmp: string;
 let appDir: string;
 let asarFile: string;
 let listing: string[];
-let packageSeconds: number;
-let builder: BuilderReport;
-
-/** @electron/fuses' sentinel: the fuse wire follows it in Electron's binary. */
-const FUSE_SENTINEL = 'dL7pKGdnNz796PbbjQWNKmHXBZaB9tsX';
-
-/** What test/fixtures/package-app.mjs saw electron-builder resolve. */
-interface BuilderReport {
-  config: {
-    toolsets?: { appimage?: string };
-    mac?: { identity?: string | null; hardenedRuntime?: boolean; notarize?: boolean };
-    deb?: { depends?: string[]; recommends?: string[] };
-    linux?: { maintainer?: string };
-    electronFuses?: Record<string, boolean>;
-  };
-  homepage: string | null;
-  /** [fpm arguments, desktop file] for the deb; {desktop, desktopFileName} for the AppImage. */
-  effective: unknown[];
-}
 
 beforeAll(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-package-'));
-  const started = performance.now();
-  const env = { ...process.env, KILN_BUILD_OUT: path.join(tmp, 'out') };
-  await run(process.execPath, [path.join(ROOT, 'node_modules/electron-vite/bin/electron-vite.js'), 'build', '--logLevel', 'warn'], {
-    cwd: ROOT,
-    env,
-    maxBuffer: 64 << 20,
-  });
-
-  // What electron-builder copies in place of a downloaded Electron: an executable it renames, and a license. The
-  // executable carries a fuse wire as Electron's does (its sentinel, version 1, 8 fuses at Electron's defaults), so
-  // electron-builder flips the fuses in it as it would in the real binary.
-  const electronDist = path.join(tmp, 'electron-dist');
-  fs.mkdirSync(electronDist);
-  const script = '#!/bin/sh\necho "stand-in Electron: not runnable" >&2\nexit 1\n';
-  fs.writeFileSync(
-    path.join(electronDist, 'electron'),
-    Buffer.concat([Buffer.from(script), Buffer.from(FUSE_SENTINEL), Buffer.from([1, 8]), Buffer.from('10110001')]),
-    { mode: 0o755 },
-  );
-  fs.writeFileSync(path.join(electronDist, 'LICENSE'), 'stand-in');
-  const reportFile = path.join(tmp, 'builder-report.json');
-  await run(process.execPath, [path.join(ROOT, 'test/fixtures/package-app.mjs'), ROOT, electronDist, path.join(tmp, 'dist'), reportFile], {
-    cwd: ROOT,
-    env,
-    maxBuffer: 64 << 20,
-  });
-  builder = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as BuilderReport;
-  packageSeconds = (performance.now() - started) / 1000;
-  const unpackedDir = fs.readdirSync(path.join(tmp, 'dist')).find((d) => d.endsWith('-unpacked'))!;
-  asarFile = path.join(tmp, 'dist', unpackedDir, 'resources', 'app.asar');
-  listing = asar.listPackage(asarFile, { isPack: false }).map((p) => p.replace(/\\/g, '/'));
-
-  // The package as a folder (unpacked files included), with the fake electron as its `electron` module.
-  appDir = path.join(tmp, 'app');
-  asar.extractAll(asarFile, appDir);
-  const fakeDir = path.join(appDir, 'node_modules/electron');
-  fs.mkdirSync(fakeDir, { recursive: true });
-  fs.writeFileSync(path.join(fakeDir, 'package.json'), JSON.stringify({ name: 'electron', type: 'module', exports: './index.mjs' }));
-  fs.copyFileSync(path.join(FAKE, 'electron.mjs'), path.join(fakeDir, 'index.mjs'));
+  pkg = await buildPackagedApp();
+  ({ tmp, appDir, asarFile, listing } = pkg);
 }, 600_000);
 
 afterAll(() => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-/** Runs the built main process under the fake electron in its own Node process and returns what it saw. */
-async function driveMain(scenario: 'main' | 'fail', home: string, extraEnv: Record<string, string> = {}): Promise<Report> {
-  const reportFile = path.join(tmp, `report-${scenario}.json`);
-  const env = {
-    ...process.env,
-    KILN_HOME: home,
-    XDG_CACHE_HOME: path.join(tmp, `cache-${scenario}`),
-    FAKE_ELECTRON_PACKAGED: '1',
-    FAKE_ELECTRON_SHIM: pathToFileURL(path.join(FAKE, 'parent-port-shim.mjs')).href,
-    // Both are for development only and must be ignored by a packaged app.
-    ELECTRON_RENDERER_URL: 'http://localhost:5173/',
-    KILN_TEST_STEP_DELAY_MS: '1',
-    // No update check in tests, unless a scenario points it at a feed of its own.
-    KILN_UPDATE_CHECK: '0',
-    FAKE_NATIVE_DIR: fs.mkdtempSync(path.join(tmp, `natives-${scenario}-`)),
-    ...extraEnv,
-  };
-  await run(process.execPath, [path.join(FAKE, 'drive-main.mjs'), appDir, scenario, reportFile, JSON.stringify(tiny)], {
-    env,
-    maxBuffer: 64 << 20,
-    timeout: 300_000,
-  });
-  return JSON.parse(fs.readFileSync(reportFile, 'utf8')) as Report;
-}
-
 describe('the packaged app (electron-builder --dir, stand-in Electron)', () => {
   it('holds the three main entries, the CommonJS preload and the renderer', () => {
-    console.log(`packaged-app: build + package took ${packageSeconds.toFixed(1)} s`);
+    console.log(`packaged-app: build + package took ${pkg.packageSeconds.toFixed(1)} s`);
     for (const f of [
       '/package.json',
       '/out/main/index.js',
@@ -263,15 +119,14 @@ describe('the packaged app (electron-builder --dir, stand-in Electron)', () => {
   });
 
   it('weighs at most 160 MB (app.asar and its unpacked files, linux)', () => {
-    const size = (p: string): number =>
-      fs.statSync(p).isDirectory() ? fs.readdirSync(p).reduce((n, f) => n + size(path.join(p, f)), 0) : fs.statSync(p).size;
-    const asarBytes = size(asarFile);
-    const unpackedBytes = size(`${asarFile}.unpacked`);
+    const asarBytes = diskSize(asarFile);
+    const unpackedBytes = diskSize(`${asarFile}.unpacked`);
     console.log(`packaged-app: app.asar ${(asarBytes / 1e6).toFixed(1)} MB + unpacked ${(unpackedBytes / 1e6).toFixed(1)} MB`);
     expect(asarBytes + unpackedBytes).toBeLessThanOrEqual(160e6);
   });
 
   it('resolves the Linux and macOS configuration: FUSE3 AppImage runtime, deb homepage, maintainer and Depends, ad-hoc signing', () => {
+    const { builder } = pkg;
     const { config } = builder;
     expect(config.toolsets?.appimage).toBe('1.0.3');
     // The deb's own checks passed ("Please specify project homepage", author e-mail) and fpm was to get these.
@@ -362,7 +217,7 @@ describe('the packaged main process under a fake electron', () => {
     await new Promise<void>((resolve) => feed.listen(0, '127.0.0.1', resolve));
     const feedUrl = `http://127.0.0.1:${(feed.address() as { port: number }).port}/releases/latest`;
     // The job process decodes with sharp's wasm build, as the app does in Electron on Linux.
-    report = await driveMain('main', home, {
+    report = await driveMain(pkg, 'main', home, {
       FAKE_IMPORT_FOLDER: photos,
       KILN_SHARP_WASM: '1',
       KILN_UPDATE_CHECK: '1',
@@ -403,10 +258,7 @@ describe('the packaged main process under a fake electron', () => {
     const aside = fs.readdirSync(home).filter((f) => f.startsWith('app-settings.json.corrupt-'));
     expect(aside).toHaveLength(1);
     expect(fs.readFileSync(path.join(home, aside[0]!), 'utf8')).toBe(garbage);
-    const logs = fs
-      .readdirSync(path.join(home, 'logs'))
-      .map((f) => fs.readFileSync(path.join(home, 'logs', f), 'utf8'))
-      .join('');
+    const logs = readLogs(path.join(home, 'logs'));
     expect(logs).toContain(`kept it as ${path.join(home, aside[0]!)}`);
   });
 
@@ -502,10 +354,7 @@ describe('the packaged main process under a fake electron', () => {
     expect(killed.storedError?.message).toContain('was killed, most likely because it ran out of memory (reason killed, exit code 137)');
     expect(killed.storedError?.message).toContain('training it needs about');
     expect(killed.storedError?.message).toContain(killed.lastWords);
-    const logs = fs
-      .readdirSync(path.join(home, 'logs'))
-      .map((f) => fs.readFileSync(path.join(home, 'logs', f), 'utf8'))
-      .join('');
+    const logs = readLogs(path.join(home, 'logs'));
     expect(logs).toMatch(/WARN\s+Utility process "Kiln trainer \d+" is gone: reason killed, exit code 137/);
     expect(logs).toMatch(
       new RegExp(
@@ -517,10 +366,7 @@ describe('the packaged main process under a fake electron', () => {
 
   it('logs a crashed window page and reloads it once', () => {
     expect(report.pageReloads).toBe(1);
-    const logs = fs
-      .readdirSync(path.join(home, 'logs'))
-      .map((f) => fs.readFileSync(path.join(home, 'logs', f), 'utf8'))
-      .join('');
+    const logs = readLogs(path.join(home, 'logs'));
     expect(logs).toContain("the window's renderer is gone: reason crashed, exit code 139; reloading it");
     expect(logs).toContain("the window's renderer is gone: reason crashed, exit code 139\n");
   });
@@ -528,10 +374,7 @@ describe('the packaged main process under a fake electron', () => {
   it('checks the releases feed once, in the background, and tells the window of a newer version', () => {
     expect(feedRequests).toEqual([`Kiln/${JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version}`]);
     expect(report.updateNotices).toEqual([{ version: '99.0.0', url: `${RELEASES_PAGE}/tag/v99.0.0` }]);
-    const logs = fs
-      .readdirSync(path.join(home, 'logs'))
-      .map((f) => fs.readFileSync(path.join(home, 'logs', f), 'utf8'))
-      .join('');
+    const logs = readLogs(path.join(home, 'logs'));
     expect(logs).toContain('Kiln 99.0.0 is available');
   });
 
@@ -547,7 +390,7 @@ describe('a packaged main process that cannot start', () => {
     const blocker = path.join(tmp, 'not-a-folder');
     fs.writeFileSync(blocker, '');
     const home = path.join(blocker, 'home');
-    const report = await driveMain('fail', home);
+    const report = await driveMain(pkg, 'fail', home);
     expect(report.driverError).toBeUndefined();
     expect(report.windows).toEqual([]);
     expect(report.exitCode).toBe(1);
@@ -555,10 +398,7 @@ describe('a packaged main process that cannot start', () => {
     expect(report.dialogs[0]).toMatchObject({ kind: 'error', title: 'Kiln could not start' });
     expect(report.dialogs[0]!.content).toMatch(/ENOTDIR|not a directory/);
     const logDir = path.join(tmp, 'cache-fail', 'Kiln', 'logs');
-    const log = fs
-      .readdirSync(logDir)
-      .map((f) => fs.readFileSync(path.join(logDir, f), 'utf8'))
-      .join('');
+    const log = readLogs(logDir);
     expect(log).toContain(`Kiln could not start (home ${home})`);
   }, 120_000);
 });
