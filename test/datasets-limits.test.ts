@@ -71,7 +71,12 @@ describe('dataset limits', () => {
     const file = path.join(dir, 'huge.bmp');
     fs.writeFileSync(file, bmp1bit(20000, 20000));
     await expect(decodeImage(file, { size: 32, fit: 'crop' })).rejects.toThrow(
-      'BMP: 20000×20000 is 400 megapixels, more than the 268 megapixels Kiln reads',
+      // The decode budget (issue 25, M4) sees it first, from the header alone: never more than 1 GiB at once.
+      /^20000×20000 pixels: decoding needs about 3\d{3} MiB, more than the \d+ MiB an import may use at once/,
+    );
+    // The decoder's own cap still stands behind it.
+    await expect(decodeBmp(bmp1bit(20000, 20000))).rejects.toThrow(
+      '20000×20000 is 400 megapixels, more than the 268 megapixels Kiln reads',
     );
     // Other work (a server's requests) runs while a 16-megapixel BMP decodes.
     let turns = 0;
