@@ -181,7 +181,7 @@ describe('workbench in Chromium against kiln serve', () => {
   });
 
   it('trains a second run to compare with', async () => {
-    // On the uploaded copy: a browser can add data and train on it.
+    // On a second dataset (the same drawing imported again; ui-datasets uploads one through the browser), so Compare spans datasets.
     await configureRun('second', 1, 2, 'shapes-upload');
     await page.click('button:has-text("Start training")');
     const live = page.locator('[data-testid=run-live]');
