@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { ArchSpecSchema, type ArchSpec } from './arch-spec.ts';
 import { RunConfigSchema, type Recipe, type RunConfig } from './run-config.ts';
-import type { DatasetManifest } from './dataset-manifest.ts';
+import type { DatasetManifest, DatasetMoves } from './dataset-manifest.ts';
 import type { DownloadProgressEvent, ImportProgressEvent } from './dataset-progress.ts';
 import type { RunRecord, RunMetrics } from './run-types.ts';
 import type { TrainerProgress } from './trainer-protocol.ts';
@@ -83,6 +83,8 @@ export const METHOD_ARGS = {
   'datasets.cancelTask': z.tuple([id]),
   /** Leave an image out of new runs (true) or take it back (false); the stored image stays. */
   'datasets.setExcluded': z.tuple([id, split, count, z.boolean()]),
+  /** Give an image another class (its index) in new runs, or null to move it back; the stored image and label stay. */
+  'datasets.setMoved': z.tuple([id, split, count, count.nullable()]),
   /**
    * A browser's folder, sent file by file (kiln serve cannot read a path on the person's machine):
    * begin with the file count, total bytes and the dataset's name (checked before anything is sent), send each file's chunks in order (base64, at most 4 MiB
@@ -184,7 +186,7 @@ export interface DatasetInfo {
     | { id: string; name: string; builtIn: true; classes: string[]; counts: { train: number; val: number }; imageSize: number };
   classCounts: { train: number[]; val: number[] };
   /** Images left out of new runs, by index in each split (none for built-in datasets). */
-  excluded?: { train: number[]; val: number[] };
+  excluded?: { train: number[]; val: number[]; moved?: DatasetMoves };
 }
 
 export interface ImageItem {
@@ -266,7 +268,8 @@ export interface MethodResults {
   'datasets.inspectFolder': FolderInspection;
   'datasets.importFolder': { taskId: string };
   'datasets.cancelTask': void;
-  'datasets.setExcluded': { train: number[]; val: number[] };
+  'datasets.setExcluded': { train: number[]; val: number[]; moved?: DatasetMoves };
+  'datasets.setMoved': { train: number[]; val: number[]; moved?: DatasetMoves };
   'datasets.uploadBegin': { uploadId: string; maxBytes: number };
   'datasets.uploadChunk': { bytes: number };
   'datasets.importUpload': { taskId: string };

@@ -14,6 +14,8 @@ export const DATASET_FILES = {
   sources: 'sources.json',
   /** Images the person excluded from new runs: `{train: number[], val: number[]}` of stored indices. */
   excluded: 'excluded.json',
+  /** Images the person moved to another class for new runs: `{train: Move[], val: Move[]}` (see datasetMovesSchema). */
+  moved: 'moved.json',
 } as const;
 
 export const datasetSourcesSchema = z.object({ train: z.array(z.string()), val: z.array(z.string()) });
@@ -57,3 +59,8 @@ export const datasetManifestSchema = z.object({
 export type DatasetManifest = z.infer<typeof datasetManifestSchema>;
 
 export type SplitName = 'train' | 'val';
+
+/** An image given another class for new runs: its stored index, stored label and new label (the stored pixels and labels stay). */
+export const datasetMoveSchema = z.object({ index: z.number().int().min(0), from: z.number().int().min(0), to: z.number().int().min(0) });
+export const datasetMovesSchema = z.object({ train: z.array(datasetMoveSchema), val: z.array(datasetMoveSchema) });
+export type DatasetMoves = z.infer<typeof datasetMovesSchema>;

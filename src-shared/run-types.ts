@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ResolvedRunSchema, RunConfigSchema } from './run-config.ts';
+import { datasetMovesSchema } from './dataset-manifest.ts';
 
 /**
  * What run.json and metrics.jsonl hold. run.json is read by the CLI, the app and the
@@ -47,7 +48,7 @@ export const RunDatasetSchema = loose({
   train: count,
   val: count,
   /** Images left out (indices in the stored splits): the dataset's exclusion list when the run was created. */
-  excluded: z.object({ train: z.array(count), val: z.array(count) }).optional(),
+  excluded: z.object({ train: z.array(count), val: z.array(count), moved: datasetMovesSchema.optional() }).optional(),
 });
 export type RunDataset = z.infer<typeof RunDatasetSchema>;
 

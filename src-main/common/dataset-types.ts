@@ -14,6 +14,21 @@ export interface ImageSplit {
 export interface DatasetExclusions {
   train: number[];
   val: number[];
+  /** Images given another class for new runs (stored index → new label); the stored labels stay. */
+  moved?: { train: { index: number; from: number; to: number }[]; val: { index: number; from: number; to: number }[] };
+}
+
+/** Whether a list changes anything: what a new run snapshots only when it does. */
+export function hasExclusions(ex: DatasetExclusions | undefined): ex is DatasetExclusions {
+  return !!ex && !!(ex.train.length || ex.val.length || ex.moved?.train.length || ex.moved?.val.length);
+}
+
+/** Labels with the moved images' new classes (a copy; the split is untouched when nothing moved). */
+function relabelled(s: ImageSplit, moves: { index: number; to: number }[] | undefined): ImageSplit {
+  if (!moves?.length) return s;
+  const labels = Uint8Array.from(s.labels);
+  for (const m of moves) if (m.index < s.count) labels[m.index] = m.to;
+  return { ...s, labels };
 }
 
 /** How many of a split's `count` images remain once `drop` (stored indices) is left out: what withoutExcluded keeps. */
@@ -26,7 +41,8 @@ export function withoutExcluded<D extends { train: ImageSplit; val: ImageSplit; 
   d: D,
   ex: DatasetExclusions | undefined,
 ): D {
-  if (!ex || (!ex.train.length && !ex.val.length)) return d;
+  if (!hasExclusions(ex)) return d;
+  d = { ...d, train: relabelled(d.train, ex.moved?.train), val: relabelled(d.val, ex.moved?.val) };
   const per = d.imageSize * d.imageSize * 3;
   const filter = (s: ImageSplit, drop: number[]): ImageSplit => {
     if (!drop.length) return s;

@@ -12,6 +12,8 @@ import { DatasetBrowser, type ClassPage } from './dataset-browser.ts';
 import { readExact, readManifest, splitFiles, writeSynced } from './dataset-files.ts';
 import {
   DATASET_FILES,
+  datasetMovesSchema,
+  type DatasetMoves,
   FORMAT_VERSION,
   type DatasetManifest,
   type DatasetSource,
@@ -227,11 +229,47 @@ export class DatasetStore {
         await fs.promises.readFile(path.join(this.dir(id), DATASET_FILES.excluded), 'utf8'),
       ) as Partial<DatasetExclusions>;
       const ints = (v: unknown) => (Array.isArray(v) ? v.filter((n): n is number => Number.isInteger(n) && n >= 0) : []);
-      return { train: ints(parsed.train), val: ints(parsed.val) };
+      const moved = await this.moved(id);
+      return { train: ints(parsed.train), val: ints(parsed.val), ...(moved.train.length || moved.val.length ? { moved } : {}) };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { train: [], val: [] };
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        const moved = await this.moved(id);
+        return { train: [], val: [], ...(moved.train.length || moved.val.length ? { moved } : {}) };
+      }
       throw new DataError(`${path.join(this.dir(id), DATASET_FILES.excluded)}: ${(err as Error).message}`);
     }
+  }
+
+  /** The images the person moved to another class for new runs (`moved.json`; none when it is absent). */
+  async moved(id: string): Promise<DatasetMoves> {
+    const file = path.join(this.dir(id), DATASET_FILES.moved);
+    let text: string;
+    try {
+      text = await fs.promises.readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { train: [], val: [] };
+      throw new DataError(`${file}: ${(err as Error).message}`);
+    }
+    const parsed = datasetMovesSchema.safeParse(JSON.parse(text));
+    if (!parsed.success) throw new DataError(`${file}: expected {train: [{index, from, to}], val: [...]}: ${parsed.error.message}`);
+    return parsed.data;
+  }
+
+  /** Give an image another class in new runs (`to` = null moves it back); the stored image and label stay. */
+  async setMoved(id: string, split: SplitName, index: number, to: number | null): Promise<DatasetExclusions> {
+    const manifest = await this.get(id);
+    if (!Number.isInteger(index) || index < 0 || index >= manifest.counts[split]) {
+      throw new UsageError(`image index ${index} is out of range: the ${split} split of "${id}" has ${manifest.counts[split]} images`);
+    }
+    if (to !== null && (!Number.isInteger(to) || to < 0 || to >= manifest.classes.length)) {
+      throw new UsageError(`class index ${to} is out of range: dataset "${id}" has ${manifest.classes.length} classes`);
+    }
+    const current = await this.moved(id);
+    const { label: from } = await this.image(id, split, index);
+    const kept = current[split].filter((m) => m.index !== index);
+    const list = to === null || to === from ? kept : [...kept, { index, from, to }].sort((a, b) => a.index - b.index);
+    await writeJsonAtomic(path.join(this.dir(id), DATASET_FILES.moved), { ...current, [split]: list });
+    return this.excluded(id);
   }
 
   /** Exclude an image from new runs (or take it back); the stored image and its source file stay. */
@@ -244,9 +282,9 @@ export class DatasetStore {
     const set = new Set(current[split]);
     if (excluded) set.add(index);
     else set.delete(index);
-    const next = { ...current, [split]: [...set].sort((a, b) => a - b) };
+    const next = { train: current.train, val: current.val, [split]: [...set].sort((a, b) => a - b) };
     await writeJsonAtomic(path.join(this.dir(id), DATASET_FILES.excluded), next);
-    return next;
+    return { ...next, ...(current.moved ? { moved: current.moved } : {}) };
   }
 
   /** Names are how people pick a dataset (the run form lists them): two with one name could not be told apart. */

@@ -6,7 +6,7 @@ import { resolveRun } from './resolve-config.ts';
 import type { RunConfig } from '../../src-shared/run-config.ts';
 import { resolveDatasetId } from './load-dataset.ts';
 import { datasetSource } from './dataset-source.ts';
-import { keptCount } from '../common/dataset-types.ts';
+import { hasExclusions, keptCount } from '../common/dataset-types.ts';
 import { buildGraph } from '../engine/arch/graph.ts';
 import { checkModelSize } from '../engine/arch/model-size.ts';
 import { runArchLabel } from '../runs/run-id.ts';
@@ -62,7 +62,7 @@ export async function resolveRequest(home: string, request: RunConfig) {
   // A dataset named by its name is stored by id, so resuming never depends on names.
   const asked: RunConfig = { ...request, data: { ...request.data, dataset: await resolveDatasetId(home, request.data.dataset) } };
   const dataset = await datasetSource(home, asked.data.dataset).describe();
-  const excluded = dataset.excluded.train.length || dataset.excluded.val.length ? dataset.excluded : undefined;
+  const excluded = hasExclusions(dataset.excluded) ? dataset.excluded : undefined;
   const available = { train: keptCount(dataset.counts.train, excluded?.train), val: keptCount(dataset.counts.val, excluded?.val) };
   const trainAvailable = asked.data.limitTrain > 0 ? Math.min(asked.data.limitTrain, available.train) : available.train;
   // `imagenet:NAME`: the backbone's architecture, and its fast or fine-tune recipe.

@@ -63,7 +63,7 @@ class StoredDataset implements DatasetSource {
       imageSize,
       classes,
       counts,
-      classCounts,
+      classCounts: movedClassCounts(classCounts, excluded.moved),
       manifestHash: contentHash(manifest),
       manifest,
       origin: manifest.source,
@@ -142,4 +142,18 @@ export function isBuiltInDataset(id: string): boolean {
 /** The dataset `id`: a built-in one, or the one stored under the home (which may not exist: describe() says so). */
 export function datasetSource(home: string | DatasetStore, id: string): DatasetSource {
   return BUILT_IN.get(id) ?? new StoredDataset(typeof home === 'string' ? new DatasetStore(home) : home, id);
+}
+
+/** Per-class counts as new runs see them: each moved image counted under its new class. */
+function movedClassCounts(counts: { train: number[]; val: number[] }, moved: DatasetExclusions['moved']): { train: number[]; val: number[] } {
+  if (!moved) return counts;
+  const shift = (c: number[], moves: { from: number; to: number }[]) => {
+    const out = [...c];
+    for (const m of moves) {
+      out[m.from] = (out[m.from] ?? 0) - 1;
+      out[m.to] = (out[m.to] ?? 0) + 1;
+    }
+    return out;
+  };
+  return { train: shift(counts.train, moved.train), val: shift(counts.val, moved.val) };
 }

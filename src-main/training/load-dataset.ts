@@ -1,4 +1,4 @@
-import type { DatasetExclusions, LoadedDataset } from '../common/dataset-types.ts';
+import { hasExclusions, type DatasetExclusions, type LoadedDataset } from '../common/dataset-types.ts';
 import { DatasetStore } from '../datasets/dataset-store.ts';
 import { resolveDatasetRef } from '../datasets/dataset-lookup.ts';
 import { datasetSource, isBuiltInDataset } from './dataset-source.ts';
@@ -25,5 +25,5 @@ export async function loadCurrentDataset(home: string, id: string): Promise<Load
 /** The dataset's exclusion list as it is now: what a new run snapshots (undefined when it excludes nothing). */
 export async function currentExclusions(home: string, id: string): Promise<DatasetExclusions | undefined> {
   const { excluded } = await datasetSource(home, id).describe();
-  return excluded.train.length || excluded.val.length ? excluded : undefined;
+  return hasExclusions(excluded) ? excluded : undefined;
 }

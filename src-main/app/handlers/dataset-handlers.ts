@@ -140,6 +140,10 @@ export function datasetHandlers({ home, opts, log, datasets, runs, tasks, upload
       notBuiltIn(id, 'changed');
       return datasets.setExcluded(id, split, index, excluded);
     },
+    'datasets.setMoved': async (id, split, index, to) => {
+      notBuiltIn(id, 'changed');
+      return datasets.setMoved(id, split, index, to);
+    },
     'datasets.pickFolder': async () => (opts.pickFolder ? opts.pickFolder() : null),
   };
 }
