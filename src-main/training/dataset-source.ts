@@ -145,7 +145,10 @@ export function datasetSource(home: string | DatasetStore, id: string): DatasetS
 }
 
 /** Per-class counts as new runs see them: each moved image counted under its new class. */
-function movedClassCounts(counts: { train: number[]; val: number[] }, moved: DatasetExclusions['moved']): { train: number[]; val: number[] } {
+function movedClassCounts(
+  counts: { train: number[]; val: number[] },
+  moved: DatasetExclusions['moved'],
+): { train: number[]; val: number[] } {
   if (!moved) return counts;
   const shift = (c: number[], moves: { from: number; to: number }[]) => {
     const out = [...c];

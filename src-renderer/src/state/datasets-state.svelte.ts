@@ -274,6 +274,18 @@ class DatasetsState {
     }
   }
 
+  /** Give an image another class in new runs (null moves it back); the open dataset's lists follow. Returns an error message or ''. */
+  async setMoved(id: string, split: 'train' | 'val', index: number, to: number | null): Promise<string> {
+    try {
+      await api.call('datasets.setMoved', id, split, index, to);
+      // The class counts follow a move, so the whole description is read again.
+      if (this.detail?.manifest.id === id) this.detail = await api.call('datasets.get', id);
+      return '';
+    } catch (err) {
+      return errorMessage(err);
+    }
+  }
+
   /** The runs trained on a dataset, named in the delete confirmation; null if they cannot be listed. */
   async usage(id: string): Promise<{ id: string; name: string }[] | null> {
     try {
