@@ -2,10 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DatasetStore } from '../src-main/datasets/dataset-store.ts';
 import { createRun } from '../src-main/training/create-run.ts';
 import { loadCurrentDataset, loadDataset } from '../src-main/training/load-dataset.ts';
-import { DEFAULT_RUN_CONFIG } from '../src-shared/run-config.ts';
+import { createPets, PETS_CONFIG } from './fixtures/tiny-dataset.ts';
 
 let home: string;
 beforeAll(() => {
@@ -15,28 +14,8 @@ afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
 
 describe('excluded images', () => {
   it('a new run snapshots the exclusion list and trains without those images; runs made before keep all', async () => {
-    const store = new DatasetStore(home);
-    const S = 8;
-    const split = (n: number) => ({
-      count: n,
-      images: new Uint8Array(n * S * S * 3).map((_, i) => i % 251),
-      labels: Uint8Array.from({ length: n }, (_, i) => i % 2),
-    });
-    await store.create({
-      id: 'pets',
-      name: 'Pets',
-      source: { kind: 'cifar10', url: 'http://x/y', checksum: null },
-      imageSize: S,
-      classes: ['cat', 'dog'],
-      train: split(40),
-      val: split(10),
-    });
-    const config = {
-      ...DEFAULT_RUN_CONFIG,
-      data: { dataset: 'pets', limitTrain: 0, limitVal: 0 },
-      net: { arch: 'resnet-9-s' as const },
-      opt: { ...DEFAULT_RUN_CONFIG.opt, epochs: 1, batchSize: 8 },
-    };
+    const store = await createPets(home, 40, 10);
+    const config = PETS_CONFIG;
     const before = await createRun(home, config, 'before');
     await store.setExcluded('pets', 'train', 0, true);
     await store.setExcluded('pets', 'train', 1, true);

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DatasetStore } from '../src-main/datasets/dataset-store.ts';
+import { createPets } from './fixtures/tiny-dataset.ts';
 import { closeUi, openUi, poll, type UiSession } from './fixtures/ui-harness.ts';
 
 describe('move an image to another class in Chromium', () => {
@@ -17,21 +17,7 @@ describe('move an image to another class in Chromium', () => {
 
   beforeAll(async () => {
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-ui-move-'));
-    const S = 8;
-    const split = (n: number) => ({
-      count: n,
-      images: new Uint8Array(n * S * S * 3).map((_, i) => (i * 7) % 251),
-      labels: Uint8Array.from({ length: n }, (_, i) => i % 2),
-    });
-    await new DatasetStore(home).create({
-      id: 'pets',
-      name: 'Pets',
-      source: { kind: 'cifar10', url: 'http://x/y', checksum: null },
-      imageSize: S,
-      classes: ['cat', 'dog'],
-      train: split(8),
-      val: split(4),
-    });
+    await createPets(home, 8, 4);
     ui = await openUi(home);
     page = ui.page;
   });
