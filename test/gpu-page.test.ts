@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { buildGpuPage, CHROMIUM, startGpuPageHost, type GpuPageHost } from './fixtures/gpu-page.ts';
 import { DEFAULT_RUN_CONFIG, mergeRunConfig, type RunConfig } from '../src-shared/run-config.ts';
+import { TINY_WEBGPU_RUN } from '../src-main/engine/testing/tiny-webgpu-run.ts';
 import { makeSyntheticDataset } from '../src-main/engine/data/synthetic.ts';
 import { resolveRun } from '../src-main/training/resolve-config.ts';
 import { buildGraph } from '../src-main/engine/arch/graph.ts';
@@ -119,23 +120,7 @@ describe.skipIf(skip)('the GPU trainer page in Chromium (WebGPU on SwiftShader)'
     // all a software adapter can afford here. Chance is 0.5.
     const config: RunConfig = mergeRunConfig(DEFAULT_RUN_CONFIG, {
       data: { dataset: 'bars', limitTrain: 256, limitVal: 64 },
-      // All set here, not left to the recipe a custom spec inherits (Page's: 8 px cutout, a 1e4 warm-up divisor).
-      opt: {
-        epochs: 2,
-        batchSize: 16,
-        lrMax: 0.2,
-        labelSmoothing: 0,
-        weightDecay: 5e-4,
-        warmupFraction: 0.25,
-        startDiv: 20,
-        finalDiv: 1000,
-        momentumMax: 0.95,
-        momentumMin: 0.85,
-      },
-      net: { arch: { kind: 'resnet9', widths: [8, 8, 8, 8], outputScale: 1 } },
-      aug: { tta: false, cropPadding: 0, flip: false, cutout: 0 },
-      seed: 3,
-      backend: 'webgpu',
+      ...TINY_WEBGPU_RUN,
     });
     const store = new RunStore(home);
 

@@ -20,6 +20,7 @@ import { Model } from '../model/model.ts';
 import { buildGraph } from '../arch/graph.ts';
 import { resolveRun } from '../../training/resolve-config.ts';
 import { DEFAULT_RUN_CONFIG, mergeRunConfig, type RunConfig } from '../../../src-shared/run-config.ts';
+import { TINY_WEBGPU_RUN } from '../testing/tiny-webgpu-run.ts';
 import { makeSyntheticDataset } from '../data/synthetic.ts';
 import type { ImageSplit, LoadedDataset } from '../../common/dataset-types.ts';
 import { Learner } from '../train/learner.ts';
@@ -207,23 +208,7 @@ describe.skipIf(skip)('webgpu backend', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-webgpu-'));
     afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
     const config: RunConfig = mergeRunConfig(DEFAULT_RUN_CONFIG, {
-      // All set here, not left to the recipe a custom spec inherits (Page's: 8 px cutout, a 1e4 warm-up divisor).
-      opt: {
-        epochs: 2,
-        batchSize: 16,
-        lrMax: 0.2,
-        labelSmoothing: 0,
-        weightDecay: 5e-4,
-        warmupFraction: 0.25,
-        startDiv: 20,
-        finalDiv: 1000,
-        momentumMax: 0.95,
-        momentumMin: 0.85,
-      },
-      net: { arch: { kind: 'resnet9', widths: [8, 8, 8, 8], outputScale: 1 } },
-      aug: { tta: false, cropPadding: 0, flip: false, cutout: 0 },
-      seed: 3,
-      backend: 'webgpu',
+      ...TINY_WEBGPU_RUN,
     });
     const resolved = resolveRun(config, dataset.train.count, dataset.val.count);
     const learner = (position?: Position) => {
