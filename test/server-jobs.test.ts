@@ -2,20 +2,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_RUN_CONFIG, type RunConfig } from '../src-shared/run-config.ts';
+import { TINY_WASM_RUN as tiny } from './fixtures/runs-fixtures.ts';
 import { SYNTHETIC_CLASSES } from '../src-main/engine/data/synthetic.ts';
 import type { KilnServer } from '../src-main/server/kiln-server.ts';
 import type { WsKilnClient } from '../src-renderer/src/lib/ws-client.ts';
 import { browserClient, eventLog, startTestServer } from './server-helpers.ts';
-
-const tiny: RunConfig = {
-  ...DEFAULT_RUN_CONFIG,
-  data: { dataset: 'synthetic', limitTrain: 128, limitVal: 64 },
-  net: { arch: { kind: 'resnet9', widths: [4, 8, 8, 8], outputScale: 0.125 } },
-  opt: { ...DEFAULT_RUN_CONFIG.opt, epochs: 1, batchSize: 32 },
-  aug: { ...DEFAULT_RUN_CONFIG.aug, tta: false },
-  backend: 'wasm',
-};
 
 describe('kiln serve: evaluation, export, prediction and the LR finder run out of process', () => {
   let server: KilnServer;
