@@ -32,6 +32,7 @@ import type { OwnerMessage, PageMessage } from '../src-main/training/gpu/gpu-pro
 import type { TrainerMessage } from '../src-shared/trainer-protocol.ts';
 import { loadBackend } from '../src-main/engine/backend/load-backend.ts';
 import { DatasetStore } from '../src-main/datasets/dataset-store.ts';
+import { evaluateRun, readEvaluation } from '../src-main/training/evaluate-run.ts';
 import type { ImageSplit } from '../src-main/common/dataset-types.ts';
 
 const skip = Boolean(process.env.KILN_SKIP_CHROMIUM_WEBGPU) || !fs.existsSync(CHROMIUM);
@@ -195,6 +196,16 @@ describe.skipIf(skip)('the GPU trainer page in Chromium (WebGPU on SwiftShader)'
       expect(s.down.filter((m) => m.type === 'check')).toHaveLength(1);
       const verdicts = JSON.parse(fs.readFileSync(path.join(home, 'gpu-self-check.json'), 'utf8')).verdicts;
       expect(Object.values(verdicts)).toEqual([expect.objectContaining({ status: 'ok' })]);
+      // The run's evaluation (the best checkpoint over the whole validation split, with TTA) ran on the page's WebGPU,
+      // and scores as the cpu backend does on the same checkpoint.
+      expect(s.down.filter((m) => m.type === 'predict')).toEqual([expect.objectContaining({ count: 64 })]);
+      const onPage = await readEvaluation(home, run.id);
+      expect(onPage).toMatchObject({ backend: 'webgpu', count: 64, checkpoint: 'best' });
+      expect(s.record.evaluation).toMatchObject({ valAcc: onPage!.accuracy, ttaAcc: onPage!.ttaAccuracy });
+      const onCpu = await evaluateRun(home, run.id, { backend: 'cpu' });
+      expect(onCpu.backend).toBe('cpu');
+      expect(Math.abs(onPage!.accuracy - onCpu.accuracy)).toBeLessThanOrEqual(1 / 64);
+      expect(Math.abs(onPage!.ttaAccuracy - onCpu.ttaAccuracy)).toBeLessThanOrEqual(1 / 64);
       straight = { runId: run.id };
     }, 300_000);
 

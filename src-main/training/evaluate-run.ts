@@ -6,7 +6,7 @@ import type { LoadedDataset } from '../common/dataset-types.ts';
 import { writeJsonAtomic } from '../common/atomic-write.ts';
 import { loadBackend } from '../engine/backend/load-backend.ts';
 import type { BackendChoice } from '../../src-shared/backends.ts';
-import { assembleEvalBatch, normalisationTable } from '../engine/data/batches.ts';
+import { predictSplit, type SplitPredictions } from '../engine/train/predict-split.ts';
 import { datasetSource } from './dataset-source.ts';
 import type { Model } from '../engine/model/model.ts';
 import { summarizePredictions } from './evaluation-summary.ts';
@@ -34,14 +34,14 @@ export interface EvaluateOptions {
   /** The run's dataset when the caller has it loaded already. */
   dataset?: LoadedDataset;
   /**
-   * The checkpoint's predictions of the first `count` validation images, when the caller has them already (a fast
-   * transfer run scores its head on cached features): no forward pass of the whole model.
+   * The checkpoint's predictions of the first `count` validation images, made elsewhere than on this process's
+   * backend: a fast transfer run scores its head on cached features, a GPU run's page runs `model` (the
+   * checkpoint's weights) on its WebGPU. `backend` names where, for the evaluation's record.
    */
-  predictions?: (count: number) => Promise<{ scores: Float32Array; probs: Float32Array; ttaProbs: Float32Array }>;
+  predictions?: (count: number, model: Model) => Promise<SplitPredictions & { backend?: string }>;
 }
 
 export const EVALUATION_FILE = 'evaluation.json';
-const BATCH = 250;
 
 export function evaluationFile(home: string, runId: string): string {
   return path.join(new RunStore(home).evalDir(runId), EVALUATION_FILE);
@@ -60,11 +60,15 @@ export async function evaluateRun(home: string, runId: string, opts: EvaluateOpt
     const { record, dataset, model } = loaded;
     const count = Math.min(record.dataset.val, dataset.val.count);
     const k = dataset.classes.length;
-    const table = opts.predictions ? await opts.predictions(count) : await predictSplit(model, dataset, count);
+    const table: SplitPredictions & { backend?: string } = opts.predictions
+      ? await opts.predictions(count, model)
+      : await predictSplit(model, dataset, count);
     const summary = summarizePredictions({
       classes: dataset.classes,
       labels: dataset.val.labels.subarray(0, count),
-      ...table,
+      scores: table.scores,
+      probs: table.probs,
+      ttaProbs: table.ttaProbs,
       ...(dataset.val.indices ? { indices: dataset.val.indices.subarray(0, count) } : {}),
     });
     const origin = await sourceFiles(home, record.dataset.id);
@@ -80,7 +84,7 @@ export async function evaluateRun(home: string, runId: string, opts: EvaluateOpt
       epoch: loaded.epoch,
       step: loaded.meta.position.step,
       count,
-      backend: tf.getBackend(),
+      backend: table.backend ?? tf.getBackend(),
       evaluatedAt: new Date().toISOString(),
     };
     if (result.classes.length !== k) throw new Error('evaluation: class count mismatch');
@@ -115,36 +119,4 @@ export async function readEvaluation(home: string, runId: string): Promise<RunEv
   } catch (err) {
     throw new Error(`${file}: not valid JSON (${(err as Error).message})`, { cause: err });
   }
-}
-
-/** Logits, softmax and TTA probabilities of the first `count` validation images, in BN inference mode. */
-async function predictSplit(model: Model, dataset: LoadedDataset, count: number) {
-  const size = dataset.imageSize;
-  const per = size * size * 3;
-  const k = dataset.classes.length;
-  const lut = normalisationTable(dataset.mean, dataset.std);
-  const scores = new Float32Array(count * k);
-  const probs = new Float32Array(count * k);
-  const ttaProbs = new Float32Array(count * k);
-  for (let start = 0; start < count; start += BATCH) {
-    const n = Math.min(BATCH, count - start);
-    const images = new Float32Array(n * per);
-    const labels = new Int32Array(n);
-    assembleEvalBatch(dataset.val, size, start, n, lut, images, labels);
-    const out = tf.tidy(() => {
-      const x = tf.tensor4d(images, [n, size, size, 3]);
-      const logits = model.forward(x, false);
-      const p = tf.softmax(logits);
-      // Same arithmetic as the trainer's TTA accuracy (sum of the two softmaxes), halved into a probability.
-      const flipped = tf.softmax(model.forward(tf.reverse(x, 2), false));
-      return [logits, p, tf.div(tf.add(p, flipped), 2)];
-    });
-    const [l, p, t] = await Promise.all(out.map((o) => o.data() as Promise<Float32Array>));
-    tf.dispose(out);
-    scores.set(l!, start * k);
-    probs.set(p!, start * k);
-    ttaProbs.set(t!, start * k);
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  return { scores, probs, ttaProbs };
 }

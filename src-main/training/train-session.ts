@@ -15,6 +15,7 @@ import { applyInitWeights, INIT_SLOT } from '../engine/train/fine-tune.ts';
 import { Learner, type FitOutcome } from '../engine/train/learner.ts';
 import { START_POSITION } from '../engine/train/position.ts';
 import { Sgd } from '../engine/train/sgd.ts';
+import { predictSplit } from '../engine/train/predict-split.ts';
 import type { TrainerMessage } from '../../src-shared/trainer-protocol.ts';
 import type { EpochMetrics } from '../../src-shared/train-types.ts';
 import type { ResolvedRun } from '../../src-shared/run-config.ts';
@@ -200,7 +201,16 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     }
     if (outcome === 'finished') {
       // The evaluation is a by-product: failing it leaves a finished run finished (`kiln runs eval` retries).
-      const ev = await evaluateRun(home, runId, { checkpoint: 'best', dataset }).catch(
+      // A GPU run's page scores the best checkpoint on its WebGPU; if it cannot, this process does (wasm).
+      const remote = learner instanceof RemoteLearner ? learner : undefined;
+      const onPage = (count: number, best: Model) =>
+        remote!.predict(best, count).catch((err: unknown) => {
+          console.error(
+            `kiln: run ${runId}: the GPU page could not evaluate (${serializeError(err).message}); evaluating in the trainer process instead`,
+          );
+          return predictSplit(best, dataset, count);
+        });
+      const ev = await evaluateRun(home, runId, { checkpoint: 'best', dataset, ...(remote ? { predictions: onPage } : {}) }).catch(
         (err) => void console.error(`kiln: evaluation of run ${runId} failed: ${serializeError(err).message}`),
       );
       // The best checkpoint was picked on the per-epoch sample; its accuracies are now the whole split's, with TTA.

@@ -27,13 +27,18 @@ export function assignVariables(variables: Iterable<[string, tf.Variable]>, valu
   }
 }
 
-/** Assigns state read by readTrainingState (another process's) to this model and optimiser. */
-export function writeTrainingState(model: Model, sgd: Sgd, state: Record<string, Float32Array>): void {
-  assignVariables(trainingState(model, sgd), (name, shape) => {
-    const v = state[name];
+/** Assigns `values` (another process's, by name) to `variables`; `what` names them in the error when one is missing or misshapen. */
+export function writeNamedValues(variables: Iterable<[string, tf.Variable]>, values: Record<string, Float32Array>, what: string): void {
+  assignVariables(variables, (name, shape) => {
+    const v = values[name];
     const size = shape.reduce((a, d) => a * d, 1);
     if (!v || v.length !== size)
-      throw new Error(`training state: ${name} has ${v ? v.length : 'no'} values, the model expects ${size} ([${shape}])`);
+      throw new Error(`${what}: ${name} has ${v ? v.length : 'no'} values, the model expects ${size} ([${shape}])`);
     return v;
   });
+}
+
+/** Assigns state read by readTrainingState (another process's) to this model and optimiser. */
+export function writeTrainingState(model: Model, sgd: Sgd, state: Record<string, Float32Array>): void {
+  writeNamedValues(trainingState(model, sgd), state, 'training state');
 }

@@ -1,31 +1,10 @@
 import type { WebgpuAdapter } from '../../../src-shared/backend-types.ts';
 import type { OwnerLink, PageMessage } from './gpu-protocol.ts';
+import { nextMessage as next } from './next-message.ts';
 import { SelfCheckCache } from './self-check-cache.ts';
 
 export type GpuVerdict =
   { ok: true; adapter: WebgpuAdapter; checked: 'now' | 'cached' } | { ok: false; adapter?: WebgpuAdapter; reason: string };
-
-/** The next message of `type` from the page; rejects if the page goes away or reports an error first. */
-function next<T extends PageMessage['type']>(link: OwnerLink, type: T, timeoutMs: number): Promise<Extract<PageMessage, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    let done = false;
-    const settle = (f: () => void) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      f();
-    };
-    const timer = setTimeout(
-      () => settle(() => reject(new Error(`the GPU trainer page sent no '${type}' within ${timeoutMs / 1000} s`))),
-      timeoutMs,
-    );
-    link.onMessage((m) => {
-      if (m.type === type) settle(() => resolve(m as Extract<PageMessage, { type: T }>));
-      else if (m.type === 'error') settle(() => reject(new Error(m.error.message)));
-    });
-    link.onClose(() => settle(() => reject(new Error('the GPU trainer page went away (its renderer crashed or was closed)'))));
-  });
-}
 
 /**
  * Meets the GPU trainer page before a run's first step: its adapter (Chromium's requestAdapter), and the self-check

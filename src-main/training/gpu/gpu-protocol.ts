@@ -33,6 +33,11 @@ export type OwnerMessage =
     }
   /** End the fit after the current step: 'pause' or 'stop' (the trainer's AbortSignal, forwarded). */
   | { type: 'stop'; reason: 'pause' | 'stop' | 'diverge' }
+  /**
+   * After the fit: the first `count` validation images of the run's dataset through the model with these weights
+   * (a checkpoint's, by variable name), in BN inference mode, with TTA: the run's evaluation, on the GPU.
+   */
+  | { type: 'predict'; weights: Record<string, Float32Array>; count: number }
   /** Nothing more to do: the page closes its window. */
   | { type: 'close' };
 
@@ -45,6 +50,8 @@ export type PageMessage =
   /** An epoch's end: its metrics, the position after it, and the whole state for the owner's checkpoints. */
   | { type: 'epoch'; metrics: EpochMetrics; position: Position; state: Record<string, Float32Array>; tensors: number }
   | { type: 'done'; outcome: FitOutcome; position: Position; state: Record<string, Float32Array> }
+  /** The answer to 'predict' (predict-split.ts), per image and class. */
+  | { type: 'predicted'; scores: Float32Array; probs: Float32Array; ttaProbs: Float32Array }
   | { type: 'error'; error: SerializedError };
 
 /** One end of the page link, whatever carries it. */

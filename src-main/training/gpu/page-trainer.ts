@@ -4,7 +4,9 @@ import { buildGraph } from '../../engine/arch/graph.ts';
 import { Model } from '../../engine/model/model.ts';
 import { Learner, type Callback } from '../../engine/train/learner.ts';
 import { Sgd } from '../../engine/train/sgd.ts';
-import { readTrainingState, writeTrainingState } from '../../engine/train/training-state.ts';
+import { readTrainingState, writeNamedValues, writeTrainingState } from '../../engine/train/training-state.ts';
+import { predictSplit } from '../../engine/train/predict-split.ts';
+import type { LoadedDataset } from '../../common/dataset-types.ts';
 import { describeAdapter } from '../../engine/backend/webgpu-adapter.ts';
 import { webgpuSelfCheck } from '../../engine/backend/webgpu-self-check.ts';
 import type { OwnerMessage, PageLink } from './gpu-protocol.ts';
@@ -21,13 +23,25 @@ async function startBackend(): Promise<void> {
   if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not start its WebGPU backend on this adapter');
 }
 
+/** What the page keeps from a fit until it closes: the model on the device and the run's dataset, for 'predict'. */
+interface Fitted {
+  model: Model;
+  dataset: LoadedDataset;
+}
+
 /**
  * The GPU trainer page's side of the link (gpu-protocol.ts): says which adapter it has, runs the self-check when
  * asked, then trains what the owner sends, reporting each read of steps and each epoch (with the whole state),
- * and ends with 'done' and the final state. Nothing here touches a file: the owner keeps the run.
+ * ends with 'done' and the final state, and then scores a checkpoint's weights on the validation split when asked
+ * (the run's evaluation). Nothing here touches a file: the owner keeps the run.
  */
 export async function servePage(link: PageLink, nav: Navigator = globalThis.navigator as unknown as Navigator): Promise<void> {
   let stop: AbortController | undefined;
+  let fitted: Fitted | undefined;
+  const release = () => {
+    fitted?.model.dispose();
+    fitted = undefined;
+  };
   const adapter = await nav.gpu?.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) {
     link.send({
@@ -65,13 +79,31 @@ export async function servePage(link: PageLink, nav: Navigator = globalThis.navi
         }
       })();
     } else if (m.type === 'init') {
+      release();
       stop = new AbortController();
-      void train(link, m, stop.signal).catch((err) => link.send({ type: 'error', error: serializeError(err) }));
-    } else if (m.type === 'close') link.close();
+      void train(link, m, stop.signal)
+        .then((f) => (fitted = f))
+        .catch((err) => link.send({ type: 'error', error: serializeError(err) }));
+    } else if (m.type === 'predict') {
+      void predict(fitted, m).then(
+        (table) => link.send({ type: 'predicted', ...table }),
+        (err) => link.send({ type: 'error', error: serializeError(err) }),
+      );
+    } else if (m.type === 'close') {
+      release();
+      link.close();
+    }
   });
 }
 
-async function train(link: PageLink, init: Extract<OwnerMessage, { type: 'init' }>, signal: AbortSignal): Promise<void> {
+async function predict(fitted: Fitted | undefined, m: Extract<OwnerMessage, { type: 'predict' }>) {
+  if (!fitted) throw new Error("the GPU trainer page was asked to predict before it trained (no 'init' ended)");
+  writeNamedValues(fitted.model.namedVariables(), m.weights, 'predict');
+  return predictSplit(fitted.model, fitted.dataset, m.count);
+}
+
+/** Trains as `init` says; keeps the model (for 'predict') when the fit ends, disposes it if the fit throws. */
+async function train(link: PageLink, init: Extract<OwnerMessage, { type: 'init' }>, signal: AbortSignal): Promise<Fitted> {
   await startBackend();
   const { resolved, dataset } = init;
   const { config } = resolved;
@@ -98,8 +130,11 @@ async function train(link: PageLink, init: Extract<OwnerMessage, { type: 'init' 
     if (init.microBatch !== undefined) learner.microBatch = init.microBatch;
     const outcome = await learner.fit(signal);
     link.send({ type: 'done', outcome, position: { ...learner.position }, state: await readTrainingState(model, sgd) });
-  } finally {
+    return { model, dataset };
+  } catch (err) {
     model.dispose();
+    throw err;
+  } finally {
     sgd.dispose();
   }
 }

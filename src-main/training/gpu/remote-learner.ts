@@ -7,6 +7,11 @@ import type { Sgd } from '../../engine/train/sgd.ts';
 import { readTrainingState, writeTrainingState } from '../../engine/train/training-state.ts';
 import type { ResolvedRun } from '../../../src-shared/run-config.ts';
 import type { OwnerLink, PageMessage } from './gpu-protocol.ts';
+import { nextMessage } from './next-message.ts';
+import type { SplitPredictions } from '../../engine/train/predict-split.ts';
+
+/** How long the page may take to score a validation split after the fit (a hung page: the evaluation runs here instead). */
+const PREDICT_TIMEOUT_MS = 10 * 60_000;
 
 /**
  * The learner as the file-owning process sees a fit that runs on the GPU trainer page: the same `fit(signal)`,
@@ -52,6 +57,19 @@ export class RemoteLearner implements LearnerView {
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /**
+   * After the fit, the run's evaluation on the page's WebGPU: `model`'s weights (a checkpoint's, loaded here) over
+   * the first `count` validation images, as predict-split.ts scores them.
+   */
+  async predict(model: Model, count: number): Promise<SplitPredictions & { backend: string }> {
+    const weights: Record<string, Float32Array> = {};
+    for (const [name, v] of model.namedVariables()) weights[name] = (await v.data()) as Float32Array;
+    const reply = nextMessage(this.link, 'predicted', PREDICT_TIMEOUT_MS);
+    this.link.send({ type: 'predict', weights, count });
+    const { scores, probs, ttaProbs } = await reply;
+    return { scores, probs, ttaProbs, backend: 'webgpu' };
   }
 
   private drive(): Promise<FitOutcome> {
