@@ -3,7 +3,11 @@ import type { EpochMetrics } from './train-types.ts';
 import type { WebgpuAdapter } from './backend-types.ts';
 
 /** Messages between a parent (CLI, app, server) and the trainer process of one run. */
-export type ParentMessage = { type: 'pause' } | { type: 'stop' };
+export type ParentMessage =
+  | { type: 'pause' }
+  | { type: 'stop' }
+  /** The app's GPU trainer page died, and Chromium's reason for it: the run fails saying so (gpu-trainer-transport.ts). */
+  | { type: 'page-gone'; reason: string };
 
 export interface TrainerProgress {
   runId: string;

@@ -146,7 +146,7 @@ describe.skipIf(skip)('the GPU trainer page in Chromium (WebGPU on SwiftShader)'
     });
 
     /** One trainer session of run `runId` on a fresh page; `pauseAtStep` aborts with 'pause' once progress passes it. */
-    async function session(runId: string, opts: { pauseAtStep?: number; initScript?: string } = {}) {
+    async function session(runId: string, opts: { pauseAtStep?: number; crashAtStep?: number; initScript?: string } = {}) {
       const messages: TrainerMessage[] = [];
       const down: OwnerMessage[] = [];
       const up: PageMessage[] = [];
@@ -155,6 +155,7 @@ describe.skipIf(skip)('the GPU trainer page in Chromium (WebGPU on SwiftShader)'
         initScript: opts.initScript,
         tap: (m, dir) => (dir === 'up' ? up.push(m as PageMessage) : down.push(m as OwnerMessage)),
       });
+      let crashed = false;
       const outcome = await runTrainingSession({
         home,
         runId,
@@ -162,9 +163,19 @@ describe.skipIf(skip)('the GPU trainer page in Chromium (WebGPU on SwiftShader)'
         signal: stop.signal,
         emit: (m) => {
           messages.push(m);
-          if (opts.pauseAtStep !== undefined && m.type === 'progress' && m.progress.step >= opts.pauseAtStep) stop.abort('pause');
+          const step = m.type === 'progress' ? m.progress.step : -1;
+          if (opts.pauseAtStep !== undefined && step >= opts.pauseAtStep) stop.abort('pause');
+          if (opts.crashAtStep !== undefined && step >= opts.crashAtStep && !crashed) {
+            crashed = true;
+            // A renderer crash, as Chromium's own (CDP Page.crash): the page's socket dies with it.
+            void page
+              .context()
+              .newCDPSession(page)
+              .then((cdp) => cdp.send('Page.crash'))
+              .catch(() => undefined);
+          }
         },
-      });
+      }).catch((err: Error) => `threw: ${err.message}`);
       // Each session gets a page (a renderer and a WebGPU device) of its own, as each run does in the app.
       await page.close();
       return { outcome, messages, down, up, errors, record: await store.get(runId) };
@@ -229,6 +240,18 @@ describe.skipIf(skip)('the GPU trainer page in Chromium (WebGPU on SwiftShader)'
       const got = (await store.readMetrics(run.id)).epochs;
       const want = (await store.readMetrics(straight.runId)).epochs;
       for (const k of ['trainLoss', 'valLoss', 'valAcc'] as const) expect(got.map((e) => e[k])).toEqual(want.map((e) => e[k]));
+    }, 300_000);
+
+    it('a page whose renderer crashes mid-epoch fails its run with that reason, and the session ends', async () => {
+      const run = await createRun(home, mergeRunConfig(config, { opt: { epochs: 1 } }));
+      const s = await session(run.id, { crashAtStep: 2 });
+      expect(s.outcome).toMatch(/^threw: the GPU trainer page went away before the fit ended/);
+      expect(s.record.status).toBe('failed');
+      expect(s.record.error?.message).toMatch(/^the GPU trainer page went away before the fit ended/);
+      expect(s.messages.at(-1)).toMatchObject({ type: 'error', runId: run.id });
+      // The session let go of the run: another trainer can take it.
+      const release = await store.acquireLock(run.id);
+      await release();
     }, 300_000);
 
     it('auto on a WebGPU whose getMappedRange throws: the self-check fails, the run trains on wasm and says why, and the verdict is not retried', async () => {

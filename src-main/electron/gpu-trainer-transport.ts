@@ -2,9 +2,12 @@ import type { BrowserWindow as BrowserWindowType, MessageChannelMain as MessageC
 import type { ChannelSpec, ChildEnd, ChildExit, Transport } from '../common/child-channel.ts';
 import { utilityChild, type UtilityFork } from './utility-transport.ts';
 import type { ProcessGoneLog } from './process-gone.ts';
+import type { ParentMessage } from '../../src-shared/trainer-protocol.ts';
 
 /** How long a trainer whose page died may take to record the failure and exit before it is ended. */
 const PAGE_GONE_GRACE_MS = 10_000;
+/** How long the trainer page may stay unresponsive (Chromium's hang monitor) before it is closed. */
+const PAGE_HUNG_MS = 30_000;
 
 export interface GpuTrainerDeps {
   fork: UtilityFork;
@@ -57,17 +60,30 @@ export function gpuTrainerTransport(deps: GpuTrainerDeps): Transport {
     owner.process.postMessage({ type: 'gpu-port' }, [port1]);
     const contents = win.webContents;
     contents.once('did-finish-load', () => contents.postMessage('kiln-gpu-port', null, [port2]));
-    // A dead renderer closes its port: the trainer sees the page go, fails the run saying so and exits. Chromium's
-    // reason goes to the log; a trainer that does not end by itself within the grace is ended with that reason.
+    // A dead renderer closes its port: the trainer sees the page go, fails the run and exits. Chromium's reason goes
+    // to the trainer (for the run's error) and to the log; a trainer that does not end by itself within the grace is
+    // ended with that reason.
     let exited = false;
-    const endSoon = (reason: string) => {
-      deps.log?.warn(`run ${args[1]}: ${reason}`);
+    const pageGone = (reason: string) => {
+      deps.log?.warn(`run ${args[1]}: the GPU trainer page went away: ${reason}`);
+      owner.process.postMessage({ type: 'page-gone', reason } satisfies ParentMessage);
       setTimeout(() => exited || owner.endFor(reason), PAGE_GONE_GRACE_MS).unref();
     };
     contents.on('render-process-gone', (_e, details) =>
-      endSoon(`the GPU trainer page's renderer is gone: reason ${details.reason}, exit code ${details.exitCode}`),
+      pageGone(`its renderer is gone: reason ${details.reason}, exit code ${details.exitCode}`),
     );
-    contents.on('unresponsive', () => endSoon('the GPU trainer page stopped responding'));
+    // Chromium's hang monitor: a page still hung after a grace is closed, which fails the run as a crash does.
+    let hung: ReturnType<typeof setTimeout> | undefined;
+    contents.on('unresponsive', () => {
+      hung ??= setTimeout(() => {
+        pageGone(`it stopped responding for over ${PAGE_HUNG_MS / 1000} s`);
+        close();
+      }, PAGE_HUNG_MS).unref();
+    });
+    contents.on('responsive', () => {
+      clearTimeout(hung);
+      hung = undefined;
+    });
     const close = () => {
       if (!win.isDestroyed()) win.destroy();
     };

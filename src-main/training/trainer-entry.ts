@@ -15,7 +15,10 @@ const parent = connectParent(TRAINER_CHANNEL, { orphanGraceMs: 60_000 });
 const stop = new AbortController();
 const request = (reason: 'pause' | 'stop') => stop.abort(reason);
 
-parent.onMessage((m) => request(m.type));
+// A GPU run's page that died: the host tells why (Chromium's reason), for the run's error.
+let pageGone: (reason: string) => void = () => undefined;
+const pageGoneReason = new Promise<string>((resolve) => (pageGone = resolve));
+parent.onMessage((m) => (m.type === 'page-gone' ? pageGone(m.reason) : request(m.type)));
 // Ctrl-C on a terminal reaches the whole process group: pause, as the parent will ask anyway.
 process.on('SIGINT', () => request('pause'));
 // SIGTERM before the run is settled (someone's `kill`): pause. After it, the parent's acknowledgement (parent.leave).
@@ -38,7 +41,7 @@ try {
     emit: (m) => void (lastSend = parent.send(m)),
     signal: stop.signal,
     // The app's GPU trainer transport starts this process with 'gpu-page' and hands over the page's port.
-    ...(mode === 'gpu-page' ? { gpu: portLink(await parent.port()) } : {}),
+    ...(mode === 'gpu-page' ? { gpu: portLink(await parent.port(), pageGoneReason) } : {}),
   });
 } catch (err) {
   // The session has already recorded the failure and told the parent.

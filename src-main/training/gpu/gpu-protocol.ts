@@ -58,8 +58,8 @@ export type PageMessage =
 export interface Link<Out, In> {
   send(message: Out): void;
   onMessage(listener: (message: In) => void): void;
-  /** The other side went away (its process or page is gone, or the socket closed). */
-  onClose(listener: () => void): void;
+  /** The other side went away (its process or page is gone, or the socket closed), and why when the host knows. */
+  onClose(listener: (reason?: string) => void): void;
   close(): void;
 }
 

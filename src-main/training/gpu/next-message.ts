@@ -22,6 +22,8 @@ export function nextMessage<T extends PageMessage['type']>(
       if (m.type === type) settle(() => resolve(m as Extract<PageMessage, { type: T }>));
       else if (m.type === 'error') settle(() => reject(new Error(m.error.message)));
     });
-    link.onClose(() => settle(() => reject(new Error('the GPU trainer page went away (its renderer crashed or was closed)'))));
+    link.onClose((reason) =>
+      settle(() => reject(new Error(`the GPU trainer page went away (${reason ?? 'its renderer crashed or was closed'})`))),
+    );
   });
 }

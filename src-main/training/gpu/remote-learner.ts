@@ -86,11 +86,12 @@ export class RemoteLearner implements LearnerView {
         settled = true;
         resolve(o);
       };
-      this.link.onClose(() =>
+      this.link.onClose((reason) =>
         fail(
-          Object.assign(new Error('the GPU trainer page went away before the fit ended (its renderer crashed or was closed)'), {
-            name: 'GpuPageGoneError',
-          }),
+          Object.assign(
+            new Error(`the GPU trainer page went away before the fit ended (${reason ?? 'its renderer crashed or was closed'})`),
+            { name: 'GpuPageGoneError' },
+          ),
         ),
       );
       this.link.onMessage((m) => {
