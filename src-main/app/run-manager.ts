@@ -9,8 +9,9 @@ import { resumeRunCheck, RunStateError, stopRun } from '../runs/run-lifecycle.ts
 import type { RunRecord } from '../../src-shared/run-types.ts';
 import type { KilnEvents } from '../../src-shared/contract.ts';
 import type { DailyLog } from './daily-log.ts';
-import { describeExit, lastStderrLine, looksOutOfMemory, stderrTailForLog } from '../common/process-exit.ts';
-import { checkRunFits, describeRunMemory } from '../training/run-memory.ts';
+import { stderrTailForLog } from '../common/process-exit.ts';
+import { settleDeadTrainer } from '../training/trainer-death.ts';
+import { checkRunFits } from '../training/run-memory.ts';
 
 type Emit = <E extends keyof KilnEvents>(event: E, payload: KilnEvents[E]) => void;
 
@@ -203,50 +204,18 @@ export class RunManager {
         this.emit('runStatus', { runId: id, status: 'failed', error: { name: m.error.name, message: m.error.message } });
         return;
       }
-      // No 'done' or 'error' came. A trainer that started and then settled the run itself (paused, finished,
-      // stopped, failed) wrote that before its last message, which can be lost when the process exits right
-      // after sending it (Electron closes a utility process's port on exit): the stored status wins.
-      const settled = started ? await this.settledStatus(id) : undefined;
-      if (settled) {
-        this.log.warn(`run ${id}: the trainer's last message was lost; it recorded the run ${settled.status}`);
-        this.emit('runStatus', { runId: id, status: settled.status, ...(settled.error ? { error: settled.error } : {}) });
+      // No 'done' or 'error' came: a lost last message, or a dead process (trainer-death.ts).
+      const end = await settleDeadTrainer(this.store, id, exit, { started, killedByHost: this.killed.has(handle) });
+      if (end.lost === 'message') {
+        this.log.warn(`run ${id}: the trainer's last message was lost; it recorded the run ${end.status}`);
+        this.emit('runStatus', { runId: id, status: end.status, ...(end.error ? { error: end.error } : {}) });
         return;
       }
-      // Otherwise the process died (killed, out of memory, a native crash): the record and the log say how.
-      const how = describeExit(exit?.code ?? null, exit?.signal ?? null, exit?.detail);
-      const last = lastStderrLine(exit?.detail);
-      const error = looksOutOfMemory(exit, this.killed.has(handle))
-        ? {
-            name: 'OutOfMemoryError',
-            // Resuming would run out again: the estimate says why and what to change.
-            message: `the trainer of run ${id} ${exit?.detail?.reason === 'oom' ? 'ran out of memory' : 'was killed, most likely because it ran out of memory'} (${how})${last ? `, last saying "${last}"` : ''}; ${(await this.recordOf(id).then((r) => r && describeRunMemory(this.home, r))) ?? 'the model or its batch is too large for this machine'}. Resuming would run out again: start a new run with a smaller batch size or a narrower model`,
-          }
-        : {
-            name: 'TrainerCrashedError',
-            message: `the trainer of run ${id} exited unexpectedly (${how})${last ? `, last saying "${last}"` : ''}; resume the run to continue from its last checkpoint`,
-          };
-      this.log.error(`run ${id}: ${error.message}`, stderrTailForLog(exit?.detail));
-      try {
-        await this.store.update(id, { status: 'failed', error, endedAt: new Date().toISOString() });
-      } catch (err) {
-        this.log.error(`run ${id}: could not record the crash`, err);
-      }
-      this.emit('runStatus', { runId: id, status: 'failed', error });
+      this.log.error(`run ${id}: ${end.error.message}`, stderrTailForLog(exit?.detail));
+      if (end.unrecorded) this.log.error(`run ${id}: could not record the crash`, end.unrecorded);
+      this.emit('runStatus', { runId: id, status: 'failed', error: end.error });
     });
     this.settling.set(handle, settling);
-  }
-
-  private recordOf(id: string): Promise<RunRecord | null> {
-    return this.store.get(id).catch(() => null);
-  }
-
-  private async settledStatus(id: string): Promise<Pick<RunRecord, 'status' | 'error'> | undefined> {
-    try {
-      const record = await this.store.get(id);
-      return ['paused', 'finished', 'stopped', 'failed', 'diverged'].includes(record.status) ? record : undefined;
-    } catch {
-      return undefined;
-    }
   }
 
   private forward(m: TrainerMessage): void {

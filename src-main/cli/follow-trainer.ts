@@ -2,7 +2,8 @@ import { TrainerHandle } from '../training/trainer-client.ts';
 import type { TrainerMessage } from '../../src-shared/trainer-protocol.ts';
 import { bar, formatDuration, formatPercent } from './format.ts';
 import { RunStore } from '../runs/run-store.ts';
-import { describeExit, lastStderrLine, type ExitDetail } from '../common/process-exit.ts';
+import type { ExitDetail } from '../common/process-exit.ts';
+import { settleDeadTrainer } from '../training/trainer-death.ts';
 
 /**
  * Run a trainer for a run and show its progress: a live bar on a terminal, one JSON object a line
@@ -113,8 +114,15 @@ export async function followTrainer(home: string, runId: string, opts: { json: b
     console.error(`kiln: run ${runId} failed: ${m.error.message}`);
     return 1;
   }
-  const last = lastStderrLine(exit?.detail);
-  const how = exit ? ` (${describeExit(exit.code, exit.signal, exit.detail)}${last ? `, last saying "${last}"` : ''})` : '';
-  console.error(`kiln: the trainer for run ${runId} exited unexpectedly${how}; resume it with: kiln runs resume ${runId}`);
+  // No final message: the trainer died (or its last message was lost). Settled and recorded as the app does.
+  const end = await settleDeadTrainer(new RunStore(home), runId, exit, { started: backend !== undefined, killedByHost: false });
+  if (end.lost === 'message') {
+    console.error(`kiln: the trainer of run ${runId} ended without its last message; it recorded the run ${end.status}`);
+    return end.status === 'finished' || end.status === 'stopped' ? 0 : 1;
+  }
+  if (opts.json) console.log(JSON.stringify({ type: 'error', runId, error: end.error }));
+  console.error(`kiln: ${end.error.message}`);
+  if (end.error.name === 'TrainerCrashedError') console.error(`kiln: resume it with: kiln runs resume ${runId}`);
+  if (end.unrecorded) console.error(`kiln: could not record this in run ${runId}: ${(end.unrecorded as Error).message}`);
   return 1;
 }
