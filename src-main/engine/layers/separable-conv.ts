@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { one, type LayerModule } from './layer-module.ts';
 import { attr, hwioToOihw, initializer, samePadsAttr } from './onnx-emit.ts';
-import { shiftedDepthwise } from './depthwise-conv.ts';
+import { depthwiseForTraining } from './depthwise-conv.ts';
 
 export type SeparableConvNode = { op: 'sepconv'; name: string; input: string; filters: number; kernel: number };
 
@@ -10,9 +10,8 @@ export type SeparableConvNode = { op: 'sepconv'; name: string; input: string; fi
  * A depthwise-separable convolution (MobileNet, Xception): a k×k filter per channel, then a 1×1 convolution
  * across channels; stride 1, "same" padding, no bias. About k²·C + C·F weights instead of k²·C·F.
  *
- * Training computes the depthwise part as a sum of k² shifted slices times per-channel weights: tfjs's wasm
- * backend has no gradient kernels for DepthwiseConv2dNative, while slice, pad, mul and add have theirs on every
- * backend. Inference uses tfjs's depthwiseConv2d (a unit test holds the two equal).
+ * tfjs's wasm backend has no gradient kernels for DepthwiseConv2dNative: training's depthwise part is
+ * depthwiseForTraining (depthwise-conv.ts), whose gradient is computed from shifted slices.
  */
 export const SEPARABLE_CONV: LayerModule<SeparableConvNode> = {
   op: 'sepconv',
@@ -49,7 +48,7 @@ export const SEPARABLE_CONV: LayerModule<SeparableConvNode> = {
     const x = ctx.input() as tf.Tensor4D;
     const dw = ctx.param('depthwise_kernel') as tf.Tensor4D;
     const pw = ctx.param('pointwise_kernel') as tf.Tensor4D;
-    const depthwise = ctx.training ? shiftedDepthwise(x, dw, node.kernel) : tf.depthwiseConv2d(x, dw, 1, 'same');
+    const depthwise = ctx.training ? depthwiseForTraining(x, dw, node.kernel) : tf.depthwiseConv2d(x, dw, 1, 'same');
     return tf.conv2d(depthwise as tf.Tensor4D, pw, 1, 'same');
   },
   export(node, ctx) {
