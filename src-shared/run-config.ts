@@ -90,7 +90,16 @@ function optShape<R extends boolean>(request: R) {
 }
 
 // One-cycle lowers momentum from max to min as the learning rate rises: min above max inverts it.
-const momentumOrder = { message: 'momentum min must not be above momentum max', path: ['momentumMin'] };
+const momentumOrder = {
+  message: 'momentum min must not be above momentum max',
+  path: ['momentumMin'],
+  // Checked whenever both are numbers, even while another field of opt is invalid (zod skips an object's
+  // refinements then), so a form shows every problem at once.
+  when: ({ value }: { value: unknown }) => {
+    const o = value as { momentumMin?: unknown; momentumMax?: unknown } | null;
+    return typeof o?.momentumMin === 'number' && typeof o.momentumMax === 'number';
+  },
+};
 const momentumOk = (o: { momentumMin: number | null; momentumMax: number | null }) =>
   o.momentumMin === null || o.momentumMax === null || o.momentumMin <= o.momentumMax;
 

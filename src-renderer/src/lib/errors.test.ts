@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { RunConfigSchema, DEFAULT_RUN_CONFIG } from '../../../src-shared/run-config.ts';
 import { parseArgs } from '../../../src-shared/contract.ts';
 import { errorsByField, plainFieldMessage } from './errors.ts';
+import { runConfigErrors } from './run-form-fields.ts';
 
 describe('field errors in plain words', () => {
   it('rewords the validator and keys the message by field', () => {
@@ -28,5 +29,16 @@ describe('field errors in plain words', () => {
       caught = err;
     }
     expect(Object.keys(errorsByField(caught))).toEqual(['opt.momentumMin']);
+  });
+
+  it('shows momentum min above momentum max while another field of the same group is empty or not a number', () => {
+    const both = {
+      ...DEFAULT_RUN_CONFIG,
+      opt: { ...DEFAULT_RUN_CONFIG.opt, labelSmoothing: Number.NaN, momentumMin: 0.99, momentumMax: 0.95 },
+    };
+    expect(runConfigErrors(both)).toEqual({
+      'opt.labelSmoothing': 'Expected a number.',
+      'opt.momentumMin': 'Momentum min must not be above momentum max',
+    });
   });
 });
