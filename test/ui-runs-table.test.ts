@@ -122,6 +122,14 @@ describe('runs table in Chromium against kiln serve', () => {
     await poll(() => cell.getAttribute('data-step').then(Number)).toBeGreaterThan(firstStep);
     expect(await cell.textContent()).toMatch(/^epoch [12]\/2 · step \d+\/64/);
     expect(await cell.locator('progress').getAttribute('value')).toMatch(/^0\.\d+/);
+    // Its Time counts on between the trainer's epoch-end writes.
+    const time = page.locator(`tr[data-run-id="${id}"] td[data-col=time]`);
+    const seconds = async () => {
+      const m = /^(?:(\d+)m )?(\d+)s$/.exec((await time.textContent())!.trim());
+      return m ? Number(m[1] ?? 0) * 60 + Number(m[2]) : NaN;
+    };
+    const shownAt = await seconds();
+    await poll(seconds, 10_000).toBeGreaterThanOrEqual(shownAt + 2);
     await shot(page, 'runs-2-running');
     await page.click(`tr[data-run-id="${id}"] a`);
     await live.locator('button:has-text("Stop…")').click();

@@ -53,3 +53,11 @@ export function formatEstimate(e: { seconds: number; basis: 'past' | 'rough' }):
   const text = minutes < 1 ? 'under 1 min' : minutes < 90 ? `about ${Math.round(minutes)} min` : `about ${Math.round(minutes / 6) / 10} h`;
   return e.basis === 'rough' ? `${text} (rough)` : text;
 }
+
+/**
+ * A run's training time now: what its record said when it was read, plus the time since then while it is running
+ * (the trainer writes its time at each epoch's end, so between those the figure is counted on here).
+ */
+export function liveWallSeconds(wallSeconds: number, running: boolean, readAt: number, now: number): number {
+  return wallSeconds + (running ? Math.max(0, now - readAt) / 1000 : 0);
+}

@@ -92,6 +92,8 @@ export const ACTIVE_STATUSES: readonly RunRecord['status'][] = ['queued', 'runni
 
 class RunsState {
   list = $state.raw<RunRecord[]>([]);
+  /** When `list` was read (Date.now()): a running run's time counts on from there. */
+  listAt = $state(0);
   listError = $state('');
   loaded = $state(false);
   /** The last progress event of each run, whether followed or not: the runs table's progress column. */
@@ -112,6 +114,7 @@ class RunsState {
     try {
       const list = await api.call('runs.list');
       this.list = list.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+      this.listAt = Date.now();
       this.listError = '';
     } catch (err) {
       this.listError = errorMessage(err);
