@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeUi, openUi, poll, shot, typeInto as typeIntoField, type UiSession } from './fixtures/ui-harness.ts';
+import { BASE_VIEWPORT, closeUi, openUi, poll, shot, typeInto as typeIntoField, type UiSession } from './fixtures/ui-harness.ts';
 
 describe('run form in Chromium against kiln serve', () => {
   let tmp: string;
@@ -117,6 +117,27 @@ describe('run form in Chromium against kiln serve', () => {
     await live.locator('button:has-text("Stop…")').click();
     await live.locator('button:has-text("Stop run")').click();
     await poll(() => live.getAttribute('data-status'), 60_000).toBe('stopped');
+  });
+
+  it('keeps the Start bar at the bottom edge of a short window while the form scrolls, with nothing of the form below it', async () => {
+    await page.setViewportSize({ width: 1024, height: 480 });
+    try {
+      const bar = page.locator('[data-testid=run-form] .actions');
+      // A short window folds the form to a summary: open it, as one does to edit the settings there.
+      if ((await page.getAttribute('[data-testid=run-form]', 'data-folded')) === 'true')
+        await page.click('button:has-text("Edit settings")');
+      // Scrolled to the form's middle: the bar is stuck, not at its place at the form's end.
+      await page.locator('.content').evaluate((el) => (el.scrollTop = el.scrollHeight / 3));
+      const gap = async () => {
+        const content = (await page.locator('.content').boundingBox())!;
+        const box = (await bar.boundingBox())!;
+        return Math.abs(content.y + content.height - (box.y + box.height));
+      };
+      await poll(gap).toBeLessThanOrEqual(1);
+      await shot(page, 'form-5-sticky-start');
+    } finally {
+      await page.setViewportSize(BASE_VIEWPORT);
+    }
   });
 
   it('raised no errors in the page', () => {
