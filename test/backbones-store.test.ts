@@ -109,6 +109,29 @@ describe('backbone weights store', () => {
     expect(fs.readFileSync(store.weightsFile('resnet18')).equals(BYTES)).toBe(true);
   });
 
+  it("refuses while another live process downloads the same weights, and takes over a dead one's download", async () => {
+    const store = new BackboneStore(path.join(tmp, 'locked'));
+    const url = `${base}/model.safetensors`;
+    const lock = `${store.partialFile('resnet18', url)}.lock`;
+    fs.mkdirSync(path.dirname(lock), { recursive: true });
+    // Another Kiln (here a sleeping process) holds the partial file.
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const exited = new Promise((resolve) => other.on('exit', resolve));
+    fs.writeFileSync(lock, JSON.stringify({ pid: other.pid, hostname: os.hostname(), startedAt: new Date().toISOString() }));
+    const before = requests.length;
+    await expect(store.download('resnet18', { url, sha256: SHA256, acceptLicence: true })).rejects.toThrow(
+      `backbone resnet18 is being downloaded by another Kiln process (pid ${other.pid} on ${os.hostname()}); wait for it to finish`,
+    );
+    expect(requests.length).toBe(before);
+    // It dies without cleaning up: its lock is stale, and the download goes ahead.
+    other.kill('SIGKILL');
+    await exited;
+    const s = await store.download('resnet18', { url, sha256: SHA256 });
+    expect(s.alreadyStored).toBe(false);
+    expect(fs.readFileSync(store.weightsFile('resnet18')).equals(BYTES)).toBe(true);
+    expect(list(path.dirname(lock))).toEqual([]);
+  });
+
   it('refuses a file whose SHA-256 is not the pin, leaving nothing behind', async () => {
     const store = new BackboneStore(path.join(tmp, 'bad-sum'));
     await expect(

@@ -3,6 +3,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { writeJsonAtomic } from '../common/atomic-write.ts';
 import { DataError, UsageError } from '../common/errors.ts';
+import { acquireLockFile } from '../common/lock-file.ts';
 import { describeFsError } from '../common/fs-errors.ts';
 import { fsyncDir } from '../common/fsync-dir.ts';
 import { hashFile } from '../common/hash-file.ts';
@@ -157,6 +158,11 @@ export class BackboneStore {
     await writeJsonAtomic(path.join(this.root, 'licence.json'), { note: LICENCE_NOTE, acceptedAt: new Date().toISOString() });
   }
 
+  /** A download's partial file while it runs, named after the backbone and the URL, so a rerun of the same download resumes it. */
+  partialFile(name: string, url: string): string {
+    return path.join(this.root, '.downloads', `${name}-${crypto.createHash('sha256').update(url).digest('hex').slice(0, 12)}.part`);
+  }
+
   /**
    * Fetch the pinned weights (resumable, checksum-verified, with progress) unless they are stored already.
    * The first download needs the licence note accepted (`acceptLicence`, or earlier): LicenceNotAcceptedError otherwise.
@@ -166,53 +172,72 @@ export class BackboneStore {
     const backbone = knownBackbone(name);
     const sha256 = (opts.sha256 ?? backbone.weights.sha256).toLowerCase();
     if (!/^[0-9a-f]{64}$/.test(sha256)) throw new UsageError(`--sha256: expected 64 hex digits, got "${opts.sha256}"`);
-    const existing = await this.record(name);
-    if (existing && existing.verified && existing.sha256 === sha256) {
+    const storedAlready = async (): Promise<BackboneDownloadSummary | null> => {
+      const rec = await this.record(name);
+      if (!rec || !rec.verified || rec.sha256 !== sha256) return null;
       return {
-        record: existing,
+        record: rec,
         alreadyStored: true,
-        bytes: existing.bytes,
+        bytes: rec.bytes,
         resumedFrom: 0,
         retries: 0,
         seconds: (performance.now() - started) / 1000,
       };
-    }
+    };
+    const existing = await storedAlready();
+    if (existing) return existing;
     if (opts.acceptLicence) await this.acceptLicence();
     else if (!(await this.licenceAccepted()))
       throw new LicenceNotAcceptedError(`downloading pretrained weights needs the licence note accepted first: ${LICENCE_NOTE}`);
 
     const url = opts.url ?? backbone.weights.url;
-    const downloads = path.join(this.root, '.downloads');
-    await fs.promises.mkdir(downloads, { recursive: true });
-    // Named after the backbone and the URL, so a rerun of the same download resumes it.
-    const part = path.join(downloads, `${name}-${crypto.createHash('sha256').update(url).digest('hex').slice(0, 12)}.part`);
-    const dl = await downloadWithResume({
-      url,
-      file: part,
-      signal: opts.signal,
-      onProgress: opts.onProgress,
-      maxRetries: opts.maxRetries,
-      retryDelayMs: opts.retryDelayMs,
-      proxyFor: opts.proxyFor,
-      // The published size is rounded: a little slack, never gigabytes.
-      maxBytes: Math.ceil(backbone.weights.approxBytes * 1.1) + 1_000_000,
-    });
-    opts.onProgress?.({ phase: 'verify', algorithm: 'sha256' });
-    const actual = await hashFile(part, 'sha256', opts.signal);
-    if (actual !== sha256) {
-      await discard(part);
-      throw new DataError(`checksum mismatch for ${url}: expected sha256 ${sha256}, got ${actual}; the download was removed`);
+    const part = this.partialFile(name, url);
+    await fs.promises.mkdir(path.dirname(part), { recursive: true });
+    // One writer per partial file across processes (the app and `kiln backbone get`): two would interleave its bytes.
+    const release = await acquireLockFile(
+      `${part}.lock`,
+      (h) =>
+        new UsageError(
+          `backbone ${name} is being downloaded by another Kiln process (pid ${h.pid} on ${h.hostname}); wait for it to finish`,
+        ),
+      { heartbeat: true },
+    );
+    let dl: Awaited<ReturnType<typeof downloadWithResume>>;
+    let record: BackboneRecord;
+    try {
+      // That process may have stored it while this one waited for the lock.
+      const stored = await storedAlready();
+      if (stored) return stored;
+      dl = await downloadWithResume({
+        url,
+        file: part,
+        signal: opts.signal,
+        onProgress: opts.onProgress,
+        maxRetries: opts.maxRetries,
+        retryDelayMs: opts.retryDelayMs,
+        proxyFor: opts.proxyFor,
+        // The published size is rounded: a little slack, never gigabytes.
+        maxBytes: Math.ceil(backbone.weights.approxBytes * 1.1) + 1_000_000,
+      });
+      opts.onProgress?.({ phase: 'verify', algorithm: 'sha256' });
+      const actual = await hashFile(part, 'sha256', opts.signal);
+      if (actual !== sha256) {
+        await discard(part);
+        throw new DataError(`checksum mismatch for ${url}: expected sha256 ${sha256}, got ${actual}; the download was removed`);
+      }
+      record = {
+        name,
+        sha256,
+        bytes: dl.bytes,
+        verified: true,
+        source: { kind: 'download', url, revision: backbone.weights.revision },
+        addedAt: new Date().toISOString(),
+      };
+      await this.install(name, part, record);
+      await fs.promises.rm(`${part}.json`, { force: true });
+    } finally {
+      await release();
     }
-    const record: BackboneRecord = {
-      name,
-      sha256,
-      bytes: dl.bytes,
-      verified: true,
-      source: { kind: 'download', url, revision: backbone.weights.revision },
-      addedAt: new Date().toISOString(),
-    };
-    await this.install(name, part, record);
-    await fs.promises.rm(`${part}.json`, { force: true });
     const seconds = (performance.now() - started) / 1000;
     opts.onProgress?.({ phase: 'done', id: name, seconds });
     return { record, alreadyStored: false, bytes: dl.bytes, resumedFrom: dl.resumedFrom, retries: dl.retries, seconds };

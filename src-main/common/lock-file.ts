@@ -161,3 +161,33 @@ export function startHeartbeat(file: string, intervalMs = HEARTBEAT_MS): () => P
     await worker.terminate();
   };
 }
+
+/**
+ * Take `file` as this process's lock, taking over one a dead process left; while a live process holds it, throws
+ * `locked(holder)`. `heartbeat`: keep it fresh while held (for holders longer than LOCK_STALE_MS). Resolves with the
+ * release, which is safe to call twice.
+ */
+export async function acquireLockFile(
+  file: string,
+  locked: (holder: LockInfo) => Error,
+  opts: { heartbeat?: boolean } = {},
+): Promise<() => Promise<void>> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const mine = await createLockFile(file);
+    if (mine) {
+      const stopHeartbeat = opts.heartbeat ? startHeartbeat(file) : undefined;
+      let released = false;
+      return async () => {
+        if (released) return;
+        released = true;
+        await stopHeartbeat?.();
+        await releaseLockFile(file, mine);
+      };
+    }
+    const held = await readLockFile(file);
+    if (!held) continue;
+    if (holderState(held) !== 'dead') throw locked(held.info!);
+    await removeStaleLock(file, held.raw);
+  }
+  throw new Error(`could not take ${file}: it keeps changing`);
+}

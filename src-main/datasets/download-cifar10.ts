@@ -5,6 +5,7 @@ import zlib from 'node:zlib';
 import { Transform } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { DataError, UsageError } from '../common/errors.ts';
+import { acquireLockFile } from '../common/lock-file.ts';
 import type { DatasetStore } from './dataset-store.ts';
 import { downloadWithResume } from './http-download.ts';
 import type { ProxyResolver } from './proxy.ts';
@@ -68,10 +69,44 @@ export interface DownloadCifar10Summary {
   warnings: string[];
 }
 
+/** Where a download from `url` is kept while it runs: under the store (the final rename's disk), named after the URL so reruns resume it. */
+function partFile(store: DatasetStore, url: string): string {
+  return path.join(store.root, '.downloads', `${crypto.createHash('sha256').update(url).digest('hex').slice(0, 16)}.part`);
+}
+
 export async function downloadCifar10(
   store: DatasetStore,
   options: DownloadCifar10Options,
   onProgress: (e: DownloadProgressEvent) => void = () => {},
+  signal?: AbortSignal,
+): Promise<DownloadCifar10Summary> {
+  // 'done' goes out once nothing is held any more: a caller that hears it and asks again finds no download running.
+  const done = (summary: DownloadCifar10Summary) => {
+    onProgress({ phase: 'done', id: summary.id, seconds: summary.seconds });
+    return summary;
+  };
+  if (options.file !== undefined) return done(await fetchCifar10(store, options, onProgress, signal));
+  // One writer per partial file across processes (the app and `kiln dataset download`): two would interleave its bytes.
+  const part = partFile(store, options.url ?? defaultCifar10Url());
+  await fs.promises.mkdir(path.dirname(part), { recursive: true });
+  const release = await acquireLockFile(
+    `${part}.lock`,
+    (h) => new UsageError(`CIFAR-10 is being downloaded by another Kiln process (pid ${h.pid} on ${h.hostname}); wait for it to finish`),
+    { heartbeat: true },
+  );
+  let summary: DownloadCifar10Summary;
+  try {
+    summary = await fetchCifar10(store, options, onProgress, signal);
+  } finally {
+    await release();
+  }
+  return done(summary);
+}
+
+async function fetchCifar10(
+  store: DatasetStore,
+  options: DownloadCifar10Options,
+  onProgress: (e: DownloadProgressEvent) => void,
   signal?: AbortSignal,
 ): Promise<DownloadCifar10Summary> {
   const started = performance.now();
@@ -93,10 +128,7 @@ export async function downloadCifar10(
     bytes = await localTarballSize(file);
     tarball = file;
   } else {
-    // The partial file lives under the store (same disk as the final rename) and is named after the URL, so reruns resume it.
-    const downloads = path.join(store.root, '.downloads');
-    await fs.promises.mkdir(downloads, { recursive: true });
-    tarball = path.join(downloads, `${crypto.createHash('sha256').update(url).digest('hex').slice(0, 16)}.part`);
+    tarball = partFile(store, url);
     try {
       const got = await downloadWithResume({
         url,
@@ -159,7 +191,6 @@ export async function downloadCifar10(
   );
   await drop();
   const seconds = (performance.now() - started) / 1000;
-  onProgress({ phase: 'done', id, seconds });
   return {
     id,
     name: manifest.name,

@@ -1,4 +1,4 @@
-import { createLockFile, holderState, readLockFile, releaseLockFile, removeStaleLock, startHeartbeat, type LockInfo } from './lock-file.ts';
+import { acquireLockFile, holderState, readLockFile, removeStaleLock, type LockInfo } from './lock-file.ts';
 import { BrokenRunError } from './run-errors.ts';
 import type { RunFiles } from './run-files.ts';
 import { recoverOne } from './run-recovery.ts';
@@ -12,26 +12,7 @@ export type Release = () => Promise<void>;
  */
 export async function acquireTrainerLock(files: RunFiles, id: string, opts: { heartbeat?: boolean } = {}): Promise<Release> {
   await files.get(id);
-  const file = files.lockFile(id);
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const mine = await createLockFile(file);
-    if (mine) {
-      // A holder for longer than LOCK_STALE_MS (a trainer) must keep its heartbeat fresh.
-      const stopHeartbeat = opts.heartbeat ? startHeartbeat(file) : undefined;
-      let released = false;
-      return async () => {
-        if (released) return;
-        released = true;
-        await stopHeartbeat?.();
-        await releaseLockFile(file, mine);
-      };
-    }
-    const held = await readLockFile(file);
-    if (!held) continue;
-    if (holderState(held) !== 'dead') throw files.lockedError(id, held.info!, '');
-    await removeStaleLock(file, held.raw);
-  }
-  throw new Error(`run ${id}: could not take ${file}: it keeps changing`);
+  return acquireLockFile(files.lockFile(id), (holder) => files.lockedError(id, holder, ''), opts);
 }
 
 /**
