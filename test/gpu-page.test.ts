@@ -50,6 +50,16 @@ afterAll(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
+/** Keeps each WebGPU device the page asks for on window.kilnDevices, so a test can lose it (device.destroy()). */
+const LOSE_DEVICE = `(() => {
+  const request = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = async function (...args) {
+    const device = await request.apply(this, args);
+    (window.kilnDevices ??= []).push(device);
+    return device;
+  };
+})();`;
+
 /** Largest |a−b| / (1 + |b|) over all tensors of two states. */
 function maxStateError(a: Record<string, Float32Array>, b: Record<string, Float32Array>): { worst: number; where: string } {
   let worst = 0;
@@ -146,7 +156,10 @@ describe.skipIf(skip)('the GPU trainer page in Chromium (WebGPU on SwiftShader)'
     });
 
     /** One trainer session of run `runId` on a fresh page; `pauseAtStep` aborts with 'pause' once progress passes it. */
-    async function session(runId: string, opts: { pauseAtStep?: number; crashAtStep?: number; initScript?: string } = {}) {
+    async function session(
+      runId: string,
+      opts: { pauseAtStep?: number; breakAtStep?: { step: number; how: 'crash' | 'lose-device' }; initScript?: string } = {},
+    ) {
       const messages: TrainerMessage[] = [];
       const down: OwnerMessage[] = [];
       const up: PageMessage[] = [];
@@ -165,14 +178,21 @@ describe.skipIf(skip)('the GPU trainer page in Chromium (WebGPU on SwiftShader)'
           messages.push(m);
           const step = m.type === 'progress' ? m.progress.step : -1;
           if (opts.pauseAtStep !== undefined && step >= opts.pauseAtStep) stop.abort('pause');
-          if (opts.crashAtStep !== undefined && step >= opts.crashAtStep && !crashed) {
+          const broken = opts.breakAtStep;
+          if (broken && step >= broken.step && !crashed) {
             crashed = true;
+            if (broken.how === 'lose-device')
+              // As a GPU process crash or a driver reset loses it (LOSE_DEVICE below kept the page's devices).
+              void page.evaluate(() =>
+                (window as unknown as { kilnDevices: { destroy(): void }[] }).kilnDevices.forEach((d) => d.destroy()),
+              );
             // A renderer crash, as Chromium's own (CDP Page.crash): the page's socket dies with it.
-            void page
-              .context()
-              .newCDPSession(page)
-              .then((cdp) => cdp.send('Page.crash'))
-              .catch(() => undefined);
+            else
+              void page
+                .context()
+                .newCDPSession(page)
+                .then((cdp) => cdp.send('Page.crash'))
+                .catch(() => undefined);
           }
         },
       }).catch((err: Error) => `threw: ${err.message}`);
@@ -244,7 +264,7 @@ describe.skipIf(skip)('the GPU trainer page in Chromium (WebGPU on SwiftShader)'
 
     it('a page whose renderer crashes mid-epoch fails its run with that reason, and the session ends', async () => {
       const run = await createRun(home, mergeRunConfig(config, { opt: { epochs: 1 } }));
-      const s = await session(run.id, { crashAtStep: 2 });
+      const s = await session(run.id, { breakAtStep: { step: 2, how: 'crash' } });
       expect(s.outcome).toMatch(/^threw: the GPU trainer page went away before the fit ended/);
       expect(s.record.status).toBe('failed');
       expect(s.record.error?.message).toMatch(/^the GPU trainer page went away before the fit ended/);
@@ -252,6 +272,18 @@ describe.skipIf(skip)('the GPU trainer page in Chromium (WebGPU on SwiftShader)'
       // The session let go of the run: another trainer can take it.
       const release = await store.acquireLock(run.id);
       await release();
+    }, 300_000);
+
+    it('a GPU device lost mid-epoch (a GPU process crash, a driver reset) fails its run saying so, resumable from its last checkpoint', async () => {
+      const run = await createRun(home, mergeRunConfig(config, { opt: { epochs: 1 } }));
+      const s = await session(run.id, { breakAtStep: { step: 2, how: 'lose-device' }, initScript: LOSE_DEVICE });
+      expect(s.outcome).toMatch(/^threw: /);
+      expect(s.record.status).toBe('failed');
+      expect(s.record.error).toMatchObject({
+        name: 'GpuDeviceLostError',
+        message: expect.stringMatching(/^the GPU device was lost \(destroyed/),
+      });
+      expect(s.record.error!.message).toContain('resume the run to continue from its last checkpoint');
     }, 300_000);
 
     it('auto on a WebGPU whose getMappedRange throws: the self-check fails, the run trains on wasm and says why, and the verdict is not retried', async () => {

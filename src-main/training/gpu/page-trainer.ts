@@ -16,11 +16,40 @@ interface Navigator {
   userAgent: string;
 }
 
-/** tfjs's WebGPU backend on the page's own navigator.gpu (Chromium's: Dawn behind the GPU process). */
-async function startBackend(): Promise<void> {
+interface LossInfo {
+  reason?: string;
+  message?: string;
+}
+
+/**
+ * tfjs's WebGPU backend on the page's own navigator.gpu (Chromium's: Dawn behind the GPU process). A device lost
+ * later (the GPU process crashed, a driver reset, the GPU unplugged) is said to the owner at once, as an error
+ * that fails the run with its reason, rather than left to hang the next read.
+ */
+async function startBackend(link: PageLink): Promise<void> {
   if (tf.getBackend() === 'webgpu') return;
   await import('@tensorflow/tfjs-backend-webgpu');
   if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not start its WebGPU backend on this adapter');
+  const device = (tf.backend() as unknown as { device?: { lost?: Promise<LossInfo> } }).device;
+  void device?.lost?.then((info) => {
+    deviceLost = true;
+    link.send({
+      type: 'error',
+      error: {
+        name: 'GpuDeviceLostError',
+        message: `the GPU device was lost (${info.reason ?? 'unknown'}${info.message ? `: ${info.message}` : ''}); resume the run to continue from its last checkpoint`,
+      },
+    });
+  });
+}
+
+/** Set once the device is lost (and the owner told): a step that fails with it says nothing more. */
+let deviceLost = false;
+
+/** A fit's failure, unless it is the device loss already reported (whose promise may settle a moment after the failed read). */
+async function reportFailure(link: PageLink, err: unknown): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  if (!deviceLost) link.send({ type: 'error', error: serializeError(err) });
 }
 
 /** What the page keeps from a fit until it closes: the model on the device and the run's dataset, for 'predict'. */
@@ -69,7 +98,7 @@ export async function servePage(link: PageLink, nav: Navigator = globalThis.navi
     else if (m.type === 'check') {
       void (async () => {
         try {
-          await startBackend();
+          await startBackend(link);
           link.send({ type: 'checked', result: await webgpuSelfCheck() });
         } catch (err) {
           link.send({
@@ -83,7 +112,7 @@ export async function servePage(link: PageLink, nav: Navigator = globalThis.navi
       stop = new AbortController();
       void train(link, m, stop.signal)
         .then((f) => (fitted = f))
-        .catch((err) => link.send({ type: 'error', error: serializeError(err) }));
+        .catch((err: unknown) => reportFailure(link, err));
     } else if (m.type === 'predict') {
       void predict(fitted, m).then(
         (table) => link.send({ type: 'predicted', ...table }),
@@ -104,7 +133,7 @@ async function predict(fitted: Fitted | undefined, m: Extract<OwnerMessage, { ty
 
 /** Trains as `init` says; keeps the model (for 'predict') when the fit ends, disposes it if the fit throws. */
 async function train(link: PageLink, init: Extract<OwnerMessage, { type: 'init' }>, signal: AbortSignal): Promise<Fitted> {
-  await startBackend();
+  await startBackend(link);
   const { resolved, dataset } = init;
   const { config } = resolved;
   const graph = buildGraph(config.net.arch, { imageSize: dataset.imageSize, numClasses: dataset.classes.length });
