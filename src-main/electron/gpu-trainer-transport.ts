@@ -65,13 +65,15 @@ export function gpuTrainerTransport(deps: GpuTrainerDeps): Transport {
     // ended with that reason.
     let exited = false;
     const pageGone = (reason: string) => {
+      // The window is closed once the trainer has exited: nothing to tell then.
+      if (exited) return;
       deps.log?.warn(`run ${args[1]}: the GPU trainer page went away: ${reason}`);
       owner.process.postMessage({ type: 'page-gone', reason } satisfies ParentMessage);
       setTimeout(() => exited || owner.endFor(reason), PAGE_GONE_GRACE_MS).unref();
     };
-    contents.on('render-process-gone', (_e, details) =>
-      pageGone(`its renderer is gone: reason ${details.reason}, exit code ${details.exitCode}`),
-    );
+    contents.on('render-process-gone', (_e, details) => {
+      if (details.reason !== 'clean-exit') pageGone(`its renderer is gone: reason ${details.reason}, exit code ${details.exitCode}`);
+    });
     // Chromium's hang monitor: a page still hung after a grace is closed, which fails the run as a crash does.
     let hung: ReturnType<typeof setTimeout> | undefined;
     contents.on('unresponsive', () => {
