@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { writeFileAtomic, writeJsonAtomic } from '../common/atomic-write.ts';
+import { isDiskFull, releaseSpaceReserve } from './space-reserve.ts';
 import { parseRunConfig, type ResolvedRun, type RunConfig } from '../../src-shared/run-config.ts';
 import { currentHost, currentVersions } from './host-info.ts';
 import { holderState, readLockFile, type LockInfo } from './lock-file.ts';
@@ -154,6 +155,16 @@ export class RunStore extends RunFiles {
    * (invalid patch, unserialisable value, full disk) leaves the old file as it was.
    */
   async update(id: string, patch: RunPatch | ((current: RunRecord) => RunPatch | null)): Promise<RunRecord> {
+    try {
+      return await this.updateOnce(id, patch);
+    } catch (err) {
+      // A full disk: the space set aside for this (space-reserve.ts) goes, so that a run can still say why it stopped.
+      if (!isDiskFull(err) || !(await releaseSpaceReserve(this.root))) throw err;
+      return this.updateOnce(id, patch);
+    }
+  }
+
+  private updateOnce(id: string, patch: RunPatch | ((current: RunRecord) => RunPatch | null)): Promise<RunRecord> {
     return this.withUpdateLock(id, async () => {
       const current = await this.get(id);
       const change = typeof patch === 'function' ? patch(current) : patch;

@@ -3,6 +3,7 @@ import { MICRO_BATCH_NOTE, microBatchLimit, splitBatch } from '../engine/train/m
 import { serializeError } from '../common/errors.ts';
 import { evaluateRun } from './evaluate-run.ts';
 import { RunStore } from '../runs/run-store.ts';
+import { ensureSpaceReserve } from '../runs/space-reserve.ts';
 import { loadBackend } from '../engine/backend/load-backend.ts';
 import { buildGraph } from '../engine/arch/graph.ts';
 import { checkModelSize } from '../engine/arch/model-size.ts';
@@ -82,6 +83,8 @@ export async function runTrainingSession(opts: SessionOptions): Promise<FitOutco
     throw err;
   });
   const sessionStart = performance.now();
+  // Room to record this run's end even if its checkpoints fill the disk.
+  await ensureSpaceReserve(store.root);
   let record = await store.get(runId);
   let learner: Learner | RemoteLearner | undefined;
   let page: OwnerLink | undefined;
