@@ -12,6 +12,21 @@ import { DEPTHWISE_CONV } from '../layers/depthwise-conv.ts';
 import { tfPad } from '../layers/padding.ts';
 import { smoothedCrossEntropy } from '../train/loss.ts';
 
+/** Eight seeded 16 px images, labels alternating 0 and 1: the batch the training checks below learn. */
+function fixedBatch(): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  const rng = new Rng(3, 3);
+  return {
+    x: tf.tensor4d(
+      Float32Array.from({ length: 8 * 16 * 16 * 3 }, () => rng.normal()),
+      [8, 16, 16, 3],
+    ),
+    y: tf.tensor1d(
+      Int32Array.from({ length: 8 }, (_, i) => i % 2),
+      'int32',
+    ),
+  };
+}
+
 describe('ImageNet architectures', () => {
   it("count torchvision's parameters exactly and keep its shapes at 224 px", () => {
     // torchvision: sum(p.numel() for p in model.parameters()) for resnet18, resnet50, mobilenet_v2.
@@ -44,15 +59,7 @@ describe('ImageNet architectures', () => {
     ] as const) {
       const model = new Model(buildGraph(spec, { imageSize: 16, numClasses: 2 }), 1);
       const sgd = new Sgd(model.params, { nesterov: true, weightDecay: 5e-4, wdExcludeBnBias: false });
-      const rng = new Rng(3, 3);
-      const x = tf.tensor4d(
-        Float32Array.from({ length: 8 * 16 * 16 * 3 }, () => rng.normal()),
-        [8, 16, 16, 3],
-      );
-      const y = tf.tensor1d(
-        Int32Array.from({ length: 8 }, (_, i) => i % 2),
-        'int32',
-      );
+      const { x, y } = fixedBatch();
       const losses: number[] = [];
       for (let step = 0; step < steps; step++) {
         const stats = trainStep(model, sgd, x, y, { lr, momentum: 0.9, labelSmoothing: 0, dropoutSeed: step });
@@ -74,15 +81,7 @@ describe('ImageNet architectures', () => {
       { kind: 'mobilenetv2', widthMultiplier: 0.25, lastChannels: 32, dropout: 0 },
       { imageSize: 16, numClasses: 2 },
     );
-    const rng = new Rng(3, 3);
-    const x = tf.tensor4d(
-      Float32Array.from({ length: 8 * 16 * 16 * 3 }, () => rng.normal()),
-      [8, 16, 16, 3],
-    );
-    const y = tf.tensor1d(
-      Int32Array.from({ length: 8 }, (_, i) => i % 2),
-      'int32',
-    );
+    const { x, y } = fixedBatch();
     const gradients = () => {
       const model = new Model(graph, 1);
       const { value, grads } = tf.variableGrads(
