@@ -25,6 +25,7 @@ const KERAS_BN_MOMENTUM = 0.9;
 export const BN: LayerModule<BnNode> = {
   op: 'bn',
   inputs: one,
+  absorbs: 'relu',
   infer(node, inShape) {
     const s = inShape(node.input);
     const c = s[s.length - 1]!;

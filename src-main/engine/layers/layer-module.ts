@@ -41,7 +41,7 @@ export interface ForwardContext {
   param(suffix: string): tf.Variable;
   state(suffix: string): tf.Variable;
   training: boolean;
-  /** Set when the model runs this node fused with its neighbour (a BN and the ReLU that alone reads it). */
+  /** Set when the model runs this node fused with its neighbour (LayerModule.absorbs: a BN and the ReLU that alone reads it). */
   fused: boolean;
   /** A fresh seed for this call's random masks. */
   nextSeed(): number;
@@ -81,6 +81,11 @@ export interface LayerModule<N extends NodeBase> {
   infer(node: N, inShape: (name: string) => Shape, inputShape: Shape): LayerShape;
   init?(node: N, inChannels: number, rng: Rng): { params: ParamInit[]; state?: StateInit[] };
   forward(node: N, ctx: ForwardContext): tf.Tensor;
+  /**
+   * The op of a node that, when it alone reads this one, this node's training forward can apply too (BN: the ReLU
+   * after it). The model then runs both with `ctx.fused` set: this node applies the pair, the reader passes through.
+   */
+  absorbs?: string;
   export(node: N, ctx: ExportContext): Exported;
   /** Absent only for the input node, which the ONNX writer handles itself. */
   onnx?(node: N, ctx: OnnxEmitContext): string;

@@ -7,6 +7,10 @@ import { smoothedCrossEntropy } from '../train/loss.ts';
 import { Rng } from '../util/rng.ts';
 import { Model } from './model.ts';
 import { findPreset } from '../arch/presets.ts';
+import { layerOf } from '../layers/registry.ts';
+import { BN } from '../layers/bn.ts';
+import { RELU } from '../layers/relu.ts';
+import type { ForwardContext } from '../layers/layer-module.ts';
 
 /** Loss and all parameter gradients of one training step on a fixed batch. */
 async function gradients(spec: ArchSpec, backend: 'cpu' | 'wasm', size: number) {
@@ -56,5 +60,40 @@ describe('gradient parity', () => {
       }
       expect(maxErr / Math.max(scale, 1e-6), name).toBeLessThan(1e-4);
     }
+  });
+
+  it('runs fused in training exactly the BNs that only a ReLU reads, and those ReLUs (LayerModule.absorbs)', async () => {
+    await loadBackend('cpu');
+    // A torchvision-style basic-block ResNet: conv-BN-ReLU pairs, and second BNs that a residual add reads.
+    const graph = buildGraph(
+      { kind: 'resnet', block: 'basic', blocks: [1, 1, 1, 1], widths: [4, 4, 8, 8], stemChannels: 8 },
+      { imageSize: 32, numClasses: 2 },
+    );
+    const readers = new Map<string, string[]>();
+    for (const n of graph.nodes) for (const i of layerOf(n).inputs(n)) readers.set(i, [...(readers.get(i) ?? []), n.name]);
+    const ops = new Map(graph.nodes.map((n) => [n.name, n.op]));
+    const want = new Set<string>();
+    for (const n of graph.nodes) {
+      const r = readers.get(n.name) ?? [];
+      if (n.op === 'bn' && r.length === 1 && ops.get(r[0]!) === 'relu') want.add(n.name).add(r[0]!);
+    }
+    // Both kinds occur: fused pairs, and BNs read by something else (a residual add).
+    expect(want.size).toBeGreaterThan(0);
+    expect(graph.nodes.some((n) => n.op === 'bn' && !want.has(n.name))).toBe(true);
+    const seen = new Map<string, boolean>();
+    const spy = <N extends { name: string }>(m: { forward: (node: N, ctx: ForwardContext) => tf.Tensor }) => {
+      const forward = m.forward;
+      m.forward = (node, ctx) => (seen.set(node.name, ctx.fused), forward(node, ctx));
+      return () => void (m.forward = forward);
+    };
+    const restore = [spy(BN), spy(RELU)];
+    const model = new Model(graph, 1);
+    try {
+      tf.tidy(() => model.forward(tf.randomNormal([2, 32, 32, 3]) as tf.Tensor4D, true));
+    } finally {
+      for (const r of restore) r();
+      model.dispose();
+    }
+    expect(new Set([...seen].filter(([, f]) => f).map(([n]) => n))).toEqual(want);
   });
 });

@@ -26,10 +26,11 @@ export class Model {
   readonly state = new Map<string, tf.Variable>();
   private readonly byName = new Map<string, tf.Variable>();
   private dropoutCalls = 0;
-  /** BN nodes read only by a ReLU: in training the pair runs as one op (fewer passes, one activation fewer kept). */
-  private readonly bnWithRelu = new Set<string>();
-  /** Those ReLUs, which then pass their input through. */
-  private readonly fusedRelu = new Set<string>();
+  /**
+   * Nodes run fused in training (LayerModule.absorbs): a BN read only by a ReLU applies both as one op (fewer
+   * passes, one activation fewer kept), and that ReLU passes its input through.
+   */
+  private readonly fused = new Set<string>();
 
   constructor(
     readonly graph: Graph,
@@ -51,9 +52,10 @@ export class Model {
     }
     for (const node of graph.nodes) {
       const r = readers.get(node.name);
-      if (node.op === 'bn' && node.name !== graph.output && r?.length === 1 && r[0]!.op === 'relu') {
-        this.bnWithRelu.add(node.name);
-        this.fusedRelu.add(r[0]!.name);
+      const absorbs = layerOf(node).absorbs;
+      if (absorbs && node.name !== graph.output && r?.length === 1 && r[0]!.op === absorbs) {
+        this.fused.add(node.name);
+        this.fused.add(r[0]!.name);
       }
     }
     for (const node of graph.nodes) {
@@ -113,7 +115,7 @@ export class Model {
         return v;
       },
       training,
-      fused: node.op === 'bn' ? this.bnWithRelu.has(node.name) : node.op === 'relu' ? this.fusedRelu.has(node.name) : false,
+      fused: this.fused.has(node.name),
       nextSeed: () => dropoutSeed + this.dropoutCalls++,
     };
     return module.forward(node, ctx);
