@@ -123,9 +123,12 @@ describe('run form in Chromium against kiln serve', () => {
     await page.setViewportSize({ width: 1024, height: 480 });
     try {
       const bar = page.locator('[data-testid=run-form] .actions');
-      // A short window folds the form to a summary: open it, as one does to edit the settings there.
-      if ((await page.getAttribute('[data-testid=run-form]', 'data-folded')) === 'true')
-        await page.click('button:has-text("Edit settings")');
+      // A short window folds the form to a summary (once the page has seen the resize): open it, as one does to
+      // edit the settings there.
+      const folded = () => page.getAttribute('[data-testid=run-form]', 'data-folded');
+      await poll(folded).toBe('true');
+      await page.click('button:has-text("Edit settings")');
+      await poll(folded).toBe('false');
       // The form's top at the window's top: its end lies below the window, so the bar is stuck, not in its place.
       await page.locator('[data-testid=run-form]').evaluate((el) => el.scrollIntoView({ block: 'start' }));
       const content = (await page.locator('.content').boundingBox())!;
